@@ -1,0 +1,42 @@
+# Finds LibTorch for the addon (and for scripts/torch-probe, which serves binding.gyp).
+# Sets: TORCH_LIBRARIES, TORCH_INCLUDE_DIRS, TORCH_CXX_FLAGS (from TorchConfig),
+#       SERE_TORCH_CUDA (ON when the LibTorch found has CUDA), SERE_TORCH_LIB_DIR.
+# Which LibTorch is decided by scripts/libtorch.mjs alone, so both builds agree.
+
+get_filename_component(SERE_ROOT "${CMAKE_CURRENT_LIST_DIR}/.." ABSOLUTE)
+find_program(SERE_NODE NAMES node nodejs REQUIRED)
+
+set(_explicit "")
+if(DEFINED Torch_DIR AND NOT Torch_DIR MATCHES "NOTFOUND$" AND NOT Torch_DIR STREQUAL "")
+  set(_explicit --explicit "${Torch_DIR}")
+endif()
+execute_process(
+  COMMAND "${SERE_NODE}" "${SERE_ROOT}/scripts/libtorch.mjs" cmake-dir ${_explicit}
+  OUTPUT_VARIABLE _torch_dir
+  ERROR_VARIABLE _torch_log
+  RESULT_VARIABLE _torch_rc)
+if(NOT _torch_rc EQUAL 0)
+  message(FATAL_ERROR "${_torch_log}")
+endif()
+message(STATUS "${_torch_log}")
+set(Torch_DIR "${_torch_dir}" CACHE PATH "Folder holding TorchConfig.cmake" FORCE)
+
+find_package(Torch REQUIRED)
+
+# A CUDA build of LibTorch exports torch_cuda; then the addon gets CUDA support.
+if(TARGET torch_cuda OR TARGET c10_cuda)
+  set(SERE_TORCH_CUDA ON)
+else()
+  set(SERE_TORCH_CUDA OFF)
+endif()
+
+# Where libtorch.so lives, whichever configuration the package was exported with.
+get_target_property(_torch_location torch IMPORTED_LOCATION)
+get_target_property(_torch_configs torch IMPORTED_CONFIGURATIONS)
+foreach(_config ${_torch_configs})
+  if(NOT _torch_location)
+    get_target_property(_torch_location torch IMPORTED_LOCATION_${_config})
+  endif()
+endforeach()
+get_filename_component(SERE_TORCH_LIB_DIR "${_torch_location}" DIRECTORY)
+message(STATUS "sere-torch: LibTorch ${Torch_VERSION} in ${SERE_TORCH_LIB_DIR}, CUDA ${SERE_TORCH_CUDA}")

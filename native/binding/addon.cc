@@ -1,0 +1,19 @@
+// The addon's entry point: per-environment data, default threads, and the exports.
+#include "binding/addon.h"
+
+#include "runtime/threads.h"
+
+namespace sere::binding {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  env.SetInstanceData(new AddonData());
+  SetIntraOpThreads(DefaultIntraOpThreads());
+  RegisterInfo(env, exports);
+  RegisterTensor(env, exports);
+  return exports;
+}
+
+}  // namespace sere::binding
+
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) { return sere::binding::Init(env, exports); }
+NODE_API_MODULE(sere_torch, InitAddon)

@@ -1,0 +1,69 @@
+// info(), setThreads(), liveObjects(): what the addon is and how it runs.
+#include "binding/addon.h"
+#include "binding/errors.h"
+#include "binding/live_objects.h"
+#include "runtime/build_info.h"
+#include "runtime/threads.h"
+
+namespace sere::binding {
+
+std::atomic<int64_t>& LiveObjectCount() {
+  static std::atomic<int64_t> count{0};
+  return count;
+}
+
+namespace {
+
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, [&] {
+    BuildInfo b = GetBuildInfo();
+    RuntimeInfo r = GetRuntimeInfo();
+    Napi::Object build = Napi::Object::New(env);
+    build.Set("compiler", b.compiler);
+    build.Set("cxx11Abi", b.cxx11_abi);
+    build.Set("cuda", b.built_with_cuda);
+    build.Set("system", b.build_system);
+    build.Set("torchDir", b.torch_dir);
+    build.Set("napiVersion", NAPI_VERSION);
+
+    Napi::Array devices = Napi::Array::New(env, r.cuda_devices.size());
+    for (size_t i = 0; i < r.cuda_devices.size(); ++i) devices.Set(i, r.cuda_devices[i]);
+    Napi::Object cuda = Napi::Object::New(env);
+    cuda.Set("available", r.cuda_available);
+    cuda.Set("deviceCount", r.cuda_device_count);
+    cuda.Set("devices", devices);
+    cuda.Set("cudnnVersion", r.cudnn_version.empty() ? env.Null() : Napi::String::New(env, r.cudnn_version));
+
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("libtorchVersion", b.libtorch_version);
+    out.Set("cuda", cuda);
+    out.Set("threads", r.intra_op_threads);
+    out.Set("parallelBackend", r.parallel_backend);
+    out.Set("build", build);
+    return out.As<Napi::Value>();
+  });
+}
+
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, [&] {
+    if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "setThreads(n): n must be a number");
+    SetIntraOpThreads(info[0].As<Napi::Number>().Int32Value());
+    return env.Undefined();
+  });
+}
+
+Napi::Value LiveObjects(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(LiveObjectCount().load()));
+}
+
+}  // namespace
+
+void RegisterInfo(Napi::Env env, Napi::Object exports) {
+  exports.Set("info", Napi::Function::New(env, Info, "info"));
+  exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
+  exports.Set("liveObjects", Napi::Function::New(env, LiveObjects, "liveObjects"));
+}
+
+}  // namespace sere::binding

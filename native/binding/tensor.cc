@@ -1,0 +1,103 @@
+#include "binding/tensor.h"
+
+#include "binding/addon.h"
+#include "binding/async.h"
+#include "binding/errors.h"
+#include "binding/typed_arrays.h"
+
+namespace sere::binding {
+
+Napi::Function Tensor::Define(Napi::Env env) {
+  return DefineClass(env, "Tensor",
+                     {InstanceMethod<&Tensor::Shape>("shape"), InstanceMethod<&Tensor::Dtype>("dtype"),
+                      InstanceMethod<&Tensor::Device>("device"), InstanceMethod<&Tensor::ToArray>("toArray"),
+                      InstanceMethod<&Tensor::Reshape>("reshape"), InstanceMethod<&Tensor::Dispose>("dispose"),
+                      InstanceMethod<&Tensor::Disposed>("isDisposed")});
+}
+
+Napi::Object Tensor::New(Napi::Env env, at::Tensor tensor) {
+  Napi::Object object = DataOf(env).tensor_class.New({});
+  Unwrap(object)->tensor_.Set(std::move(tensor));
+  return object;
+}
+
+at::Tensor Tensor::From(Napi::Env env, Napi::Value value, const char* what) {
+  Napi::Function cls = DataOf(env).tensor_class.Value();
+  if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(cls))
+    throw Napi::TypeError::New(env, std::string(what) + " must be a Tensor");
+  return Unwrap(value.As<Napi::Object>())->Get(env);
+}
+
+Tensor::Tensor(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tensor>(info) {
+  Napi::Env env = info.Env();
+  if (info.Length() == 0) return;
+  Guard(env, [&] { tensor_.Set(TensorFromTypedArray(env, info[0], ShapeFrom(env, info[1]))); });
+}
+
+at::Tensor& Tensor::Get(Napi::Env env) {
+  at::Tensor* t = tensor_.Get();
+  if (!t) throw Napi::Error::New(env, "this Tensor was disposed; it cannot be used any more");
+  return *t;
+}
+
+Napi::Value Tensor::Shape(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto sizes = Get(env).sizes();
+  Napi::Array out = Napi::Array::New(env, sizes.size());
+  for (size_t i = 0; i < sizes.size(); ++i) out.Set(i, static_cast<double>(sizes[i]));
+  return out;
+}
+
+Napi::Value Tensor::Dtype(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), DtypeName(Get(info.Env()).scalar_type()));
+}
+
+Napi::Value Tensor::Device(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), Get(info.Env()).device().str());
+}
+
+Napi::Value Tensor::ToArray(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, [&] { return TypedArrayFromTensor(env, Get(env)); });
+}
+
+Napi::Value Tensor::Reshape(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, [&] { return New(env, Get(env).reshape(ShapeFrom(env, info[0])).clone()).As<Napi::Value>(); });
+}
+
+Napi::Value Tensor::Dispose(const Napi::CallbackInfo& info) {
+  tensor_.Release();
+  return info.Env().Undefined();
+}
+
+Napi::Value Tensor::Disposed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), !tensor_.Held());
+}
+
+namespace {
+
+// matmul(a, b): Promise<Tensor>, computed off the JS thread.
+Napi::Value Matmul(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, [&] {
+    at::Tensor a = Tensor::From(env, info[0], "matmul: a");
+    at::Tensor b = Tensor::From(env, info[1], "matmul: b");
+    return RunAsync(env, [a, b]() -> Finish {
+             at::Tensor product = at::matmul(a, b);
+             return [product](Napi::Env env) { return Tensor::New(env, product); };
+           })
+        .As<Napi::Value>();
+  });
+}
+
+}  // namespace
+
+void RegisterTensor(Napi::Env env, Napi::Object exports) {
+  Napi::Function cls = Tensor::Define(env);
+  DataOf(env).tensor_class = Napi::Persistent(cls);
+  exports.Set("Tensor", cls);
+  exports.Set("matmul", Napi::Function::New(env, Matmul, "matmul"));
+}
+
+}  // namespace sere::binding

@@ -1,0 +1,35 @@
+#pragma once
+// `Tensor`: a JS handle to a LibTorch tensor, for data that JS hands in or reads back.
+#include <napi.h>
+
+#include <ATen/ATen.h>
+
+#include "binding/live_objects.h"
+
+namespace sere::binding {
+
+class Tensor : public Napi::ObjectWrap<Tensor> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  // A new JS Tensor that owns `tensor`.
+  static Napi::Object New(Napi::Env env, at::Tensor tensor);
+  // The tensor behind a JS Tensor argument; throws a TypeError naming `what` otherwise.
+  static at::Tensor From(Napi::Env env, Napi::Value value, const char* what);
+
+  // new Tensor(data: TypedArray, shape: number[]); with no arguments an empty handle (internal).
+  explicit Tensor(const Napi::CallbackInfo& info);
+
+ private:
+  at::Tensor& Get(Napi::Env env);
+  Napi::Value Shape(const Napi::CallbackInfo& info);
+  Napi::Value Dtype(const Napi::CallbackInfo& info);
+  Napi::Value Device(const Napi::CallbackInfo& info);
+  Napi::Value ToArray(const Napi::CallbackInfo& info);
+  Napi::Value Reshape(const Napi::CallbackInfo& info);
+  Napi::Value Dispose(const Napi::CallbackInfo& info);
+  Napi::Value Disposed(const Napi::CallbackInfo& info);
+
+  Owned<at::Tensor> tensor_;
+};
+
+}  // namespace sere::binding

@@ -1,0 +1,29 @@
+#pragma once
+#include <string>
+#include <vector>
+
+namespace sere {
+
+// How this addon was built and what the LibTorch it runs on can do.
+struct BuildInfo {
+  std::string libtorch_version;  // the headers compiled against
+  std::string compiler;
+  bool cxx11_abi;
+  bool built_with_cuda;
+  std::string build_system;  // "cmake-js" or "node-gyp"
+  std::string torch_dir;
+};
+
+struct RuntimeInfo {
+  bool cuda_available;
+  int cuda_device_count;
+  std::vector<std::string> cuda_devices;
+  std::string cudnn_version;  // empty when cuDNN is absent
+  int intra_op_threads;
+  std::string parallel_backend;
+};
+
+BuildInfo GetBuildInfo();
+RuntimeInfo GetRuntimeInfo();
+
+}  // namespace sere

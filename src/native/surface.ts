@@ -1,0 +1,54 @@
+// The native addon's surface: every function and class that build/Release/sere_torch.node
+// exports, typed. Nothing else crosses into C++; callers validate their values first.
+
+export type NativeTypedArray = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | Int8Array;
+
+/** What the addon reports of itself and of the LibTorch it runs on. */
+export interface NativeInfo {
+  /** LibTorch version of the headers the addon was compiled against. */
+  libtorchVersion: string;
+  cuda: {
+    available: boolean;
+    deviceCount: number;
+    devices: string[];
+    /** e.g. "9.1.0"; null without CUDA or cuDNN. */
+    cudnnVersion: string | null;
+  };
+  /** LibTorch intra-op threads used by native work. */
+  threads: number;
+  parallelBackend: string;
+  build: {
+    compiler: string;
+    cxx11Abi: boolean;
+    /** Built against a CUDA LibTorch. */
+    cuda: boolean;
+    system: "cmake-js" | "node-gyp";
+    torchDir: string;
+    napiVersion: number;
+  };
+}
+
+/** A LibTorch tensor held by native code. */
+export interface NativeTensor {
+  shape(): number[];
+  /** PyTorch's dtype names: "float32", "int64", ... */
+  dtype(): string;
+  device(): string;
+  /** A copy of the data on the CPU. */
+  toArray(): NativeTypedArray;
+  /** A reshaped copy. */
+  reshape(shape: readonly number[]): NativeTensor;
+  /** Frees the native memory now; later use throws. */
+  dispose(): void;
+  isDisposed(): boolean;
+}
+
+export interface NativeAddon {
+  info(): NativeInfo;
+  setThreads(n: number): void;
+  /** Native objects currently held by JS (tensors, models, ...). */
+  liveObjects(): number;
+  Tensor: new (data: NativeTypedArray, shape: readonly number[]) => NativeTensor;
+  /** Matrix product, computed off the JS thread. */
+  matmul(a: NativeTensor, b: NativeTensor): Promise<NativeTensor>;
+}

@@ -1,0 +1,12 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    // The addon is loaded once per worker process; --expose-gc lets tests check finalizers.
+    pool: "forks",
+    execArgv: ["--expose-gc"],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+  },
+});
