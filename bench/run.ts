@@ -1,38 +1,19 @@
-// `npm run bench`: measurements printed as one JSON object (never asserted by tests).
-import { availableParallelism } from "node:os";
+// `npm run bench [-- suite ...]`: runs the benchmark suites (all by default) and prints
+// one JSON object, suite name -> measurements. Numbers are reported, never asserted.
+import * as runtime from "./runtime.js";
 
-import { info, matmul, setThreads, tensor } from "../src/index.js";
-
-async function matmulGflops(n: number, threads: number): Promise<number> {
-  setThreads(threads);
-  const a = tensor(new Float32Array(n * n).fill(0.5), [n, n]);
-  (await matmul(a, a)).dispose(); // warm-up
-  const rounds = 5;
-  const started = performance.now();
-  for (let i = 0; i < rounds; i++) (await matmul(a, a)).dispose();
-  const seconds = (performance.now() - started) / 1000;
-  a.dispose();
-  return (rounds * 2 * n ** 3) / seconds / 1e9;
-}
-
-/** Round trip of a trivial native call through the worker pool and back to a Promise. */
-async function asyncCallMicroseconds(): Promise<number> {
-  const a = tensor(new Float32Array(4), [2, 2]);
-  const rounds = 2000;
-  const started = performance.now();
-  for (let i = 0; i < rounds; i++) (await matmul(a, a)).dispose();
-  a.dispose();
-  return ((performance.now() - started) * 1000) / rounds;
-}
-
-const cores = availableParallelism();
-const result = {
-  machine: { cores, libtorch: info().libtorchVersion, cuda: info().cuda.available },
-  matmul2048Gflops: {
-    threads1: await matmulGflops(2048, 1),
-    [`threads${cores}`]: await matmulGflops(2048, cores),
-  },
-  asyncCallMicroseconds: await asyncCallMicroseconds(),
+const suites: Record<string, { run(): Promise<object> }> = {
+  runtime,
 };
-setThreads(cores);
-console.log(JSON.stringify(result, null, 2));
+
+const wanted = process.argv.slice(2);
+const unknown = wanted.filter((name) => !(name in suites));
+if (unknown.length > 0) {
+  console.error(`unknown benchmark suite(s): ${unknown.join(", ")}; available: ${Object.keys(suites).join(", ")}`);
+  process.exit(2);
+}
+const results: Record<string, object> = {};
+for (const name of wanted.length > 0 ? wanted : Object.keys(suites)) {
+  results[name] = await suites[name]!.run();
+}
+console.log(JSON.stringify(results, null, 2));
