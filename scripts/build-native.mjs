@@ -23,7 +23,7 @@ try {
 console.log(`sere-torch: building the native addon against LibTorch from ${torch.source}: ${torch.torchDir}`);
 
 const cmakeJs = require.resolve("cmake-js/bin/cmake-js");
-const args = [cmakeJs, "compile", "--directory", root, `--CDTorch_DIR=${torch.torchDir}`, ...passThrough.filter((a) => a !== explicitArg)];
+const args = [cmakeJs, "build", "--directory", root, `--CDTorch_DIR=${torch.torchDir}`, ...passThrough.filter((a) => a !== explicitArg)];
 const result = spawnSync(process.execPath, args, {
   cwd: root,
   stdio: "inherit",

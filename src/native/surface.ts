@@ -43,6 +43,53 @@ export interface NativeTensor {
   isDisposed(): boolean;
 }
 
+/** A state dict as it crosses the boundary: [name, tensor] pairs in order. */
+export type NativeEntries = Array<[string, NativeTensor]>;
+
+/** Architecture options, resolved and validated by src/model/options.ts. */
+export interface NativeModelOptions {
+  embedDim: number;
+  depth: number;
+  numHeads: number;
+  mlpRatio: number;
+  patchSize: number;
+  imgSize: number;
+  dropPathRate: number;
+  maskedImModeling: boolean;
+  localHeads: boolean;
+  head: false | { outDim: number; patchOutDim: number; hiddenDim: number; bottleneckDim: number; normLastLayer: boolean; sharedHead: boolean };
+  device: string;
+  dtype: string;
+  seed?: number;
+}
+
+/** What one network computes in a training step (spec 3), without gradients. */
+export interface NativeTrainingOutputs {
+  tokens: NativeTensor;
+  cls?: NativeTensor;
+  patches?: NativeTensor;
+  channelZ: NativeTensor;
+  channelP: NativeTensor;
+  spatialZ: NativeTensor;
+  spatialP: NativeTensor;
+}
+
+/** One network: ViT backbone (with SERE heads) and an optional iBOT head. */
+export interface NativeModel {
+  parameterCount(trainableOnly?: boolean): number;
+  /** Parameters and buffers under the reference's names (detached, sharing memory). */
+  state(): NativeEntries;
+  /** Throws listing missing, unexpected and wrongly-shaped keys. */
+  loadState(entries: NativeEntries, backboneOnly: boolean): void;
+  savePth(path: string): Promise<void>;
+  features(images: NativeTensor, what: "cls" | "tokens"): Promise<NativeTensor>;
+  lastSelfAttention(images: NativeTensor): Promise<NativeTensor>;
+  intermediateLayers(images: NativeTensor, n: number): Promise<NativeTensor[]>;
+  trainingForward(images: NativeTensor, options: { mask?: NativeTensor; local: boolean }): Promise<NativeTrainingOutputs>;
+  dispose(): void;
+  isDisposed(): boolean;
+}
+
 export interface NativeAddon {
   info(): NativeInfo;
   setThreads(n: number): void;
@@ -51,4 +98,9 @@ export interface NativeAddon {
   Tensor: new (data: NativeTypedArray, shape: readonly number[]) => NativeTensor;
   /** Matrix product, computed off the JS thread. */
   matmul(a: NativeTensor, b: NativeTensor): Promise<NativeTensor>;
+
+  Model: new (options: NativeModelOptions) => NativeModel;
+  /** The tensors of a torch.save file, grouped: "" for a plain state dict, else per top-level key. */
+  readPth(path: string): Promise<Array<[string, NativeEntries]>>;
+  savePth(path: string, entries: NativeEntries): Promise<void>;
 }

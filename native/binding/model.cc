@@ -1,0 +1,287 @@
+// `Model`: a JS handle to one network (backbone + optional iBOT head) on a device.
+#include <napi.h>
+
+#include <functional>
+
+#include "binding/addon.h"
+#include "binding/async.h"
+#include "binding/errors.h"
+#include "binding/live_objects.h"
+#include "binding/options.h"
+#include "binding/tensor.h"
+#include "model/network.h"
+#include "model/pth.h"
+#include "runtime/device.h"
+
+namespace sere::binding {
+namespace {
+
+using model::NamedTensors;
+using model::SereNetwork;
+
+model::NetworkConfig ConfigFrom(const Napi::Object& o) {
+  model::NetworkConfig c;
+  c.backbone.embed_dim = IntField(o, "embedDim");
+  c.backbone.depth = IntField(o, "depth");
+  c.backbone.num_heads = IntField(o, "numHeads");
+  c.backbone.mlp_ratio = NumberField(o, "mlpRatio");
+  c.backbone.patch_size = IntField(o, "patchSize");
+  c.backbone.img_size = IntField(o, "imgSize");
+  c.backbone.drop_path_rate = NumberField(o, "dropPathRate");
+  c.backbone.masked_im_modeling = BoolField(o, "maskedImModeling");
+  c.backbone.local_heads = BoolField(o, "localHeads");
+  Napi::Value head = o.Get("head");
+  c.with_head = head.IsObject();
+  if (c.with_head) {
+    Napi::Object h = head.As<Napi::Object>();
+    c.head.out_dim = IntField(h, "outDim");
+    c.head.patch_out_dim = IntField(h, "patchOutDim");
+    c.head.hidden_dim = IntField(h, "hiddenDim");
+    c.head.bottleneck_dim = IntField(h, "bottleneckDim");
+    c.head.norm_last_layer = BoolField(h, "normLastLayer");
+    c.head.shared_head = BoolField(h, "sharedHead");
+  }
+  return c;
+}
+
+Napi::Array EntriesToJs(Napi::Env env, const NamedTensors& entries) {
+  Napi::Array out = Napi::Array::New(env, entries.size());
+  for (size_t i = 0; i < entries.size(); ++i) {
+    Napi::Array pair = Napi::Array::New(env, 2);
+    pair.Set(0u, entries[i].first);
+    pair.Set(1u, Tensor::New(env, entries[i].second));
+    out.Set(i, pair);
+  }
+  return out;
+}
+
+NamedTensors EntriesFromJs(Napi::Env env, Napi::Value value) {
+  if (!value.IsArray()) throw Napi::TypeError::New(env, "entries must be an array of [name, Tensor] pairs");
+  Napi::Array array = value.As<Napi::Array>();
+  NamedTensors out;
+  for (uint32_t i = 0; i < array.Length(); ++i) {
+    Napi::Value item = array.Get(i);
+    if (!item.IsArray() || item.As<Napi::Array>().Length() != 2 || !item.As<Napi::Array>().Get(0u).IsString())
+      throw Napi::TypeError::New(env, "entries[" + std::to_string(i) + "] must be a [name, Tensor] pair");
+    Napi::Array pair = item.As<Napi::Array>();
+    out.emplace_back(pair.Get(0u).As<Napi::String>().Utf8Value(), Tensor::From(env, pair.Get(1u), "entry tensor"));
+  }
+  return out;
+}
+
+class Model : public Napi::ObjectWrap<Model> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Model",
+                       {InstanceMethod<&Model::ParameterCount>("parameterCount"), InstanceMethod<&Model::State>("state"),
+                        InstanceMethod<&Model::LoadState>("loadState"), InstanceMethod<&Model::SavePth>("savePth"),
+                        InstanceMethod<&Model::Features>("features"),
+                        InstanceMethod<&Model::LastSelfAttention>("lastSelfAttention"),
+                        InstanceMethod<&Model::IntermediateLayers>("intermediateLayers"),
+                        InstanceMethod<&Model::TrainingForward>("trainingForward"),
+                        InstanceMethod<&Model::Dispose>("dispose"), InstanceMethod<&Model::Disposed>("isDisposed")});
+  }
+
+  // new Model({ ...architecture, device, dtype, seed })
+  explicit Model(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Model>(info) {
+    Napi::Env env = info.Env();
+    Guard(env, [&] {
+      Napi::Object o = ObjectArg(info, 0, "model options");
+      auto config = ConfigFrom(o);
+      auto device = ParseDevice(StringField(o, "device"));
+      auto dtype = ParseFloatDtype(StringField(o, "dtype"));
+      Napi::Value seed = o.Get("seed");
+      if (seed.IsNumber()) torch::manual_seed(static_cast<uint64_t>(seed.As<Napi::Number>().Int64Value()));
+      SereNetwork network(config);
+      network->to(device, dtype);
+      network_.Set(network);
+    });
+  }
+
+ private:
+  SereNetwork& Get(Napi::Env env) {
+    SereNetwork* n = network_.Get();
+    if (!n) throw Napi::Error::New(env, "this Model was disposed; it cannot be used any more");
+    return *n;
+  }
+
+  // Images as the model wants them: on its device, in its dtype.
+  at::Tensor Input(Napi::Env env, Napi::Value value) {
+    auto& net = Get(env);
+    auto reference = net->backbone->cls_token;
+    return Tensor::From(env, value, "images").to(reference.device(), reference.scalar_type());
+  }
+
+  Napi::Value ParameterCount(const Napi::CallbackInfo& info) {
+    bool trainable_only = info[0].IsBoolean() && info[0].As<Napi::Boolean>().Value();
+    return Napi::Number::New(info.Env(), static_cast<double>(Get(info.Env())->parameter_count(trainable_only)));
+  }
+
+  Napi::Value State(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return Guard(env, [&] {
+      NamedTensors entries = Get(env)->state();
+      for (auto& e : entries) e.second = e.second.detach();
+      return EntriesToJs(env, entries).As<Napi::Value>();
+    });
+  }
+
+  Napi::Value LoadState(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return Guard(env, [&] {
+      bool backbone_only = info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
+      Get(env)->load_state(EntriesFromJs(env, info[0]), backbone_only);
+      return env.Undefined();
+    });
+  }
+
+  Napi::Value SavePth(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return Guard(env, [&] {
+      if (!info[0].IsString()) throw Napi::TypeError::New(env, "savePth(path): path must be a string");
+      std::string path = info[0].As<Napi::String>().Utf8Value();
+      NamedTensors entries = Get(env)->state();
+      for (auto& e : entries) e.second = e.second.detach().clone();  // a snapshot, whatever happens next
+      return RunAsync(env, [path, entries]() -> Finish {
+               model::SavePth(path, entries);
+               return [](Napi::Env env) { return env.Undefined(); };
+             })
+          .As<Napi::Value>();
+    });
+  }
+
+  // Runs `compute(network, images)` off the JS thread in eval mode without gradients;
+  // resolves to one Tensor when `single`, else to an array of them.
+  Napi::Value Inference(const Napi::CallbackInfo& info, bool single,
+                        std::function<std::vector<at::Tensor>(SereNetwork&, const at::Tensor&)> compute) {
+    Napi::Env env = info.Env();
+    return Guard(env, [&]() -> Napi::Value {
+      SereNetwork network = Get(env);
+      at::Tensor images = Input(env, info[0]);
+      return RunAsync(env, [network, images, compute, single]() mutable -> Finish {
+        torch::NoGradGuard no_grad;
+        const bool was_training = network->is_training();
+        network->eval();  // no stochastic depth
+        auto results = compute(network, images);
+        network->train(was_training);
+        return [results, single](Napi::Env env) -> Napi::Value {
+          if (single) return Tensor::New(env, results.at(0));
+          Napi::Array out = Napi::Array::New(env, results.size());
+          for (size_t i = 0; i < results.size(); ++i) out.Set(i, Tensor::New(env, results[i]));
+          return out;
+        };
+      });
+    });
+  }
+
+  // features(images, "cls" | "tokens"): the backbone's output after the final norm.
+  Napi::Value Features(const Napi::CallbackInfo& info) {
+    bool all_tokens = info[1].IsString() && info[1].As<Napi::String>().Utf8Value() == "tokens";
+    return Inference(info, true, [all_tokens](SereNetwork& net, const at::Tensor& images) {
+      auto tokens = net->backbone->tokens(images);
+      return std::vector<at::Tensor>{all_tokens ? tokens : tokens.select(1, 0).contiguous()};
+    });
+  }
+
+  Napi::Value LastSelfAttention(const Napi::CallbackInfo& info) {
+    return Inference(info, true, [](SereNetwork& net, const at::Tensor& images) {
+      return std::vector<at::Tensor>{net->backbone->last_self_attention(images)};
+    });
+  }
+
+  Napi::Value IntermediateLayers(const Napi::CallbackInfo& info) {
+    int64_t n = info[1].IsNumber() ? info[1].As<Napi::Number>().Int64Value() : 1;
+    return Inference(info, false, [n](SereNetwork& net, const at::Tensor& images) {
+      return net->backbone->intermediate_layers(images, n);
+    });
+  }
+
+  // trainingForward(images, { mask?: Tensor, local: boolean }): what one network computes in
+  // a training step (spec 3), without gradients: head outputs and self-relations.
+  Napi::Value TrainingForward(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return Guard(env, [&] {
+      SereNetwork network = Get(env);
+      at::Tensor images = Input(env, info[0]);
+      Napi::Object o = ObjectArg(info, 1, "trainingForward options");
+      bool local = BoolField(o, "local");
+      std::optional<at::Tensor> mask;
+      if (o.Has("mask") && !o.Get("mask").IsUndefined()) mask = Tensor::From(env, o.Get("mask"), "mask").to(images.device());
+      return RunAsync(env, [network, images, mask, local]() mutable -> Finish {
+               torch::NoGradGuard no_grad;
+               auto out = network->backbone->forward(images, mask, local);
+               model::HeadOutput head;
+               if (network->head) head = network->head->forward(out.tokens, /*with_patches=*/!local);
+               return [out, head](Napi::Env env) -> Napi::Value {
+                 Napi::Object result = Napi::Object::New(env);
+                 result.Set("tokens", Tensor::New(env, out.tokens));
+                 if (head.cls.defined()) result.Set("cls", Tensor::New(env, head.cls));
+                 if (head.patches.defined()) result.Set("patches", Tensor::New(env, head.patches));
+                 result.Set("channelZ", Tensor::New(env, out.channel.of_z));
+                 result.Set("channelP", Tensor::New(env, out.channel.of_p));
+                 result.Set("spatialZ", Tensor::New(env, out.spatial.of_z));
+                 result.Set("spatialP", Tensor::New(env, out.spatial.of_p));
+                 return result;
+               };
+             })
+          .As<Napi::Value>();
+    });
+  }
+
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    network_.Release();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !network_.Held()); }
+
+  Owned<SereNetwork> network_;
+};
+
+// readPth(path): Promise<Array<[group, Array<[name, Tensor]>]>>
+Napi::Value ReadPth(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, [&] {
+    if (!info[0].IsString()) throw Napi::TypeError::New(env, "readPth(path): path must be a string");
+    std::string path = info[0].As<Napi::String>().Utf8Value();
+    return RunAsync(env, [path]() -> Finish {
+             auto groups = model::ReadPth(path);
+             return [groups](Napi::Env env) -> Napi::Value {
+               Napi::Array out = Napi::Array::New(env, groups.size());
+               for (size_t i = 0; i < groups.size(); ++i) {
+                 Napi::Array pair = Napi::Array::New(env, 2);
+                 pair.Set(0u, groups[i].first);
+                 pair.Set(1u, EntriesToJs(env, groups[i].second));
+                 out.Set(i, pair);
+               }
+               return out;
+             };
+           })
+        .As<Napi::Value>();
+  });
+}
+
+// savePth(path, entries): Promise<void>, for state dicts assembled in JS.
+Napi::Value SaveEntriesPth(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, [&] {
+    if (!info[0].IsString()) throw Napi::TypeError::New(env, "savePth(path, entries): path must be a string");
+    std::string path = info[0].As<Napi::String>().Utf8Value();
+    NamedTensors entries = EntriesFromJs(env, info[1]);
+    return RunAsync(env, [path, entries]() -> Finish {
+             model::SavePth(path, entries);
+             return [](Napi::Env env) { return env.Undefined(); };
+           })
+        .As<Napi::Value>();
+  });
+}
+
+}  // namespace
+
+void RegisterModel(Napi::Env env, Napi::Object exports) {
+  exports.Set("Model", Model::Define(env));
+  exports.Set("readPth", Napi::Function::New(env, ReadPth, "readPth"));
+  exports.Set("savePth", Napi::Function::New(env, SaveEntriesPth, "savePth"));
+}
+
+}  // namespace sere::binding

@@ -1,0 +1,40 @@
+#pragma once
+// The iBOT projection head of spec 1.2: MLP to a bottleneck, L2 normalisation, and a
+// weight-normalised last layer (weight_g * weight_v / ||weight_v|| row-wise).
+#include <torch/torch.h>
+
+#include "model/config.h"
+
+namespace sere::model {
+
+class WeightNormLinearImpl : public torch::nn::Module {
+ public:
+  WeightNormLinearImpl(int64_t in, int64_t out, bool freeze_norm);
+  at::Tensor forward(const at::Tensor& x);
+  at::Tensor weight_g, weight_v;  // (out, 1), (out, in): PyTorch's weight_norm names
+};
+TORCH_MODULE(WeightNormLinear);
+
+struct HeadOutput {
+  at::Tensor cls;      // (B, K)
+  at::Tensor patches;  // (B, N, K); undefined when not asked for
+};
+
+class IBOTHeadImpl : public torch::nn::Module {
+ public:
+  IBOTHeadImpl(int64_t in_dim, const HeadConfig& config);
+  // tokens: (B, 1+N, D) after the backbone's final norm.
+  HeadOutput forward(const at::Tensor& tokens, bool with_patches = true);
+
+  torch::nn::Sequential mlp{nullptr};
+  WeightNormLinear last_layer{nullptr};
+  WeightNormLinear last_layer2{nullptr};  // separate patch layer; null when shared
+
+  bool shared() const { return config_.shared_head; }
+
+ private:
+  HeadConfig config_;
+};
+TORCH_MODULE(IBOTHead);
+
+}  // namespace sere::model

@@ -1,0 +1,41 @@
+#pragma once
+// One network of the method: backbone + iBOT head, as the reference's MultiCropWrapper,
+// so its state dict names are `backbone.*` and `head.*`.
+#include <torch/torch.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "model/config.h"
+#include "model/ibot_head.h"
+#include "model/vit.h"
+
+namespace sere::model {
+
+using NamedTensors = std::vector<std::pair<std::string, at::Tensor>>;
+
+class SereNetworkImpl : public torch::nn::Module {
+ public:
+  explicit SereNetworkImpl(const NetworkConfig& config);
+
+  // Parameters and buffers under the reference's names. With a shared head the patch layer
+  // also appears as `head.last_layer2.*`, as in a PyTorch state dict of the reference.
+  NamedTensors state() const;
+  // Copies `entries` into the network. Every name of state() must be given with its shape
+  // (`head.last_layer2.*` is optional when shared); otherwise throws listing the missing,
+  // unexpected and wrongly-shaped keys. `backbone_only` leaves the head out of the check.
+  void load_state(const NamedTensors& entries, bool backbone_only = false);
+  int64_t parameter_count(bool trainable_only = false) const;
+
+  const NetworkConfig& config() const { return config_; }
+
+  VisionTransformer backbone{nullptr};
+  IBOTHead head{nullptr};
+
+ private:
+  NetworkConfig config_;
+};
+TORCH_MODULE(SereNetwork);
+
+}  // namespace sere::model

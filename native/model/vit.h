@@ -1,0 +1,103 @@
+#pragma once
+// The ViT backbone of spec 1.1 with the SERE heads of 1.3, named as in the reference
+// (timm / DINO / iBOT) so that state dicts move between the two without renaming.
+#include <torch/torch.h>
+
+#include <array>
+#include <optional>
+#include <vector>
+
+#include "model/config.h"
+#include "model/sere_heads.h"
+
+namespace sere::model {
+
+class PatchEmbedImpl : public torch::nn::Module {
+ public:
+  PatchEmbedImpl(int64_t patch_size, int64_t embed_dim);
+  at::Tensor forward(const at::Tensor& images);  // (B, 3, H, W) -> (B, D, H/P, W/P)
+  torch::nn::Conv2d proj{nullptr};
+};
+TORCH_MODULE(PatchEmbed);
+
+class AttentionImpl : public torch::nn::Module {
+ public:
+  AttentionImpl(int64_t dim, int64_t num_heads);
+  at::Tensor forward(const at::Tensor& x);
+  // softmax(q k^T * d^-0.5) per head, (B, H, T, T).
+  at::Tensor attention_weights(const at::Tensor& x);
+  torch::nn::Linear qkv{nullptr}, proj{nullptr};
+
+ private:
+  // q, k, v per head, each (B, H, T, d).
+  std::array<at::Tensor, 3> QueriesKeysValues(const at::Tensor& x);
+  int64_t num_heads_;
+};
+TORCH_MODULE(Attention);
+
+class MlpImpl : public torch::nn::Module {
+ public:
+  MlpImpl(int64_t dim, int64_t hidden);
+  at::Tensor forward(const at::Tensor& x);
+  torch::nn::Linear fc1{nullptr}, fc2{nullptr};
+};
+TORCH_MODULE(Mlp);
+
+class BlockImpl : public torch::nn::Module {
+ public:
+  BlockImpl(int64_t dim, int64_t num_heads, double mlp_ratio, double drop_path);
+  at::Tensor forward(const at::Tensor& x);
+  torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
+  Attention attn{nullptr};
+  Mlp mlp{nullptr};
+
+ private:
+  at::Tensor DropPath(const at::Tensor& x) const;
+  double drop_path_;
+};
+TORCH_MODULE(Block);
+
+struct BackboneOutput {
+  at::Tensor tokens;  // all tokens after the final norm, (B, 1+N, D)
+  Relations channel;  // (B, D, D)
+  Relations spatial;  // (B, H, N, N)
+};
+
+class VisionTransformerImpl : public torch::nn::Module {
+ public:
+  explicit VisionTransformerImpl(const BackboneConfig& config);
+
+  // The training forward: tokens and both self-relations. `mask` (B, n, n) bool replaces
+  // masked patch embeddings by masked_embed; `local` selects the local SERE heads.
+  BackboneOutput forward(const at::Tensor& images, const std::optional<at::Tensor>& mask = std::nullopt,
+                         bool local = false);
+  // Tokens after the final norm, without the SERE heads (evaluation, features).
+  at::Tensor tokens(const at::Tensor& images);
+  // The last block's self-attention, (B, H, 1+N, 1+N).
+  at::Tensor last_self_attention(const at::Tensor& images);
+  // Outputs of the last n blocks, each after the final norm.
+  std::vector<at::Tensor> intermediate_layers(const at::Tensor& images, int64_t n);
+
+  const BackboneConfig& config() const { return config_; }
+
+  PatchEmbed patch_embed{nullptr};
+  at::Tensor cls_token, pos_embed, masked_embed;
+  torch::nn::ModuleList blocks{nullptr};
+  torch::nn::LayerNorm norm{nullptr};
+  SereHead channel_sere{nullptr}, pixel_sere{nullptr}, channel_sere_local{nullptr}, pixel_sere_local{nullptr};
+
+ private:
+  at::Tensor PrepareTokens(const at::Tensor& images, const std::optional<at::Tensor>& mask);
+  // pos_embed for an n_h x n_w patch grid (bicubic, the reference's +0.1 rule).
+  at::Tensor PositionEmbedding(int64_t n_h, int64_t n_w) const;
+  at::Tensor RunBlocks(at::Tensor x);
+  BackboneConfig config_;
+};
+TORCH_MODULE(VisionTransformer);
+
+// Spec 1.1's initialisation: truncated normal (std 0.02) for Linear weights, zeros for
+// their biases, LayerNorm 1/0; convolutions and BatchNorm keep LibTorch's defaults.
+void InitLinearAndNorm(torch::nn::Module& module);
+void TruncNormal_(at::Tensor t, double std);
+
+}  // namespace sere::model

@@ -1,0 +1,128 @@
+// A ViT backbone with SERE heads and an iBOT head (spec 1), held in native memory.
+import { parseOptions } from "../config/parse.js";
+import { native } from "../native/load.js";
+import type { NativeModel, NativeTrainingOutputs } from "../native/surface.js";
+import type { Tensor } from "../tensor.js";
+import { type ImageBatch, imagesToTensor } from "./images.js";
+import { type ModelOptions, modelOptionsSchema, type ResolvedModelOptions } from "./options.js";
+import { type Entries, readWeightGroups, selectStateDict, toModelNames, writeWeights } from "./weights.js";
+
+export interface LoadOptions {
+  /** Which state dict of a training checkpoint: "teacher" (default) or "student". */
+  checkpointKey?: string;
+  /** Load only the backbone (a file with a head is accepted; its head is ignored). */
+  backboneOnly?: boolean;
+}
+
+export interface SaveOptions {
+  /** "backbone": the backbone alone, with names relative to it (`cls_token`, `blocks.0...`). */
+  part?: "all" | "backbone";
+}
+
+export class Model {
+  readonly options: ResolvedModelOptions;
+  private readonly handle: NativeModel;
+
+  private constructor(options: ResolvedModelOptions) {
+    this.options = options;
+    this.handle = new (native().Model)(options);
+  }
+
+  /** A new model with the spec's initialisation. Throws a ConfigError naming bad options. */
+  static create(options: ModelOptions = {}): Model {
+    return new Model(parseOptions(modelOptionsSchema, options, "model options"));
+  }
+
+  parameterCount(options: { trainableOnly?: boolean } = {}): number {
+    return this.handle.parameterCount(options.trainableOnly ?? false);
+  }
+
+  /** Names and shapes of the parameters and buffers, under the reference's names. */
+  stateShapes(): Array<{ name: string; shape: number[] }> {
+    return this.state().map(([name, t]) => {
+      const shape = t.shape();
+      t.dispose();
+      return { name, shape };
+    });
+  }
+
+  /** Parameters and buffers as tensors that share the model's memory (dispose them after use). */
+  state(): Entries {
+    return this.handle.state();
+  }
+
+  /** The CLS token after the final norm, (B, D); with `tokens`, all tokens (B, 1+N, D). */
+  async features(images: ImageBatch | Tensor, options: { tokens?: boolean } = {}): Promise<Tensor> {
+    return this.withImages(images, (t) => this.handle.features(t, options.tokens ? "tokens" : "cls"));
+  }
+
+  /** The last block's self-attention, (B, heads, 1+N, 1+N). */
+  async lastSelfAttention(images: ImageBatch | Tensor): Promise<Tensor> {
+    return this.withImages(images, (t) => this.handle.lastSelfAttention(t));
+  }
+
+  /** The outputs of the last `n` blocks, each after the final norm, (B, 1+N, D). */
+  async intermediateLayers(images: ImageBatch | Tensor, n: number): Promise<Tensor[]> {
+    if (!Number.isInteger(n) || n < 1 || n > this.options.depth) {
+      throw new RangeError(`intermediateLayers: n must be an integer in [1, ${this.options.depth}], got ${n}`);
+    }
+    return this.withImages(images, (t) => this.handle.intermediateLayers(t, n));
+  }
+
+  /** One network's part of a training step (spec 3): head outputs and self-relations, no gradients. */
+  async trainingForward(images: ImageBatch | Tensor, options: { mask?: Tensor; local?: boolean } = {}): Promise<NativeTrainingOutputs> {
+    return this.withImages(images, (t) => this.handle.trainingForward(t, { mask: options.mask, local: options.local ?? false }));
+  }
+
+  /** Writes the weights: .safetensors by extension, else torch.save's format (.pth). */
+  async save(path: string, options: SaveOptions = {}): Promise<void> {
+    const entries = this.state();
+    try {
+      if (options.part === "backbone") {
+        const backbone = entries
+          .filter(([name]) => name.startsWith("backbone."))
+          .map(([name, t]): [string, Tensor] => [name.slice("backbone.".length), t]);
+        await writeWeights(path, backbone);
+      } else if (path.endsWith(".safetensors")) {
+        await writeWeights(path, entries);
+      } else {
+        await this.handle.savePth(path);
+      }
+    } finally {
+      for (const [, t] of entries) t.dispose();
+    }
+  }
+
+  /**
+   * Loads weights from a .pth (ours or PyTorch's torch.save) or .safetensors file: a state
+   * dict with or without `module.`/`backbone.` prefixes, or a training checkpoint's teacher
+   * or student. A mismatch throws listing missing, unexpected and wrongly-shaped keys.
+   */
+  async load(path: string, options: LoadOptions = {}): Promise<void> {
+    const groups = await readWeightGroups(path);
+    try {
+      const { entries, backboneOnly } = toModelNames(selectStateDict(groups, path, options.checkpointKey));
+      try {
+        this.handle.loadState(entries, backboneOnly || (options.backboneOnly ?? false));
+      } catch (err) {
+        throw new Error(`cannot load ${path}: ${(err as Error).message}`);
+      }
+    } finally {
+      for (const [, entries] of groups) for (const [, t] of entries) t.dispose();
+    }
+  }
+
+  dispose(): void {
+    this.handle.dispose();
+  }
+
+  private async withImages<T>(images: ImageBatch | Tensor, run: (t: Tensor) => Promise<T>): Promise<T> {
+    if (!("data" in images) && !("pixels" in images)) return run(images);
+    const t = imagesToTensor(images);
+    try {
+      return await run(t);
+    } finally {
+      t.dispose();
+    }
+  }
+}

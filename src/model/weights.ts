@@ -1,0 +1,52 @@
+// Weights in and out: .pth (torch.save format, written by LibTorch) and .safetensors,
+// with the reference's names; what a file holds is mapped onto a model's names here.
+import { native } from "../native/load.js";
+import type { Tensor } from "../tensor.js";
+import { readSafetensors, writeSafetensors } from "./safetensors.js";
+
+export type Entries = Array<[string, Tensor]>;
+export type WeightsFormat = "pth" | "safetensors";
+
+export function formatOf(path: string): WeightsFormat {
+  return path.endsWith(".safetensors") ? "safetensors" : "pth";
+}
+
+/** The groups of tensors in a weights file: "" for a plain state dict, else per checkpoint key. */
+export async function readWeightGroups(path: string): Promise<Array<[string, Entries]>> {
+  if (formatOf(path) === "safetensors") return [["", await readSafetensors(path)]];
+  return native().readPth(path);
+}
+
+export async function writeWeights(path: string, entries: Entries): Promise<void> {
+  if (formatOf(path) === "safetensors") return writeSafetensors(path, entries);
+  return native().savePth(path, entries);
+}
+
+/**
+ * The state dict to load from a file's groups: the plain one, or a checkpoint's
+ * `checkpointKey` ("teacher" by default when the file is a training checkpoint).
+ */
+export function selectStateDict(groups: Array<[string, Entries]>, path: string, checkpointKey?: string): Entries {
+  const keys = groups.map(([key]) => key);
+  const plain = groups.find(([key]) => key === "");
+  if (checkpointKey === undefined && plain) return plain[1];
+  const wanted = checkpointKey ?? "teacher";
+  const found = groups.find(([key]) => key === wanted);
+  if (found) return found[1];
+  const available = keys.filter((k) => k !== "").map((k) => `"${k}"`);
+  throw new Error(
+    `${path} has no state dict under "${wanted}"` +
+      (available.length > 0 ? `; it has ${available.join(", ")}: pass one of them as checkpointKey` : `; it holds no dict of tensors`),
+  );
+}
+
+/**
+ * Maps a state dict's names onto the model's: drops data-parallel `module.` prefixes and
+ * treats a file without `backbone.`/`head.` names as a backbone alone.
+ */
+export function toModelNames(entries: Entries): { entries: Entries; backboneOnly: boolean } {
+  const stripped: Entries = entries.map(([name, t]) => [name.replace(/^(module\.)+/, "").replace(/\.module\./g, "."), t]);
+  const wrapped = stripped.some(([name]) => name.startsWith("backbone.") || name.startsWith("head."));
+  if (wrapped) return { entries: stripped, backboneOnly: false };
+  return { entries: stripped.map(([name, t]) => [`backbone.${name}`, t]), backboneOnly: true };
+}

@@ -1,0 +1,19 @@
+import { native } from "../../src/native/load.js";
+import type { Tensor } from "../../src/tensor.js";
+
+export const FIXTURE = new URL("../fixtures/model/vit_reference.pth", import.meta.url).pathname;
+
+/** The fixture's groups as name -> tensor maps. */
+export async function readFixture(path = FIXTURE): Promise<Record<string, Map<string, Tensor>>> {
+  const groups = await native().readPth(path);
+  return Object.fromEntries(groups.map(([key, entries]) => [key, new Map(entries)]));
+}
+
+export function maxAbsDiff(a: Tensor, b: Tensor): number {
+  const x = a.toArray() as Float32Array;
+  const y = b.toArray() as Float32Array;
+  if (x.length !== y.length) throw new Error(`sizes differ: ${x.length} vs ${y.length}`);
+  let worst = 0;
+  for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i]! - y[i]!));
+  return worst;
+}
