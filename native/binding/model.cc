@@ -11,6 +11,7 @@
 #include "binding/tensor.h"
 #include "model/network.h"
 #include "model/pth.h"
+#include "model/throughput.h"
 #include "runtime/device.h"
 
 namespace sere::binding {
@@ -79,6 +80,7 @@ class Model : public Napi::ObjectWrap<Model> {
                         InstanceMethod<&Model::LastSelfAttention>("lastSelfAttention"),
                         InstanceMethod<&Model::IntermediateLayers>("intermediateLayers"),
                         InstanceMethod<&Model::TrainingForward>("trainingForward"),
+                        InstanceMethod<&Model::Throughput>("throughput"),
                         InstanceMethod<&Model::Dispose>("dispose"), InstanceMethod<&Model::Disposed>("isDisposed")});
   }
 
@@ -223,6 +225,26 @@ class Model : public Napi::ObjectWrap<Model> {
                  result.Set("spatialP", Tensor::New(env, out.spatial.of_p));
                  return result;
                };
+             })
+          .As<Napi::Value>();
+    });
+  }
+
+  // throughput(images, { backward, precision, warmup, iterations }): Promise<seconds per iteration>
+  Napi::Value Throughput(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return Guard(env, [&] {
+      SereNetwork network = Get(env);
+      at::Tensor images = Input(env, info[0]);
+      Napi::Object o = ObjectArg(info, 1, "throughput options");
+      model::ThroughputOptions options;
+      options.backward = BoolField(o, "backward");
+      options.precision = ParseFloatDtype(StringField(o, "precision"));
+      options.warmup = static_cast<int>(IntField(o, "warmup"));
+      options.iterations = static_cast<int>(IntField(o, "iterations"));
+      return RunAsync(env, [network, images, options]() mutable -> Finish {
+               double seconds = model::SecondsPerIteration(network, images, options);
+               return [seconds](Napi::Env env) { return Napi::Number::New(env, seconds); };
              })
           .As<Napi::Value>();
     });

@@ -34,8 +34,17 @@ Relations SereHeadImpl::forward(const at::Tensor& tokens) {
   const auto n = static_cast<int64_t>(std::lround(std::sqrt(static_cast<double>(N))));
   TORCH_CHECK(n * n == N, "SERE heads need a square grid of patch tokens, got ", N);
   auto map = tokens.transpose(1, 2).reshape({B, D, n, n});
-  auto z = projection->forward(map);
-  auto p = predictor->forward(z);
+  // BatchNorm in fp32 (as autocast does on CUDA); the 1x1 conv may run in lower precision.
+  at::Tensor z, p;
+  {
+    Fp32Region fp32;
+    z = projection->forward(map.to(at::kFloat));
+  }
+  auto conv = predictor[0]->as<torch::nn::Conv2dImpl>()->forward(z);
+  {
+    Fp32Region fp32;
+    p = at::relu(predictor[1]->as<torch::nn::BatchNorm2dImpl>()->forward(conv.to(at::kFloat)));
+  }
   return {Relation(z), Relation(p)};
 }
 

@@ -151,9 +151,11 @@ at::Tensor VisionTransformerImpl::PrepareTokens(const at::Tensor& images, const 
     x = at::where(mask->to(at::kBool).unsqueeze(1), learned, x);
   }
   const int64_t n_h = x.size(2), n_w = x.size(3);
-  x = x.flatten(2).transpose(1, 2);
-  x = at::cat({cls_token.expand({x.size(0), -1, -1}).to(x.dtype()), x}, 1);
-  return x + PositionEmbedding(n_h, n_w).to(x.dtype());
+  // The token stream stays in the parameters' dtype (fp32 under autocast, as on CUDA where
+  // LayerNorm outputs fp32); only the matrix products run in lower precision.
+  x = x.flatten(2).transpose(1, 2).to(cls_token.scalar_type());
+  x = at::cat({cls_token.expand({x.size(0), -1, -1}), x}, 1);
+  return x + PositionEmbedding(n_h, n_w);
 }
 
 at::Tensor VisionTransformerImpl::RunBlocks(at::Tensor x) {

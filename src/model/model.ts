@@ -74,6 +74,26 @@ export class Model {
     return this.withImages(images, (t) => this.handle.trainingForward(t, { mask: options.mask, local: options.local ?? false }));
   }
 
+  /**
+   * Training-forward (+ backward) speed on `images`, in images per second: backbone, SERE
+   * heads and head, under autocast when `precision` is bfloat16 or float16.
+   */
+  async measureThroughput(
+    images: ImageBatch | Tensor,
+    options: { backward?: boolean; precision?: "float32" | "bfloat16" | "float16"; warmup?: number; iterations?: number } = {},
+  ): Promise<number> {
+    const seconds = await this.withImages(images, (t) =>
+      this.handle.throughput(t, {
+        backward: options.backward ?? false,
+        precision: options.precision ?? "float32",
+        warmup: options.warmup ?? 1,
+        iterations: options.iterations ?? 3,
+      }),
+    );
+    const batch = typeof images.shape === "function" ? images.shape()[0]! : images.shape[0];
+    return batch / seconds;
+  }
+
   /** Writes the weights: .safetensors by extension, else torch.save's format (.pth). */
   async save(path: string, options: SaveOptions = {}): Promise<void> {
     const entries = this.state();

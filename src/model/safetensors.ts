@@ -52,7 +52,7 @@ function halfToFloat(bits: number): number {
 }
 
 function decode(dtype: string, bytes: Uint8Array, name: string, path: string): TypedArray {
-  const copy = bytes.slice(); // aligned, owned
+  const copy = new Uint8Array(bytes); // a copy: aligned, and not a view of the whole file
   const buf = copy.buffer;
   switch (dtype) {
     case "F32":

@@ -86,6 +86,8 @@ export interface NativeModel {
   lastSelfAttention(images: NativeTensor): Promise<NativeTensor>;
   intermediateLayers(images: NativeTensor, n: number): Promise<NativeTensor[]>;
   trainingForward(images: NativeTensor, options: { mask?: NativeTensor; local: boolean }): Promise<NativeTrainingOutputs>;
+  /** Seconds per training forward (+ backward) of `images`, for the benchmarks. */
+  throughput(images: NativeTensor, options: { backward: boolean; precision: string; warmup: number; iterations: number }): Promise<number>;
   dispose(): void;
   isDisposed(): boolean;
 }
