@@ -4,5 +4,5 @@ export { NativeAddonError } from "./native/load.js";
 export { Model, type LoadOptions, type SaveOptions } from "./model/model.js";
 export { ARCHITECTURES, modelOptionsSchema, type ModelOptions, type ResolvedModelOptions } from "./model/options.js";
 export { type ImageBatch, IMAGENET_MEAN, IMAGENET_STD } from "./model/images.js";
-export { readSafetensors, writeSafetensors } from "./model/safetensors.js";
+export { readSafetensors, writeSafetensors } from "./io/safetensors.js";
 export { ConfigError } from "./config/parse.js";

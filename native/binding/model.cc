@@ -260,29 +260,6 @@ class Model : public Napi::ObjectWrap<Model> {
   Owned<SereNetwork> network_;
 };
 
-// readPth(path): Promise<Array<[group, Array<[name, Tensor]>]>>
-Napi::Value ReadPth(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  return Guard(env, [&] {
-    if (!info[0].IsString()) throw Napi::TypeError::New(env, "readPth(path): path must be a string");
-    std::string path = info[0].As<Napi::String>().Utf8Value();
-    return RunAsync(env, [path]() -> Finish {
-             auto groups = model::ReadPth(path);
-             return [groups](Napi::Env env) -> Napi::Value {
-               Napi::Array out = Napi::Array::New(env, groups.size());
-               for (size_t i = 0; i < groups.size(); ++i) {
-                 Napi::Array pair = Napi::Array::New(env, 2);
-                 pair.Set(0u, groups[i].first);
-                 pair.Set(1u, EntriesToJs(env, groups[i].second));
-                 out.Set(i, pair);
-               }
-               return out;
-             };
-           })
-        .As<Napi::Value>();
-  });
-}
-
 // savePth(path, entries): Promise<void>, for state dicts assembled in JS.
 Napi::Value SaveEntriesPth(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -302,7 +279,6 @@ Napi::Value SaveEntriesPth(const Napi::CallbackInfo& info) {
 
 void RegisterModel(Napi::Env env, Napi::Object exports) {
   exports.Set("Model", Model::Define(env));
-  exports.Set("readPth", Napi::Function::New(env, ReadPth, "readPth"));
   exports.Set("savePth", Napi::Function::New(env, SaveEntriesPth, "savePth"));
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // State dicts in PyTorch's torch.save format, through LibTorch's own pickler, so that
-// Python's torch.load reads what we write and we read what torch.save wrote.
+// Python's torch.load reads what we write. (Reading is src/io/torch-load.ts: LibTorch's
+// unpickler misses opcodes and classes that PyTorch checkpoints use.)
 #include <string>
 #include <utility>
 #include <vector>
@@ -12,11 +13,6 @@ namespace sere::model {
 // Writes {name: tensor} (on the CPU) to `path` atomically: a crash mid-write leaves any
 // previous file intact.
 void SavePth(const std::string& path, const NamedTensors& entries);
-
-// The tensors of a .pth file, grouped: a plain state dict gives one group named "";
-// a checkpoint (e.g. {"teacher": {...}, "student": {...}, "epoch": 3}) gives one group
-// per key whose value is a dict of tensors. Other values are ignored.
-std::vector<std::pair<std::string, NamedTensors>> ReadPth(const std::string& path);
 
 // Writes bytes to path via a temporary file and rename.
 void WriteFileAtomically(const std::string& path, const std::vector<char>& bytes);

@@ -2,7 +2,8 @@
 // with the reference's names; what a file holds is mapped onto a model's names here.
 import { native } from "../native/load.js";
 import type { Tensor } from "../tensor.js";
-import { readSafetensors, writeSafetensors } from "./safetensors.js";
+import { readSafetensors, writeSafetensors } from "../io/safetensors.js";
+import { isStoredTensor, materialize, torchLoad } from "../io/torch-load.js";
 
 export type Entries = Array<[string, Tensor]>;
 export type WeightsFormat = "pth" | "safetensors";
@@ -11,10 +12,32 @@ export function formatOf(path: string): WeightsFormat {
   return path.endsWith(".safetensors") ? "safetensors" : "pth";
 }
 
-/** The groups of tensors in a weights file: "" for a plain state dict, else per checkpoint key. */
+/** The tensors directly in a dict, as [name, tensor] pairs (copies in native memory). */
+function tensorsOf(dict: Map<unknown, unknown>, where: string): Entries {
+  const entries: Entries = [];
+  for (const [key, value] of dict) {
+    if (typeof key === "string" && isStoredTensor(value)) entries.push([key, materialize(value, `${where}: ${key}`)]);
+  }
+  return entries;
+}
+
+/**
+ * The groups of tensors in a weights file: "" for a plain state dict, else one per key of
+ * a checkpoint whose value is a dict of tensors ("teacher", "student", ...).
+ */
 export async function readWeightGroups(path: string): Promise<Array<[string, Entries]>> {
   if (formatOf(path) === "safetensors") return [["", await readSafetensors(path)]];
-  return native().readPth(path);
+  const root = await torchLoad(path);
+  if (!(root instanceof Map)) throw new Error(`${path} does not hold a dict of tensors or a checkpoint dict`);
+  const groups: Array<[string, Entries]> = [];
+  const direct = tensorsOf(root, path);
+  if (direct.length > 0) groups.push(["", direct]);
+  for (const [key, value] of root) {
+    if (typeof key !== "string" || !(value instanceof Map)) continue;
+    const nested = tensorsOf(value, path);
+    if (nested.length > 0) groups.push([key, nested]);
+  }
+  return groups;
 }
 
 export async function writeWeights(path: string, entries: Entries): Promise<void> {

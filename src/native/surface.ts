@@ -102,7 +102,5 @@ export interface NativeAddon {
   matmul(a: NativeTensor, b: NativeTensor): Promise<NativeTensor>;
 
   Model: new (options: NativeModelOptions) => NativeModel;
-  /** The tensors of a torch.save file, grouped: "" for a plain state dict, else per top-level key. */
-  readPth(path: string): Promise<Array<[string, NativeEntries]>>;
   savePth(path: string, entries: NativeEntries): Promise<void>;
 }

@@ -1,11 +1,11 @@
-import { native } from "../../src/native/load.js";
+import { readWeightGroups } from "../../src/model/weights.js";
 import type { Tensor } from "../../src/tensor.js";
 
 export const FIXTURE = new URL("../fixtures/model/vit_reference.pth", import.meta.url).pathname;
 
 /** The fixture's groups as name -> tensor maps. */
 export async function readFixture(path = FIXTURE): Promise<Record<string, Map<string, Tensor>>> {
-  const groups = await native().readPth(path);
+  const groups = await readWeightGroups(path);
   return Object.fromEntries(groups.map(([key, entries]) => [key, new Map(entries)]));
 }
 

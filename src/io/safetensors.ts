@@ -3,22 +3,19 @@
 import { readFile, rename, writeFile } from "node:fs/promises";
 
 import { tensor, type Tensor, type TypedArray } from "../tensor.js";
+import { typedArrayFromBytes } from "./dtypes.js";
 
 type Entries = Array<[string, Tensor]>;
 
-const DTYPE_OF: Record<string, string> = {
-  float32: "F32",
-  float64: "F64",
-  int64: "I64",
-  int32: "I32",
-  int16: "I16",
-  int8: "I8",
-  uint8: "U8",
-  bool: "BOOL",
-  // half precision reaches JS as float32 (Tensor.toArray), and is stored so
-  float16: "F32",
-  bfloat16: "F32",
-};
+/** The dtype code of what Tensor.toArray() returns (half precision arrives as float32). */
+function dtypeCode(values: TypedArray, dtype: string): string {
+  if (values instanceof Float32Array) return "F32";
+  if (values instanceof Float64Array) return "F64";
+  if (values instanceof BigInt64Array) return "I64";
+  if (values instanceof Int32Array) return "I32";
+  if (values instanceof Int8Array) return "I8";
+  return dtype === "bool" ? "BOOL" : "U8";
+}
 
 /** Writes tensors as a .safetensors file, atomically (a crash leaves any old file intact). */
 export async function writeSafetensors(path: string, entries: Entries, metadata: Record<string, string> = {}): Promise<void> {
@@ -28,7 +25,7 @@ export async function writeSafetensors(path: string, entries: Entries, metadata:
   for (const [name, t] of entries) {
     const values = t.toArray();
     const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
-    header[name] = { dtype: DTYPE_OF[t.dtype()] ?? "F32", shape: t.shape(), data_offsets: [offset, offset + bytes.length] };
+    header[name] = { dtype: dtypeCode(values, t.dtype()), shape: t.shape(), data_offsets: [offset, offset + bytes.length] };
     chunks.push(bytes);
     offset += bytes.length;
   }
@@ -42,46 +39,10 @@ export async function writeSafetensors(path: string, entries: Entries, metadata:
   await rename(partial, path);
 }
 
-function halfToFloat(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exponent = (bits >> 10) & 0x1f;
-  const fraction = bits & 0x3ff;
-  if (exponent === 0) return sign * 2 ** -14 * (fraction / 1024);
-  if (exponent === 0x1f) return fraction ? NaN : sign * Infinity;
-  return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
-}
-
-function decode(dtype: string, bytes: Uint8Array, name: string, path: string): TypedArray {
-  const copy = new Uint8Array(bytes); // a copy: aligned, and not a view of the whole file
-  const buf = copy.buffer;
-  switch (dtype) {
-    case "F32":
-      return new Float32Array(buf);
-    case "F64":
-      return new Float64Array(buf);
-    case "I64":
-      return new BigInt64Array(buf);
-    case "I32":
-      return new Int32Array(buf);
-    case "I8":
-      return new Int8Array(buf);
-    case "U8":
-    case "BOOL":
-      return copy;
-    case "F16": {
-      const half = new Uint16Array(buf);
-      return Float32Array.from(half, halfToFloat);
-    }
-    case "BF16": {
-      const half = new Uint16Array(buf);
-      const out = new Uint32Array(half.length);
-      for (let i = 0; i < half.length; i++) out[i] = half[i]! << 16;
-      return new Float32Array(out.buffer);
-    }
-    default:
-      throw new Error(`${path}: tensor ${name} has dtype ${dtype}, which sere-torch cannot read`);
-  }
-}
+/** safetensors' dtype codes -> PyTorch's names. */
+const DTYPE_NAMES: Record<string, string> = {
+  F32: "float32", F64: "float64", F16: "float16", BF16: "bfloat16", I64: "int64", I32: "int32", I16: "int16", I8: "int8", U8: "uint8", BOOL: "bool",
+};
 
 /** Reads every tensor of a .safetensors file (half precision comes back as float32). */
 export async function readSafetensors(path: string): Promise<Entries> {
@@ -102,7 +63,8 @@ export async function readSafetensors(path: string): Promise<Entries> {
     if (name === "__metadata__") continue;
     const [start, end] = info.data_offsets;
     if (!(start >= 0 && end >= start && end <= data.length)) throw corrupt(`data of ${name} lies outside the file`);
-    entries.push([name, tensor(decode(info.dtype, data.subarray(start, end), name, path), info.shape)]);
+    const dtype = DTYPE_NAMES[info.dtype] ?? info.dtype;
+    entries.push([name, tensor(typedArrayFromBytes(dtype, data.subarray(start, end), `${path}: tensor ${name}`), info.shape)]);
   }
   return entries;
 }
