@@ -1,0 +1,68 @@
+// The schedules of spec sections 4-6, in one place: values at a given iteration or epoch.
+
+export interface CosineSchedule {
+  /** Value after warmup, at the start of the cosine. */
+  base: number;
+  /** Value the cosine ends at. */
+  final: number;
+  epochs: number;
+  iterationsPerEpoch: number;
+  /** Linear warmup from `warmupStart` to `base` over these epochs (inclusive of both ends). */
+  warmupEpochs?: number;
+  warmupStart?: number;
+}
+
+/**
+ * Per-iteration cosine schedule with linear warmup, as the reference's cosine_scheduler:
+ * warmup takes `warmupStart` to `base` linearly over the warmup iterations (both ends
+ * included), then final + (base - final) * (1 + cos(pi * i / I)) / 2 over the I
+ * remaining iterations.
+ */
+export function cosineScheduleAt(iteration: number, s: CosineSchedule): number {
+  const total = s.epochs * s.iterationsPerEpoch;
+  const warmup = (s.warmupEpochs ?? 0) * s.iterationsPerEpoch;
+  const i = Math.min(Math.max(iteration, 0), total - 1);
+  if (i < warmup) {
+    const start = s.warmupStart ?? 0;
+    return warmup === 1 ? start : start + ((s.base - start) * i) / (warmup - 1);
+  }
+  const cosineLength = total - warmup;
+  return s.final + 0.5 * (s.base - s.final) * (1 + Math.cos((Math.PI * (i - warmup)) / cosineLength));
+}
+
+/** Learning rate at an iteration: peak = base lr * global batch / 256, warmup from 0, cosine to minLr. */
+export function learningRateAt(
+  iteration: number,
+  o: { lr: number; minLr: number; globalBatchSize: number; epochs: number; warmupEpochs: number; iterationsPerEpoch: number },
+): number {
+  return cosineScheduleAt(iteration, {
+    base: (o.lr * o.globalBatchSize) / 256,
+    final: o.minLr,
+    epochs: o.epochs,
+    iterationsPerEpoch: o.iterationsPerEpoch,
+    warmupEpochs: o.warmupEpochs,
+  });
+}
+
+/** Weight decay at an iteration: cosine from weightDecay to weightDecayEnd, no warmup. */
+export function weightDecayAt(
+  iteration: number,
+  o: { weightDecay: number; weightDecayEnd: number; epochs: number; iterationsPerEpoch: number },
+): number {
+  return cosineScheduleAt(iteration, { base: o.weightDecay, final: o.weightDecayEnd, epochs: o.epochs, iterationsPerEpoch: o.iterationsPerEpoch });
+}
+
+/** Teacher EMA momentum at an iteration: cosine from momentumTeacher to 1. */
+export function teacherMomentumAt(iteration: number, o: { momentumTeacher: number; epochs: number; iterationsPerEpoch: number }): number {
+  return cosineScheduleAt(iteration, { base: o.momentumTeacher, final: 1, epochs: o.epochs, iterationsPerEpoch: o.iterationsPerEpoch });
+}
+
+/**
+ * Teacher temperature at an epoch (spec 4): linear from `warmup` to `final` over
+ * `warmupEpochs` epochs (both ends included), then constant. Changes per epoch only.
+ */
+export function teacherTemperatureAt(epoch: number, o: { warmup: number; final: number; warmupEpochs: number }): number {
+  if (epoch >= o.warmupEpochs) return o.final;
+  if (o.warmupEpochs === 1) return o.warmup;
+  return o.warmup + ((o.final - o.warmup) * epoch) / (o.warmupEpochs - 1);
+}

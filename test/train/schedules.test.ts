@@ -1,0 +1,48 @@
+// Schedules against values worked out by hand from spec section 5 (and the reference's
+// np.linspace / cosine formulas).
+import { describe, expect, it } from "vitest";
+
+import { cosineScheduleAt, learningRateAt, teacherMomentumAt, teacherTemperatureAt, weightDecayAt } from "../../src/train/schedules.js";
+
+describe("schedules", () => {
+  it("warms up linearly, both ends included, then follows the cosine", () => {
+    // 3 epochs x 2 iterations, 1 warmup epoch: warmup [0, 1], cosine over I = 4 iterations
+    const s = { base: 1, final: 0, epochs: 3, iterationsPerEpoch: 2, warmupEpochs: 1 };
+    expect(cosineScheduleAt(0, s)).toBe(0);
+    expect(cosineScheduleAt(1, s)).toBe(1);
+    expect(cosineScheduleAt(2, s)).toBeCloseTo(1, 12); // cos(0)
+    expect(cosineScheduleAt(3, s)).toBeCloseTo((1 + Math.SQRT1_2) / 2, 12); // cos(pi/4)
+    expect(cosineScheduleAt(4, s)).toBeCloseTo(0.5, 12); // cos(pi/2)
+    expect(cosineScheduleAt(5, s)).toBeCloseTo((1 - Math.SQRT1_2) / 2, 12); // cos(3pi/4)
+    // past the end: the last value
+    expect(cosineScheduleAt(99, s)).toBe(cosineScheduleAt(5, s));
+  });
+
+  it("learning rate: peak = lr * batch / 256, warmup from 0, cosine to minLr", () => {
+    const o = { lr: 5e-4, minLr: 1e-6, globalBatchSize: 1024, epochs: 100, warmupEpochs: 10, iterationsPerEpoch: 1251 };
+    expect(learningRateAt(0, o)).toBe(0);
+    expect(learningRateAt(12509, o)).toBeCloseTo(2e-3, 15); // last warmup iteration: the peak
+    expect(learningRateAt(12510, o)).toBeCloseTo(2e-3, 15);
+    // halfway through the cosine: (peak + min) / 2
+    expect(learningRateAt(12510 + (100 * 1251 - 12510) / 2, o)).toBeCloseTo((2e-3 + 1e-6) / 2, 12);
+  });
+
+  it("weight decay and teacher momentum follow the cosine without warmup", () => {
+    const wd = { weightDecay: 0.04, weightDecayEnd: 0.4, epochs: 2, iterationsPerEpoch: 2 };
+    expect(weightDecayAt(0, wd)).toBeCloseTo(0.04, 15);
+    expect(weightDecayAt(2, wd)).toBeCloseTo(0.22, 15); // cos(pi/2): halfway
+    const m = { momentumTeacher: 0.996, epochs: 1, iterationsPerEpoch: 4 };
+    expect(teacherMomentumAt(0, m)).toBeCloseTo(0.996, 15);
+    expect(teacherMomentumAt(2, m)).toBeCloseTo(0.998, 15);
+    expect(teacherMomentumAt(3, m)).toBeCloseTo(1 - 0.004 * (1 - Math.SQRT1_2) / 2, 15);
+  });
+
+  it("teacher temperature rises per epoch from warmup to final, then stays", () => {
+    const o = { warmup: 0.04, final: 0.07, warmupEpochs: 30 };
+    expect(teacherTemperatureAt(0, o)).toBe(0.04);
+    expect(teacherTemperatureAt(29, o)).toBeCloseTo(0.07, 15); // np.linspace includes the end
+    expect(teacherTemperatureAt(1, o)).toBeCloseTo(0.04 + 0.03 / 29, 15);
+    expect(teacherTemperatureAt(30, o)).toBe(0.07);
+    expect(teacherTemperatureAt(99, o)).toBe(0.07);
+  });
+});
