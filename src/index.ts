@@ -6,3 +6,4 @@ export { ARCHITECTURES, modelOptionsSchema, type ModelOptions, type ResolvedMode
 export { type ImageBatch, IMAGENET_MEAN, IMAGENET_STD } from "./model/images.js";
 export { readSafetensors, writeSafetensors } from "./io/safetensors.js";
 export { ConfigError } from "./config/parse.js";
+export { knnAccuracy, knnOptionsSchema, type KnnAccuracy, type KnnOptions } from "./eval/knn.js";

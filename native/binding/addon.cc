@@ -11,6 +11,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterInfo(env, exports);
   RegisterTensor(env, exports);
   RegisterModel(env, exports);
+  RegisterEval(env, exports);
   return exports;
 }
 

@@ -14,5 +14,6 @@ inline AddonData& DataOf(Napi::Env env) { return *env.GetInstanceData<AddonData>
 void RegisterInfo(Napi::Env env, Napi::Object exports);
 void RegisterTensor(Napi::Env env, Napi::Object exports);
 void RegisterModel(Napi::Env env, Napi::Object exports);
+void RegisterEval(Napi::Env env, Napi::Object exports);
 
 }  // namespace sere::binding

@@ -103,4 +103,13 @@ export interface NativeAddon {
 
   Model: new (options: NativeModelOptions) => NativeModel;
   savePth(path: string, entries: NativeEntries): Promise<void>;
+
+  /** Weighted k-NN accuracy (percent) for each k; see src/eval/knn.ts. */
+  knn(
+    trainFeatures: NativeTensor,
+    trainLabels: NativeTensor,
+    testFeatures: NativeTensor,
+    testLabels: NativeTensor,
+    options: { ks: number[]; temperature: number; numClasses: number; chunkSize: number },
+  ): Promise<Array<{ k: number; top1: number; top5: number }>>;
 }

@@ -1,0 +1,62 @@
+#include "eval/knn.h"
+
+#include <algorithm>
+
+namespace sere::eval {
+namespace {
+
+at::Tensor Normalized(const at::Tensor& x) {
+  auto f = x.to(at::kFloat);
+  return f / f.norm(2, /*dim=*/1, /*keepdim=*/true).clamp_min(1e-12);
+}
+
+}  // namespace
+
+std::vector<KnnAccuracy> WeightedKnn(const at::Tensor& train_features, const at::Tensor& train_labels,
+                                     const at::Tensor& test_features, const at::Tensor& test_labels,
+                                     const KnnOptions& options) {
+  TORCH_CHECK(train_features.dim() == 2 && test_features.dim() == 2, "features must be (N, D)");
+  TORCH_CHECK(train_features.size(1) == test_features.size(1), "training features have ", train_features.size(1),
+              " dimensions but test features ", test_features.size(1));
+  TORCH_CHECK(train_labels.dim() == 1 && train_labels.size(0) == train_features.size(0),
+              "need one training label per training feature");
+  TORCH_CHECK(test_labels.dim() == 1 && test_labels.size(0) == test_features.size(0), "need one test label per test feature");
+  TORCH_CHECK(!options.ks.empty(), "give at least one k");
+  const int64_t max_k = *std::max_element(options.ks.begin(), options.ks.end());
+  TORCH_CHECK(*std::min_element(options.ks.begin(), options.ks.end()) >= 1 && max_k <= train_features.size(0),
+              "k must be in [1, ", train_features.size(0), "] (the number of training features)");
+  TORCH_CHECK(options.temperature > 0, "temperature must be > 0");
+
+  const auto device = train_features.device();
+  const auto train = Normalized(train_features).t().contiguous();  // (D, N_train)
+  const auto train_y = train_labels.to(device, at::kLong);
+  const int64_t classes =
+      options.num_classes > 0 ? options.num_classes : 1 + std::max(train_y.max().item<int64_t>(), test_labels.max().item<int64_t>());
+
+  std::vector<int64_t> top1(options.ks.size(), 0), top5(options.ks.size(), 0);
+  const int64_t n_test = test_features.size(0);
+  for (int64_t start = 0; start < n_test; start += options.chunk_size) {
+    const int64_t rows = std::min(options.chunk_size, n_test - start);
+    auto features = Normalized(test_features.narrow(0, start, rows).to(device));
+    auto targets = test_labels.narrow(0, start, rows).to(device, at::kLong).view({-1, 1});
+    auto [similarity, indices] = at::matmul(features, train).topk(max_k, /*dim=*/1, /*largest=*/true, /*sorted=*/true);
+    auto neighbour_labels = train_y.index_select(0, indices.flatten()).view({rows, max_k});
+    auto weights = (similarity / options.temperature).exp();
+    for (size_t i = 0; i < options.ks.size(); ++i) {
+      const int64_t k = options.ks[i];
+      auto votes = at::zeros({rows, classes}, weights.options());
+      votes.scatter_add_(1, neighbour_labels.narrow(1, 0, k), weights.narrow(1, 0, k));
+      // Stable descending sort: equal votes keep the lower class index first.
+      auto ranking = std::get<1>(votes.sort(/*stable=*/true, /*dim=*/1, /*descending=*/true));
+      auto correct = ranking.narrow(1, 0, std::min<int64_t>(5, classes)).eq(targets);
+      top1[i] += correct.narrow(1, 0, 1).sum().item<int64_t>();
+      top5[i] += correct.sum().item<int64_t>();
+    }
+  }
+  std::vector<KnnAccuracy> out;
+  for (size_t i = 0; i < options.ks.size(); ++i)
+    out.push_back({options.ks[i], 100.0 * top1[i] / n_test, 100.0 * top5[i] / n_test});
+  return out;
+}
+
+}  // namespace sere::eval

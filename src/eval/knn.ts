@@ -1,0 +1,46 @@
+// Weighted k-NN evaluation (DINO's protocol, spec 9) on features held in native memory.
+import { z } from "zod";
+
+import { parseOptions } from "../config/parse.js";
+import { native } from "../native/load.js";
+import type { Tensor } from "../tensor.js";
+
+export const knnOptionsSchema = z.object({
+  /** The k to report; DINO's sweep is [10, 20, 100, 200]. */
+  ks: z.array(z.number().int().positive()).nonempty().default([20]),
+  temperature: z.number().positive().default(0.07),
+  /** 0: one more than the largest label. */
+  numClasses: z.number().int().min(0).default(0),
+  /** Test features compared with all training features at once; bounds memory. */
+  chunkSize: z.number().int().positive().default(256),
+});
+export type KnnOptions = z.input<typeof knnOptionsSchema>;
+
+export interface KnnAccuracy {
+  k: number;
+  /** Percent of test features whose true class ranks first. */
+  top1: number;
+  /** Percent whose true class ranks in the first five. */
+  top5: number;
+}
+
+/**
+ * Classifies each test feature by the k training features most similar to it (cosine
+ * similarity of L2-normalised features), each voting exp(similarity / temperature) for
+ * its class; equal votes rank the lower class first. Runs on the training features'
+ * device, the test features in chunks.
+ */
+export async function knnAccuracy(
+  train: { features: Tensor; labels: Tensor },
+  test: { features: Tensor; labels: Tensor },
+  options: KnnOptions = {},
+): Promise<KnnAccuracy[]> {
+  const o = parseOptions(knnOptionsSchema, options, "k-NN options");
+  const [nTrain, nTest] = [train.features.shape()[0]!, test.features.shape()[0]!];
+  if (train.labels.shape()[0] !== nTrain || test.labels.shape()[0] !== nTest) {
+    throw new RangeError("k-NN: give exactly one label per feature");
+  }
+  const tooLarge = o.ks.find((k) => k > nTrain);
+  if (tooLarge !== undefined) throw new RangeError(`k-NN: k = ${tooLarge} exceeds the ${nTrain} training features`);
+  return native().knn(train.features, train.labels, test.features, test.labels, o);
+}
