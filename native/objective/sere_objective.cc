@@ -17,7 +17,10 @@ void Expect(const at::Tensor& t, const char* name, std::initializer_list<int64_t
   TORCH_CHECK(t.defined(), name, " is missing: expected a tensor of shape ", wanted);
   bool ok = t.dim() == static_cast<int64_t>(dims.size());
   int64_t i = 0;
-  for (int64_t d : dims) ok = ok && (d < 0 || t.size(i++) == d);
+  for (int64_t d : dims) {
+    ok = ok && (d < 0 || t.size(i) == d);
+    ++i;
+  }
   TORCH_CHECK(ok, name, " must have shape ", wanted, ", got ", t.sizes());
 }
 
