@@ -23,7 +23,8 @@ at::Tensor CrossEntropy(const at::Tensor& target, const at::Tensor& logits) {
 at::Tensor CentredTargets(const at::Tensor& teacher, const at::Tensor& centre, double temp) {
   TORCH_CHECK(temp > 0, "teacher temperature must be > 0, got ", temp);
   auto t = Teacher(teacher);
-  return at::softmax((t - centre.to(t.options())) / temp, -1);
+  // (t - c) is a fresh tensor: divide it in place rather than allocate another.
+  return at::softmax((t - centre.to(t.options())).div_(temp), -1);
 }
 
 at::Tensor IbotClsLoss(const at::Tensor& teacher_cls, const at::Tensor& student_cls, const at::Tensor& centre,
@@ -41,12 +42,20 @@ at::Tensor IbotClsLoss(const at::Tensor& teacher_cls, const at::Tensor& student_
 
 at::Tensor IbotPatchLoss(const at::Tensor& teacher_patch, const at::Tensor& student_patch, const at::Tensor& masks,
                          const at::Tensor& patch_centre, double teacher_temp, double student_temp) {
-  auto targets = CentredTargets(teacher_patch, patch_centre, teacher_temp);
-  auto ce = CrossEntropy(targets, AtLeastFloat32(student_patch) / student_temp);  // (2B, N)
-  auto m = masks.to(ce.scalar_type());
-  auto per_image = (ce * m).sum(-1) / m.sum(-1).clamp_min(1.0);
-  // Every view has B images, so the mean over all 2B is the mean of the view means.
-  return per_image.mean();
+  int64_t images = teacher_patch.size(0), patches = teacher_patch.size(1), out_dim = teacher_patch.size(2);
+  // Only masked patches enter the loss: gather them first, so that the (2B, N, K)
+  // targets and log-probabilities are computed for those rows alone.
+  auto masked = masks.reshape({-1}).to(at::kBool).nonzero().squeeze(1);  // flat (image, patch) rows
+  auto image_of = at::div(masked, patches, "floor");
+  auto per_image = masks.to(at::kFloat).sum(-1).clamp_min(1.0);  // max(1, masked) per image
+  auto targets = CentredTargets(teacher_patch.reshape({-1, out_dim}).index_select(0, masked),
+                                patch_centre.reshape({-1}), teacher_temp);
+  auto logits = AtLeastFloat32(student_patch).reshape({-1, out_dim}).index_select(0, masked) / student_temp;
+  auto ce = CrossEntropy(targets, logits);  // one per masked patch
+  auto weight = per_image.index_select(0, image_of).to(ce.scalar_type()).reciprocal();
+  // Per image: sum over its masked patches / max(1, masked); then the mean over all 2B
+  // images, which is the mean of the two views' batch means.
+  return (ce * weight).sum() / static_cast<double>(images);
 }
 
 at::Tensor SereSpatialLoss(const AlignedSpatial& teacher, const AlignedSpatial& student, double teacher_temp) {
