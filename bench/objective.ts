@@ -27,7 +27,7 @@ function masks(images: number, N: number): Tensor {
   const data = new Uint8Array(images * N);
   for (let i = 1; i < images; i += 2) {
     const ratio = 0.1 + (0.4 * ((i * 0.618) % 1));
-    for (let p = 0; p < Math.round(ratio * N); p++) data[i * N + ((p * 7) % N)] = 1;
+    for (let p = 0; p < Math.round(ratio * N); p++) data[i * N + ((p * 11) % N)] = 1; // 11 and N = 196 are coprime: distinct patches
   }
   return tensor(data, [images, N]);
 }
