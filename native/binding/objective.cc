@@ -2,6 +2,7 @@
 // SereObjective class (losses, gradients for checks, centres). Conversion only; the
 // objective itself lives in native/objective/.
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -149,6 +150,14 @@ obj::SereInputs InputsFromJs(Napi::Env env, Napi::Object o) {
   return in;
 }
 
+// The objective and a lock: JS may start a compute while another runs on a worker
+// thread, and the centres are state that both may read or write.
+struct LockedObjective {
+  explicit LockedObjective(const obj::SereObjectiveOptions& options) : objective(options) {}
+  obj::SereObjective objective;
+  std::mutex mutex;
+};
+
 // class SereObjective: the objective with its centres, held for JS.
 class Objective : public Napi::ObjectWrap<Objective> {
  public:
@@ -176,12 +185,12 @@ class Objective : public Napi::ObjectWrap<Objective> {
           NumberField(env, o, "lambda2", d.lambda2),
           NumberField(env, o, "alpha", d.alpha),
           NumberField(env, o, "beta", d.beta)};
-      objective_.Set(std::make_shared<obj::SereObjective>(options));
+      objective_.Set(std::make_shared<LockedObjective>(options));
     });
   }
 
  private:
-  std::shared_ptr<obj::SereObjective> Get(Napi::Env env) {
+  std::shared_ptr<LockedObjective> Get(Napi::Env env) {
     auto* held = objective_.Get();
     if (!held) throw Napi::Error::New(env, "this SereObjective was disposed; it cannot be used any more");
     return *held;
@@ -192,12 +201,13 @@ class Objective : public Napi::ObjectWrap<Objective> {
   Napi::Value Compute(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return Guard(env, [&] {
-      auto objective = Get(env);
       obj::SereInputs in = InputsFromJs(env, ObjectArg(env, info, 0, "inputs"));
       Napi::Object s = ObjectArg(env, info, 1, "settings");
       obj::TeacherTemps temps{NumberField(env, s, "teacherTemp", 0.04), NumberField(env, s, "teacherPatchTemp", 0.04)};
       bool grad = BoolField(s, "requiresGrad"), update = BoolField(s, "updateCentres"), loop = BoolField(s, "termByTerm");
-      return RunAsync(env, [objective, in, temps, grad, update, loop]() mutable -> Finish {
+      return RunAsync(env, [held = Get(env), in, temps, grad, update, loop]() mutable -> Finish {
+        std::lock_guard<std::mutex> lock(held->mutex);
+        obj::SereObjective* objective = &held->objective;
         auto student = StudentInputs(in);
         if (grad)
           for (auto& [name, t] : student) *t = t->detach().set_requires_grad(true);
@@ -233,10 +243,11 @@ class Objective : public Napi::ObjectWrap<Objective> {
   Napi::Value UpdateCentres(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return Guard(env, [&] {
-      auto objective = Get(env);
+      auto held = Get(env);
       at::Tensor cls = Tensor::From(env, info[0], "teacherCls"), patch = Tensor::From(env, info[1], "teacherPatch");
-      return RunAsync(env, [objective, cls, patch]() -> Finish {
-               objective->UpdateCentres(cls, patch);
+      return RunAsync(env, [held, cls, patch]() -> Finish {
+               std::lock_guard<std::mutex> lock(held->mutex);
+               held->objective.UpdateCentres(cls, patch);
                return [](Napi::Env env) { return env.Undefined(); };
              })
           .As<Napi::Value>();
@@ -247,10 +258,11 @@ class Objective : public Napi::ObjectWrap<Objective> {
   Napi::Value Centres(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return Guard(env, [&] {
-      auto objective = Get(env);
+      auto held = Get(env);
+      std::lock_guard<std::mutex> lock(held->mutex);  // waits for a running compute
       Napi::Object out = Napi::Object::New(env);
-      out.Set("centre", Tensor::New(env, objective->centre().clone()));
-      out.Set("patchCentre", Tensor::New(env, objective->patch_centre().clone()));
+      out.Set("centre", Tensor::New(env, held->objective.centre().clone()));
+      out.Set("patchCentre", Tensor::New(env, held->objective.patch_centre().clone()));
       return out.As<Napi::Value>();
     });
   }
@@ -258,7 +270,9 @@ class Objective : public Napi::ObjectWrap<Objective> {
   Napi::Value SetCentres(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return Guard(env, [&] {
-      Get(env)->SetCentres(Tensor::From(env, info[0], "centre"), Tensor::From(env, info[1], "patchCentre"));
+      auto held = Get(env);
+      std::lock_guard<std::mutex> lock(held->mutex);
+      held->objective.SetCentres(Tensor::From(env, info[0], "centre"), Tensor::From(env, info[1], "patchCentre"));
       return env.Undefined();
     });
   }
@@ -268,7 +282,7 @@ class Objective : public Napi::ObjectWrap<Objective> {
     return info.Env().Undefined();
   }
 
-  Owned<std::shared_ptr<obj::SereObjective>> objective_;
+  Owned<std::shared_ptr<LockedObjective>> objective_;
 };
 
 }  // namespace

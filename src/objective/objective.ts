@@ -138,7 +138,10 @@ export class SereObjective {
     return this.handle.updateCentres(teacherCls, teacherPatch);
   }
 
-  /** Copies of the centres: centre (1, K), patchCentre (1, 1, K), float32. */
+  /**
+   * Copies of the centres: centre (1, K), patchCentre (1, 1, K), float32. Calls on one
+   * objective run one at a time: this waits for a compute in flight, so await it first.
+   */
   centres(): { centre: Tensor; patchCentre: Tensor } {
     return this.handle.centres();
   }

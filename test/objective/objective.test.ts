@@ -156,6 +156,20 @@ describe("the SERE objective", () => {
     patchCentre.dispose();
   });
 
+  it("updates the centres once per call when computes overlap", async () => {
+    const z: Sizes = { B: 1, V_l: 0, K: 2, D: 2, H: 1, n: 2, nLocal: 2, globalSides: [2, 2] };
+    const inputs = makeInputs(z, disjointLocals(1, 0), { teacherCls: (i) => i + 1, teacherPatch: (i) => i % 2 });
+    const obj = objective({ outDim: 2 });
+    await Promise.all([1, 2, 3].map(() => obj.compute(inputs, { ...temps, updateCentres: true })));
+    const { centre, patchCentre } = obj.centres();
+    const after3 = (mean: number) => mean * (1 - 0.9 ** 3); // from zero, three times towards the same mean
+    expectAllClose(values(centre), [after3(2), after3(3)], 1e-6, "centre"); // rows [1, 2] and [3, 4]
+    expectAllClose(values(patchCentre), [after3(0), after3(1)], 1e-6, "patch centre");
+    centre.dispose();
+    patchCentre.dispose();
+    disposeInputs(inputs);
+  });
+
   it("gives spatial-loss gradients through the alignment that match finite differences (float64)", async () => {
     const z: Sizes = { B: 1, V_l: 1, K: 2, D: 2, H: 1, n: 3, nLocal: 2, globalSides: [2, 3] };
     const records = [[crop(0, 0, 80, 70), crop(20, 15, 70, 80, true), crop(30, 20, 30, 30, true)]];
