@@ -204,7 +204,8 @@ class Objective : public Napi::ObjectWrap<Objective> {
       obj::SereInputs in = InputsFromJs(env, ObjectArg(env, info, 0, "inputs"));
       Napi::Object s = ObjectArg(env, info, 1, "settings");
       obj::TeacherTemps temps{NumberField(env, s, "teacherTemp", 0.04), NumberField(env, s, "teacherPatchTemp", 0.04)};
-      bool grad = BoolField(s, "requiresGrad"), update = BoolField(s, "updateCentres"), loop = BoolField(s, "termByTerm");
+      bool grad = BoolField(s, "requiresGrad"), update = BoolField(s, "updateCentres");
+      bool loop = BoolField(s, "termByTerm");
       return RunAsync(env, [held = Get(env), in, temps, grad, update, loop]() mutable -> Finish {
         std::lock_guard<std::mutex> lock(held->mutex);
         obj::SereObjective* objective = &held->objective;
@@ -219,7 +220,8 @@ class Objective : public Napi::ObjectWrap<Objective> {
         }
         std::vector<std::pair<std::string, at::Tensor>> grads;
         if (grad)
-          for (auto& [name, t] : student) grads.emplace_back(name, t->grad().defined() ? t->grad() : at::zeros_like(*t));
+          for (auto& [name, t] : student)
+            grads.emplace_back(name, t->grad().defined() ? t->grad() : at::zeros_like(*t));  // unused: zero
         if (update) objective->UpdateCentres(in.teacher_cls, in.teacher_patch);
         std::vector<std::pair<const char*, double>> values = {
             {"total", losses.total.item<double>()}, {"ibot", losses.ibot.item<double>()},

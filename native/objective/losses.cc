@@ -80,7 +80,8 @@ at::Tensor SereChannelLoss(const at::Tensor& teacher, const at::Tensor& student,
   // CE(t_q, log p of the other view + sum over local views of log p).
   auto partners = OtherGlobalView(log_probs);
   if (locals > 0) {
-    auto local_sum = at::log_softmax(AtLeastFloat32(student_local), -1).view({locals, batch, channels, channels}).sum(0);
+    auto local_log_probs = at::log_softmax(AtLeastFloat32(student_local), -1);
+    auto local_sum = local_log_probs.view({locals, batch, channels, channels}).sum(0);
     partners = partners + local_sum.repeat({kGlobalViews, 1, 1});
   }
   int64_t terms = kGlobalViews * (1 + locals);

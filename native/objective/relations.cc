@@ -46,7 +46,8 @@ at::Tensor SampleMap(const at::Tensor& map, const at::Tensor& grid) {
   TORCH_CHECK(map.dim() == 4 && grid.dim() == 4 && grid.size(3) == 2 && grid.size(0) == map.size(0),
               "SampleMap: map (M, C, n, n) and grid (M, s, s', 2) expected, got ", map.sizes(), " and ",
               grid.sizes());
-  return at::grid_sampler(map, grid.to(map.device(), map.scalar_type()), /*bilinear*/ 0, /*zeros*/ 0, /*align_corners*/ false);
+  return at::grid_sampler(map, grid.to(map.device(), map.scalar_type()), /*bilinear*/ 0, /*zeros*/ 0,
+                          /*align_corners*/ false);
 }
 
 at::Tensor SampleRelationAtGrids(const at::Tensor& relation, const at::Tensor& query_grids,
@@ -64,7 +65,8 @@ at::Tensor SampleRelationAtGrids(const at::Tensor& relation, const at::Tensor& q
   // Key axis: each row's P key grids side by side as one wide grid, so the big
   // relation is read once: (M, H*N, n, n) -> (M, H, N, sk, P, sk).
   auto wide = key_grids.permute({0, 2, 1, 3, 4}).reshape({rows, sk, pairs * sk, 2});
-  auto keyed = SampleMap(r.reshape({rows, heads * positions, n, n}), wide).view({rows, heads, positions, sk, pairs, sk});
+  auto keyed = SampleMap(r.reshape({rows, heads * positions, n, n}), wide)
+                   .view({rows, heads, positions, sk, pairs, sk});
 
   // Query axis: per (row, pair) its own query grid: (M*P, H*Tk, n, n) -> (M*P, H*Tk, sq, sq).
   auto by_pair = keyed.permute({0, 4, 1, 3, 5, 2}).reshape({rows * pairs, heads * sk * sk, n, n});

@@ -97,7 +97,10 @@ SereLosses SereObjective::Compute(const SereInputs& in, TeacherTemps temps) cons
     at::NoGradGuard teacher_is_constant;
     auto raw = in.teacher_spatial.detach();
     teacher.global = SampleRelation(raw, g.global_query_axis, g.global_key_axis);
-    if (locals > 0) teacher.local = PairsFromGlobalRows(SampleRelationAtGrids(raw, g.global_to_local, g.global_to_local), batch);
+    if (locals > 0) {
+      auto& g2l = g.global_to_local;
+      teacher.local = PairsFromGlobalRows(SampleRelationAtGrids(raw, g2l, g2l), batch);
+    }
   }
   student.global = SampleRelation(in.student_spatial, g.global_query_axis, g.global_key_axis);
   if (locals > 0) {
@@ -115,8 +118,9 @@ void SereObjective::UpdateCentres(const at::Tensor& teacher_cls, const at::Tenso
   Expect(teacher_cls, "teacher_cls", {-1, options_.out_dim});
   Expect(teacher_patch, "teacher_patch", {-1, -1, options_.out_dim});
   at::NoGradGuard no_grad;
-  auto cls_mean = teacher_cls.detach().to(at::kFloat).mean(0, /*keepdim=*/true);                     // (1, K)
-  auto patch_mean = teacher_patch.detach().to(at::kFloat).mean(1).mean(0, /*keepdim=*/true).unsqueeze(0);  // (1, 1, K)
+  auto cls_mean = teacher_cls.detach().to(at::kFloat).mean(0, /*keepdim=*/true);  // (1, K)
+  // Each image's mean over its patches, then the mean over images: (1, 1, K).
+  auto patch_mean = teacher_patch.detach().to(at::kFloat).mean(1).mean(0, /*keepdim=*/true).unsqueeze(0);
   if (mean_across_ranks) {
     cls_mean = mean_across_ranks(cls_mean);
     patch_mean = mean_across_ranks(patch_mean);

@@ -11,7 +11,9 @@ namespace {
 at::Tensor View(const at::Tensor& stacked, int64_t v, int64_t batch) { return stacked.narrow(0, v * batch, batch); }
 
 // Column p of per-pair grids (rows, P, s, s, 2), for the rows of view v.
-at::Tensor Grid(const at::Tensor& grids, int64_t v, int64_t p, int64_t batch) { return View(grids, v, batch).select(1, p); }
+at::Tensor Grid(const at::Tensor& grids, int64_t v, int64_t p, int64_t batch) {
+  return View(grids, v, batch).select(1, p);
+}
 
 }  // namespace
 
