@@ -29,6 +29,7 @@ at::Tensor CentredTargets(const at::Tensor& teacher, const at::Tensor& centre, d
 
 at::Tensor IbotClsLoss(const at::Tensor& teacher_cls, const at::Tensor& student_cls, const at::Tensor& centre,
                        double teacher_temp, double student_temp) {
+  NoAutocast fp32;
   int64_t batch = teacher_cls.size(0) / kGlobalViews, out_dim = teacher_cls.size(1);
   int64_t views = student_cls.size(0) / batch;
   auto targets = CentredTargets(teacher_cls, centre, teacher_temp).view({kGlobalViews, batch * out_dim});

@@ -23,6 +23,7 @@ int64_t MapSide(int64_t positions) {
 }  // namespace
 
 at::Tensor ChannelRelation(const at::Tensor& x, double scale) {
+  NoAutocast fp32;
   TORCH_CHECK(scale > 0, "channel relation scale must be > 0, got ", scale);
   auto f = Flattened(x) / scale;
   return at::bmm(f, f.transpose(1, 2));
@@ -33,6 +34,7 @@ at::Tensor ChannelRelation(const at::Tensor& x) {
 }
 
 at::Tensor SpatialRelation(const at::Tensor& x, int64_t heads) {
+  NoAutocast fp32;
   auto f = Flattened(x);
   int64_t batch = f.size(0), channels = f.size(1), positions = f.size(2);
   TORCH_CHECK(heads >= 1 && channels % heads == 0, "spatial relation: ", channels,
@@ -43,6 +45,7 @@ at::Tensor SpatialRelation(const at::Tensor& x, int64_t heads) {
 }
 
 at::Tensor SampleMap(const at::Tensor& map, const at::Tensor& grid) {
+  NoAutocast fp32;
   TORCH_CHECK(map.dim() == 4 && grid.dim() == 4 && grid.size(3) == 2 && grid.size(0) == map.size(0),
               "SampleMap: map (M, C, n, n) and grid (M, s, s', 2) expected, got ", map.sizes(), " and ",
               grid.sizes());

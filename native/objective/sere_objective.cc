@@ -85,6 +85,7 @@ SereLosses SereObjective::Weighted(at::Tensor cls, at::Tensor mim, at::Tensor sp
 }
 
 SereLosses SereObjective::Compute(const SereInputs& in, TeacherTemps temps) const {
+  NoAutocast fp32;
   auto [batch, locals] = Check(in);
   auto device = in.teacher_cls.device();
   auto cls = IbotClsLoss(in.teacher_cls, in.student_cls, centre_.to(device), temps.cls, options_.student_temp);

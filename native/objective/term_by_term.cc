@@ -18,6 +18,7 @@ at::Tensor Grid(const at::Tensor& grids, int64_t v, int64_t p, int64_t batch) {
 }  // namespace
 
 SereLosses SereObjective::ComputeTermByTerm(const SereInputs& in, TeacherTemps temps) const {
+  NoAutocast fp32;
   auto [batch, locals] = Check(in);
   const auto& o = options_;
   auto device = in.teacher_cls.device();
