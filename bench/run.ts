@@ -1,11 +1,13 @@
 // `npm run bench [-- suite ...]`: runs the benchmark suites (all by default) and prints
 // one JSON object, suite name -> measurements. Numbers are reported, never asserted.
 import * as model from "./model.js";
+import * as objective from "./objective.js";
 import * as runtime from "./runtime.js";
 
 const suites: Record<string, { run(): Promise<object> }> = {
   runtime,
   model,
+  objective,
 };
 
 const wanted = process.argv.slice(2);

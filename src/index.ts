@@ -7,3 +7,4 @@ export { type ImageBatch, IMAGENET_MEAN, IMAGENET_STD } from "./model/images.js"
 export { readSafetensors, writeSafetensors } from "./io/safetensors.js";
 export { ConfigError } from "./config/parse.js";
 export { knnAccuracy, knnOptionsSchema, type KnnAccuracy, type KnnOptions } from "./eval/knn.js";
+export * from "./objective/index.js";

@@ -15,5 +15,6 @@ void RegisterInfo(Napi::Env env, Napi::Object exports);
 void RegisterTensor(Napi::Env env, Napi::Object exports);
 void RegisterModel(Napi::Env env, Napi::Object exports);
 void RegisterEval(Napi::Env env, Napi::Object exports);
+void RegisterObjective(Napi::Env env, Napi::Object exports);
 
 }  // namespace sere::binding

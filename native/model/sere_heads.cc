@@ -2,24 +2,10 @@
 
 #include <cmath>
 
+#include "objective/relations.h"
 #include "runtime/precision.h"
 
 namespace sere::model {
-
-at::Tensor ChannelRelation(const at::Tensor& x) {
-  Fp32Region fp32;
-  auto flat = x.to(at::kFloat).flatten(2);  // (B, D, N)
-  auto scaled = flat / std::sqrt(static_cast<double>(flat.size(2)));
-  return at::matmul(scaled, scaled.transpose(1, 2));
-}
-
-at::Tensor SpatialRelation(const at::Tensor& x, int64_t heads) {
-  Fp32Region fp32;
-  const int64_t B = x.size(0), D = x.size(1);
-  TORCH_CHECK(D % heads == 0, "SpatialRelation: ", D, " channels do not split into ", heads, " heads");
-  auto grouped = x.to(at::kFloat).reshape({B, heads, D / heads, -1}).transpose(2, 3);  // (B, H, N, d)
-  return at::matmul(grouped, grouped.transpose(2, 3)) * std::pow(static_cast<double>(D / heads), -0.5);
-}
 
 SereHeadImpl::SereHeadImpl(int64_t dim, RelationKind kind, int64_t heads) : kind_(kind), heads_(heads) {
   projection = register_module("projection", torch::nn::Sequential(torch::nn::BatchNorm2d(dim), torch::nn::ReLU()));
@@ -37,19 +23,19 @@ Relations SereHeadImpl::forward(const at::Tensor& tokens) {
   // BatchNorm in fp32 (as autocast does on CUDA); the 1x1 conv may run in lower precision.
   at::Tensor z, p;
   {
-    Fp32Region fp32;
+    NoAutocast fp32;
     z = projection->forward(map.to(at::kFloat));
   }
   auto conv = predictor[0]->as<torch::nn::Conv2dImpl>()->forward(z);
   {
-    Fp32Region fp32;
+    NoAutocast fp32;
     p = at::relu(predictor[1]->as<torch::nn::BatchNorm2dImpl>()->forward(conv.to(at::kFloat)));
   }
   return {Relation(z), Relation(p)};
 }
 
 at::Tensor SereHeadImpl::Relation(const at::Tensor& map) const {
-  return kind_ == RelationKind::kChannel ? ChannelRelation(map) : SpatialRelation(map, heads_);
+  return kind_ == RelationKind::kChannel ? objective::ChannelRelation(map) : objective::SpatialRelation(map, heads_);
 }
 
 }  // namespace sere::model

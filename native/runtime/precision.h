@@ -1,18 +1,20 @@
 #pragma once
-// Inside an Fp32Region, autocast is off: the spec computes relations and losses in fp32
-// whatever precision the networks run at.
+// Precision control. The spec computes relations and losses in fp32 whatever precision
+// the networks run at: inside a NoAutocast scope autocast is off (it would run matrix
+// products in fp16/bf16 even on fp32 inputs), and AtLeastFloat32 promotes half inputs
+// (float64 stays float64, for finite-difference checks).
+#include <ATen/ATen.h>
 #include <ATen/autocast_mode.h>
 #include <c10/core/impl/LocalDispatchKeySet.h>
 
 namespace sere {
 
-class Fp32Region {
- public:
-  Fp32Region() : guard_(c10::autocast_dispatch_keyset) {}
-
+class NoAutocast {
  private:
-  c10::impl::ExcludeDispatchKeyGuard guard_;
+  c10::impl::ExcludeDispatchKeyGuard guard_{c10::autocast_dispatch_keyset};
 };
+
+inline at::Tensor AtLeastFloat32(const at::Tensor& x) { return x.scalar_type() == at::kDouble ? x : x.to(at::kFloat); }
 
 // Runs the enclosed forward passes under autocast to `dtype` (bfloat16 or float16) on
 // `device`'s type; a no-op for float32. Restores the previous state when it ends.

@@ -92,7 +92,93 @@ export interface NativeModel {
   isDisposed(): boolean;
 }
 
-export interface NativeAddon {
+/** The grids one step needs (native/objective/grids.h). */
+export interface NativeSereGrids {
+  /** (2B, s1, s1, 2): view-1 rows grid q, view-2 rows grid k of the first global pair. */
+  globalQueryAxis: NativeTensor;
+  /** (2B, s2, s2, 2): the same for the second global pair. */
+  globalKeyAxis: NativeTensor;
+  /** (2B, V_l, s, s, 2): row (g, b), column v: the global side of pair (local v, global g). */
+  globalToLocal: NativeTensor;
+  /** (V_l B, 2, s, s, 2): row (v, b), column g: the local side of pair (local v, global g). */
+  localToGlobal: NativeTensor;
+}
+
+/** One step's network outputs, views stacked view-major along the batch. */
+export interface NativeSereInputs {
+  teacherCls: NativeTensor;
+  teacherPatch: NativeTensor;
+  teacherChannel: NativeTensor;
+  teacherSpatial: NativeTensor;
+  studentCls: NativeTensor;
+  studentPatch: NativeTensor;
+  studentChannel: NativeTensor;
+  studentSpatial: NativeTensor;
+  studentLocalChannel: NativeTensor;
+  studentLocalSpatial: NativeTensor;
+  masks: NativeTensor;
+  grids: NativeSereGrids;
+}
+
+export type NativeStudentInput =
+  | "studentCls"
+  | "studentPatch"
+  | "studentChannel"
+  | "studentSpatial"
+  | "studentLocalChannel"
+  | "studentLocalSpatial";
+
+export interface NativeObjectiveOptions {
+  outDim: number;
+  studentTemp: number;
+  centreMomentum: number;
+  spatialTeacherTemp: number;
+  channelTeacherTemp: number;
+  lambda1: number;
+  lambda2: number;
+  alpha: number;
+  beta: number;
+}
+
+export interface NativeComputeSettings {
+  teacherTemp: number;
+  teacherPatchTemp: number;
+  requiresGrad: boolean;
+  updateCentres: boolean;
+  termByTerm: boolean;
+}
+
+export interface NativeSereLosses {
+  total: number;
+  ibot: number;
+  cls: number;
+  mim: number;
+  spatial: number;
+  channel: number;
+  /** d total / d input, when computed with requiresGrad. */
+  grads?: Record<NativeStudentInput, NativeTensor>;
+}
+
+export interface NativeSereObjective {
+  compute(inputs: NativeSereInputs, settings: NativeComputeSettings): Promise<NativeSereLosses>;
+  updateCentres(teacherCls: NativeTensor, teacherPatch: NativeTensor): Promise<void>;
+  centres(): { centre: NativeTensor; patchCentre: NativeTensor };
+  setCentres(centre: NativeTensor, patchCentre: NativeTensor): void;
+  dispose(): void;
+}
+
+/** The SERE objective's part of the addon (native/binding/objective.cc). */
+export interface NativeObjectiveAddon {
+  overlapGrids(queryRecords: NativeTensor, keyRecords: NativeTensor, side: number): { query: NativeTensor; key: NativeTensor };
+  sereGrids(records: NativeTensor, globalQuerySide: number, globalKeySide: number, localSide: number): NativeSereGrids;
+  channelRelation(x: NativeTensor, scale: number | undefined): Promise<NativeTensor>;
+  spatialRelation(x: NativeTensor, heads: number): Promise<NativeTensor>;
+  sampleMap(map: NativeTensor, grid: NativeTensor): Promise<NativeTensor>;
+  sampleRelation(relation: NativeTensor, queryGrid: NativeTensor, keyGrid: NativeTensor): Promise<NativeTensor>;
+  SereObjective: new (options: NativeObjectiveOptions) => NativeSereObjective;
+}
+
+export interface NativeAddon extends NativeObjectiveAddon {
   info(): NativeInfo;
   setThreads(n: number): void;
   /** Native objects currently held by JS (tensors, models, ...). */

@@ -1,0 +1,89 @@
+#pragma once
+// The SERE objective of one training step (spec sections 3 and 4): the iBOT loss,
+// the SERE spatial and channel losses and their weighted total, with the two iBOT
+// centres as state. The training step calls Compute, backpropagates `total`, then
+// calls UpdateCentres with the same teacher outputs.
+#include <ATen/ATen.h>
+
+#include <functional>
+
+#include "objective/grids.h"
+#include "objective/losses.h"
+
+namespace sere::objective {
+
+struct SereObjectiveOptions {
+  int64_t out_dim = 8192;              // K
+  double student_temp = 0.1;           // iBOT student temperature (CLS and patches)
+  double centre_momentum = 0.9;        // c <- m c + (1 - m) mean
+  double spatial_teacher_temp = 0.5;   // temperature_pixel
+  double channel_teacher_temp = 0.1;   // temperature_channel
+  double lambda1 = 1, lambda2 = 1;     // iBOT = lambda1 CLS + lambda2 MIM
+  double alpha = 1, beta = 1;          // total = iBOT (4 - a - b) / 2 + a spatial + b channel
+};
+
+// One step's network outputs. Views are stacked view-major along the batch: rows
+// [view 1 images; view 2 images; local view 1 images; ...]. Any floating dtype.
+struct SereInputs {
+  // Teacher, global views (2B rows).
+  at::Tensor teacher_cls;      // (2B, K)
+  at::Tensor teacher_patch;    // (2B, N, K)
+  at::Tensor teacher_channel;  // (2B, D, D) relation of z
+  at::Tensor teacher_spatial;  // (2B, H, N, N) relation of z, raw
+  // Student.
+  at::Tensor student_cls;            // ((2 + V_l) B, K): global views, then local views
+  at::Tensor student_patch;          // (2B, N, K)
+  at::Tensor student_channel;        // (2B, D, D) relation of p
+  at::Tensor student_spatial;        // (2B, H, N, N) relation of p, raw
+  at::Tensor student_local_channel;  // (V_l B, D, D)
+  at::Tensor student_local_spatial;  // (V_l B, H, N_l, N_l), raw
+  at::Tensor masks;                  // (2B, N) bool or 0/1: the student's masked patches
+  SereGrids grids;
+};
+
+// Teacher temperatures of this step (they follow a per-epoch schedule).
+struct TeacherTemps {
+  double cls = 0.04;    // tau_t
+  double patch = 0.04;  // tau_p
+};
+
+// Scalar losses; `total` is differentiable w.r.t. the student's inputs.
+struct SereLosses {
+  at::Tensor total, ibot, cls, mim, spatial, channel;
+};
+
+class SereObjective {
+ public:
+  // Turns a local mean into the mean over all ranks (identity on one process).
+  using MeanAcrossRanks = std::function<at::Tensor(const at::Tensor&)>;
+
+  explicit SereObjective(SereObjectiveOptions options = {});
+
+  // The losses with the many cross-view terms batched into a few large operations.
+  SereLosses Compute(const SereInputs& in, TeacherTemps temps) const;
+  // The same losses term by term, as the spec defines them (for checks and benchmarks).
+  SereLosses ComputeTermByTerm(const SereInputs& in, TeacherTemps temps) const;
+
+  // c <- m c + (1 - m) mean of the teacher CLS outputs; c2 likewise with the mean of
+  // each image's mean patch output (all patches).
+  void UpdateCentres(const at::Tensor& teacher_cls, const at::Tensor& teacher_patch,
+                     const MeanAcrossRanks& mean_across_ranks = {});
+
+  const at::Tensor& centre() const { return centre_; }              // (1, K) float32
+  const at::Tensor& patch_centre() const { return patch_centre_; }  // (1, 1, K) float32
+  void SetCentres(const at::Tensor& centre, const at::Tensor& patch_centre);
+  const SereObjectiveOptions& options() const { return options_; }
+
+ private:
+  // Shapes and counts of a step's inputs, checked.
+  struct Sizes {
+    int64_t batch, locals;
+  };
+  Sizes Check(const SereInputs& in) const;
+  SereLosses Weighted(at::Tensor cls, at::Tensor mim, at::Tensor spatial, at::Tensor channel) const;
+
+  SereObjectiveOptions options_;
+  at::Tensor centre_, patch_centre_;
+};
+
+}  // namespace sere::objective

@@ -1,0 +1,10 @@
+export { overlapGrids, sereGrids, disposeGrids, type CropRecord, type SereGrids, type SereGridSides } from "./grids.js";
+export { channelRelation, spatialRelation, sampleMap, sampleRelation } from "./relations.js";
+export {
+  SereObjective,
+  type SereObjectiveOptions,
+  type SereInputs,
+  type ComputeSettings,
+  type SereLosses,
+  type StudentInput,
+} from "./objective.js";

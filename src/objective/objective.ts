@@ -1,0 +1,212 @@
+// The SERE objective (spec sections 3 and 4): iBOT CLS and masked-patch losses with
+// their centres, SERE spatial and channel losses, and the weighted total.
+import { native } from "../native/load.js";
+import type { NativeSereObjective, NativeStudentInput } from "../native/surface.js";
+import { tensor, type Tensor } from "../tensor.js";
+import type { SereGrids } from "./grids.js";
+import { ShapeCheck, finite, isTensor, positive } from "./check.js";
+
+export interface SereObjectiveOptions {
+  /** K, the iBOT head's output width. Default 8192. */
+  outDim?: number;
+  /** iBOT student temperature. Default 0.1. */
+  studentTemp?: number;
+  /** Momentum of both centres. Default 0.9. */
+  centreMomentum?: number;
+  /** temperature_pixel, the spatial loss's teacher temperature. Default 0.5. */
+  spatialTeacherTemp?: number;
+  /** temperature_channel, the channel loss's teacher temperature. Default 0.1. */
+  channelTeacherTemp?: number;
+  /** iBOT = lambda1 * CLS + lambda2 * MIM. Defaults 1 and 1. */
+  lambda1?: number;
+  lambda2?: number;
+  /** total = iBOT * (4 - alpha - beta) / 2 + alpha * spatial + beta * channel. Defaults 1 and 1. */
+  alpha?: number;
+  beta?: number;
+}
+
+/**
+ * One step's network outputs. Views are stacked view-major along the batch: rows
+ * [view 1's B images; view 2's; local view 1's; ...]. Any floating dtype; computed in
+ * at least fp32. Relations are the heads' raw relations; the objective aligns them.
+ */
+export interface SereInputs {
+  /** (2B, K) teacher CLS outputs of the global views. */
+  teacherCls: Tensor;
+  /** (2B, N, K) teacher patch outputs. */
+  teacherPatch: Tensor;
+  /** (2B, D, D) channel relation of the teacher's z. */
+  teacherChannel: Tensor;
+  /** (2B, H, N, N) spatial relation of the teacher's z. */
+  teacherSpatial: Tensor;
+  /** ((2 + V_l) B, K) student CLS outputs: global views, then local views. */
+  studentCls: Tensor;
+  /** (2B, N, K) student patch outputs (masked inputs). */
+  studentPatch: Tensor;
+  /** (2B, D, D) channel relation of the student's p. */
+  studentChannel: Tensor;
+  /** (2B, H, N, N) spatial relation of the student's p. */
+  studentSpatial: Tensor;
+  /** (V_l B, D, D); may be omitted when V_l = 0. */
+  studentLocalChannel?: Tensor;
+  /** (V_l B, H, N_l, N_l); may be omitted when V_l = 0. */
+  studentLocalSpatial?: Tensor;
+  /** (2B, N) uint8 or bool: 1 where the student's patch was masked. */
+  masks: Tensor;
+  /** From sereGrids(). */
+  grids: SereGrids;
+}
+
+export interface ComputeSettings {
+  /** tau_t, the CLS teacher temperature of this epoch. */
+  teacherTemp: number;
+  /** tau_p, the patch teacher temperature of this epoch. */
+  teacherPatchTemp: number;
+  /** Also return d total / d each student input. Default false. */
+  requiresGrad?: boolean;
+  /** Update both centres with this step's teacher outputs after the losses. Default false. */
+  updateCentres?: boolean;
+  /** Compute term by term as the spec writes it (slow; for checks). Default false. */
+  termByTerm?: boolean;
+}
+
+export type StudentInput = NativeStudentInput;
+
+export interface SereLosses {
+  total: number;
+  ibot: number;
+  cls: number;
+  mim: number;
+  spatial: number;
+  channel: number;
+  /** With requiresGrad: d total / d input, shaped like the input. */
+  grads?: Record<StudentInput, Tensor>;
+}
+
+const WHERE = "SereObjective";
+
+/** The SERE objective with its two iBOT centres (initially zero). */
+export class SereObjective {
+  readonly options: Required<SereObjectiveOptions>;
+  private readonly handle: NativeSereObjective;
+  /** Empty local inputs for V_l = 0, made on first need. */
+  private noLocals = new Map<string, Tensor>();
+
+  constructor(options: SereObjectiveOptions = {}) {
+    const o = {
+      outDim: 8192,
+      studentTemp: 0.1,
+      centreMomentum: 0.9,
+      spatialTeacherTemp: 0.5,
+      channelTeacherTemp: 0.1,
+      lambda1: 1,
+      lambda2: 1,
+      alpha: 1,
+      beta: 1,
+      ...options,
+    };
+    if (!Number.isInteger(o.outDim) || o.outDim < 1) throw new RangeError(`${WHERE}: outDim must be an integer >= 1, got ${String(o.outDim)}`);
+    for (const key of ["studentTemp", "spatialTeacherTemp", "channelTeacherTemp"] as const) positive(WHERE, key, o[key]);
+    for (const key of ["lambda1", "lambda2", "alpha", "beta"] as const) finite(WHERE, key, o[key]);
+    if (!(o.centreMomentum >= 0 && o.centreMomentum <= 1)) {
+      throw new RangeError(`${WHERE}: centreMomentum must be in [0, 1], got ${String(o.centreMomentum)}`);
+    }
+    this.options = o;
+    this.handle = new (native().SereObjective)(o);
+  }
+
+  /** The losses of one step (and, on request, gradients and the centre update), off the JS thread. */
+  async compute(inputs: SereInputs, settings: ComputeSettings): Promise<SereLosses> {
+    const where = `${WHERE}.compute()`;
+    positive(where, "teacherTemp", settings.teacherTemp);
+    positive(where, "teacherPatchTemp", settings.teacherPatchTemp);
+    const full = this.checkInputs(inputs);
+    return this.handle.compute(full, {
+      teacherTemp: settings.teacherTemp,
+      teacherPatchTemp: settings.teacherPatchTemp,
+      requiresGrad: settings.requiresGrad ?? false,
+      updateCentres: settings.updateCentres ?? false,
+      termByTerm: settings.termByTerm ?? false,
+    });
+  }
+
+  /** c <- m c + (1 - m) mean(teacher CLS); c2 likewise with the images' mean patch outputs. */
+  updateCentres(teacherCls: Tensor, teacherPatch: Tensor): Promise<void> {
+    const check = new ShapeCheck(`${WHERE}.updateCentres()`);
+    check.tensor("teacherCls", teacherCls, ["rows", this.options.outDim]);
+    check.tensor("teacherPatch", teacherPatch, ["rows", "N", this.options.outDim]);
+    return this.handle.updateCentres(teacherCls, teacherPatch);
+  }
+
+  /**
+   * Copies of the centres: centre (1, K), patchCentre (1, 1, K), float32. Calls on one
+   * objective run one at a time: this waits for a compute in flight, so await it first.
+   */
+  centres(): { centre: Tensor; patchCentre: Tensor } {
+    return this.handle.centres();
+  }
+
+  setCentres(centre: Tensor, patchCentre: Tensor): void {
+    const check = new ShapeCheck(`${WHERE}.setCentres()`);
+    check.tensor("centre", centre, [1, this.options.outDim]);
+    check.tensor("patchCentre", patchCentre, [1, 1, this.options.outDim]);
+    this.handle.setCentres(centre, patchCentre);
+  }
+
+  dispose(): void {
+    this.handle.dispose();
+    for (const t of this.noLocals.values()) t.dispose();
+    this.noLocals.clear();
+  }
+
+  /** Checks every shape against the others; fills in empty local inputs when V_l = 0. */
+  private checkInputs(inputs: SereInputs): Required<SereInputs> {
+    const c = new ShapeCheck(`${WHERE}.compute()`);
+    const K = this.options.outDim;
+    c.tensor("teacherCls", inputs.teacherCls, ["2B", K], "rows are the 2 global views of B images, view-major; K is outDim");
+    const rows = c.size("2B");
+    if (rows % 2 !== 0 || rows === 0) throw new RangeError(`${WHERE}.compute(): teacherCls must have 2B rows (two global views), got ${rows}`);
+    const B = rows / 2;
+    const [studentRows] = c.tensor("studentCls", inputs.studentCls, ["(2 + V_l) B", K]);
+    if (studentRows! % B !== 0 || studentRows! < rows) {
+      throw new RangeError(`${WHERE}.compute(): studentCls must have (2 + V_l) B rows with B = ${B}, got ${studentRows}; stack global views, then local views`);
+    }
+    const locals = studentRows! / B - 2;
+    c.bind("V_l B", locals * B);
+    c.tensor("teacherPatch", inputs.teacherPatch, ["2B", "N", K]);
+    c.tensor("studentPatch", inputs.studentPatch, ["2B", "N", K]);
+    c.tensor("masks", inputs.masks, ["2B", "N"], "one flag per student patch");
+    if (!["uint8", "bool"].includes(inputs.masks.dtype())) {
+      throw new TypeError(`${WHERE}.compute(): masks must be uint8 or bool (build them from a Uint8Array of 0/1), got ${inputs.masks.dtype()}`);
+    }
+    c.tensor("teacherChannel", inputs.teacherChannel, ["2B", "D", "D"]);
+    c.tensor("studentChannel", inputs.studentChannel, ["2B", "D", "D"]);
+    c.tensor("teacherSpatial", inputs.teacherSpatial, ["2B", "H", "N", "N"], "N must equal the patch count of teacherPatch");
+    c.tensor("studentSpatial", inputs.studentSpatial, ["2B", "H", "N", "N"]);
+    const D = c.size("D"), H = c.size("H");
+    const local = (name: "studentLocalChannel" | "studentLocalSpatial", shape: number[]): Tensor => {
+      const given = inputs[name];
+      if (given !== undefined || locals > 0) return given as Tensor;
+      const key = `${name}:${shape.join(",")}`;
+      if (!this.noLocals.has(key)) this.noLocals.set(key, tensor(new Float32Array(0), shape));
+      return this.noLocals.get(key)!;
+    };
+    const studentLocalChannel = local("studentLocalChannel", [0, D, D]);
+    const studentLocalSpatial = local("studentLocalSpatial", [0, H, 1, 1]);
+    c.tensor("studentLocalChannel", studentLocalChannel, ["V_l B", "D", "D"], `V_l = ${locals} from studentCls`);
+    c.tensor("studentLocalSpatial", studentLocalSpatial, ["V_l B", "H", "N_l", "N_l"], `V_l = ${locals} from studentCls`);
+    const names = ["teacherCls", "teacherPatch", "teacherChannel", "teacherSpatial", "studentCls", "studentPatch", "studentChannel", "studentSpatial"] as const;
+    for (const name of names) c.floating(name, inputs[name]);
+    c.floating("studentLocalChannel", studentLocalChannel);
+    c.floating("studentLocalSpatial", studentLocalSpatial);
+
+    const g = inputs.grids as SereGrids | undefined;
+    if (!g || !isTensor(g.globalQueryAxis)) throw new TypeError(`${WHERE}.compute(): grids must come from sereGrids()`);
+    c.tensor("grids.globalQueryAxis", g.globalQueryAxis, ["2B", "s1", "s1", 2], "make grids for the same B images");
+    c.tensor("grids.globalKeyAxis", g.globalKeyAxis, ["2B", "s2", "s2", 2]);
+    c.bind("V_l", locals);
+    c.tensor("grids.globalToLocal", g.globalToLocal, ["2B", "V_l", "s", "s", 2], "records must hold 2 + V_l views per image");
+    c.tensor("grids.localToGlobal", g.localToGlobal, ["V_l B", 2, "s", "s", 2]);
+    return { ...inputs, studentLocalChannel, studentLocalSpatial };
+  }
+}
