@@ -1,7 +1,7 @@
 // The SERE objective (spec sections 3 and 4): iBOT CLS and masked-patch losses with
 // their centres, SERE spatial and channel losses, and the weighted total.
 import { native } from "../native/load.js";
-import type { NativeSereObjective, NativeStudentInput } from "../native/surface.js";
+import type { NativeSereLosses, NativeSereObjective, NativeStudentInput } from "../native/surface.js";
 import { tensor, type Tensor } from "../tensor.js";
 import type { SereGrids } from "./grids.js";
 import { ShapeCheck, finite, isTensor, positive } from "./check.js";
@@ -72,16 +72,8 @@ export interface ComputeSettings {
 
 export type StudentInput = NativeStudentInput;
 
-export interface SereLosses {
-  total: number;
-  ibot: number;
-  cls: number;
-  mim: number;
-  spatial: number;
-  channel: number;
-  /** With requiresGrad: d total / d input, shaped like the input. */
-  grads?: Record<StudentInput, Tensor>;
-}
+/** The losses; with requiresGrad also `grads`: d total / d each student input, shaped like it. */
+export type SereLosses = NativeSereLosses;
 
 const WHERE = "SereObjective";
 
