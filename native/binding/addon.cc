@@ -12,6 +12,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterTensor(env, exports);
   RegisterModel(env, exports);
   RegisterEval(env, exports);
+  RegisterTrain(env, exports);
   RegisterObjective(env, exports);
   return exports;
 }

@@ -15,6 +15,7 @@ void RegisterInfo(Napi::Env env, Napi::Object exports);
 void RegisterTensor(Napi::Env env, Napi::Object exports);
 void RegisterModel(Napi::Env env, Napi::Object exports);
 void RegisterEval(Napi::Env env, Napi::Object exports);
+void RegisterTrain(Napi::Env env, Napi::Object exports);
 void RegisterObjective(Napi::Env env, Napi::Object exports);
 
 }  // namespace sere::binding

@@ -7,6 +7,7 @@
 #include "binding/async.h"
 #include "binding/errors.h"
 #include "binding/live_objects.h"
+#include "binding/model_options.h"
 #include "binding/options.h"
 #include "binding/tensor.h"
 #include "model/network.h"
@@ -15,12 +16,11 @@
 #include "runtime/device.h"
 
 namespace sere::binding {
-namespace {
 
 using model::NamedTensors;
 using model::SereNetwork;
 
-model::NetworkConfig ConfigFrom(const Napi::Object& o) {
+model::NetworkConfig NetworkConfigFrom(const Napi::Object& o) {
   model::NetworkConfig c;
   c.backbone.embed_dim = IntField(o, "embedDim");
   c.backbone.depth = IntField(o, "depth");
@@ -70,6 +70,8 @@ NamedTensors EntriesFromJs(Napi::Env env, Napi::Value value) {
   return out;
 }
 
+namespace {
+
 class Model : public Napi::ObjectWrap<Model> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -89,7 +91,7 @@ class Model : public Napi::ObjectWrap<Model> {
     Napi::Env env = info.Env();
     Guard(env, [&] {
       Napi::Object o = ObjectArg(info, 0, "model options");
-      auto config = ConfigFrom(o);
+      auto config = NetworkConfigFrom(o);
       auto device = ParseDevice(StringField(o, "device"));
       auto dtype = ParseFloatDtype(StringField(o, "dtype"));
       Napi::Value seed = o.Get("seed");

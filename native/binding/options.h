@@ -30,6 +30,11 @@ inline std::string StringField(const Napi::Object& options, const char* key) {
   if (!v.IsString()) throw Napi::TypeError::New(options.Env(), std::string("option `") + key + "` must be a string");
   return v.As<Napi::String>().Utf8Value();
 }
+inline Napi::Object ObjectField(const Napi::Object& options, const char* key) {
+  Napi::Value v = Field(options, key);
+  if (!v.IsObject()) throw Napi::TypeError::New(options.Env(), std::string("option `") + key + "` must be an object");
+  return v.As<Napi::Object>();
+}
 inline Napi::Object ObjectArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
   if (!info[i].IsObject()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be an object");
   return info[i].As<Napi::Object>();

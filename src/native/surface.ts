@@ -178,6 +178,63 @@ export interface NativeObjectiveAddon {
   SereObjective: new (options: NativeObjectiveOptions) => NativeSereObjective;
 }
 
+/** Everything the native training step needs to be built (native/train/sere_step.h). */
+export interface NativeStepOptions {
+  student: NativeModelOptions;
+  teacher: NativeModelOptions;
+  objective: NativeObjectiveOptions;
+  globalQuerySide: number;
+  globalKeySide: number;
+  /** 0: the local views' patch grid side. */
+  localSide: number;
+  /** Per-parameter gradient norm limit; 0 = off. */
+  clipGrad: number;
+  /** Autocast dtype: "float32" (off), "bfloat16" or "float16". */
+  precision: string;
+  accumIter: number;
+  device: string;
+  seed?: number;
+}
+
+/** One iteration's batch, views stacked view-major. */
+export interface NativeStepBatch {
+  globalViews: NativeTensor;
+  localViews?: NativeTensor;
+  masks: NativeTensor;
+  records: NativeTensor;
+}
+
+/** One iteration's schedule values (src/train/schedules.ts). */
+export interface NativeStepSchedule {
+  lr: number;
+  weightDecay: number;
+  momentum: number;
+  teacherTemp: number;
+  teacherPatchTemp: number;
+  freezeLastLayer: boolean;
+}
+
+export interface NativeStepResult {
+  total: number;
+  ibot: number;
+  cls: number;
+  mim: number;
+  spatial: number;
+  channel: number;
+  stepped: boolean;
+  skipped: boolean;
+  lossScale: number;
+}
+
+/** The training state: student, teacher, objective, optimiser. */
+export interface NativeSereStep {
+  run(batch: NativeStepBatch, schedule: NativeStepSchedule): Promise<NativeStepResult>;
+  /** Detached copies of a network's parameters and buffers. */
+  state(which: "student" | "teacher"): NativeEntries;
+  centres(): { centre: NativeTensor; patchCentre: NativeTensor };
+  dispose(): void;
+}
+
 export interface NativeAddon extends NativeObjectiveAddon {
   info(): NativeInfo;
   setThreads(n: number): void;
@@ -189,6 +246,8 @@ export interface NativeAddon extends NativeObjectiveAddon {
 
   Model: new (options: NativeModelOptions) => NativeModel;
   savePth(path: string, entries: NativeEntries): Promise<void>;
+
+  SereStep: new (options: NativeStepOptions) => NativeSereStep;
 
   /** Weighted k-NN accuracy (percent) for each k; see src/eval/knn.ts. */
   knn(

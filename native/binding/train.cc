@@ -1,0 +1,157 @@
+// `SereStep`: a JS handle to the native training state (student, teacher, objective,
+// optimiser); one call per iteration runs the whole step off the JS thread.
+#include <napi.h>
+
+#include <memory>
+#include <mutex>
+
+#include "binding/addon.h"
+#include "binding/async.h"
+#include "binding/errors.h"
+#include "binding/live_objects.h"
+#include "binding/model_options.h"
+#include "binding/options.h"
+#include "binding/tensor.h"
+#include "runtime/device.h"
+#include "train/sere_step.h"
+
+namespace sere::binding {
+namespace {
+
+// The step and a lock: one iteration at a time, whatever JS does meanwhile.
+struct Training {
+  explicit Training(const train::StepConfig& config) : step(config) {}
+  train::SereStep step;
+  std::mutex mutex;
+};
+
+train::StepConfig StepConfigFrom(const Napi::Object& o) {
+  train::StepConfig c;
+  c.student = NetworkConfigFrom(ObjectField(o, "student"));
+  c.teacher = NetworkConfigFrom(ObjectField(o, "teacher"));
+  Napi::Object objective = ObjectField(o, "objective");
+  c.objective.out_dim = IntField(objective, "outDim");
+  c.objective.student_temp = NumberField(objective, "studentTemp");
+  c.objective.centre_momentum = NumberField(objective, "centreMomentum");
+  c.objective.spatial_teacher_temp = NumberField(objective, "spatialTeacherTemp");
+  c.objective.channel_teacher_temp = NumberField(objective, "channelTeacherTemp");
+  c.objective.lambda1 = NumberField(objective, "lambda1");
+  c.objective.lambda2 = NumberField(objective, "lambda2");
+  c.objective.alpha = NumberField(objective, "alpha");
+  c.objective.beta = NumberField(objective, "beta");
+  c.global_query_side = IntField(o, "globalQuerySide");
+  c.global_key_side = IntField(o, "globalKeySide");
+  c.local_side = IntField(o, "localSide");
+  c.clip_grad = NumberField(o, "clipGrad");
+  c.precision = ParseFloatDtype(StringField(o, "precision"));
+  c.accum_iter = IntField(o, "accumIter");
+  c.device = ParseDevice(StringField(o, "device"));
+  return c;
+}
+
+class SereStep : public Napi::ObjectWrap<SereStep> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "SereStep",
+                       {InstanceMethod<&SereStep::Run>("run"), InstanceMethod<&SereStep::State>("state"),
+                        InstanceMethod<&SereStep::Centres>("centres"), InstanceMethod<&SereStep::Dispose>("dispose")});
+  }
+
+  explicit SereStep(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SereStep>(info) {
+    Napi::Env env = info.Env();
+    Guard(env, [&] {
+      Napi::Object o = ObjectArg(info, 0, "training options");
+      auto config = StepConfigFrom(o);
+      Napi::Value seed = o.Get("seed");
+      if (seed.IsNumber()) torch::manual_seed(static_cast<uint64_t>(seed.As<Napi::Number>().Int64Value()));
+      training_.Set(std::make_shared<Training>(config));
+    });
+  }
+
+ private:
+  std::shared_ptr<Training> Get(Napi::Env env) {
+    auto* t = training_.Get();
+    if (!t) throw Napi::Error::New(env, "this training state was disposed");
+    return *t;
+  }
+
+  // run({ globalViews, localViews?, masks, records }, { lr, weightDecay, momentum, teacherTemp,
+  //      teacherPatchTemp, freezeLastLayer }) -> Promise<result>
+  Napi::Value Run(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return Guard(env, [&] {
+      auto training = Get(env);
+      Napi::Object b = ObjectArg(info, 0, "batch");
+      train::StepBatch batch;
+      batch.global_views = Tensor::From(env, Field(b, "globalViews"), "batch.globalViews");
+      if (b.Has("localViews") && !b.Get("localViews").IsUndefined())
+        batch.local_views = Tensor::From(env, b.Get("localViews"), "batch.localViews");
+      batch.masks = Tensor::From(env, Field(b, "masks"), "batch.masks");
+      batch.records = Tensor::From(env, Field(b, "records"), "batch.records");
+      Napi::Object s = ObjectArg(info, 1, "schedule");
+      train::StepSchedule schedule;
+      schedule.lr = NumberField(s, "lr");
+      schedule.weight_decay = NumberField(s, "weightDecay");
+      schedule.momentum = NumberField(s, "momentum");
+      schedule.teacher_temp = NumberField(s, "teacherTemp");
+      schedule.teacher_patch_temp = NumberField(s, "teacherPatchTemp");
+      schedule.freeze_last_layer = BoolField(s, "freezeLastLayer");
+      return RunAsync(env, [training, batch, schedule]() -> Finish {
+               std::lock_guard<std::mutex> lock(training->mutex);
+               auto r = training->step.Run(batch, schedule);
+               return [r](Napi::Env env) -> Napi::Value {
+                 Napi::Object out = Napi::Object::New(env);
+                 out.Set("total", r.total);
+                 out.Set("ibot", r.ibot);
+                 out.Set("cls", r.cls);
+                 out.Set("mim", r.mim);
+                 out.Set("spatial", r.spatial);
+                 out.Set("channel", r.channel);
+                 out.Set("stepped", r.stepped);
+                 out.Set("skipped", r.skipped);
+                 out.Set("lossScale", r.loss_scale);
+                 return out;
+               };
+             })
+          .As<Napi::Value>();
+    });
+  }
+
+  // state("student" | "teacher"): the network's [name, Tensor] pairs (detached copies).
+  Napi::Value State(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return Guard(env, [&] {
+      auto training = Get(env);
+      std::lock_guard<std::mutex> lock(training->mutex);
+      bool teacher = info[0].IsString() && info[0].As<Napi::String>().Utf8Value() == "teacher";
+      auto entries = (teacher ? training->step.teacher : training->step.student)->state();
+      for (auto& e : entries) e.second = e.second.detach().clone();
+      return EntriesToJs(env, entries).As<Napi::Value>();
+    });
+  }
+
+  Napi::Value Centres(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return Guard(env, [&] {
+      auto training = Get(env);
+      std::lock_guard<std::mutex> lock(training->mutex);
+      Napi::Object out = Napi::Object::New(env);
+      out.Set("centre", Tensor::New(env, training->step.objective.centre().clone()));
+      out.Set("patchCentre", Tensor::New(env, training->step.objective.patch_centre().clone()));
+      return out.As<Napi::Value>();
+    });
+  }
+
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    training_.Release();
+    return info.Env().Undefined();
+  }
+
+  Owned<std::shared_ptr<Training>> training_;
+};
+
+}  // namespace
+
+void RegisterTrain(Napi::Env env, Napi::Object exports) { exports.Set("SereStep", SereStep::Define(env)); }
+
+}  // namespace sere::binding

@@ -1,0 +1,176 @@
+#include "train/sere_step.h"
+
+#include <cmath>
+#include <map>
+
+#include "runtime/precision.h"
+
+namespace sere::train {
+
+std::vector<std::vector<at::Tensor>> ParameterGroups(const model::SereNetwork& network) {
+  std::vector<at::Tensor> regularised, not_regularised;
+  for (const auto& p : network->named_parameters()) {
+    if (!p.value().requires_grad()) continue;
+    const std::string& name = p.key();
+    const bool bias = name.size() >= 5 && name.compare(name.size() - 5, 5, ".bias") == 0;
+    (bias || p.value().dim() >= 2 ? regularised : not_regularised).push_back(p.value());
+  }
+  return {regularised, not_regularised};
+}
+
+SereStep::SereStep(const StepConfig& config) : objective(config.objective), config_(config) {
+  TORCH_CHECK(config.accum_iter >= 1, "accum_iter must be >= 1");
+  student = model::SereNetwork(config.student);
+  teacher = model::SereNetwork(config.teacher);
+  student->to(config.device);
+  teacher->to(config.device);
+
+  // Teacher and student start from the same weights (buffers included); the teacher
+  // gets no gradients and follows the student by EMA over the names both have.
+  std::map<std::string, at::Tensor> student_state;
+  for (const auto& [name, t] : student->state()) student_state.emplace(name, t);
+  torch::NoGradGuard no_grad;
+  for (const auto& [name, t] : teacher->state()) {
+    auto it = student_state.find(name);
+    if (it != student_state.end() && it->second.sizes() == t.sizes()) t.copy_(it->second);
+  }
+  std::map<std::string, at::Tensor> student_params;
+  for (const auto& p : student->named_parameters()) student_params.emplace(p.key(), p.value());
+  for (const auto& p : teacher->named_parameters()) {
+    p.value().set_requires_grad(false);
+    auto it = student_params.find(p.key());
+    if (it != student_params.end()) ema_pairs_.emplace_back(p.value(), it->second);
+  }
+  for (const auto& p : student->named_parameters())
+    if (p.key().find("last_layer") != std::string::npos) last_layer_params_.push_back(p.value());
+
+  auto groups = ParameterGroups(student);
+  std::vector<torch::optim::OptimizerParamGroup> param_groups;
+  param_groups.emplace_back(groups[0], std::make_unique<torch::optim::AdamWOptions>(0.0));
+  auto no_decay = std::make_unique<torch::optim::AdamWOptions>(0.0);
+  no_decay->weight_decay(0.0);
+  param_groups.emplace_back(groups[1], std::move(no_decay));
+  optimizer = std::make_unique<torch::optim::AdamW>(param_groups, torch::optim::AdamWOptions(0.0));
+}
+
+objective::SereLosses SereStep::Forward(const StepBatch& batch, const StepSchedule& schedule, at::Tensor& teacher_cls,
+                                        at::Tensor& teacher_patch) {
+  const auto device_type = config_.device.type();
+  auto global = batch.global_views.to(config_.device);
+  const bool has_locals = batch.local_views.defined() && batch.local_views.numel() > 0;
+
+  objective::SereInputs in;
+  {
+    torch::NoGradGuard no_grad;
+    AutocastRegion autocast(device_type, config_.precision);
+    auto t = teacher->backbone->forward(global);
+    auto head = teacher->head->forward(t.tokens);
+    in.teacher_cls = head.cls;
+    in.teacher_patch = head.patches;
+    in.teacher_channel = t.channel.of_z;
+    in.teacher_spatial = t.spatial.of_z;
+  }
+  auto masks = batch.masks.to(config_.device, at::kBool);
+  {
+    AutocastRegion autocast(device_type, config_.precision);
+    auto s = student->backbone->forward(global, masks);
+    auto head = student->head->forward(s.tokens);
+    in.student_patch = head.patches;
+    in.student_channel = s.channel.of_p;
+    in.student_spatial = s.spatial.of_p;
+    in.student_cls = head.cls;
+    if (has_locals) {
+      auto local = student->backbone->forward(batch.local_views.to(config_.device), std::nullopt, /*local=*/true);
+      // The local views need only the CLS output of the head (spec 8).
+      in.student_cls = at::cat({head.cls, student->head->forward(local.tokens, /*with_patches=*/false).cls});
+      in.student_local_channel = local.channel.of_p;
+      in.student_local_spatial = local.spatial.of_p;
+    }
+  }
+  in.masks = masks.flatten(1);
+  const int64_t local_side =
+      config_.local_side > 0
+          ? config_.local_side
+          : (has_locals ? batch.local_views.size(-1) / config_.student.backbone.patch_size : 1);
+  in.grids = objective::BuildSereGrids(batch.records.to(config_.device, at::kFloat), config_.global_query_side,
+                                       config_.global_key_side, local_side);
+  teacher_cls = in.teacher_cls;
+  teacher_patch = in.teacher_patch;
+  return objective.Compute(in, {schedule.teacher_temp, schedule.teacher_patch_temp});
+}
+
+bool SereStep::ApplyGradients(const StepSchedule& schedule) {
+  torch::NoGradGuard no_grad;
+  const bool fp16 = config_.precision == c10::kHalf;
+  std::vector<at::Tensor> grads;
+  for (auto& p : student->parameters())
+    if (p.grad().defined()) grads.push_back(p.grad());
+  if (fp16) {
+    auto finite = at::ones({}, at::TensorOptions().dtype(at::kBool).device(config_.device));
+    for (auto& g : grads) {
+      g.div_(scaler.scale);
+      finite = finite.logical_and(at::isfinite(g).all());
+    }
+    if (!finite.item<bool>()) {
+      scaler.scale /= 2;
+      scaler.good_steps = 0;
+      optimizer->zero_grad();
+      return false;
+    }
+    if (++scaler.good_steps % scaler.growth_interval == 0) scaler.scale *= 2;
+  }
+  if (config_.clip_grad > 0) {
+    // Per parameter: a gradient whose norm exceeds clip is scaled to norm clip (no host sync).
+    for (auto& g : grads) g.mul_((config_.clip_grad / (g.norm() + 1e-6)).clamp_max(1.0));
+  }
+  if (schedule.freeze_last_layer)
+    for (auto& p : last_layer_params_) p.mutable_grad().reset();
+
+  auto& groups = optimizer->param_groups();
+  for (size_t i = 0; i < groups.size(); ++i) {
+    auto& options = static_cast<torch::optim::AdamWOptions&>(groups[i].options());
+    options.lr(schedule.lr);
+    if (i == 0) options.weight_decay(schedule.weight_decay);  // only group 0 is regularised
+  }
+  optimizer->step();
+  optimizer->zero_grad();
+  return true;
+}
+
+void SereStep::UpdateTeacher(double momentum) {
+  torch::NoGradGuard no_grad;
+  for (auto& [t, s] : ema_pairs_) t.mul_(momentum).add_(s.detach(), 1.0 - momentum);
+}
+
+StepResult SereStep::Run(const StepBatch& batch, const StepSchedule& schedule) {
+  student->train();
+  teacher->train();  // BatchNorm of the SERE heads uses batch statistics in both (spec 1.3)
+  at::Tensor teacher_cls, teacher_patch;
+  auto losses = Forward(batch, schedule, teacher_cls, teacher_patch);
+
+  StepResult result;
+  result.total = losses.total.item<double>();
+  TORCH_CHECK(std::isfinite(result.total), "the loss is not finite (", result.total, ") at iteration ", iteration_,
+              ": training stopped. Lower the learning rate, raise warmup, or use float32/bfloat16 precision.");
+  result.ibot = losses.ibot.item<double>();
+  result.cls = losses.cls.item<double>();
+  result.mim = losses.mim.item<double>();
+  result.spatial = losses.spatial.item<double>();
+  result.channel = losses.channel.item<double>();
+
+  const bool fp16 = config_.precision == c10::kHalf;
+  auto loss = losses.total / static_cast<double>(config_.accum_iter);
+  (fp16 ? loss * scaler.scale : loss).backward();
+
+  ++iteration_;
+  if (iteration_ % config_.accum_iter == 0) {
+    result.stepped = ApplyGradients(schedule);
+    result.skipped = !result.stepped;
+    if (result.stepped) UpdateTeacher(schedule.momentum);
+    objective.UpdateCentres(teacher_cls, teacher_patch);
+  }
+  result.loss_scale = fp16 ? scaler.scale : 1.0;
+  return result;
+}
+
+}  // namespace sere::train

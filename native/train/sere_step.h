@@ -1,0 +1,93 @@
+#pragma once
+// One SERE training iteration (spec sections 3, 5 and 6), all on the native side:
+// teacher and student forwards, the objective, backward, per-parameter clipping,
+// last-layer freezing, AdamW with the spec's two parameter groups, the EMA teacher
+// and the centre update. Schedule values come in per call.
+#include <torch/torch.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "model/network.h"
+#include "objective/sere_objective.h"
+
+namespace sere::train {
+
+struct StepConfig {
+  model::NetworkConfig student;  // masked_im_modeling on, drop path as configured
+  model::NetworkConfig teacher;  // the same architecture, no masked_embed, no drop path
+  objective::SereObjectiveOptions objective;
+  int64_t global_query_side = 13;  // overlap_size[0]
+  int64_t global_key_side = 13;    // overlap_size[1]
+  int64_t local_side = 0;          // 0: sqrt of the local views' patch count
+  double clip_grad = 3.0;          // per-parameter gradient norm limit; 0 = off
+  c10::ScalarType precision = c10::kFloat;  // autocast dtype: float32 (off), bfloat16, float16
+  int64_t accum_iter = 1;
+  c10::Device device = c10::kCPU;
+};
+
+// One batch, views stacked view-major: [view 1 of every image; view 2; local 1; ...].
+struct StepBatch {
+  at::Tensor global_views;  // (2B, 3, S, S)
+  at::Tensor local_views;   // (V_l B, 3, s, s); undefined when V_l = 0
+  at::Tensor masks;         // (2B, n, n) bool: the student's masked patches
+  at::Tensor records;       // (B, 2 + V_l, 5) crop records (x, y, w, h, flipped)
+};
+
+// This iteration's schedule values (src/train/schedules.ts).
+struct StepSchedule {
+  double lr = 0;
+  double weight_decay = 0;
+  double momentum = 0.996;  // teacher EMA
+  double teacher_temp = 0.04;
+  double teacher_patch_temp = 0.04;
+  bool freeze_last_layer = false;
+};
+
+struct StepResult {
+  double total = 0, ibot = 0, cls = 0, mim = 0, spatial = 0, channel = 0;
+  bool stepped = false;       // an optimiser step happened (end of an accumulation round)
+  bool skipped = false;       // fp16: gradients overflowed, the step was skipped
+  double loss_scale = 1.0;    // fp16 loss scale after this iteration
+};
+
+// fp16's dynamic loss scale: halve on overflow, double after `growth_interval` good steps.
+struct LossScaler {
+  double scale = 65536.0;
+  int64_t good_steps = 0;
+  int64_t growth_interval = 2000;
+};
+
+class SereStep {
+ public:
+  explicit SereStep(const StepConfig& config);
+
+  StepResult Run(const StepBatch& batch, const StepSchedule& schedule);
+
+  model::SereNetwork student{nullptr}, teacher{nullptr};
+  objective::SereObjective objective;
+  std::unique_ptr<torch::optim::AdamW> optimizer;
+  LossScaler scaler;
+  const StepConfig& config() const { return config_; }
+
+ private:
+  objective::SereLosses Forward(const StepBatch& batch, const StepSchedule& schedule, at::Tensor& teacher_cls,
+                                at::Tensor& teacher_patch);
+  // Clips, unscales (fp16) and applies the optimiser; false when fp16 gradients overflowed.
+  bool ApplyGradients(const StepSchedule& schedule);
+  void UpdateTeacher(double momentum);
+
+  StepConfig config_;
+  std::vector<std::pair<at::Tensor, at::Tensor>> ema_pairs_;  // (teacher, student) of common names
+  std::vector<at::Tensor> last_layer_params_;                 // dropped while freeze_last_layer
+  int64_t iteration_ = 0;
+};
+
+// The spec's two AdamW groups: every parameter with >= 2 dimensions and every bias is
+// regularised (group 0); the other 1-D parameters (norm weights) are not (group 1).
+std::vector<std::vector<at::Tensor>> ParameterGroups(const model::SereNetwork& network);
+
+}  // namespace sere::train

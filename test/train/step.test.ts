@@ -1,0 +1,95 @@
+// The native training step on a tiny network: losses, EMA teacher, centres, freezing, errors.
+import { describe, expect, it } from "vitest";
+
+import { modelOptionsSchema, tensor } from "../../src/index.js";
+import { native } from "../../src/native/load.js";
+import type { NativeEntries, NativeStepOptions, NativeStepSchedule } from "../../src/native/surface.js";
+
+const B = 2;
+const LOCALS = 2;
+const architecture = { arch: "custom", embedDim: 16, depth: 2, numHeads: 2, patchSize: 4, imgSize: 16 } as const;
+const head = { outDim: 32, hiddenDim: 16, bottleneckDim: 8, normLastLayer: false };
+
+function options(): NativeStepOptions {
+  return {
+    student: modelOptionsSchema.parse({ ...architecture, head, maskedImModeling: true, dropPathRate: 0.1 }),
+    teacher: modelOptionsSchema.parse({ ...architecture, head }),
+    objective: { outDim: 32, studentTemp: 0.1, centreMomentum: 0.9, spatialTeacherTemp: 0.5, channelTeacherTemp: 0.1, lambda1: 1, lambda2: 1, alpha: 1, beta: 1 },
+    globalQuerySide: 3,
+    globalKeySide: 3,
+    localSide: 0,
+    clipGrad: 3,
+    precision: "float32",
+    accumIter: 1,
+    device: "cpu",
+    seed: 0,
+  };
+}
+
+function batch(fill?: number) {
+  const views = (n: number, size: number) =>
+    tensor(Float32Array.from({ length: n * 3 * size * size }, (_, i) => fill ?? Math.sin(i * 0.37)), [n, 3, size, size]);
+  // per image: two global crops and two local crops of a 100 x 100 source, (x, y, w, h, flipped)
+  const crops = [
+    [0, 0, 80, 80, 0],
+    [20, 10, 70, 80, 1],
+    [10, 10, 30, 30, 0],
+    [60, 50, 30, 40, 1],
+  ];
+  return {
+    globalViews: views(2 * B, 16),
+    localViews: views(LOCALS * B, 8),
+    masks: tensor(Uint8Array.from({ length: 2 * B * 16 }, (_, i) => (i % 3 === 0 ? 1 : 0)), [2 * B, 4, 4]),
+    records: tensor(Float32Array.from(Array.from({ length: B }, () => crops.flat()).flat()), [B, 2 + LOCALS, 5]),
+  };
+}
+
+const schedule: NativeStepSchedule = { lr: 1e-3, weightDecay: 0.04, momentum: 0.9, teacherTemp: 0.04, teacherPatchTemp: 0.04, freezeLastLayer: false };
+
+const asMap = (entries: NativeEntries) => new Map(entries.map(([n, t]) => [n, Float64Array.from(t.toArray() as ArrayLike<number>, Number)]));
+
+describe("the native SERE step", () => {
+  it("runs an iteration: finite losses, the teacher is the EMA of the student", async () => {
+    const step = new (native().SereStep)(options());
+    const teacher0 = asMap(step.state("teacher"));
+    const student0 = asMap(step.state("student"));
+    // teacher and student start from the same weights; masked_embed is the student's alone
+    expect(teacher0.get("backbone.blocks.0.attn.qkv.weight")).toEqual(student0.get("backbone.blocks.0.attn.qkv.weight"));
+    expect(student0.has("backbone.masked_embed")).toBe(true);
+    expect(teacher0.has("backbone.masked_embed")).toBe(false);
+
+    const result = await step.run(batch(), schedule);
+    for (const key of ["total", "ibot", "cls", "mim", "spatial", "channel"] as const) expect(Number.isFinite(result[key])).toBe(true);
+    expect(result.total).toBeCloseTo((result.ibot * (4 - 1 - 1)) / 2 + result.spatial + result.channel, 5);
+    expect(result.stepped).toBe(true);
+
+    const student1 = asMap(step.state("student"));
+    const teacher1 = asMap(step.state("teacher"));
+    for (const name of ["backbone.blocks.0.attn.qkv.weight", "backbone.pos_embed", "head.mlp.0.bias", "backbone.pixel_sere.predictor.0.weight"]) {
+      const [t0, s1, t1] = [teacher0.get(name)!, student1.get(name)!, teacher1.get(name)!];
+      expect(s1).not.toEqual(student0.get(name)); // the student moved
+      t1.forEach((v, i) => expect(v).toBeCloseTo(0.9 * t0[i]! + 0.1 * s1[i]!, 6));
+    }
+    // the centres moved from zero towards the teacher outputs
+    const { centre } = step.centres();
+    expect((centre.toArray() as Float32Array).some((v) => v !== 0)).toBe(true);
+    step.dispose();
+  });
+
+  it("leaves the last layer alone while it is frozen", async () => {
+    const step = new (native().SereStep)(options());
+    const before = asMap(step.state("student"));
+    await step.run(batch(), { ...schedule, freezeLastLayer: true });
+    const after = asMap(step.state("student"));
+    expect(after.get("head.last_layer.weight_v")).toEqual(before.get("head.last_layer.weight_v"));
+    expect(after.get("head.last_layer.weight_g")).toEqual(before.get("head.last_layer.weight_g"));
+    expect(after.get("head.mlp.4.weight")).not.toEqual(before.get("head.mlp.4.weight"));
+    step.dispose();
+  });
+
+  it("stops with an error when the loss is not finite", async () => {
+    const step = new (native().SereStep)(options());
+    await expect(step.run(batch(Number.NaN), schedule)).rejects.toThrow(/the loss is not finite \(-?nan\) at iteration 0: training stopped/);
+    step.dispose();
+  });
+});
