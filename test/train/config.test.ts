@@ -1,0 +1,41 @@
+import { describe, expect, it } from "vitest";
+
+import { parseOptions } from "../../src/config/parse.js";
+import { trainConfigSchema } from "../../src/config/train.js";
+
+describe("the training configuration", () => {
+  it("defaults to the reference's arguments", () => {
+    const c = parseOptions(trainConfigSchema, {}, "training configuration");
+    expect(c.arch).toBe("vit_small");
+    expect(c.outDim).toBe(8192);
+    expect(c.overlapSize).toEqual([13, 13]);
+    expect(c.predRatio).toEqual([0, 0.3]);
+    expect(c.momentumTeacher).toBe(0.996);
+  });
+
+  it("names every invalid field with what was given and what is allowed", () => {
+    const bad = { patchSize: 0, globalCropsScale: [0.9, 0.2], precision: "float8", warmupEpochs: 200, epochs: 100 };
+    let message = "";
+    try {
+      parseOptions(trainConfigSchema, bad, "training configuration");
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/^invalid training configuration:/);
+    expect(message).toMatch(/patchSize: .*(>0|positive|greater than 0).* \(given: 0\)/i);
+    expect(message).toMatch(/globalCropsScale: the first bound must not exceed the second \(given: \[0\.9,0\.2\]\)/);
+    expect(message).toMatch(/precision: .*"float32".*"bfloat16".*"float16".* \(given: "float8"\)/);
+  });
+
+  it("checks fields against each other", () => {
+    expect(() => parseOptions(trainConfigSchema, { warmupEpochs: 20, epochs: 10 }, "training configuration")).toThrow(
+      /warmupEpochs: must not exceed epochs \(10\) \(given: 20\)/,
+    );
+    expect(() => parseOptions(trainConfigSchema, { precision: "float16" }, "training configuration")).toThrow(
+      /precision: float16 needs a CUDA device/,
+    );
+    expect(() => parseOptions(trainConfigSchema, { patchSize: 16, globalCropsSize: 100 }, "training configuration")).toThrow(
+      /globalCropsSize: must be a multiple of patchSize \(16\)/,
+    );
+  });
+});
