@@ -1,0 +1,132 @@
+// Command-line flags from a zod object schema: `--batch-size-per-gpu 64` sets
+// batchSizePerGpu. Types come from the schema (numbers, booleans, strings, enums, tuples
+// of numbers given as several values); `--help` text is generated from it too.
+import type { z } from "zod";
+
+import { ConfigError } from "./parse.js";
+
+type Shape = Record<string, z.ZodType>;
+
+export const kebab = (camel: string) => camel.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+const camel = (kebabName: string) => kebabName.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+
+interface FieldInfo {
+  kind: string; // "number" | "boolean" | "string" | "enum" | "tuple"
+  length: number; // values a tuple takes
+  options?: readonly string[];
+  defaultValue?: unknown;
+  description?: string;
+}
+
+function describe(field: z.ZodType): FieldInfo {
+  let t = field as unknown as { def: { type: string; innerType?: unknown; defaultValue?: unknown; items?: unknown[]; entries?: Record<string, string> } };
+  let defaultValue: unknown;
+  const description = (field as { description?: string }).description;
+  while (t.def.type === "default" || t.def.type === "optional") {
+    if (t.def.type === "default") defaultValue = t.def.defaultValue;
+    t = t.def.innerType as typeof t;
+  }
+  const kind = t.def.type;
+  return {
+    kind,
+    length: kind === "tuple" ? (t.def.items?.length ?? 1) : 1,
+    options: kind === "enum" ? Object.values(t.def.entries ?? {}) : undefined,
+    defaultValue,
+    description,
+  };
+}
+
+function convert(name: string, info: FieldInfo, raw: string): unknown {
+  switch (info.kind) {
+    case "number": {
+      const value = Number(raw);
+      if (raw.trim() === "" || Number.isNaN(value)) throw new ConfigError(`--${kebab(name)}: expected a number, given "${raw}"`);
+      return value;
+    }
+    case "boolean":
+      if (["true", "on", "1"].includes(raw.toLowerCase())) return true;
+      if (["false", "off", "0"].includes(raw.toLowerCase())) return false;
+      throw new ConfigError(`--${kebab(name)}: expected true or false, given "${raw}"`);
+    default:
+      return raw; // strings and enums: the schema checks the value
+  }
+}
+
+export interface ParsedFlags {
+  /** Values for schema fields, camelCase. */
+  values: Record<string, unknown>;
+  /** Flags outside the schema that the caller declared (e.g. --preset, --config). */
+  extra: Record<string, string | boolean>;
+  help: boolean;
+}
+
+/**
+ * Parses `argv` against the fields of `shape`. `extraFlags` names flags outside the
+ * schema: a string value, or a boolean switch when listed in `switches`.
+ */
+export function parseFlags(argv: readonly string[], shape: Shape, extraFlags: readonly string[] = [], switches: readonly string[] = []): ParsedFlags {
+  const out: ParsedFlags = { values: {}, extra: {}, help: false };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "--help" || arg === "-h") {
+      out.help = true;
+      continue;
+    }
+    if (!arg.startsWith("--")) throw new ConfigError(`unexpected argument "${arg}": flags look like --name value`);
+    const [flag, inline] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
+    const take = (): string => {
+      if (inline !== undefined) return inline;
+      const next = argv[i + 1];
+      if (next === undefined || (next.startsWith("--") && Number.isNaN(Number(next)))) throw new ConfigError(`--${flag} needs a value`);
+      i++;
+      return next;
+    };
+    if (switches.includes(flag)) {
+      out.extra[camel(flag)] = inline === undefined ? true : inline !== "false";
+      continue;
+    }
+    if (extraFlags.includes(flag)) {
+      out.extra[camel(flag)] = take();
+      continue;
+    }
+    const name = camel(flag);
+    const field = shape[name];
+    if (!field) {
+      const known = Object.keys(shape).map(kebab);
+      const close = known.filter((k) => k.includes(flag) || flag.includes(k) || k.split("-")[0] === flag.split("-")[0]).slice(0, 4);
+      throw new ConfigError(`unknown flag --${flag}` + (close.length > 0 ? `; did you mean ${close.map((k) => `--${k}`).join(", ")}?` : "; see --help"));
+    }
+    const info = describe(field);
+    if (info.kind === "tuple") {
+      const values: unknown[] = [];
+      const first = inline !== undefined ? inline.split(",") : [];
+      for (const v of first) values.push(convert(name, { ...info, kind: "number" }, v));
+      while (values.length < info.length) values.push(convert(name, { ...info, kind: "number" }, (() => {
+        const next = argv[i + 1];
+        if (next === undefined || (next.startsWith("--") && Number.isNaN(Number(next)))) {
+          throw new ConfigError(`--${flag} needs ${info.length} values, given ${values.length}`);
+        }
+        i++;
+        return next;
+      })()));
+      out.values[name] = values;
+    } else {
+      out.values[name] = convert(name, info, take());
+    }
+  }
+  return out;
+}
+
+/** `--help` text: every field as a flag, with its type, default and description. */
+export function flagsHelp(shape: Shape): string {
+  return Object.entries(shape)
+    .map(([name, field]) => {
+      const info = describe(field);
+      const type =
+        info.kind === "enum" ? info.options!.join("|") : info.kind === "tuple" ? Array(info.length).fill("N").join(" ") : info.kind === "boolean" ? "true|false" : info.kind;
+      const fallback = info.defaultValue === undefined ? "" : ` (default ${JSON.stringify(info.defaultValue)})`;
+      const text = info.description ? `  ${info.description}` : "";
+      return `  --${kebab(name)} ${type}${fallback}${text}`;
+    })
+    .join("\n");
+}

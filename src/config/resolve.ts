@@ -1,0 +1,53 @@
+// The configuration of a run: a preset, overridden by a config file (JSON or YAML),
+// overridden by explicit values (command-line flags or code), then validated as a whole.
+import { readFileSync } from "node:fs";
+
+import { parse as parseYaml } from "yaml";
+
+import { ConfigError, parseOptions } from "./parse.js";
+import { DEFAULT_PRESET, PRESETS, type PresetName } from "./presets.js";
+import { type TrainConfig, type TrainConfigInput, trainConfigSchema } from "./train.js";
+
+export interface ConfigSources {
+  /** Default: fashion-mnist-tiny. */
+  preset?: string;
+  /** A .json, .yaml or .yml file of camelCase (or kebab-case) fields. */
+  configFile?: string;
+  overrides?: TrainConfigInput;
+}
+
+const camelKeys = (o: Record<string, unknown>) =>
+  Object.fromEntries(Object.entries(o).map(([k, v]) => [k.replace(/[-_]([a-z0-9])/g, (_, c: string) => c.toUpperCase()), v]));
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new ConfigError(`cannot read the config file ${path}: ${(err as Error).message}`);
+  }
+  let data: unknown;
+  try {
+    data = /\.ya?ml$/i.test(path) ? parseYaml(text) : JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`the config file ${path} is not valid ${/\.ya?ml$/i.test(path) ? "YAML" : "JSON"}: ${(err as Error).message}`);
+  }
+  if (data === null || typeof data !== "object" || Array.isArray(data)) {
+    throw new ConfigError(`the config file ${path} must hold an object of fields, e.g. { "epochs": 10 }`);
+  }
+  return camelKeys(data as Record<string, unknown>);
+}
+
+export function resolveTrainConfig(sources: ConfigSources = {}): TrainConfig {
+  const presetName = sources.preset ?? DEFAULT_PRESET;
+  if (!(presetName in PRESETS)) {
+    throw new ConfigError(`unknown preset "${presetName}"; the presets are ${Object.keys(PRESETS).join(", ")}`);
+  }
+  const merged = {
+    ...PRESETS[presetName as PresetName],
+    ...(sources.configFile ? readConfigFile(sources.configFile) : {}),
+    ...sources.overrides,
+  };
+  const what = `training configuration (preset ${presetName}${sources.configFile ? `, file ${sources.configFile}` : ""})`;
+  return parseOptions(trainConfigSchema, merged, what);
+}

@@ -1,0 +1,65 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+
+import { flagsHelp, parseFlags } from "../../src/config/flags.js";
+import { resolveTrainConfig } from "../../src/config/resolve.js";
+import { trainConfigSchema } from "../../src/config/train.js";
+
+const shape = trainConfigSchema.shape;
+
+describe("command-line flags", () => {
+  it("maps the reference's argument names in kebab-case onto the schema, with types", () => {
+    const parsed = parseFlags(
+      ["--arch", "vit_tiny", "--batch-size-per-gpu", "32", "--norm-last-layer", "false", "--global-crops-scale", "0.3", "1", "--lr=0.001", "--preset", "vit-small-imagenet"],
+      shape,
+      ["preset", "config"],
+    );
+    expect(parsed.values).toEqual({ arch: "vit_tiny", batchSizePerGpu: 32, normLastLayer: false, globalCropsScale: [0.3, 1], lr: 0.001 });
+    expect(parsed.extra).toEqual({ preset: "vit-small-imagenet" });
+  });
+
+  it("says what is wrong with a flag", () => {
+    expect(() => parseFlags(["--batch-size", "4"], shape)).toThrow(/unknown flag --batch-size; did you mean --batch-size-per-gpu/);
+    expect(() => parseFlags(["--epochs", "ten"], shape)).toThrow('--epochs: expected a number, given "ten"');
+    expect(() => parseFlags(["--overlap-size", "13"], shape)).toThrow("--overlap-size needs 2 values, given 1");
+    expect(() => parseFlags(["--shared-head", "maybe"], shape)).toThrow('--shared-head: expected true or false, given "maybe"');
+  });
+
+  it("generates --help from the schema", () => {
+    const help = flagsHelp(shape);
+    expect(help).toContain("--batch-size-per-gpu number (default 128)");
+    expect(help).toContain("--precision float32|bfloat16|float16");
+    expect(help).toContain("--overlap-size N N (default [13,13])");
+  });
+});
+
+describe("configuration sources", () => {
+  it("flags override the file, the file overrides the preset", () => {
+    const dir = mkdtempSync(join(tmpdir(), "sere-config-"));
+    const file = join(dir, "run.yaml");
+    writeFileSync(file, "epochs: 7\nbatch-size-per-gpu: 16\nlr: 0.002\n");
+    const c = resolveTrainConfig({ preset: "fashion-mnist-tiny", configFile: file, overrides: { lr: 0.003 } });
+    expect(c.epochs).toBe(7); // file over preset (10)
+    expect(c.batchSizePerGpu).toBe(16);
+    expect(c.lr).toBe(0.003); // override over file
+    expect(c.patchSize).toBe(4); // from the preset
+  });
+
+  it("the ImageNet presets are spec section 7", () => {
+    const s = resolveTrainConfig({ preset: "vit-small-imagenet" });
+    expect([s.lr, s.minLr, s.weightDecay, s.weightDecayEnd, s.clipGrad, s.dropPath, s.alpha, s.beta]).toEqual([5e-4, 1e-6, 0.04, 0.4, 0.3, 0.1, 0.2, 0.5]);
+    expect([s.normLastLayer, s.freezeLastLayer, s.warmupTeacherTempEpochs, s.globalCropsScale, s.localCropsScale]).toEqual([false, 1, 30, [0.4, 1], [0.05, 0.4]]);
+    const b = resolveTrainConfig({ preset: "vit-base-imagenet" });
+    expect([b.lr, b.minLr, b.normLastLayer, b.freezeLastLayer, b.warmupTeacherTempEpochs, b.globalCropsScale, b.localCropsScale]).toEqual([
+      7.5e-4, 2e-6, true, 3, 50, [0.32, 1], [0.05, 0.32],
+    ]);
+  });
+
+  it("names a bad preset, file or value", () => {
+    expect(() => resolveTrainConfig({ preset: "vit-huge" })).toThrow(/unknown preset "vit-huge"; the presets are vit-small-imagenet, vit-base-imagenet, fashion-mnist-tiny/);
+    expect(() => resolveTrainConfig({ configFile: "/nonexistent.json" })).toThrow(/cannot read the config file \/nonexistent\.json/);
+    expect(() => resolveTrainConfig({ overrides: { epochs: -1 } })).toThrow(/invalid training configuration \(preset fashion-mnist-tiny\):\n {2}epochs: .*\(given: -1\)/);
+  });
+});
