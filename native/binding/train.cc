@@ -13,6 +13,7 @@
 #include "binding/options.h"
 #include "binding/tensor.h"
 #include "runtime/device.h"
+#include "train/checkpoint.h"
 #include "train/sere_step.h"
 
 namespace sere::binding {
@@ -54,7 +55,8 @@ class SereStep : public Napi::ObjectWrap<SereStep> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "SereStep",
                        {InstanceMethod<&SereStep::Run>("run"), InstanceMethod<&SereStep::State>("state"),
-                        InstanceMethod<&SereStep::Centres>("centres"), InstanceMethod<&SereStep::Dispose>("dispose")});
+                        InstanceMethod<&SereStep::Centres>("centres"), InstanceMethod<&SereStep::Save>("save"),
+                        InstanceMethod<&SereStep::Restore>("restore"), InstanceMethod<&SereStep::Dispose>("dispose")});
   }
 
   explicit SereStep(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SereStep>(info) {
@@ -75,7 +77,7 @@ class SereStep : public Napi::ObjectWrap<SereStep> {
     return *t;
   }
 
-  // run({ globalViews, localViews?, masks, records }, { lr, weightDecay, momentum, teacherTemp,
+  // run({ globalViews, localViews?, masks, globalRecords, localRecords? }, { lr, weightDecay, momentum, teacherTemp,
   //      teacherPatchTemp, freezeLastLayer }) -> Promise<result>
   Napi::Value Run(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -87,7 +89,9 @@ class SereStep : public Napi::ObjectWrap<SereStep> {
       if (b.Has("localViews") && !b.Get("localViews").IsUndefined())
         batch.local_views = Tensor::From(env, b.Get("localViews"), "batch.localViews");
       batch.masks = Tensor::From(env, Field(b, "masks"), "batch.masks");
-      batch.records = Tensor::From(env, Field(b, "records"), "batch.records");
+      batch.global_records = Tensor::From(env, Field(b, "globalRecords"), "batch.globalRecords");
+      if (b.Has("localRecords") && !b.Get("localRecords").IsUndefined())
+        batch.local_records = Tensor::From(env, b.Get("localRecords"), "batch.localRecords");
       Napi::Object s = ObjectArg(info, 1, "schedule");
       train::StepSchedule schedule;
       schedule.lr = NumberField(s, "lr");
@@ -139,6 +143,64 @@ class SereStep : public Napi::ObjectWrap<SereStep> {
       out.Set("centre", Tensor::New(env, training->step.objective.centre().clone()));
       out.Set("patchCentre", Tensor::New(env, training->step.objective.patch_centre().clone()));
       return out.As<Napi::Value>();
+    });
+  }
+
+  // save(path, extra: { [key]: number | string }): Promise<void>; a torch.save-compatible checkpoint.
+  Napi::Value Save(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return Guard(env, [&] {
+      auto training = Get(env);
+      if (!info[0].IsString()) throw Napi::TypeError::New(env, "save(path, extra): path must be a string");
+      std::string path = info[0].As<Napi::String>().Utf8Value();
+      c10::impl::GenericDict extra(c10::StringType::get(), c10::AnyType::get());
+      Napi::Object o = ObjectArg(info, 1, "checkpoint extras");
+      Napi::Array keys = o.GetPropertyNames();
+      for (uint32_t i = 0; i < keys.Length(); ++i) {
+        std::string key = keys.Get(i).As<Napi::String>().Utf8Value();
+        Napi::Value v = o.Get(key);
+        if (v.IsString()) {
+          extra.insert(key, v.As<Napi::String>().Utf8Value());
+        } else if (v.IsNumber()) {
+          double d = v.As<Napi::Number>().DoubleValue();
+          if (d == static_cast<double>(static_cast<int64_t>(d))) {
+            extra.insert(key, static_cast<int64_t>(d));
+          } else {
+            extra.insert(key, d);
+          }
+        } else {
+          throw Napi::TypeError::New(env, "checkpoint extra `" + key + "` must be a number or a string");
+        }
+      }
+      return RunAsync(env, [training, path, extra]() -> Finish {
+               std::lock_guard<std::mutex> lock(training->mutex);
+               train::SaveCheckpoint(path, training->step, extra);
+               return [](Napi::Env env) { return env.Undefined(); };
+             })
+          .As<Napi::Value>();
+    });
+  }
+
+  // restore({ student, teacher, optimizer, centre, patchCentre, lossScale, goodSteps, iteration, cpuGenerator? })
+  Napi::Value Restore(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return Guard(env, [&] {
+      auto training = Get(env);
+      Napi::Object o = ObjectArg(info, 0, "training state");
+      train::TrainingState state;
+      state.student = EntriesFromJs(env, Field(o, "student"));
+      state.teacher = EntriesFromJs(env, Field(o, "teacher"));
+      state.optimizer = EntriesFromJs(env, Field(o, "optimizer"));
+      state.centre = Tensor::From(env, Field(o, "centre"), "centre");
+      state.patch_centre = Tensor::From(env, Field(o, "patchCentre"), "patchCentre");
+      state.loss_scale = NumberField(o, "lossScale");
+      state.good_steps = IntField(o, "goodSteps");
+      state.iteration = IntField(o, "iteration");
+      if (o.Has("cpuGenerator") && !o.Get("cpuGenerator").IsUndefined())
+        state.cpu_generator = Tensor::From(env, o.Get("cpuGenerator"), "cpuGenerator");
+      std::lock_guard<std::mutex> lock(training->mutex);
+      train::RestoreTrainingState(training->step, state);
+      return env.Undefined();
     });
   }
 

@@ -92,8 +92,11 @@ objective::SereLosses SereStep::Forward(const StepBatch& batch, const StepSchedu
       config_.local_side > 0
           ? config_.local_side
           : (has_locals ? batch.local_views.size(-1) / config_.student.backbone.patch_size : 1);
-  in.grids = objective::BuildSereGrids(batch.records.to(config_.device, at::kFloat), config_.global_query_side,
-                                       config_.global_key_side, local_side);
+  // Records per image, (B, 2 + V_l, 5), from the view-major rows.
+  const int64_t images = global.size(0) / 2;
+  auto rows = has_locals ? at::cat({batch.global_records, batch.local_records}) : batch.global_records;
+  auto records = rows.to(config_.device, at::kFloat).view({-1, images, 5}).transpose(0, 1).contiguous();
+  in.grids = objective::BuildSereGrids(records, config_.global_query_side, config_.global_key_side, local_side);
   teacher_cls = in.teacher_cls;
   teacher_patch = in.teacher_patch;
   return objective.Compute(in, {schedule.teacher_temp, schedule.teacher_patch_temp});

@@ -33,8 +33,9 @@ struct StepConfig {
 struct StepBatch {
   at::Tensor global_views;  // (2B, 3, S, S)
   at::Tensor local_views;   // (V_l B, 3, s, s); undefined when V_l = 0
-  at::Tensor masks;         // (2B, n, n) bool: the student's masked patches
-  at::Tensor records;       // (B, 2 + V_l, 5) crop records (x, y, w, h, flipped)
+  at::Tensor masks;           // (2B, n, n) bool: the student's masked patches
+  at::Tensor global_records;  // (2B, 5) crop records (x, y, w, h, flipped), view-major
+  at::Tensor local_records;   // (V_l B, 5); undefined when V_l = 0
 };
 
 // This iteration's schedule values (src/train/schedules.ts).
@@ -72,6 +73,9 @@ class SereStep {
   std::unique_ptr<torch::optim::AdamW> optimizer;
   LossScaler scaler;
   const StepConfig& config() const { return config_; }
+  // Iterations run so far (accumulation rounds count each iteration).
+  int64_t iteration() const { return iteration_; }
+  void set_iteration(int64_t iteration) { iteration_ = iteration; }
 
  private:
   objective::SereLosses Forward(const StepBatch& batch, const StepSchedule& schedule, at::Tensor& teacher_cls,

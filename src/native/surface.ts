@@ -201,7 +201,9 @@ export interface NativeStepBatch {
   globalViews: NativeTensor;
   localViews?: NativeTensor;
   masks: NativeTensor;
-  records: NativeTensor;
+  /** (2B, 5) and (V_l B, 5) crop records (x, y, w, h, flipped), view-major. */
+  globalRecords: NativeTensor;
+  localRecords?: NativeTensor;
 }
 
 /** One iteration's schedule values (src/train/schedules.ts). */
@@ -232,7 +234,24 @@ export interface NativeSereStep {
   /** Detached copies of a network's parameters and buffers. */
   state(which: "student" | "teacher"): NativeEntries;
   centres(): { centre: NativeTensor; patchCentre: NativeTensor };
+  /** Writes a torch.save-compatible checkpoint of the whole training state, plus `extra`. */
+  save(path: string, extra: Record<string, number | string>): Promise<void>;
+  restore(state: NativeTrainingState): void;
   dispose(): void;
+}
+
+/** What a checkpoint restores (src/train/checkpoint.ts reads it from the file). */
+export interface NativeTrainingState {
+  student: NativeEntries;
+  teacher: NativeEntries;
+  /** "{i}.exp_avg", "{i}.exp_avg_sq", "{i}.step" per optimised parameter i. */
+  optimizer: NativeEntries;
+  centre: NativeTensor;
+  patchCentre: NativeTensor;
+  lossScale: number;
+  goodSteps: number;
+  iteration: number;
+  cpuGenerator?: NativeTensor;
 }
 
 export interface NativeAddon extends NativeObjectiveAddon {

@@ -40,7 +40,9 @@ function batch(fill?: number) {
     globalViews: views(2 * B, 16),
     localViews: views(LOCALS * B, 8),
     masks: tensor(Uint8Array.from({ length: 2 * B * 16 }, (_, i) => (i % 3 === 0 ? 1 : 0)), [2 * B, 4, 4]),
-    records: tensor(Float32Array.from(Array.from({ length: B }, () => crops.flat()).flat()), [B, 2 + LOCALS, 5]),
+    // view-major rows: view v of image b at row v * B + b
+    globalRecords: tensor(Float32Array.from([0, 0, 1, 1].flatMap((v) => crops[v]!)), [2 * B, 5]),
+    localRecords: tensor(Float32Array.from([2, 2, 3, 3].flatMap((v) => crops[v]!)), [LOCALS * B, 5]),
   };
 }
 
@@ -91,5 +93,33 @@ describe("the native SERE step", () => {
     const step = new (native().SereStep)(options());
     await expect(step.run(batch(Number.NaN), schedule)).rejects.toThrow(/the loss is not finite \(-?nan\) at iteration 0: training stopped/);
     step.dispose();
+  });
+});
+
+describe("training checkpoints", () => {
+  it("a restored step continues exactly as the uninterrupted one (CPU)", async () => {
+    const { mkdtempSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const { readTrainingCheckpoint, disposeCheckpoint } = await import("../../src/train/checkpoint.js");
+    const path = join(mkdtempSync(join(tmpdir(), "sere-ckpt-")), "checkpoint.pth");
+
+    const first = new (native().SereStep)(options());
+    await first.run(batch(), schedule);
+    await first.save(path, { epoch: 1, config: '{"lr":0.001}' });
+    const uninterrupted = [await first.run(batch(), schedule), await first.run(batch(), { ...schedule, lr: 5e-4 })];
+
+    // a fresh process-like start: other initial weights, then the checkpoint
+    const second = new (native().SereStep)({ ...options(), seed: 123 });
+    const checkpoint = await readTrainingCheckpoint(path);
+    expect(checkpoint.extra.get("epoch")).toBe(1);
+    expect(checkpoint.extra.get("config")).toBe('{"lr":0.001}');
+    expect(checkpoint.state.iteration).toBe(1);
+    second.restore(checkpoint.state);
+    disposeCheckpoint(checkpoint);
+    const resumed = [await second.run(batch(), schedule), await second.run(batch(), { ...schedule, lr: 5e-4 })];
+    expect(resumed).toEqual(uninterrupted);
+    first.dispose();
+    second.dispose();
   });
 });

@@ -1,0 +1,67 @@
+// Training checkpoints: written natively (torch.save format, atomically), read here into
+// the state a SereStep restores, plus the caller's extras (epoch, config, loader state).
+import { isStoredTensor, materialize, torchLoad } from "../io/torch-load.js";
+import type { NativeEntries, NativeTrainingState } from "../native/surface.js";
+import { tensor, type Tensor } from "../tensor.js";
+
+export class CheckpointError extends Error {
+  override name = "CheckpointError";
+}
+
+export interface TrainingCheckpoint {
+  state: NativeTrainingState;
+  /** Values the trainer stored beside the state (numbers and strings). */
+  extra: Map<string, unknown>;
+}
+
+const STATE_KEYS = new Set(["student", "teacher", "optimizer", "ibot_loss", "fp16_scaler", "iteration", "cpu_generator"]);
+
+function asMap(value: unknown, what: string, path: string): Map<unknown, unknown> {
+  if (!(value instanceof Map)) throw new CheckpointError(`${path} is not a sere-torch training checkpoint: it has no ${what}`);
+  return value;
+}
+
+function tensorOf(value: unknown, what: string, path: string): Tensor {
+  if (!isStoredTensor(value)) throw new CheckpointError(`${path} is not a sere-torch training checkpoint: ${what} is not a tensor`);
+  return materialize(value, `${path}: ${what}`);
+}
+
+function entries(dict: Map<unknown, unknown>, path: string): NativeEntries {
+  return [...dict].filter(([, v]) => isStoredTensor(v)).map(([k, v]) => [String(k), tensorOf(v, String(k), path)]);
+}
+
+/** Disposes every tensor of a checkpoint read with readTrainingCheckpoint. */
+export function disposeCheckpoint(c: TrainingCheckpoint): void {
+  const s = c.state;
+  for (const list of [s.student, s.teacher, s.optimizer]) for (const [, t] of list) t.dispose();
+  for (const t of [s.centre, s.patchCentre, s.cpuGenerator]) t?.dispose();
+}
+
+export async function readTrainingCheckpoint(path: string): Promise<TrainingCheckpoint> {
+  const root = asMap(await torchLoad(path), "top-level dict", path);
+  const optimizer = asMap(root.get("optimizer"), '"optimizer"', path);
+  const optimizerEntries: NativeEntries = [];
+  for (const [index, s] of asMap(optimizer.get("state"), "optimizer state", path)) {
+    const state = asMap(s, `optimizer state ${String(index)}`, path);
+    optimizerEntries.push([`${String(index)}.exp_avg`, tensorOf(state.get("exp_avg"), "exp_avg", path)]);
+    optimizerEntries.push([`${String(index)}.exp_avg_sq`, tensorOf(state.get("exp_avg_sq"), "exp_avg_sq", path)]);
+    optimizerEntries.push([`${String(index)}.step`, tensor(BigInt64Array.of(BigInt(Number(state.get("step")))), [])]);
+  }
+  const centres = asMap(root.get("ibot_loss"), '"ibot_loss"', path);
+  const scaler = asMap(root.get("fp16_scaler"), '"fp16_scaler"', path);
+  const generator = root.get("cpu_generator");
+  return {
+    state: {
+      student: entries(asMap(root.get("student"), '"student"', path), path),
+      teacher: entries(asMap(root.get("teacher"), '"teacher"', path), path),
+      optimizer: optimizerEntries,
+      centre: tensorOf(centres.get("center"), "ibot_loss.center", path),
+      patchCentre: tensorOf(centres.get("center2"), "ibot_loss.center2", path),
+      lossScale: Number(scaler.get("scale")),
+      goodSteps: Number(scaler.get("_growth_tracker")),
+      iteration: Number(root.get("iteration")),
+      cpuGenerator: isStoredTensor(generator) ? materialize(generator, `${path}: cpu_generator`) : undefined,
+    },
+    extra: new Map([...root].filter(([k]) => typeof k === "string" && !STATE_KEYS.has(k)) as Array<[string, unknown]>),
+  };
+}
