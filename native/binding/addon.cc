@@ -10,6 +10,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   SetIntraOpThreads(DefaultIntraOpThreads());
   RegisterInfo(env, exports);
   RegisterTensor(env, exports);
+  RegisterAugment(env, exports);
   return exports;
 }
 

@@ -13,5 +13,6 @@ inline AddonData& DataOf(Napi::Env env) { return *env.GetInstanceData<AddonData>
 // Each file of the binding registers its exports here.
 void RegisterInfo(Napi::Env env, Napi::Object exports);
 void RegisterTensor(Napi::Env env, Napi::Object exports);
+void RegisterAugment(Napi::Env env, Napi::Object exports);
 
 }  // namespace sere::binding
