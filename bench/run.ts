@@ -1,9 +1,11 @@
 // `npm run bench [-- suite ...]`: runs the benchmark suites (all by default) and prints
 // one JSON object, suite name -> measurements. Numbers are reported, never asserted.
+import * as data from "./data.js";
 import * as runtime from "./runtime.js";
 
 const suites: Record<string, { run(): Promise<object> }> = {
   runtime,
+  data,
 };
 
 const wanted = process.argv.slice(2);

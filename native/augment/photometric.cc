@@ -32,35 +32,35 @@ at::Tensor Contrast(const at::Tensor& x, const at::Tensor& factor) {
 
 at::Tensor Saturation(const at::Tensor& x, const at::Tensor& factor) { return Blend(x, Luma(x), factor); }
 
+// torchvision's adjust_hue (_rgb2hsv, shift, _hsv2rgb) with the same float operations.
+// Where torchvision multiplies by 0/1 masks and sums (exactly one term is non-zero), this
+// selects with where(): the same values, without its many full-size temporaries.
 at::Tensor Hue(const at::Tensor& x, const at::Tensor& shift) {
-  // RGB -> HSV (torchvision's _rgb2hsv)
   at::Tensor r = x.select(1, 0), g = x.select(1, 1), b = x.select(1, 2);
-  at::Tensor maxc = std::get<0>(x.max(1)), minc = std::get<0>(x.min(1));
+  at::Tensor maxc = at::amax(x, 1), minc = at::amin(x, 1);
   at::Tensor eqc = maxc == minc;
   at::Tensor cr = maxc - minc;
-  at::Tensor ones = at::ones_like(maxc);
-  at::Tensor s = cr / at::where(eqc, ones, maxc);
-  at::Tensor cr_divisor = at::where(eqc, ones, cr);
+  at::Tensor s = cr / at::where(eqc, at::ones_like(maxc), maxc);
+  at::Tensor cr_divisor = at::where(eqc, at::ones_like(maxc), cr);
   at::Tensor rc = (maxc - r) / cr_divisor, gc = (maxc - g) / cr_divisor, bc = (maxc - b) / cr_divisor;
-  at::Tensor hr = (maxc == r) * (bc - gc);
-  at::Tensor hg = ((maxc == g) & (maxc != r)) * (2.0 + rc - bc);
-  at::Tensor hb = ((maxc != g) & (maxc != r)) * (4.0 + gc - rc);
-  at::Tensor h = at::fmod((hr + hg + hb) / 6.0 + 1.0, 1.0);
+  at::Tensor is_r = maxc == r, is_g = (maxc == g) & ~is_r;
+  at::Tensor h = at::where(is_r, bc - gc, at::where(is_g, 2.0 + rc - bc, 4.0 + gc - rc));
+  h = at::fmod(h / 6.0 + 1.0, 1.0);
   h = at::remainder(h + shift.view({-1, 1, 1}), 1.0);
-  at::Tensor v = maxc;
-  // HSV -> RGB (torchvision's _hsv2rgb)
+  const at::Tensor& v = maxc;
   at::Tensor i = at::floor(h * 6.0);
   at::Tensor f = h * 6.0 - i;
-  at::Tensor sector = at::remainder(i.to(at::kInt), 6);
+  at::Tensor sector = at::remainder(i, 6.0);  // i is integral: the same as torchvision's int32 i % 6
   at::Tensor p = (v * (1.0 - s)).clamp(0.0, 1.0);
   at::Tensor q = (v * (1.0 - s * f)).clamp(0.0, 1.0);
   at::Tensor t = (v * (1.0 - s * (1.0 - f))).clamp(0.0, 1.0);
-  at::Tensor mask = (sector.unsqueeze(1) == at::arange(6, sector.options()).view({-1, 1, 1})).to(x.scalar_type());
-  at::Tensor a1 = at::stack({v, q, p, p, t, v}, 1);
-  at::Tensor a2 = at::stack({t, v, v, q, p, p}, 1);
-  at::Tensor a3 = at::stack({p, p, t, v, v, q}, 1);
-  at::Tensor a4 = at::stack({a1, a2, a3}, 1);  // (N, 3, 6, H, W)
-  return at::einsum("nijk,nxijk->nxjk", {mask, a4});
+  at::Tensor in[6];
+  for (int k = 0; k < 6; ++k) in[k] = sector == static_cast<double>(k);
+  // Sector k gives (r, g, b) = (v,t,p) (q,v,p) (p,v,t) (p,q,v) (t,p,v) (v,p,q).
+  at::Tensor out_r = at::where(in[0] | in[5], v, at::where(in[1], q, at::where(in[4], t, p)));
+  at::Tensor out_g = at::where(in[1] | in[2], v, at::where(in[0], t, at::where(in[3], q, p)));
+  at::Tensor out_b = at::where(in[3] | in[4], v, at::where(in[2], t, at::where(in[5], q, p)));
+  return at::stack({out_r, out_g, out_b}, 1);
 }
 
 at::Tensor Grayscale(const at::Tensor& x) { return Luma(x).expand({-1, 3, -1, -1}).contiguous(); }
@@ -82,14 +82,20 @@ at::Tensor GaussianBlur(const at::Tensor& x, const at::Tensor& sigma_cpu) {
     at::Tensor pdf = at::exp(-0.5 * (t / sigma[k]).pow(2));
     kernels[k].narrow(0, half - own_half, 2 * own_half + 1).copy_(pdf / pdf.sum());
   }
-  kernels = kernels.to(x.device()).repeat_interleave(3, 0);  // (3N, side): one per channel
   const int64_t h = x.size(2), w = x.size(3);
   TORCH_CHECK(half < h && half < w, "Gaussian blur: sigma up to ", half / 3.0, " needs views larger than ", half,
               " pixels, got ", h, "x", w);
-  at::Tensor padded = at::reflection_pad2d(x.reshape({1, 3 * n, h, w}), {half, half, half, half});
-  at::Tensor rows = at::conv2d(padded, kernels.view({3 * n, 1, 1, side}), at::Tensor(), at::IntArrayRef{1, 1}, at::IntArrayRef{0, 0}, at::IntArrayRef{1, 1}, 3 * n);
-  at::Tensor both = at::conv2d(rows, kernels.view({3 * n, 1, side, 1}), at::Tensor(), at::IntArrayRef{1, 1}, at::IntArrayRef{0, 0}, at::IntArrayRef{1, 1}, 3 * n);
-  return both.view({n, 3, h, w});
+  kernels = kernels.to(x.device());
+  // Separable, as a sum of shifted copies weighted per image: far cheaper on the CPU than
+  // a grouped convolution with one group per image and channel.
+  at::Tensor padded = at::reflection_pad2d(x, {half, half, half, half});
+  at::Tensor rows = at::zeros({n, 3, h + 2 * half, w}, x.options());
+  for (int64_t k = 0; k < side; ++k)
+    rows.addcmul_(padded.narrow(3, k, w), kernels.select(1, k).view({n, 1, 1, 1}));
+  at::Tensor both = at::zeros({n, 3, h, w}, x.options());
+  for (int64_t k = 0; k < side; ++k)
+    both.addcmul_(rows.narrow(2, k, h), kernels.select(1, k).view({n, 1, 1, 1}));
+  return both;
 }
 
 at::Tensor Solarize(const at::Tensor& x) { return at::where(x >= 128.0 / 255.0, 1.0 - x, x); }
