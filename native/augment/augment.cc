@@ -28,7 +28,8 @@ std::vector<at::Tensor> ToFloatImages(const SourceImages& images, const at::Devi
     const int64_t h = images.heights[i], w = images.widths[i];
     TORCH_CHECK(offset + h * w * 3 <= all.numel(), "augment: the pixel buffer is shorter than the image sizes say");
     at::Tensor hwc = all.narrow(0, offset, h * w * 3).view({h, w, 3});
-    out.push_back(hwc.permute({2, 0, 1}).unsqueeze(0).to(at::kFloat).div_(255.0));
+    // Planar (NCHW) float: the resize kernel reads rows of one channel at a time.
+    out.push_back(hwc.permute({2, 0, 1}).unsqueeze(0).to(at::kFloat).div_(255.0).contiguous());
     offset += h * w * 3;
   }
   TORCH_CHECK(offset == all.numel(), "augment: the pixel buffer has ", all.numel(), " bytes but the image sizes need ",
