@@ -1,5 +1,8 @@
 #include "augment/photometric.h"
 
+#include <ATen/Parallel.h>
+
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -32,10 +35,58 @@ at::Tensor Contrast(const at::Tensor& x, const at::Tensor& factor) {
 
 at::Tensor Saturation(const at::Tensor& x, const at::Tensor& factor) { return Blend(x, Luma(x), factor); }
 
+namespace {
+
+// adjust_hue for float CPU images in one pass over the pixels: the same float operations
+// as the tensor version below (which other devices use), without its ~30 full-size passes.
+at::Tensor HueCpu(const at::Tensor& x_in, const at::Tensor& shift_in) {
+  at::Tensor x = x_in.contiguous();
+  at::Tensor shift = shift_in.to(at::kCPU).contiguous();
+  at::Tensor out = at::empty_like(x);
+  const int64_t n = x.size(0), plane = x.size(2) * x.size(3);
+  const float* in = x.data_ptr<float>();
+  const float* shifts = shift.data_ptr<float>();
+  float* dst = out.data_ptr<float>();
+  at::parallel_for(0, n * plane, 4096, [&](int64_t begin, int64_t end) {
+    for (int64_t k = begin; k < end; ++k) {
+      const int64_t image = k / plane, pixel = k % plane;
+      const float* src = in + image * 3 * plane + pixel;
+      const float r = src[0], g = src[plane], b = src[2 * plane];
+      const float maxc = std::max(r, std::max(g, b)), minc = std::min(r, std::min(g, b));
+      const bool eqc = maxc == minc;
+      const float cr = maxc - minc;
+      const float s = cr / (eqc ? 1.0f : maxc);
+      const float divisor = eqc ? 1.0f : cr;
+      const float rc = (maxc - r) / divisor, gc = (maxc - g) / divisor, bc = (maxc - b) / divisor;
+      float h = maxc == r ? bc - gc : maxc == g ? 2.0f + rc - bc : 4.0f + gc - rc;
+      h = std::fmod(h / 6.0f + 1.0f, 1.0f);
+      h = h + shifts[image];
+      h = h - std::floor(h);  // remainder(h, 1)
+      const float i = std::floor(h * 6.0f);
+      const float f = h * 6.0f - i;
+      const int sector = static_cast<int>(i) % 6;
+      const float v = maxc;
+      const float p = std::clamp(v * (1.0f - s), 0.0f, 1.0f);
+      const float q = std::clamp(v * (1.0f - s * f), 0.0f, 1.0f);
+      const float t = std::clamp(v * (1.0f - s * (1.0f - f)), 0.0f, 1.0f);
+      static constexpr int kPick[6][3] = {{0, 3, 1}, {2, 0, 1}, {1, 0, 3}, {1, 2, 0}, {3, 1, 0}, {0, 1, 2}};
+      const float candidates[4] = {v, p, q, t};  // indices used by kPick: 0 v, 1 p, 2 q, 3 t
+      float* o = dst + image * 3 * plane + pixel;
+      o[0] = candidates[kPick[sector][0]];
+      o[plane] = candidates[kPick[sector][1]];
+      o[2 * plane] = candidates[kPick[sector][2]];
+    }
+  });
+  return out;
+}
+
+}  // namespace
+
 // torchvision's adjust_hue (_rgb2hsv, shift, _hsv2rgb) with the same float operations.
 // Where torchvision multiplies by 0/1 masks and sums (exactly one term is non-zero), this
 // selects with where(): the same values, without its many full-size temporaries.
 at::Tensor Hue(const at::Tensor& x, const at::Tensor& shift) {
+  if (x.is_cpu() && x.scalar_type() == at::kFloat) return HueCpu(x, shift);
   at::Tensor r = x.select(1, 0), g = x.select(1, 1), b = x.select(1, 2);
   at::Tensor maxc = at::amax(x, 1), minc = at::amin(x, 1);
   at::Tensor eqc = maxc == minc;
