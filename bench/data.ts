@@ -78,13 +78,14 @@ function reference(folder: string, workers: number, batchSize: number, images: n
 export async function run(): Promise<object> {
   const cores = availableParallelism();
   setThreads(cores);
-  const { folder, source } = await photoFolder(48);
+  const photos = 96;
+  const { folder, source } = await photoFolder(photos);
   const batchSize = 16;
-  const images = 96;
+  const images = 192;
   const result: Record<string, unknown> = {
     machine: { cores, libtorch: info().libtorchVersion, cuda: info().cuda.available },
     views: "2 x 224 + 10 x 96, spec section 2 transforms",
-    photos: { count: 48, size: `${WIDTH}x${HEIGHT}`, source },
+    photos: { count: photos, size: `${WIDTH}x${HEIGHT}`, source },
     ours: await ours(folder, batchSize, images, "cpu"),
     reference: reference(folder, cores, batchSize, images),
   };

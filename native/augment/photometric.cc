@@ -80,6 +80,42 @@ at::Tensor HueCpu(const at::Tensor& x_in, const at::Tensor& shift_in) {
   return out;
 }
 
+// The separable blur on the CPU, plane by plane with reflected indices: the same sums in
+// the same order as the tensor version below, in two passes that stay in cache.
+at::Tensor BlurCpu(const at::Tensor& x_in, const at::Tensor& kernels, int64_t half) {
+  at::Tensor x = x_in.contiguous();
+  at::Tensor out = at::empty_like(x);
+  const int64_t planes = x.size(0) * x.size(1), h = x.size(2), w = x.size(3), side = 2 * half + 1;
+  const float* in = x.data_ptr<float>();
+  const float* kernel_table = kernels.data_ptr<float>();
+  float* dst = out.data_ptr<float>();
+  auto reflect = [](int64_t i, int64_t n) { return i < 0 ? -i : i >= n ? 2 * (n - 1) - i : i; };
+  at::parallel_for(0, planes, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> rows(h * w);
+    for (int64_t plane = begin; plane < end; ++plane) {
+      const float* kernel = kernel_table + (plane / 3) * side;
+      const float* src = in + plane * h * w;
+      for (int64_t y = 0; y < h; ++y) {
+        for (int64_t xo = 0; xo < w; ++xo) {
+          float acc = 0.0f;
+          for (int64_t k = 0; k < side; ++k) acc += src[y * w + reflect(xo + k - half, w)] * kernel[k];
+          rows[y * w + xo] = acc;
+        }
+      }
+      float* o = dst + plane * h * w;
+      std::fill(o, o + h * w, 0.0f);
+      for (int64_t y = 0; y < h; ++y) {
+        for (int64_t k = 0; k < side; ++k) {
+          const float* row = rows.data() + reflect(y + k - half, h) * w;
+          const float weight = kernel[k];
+          for (int64_t xo = 0; xo < w; ++xo) o[y * w + xo] += row[xo] * weight;
+        }
+      }
+    }
+  });
+  return out;
+}
+
 }  // namespace
 
 // torchvision's adjust_hue (_rgb2hsv, shift, _hsv2rgb) with the same float operations.
@@ -136,6 +172,7 @@ at::Tensor GaussianBlur(const at::Tensor& x, const at::Tensor& sigma_cpu) {
   const int64_t h = x.size(2), w = x.size(3);
   TORCH_CHECK(half < h && half < w, "Gaussian blur: sigma up to ", half / 3.0, " needs views larger than ", half,
               " pixels, got ", h, "x", w);
+  if (x.is_cpu() && x.scalar_type() == at::kFloat) return BlurCpu(x, kernels, half);
   kernels = kernels.to(x.device());
   // Separable, as a sum of shifted copies weighted per image: far cheaper on the CPU than
   // a grouped convolution with one group per image and channel.

@@ -110,6 +110,15 @@ describe("native view rendering", () => {
     });
   }
 
+  it("renders many views with different ops and parameters in one call, each as its own fixture", async () => {
+    const cases = fixture.ops.filter((c) => c.op !== "resize");
+    const out = await render([source], fixture.width, cases.map((c) => ({ ...whole, photometry: photometryFor(c) })));
+    const per = 3 * fixture.width * fixture.height;
+    cases.forEach((c, i) => {
+      expect(maxAbsDiff(out.subarray(i * per, (i + 1) * per), floats(c.expected)), `${c.op}(${c.param})`).toBeLessThan(TOLERANCE[c.op]!);
+    });
+  });
+
   it("applies the jitter ops in the planned order (contrast then brightness differs from brightness then contrast)", async () => {
     const jitter = { jitter: true, brightness: 1.4, contrast: 0.6 };
     const [bc, cb] = await Promise.all([
