@@ -86,17 +86,33 @@ def main():
     data = Folder(args.folder)
     loader = DataLoader(data, batch_size=args.batch, shuffle=True, num_workers=args.workers, drop_last=True,
                         persistent_workers=True)
-    images, started = 0, None
+    clock = os.sysconf("SC_CLK_TCK")
+
+    def cpu_seconds(workers):
+        """CPU time of this process and its worker processes (user + system)."""
+        own = os.times()
+        total = own.user + own.system
+        for w in workers:
+            with open(f"/proc/{w.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / clock
+        return total
+
+    images, started, cpu_started = 0, None, None
     while True:
-        for k, (views, masks) in enumerate(loader):
+        it = iter(loader)
+        for views, masks in it:
             if started is None:
                 started = time.perf_counter()  # after the first (warm-up) batch
+                cpu_started = cpu_seconds(it._workers)
                 continue
             images += views[0].shape[0]
             if images >= args.batch * args.batches:
                 seconds = time.perf_counter() - started
-                print(json.dumps({"imagesPerSecond": images / seconds, "images": images, "seconds": seconds,
-                                  "workers": args.workers, "batch": args.batch, "torch": torch.__version__}))
+                cpu = cpu_seconds(it._workers) - cpu_started
+                print(json.dumps({"imagesPerSecond": images / seconds, "cpuMillisecondsPerImage": 1000 * cpu / images,
+                                  "images": images, "seconds": seconds, "workers": args.workers, "batch": args.batch,
+                                  "torch": torch.__version__}))
                 return
 
 
