@@ -49,7 +49,7 @@ export class CifarDataset implements Dataset {
       }
     }
     this.size = this.records.length;
-    this.classes = classNames(path, labelBytes, Math.max(...this.labels) + 1);
+    this.classes = classNames(path, labelBytes, this.labels.reduce((m, l) => Math.max(m, l), 0) + 1);
   }
 
   label(index: number): number {

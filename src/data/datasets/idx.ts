@@ -53,7 +53,7 @@ export class IdxDataset implements Dataset {
       if (this.labels.length !== this.size) throw new DatasetError(`${labelsFile} has ${this.labels.length} labels for ${this.size} images`);
     }
     const fashion = /fashion/i.test(imagesFile);
-    const count = this.labels ? Math.max(...this.labels) + 1 : 0;
+    const count = this.labels ? this.labels.reduce((m, l) => Math.max(m, l), 0) + 1 : 0;
     this.classes = fashion && count <= 10 ? FASHION_CLASSES : Array.from({ length: count }, (_, i) => String(i));
   }
 
