@@ -10,7 +10,11 @@ import { join } from "node:path";
 
 import sharp from "sharp";
 
+import { viewsSchema } from "../src/data/config.js";
 import { openDataset } from "../src/data/datasets/open.js";
+import { planStep } from "../src/data/plan.js";
+import { Random } from "../src/data/random.js";
+import { IMAGENET_NORMALISATION, renderStep, type RgbImage } from "../src/data/render.js";
 import { Loader } from "../src/data/loader.js";
 import { info, setThreads } from "../src/index.js";
 
@@ -71,6 +75,38 @@ async function ours(folder: string, batchSize: number, images: number, device: s
   return { imagesPerSecond: seen / seconds, cpuMillisecondsPerImage, images: seen, seconds, batch: batchSize, device };
 }
 
+/** CPU milliseconds per image of each stage alone, in this process (all its threads). */
+async function stages(folder: string, count: number) {
+  const data = openDataset(folder);
+  const detail = { size: 224, minScale: 0.4 };
+  const cpuMs = (since: NodeJS.CpuUsage) => {
+    const c = process.cpuUsage(since);
+    return (c.user + c.system) / 1000;
+  };
+  for (let i = 0; i < 4; i++) await data.load(i, detail); // warm-up
+  let since = process.cpuUsage();
+  const images: RgbImage[] = [];
+  for (let i = 0; i < count; i++) images.push(await data.load(i, detail));
+  const decode = cpuMs(since) / count;
+  const views = viewsSchema.parse({});
+  since = process.cpuUsage();
+  const plans = Array.from({ length: 20 }, (_, k) => planStep(Random.seeded(k), images, views));
+  const plan = cpuMs(since) / (20 * count);
+  for (let k = 0; k < 2; k++) {
+    const warm = await renderStep(plans[k]!, images, IMAGENET_NORMALISATION, "cpu");
+    warm.global.dispose();
+    warm.local?.dispose();
+  }
+  since = process.cpuUsage();
+  for (let k = 2; k < 5; k++) {
+    const out = await renderStep(plans[k]!, images, IMAGENET_NORMALISATION, "cpu");
+    out.global.dispose();
+    out.local?.dispose();
+  }
+  const render = cpuMs(since) / (3 * count);
+  return { decodeCpuMs: decode, planCpuMs: plan, renderCpuMs: render };
+}
+
 function reference(folder: string, workers: number, batchSize: number, images: number) {
   const result = spawnSync(
     "/usr/bin/python3",
@@ -93,6 +129,7 @@ export async function run(): Promise<object> {
     views: "2 x 224 + 10 x 96, spec section 2 transforms",
     photos: { count: photos, size: `${WIDTH}x${HEIGHT}`, source },
     ours: await ours(folder, batchSize, images, "cpu"),
+    oursStagesPerImage: await stages(folder, batchSize),
     reference: reference(folder, cores, batchSize, images),
   };
   if (info().cuda.available) result.oursCuda = await ours(folder, 128, 512, "cuda");
