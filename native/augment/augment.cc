@@ -97,8 +97,8 @@ void ApplyTo(at::Tensor& views, const std::vector<int64_t>& idx, Op op) {
   views.index_copy_(0, index, op(views.index_select(0, index)));
 }
 
-void Photometric(at::Tensor& views, const at::Tensor& colour_in) {
-  at::Tensor colour = colour_in.contiguous();
+// Colour jitter and grayscale as batched tensor ops over the views that need each op.
+void JitterAndGrayscale(at::Tensor& views, const at::Tensor& colour) {
   const at::Device device = views.device();
   // Colour jitter: at each of the four positions, the views whose order puts op k there.
   // An op whose factor is the identity is skipped (it would change nothing).
@@ -124,6 +124,28 @@ void Photometric(at::Tensor& views, const at::Tensor& colour_in) {
   }
   auto gray = Select(colour, kGrayscale, [](auto row) { return row[kGrayscale] != 0; });
   ApplyTo(views, gray.first, [](const at::Tensor& x) { return Grayscale(x); });
+}
+
+void Photometric(at::Tensor& views, const at::Tensor& colour_in) {
+  at::Tensor colour = colour_in.contiguous();
+  if (views.is_cpu() && views.scalar_type() == at::kFloat && views.is_contiguous()) {
+    // On the CPU each view's jitter and grayscale run in place, view by view.
+    auto c = colour.accessor<float, 2>();
+    float* base = views.data_ptr<float>();
+    const int64_t plane = views.size(2) * views.size(3);
+    at::parallel_for(0, views.size(0), 1, [&](int64_t begin, int64_t end) {
+      for (int64_t v = begin; v < end; ++v) {
+        ViewColour vc{c[v][kJitter] != 0,
+                      {c[v][kBrightness], c[v][kContrast], c[v][kSaturation], c[v][kHue]},
+                      {static_cast<int>(c[v][kOrder0]), static_cast<int>(c[v][kOrder0 + 1]),
+                       static_cast<int>(c[v][kOrder0 + 2]), static_cast<int>(c[v][kOrder0 + 3])},
+                      c[v][kGrayscale] != 0};
+        ColourInPlace(base + v * 3 * plane, plane, vc);
+      }
+    });
+  } else {
+    JitterAndGrayscale(views, colour);
+  }
   auto blur = Select(colour, kBlurSigma, [](auto row) { return row[kBlurSigma] > 0; });
   ApplyTo(views, blur.first,
           [&](const at::Tensor& x) { return GaussianBlur(x, at::tensor(blur.second, at::kFloat)); });

@@ -37,6 +37,32 @@ at::Tensor Saturation(const at::Tensor& x, const at::Tensor& factor) { return Bl
 
 namespace {
 
+// torchvision's adjust_hue for one pixel, in float.
+inline void ShiftHue(float& r, float& g, float& b, float shift) {
+  const float maxc = std::max(r, std::max(g, b)), minc = std::min(r, std::min(g, b));
+  const bool eqc = maxc == minc;
+  const float cr = maxc - minc;
+  const float s = cr / (eqc ? 1.0f : maxc);
+  const float divisor = eqc ? 1.0f : cr;
+  const float rc = (maxc - r) / divisor, gc = (maxc - g) / divisor, bc = (maxc - b) / divisor;
+  float h = maxc == r ? bc - gc : maxc == g ? 2.0f + rc - bc : 4.0f + gc - rc;
+  h = std::fmod(h / 6.0f + 1.0f, 1.0f);
+  h = h + shift;
+  h = h - std::floor(h);  // remainder(h, 1)
+  const float i = std::floor(h * 6.0f);
+  const float f = h * 6.0f - i;
+  const int sector = static_cast<int>(i) % 6;
+  const float v = maxc;
+  const float p = std::clamp(v * (1.0f - s), 0.0f, 1.0f);
+  const float q = std::clamp(v * (1.0f - s * f), 0.0f, 1.0f);
+  const float t = std::clamp(v * (1.0f - s * (1.0f - f)), 0.0f, 1.0f);
+  static constexpr int kPick[6][3] = {{0, 3, 1}, {2, 0, 1}, {1, 0, 3}, {1, 2, 0}, {3, 1, 0}, {0, 1, 2}};
+  const float candidates[4] = {v, p, q, t};  // indices used by kPick: 0 v, 1 p, 2 q, 3 t
+  r = candidates[kPick[sector][0]];
+  g = candidates[kPick[sector][1]];
+  b = candidates[kPick[sector][2]];
+}
+
 // adjust_hue for float CPU images in one pass over the pixels: the same float operations
 // as the tensor version below (which other devices use), without its ~30 full-size passes.
 at::Tensor HueCpu(const at::Tensor& x_in, const at::Tensor& shift_in) {
@@ -51,30 +77,12 @@ at::Tensor HueCpu(const at::Tensor& x_in, const at::Tensor& shift_in) {
     for (int64_t k = begin; k < end; ++k) {
       const int64_t image = k / plane, pixel = k % plane;
       const float* src = in + image * 3 * plane + pixel;
-      const float r = src[0], g = src[plane], b = src[2 * plane];
-      const float maxc = std::max(r, std::max(g, b)), minc = std::min(r, std::min(g, b));
-      const bool eqc = maxc == minc;
-      const float cr = maxc - minc;
-      const float s = cr / (eqc ? 1.0f : maxc);
-      const float divisor = eqc ? 1.0f : cr;
-      const float rc = (maxc - r) / divisor, gc = (maxc - g) / divisor, bc = (maxc - b) / divisor;
-      float h = maxc == r ? bc - gc : maxc == g ? 2.0f + rc - bc : 4.0f + gc - rc;
-      h = std::fmod(h / 6.0f + 1.0f, 1.0f);
-      h = h + shifts[image];
-      h = h - std::floor(h);  // remainder(h, 1)
-      const float i = std::floor(h * 6.0f);
-      const float f = h * 6.0f - i;
-      const int sector = static_cast<int>(i) % 6;
-      const float v = maxc;
-      const float p = std::clamp(v * (1.0f - s), 0.0f, 1.0f);
-      const float q = std::clamp(v * (1.0f - s * f), 0.0f, 1.0f);
-      const float t = std::clamp(v * (1.0f - s * (1.0f - f)), 0.0f, 1.0f);
-      static constexpr int kPick[6][3] = {{0, 3, 1}, {2, 0, 1}, {1, 0, 3}, {1, 2, 0}, {3, 1, 0}, {0, 1, 2}};
-      const float candidates[4] = {v, p, q, t};  // indices used by kPick: 0 v, 1 p, 2 q, 3 t
+      float r = src[0], g = src[plane], b = src[2 * plane];
+      ShiftHue(r, g, b, shifts[image]);
       float* o = dst + image * 3 * plane + pixel;
-      o[0] = candidates[kPick[sector][0]];
-      o[plane] = candidates[kPick[sector][1]];
-      o[2 * plane] = candidates[kPick[sector][2]];
+      o[0] = r;
+      o[plane] = g;
+      o[2 * plane] = b;
     }
   });
   return out;
@@ -187,5 +195,56 @@ at::Tensor GaussianBlur(const at::Tensor& x, const at::Tensor& sigma_cpu) {
 }
 
 at::Tensor Solarize(const at::Tensor& x) { return at::where(x >= 128.0 / 255.0, 1.0 - x, x); }
+
+}  // namespace sere::augment
+
+namespace sere::augment {
+
+void ColourInPlace(float* view, int64_t plane, const ViewColour& colour) {
+  float* r = view;
+  float* g = view + plane;
+  float* b = view + 2 * plane;
+  auto luma = [](float red, float green, float blue) { return 0.2989f * red + 0.587f * green + 0.114f * blue; };
+  auto blend = [](float a, float other, float ratio) { return std::clamp(ratio * a + (1.0f - ratio) * other, 0.0f, 1.0f); };
+  static constexpr float kIdentity[4] = {1.0f, 1.0f, 1.0f, 0.0f};
+  for (int position = 0; colour.jitter && position < 4; ++position) {
+    const int op = colour.order[position];
+    const float f = colour.factors[op];
+    if (f == kIdentity[op]) continue;
+    switch (op) {
+      case 0:  // brightness: blend with black
+        for (int64_t i = 0; i < plane; ++i) {
+          r[i] = blend(r[i], 0.0f, f);
+          g[i] = blend(g[i], 0.0f, f);
+          b[i] = blend(b[i], 0.0f, f);
+        }
+        break;
+      case 1: {  // contrast: blend with the mean luma
+        double sum = 0.0;
+        for (int64_t i = 0; i < plane; ++i) sum += luma(r[i], g[i], b[i]);
+        const float mean = static_cast<float>(sum / static_cast<double>(plane));
+        for (int64_t i = 0; i < plane; ++i) {
+          r[i] = blend(r[i], mean, f);
+          g[i] = blend(g[i], mean, f);
+          b[i] = blend(b[i], mean, f);
+        }
+        break;
+      }
+      case 2:  // saturation: blend with the pixel's luma
+        for (int64_t i = 0; i < plane; ++i) {
+          const float l = luma(r[i], g[i], b[i]);
+          r[i] = blend(r[i], l, f);
+          g[i] = blend(g[i], l, f);
+          b[i] = blend(b[i], l, f);
+        }
+        break;
+      default:
+        for (int64_t i = 0; i < plane; ++i) ShiftHue(r[i], g[i], b[i], f);
+    }
+  }
+  if (colour.grayscale) {
+    for (int64_t i = 0; i < plane; ++i) r[i] = g[i] = b[i] = luma(r[i], g[i], b[i]);
+  }
+}
 
 }  // namespace sere::augment

@@ -16,4 +16,17 @@ at::Tensor Grayscale(const at::Tensor& x);
 at::Tensor GaussianBlur(const at::Tensor& x, const at::Tensor& sigma_cpu);
 at::Tensor Solarize(const at::Tensor& x);
 
+// One view's colour jitter (ops in `order`: 0 brightness, 1 contrast, 2 saturation, 3 hue)
+// and grayscale conversion.
+struct ViewColour {
+  bool jitter;
+  float factors[4];  // brightness, contrast, saturation, hue shift
+  int order[4];
+  bool grayscale;
+};
+
+// Applies ViewColour to one float CPU view (3 planes of `plane` pixels) in place: the
+// same float operations as the tensor ops above, in a few passes over the view.
+void ColourInPlace(float* view, int64_t plane, const ViewColour& colour);
+
 }  // namespace sere::augment
