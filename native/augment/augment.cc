@@ -156,8 +156,9 @@ void Photometric(at::Tensor& views, const at::Tensor& colour_in) {
 }  // namespace
 
 std::vector<at::Tensor> RenderViews(const SourceImages& images, const std::vector<ViewGroup>& groups,
-                                    const Normalisation& normalisation, const std::string& device_name) {
+                                    const Normalisation& normalisation, const std::string& device_name, int threads) {
   const at::Device device = DeviceNamed(device_name);
+  if (threads > 0) at::set_num_threads(threads);  // OpenMP keeps it per calling thread
   std::vector<at::Tensor> sources = ToFloatImages(images, device);
   at::Tensor mean = at::tensor(std::vector<float>(normalisation.mean.begin(), normalisation.mean.end()), at::kFloat)
                         .to(device).view({1, 3, 1, 1});

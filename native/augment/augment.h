@@ -47,8 +47,10 @@ struct Normalisation {
   std::array<float, 3> std;
 };
 
-// One float32 tensor (V, 3, size, size) per group, on `device`, normalised.
+// One float32 tensor (V, 3, size, size) per group, on `device`, normalised. `threads` > 0
+// sets the intra-op threads of this call's thread (e.g. 1, so that several batches render
+// side by side without threads waiting on each other); 0 leaves the setting alone.
 std::vector<at::Tensor> RenderViews(const SourceImages& images, const std::vector<ViewGroup>& groups,
-                                    const Normalisation& normalisation, const std::string& device);
+                                    const Normalisation& normalisation, const std::string& device, int threads = 0);
 
 }  // namespace sere::augment

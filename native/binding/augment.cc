@@ -29,7 +29,7 @@ std::array<float, 3> Triple(Napi::Env env, Napi::Value value, const char* what) 
 
 // renderViews(images: { pixels: Uint8Array, sizes: Int32Array /* h, w per image */ },
 //             groups: { size, boxes: Int32Array, colour: Float32Array }[],
-//             normalisation: { mean: Float32Array, std: Float32Array }, device: string)
+//             normalisation: { mean: Float32Array, std: Float32Array }, device: string, threads?: number)
 //   -> Promise<Tensor[]>, one (views, 3, size, size) tensor per group.
 Napi::Value RenderViews(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -72,9 +72,10 @@ Napi::Value RenderViews(const Napi::CallbackInfo& info) {
                                          Triple(env, norm.Get("std"), "normalisation.std")};
     if (!info[3].IsString()) throw Napi::TypeError::New(env, "renderViews: device must be a string such as 'cpu' or 'cuda'");
     std::string device = info[3].As<Napi::String>().Utf8Value();
+    int threads = info.Length() > 4 && info[4].IsNumber() ? info[4].As<Napi::Number>().Int32Value() : 0;
 
-    return RunAsync(env, [images = std::move(images), groups = std::move(groups), normalisation, device]() -> Finish {
-             std::vector<at::Tensor> views = augment::RenderViews(images, groups, normalisation, device);
+    return RunAsync(env, [images = std::move(images), groups = std::move(groups), normalisation, device, threads]() -> Finish {
+             std::vector<at::Tensor> views = augment::RenderViews(images, groups, normalisation, device, threads);
              return [views](Napi::Env env) {
                Napi::Array out = Napi::Array::New(env, views.size());
                for (size_t i = 0; i < views.size(); ++i) out.Set(i, Tensor::New(env, views[i]));

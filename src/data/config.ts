@@ -42,6 +42,11 @@ export const loaderSchema = z.object({
   dropLast: z.boolean().default(true),
   /** Batches prepared ahead of the consumer (decoded, planned and augmented). */
   prefetch: z.number().int().min(1).default(2),
+  /**
+   * LibTorch threads for rendering a batch on the CPU (0: the global setting). With 1,
+   * the `prefetch` batches in flight render side by side instead.
+   */
+  renderThreads: z.number().int().min(0).default(0),
   /** Images decoded at once. */
   decodeConcurrency: z.number().int().positive().default(8),
   rank: z.number().int().min(0).default(0),

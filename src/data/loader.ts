@@ -205,9 +205,9 @@ export class Loader {
 
   private async render(epoch: number, index: number, decoded: { index: number; image: RgbImage }[], plan: StepPlan): Promise<Batch | null> {
     if (decoded.length === 0) return null;
-    const { mean, std, device } = this.options;
+    const { mean, std, device, renderThreads } = this.options;
     const images = decoded.map((d) => d.image);
-    const { global, local } = await renderStep(plan, images, { mean, std }, device);
+    const { global, local } = await renderStep(plan, images, { mean, std }, device, renderThreads);
     const n = plan.maskSide;
     const globalRecords = tensor(plan.global.recordTable, [plan.global.records.length, RECORD_COLUMNS]);
     const localRecords = plan.local.records.length > 0 ? tensor(plan.local.recordTable, [plan.local.records.length, RECORD_COLUMNS]) : null;

@@ -48,24 +48,30 @@ export function renderGroups(
   groups: readonly Pick<ViewGroupPlan, "size" | "boxes" | "colour">[],
   normalisation: Normalisation,
   device: string,
+  threads = 0,
 ): Promise<NativeTensor[]> {
   return native().renderViews(
     packImages(images),
     groups.map((g) => ({ size: g.size, boxes: g.boxes, colour: g.colour })),
     { mean: Float32Array.from(normalisation.mean), std: Float32Array.from(normalisation.std) },
     device,
+    threads,
   );
 }
 
-/** The global views (2B, 3, S, S) and local views (V_l B, 3, s, s) of a step, view-major. */
+/**
+ * The global views (2B, 3, S, S) and local views (V_l B, 3, s, s) of a step, view-major.
+ * `threads` > 0 sets LibTorch's threads for this render (0: the global setting).
+ */
 export async function renderStep(
   plan: StepPlan,
   images: readonly RgbImage[],
   normalisation: Normalisation,
   device: string,
+  threads = 0,
 ): Promise<{ global: NativeTensor; local: NativeTensor | null }> {
   if (images.length !== plan.images) throw new RangeError(`renderStep: the plan is for ${plan.images} images, got ${images.length}`);
   const groups = plan.local.records.length > 0 ? [plan.global, plan.local] : [plan.global];
-  const [global, local] = await renderGroups(images, groups, normalisation, device);
+  const [global, local] = await renderGroups(images, groups, normalisation, device, threads);
   return { global: global!, local: local ?? null };
 }

@@ -61,12 +61,16 @@ export interface NativeViewGroup {
 
 /** Multi-crop augmentation (native/augment). */
 export interface NativeAugment {
-  /** Renders every group's views: one float32 (views, 3, size, size) tensor per group, on `device`. */
+  /**
+   * Renders every group's views: one float32 (views, 3, size, size) tensor per group, on
+   * `device`. `threads` > 0: LibTorch threads for this call (default: the global setting).
+   */
   renderViews(
     images: NativeSourceImages,
     groups: readonly NativeViewGroup[],
     normalisation: { mean: Float32Array; std: Float32Array },
     device: string,
+    threads?: number,
   ): Promise<NativeTensor[]>;
 }
 
