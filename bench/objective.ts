@@ -18,7 +18,7 @@ function noise(shape: number[], seed: number): Tensor {
 }
 
 function records(B: number, V_l: number): CropRecord[][] {
-  const crop = (i: number, side: number): CropRecord => ({ x: (i * 37) % (100 - side), y: (i * 53) % (100 - side), w: side, h: side, flipped: i % 2 === 1 });
+  const crop = (i: number, side: number): CropRecord => ({ x: (i * 37) % (100 - side), y: (i * 53) % (100 - side), width: side, height: side, flipped: i % 2 === 1 });
   return Array.from({ length: B }, (_, b) => Array.from({ length: 2 + V_l }, (_, v) => crop(b * 12 + v, v < 2 ? 70 : 30)));
 }
 

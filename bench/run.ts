@@ -2,12 +2,14 @@
 // one JSON object, suite name -> measurements. Numbers are reported, never asserted.
 import * as model from "./model.js";
 import * as objective from "./objective.js";
+import * as data from "./data.js";
 import * as runtime from "./runtime.js";
 
 const suites: Record<string, { run(): Promise<object> }> = {
   runtime,
   model,
   objective,
+  data,
 };
 
 const wanted = process.argv.slice(2);

@@ -8,3 +8,4 @@ export { readSafetensors, writeSafetensors } from "./io/safetensors.js";
 export { ConfigError } from "./config/parse.js";
 export { knnAccuracy, knnOptionsSchema, type KnnAccuracy, type KnnOptions } from "./eval/knn.js";
 export * from "./objective/index.js";
+export * from "./data/index.js";

@@ -14,6 +14,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterEval(env, exports);
   RegisterTrain(env, exports);
   RegisterObjective(env, exports);
+  RegisterAugment(env, exports);
   return exports;
 }
 

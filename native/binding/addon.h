@@ -17,5 +17,6 @@ void RegisterModel(Napi::Env env, Napi::Object exports);
 void RegisterEval(Napi::Env env, Napi::Object exports);
 void RegisterTrain(Napi::Env env, Napi::Object exports);
 void RegisterObjective(Napi::Env env, Napi::Object exports);
+void RegisterAugment(Napi::Env env, Napi::Object exports);
 
 }  // namespace sere::binding

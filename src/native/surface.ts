@@ -254,7 +254,38 @@ export interface NativeTrainingState {
   cpuGenerator?: NativeTensor;
 }
 
-export interface NativeAddon extends NativeObjectiveAddon {
+/** Decoded source images for renderViews: uint8 RGB, rows of width x 3 bytes, back to back. */
+export interface NativeSourceImages {
+  pixels: Uint8Array;
+  /** (height, width) per image. */
+  sizes: Int32Array;
+}
+
+/** The views of one output size (native/augment/augment.h documents the columns). */
+export interface NativeViewGroup {
+  size: number;
+  /** (views, 6): image, x, y, width, height, flipped. */
+  boxes: Int32Array;
+  /** (views, 12): jitter, brightness, contrast, saturation, hue, order x 4, grayscale, blur sigma, solarize. */
+  colour: Float32Array;
+}
+
+/** Multi-crop augmentation (native/augment). */
+export interface NativeAugment {
+  /**
+   * Renders every group's views: one float32 (views, 3, size, size) tensor per group, on
+   * `device`. `threads` > 0: LibTorch threads for this call (default: the global setting).
+   */
+  renderViews(
+    images: NativeSourceImages,
+    groups: readonly NativeViewGroup[],
+    normalisation: { mean: Float32Array; std: Float32Array },
+    device: string,
+    threads?: number,
+  ): Promise<NativeTensor[]>;
+}
+
+export interface NativeAddon extends NativeObjectiveAddon, NativeAugment {
   info(): NativeInfo;
   setThreads(n: number): void;
   /** Native objects currently held by JS (tensors, models, ...). */

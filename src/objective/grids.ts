@@ -1,30 +1,25 @@
 // Overlap grids (spec section 2): from crop records to the grids that align relations.
 import { native } from "../native/load.js";
 import type { NativeSereGrids } from "../native/surface.js";
+import type { CropRecord } from "../data/crops.js";
 import { tensor, type Tensor } from "../tensor.js";
 import { integer } from "./check.js";
 
-/** Where a view was cut from its source image, in source pixels, and whether it was flipped. */
-export interface CropRecord {
-  x: number;
-  y: number;
-  w: number;
-  h: number;
-  flipped: boolean;
-}
 
 export type SereGrids = NativeSereGrids;
 
 function recordRows(where: string, records: readonly CropRecord[]): Float64Array {
   const rows = new Float64Array(records.length * 5);
   records.forEach((r, i) => {
-    for (const key of ["x", "y", "w", "h"] as const) {
+    for (const key of ["x", "y", "width", "height"] as const) {
       if (typeof r[key] !== "number" || !Number.isFinite(r[key])) {
         throw new RangeError(`${where}: record ${i}: ${key} must be a finite number, got ${String(r[key])}`);
       }
     }
-    if (!(r.w > 0 && r.h > 0)) throw new RangeError(`${where}: record ${i}: w and h must be > 0, got w = ${r.w}, h = ${r.h}`);
-    rows.set([r.x, r.y, r.w, r.h, r.flipped ? 1 : 0], i * 5);
+    if (!(r.width > 0 && r.height > 0)) {
+      throw new RangeError(`${where}: record ${i}: width and height must be > 0, got ${r.width} x ${r.height}`);
+    }
+    rows.set([r.x, r.y, r.width, r.height, r.flipped ? 1 : 0], i * 5);
   });
   return rows;
 }

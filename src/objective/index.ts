@@ -1,4 +1,4 @@
-export { overlapGrids, sereGrids, disposeGrids, type CropRecord, type SereGrids, type SereGridSides } from "./grids.js";
+export { overlapGrids, sereGrids, disposeGrids, type SereGrids, type SereGridSides } from "./grids.js";
 export { channelRelation, spatialRelation, sampleMap, sampleRelation } from "./relations.js";
 export {
   SereObjective,

@@ -6,7 +6,7 @@ import { native } from "../../src/native/load.js";
 import { tensor } from "../../src/tensor.js";
 import { expectAllClose, filled, values } from "./helpers.js";
 
-const crop = (x: number, y: number, w: number, h: number, flipped = false): CropRecord => ({ x, y, w, h, flipped });
+const crop = (x: number, y: number, w: number, h: number, flipped = false): CropRecord => ({ x, y, width: w, height: h, flipped });
 
 /** grid[i][j] as [x, y] from a (1, s, s, 2) grid's values. */
 function point(grid: number[], s: number, i: number, j: number): [number, number] {
@@ -45,11 +45,11 @@ describe("overlap grids", () => {
     const s = 4;
     const grids = overlapGrids([q], [k], s);
     const gq = values(grids.query), gk = values(grids.key);
-    // back to source pixels: u = (x + 1) / 2 (unflipped), pixel = crop.x + u * crop.w
+    // back to source pixels: u = (x + 1) / 2 (unflipped), pixel = crop.x + u * crop.width
     const source = (r: CropRecord, g: [number, number]) => {
       let u = (g[0] + 1) / 2;
       if (r.flipped) u = 1 - u;
-      return [r.x + u * r.w, r.y + ((g[1] + 1) / 2) * r.h];
+      return [r.x + u * r.width, r.y + ((g[1] + 1) / 2) * r.height];
     };
     for (let i = 0; i < s; i++) {
       for (let j = 0; j < s; j++) expectAllClose(source(q, point(gq, s, i, j)), source(k, point(gk, s, i, j)), 1e-4);
@@ -118,7 +118,7 @@ describe("overlap grids", () => {
   });
 
   it("rejects bad records and sides with messages that say what to fix", () => {
-    expect(() => overlapGrids([crop(0, 0, 0, 10)], [crop(0, 0, 10, 10)], 3)).toThrow("record 0: w and h must be > 0");
+    expect(() => overlapGrids([crop(0, 0, 0, 10)], [crop(0, 0, 10, 10)], 3)).toThrow("record 0: width and height must be > 0, got 0 x 10");
     expect(() => overlapGrids([crop(0, 0, 10, 10)], [], 3)).toThrow("same number of records (pairs), got 1 and 0");
     expect(() => overlapGrids([crop(0, 0, 10, 10)], [crop(0, 0, 10, 10)], 1)).toThrow("side must be an integer >= 2, got 1");
     expect(() => overlapGrids([crop(NaN, 0, 10, 10)], [crop(0, 0, 10, 10)], 3)).toThrow("x must be a finite number");

@@ -51,7 +51,7 @@ function disposeInputs(inputs: SereInputs): void {
   disposeGrids(inputs.grids);
 }
 
-const crop = (x: number, y: number, w: number, h: number, flipped = false): CropRecord => ({ x, y, w, h, flipped });
+const crop = (x: number, y: number, w: number, h: number, flipped = false): CropRecord => ({ x, y, width: w, height: h, flipped });
 /** B images: global views overlapping, local views each away from both global views. */
 const disjointLocals = (B: number, V_l: number): CropRecord[][] =>
   Array.from({ length: B }, () => [crop(0, 0, 50, 50), crop(10, 10, 40, 40, true), ...Array.from({ length: V_l }, (_, v) => crop(60 + v, 60, 20, 20))]);

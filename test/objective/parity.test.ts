@@ -26,7 +26,7 @@ const cases = ["b2-vl0", "b3-vl2", "b2-vl4"];
 
 describe.each(cases)("parity with the spec's term-by-term definition, case %s", (name) => {
   const fx = loadFixture<Fixture>(`parity-${name}.json`);
-  const records: CropRecord[][] = fx.records.map((image) => image.map(([x, y, w, h, flipped]) => ({ x, y, w, h, flipped })));
+  const records: CropRecord[][] = fx.records.map((image) => image.map(([x, y, width, height, flipped]) => ({ x, y, width, height, flipped })));
   const grids = sereGrids(records, { globalSides: fx.sizes.globalSides, localSide: fx.sizes.localSide });
   const inputs: SereInputs = {
     teacherCls: f32(fx.inputs.teacherCls!),

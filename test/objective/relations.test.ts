@@ -50,8 +50,8 @@ describe("relations", () => {
     const rnd = normals(11);
     const x = filled([B, D, n, n], () => rnd());
     const { query, key } = overlapGrids(
-      [{ x: 0, y: 0, w: 100, h: 100, flipped: false }, { x: 10, y: 30, w: 60, h: 50, flipped: true }],
-      [{ x: 20, y: 10, w: 70, h: 80, flipped: true }, { x: 0, y: 0, w: 90, h: 90, flipped: false }],
+      [{ x: 0, y: 0, width: 100, height: 100, flipped: false }, { x: 10, y: 30, width: 60, height: 50, flipped: true }],
+      [{ x: 20, y: 10, width: 70, height: 80, flipped: true }, { x: 0, y: 0, width: 90, height: 90, flipped: false }],
       s,
     );
     const relation = await spatialRelation(x, H);
@@ -65,7 +65,7 @@ describe("relations", () => {
 
   it("has the ViT-S/16 shapes at B = 4: aligned (8, 6, 169, 169) from raw (8, 6, 196, 196)", async () => {
     const raw = tensor(new Float32Array(8 * 6 * 196 * 196), [8, 6, 196, 196]);
-    const crops = Array.from({ length: 8 }, (_, i) => ({ x: i, y: 0, w: 150, h: 150, flipped: i % 2 === 1 }));
+    const crops = Array.from({ length: 8 }, (_, i) => ({ x: i, y: 0, width: 150, height: 150, flipped: i % 2 === 1 }));
     const g = overlapGrids(crops, crops.slice().reverse(), 13);
     const aligned = await sampleRelation(raw, g.query, g.key);
     expect(aligned.shape()).toEqual([8, 6, 169, 169]);

@@ -1,0 +1,182 @@
+#include "augment/augment.h"
+
+#include <ATen/Context.h>
+#include <ATen/Parallel.h>
+
+#include <stdexcept>
+
+#include "augment/photometric.h"
+
+namespace sere::augment {
+namespace {
+
+at::Device DeviceNamed(const std::string& name) {
+  at::Device device(name);  // throws on a malformed name
+  if (device.is_cuda() && !at::hasCUDA())
+    throw std::invalid_argument("augment: device '" + name +
+                                "' was asked for, but this LibTorch has no usable CUDA; use device 'cpu', or build "
+                                "sere-torch against a CUDA LibTorch on a machine with a GPU");
+  return device;
+}
+
+// Each source image as float (1, 3, H, W) in [0, 1] on the device.
+std::vector<at::Tensor> ToFloatImages(const SourceImages& images, const at::Device& device) {
+  at::Tensor all = images.pixels.to(device);
+  std::vector<at::Tensor> out;
+  int64_t offset = 0;
+  for (size_t i = 0; i < images.heights.size(); ++i) {
+    const int64_t h = images.heights[i], w = images.widths[i];
+    TORCH_CHECK(offset + h * w * 3 <= all.numel(), "augment: the pixel buffer is shorter than the image sizes say");
+    at::Tensor hwc = all.narrow(0, offset, h * w * 3).view({h, w, 3});
+    // Planar (NCHW) float: the resize kernel reads rows of one channel at a time.
+    out.push_back(hwc.permute({2, 0, 1}).unsqueeze(0).to(at::kFloat).div_(255.0).contiguous());
+    offset += h * w * 3;
+  }
+  TORCH_CHECK(offset == all.numel(), "augment: the pixel buffer has ", all.numel(), " bytes but the image sizes need ",
+              offset);
+  return out;
+}
+
+// Crop every view's box and resize it to size x size: bicubic (a = -0.5, as PIL) with
+// antialiasing when shrinking; then flip the views marked flipped.
+at::Tensor CropResizeFlip(const std::vector<at::Tensor>& images, const ViewGroup& group, const at::Device& device) {
+  const int64_t views = group.boxes.size(0), size = group.size;
+  at::Tensor boxes = group.boxes.contiguous();
+  auto box = boxes.accessor<int32_t, 2>();
+  for (int64_t v = 0; v < views; ++v) {
+    const int64_t image = box[v][kImage];
+    TORCH_CHECK(image >= 0 && image < static_cast<int64_t>(images.size()), "augment: view ", v,
+                " names image ", image, " of ", images.size());
+    const int64_t h = images[image].size(2), w = images[image].size(3);
+    TORCH_CHECK(box[v][kX] >= 0 && box[v][kY] >= 0 && box[v][kWidth] > 0 && box[v][kHeight] > 0 &&
+                    box[v][kX] + box[v][kWidth] <= w && box[v][kY] + box[v][kHeight] <= h,
+                "augment: view ", v, "'s box (x ", box[v][kX], ", y ", box[v][kY], ", w ", box[v][kWidth], ", h ",
+                box[v][kHeight], ") is not inside its ", w, "x", h, " image");
+  }
+  at::Tensor out = at::empty({views, 3, size, size}, at::TensorOptions().dtype(at::kFloat).device(device));
+  auto render = [&](int64_t begin, int64_t end) {
+    for (int64_t v = begin; v < end; ++v) {
+      at::Tensor crop = images[box[v][kImage]].narrow(2, box[v][kY], box[v][kHeight]).narrow(3, box[v][kX], box[v][kWidth]);
+      out[v].copy_(at::_upsample_bicubic2d_aa(crop, at::IntArrayRef{size, size}, false, c10::nullopt)[0]);
+    }
+  };
+  // On the CPU the views are independent small jobs: spread them over the threads.
+  if (device.is_cpu()) at::parallel_for(0, views, 1, render);
+  else render(0, views);
+  out.clamp_(0.0, 1.0);  // bicubic overshoots; PIL clamps to the pixel range as well
+  std::vector<int64_t> flipped;
+  for (int64_t v = 0; v < views; ++v)
+    if (box[v][kFlipped]) flipped.push_back(v);
+  if (!flipped.empty()) {
+    at::Tensor idx = at::tensor(flipped, at::kLong).to(device);
+    out.index_copy_(0, idx, out.index_select(0, idx).flip({3}));
+  }
+  return out;
+}
+
+// Views whose `column` satisfies `wanted`, as indices, and that column's values for them.
+template <class Wanted>
+std::pair<std::vector<int64_t>, std::vector<float>> Select(const at::Tensor& colour, int column, Wanted wanted) {
+  auto c = colour.accessor<float, 2>();
+  std::vector<int64_t> idx;
+  std::vector<float> values;
+  for (int64_t v = 0; v < colour.size(0); ++v) {
+    if (wanted(c[v])) {
+      idx.push_back(v);
+      values.push_back(c[v][column]);
+    }
+  }
+  return {idx, values};
+}
+
+// Applies `op` to the selected views only.
+template <class Op>
+void ApplyTo(at::Tensor& views, const std::vector<int64_t>& idx, Op op) {
+  if (idx.empty()) return;
+  at::Tensor index = at::tensor(idx, at::kLong).to(views.device());
+  views.index_copy_(0, index, op(views.index_select(0, index)));
+}
+
+// Colour jitter and grayscale as batched tensor ops over the views that need each op.
+void JitterAndGrayscale(at::Tensor& views, const at::Tensor& colour) {
+  const at::Device device = views.device();
+  // Colour jitter: at each of the four positions, the views whose order puts op k there.
+  // An op whose factor is the identity is skipped (it would change nothing).
+  constexpr int kFactorColumn[4] = {kBrightness, kContrast, kSaturation, kHue};
+  constexpr float kIdentity[4] = {1.0f, 1.0f, 1.0f, 0.0f};
+  for (int position = 0; position < 4; ++position) {
+    for (int op = 0; op < 4; ++op) {
+      auto [idx, factors] = Select(colour, kFactorColumn[op], [&](auto row) {
+        return row[kJitter] != 0 && static_cast<int>(row[kOrder0 + position]) == op &&
+               row[kFactorColumn[op]] != kIdentity[op];
+      });
+      if (idx.empty()) continue;
+      at::Tensor factor = at::tensor(factors, at::kFloat).to(device);
+      ApplyTo(views, idx, [&](const at::Tensor& x) {
+        switch (op) {
+          case 0: return Brightness(x, factor);
+          case 1: return Contrast(x, factor);
+          case 2: return Saturation(x, factor);
+          default: return Hue(x, factor);
+        }
+      });
+    }
+  }
+  auto gray = Select(colour, kGrayscale, [](auto row) { return row[kGrayscale] != 0; });
+  ApplyTo(views, gray.first, [](const at::Tensor& x) { return Grayscale(x); });
+}
+
+void Photometric(at::Tensor& views, const at::Tensor& colour_in) {
+  at::Tensor colour = colour_in.contiguous();
+  if (views.is_cpu() && views.scalar_type() == at::kFloat && views.is_contiguous()) {
+    // On the CPU each view's jitter and grayscale run in place, view by view.
+    auto c = colour.accessor<float, 2>();
+    float* base = views.data_ptr<float>();
+    const int64_t plane = views.size(2) * views.size(3);
+    at::parallel_for(0, views.size(0), 1, [&](int64_t begin, int64_t end) {
+      for (int64_t v = begin; v < end; ++v) {
+        ViewColour vc{c[v][kJitter] != 0,
+                      {c[v][kBrightness], c[v][kContrast], c[v][kSaturation], c[v][kHue]},
+                      {static_cast<int>(c[v][kOrder0]), static_cast<int>(c[v][kOrder0 + 1]),
+                       static_cast<int>(c[v][kOrder0 + 2]), static_cast<int>(c[v][kOrder0 + 3])},
+                      c[v][kGrayscale] != 0};
+        ColourInPlace(base + v * 3 * plane, plane, vc);
+      }
+    });
+  } else {
+    JitterAndGrayscale(views, colour);
+  }
+  auto blur = Select(colour, kBlurSigma, [](auto row) { return row[kBlurSigma] > 0; });
+  ApplyTo(views, blur.first,
+          [&](const at::Tensor& x) { return GaussianBlur(x, at::tensor(blur.second, at::kFloat)); });
+  auto solarize = Select(colour, kSolarize, [](auto row) { return row[kSolarize] != 0; });
+  ApplyTo(views, solarize.first, [](const at::Tensor& x) { return Solarize(x); });
+}
+
+}  // namespace
+
+std::vector<at::Tensor> RenderViews(const SourceImages& images, const std::vector<ViewGroup>& groups,
+                                    const Normalisation& normalisation, const std::string& device_name, int threads) {
+  const at::Device device = DeviceNamed(device_name);
+  if (threads > 0) at::set_num_threads(threads);  // OpenMP keeps it per calling thread
+  std::vector<at::Tensor> sources = ToFloatImages(images, device);
+  at::Tensor mean = at::tensor(std::vector<float>(normalisation.mean.begin(), normalisation.mean.end()), at::kFloat)
+                        .to(device).view({1, 3, 1, 1});
+  at::Tensor std = at::tensor(std::vector<float>(normalisation.std.begin(), normalisation.std.end()), at::kFloat)
+                       .to(device).view({1, 3, 1, 1});
+  std::vector<at::Tensor> out;
+  for (const ViewGroup& group : groups) {
+    TORCH_CHECK(group.boxes.dim() == 2 && group.boxes.size(1) == kBoxColumns, "augment: boxes must be (views, ",
+                static_cast<int>(kBoxColumns), ")");
+    TORCH_CHECK(group.colour.dim() == 2 && group.colour.size(1) == kColourColumns &&
+                    group.colour.size(0) == group.boxes.size(0),
+                "augment: colour parameters must be (views, ", static_cast<int>(kColourColumns), ")");
+    TORCH_CHECK(group.size > 0, "augment: view size must be positive");
+    at::Tensor views = CropResizeFlip(sources, group, device);
+    Photometric(views, group.colour);
+    out.push_back(views.sub_(mean).div_(std));
+  }
+  return out;
+}
+
+}  // namespace sere::augment

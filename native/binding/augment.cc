@@ -1,0 +1,95 @@
+// renderViews(): hands a planned batch to native/augment and resolves with the view tensors.
+#include "augment/augment.h"
+
+#include "binding/addon.h"
+#include "binding/async.h"
+#include "binding/errors.h"
+#include "binding/tensor.h"
+#include "binding/typed_arrays.h"
+
+namespace sere::binding {
+namespace {
+
+Napi::Object ObjectArg(Napi::Env env, Napi::Value value, const std::string& what) {
+  if (!value.IsObject()) throw Napi::TypeError::New(env, what + " must be an object");
+  return value.As<Napi::Object>();
+}
+
+int64_t IntegerField(Napi::Env env, Napi::Object object, const char* key, const std::string& what) {
+  Napi::Value v = object.Get(key);
+  if (!v.IsNumber()) throw Napi::TypeError::New(env, what + "." + key + " must be a number");
+  return v.As<Napi::Number>().Int64Value();
+}
+
+std::array<float, 3> Triple(Napi::Env env, Napi::Value value, const char* what) {
+  at::Tensor t = TensorFromTypedArray(env, value, {3});
+  if (t.scalar_type() != at::kFloat) throw Napi::TypeError::New(env, std::string(what) + " must be a Float32Array of 3");
+  return {t[0].item<float>(), t[1].item<float>(), t[2].item<float>()};
+}
+
+// renderViews(images: { pixels: Uint8Array, sizes: Int32Array /* h, w per image */ },
+//             groups: { size, boxes: Int32Array, colour: Float32Array }[],
+//             normalisation: { mean: Float32Array, std: Float32Array }, device: string, threads?: number)
+//   -> Promise<Tensor[]>, one (views, 3, size, size) tensor per group.
+Napi::Value RenderViews(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, [&] {
+    Napi::Object images_arg = ObjectArg(env, info[0], "renderViews: images");
+    augment::SourceImages images;
+    Napi::Value pixels = images_arg.Get("pixels");
+    if (!pixels.IsTypedArray() || pixels.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+      throw Napi::TypeError::New(env, "renderViews: images.pixels must be a Uint8Array");
+    images.pixels = TensorFromTypedArray(env, pixels, {static_cast<int64_t>(pixels.As<Napi::TypedArray>().ElementLength())});
+    Napi::Value sizes_arg = images_arg.Get("sizes");
+    if (!sizes_arg.IsTypedArray() || sizes_arg.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+      throw Napi::TypeError::New(env, "renderViews: images.sizes must be an Int32Array of (height, width) pairs");
+    Napi::Int32Array sizes = sizes_arg.As<Napi::Int32Array>();
+    for (size_t i = 0; i + 1 < sizes.ElementLength(); i += 2) {
+      images.heights.push_back(sizes[i]);
+      images.widths.push_back(sizes[i + 1]);
+    }
+
+    if (!info[1].IsArray()) throw Napi::TypeError::New(env, "renderViews: groups must be an array");
+    Napi::Array groups_arg = info[1].As<Napi::Array>();
+    std::vector<augment::ViewGroup> groups;
+    for (uint32_t g = 0; g < groups_arg.Length(); ++g) {
+      std::string what = "renderViews: groups[" + std::to_string(g) + "]";
+      Napi::Object group = ObjectArg(env, groups_arg.Get(g), what);
+      Napi::Value boxes = group.Get("boxes"), colour = group.Get("colour");
+      if (!boxes.IsTypedArray() || !colour.IsTypedArray())
+        throw Napi::TypeError::New(env, what + ".boxes and .colour must be typed arrays");
+      int64_t views = static_cast<int64_t>(boxes.As<Napi::TypedArray>().ElementLength()) / augment::kBoxColumns;
+      augment::ViewGroup view_group{IntegerField(env, group, "size", what),
+                                    TensorFromTypedArray(env, boxes, {views, augment::kBoxColumns}),
+                                    TensorFromTypedArray(env, colour, {views, augment::kColourColumns})};
+      if (view_group.boxes.scalar_type() != at::kInt || view_group.colour.scalar_type() != at::kFloat)
+        throw Napi::TypeError::New(env, what + ": boxes must be an Int32Array and colour a Float32Array");
+      groups.push_back(std::move(view_group));
+    }
+
+    Napi::Object norm = ObjectArg(env, info[2], "renderViews: normalisation");
+    augment::Normalisation normalisation{Triple(env, norm.Get("mean"), "normalisation.mean"),
+                                         Triple(env, norm.Get("std"), "normalisation.std")};
+    if (!info[3].IsString()) throw Napi::TypeError::New(env, "renderViews: device must be a string such as 'cpu' or 'cuda'");
+    std::string device = info[3].As<Napi::String>().Utf8Value();
+    int threads = info.Length() > 4 && info[4].IsNumber() ? info[4].As<Napi::Number>().Int32Value() : 0;
+
+    return RunAsync(env, [images = std::move(images), groups = std::move(groups), normalisation, device, threads]() -> Finish {
+             std::vector<at::Tensor> views = augment::RenderViews(images, groups, normalisation, device, threads);
+             return [views](Napi::Env env) {
+               Napi::Array out = Napi::Array::New(env, views.size());
+               for (size_t i = 0; i < views.size(); ++i) out.Set(i, Tensor::New(env, views[i]));
+               return out.As<Napi::Value>();
+             };
+           })
+        .As<Napi::Value>();
+  });
+}
+
+}  // namespace
+
+void RegisterAugment(Napi::Env env, Napi::Object exports) {
+  exports.Set("renderViews", Napi::Function::New(env, RenderViews, "renderViews"));
+}
+
+}  // namespace sere::binding

@@ -1,0 +1,64 @@
+// Options of the data pipeline. The zod schemas are the single source of their types,
+// defaults and error messages.
+import { z } from "zod";
+
+const range = (name: string, low: number, high: number) =>
+  z
+    .tuple([z.number().min(low).max(high), z.number().min(low).max(high)])
+    .refine(([a, b]) => a <= b, { message: `${name}: the first bound must not exceed the second` });
+
+/** Multi-crop views and their masks (spec section 2); defaults are ViT-S/16's. */
+export const viewsSchema = z
+  .object({
+    globalSize: z.number().int().positive().default(224),
+    globalScale: range("globalScale", 0, 1).default([0.4, 1]),
+    localCount: z.number().int().min(0).default(10),
+    localSize: z.number().int().positive().default(96),
+    localScale: range("localScale", 0, 1).default([0.05, 0.4]),
+    /** The backbone's patch size: masks are on the (globalSize / patchSize)^2 grid. */
+    patchSize: z.number().int().positive().default(16),
+    maskRatio: z.array(z.number().min(0).max(1)).min(1).default([0, 0.3]),
+    maskRatioVar: z.array(z.number().min(0).max(1)).min(1).default([0, 0.2]),
+    maskMinAspect: z.number().positive().max(1).default(0.3),
+  })
+  .refine((v) => v.globalSize % v.patchSize === 0, {
+    message: "globalSize must be a multiple of patchSize (masks cover whole patches)",
+  })
+  .refine((v) => v.maskRatio.length === v.maskRatioVar.length, {
+    message: "maskRatio and maskRatioVar need the same number of entries",
+  })
+  .refine((v) => v.maskRatio.every((r, i) => r >= (v.maskRatioVar[i] ?? 0)), {
+    message: "each maskRatio must be at least its maskRatioVar (ratios cannot go below 0)",
+  });
+
+export type ViewsOptions = z.output<typeof viewsSchema>;
+export type ViewsInput = z.input<typeof viewsSchema>;
+
+/** The loader: batching, shuffling, sharding, prefetching, failure policy, device. */
+export const loaderSchema = z.object({
+  batchSize: z.number().int().positive().default(64),
+  seed: z.number().int().min(0).default(0),
+  shuffle: z.boolean().default(true),
+  dropLast: z.boolean().default(true),
+  /** Batches prepared ahead of the consumer (decoded, planned and augmented). */
+  prefetch: z.number().int().min(1).default(2),
+  /**
+   * LibTorch threads for rendering a batch on the CPU (0: the global setting). With 1,
+   * the `prefetch` batches in flight render side by side instead.
+   */
+  renderThreads: z.number().int().min(0).default(0),
+  /** Images decoded at once. */
+  decodeConcurrency: z.number().int().positive().default(8),
+  rank: z.number().int().min(0).default(0),
+  worldSize: z.number().int().positive().default(1),
+  /** Share of this rank's images per epoch that may fail to decode before the run stops. */
+  maxFailureShare: z.number().min(0).max(1).default(0.01),
+  /** Where the views are rendered: "cpu", "cuda", "cuda:1", ... */
+  device: z.string().default("cpu"),
+  views: viewsSchema.default(viewsSchema.parse({})),
+  mean: z.tuple([z.number(), z.number(), z.number()]).default([0.485, 0.456, 0.406]),
+  std: z.tuple([z.number().positive(), z.number().positive(), z.number().positive()]).default([0.229, 0.224, 0.225]),
+}).refine((o) => o.rank < o.worldSize, { message: "rank must be smaller than worldSize" });
+
+export type LoaderOptions = z.output<typeof loaderSchema>;
+export type LoaderInput = z.input<typeof loaderSchema>;

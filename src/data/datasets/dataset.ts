@@ -1,0 +1,47 @@
+// What every dataset offers the loader and evaluation, whatever its format.
+import type { DetailToKeep } from "../decode.js";
+import type { RgbImage } from "../render.js";
+
+export type DatasetFormat = "image-folder" | "idx" | "cifar" | "text-list";
+export type Split = "train" | "test";
+
+export interface SizeRange {
+  minWidth: number;
+  maxWidth: number;
+  minHeight: number;
+  maxHeight: number;
+}
+
+export interface Dataset {
+  readonly format: DatasetFormat;
+  /** Where it was opened from. */
+  readonly path: string;
+  readonly size: number;
+  /** Class names; label(i) indexes them. Empty when the data has no labels. */
+  readonly classes: readonly string[];
+  /** Class index of image i; -1 when unlabelled. */
+  label(index: number): number;
+  /** A name for image i that a person can find (a file path, or file#index). */
+  describe(index: number): string;
+  /** Decodes image i to RGB; throws DecodeError naming it when it cannot be read. */
+  load(index: number, detail?: DetailToKeep): Promise<RgbImage>;
+  /** Smallest and largest width and height (reads every header of file-based data). */
+  sizeRange(): Promise<SizeRange>;
+}
+
+/** A bad path or bad contents: the message names the problem and the fix. */
+export class DatasetError extends Error {
+  override name = "DatasetError";
+}
+
+export function rangeOf(sizes: Iterable<{ width: number; height: number }>): SizeRange {
+  const r = { minWidth: Infinity, maxWidth: 0, minHeight: Infinity, maxHeight: 0 };
+  for (const s of sizes) {
+    r.minWidth = Math.min(r.minWidth, s.width);
+    r.maxWidth = Math.max(r.maxWidth, s.width);
+    r.minHeight = Math.min(r.minHeight, s.height);
+    r.maxHeight = Math.max(r.maxHeight, s.height);
+  }
+  if (r.maxWidth === 0) return { minWidth: 0, maxWidth: 0, minHeight: 0, maxHeight: 0 };
+  return r;
+}

@@ -1,0 +1,54 @@
+// Datasets whose images are files: an image folder or a text list of paths.
+import { readFile } from "node:fs/promises";
+
+import { DecodeError, decodeImage, readImageSize, type DetailToKeep } from "../decode.js";
+import type { RgbImage } from "../render.js";
+import { rangeOf, type Dataset, type DatasetFormat, type SizeRange } from "./dataset.js";
+
+export const IMAGE_EXTENSIONS = /\.(jpe?g|png|webp)$/i;
+
+export class FileDataset implements Dataset {
+  readonly size: number;
+
+  constructor(
+    readonly format: DatasetFormat,
+    readonly path: string,
+    private readonly files: readonly string[],
+    private readonly labels: readonly number[],
+    readonly classes: readonly string[],
+  ) {
+    this.size = files.length;
+  }
+
+  label(index: number): number {
+    return this.labels[index]!;
+  }
+
+  describe(index: number): string {
+    return this.files[index]!;
+  }
+
+  async load(index: number, detail?: DetailToKeep): Promise<RgbImage> {
+    const file = this.files[index]!;
+    let bytes: Uint8Array;
+    try {
+      bytes = await readFile(file);
+    } catch (err) {
+      throw new DecodeError(file, (err as Error).message);
+    }
+    return decodeImage(bytes, file, detail);
+  }
+
+  /** Reads every file's header; files that cannot be read are left out. */
+  async sizeRange(): Promise<SizeRange> {
+    const sizes: { width: number; height: number }[] = [];
+    for (const file of this.files) {
+      try {
+        sizes.push(await readImageSize(await readFile(file), file));
+      } catch {
+        // unreadable files are reported by the loader when it meets them
+      }
+    }
+    return rangeOf(sizes);
+  }
+}

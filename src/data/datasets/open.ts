@@ -1,0 +1,92 @@
+// Opens a dataset, recognising its format from the path:
+// - a directory with <split>-images-idx3-ubyte[.gz]: IDX (MNIST, Fashion-MNIST);
+// - a directory with data_batch_*.bin / test_batch.bin or train.bin / test.bin: CIFAR binary;
+// - a .txt / .lst / .csv file: a text list of `path [label]` lines (paths relative to the list);
+// - an IDX images file itself;
+// - any other directory: an image folder (jpg, jpeg, png, webp, nested), labelled by its
+//   top-level subfolders; `train` / `test` (or `val`) subfolders are the splits when present.
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { dirname, join, relative, resolve, sep } from "node:path";
+
+import { CifarDataset, cifarFiles } from "./cifar.js";
+import { DatasetError, type Dataset, type Split } from "./dataset.js";
+import { FileDataset, IMAGE_EXTENSIONS } from "./files.js";
+import { IdxDataset, idxImagesFile } from "./idx.js";
+
+export interface OpenOptions {
+  split?: Split;
+}
+
+const FORMATS_HELP =
+  "sere-torch reads an image folder (class subfolders of jpg/jpeg/png/webp files), IDX files (MNIST / Fashion-MNIST, " +
+  "e.g. /usr/share/datasets/fashion-mnist), CIFAR-10/100 binary batches, or a text list (.txt/.lst/.csv) of `path [label]` lines";
+
+export function openDataset(path: string, options: OpenOptions = {}): Dataset {
+  const split = options.split ?? "train";
+  const full = resolve(path);
+  if (!existsSync(full)) throw new DatasetError(`dataset path ${full} does not exist; give the folder or file of the data (${FORMATS_HELP})`);
+  const stat = statSync(full);
+  if (stat.isFile()) {
+    if (/\.(txt|lst|csv)$/i.test(full)) return openList(full);
+    if (/idx3-ubyte(\.gz)?$/.test(full)) return new IdxDataset(full, full);
+    throw new DatasetError(`cannot tell the format of ${full}: ${FORMATS_HELP}`);
+  }
+  const idx = idxImagesFile(full, split);
+  if (idx) return new IdxDataset(full, idx);
+  const cifar = cifarFiles(full, split);
+  if (cifar) return new CifarDataset(full, cifar.files, cifar.labelBytes);
+  const splitDir = [split, split === "test" ? "val" : undefined]
+    .filter((s): s is string => s !== undefined)
+    .map((s) => join(full, s))
+    .find((d) => existsSync(d) && statSync(d).isDirectory());
+  return openFolder(splitDir ?? full);
+}
+
+function walk(dir: string, out: string[]): void {
+  const entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const e of entries) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) walk(p, out);
+    else if (e.isFile() && IMAGE_EXTENSIONS.test(e.name)) out.push(p);
+  }
+}
+
+function openFolder(dir: string): Dataset {
+  const files: string[] = [];
+  walk(dir, files);
+  if (files.length === 0) throw new DatasetError(`no images (jpg, jpeg, png, webp) under ${dir}; ${FORMATS_HELP}`);
+  // The class of a file is its top-level subfolder; files directly in `dir` are unlabelled.
+  const classOf = files.map((f) => {
+    const parts = relative(dir, f).split(sep);
+    return parts.length > 1 ? parts[0]! : undefined;
+  });
+  const classes = [...new Set(classOf.filter((c): c is string => c !== undefined))].sort();
+  const index = new Map(classes.map((c, i) => [c, i]));
+  return new FileDataset("image-folder", dir, files, classOf.map((c) => (c === undefined ? -1 : index.get(c)!)), classes);
+}
+
+function openList(file: string): Dataset {
+  const base = dirname(file);
+  const files: string[] = [];
+  const names: (string | undefined)[] = [];
+  readFileSync(file, "utf8")
+    .split(/\r?\n/)
+    .forEach((raw, lineNo) => {
+      const line = raw.trim();
+      if (line === "" || line.startsWith("#")) return;
+      const m = /^(.*?)(?:[\s,]+(\S+))?$/.exec(line);
+      const [, p, label] = m!;
+      if (!p) throw new DatasetError(`${file}:${lineNo + 1}: expected \`path [label]\``);
+      files.push(resolve(base, p));
+      names.push(label);
+    });
+  if (files.length === 0) throw new DatasetError(`${file} lists no images; write one \`path [label]\` per line`);
+  const labelled = names.filter((n): n is string => n !== undefined);
+  const numeric = labelled.every((n) => /^\d+$/.test(n));
+  const classes = numeric
+    ? Array.from({ length: labelled.length > 0 ? Math.max(...labelled.map(Number)) + 1 : 0 }, (_, i) => String(i))
+    : [...new Set(labelled)].sort();
+  const index = new Map(classes.map((c, i) => [c, i]));
+  const labels = names.map((n) => (n === undefined ? -1 : numeric ? Number(n) : index.get(n)!));
+  return new FileDataset("text-list", file, files, labels, classes);
+}

@@ -1,0 +1,80 @@
+// Decoding image files with sharp (libvips) to uint8 RGB. Grayscale is expanded to three
+// channels and alpha dropped. A large image may shrink on load, but only as far as the
+// largest view still gets full detail: its smallest possible crop keeps at least the
+// view's side in pixels.
+import sharp from "sharp";
+
+import type { RgbImage } from "./render.js";
+
+/** The largest view: its side and the smallest area fraction its crops may take. */
+export interface DetailToKeep {
+  size: number;
+  minScale: number;
+}
+
+/** The smallest side of any crop of `minScale` area with aspect ratio in [3/4, 4/3]. */
+function smallestCropSide(width: number, height: number, minScale: number): number {
+  return Math.sqrt(0.75 * minScale * width * height);
+}
+
+/** How much a width x height image may shrink and keep `detail` (1 = not at all). */
+export function shrinkFactor(width: number, height: number, detail: DetailToKeep | undefined): number {
+  if (!detail) return 1;
+  const factor = smallestCropSide(width, height, detail.minScale) / detail.size;
+  return factor >= 2 ? factor : 1; // shrinking by less than 2 saves little decoding work
+}
+
+/** An image that could not be decoded; `file` names it. */
+export class DecodeError extends Error {
+  override name = "DecodeError";
+  constructor(
+    readonly file: string,
+    cause: string,
+  ) {
+    super(`cannot decode ${file}: ${cause}`);
+  }
+}
+
+/** Decodes encoded image bytes (JPEG, PNG, WebP, ...) to RGB; `file` names them in errors. */
+export async function decodeImage(bytes: Uint8Array, file: string, detail?: DetailToKeep): Promise<RgbImage> {
+  if (bytes.length === 0) throw new DecodeError(file, "the file is empty");
+  try {
+    const meta = await sharp(bytes).metadata();
+    if (!meta.width || !meta.height) throw new Error("no image size in the header");
+    let pipeline = sharp(bytes, { failOn: "warning" });
+    const factor = shrinkFactor(meta.width, meta.height, detail);
+    if (factor > 1) {
+      pipeline = pipeline.resize(Math.ceil(meta.width / factor), Math.ceil(meta.height / factor), { fit: "fill" });
+    }
+    const { data, info } = await pipeline.removeAlpha().toColourspace("srgb").raw().toBuffer({ resolveWithObject: true });
+    const pixels = new Uint8Array(data.buffer, data.byteOffset, data.length);
+    if (info.channels === 3) return { width: info.width, height: info.height, data: pixels };
+    if (info.channels === 1) return grayToRgb(pixels, info.width, info.height);
+    throw new Error(`unexpected ${info.channels} channels after conversion to RGB`);
+  } catch (err) {
+    throw new DecodeError(file, (err as Error).message);
+  }
+}
+
+/** Expands one channel to three. */
+export function grayToRgb(gray: Uint8Array, width: number, height: number): RgbImage {
+  const data = new Uint8Array(width * height * 3);
+  for (let i = 0; i < width * height; i++) {
+    const v = gray[i]!;
+    data[3 * i] = v;
+    data[3 * i + 1] = v;
+    data[3 * i + 2] = v;
+  }
+  return { width, height, data };
+}
+
+/** Width and height from the header only. */
+export async function readImageSize(bytes: Uint8Array, file: string): Promise<{ width: number; height: number }> {
+  try {
+    const meta = await sharp(bytes).metadata();
+    if (!meta.width || !meta.height) throw new Error("no image size in the header");
+    return { width: meta.width, height: meta.height };
+  } catch (err) {
+    throw new DecodeError(file, (err as Error).message);
+  }
+}

@@ -1,0 +1,96 @@
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+import { describe, expect, it } from "vitest";
+
+import { openDataset } from "../../src/data/datasets/open.js";
+import { decodeImage, shrinkFactor } from "../../src/data/decode.js";
+import { tempDir, writeIdx, writeJpeg, writePng } from "./helpers.js";
+
+import sharp from "sharp";
+
+describe("datasets", () => {
+  it("reads IDX files (gzipped), with labels, splits, classes and size range", async () => {
+    const dir = tempDir("idx");
+    writeIdx(dir, "train", 12);
+    writeIdx(dir, "t10k", 5);
+    const train = openDataset(dir);
+    expect([train.format, train.size, train.classes.length]).toEqual(["idx", 12, 10]);
+    expect(openDataset(dir, { split: "test" }).size).toBe(5);
+    expect(train.label(7)).toBe(7);
+    const img = await train.load(3);
+    expect([img.width, img.height, img.data.length]).toEqual([28, 28, 28 * 28 * 3]);
+    expect(img.data[0]).toBe(img.data[1]); // grayscale expanded
+    expect(await train.sizeRange()).toEqual({ minWidth: 28, maxWidth: 28, minHeight: 28, maxHeight: 28 });
+  });
+
+  it.runIf(existsSync("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"))("opens Debian's Fashion-MNIST", () => {
+    const d = openDataset("/usr/share/datasets/fashion-mnist", { split: "test" });
+    expect(d.size).toBe(10000);
+    expect(d.classes[9]).toBe("Ankle boot");
+  });
+
+  it("reads CIFAR-10 binary batches: label byte, then R, G, B planes", async () => {
+    const dir = tempDir("cifar");
+    const record = Buffer.alloc(1 + 3072);
+    record[0] = 3;
+    record.fill(10, 1, 1 + 1024);
+    record.fill(20, 1 + 1024, 1 + 2048);
+    record.fill(30, 1 + 2048);
+    writeFileSync(join(dir, "data_batch_1.bin"), Buffer.concat([record, record]));
+    writeFileSync(join(dir, "test_batch.bin"), record);
+    writeFileSync(join(dir, "batches.meta.txt"), "airplane\nautomobile\nbird\ncat\n");
+    const d = openDataset(dir);
+    expect([d.format, d.size, d.label(1), d.classes[3]]).toEqual(["cifar", 2, 3, "cat"]);
+    const img = await d.load(0);
+    expect([img.width, img.height, ...img.data.subarray(0, 6)]).toEqual([32, 32, 10, 20, 30, 10, 20, 30]);
+    expect(openDataset(dir, { split: "test" }).size).toBe(1);
+  });
+
+  it("reads an image folder (nested, labels from top-level folders) and a text list", async () => {
+    const root = tempDir("folder");
+    mkdirSync(join(root, "b", "deep"), { recursive: true });
+    mkdirSync(join(root, "a"));
+    await writeJpeg(join(root, "a", "1.jpg"), 30, 20, 1);
+    await writePng(join(root, "b", "deep", "2.png"), 10, 40, 2);
+    writeFileSync(join(root, "b", "readme.txt"), "not an image");
+    const d = openDataset(root);
+    expect([d.format, d.size, d.classes]).toEqual(["image-folder", 2, ["a", "b"]]);
+    expect([d.label(0), d.label(1)]).toEqual([0, 1]);
+    expect(await d.sizeRange()).toEqual({ minWidth: 10, maxWidth: 30, minHeight: 20, maxHeight: 40 });
+
+    writeFileSync(join(root, "list.txt"), "# images\na/1.jpg cat\nb/deep/2.png dog\n");
+    const list = openDataset(join(root, "list.txt"));
+    expect([list.format, list.size, list.classes, list.label(1)]).toEqual(["text-list", 2, ["cat", "dog"], 1]);
+    expect((await list.load(1)).width).toBe(10);
+  });
+
+  it("says what is wrong with a bad path", () => {
+    expect(() => openDataset("/no/such/place")).toThrow(/does not exist; give the folder or file of the data/);
+    const dir = tempDir("unknown");
+    writeFileSync(join(dir, "data.bin"), "x");
+    expect(() => openDataset(join(dir, "data.bin"))).toThrow(/cannot tell the format .*image folder/);
+    expect(() => openDataset(dir)).toThrow(/no images \(jpg, jpeg, png, webp\) under/);
+  });
+});
+
+describe("decoding", () => {
+  it("expands grayscale to RGB and drops alpha", async () => {
+    const gray = await sharp(Buffer.alloc(12 * 8, 77), { raw: { width: 12, height: 8, channels: 1 } }).png().toBuffer();
+    const g = await decodeImage(gray, "gray.png");
+    expect([g.width, g.height, g.data.length, g.data[0], g.data[1], g.data[2]]).toEqual([12, 8, 12 * 8 * 3, 77, 77, 77]);
+    const rgba = await sharp(Buffer.alloc(5 * 5 * 4, 200), { raw: { width: 5, height: 5, channels: 4 } }).png().toBuffer();
+    expect((await decodeImage(rgba, "rgba.png")).data.length).toBe(75);
+  });
+
+  it("shrinks large images on load only as far as the smallest global crop keeps the view's detail", async () => {
+    const detail = { size: 224, minScale: 0.4 };
+    expect(shrinkFactor(500, 375, detail)).toBe(1); // ImageNet-sized: no shrinking
+    const dir = tempDir("big");
+    await writeJpeg(join(dir, "big.jpg"), 2400, 1800, 1);
+    const img = await decodeImage(await sharp(join(dir, "big.jpg")).toBuffer(), "big.jpg", detail);
+    expect(img.width).toBeLessThan(2400);
+    expect(Math.sqrt(0.75 * 0.4 * img.width * img.height)).toBeGreaterThanOrEqual(224);
+    expect(Math.abs(img.width / img.height - 4 / 3)).toBeLessThan(0.01);
+  });
+});
