@@ -1,7 +1,7 @@
 // Trainer: runs SERE pretraining from a configuration. TypeScript keeps the loop's
 // bookkeeping (schedules, logging, checkpoints, events); each iteration is one native call.
 import { EventEmitter } from "node:events";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -180,8 +180,6 @@ export class Trainer extends EventEmitter<Events> {
       }
       const path = await save(epoch + 1, { ...loader.state(), epoch: epoch + 1, batch: 0 });
       if (c.saveckpFreq > 0 && (epoch + 1) % c.saveckpFreq === 0) {
-        await save(epoch + 1, { ...loader.state(), epoch: epoch + 1, batch: 0 }).then(() => undefined);
-        const { copyFileSync } = await import("node:fs");
         copyFileSync(path, join(at.outputDir, `checkpoint${String(epoch + 1).padStart(4, "0")}.pth`));
       }
       this.emit("epoch", { epoch, iteration, checkpoint: path, meanLoss: lossSum / Math.max(1, losses) });

@@ -1,0 +1,77 @@
+#!/usr/bin/env node
+// sere-train: SERE pretraining from the command line.
+//   sere-train [--preset NAME] [--config FILE] [--resume] [--flag value ...]
+//   sere-train export --pretrained-weights CHECKPOINT [--checkpoint-key teacher] [--output-dir DIR]
+import { flagsHelp, parseFlags } from "../config/flags.js";
+import { ConfigError } from "../config/parse.js";
+import { DEFAULT_PRESET, PRESETS } from "../config/presets.js";
+import { trainConfigSchema } from "../config/train.js";
+import { z } from "zod";
+import { exportBackbone } from "../train/export.js";
+import { Trainer } from "../train/trainer.js";
+
+const USAGE = `Usage: sere-train [--preset NAME] [--config FILE] [--resume] [--flag value ...]
+       sere-train export --pretrained-weights CHECKPOINT [--checkpoint-key teacher|student] [--output-dir DIR]
+
+Pretrains a Vision Transformer with SERE. Values come from the preset (default
+${DEFAULT_PRESET}), then the config file (JSON or YAML), then the flags.
+
+  --preset NAME     ${Object.keys(PRESETS).join(", ")}
+  --config FILE     a .json / .yaml file of fields (camelCase or kebab-case)
+  --resume          continue from <output-dir>/checkpoint.pth
+  --help            this text
+
+Fields (flags are the reference implementation's argument names in kebab-case):
+${flagsHelp(trainConfigSchema.shape)}
+`;
+
+async function train(argv: string[]): Promise<void> {
+  const flags = parseFlags(argv, trainConfigSchema.shape, ["preset", "config"], ["resume"]);
+  if (flags.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const controller = new AbortController();
+  process.once("SIGINT", () => {
+    process.stderr.write("\nstopping after this step (a checkpoint is written); press Ctrl-C again to quit now\n");
+    controller.abort();
+    process.once("SIGINT", () => process.exit(130));
+  });
+  const trainer = new Trainer(flags.values, {
+    preset: flags.extra.preset as string | undefined,
+    configFile: flags.extra.config as string | undefined,
+    resume: flags.extra.resume === true,
+    signal: controller.signal,
+  });
+  trainer.on("warning", (message) => process.stderr.write(`\nwarning: ${message}\n`));
+  trainer.on("epoch", (e) => process.stderr.write(`\nepoch ${e.epoch} done: mean loss ${e.meanLoss.toFixed(4)}, checkpoint ${e.checkpoint}\n`));
+  const result = await trainer.fit();
+  process.stderr.write(`${result.stoppedBy === "done" ? "training done" : `stopped (${result.stoppedBy})`} after ${result.iterations} steps; checkpoint: ${result.lastCheckpoint ?? "none"}\n`);
+}
+
+const exportFlags = z.object({
+  pretrainedWeights: z.string(),
+  checkpointKey: z.enum(["teacher", "student"]).default("teacher"),
+  outputDir: z.string().optional(),
+});
+
+async function exportCommand(argv: string[]): Promise<void> {
+  const flags = parseFlags(argv, exportFlags.shape);
+  if (flags.help || flags.values.pretrainedWeights === undefined) {
+    process.stdout.write(USAGE);
+    if (!flags.help) throw new ConfigError("sere-train export needs --pretrained-weights CHECKPOINT");
+    return;
+  }
+  const written = await exportBackbone(String(flags.values.pretrainedWeights), {
+    checkpointKey: flags.values.checkpointKey as string | undefined,
+    outputDir: flags.values.outputDir as string | undefined,
+  });
+  process.stderr.write(`wrote ${written.join(" and ")}\n`);
+}
+
+const [first, ...rest] = process.argv.slice(2);
+const run = first === "export" ? exportCommand(rest) : train(process.argv.slice(2));
+run.catch((err: Error) => {
+  process.stderr.write(`\nsere-train: ${err.message}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,48 @@
+// Export: a training checkpoint's teacher (or student) backbone as .pth and .safetensors
+// with the reference's names (cls_token, blocks.0.attn.qkv.weight, ...), as DINO publishes them.
+import { mkdirSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+
+import { torchLoad } from "../io/torch-load.js";
+import { Model } from "../model/model.js";
+import { parseOptions } from "../config/parse.js";
+import { trainConfigSchema } from "../config/train.js";
+
+export interface ExportOptions {
+  /** "teacher" (default) or "student". */
+  checkpointKey?: string;
+  /** Default: the checkpoint's folder. */
+  outputDir?: string;
+}
+
+/** Writes <outputDir>/<key>_backbone.{pth,safetensors}; returns their paths. */
+export async function exportBackbone(checkpoint: string, options: ExportOptions = {}): Promise<string[]> {
+  const root = await torchLoad(checkpoint);
+  const configText = root instanceof Map ? root.get("config") : undefined;
+  if (typeof configText !== "string") {
+    throw new Error(`${checkpoint} is not a sere-torch training checkpoint (it has no "config"); export works on the checkpoint.pth a run writes`);
+  }
+  const config = parseOptions(trainConfigSchema, JSON.parse(configText), `configuration stored in ${checkpoint}`);
+  const key = options.checkpointKey ?? "teacher";
+  const model = Model.create({
+    arch: config.arch,
+    embedDim: config.embedDim,
+    depth: config.depth,
+    numHeads: config.numHeads,
+    patchSize: config.patchSize,
+    imgSize: config.globalCropsSize,
+    localHeads: config.localCropsNumber > 0,
+    maskedImModeling: key === "student",
+    head: false,
+  });
+  try {
+    await model.load(checkpoint, { checkpointKey: key, backboneOnly: true });
+    const outputDir = resolve(options.outputDir ?? dirname(checkpoint));
+    mkdirSync(outputDir, { recursive: true });
+    const paths = [join(outputDir, `${key}_backbone.pth`), join(outputDir, `${key}_backbone.safetensors`)];
+    for (const path of paths) await model.save(path, { part: "backbone" });
+    return paths;
+  } finally {
+    model.dispose();
+  }
+}
