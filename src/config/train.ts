@@ -84,6 +84,10 @@ export const trainConfigSchema = z
     maxSteps: z.number().int().min(0).default(0),
     /** Log every N iterations. */
     logEvery: positiveInt.default(10),
+    /** After training on a labelled dataset: weighted k-NN accuracy of the teacher (spec 9). */
+    knnEval: z.boolean().default(false),
+    /** Evaluate on only the first N training and N test images (0: all). */
+    knnEvalLimit: z.number().int().min(0).default(0),
   })
   .superRefine((c, ctx) => {
     if (c.arch === "custom" && (c.embedDim === undefined || c.depth === undefined || c.numHeads === undefined)) {

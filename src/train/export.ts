@@ -4,9 +4,9 @@ import { mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 
 import { torchLoad } from "../io/torch-load.js";
-import { Model } from "../model/model.js";
 import { parseOptions } from "../config/parse.js";
 import { trainConfigSchema } from "../config/train.js";
+import { loadBackbone } from "./backbone.js";
 
 export interface ExportOptions {
   /** "teacher" (default) or "student". */
@@ -24,19 +24,8 @@ export async function exportBackbone(checkpoint: string, options: ExportOptions 
   }
   const config = parseOptions(trainConfigSchema, JSON.parse(configText), `configuration stored in ${checkpoint}`);
   const key = options.checkpointKey ?? "teacher";
-  const model = Model.create({
-    arch: config.arch,
-    embedDim: config.embedDim,
-    depth: config.depth,
-    numHeads: config.numHeads,
-    patchSize: config.patchSize,
-    imgSize: config.globalCropsSize,
-    localHeads: config.localCropsNumber > 0,
-    maskedImModeling: key === "student",
-    head: false,
-  });
+  const model = await loadBackbone({ ...config, device: "cpu" }, checkpoint, key);
   try {
-    await model.load(checkpoint, { checkpointKey: key, backboneOnly: true });
     const outputDir = resolve(options.outputDir ?? dirname(checkpoint));
     mkdirSync(outputDir, { recursive: true });
     const paths = [join(outputDir, `${key}_backbone.pth`), join(outputDir, `${key}_backbone.safetensors`)];

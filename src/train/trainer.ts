@@ -11,6 +11,10 @@ import { Loader, type LoaderState, openDataset } from "../data/index.js";
 import { native } from "../native/load.js";
 import type { NativeSereStep, NativeStepResult, NativeStepSchedule } from "../native/surface.js";
 import { setThreads } from "../runtime.js";
+import { clsFeatures } from "../eval/features.js";
+import type { KnnAccuracy } from "../eval/knn.js";
+import { knnEvaluation } from "../eval/knn-eval.js";
+import { loadBackbone } from "./backbone.js";
 import { disposeCheckpoint, readTrainingCheckpoint } from "./checkpoint.js";
 import { ProgressReporter } from "./progress.js";
 import { learningRateAt, teacherMomentumAt, teacherTemperatureAt, weightDecayAt } from "./schedules.js";
@@ -37,6 +41,8 @@ export interface EpochEvent {
 
 export interface FitResult {
   config: TrainConfig;
+  /** With knnEval: the teacher's weighted k-NN accuracy on the dataset's test split. */
+  knn?: KnnAccuracy[];
   /** Iterations run in total (resumed runs count the earlier ones). */
   iterations: number;
   /** Epochs completed. */
@@ -54,7 +60,7 @@ export interface TrainerOptions extends Omit<ConfigSources, "overrides"> {
   progress?: boolean;
 }
 
-type Events = { step: [StepEvent]; epoch: [EpochEvent]; warning: [string] };
+type Events = { step: [StepEvent]; epoch: [EpochEvent]; evaluation: [KnnAccuracy[]]; warning: [string] };
 
 const CHECKPOINT = "checkpoint.pth";
 
@@ -106,9 +112,35 @@ export class Trainer extends EventEmitter<Events> {
       if (this.options.resume && existsSync(checkpointPath)) {
         ({ iteration, epoch } = await this.restore(step, loader, checkpointPath));
       }
-      return await this.loop(step, loader, { epoch, iteration, perEpoch, outputDir });
+      const result = await this.loop(step, loader, { epoch, iteration, perEpoch, outputDir });
+      if (c.knnEval && result.stoppedBy !== "abort" && result.lastCheckpoint && dataset.classes.length > 0) {
+        result.knn = await this.evaluate(result.lastCheckpoint, join(outputDir, "log.jsonl"));
+      }
+      return result;
     } finally {
       step.dispose();
+    }
+  }
+
+  /** The teacher's weighted k-NN accuracy (k = 10, 20, 100, 200), logged and emitted. */
+  private async evaluate(checkpoint: string, log: string): Promise<KnnAccuracy[]> {
+    const c = this.config;
+    const model = await loadBackbone(c, checkpoint);
+    try {
+      if (this.options.progress ?? true) process.stderr.write("k-NN evaluation of the teacher...\n");
+      const limit = c.knnEvalLimit > 0 ? c.knnEvalLimit : undefined;
+      const knn = await knnEvaluation(c.dataPath, clsFeatures(model), {
+        size: c.globalCropsSize,
+        device: c.device,
+        ks: [10, 20, 100, 200].filter((k) => limit === undefined || k <= limit),
+        trainLimit: limit,
+        testLimit: limit,
+      });
+      writeFileSync(log, `${JSON.stringify({ knn })}\n`, { flag: "a" });
+      this.emit("evaluation", knn);
+      return knn;
+    } finally {
+      model.dispose();
     }
   }
 

@@ -27,6 +27,7 @@ const tiny = {
   batchSizePerGpu: 4,
   precision: "float32",
   dataPath: FASHION_MNIST,
+  knnEval: false,
 } as const satisfies Record<string, unknown>;
 
 const run = async (outputDir: string, maxSteps: number, resume = false, signal?: AbortSignal) => {
@@ -64,6 +65,16 @@ describe.skipIf(!existsSync(FASHION_MNIST))("Trainer", () => {
     const resumed = await run(dir, 4, true);
     expect(resumed.steps.map((s) => s.iteration)).toEqual([3, 4]);
     expect(resumed.steps.map((s) => s.total)).toEqual(whole.steps.slice(2).map((s) => s.total));
+  });
+
+  it("evaluates the teacher by k-NN at the end of training and logs it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sere-knn-"));
+    const trainer = new Trainer({ ...tiny, outputDir: dir, maxSteps: 1, knnEval: true, knnEvalLimit: 200 }, { preset: "fashion-mnist-tiny", progress: false });
+    const result = await trainer.fit();
+    expect(result.knn!.map((r) => r.k)).toEqual([10, 20, 100, 200]);
+    for (const r of result.knn!) expect(r.top1).toBeGreaterThan(10); // 10 classes: above chance even untrained
+    const last = JSON.parse(readFileSync(join(dir, "log.jsonl"), "utf8").trim().split("\n").pop()!);
+    expect(last.knn).toEqual(result.knn);
   });
 
   it("stops at the next step when aborted, with a checkpoint", async () => {

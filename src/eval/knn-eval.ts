@@ -1,0 +1,24 @@
+// DINO's k-NN protocol on a labelled dataset: features of its train and test splits,
+// then weighted k-NN (src/eval/knn.ts).
+import { openDataset } from "../data/datasets/open.js";
+import { type Embed, extractFeatures, type FeatureOptions } from "./features.js";
+import { type KnnAccuracy, knnAccuracy, type KnnOptions } from "./knn.js";
+
+export interface KnnEvaluationOptions extends FeatureOptions, KnnOptions {
+  /** Use only the first N training / test images (default: all). */
+  trainLimit?: number;
+  testLimit?: number;
+}
+
+export async function knnEvaluation(dataPath: string, embed: Embed, options: KnnEvaluationOptions = {}): Promise<KnnAccuracy[]> {
+  const train = openDataset(dataPath, { split: "train" });
+  const test = openDataset(dataPath, { split: "test" });
+  if (train.classes.length === 0) throw new Error(`${dataPath} has no labels: k-NN evaluation needs a labelled dataset`);
+  const a = await extractFeatures(train, embed, { ...options, limit: options.trainLimit });
+  const b = await extractFeatures(test, embed, { ...options, limit: options.testLimit });
+  try {
+    return await knnAccuracy(a, b, { ks: options.ks, temperature: options.temperature, numClasses: train.classes.length, chunkSize: options.chunkSize });
+  } finally {
+    for (const t of [a.features, a.labels, b.features, b.labels]) t.dispose();
+  }
+}
