@@ -148,13 +148,17 @@ export interface NativeComputeSettings {
   termByTerm: boolean;
 }
 
-export interface NativeSereLosses {
+/** The objective's values: total = ibot (4 - alpha - beta) / 2 + alpha spatial + beta channel. */
+export interface NativeLossValues {
   total: number;
   ibot: number;
   cls: number;
   mim: number;
   spatial: number;
   channel: number;
+}
+
+export interface NativeSereLosses extends NativeLossValues {
   /** d total / d input, when computed with requiresGrad. */
   grads?: Record<NativeStudentInput, NativeTensor>;
 }
@@ -216,13 +220,7 @@ export interface NativeStepSchedule {
   freezeLastLayer: boolean;
 }
 
-export interface NativeStepResult {
-  total: number;
-  ibot: number;
-  cls: number;
-  mim: number;
-  spatial: number;
-  channel: number;
+export interface NativeStepResult extends NativeLossValues {
   stepped: boolean;
   skipped: boolean;
   lossScale: number;
