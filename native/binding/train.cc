@@ -56,7 +56,9 @@ class SereStep : public Napi::ObjectWrap<SereStep> {
     return DefineClass(env, "SereStep",
                        {InstanceMethod<&SereStep::Run>("run"), InstanceMethod<&SereStep::State>("state"),
                         InstanceMethod<&SereStep::Centres>("centres"), InstanceMethod<&SereStep::Save>("save"),
-                        InstanceMethod<&SereStep::Restore>("restore"), InstanceMethod<&SereStep::Dispose>("dispose")});
+                        InstanceMethod<&SereStep::Restore>("restore"),
+                        InstanceMethod<&SereStep::ParameterGroups>("parameterGroups"),
+                        InstanceMethod<&SereStep::Dispose>("dispose")});
   }
 
   explicit SereStep(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SereStep>(info) {
@@ -201,6 +203,22 @@ class SereStep : public Napi::ObjectWrap<SereStep> {
       std::lock_guard<std::mutex> lock(training->mutex);
       train::RestoreTrainingState(training->step, state);
       return env.Undefined();
+    });
+  }
+
+  // parameterGroups(): the names in the optimiser's two groups (regularised, not).
+  Napi::Value ParameterGroups(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return Guard(env, [&] {
+      auto training = Get(env);
+      auto groups = train::ParameterGroups(training->step.student);
+      Napi::Array out = Napi::Array::New(env, groups.size());
+      for (size_t g = 0; g < groups.size(); ++g) {
+        Napi::Array names = Napi::Array::New(env, groups[g].size());
+        for (size_t i = 0; i < groups[g].size(); ++i) names.Set(i, groups[g][i].first);
+        out.Set(g, names);
+      }
+      return out.As<Napi::Value>();
     });
   }
 

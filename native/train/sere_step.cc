@@ -7,13 +7,13 @@
 
 namespace sere::train {
 
-std::vector<std::vector<at::Tensor>> ParameterGroups(const model::SereNetwork& network) {
-  std::vector<at::Tensor> regularised, not_regularised;
+std::vector<model::NamedTensors> ParameterGroups(const model::SereNetwork& network) {
+  model::NamedTensors regularised, not_regularised;
   for (const auto& p : network->named_parameters()) {
     if (!p.value().requires_grad()) continue;
     const std::string& name = p.key();
     const bool bias = name.size() >= 5 && name.compare(name.size() - 5, 5, ".bias") == 0;
-    (bias || p.value().dim() >= 2 ? regularised : not_regularised).push_back(p.value());
+    (bias || p.value().dim() >= 2 ? regularised : not_regularised).emplace_back(name, p.value());
   }
   return {regularised, not_regularised};
 }
@@ -44,12 +44,14 @@ SereStep::SereStep(const StepConfig& config) : objective(config.objective), conf
   for (const auto& p : student->named_parameters())
     if (p.key().find("last_layer") != std::string::npos) last_layer_params_.push_back(p.value());
 
-  auto groups = ParameterGroups(student);
   std::vector<torch::optim::OptimizerParamGroup> param_groups;
-  param_groups.emplace_back(groups[0], std::make_unique<torch::optim::AdamWOptions>(0.0));
-  auto no_decay = std::make_unique<torch::optim::AdamWOptions>(0.0);
-  no_decay->weight_decay(0.0);
-  param_groups.emplace_back(groups[1], std::move(no_decay));
+  for (const auto& group : ParameterGroups(student)) {
+    std::vector<at::Tensor> params;
+    for (const auto& [name, p] : group) params.push_back(p);
+    auto options = std::make_unique<torch::optim::AdamWOptions>(0.0);
+    options->weight_decay(0.0);  // group 0 follows the weight decay schedule, set every step
+    param_groups.emplace_back(params, std::move(options));
+  }
   optimizer = std::make_unique<torch::optim::AdamW>(param_groups, torch::optim::AdamWOptions(0.0));
 }
 

@@ -90,8 +90,9 @@ class SereStep {
   int64_t iteration_ = 0;
 };
 
-// The spec's two AdamW groups: every parameter with >= 2 dimensions and every bias is
-// regularised (group 0); the other 1-D parameters (norm weights) are not (group 1).
-std::vector<std::vector<at::Tensor>> ParameterGroups(const model::SereNetwork& network);
+// The spec's two AdamW groups of trainable parameters, by name: every parameter with >= 2
+// dimensions and every bias is regularised (group 0); the other 1-D ones (norm weights)
+// are not (group 1).
+std::vector<model::NamedTensors> ParameterGroups(const model::SereNetwork& network);
 
 }  // namespace sere::train

@@ -46,7 +46,12 @@ async function train(argv: string[]): Promise<void> {
   trainer.on("warning", (message) => process.stderr.write(`\nwarning: ${message}\n`));
   trainer.on("epoch", (e) => process.stderr.write(`\nepoch ${e.epoch} done: mean loss ${e.meanLoss.toFixed(4)}, checkpoint ${e.checkpoint}\n`));
   const result = await trainer.fit();
-  process.stderr.write(`${result.stoppedBy === "done" ? "training done" : `stopped (${result.stoppedBy})`} after ${result.iterations} steps; checkpoint: ${result.lastCheckpoint ?? "none"}\n`);
+  process.stderr.write(
+    `${result.stoppedBy === "done" ? "training done" : `stopped (${result.stoppedBy})`} after ${result.iterations} steps\n` +
+      `outputs in ${trainer.config.outputDir}: config.json, log.jsonl, checkpoint.pth\n`,
+  );
+  if (result.knn) process.stderr.write(`k-NN accuracy of the teacher: ${result.knn.map((r) => `k=${r.k} top-1 ${r.top1.toFixed(2)}%`).join(", ")}\n`);
+  if (result.stoppedBy === "abort") process.exitCode = 130;
 }
 
 const exportFlags = z.object({

@@ -123,3 +123,19 @@ describe("training checkpoints", () => {
     second.dispose();
   });
 });
+
+describe("AdamW parameter groups (spec 5)", () => {
+  it("regularise every >= 2-D parameter and every bias; not norm weights; frozen ones left out", () => {
+    const step = new (native().SereStep)({ ...options(), student: modelOptionsSchema.parse({ ...architecture, head: { ...head, normLastLayer: true }, maskedImModeling: true }) });
+    const [regularised, notRegularised] = step.parameterGroups();
+    for (const name of ["backbone.cls_token", "backbone.pos_embed", "backbone.masked_embed", "backbone.blocks.0.attn.qkv.weight", "backbone.blocks.0.attn.qkv.bias", "backbone.norm.bias", "backbone.channel_sere.projection.0.bias", "head.mlp.0.bias", "head.last_layer.weight_v"]) {
+      expect(regularised, name).toContain(name);
+    }
+    for (const name of ["backbone.norm.weight", "backbone.blocks.1.norm2.weight", "backbone.channel_sere.projection.0.weight", "backbone.pixel_sere.predictor.1.weight"]) {
+      expect(notRegularised, name).toContain(name);
+    }
+    // norm_last_layer freezes weight_g: in no group
+    expect([...regularised, ...notRegularised]).not.toContain("head.last_layer.weight_g");
+    step.dispose();
+  });
+});
