@@ -4,12 +4,14 @@ import * as model from "./model.js";
 import * as objective from "./objective.js";
 import * as data from "./data.js";
 import * as runtime from "./runtime.js";
+import * as train from "./train.js";
 
 const suites: Record<string, { run(): Promise<object> }> = {
   runtime,
   model,
   objective,
   data,
+  train,
 };
 
 const wanted = process.argv.slice(2);
