@@ -1,0 +1,79 @@
+// One full training step against an independent PyTorch implementation of the spec
+// (fixture from test/fixtures/train/generate.py): losses, updated weights, centres.
+import { describe, expect, it } from "vitest";
+
+import { modelOptionsSchema, tensor } from "../../src/index.js";
+import { readWeightGroups } from "../../src/model/weights.js";
+import { native } from "../../src/native/load.js";
+import type { NativeEntries } from "../../src/native/surface.js";
+import type { Tensor } from "../../src/tensor.js";
+import { maxAbsDiff } from "../model/helpers.js";
+
+const FIXTURE = new URL("../fixtures/train/step_reference.pth", import.meta.url).pathname;
+
+describe("one SERE step against the PyTorch reference", () => {
+  it("gives the same losses, student, teacher and centres (1e-4)", async () => {
+    const groups = new Map((await readWeightGroups(FIXTURE)).map(([k, e]) => [k, e]));
+    const group = (k: string) => new Map(groups.get(k)!);
+    const architecture = { arch: "custom", embedDim: 16, depth: 2, numHeads: 2, patchSize: 4, imgSize: 16 } as const;
+    const head = { outDim: 32, hiddenDim: 16, bottleneckDim: 8, normLastLayer: false, sharedHead: true };
+    const step = new (native().SereStep)({
+      student: modelOptionsSchema.parse({ ...architecture, head, maskedImModeling: true }),
+      teacher: modelOptionsSchema.parse({ ...architecture, head }),
+      objective: { outDim: 32, studentTemp: 0.1, centreMomentum: 0.9, spatialTeacherTemp: 0.5, channelTeacherTemp: 0.1, lambda1: 1, lambda2: 1, alpha: 0.2, beta: 0.5 },
+      globalQuerySide: 3,
+      globalKeySide: 3,
+      localSide: 0,
+      clipGrad: 0.05,
+      precision: "float32",
+      accumIter: 1,
+      device: "cpu",
+    });
+    step.restore({
+      student: groups.get("student")!,
+      teacher: groups.get("teacher")!,
+      optimizer: [],
+      centre: tensor(new Float32Array(32), [1, 32]),
+      patchCentre: tensor(new Float32Array(32), [1, 1, 32]),
+      lossScale: 65536,
+      goodSteps: 0,
+      iteration: 0,
+    });
+    const batch = group("batch");
+    const result = await step.run(
+      {
+        globalViews: batch.get("global_views")!,
+        localViews: batch.get("local_views")!,
+        masks: batch.get("masks")!,
+        globalRecords: batch.get("global_records")!,
+        localRecords: batch.get("local_records")!,
+      },
+      { lr: 1e-3, weightDecay: 0.04, momentum: 0.9, teacherTemp: 0.04, teacherPatchTemp: 0.05, freezeLastLayer: false },
+    );
+    const losses = group("losses");
+    for (const key of ["total", "ibot", "cls", "mim", "spatial", "channel"] as const) {
+      expect(Math.abs(result[key] - (losses.get(key)!.toArray() as Float32Array)[0]!), key).toBeLessThan(1e-4);
+    }
+
+    const compare = (ours: NativeEntries, expected: Map<string, Tensor>, which: string) => {
+      const names = ours.map(([n]) => n).filter((n) => !n.endsWith("num_batches_tracked"));
+      expect(names.length).toBeGreaterThan(40);
+      for (const [name, t] of ours) {
+        if (name.endsWith("num_batches_tracked")) continue;
+        expect(expected.has(name), `${which}: ${name}`).toBe(true);
+        expect(maxAbsDiff(t, expected.get(name)!), `${which}: ${name}`).toBeLessThan(1e-4);
+      }
+    };
+    // the student moved: its weights differ from the initial ones by more than the tolerance
+    const before = group("student");
+    const after = step.state("student");
+    expect(maxAbsDiff(after.find(([n]) => n === "backbone.blocks.0.attn.qkv.weight")![1], before.get("backbone.blocks.0.attn.qkv.weight")!)).toBeGreaterThan(1e-4);
+    compare(after, group("student_after"), "student");
+    compare(step.state("teacher"), group("teacher_after"), "teacher");
+    const centres = group("centres");
+    const { centre, patchCentre } = step.centres();
+    expect(maxAbsDiff(centre, centres.get("centre")!)).toBeLessThan(1e-4);
+    expect(maxAbsDiff(patchCentre, centres.get("patch_centre")!)).toBeLessThan(1e-4);
+    step.dispose();
+  });
+});
