@@ -1,0 +1,91 @@
+// Attention maps as DINO shows them: the last block's attention from the CLS token to
+// every patch, per head, upsampled to the image and laid over it, written as PNGs.
+import { mkdirSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+
+import sharp from "sharp";
+
+import { decodeImage } from "../data/decode.js";
+import { IMAGENET_NORMALISATION, type RgbImage } from "../data/render.js";
+import type { Model } from "../model/model.js";
+
+export interface AttentionMapOptions {
+  /** Resize so that the shorter side is this many pixels first (default: keep the size). */
+  shortSide?: number;
+}
+
+export interface AttentionMaps {
+  /** One overlay per head, then the mean over heads: each the image's size. */
+  files: string[];
+  /** All panels side by side: the image, the heads, the mean. */
+  panels: string;
+  width: number;
+  height: number;
+  heads: number;
+}
+
+/** The image as the model sees it: sides cut down to multiples of the patch size. */
+async function prepare(path: string, patch: number, shortSide: number | undefined): Promise<RgbImage> {
+  let image = await decodeImage(await readFile(path), path);
+  const scale = shortSide ? shortSide / Math.min(image.width, image.height) : 1;
+  const width = Math.floor((image.width * scale) / patch) * patch;
+  const height = Math.floor((image.height * scale) / patch) * patch;
+  if (width < patch || height < patch) throw new RangeError(`${path} is smaller than one ${patch}-pixel patch`);
+  if (width !== image.width || height !== image.height) {
+    const data = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
+      .resize(width, height, { fit: "fill", kernel: "cubic" })
+      .raw()
+      .toBuffer();
+    image = { width, height, data: new Uint8Array(data) };
+  }
+  return image;
+}
+
+/** A heat colour for v in [0, 1]: black, red, yellow, white. */
+function heat(v: number): [number, number, number] {
+  return [Math.min(1, 3 * v), Math.min(1, Math.max(0, 3 * v - 1)), Math.min(1, Math.max(0, 3 * v - 2))].map((c) => c * 255) as [number, number, number];
+}
+
+/** Writes the attention overlays of `model` (a backbone) for the image at `imagePath` into `outputDir`. */
+export async function attentionMaps(model: Model, imagePath: string, outputDir: string, options: AttentionMapOptions = {}): Promise<AttentionMaps> {
+  const patch = model.options.patchSize;
+  const image = await prepare(imagePath, patch, options.shortSide);
+  const { width, height } = image;
+  const pixels = { pixels: image.data, shape: [1, height, width, 3] as [number, number, number, number], ...IMAGENET_NORMALISATION };
+  const attention = await model.lastSelfAttention(pixels);
+  const [, heads, tokens] = attention.shape() as [number, number, number, number];
+  const values = attention.toArray() as Float32Array;
+  attention.dispose();
+  const [cols, rows] = [width / patch, height / patch];
+
+  // CLS -> patch attention per head, then the mean; each scaled to [0, 1] for display
+  const maps: Float32Array[] = [];
+  for (let h = 0; h < heads; h++) maps.push(values.slice(h * tokens * tokens + 1, h * tokens * tokens + tokens));
+  maps.push(maps.reduce((mean, m) => mean.map((v, i) => v + m[i]! / heads), new Float32Array(rows * cols)));
+
+  mkdirSync(outputDir, { recursive: true });
+  const overlays = maps.map((map) => {
+    const max = Math.max(...map);
+    const min = Math.min(...map);
+    const out = Buffer.alloc(width * height * 3);
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const v = (map[Math.floor(y / patch) * cols + Math.floor(x / patch)]! - min) / (max - min || 1);
+        const colour = heat(v);
+        for (let c = 0; c < 3; c++) out[(y * width + x) * 3 + c] = Math.round(0.4 * image.data[(y * width + x) * 3 + c]! + 0.6 * colour[c]!);
+      }
+    }
+    return out;
+  });
+  const raw = { raw: { width, height, channels: 3 as const } };
+  const files = overlays.map((_, i) => join(outputDir, i < heads ? `attention-head${i}.png` : "attention-mean.png"));
+  await Promise.all(overlays.map((o, i) => sharp(o, raw).png().toFile(files[i]!)));
+  const panels = join(outputDir, "attention-panels.png");
+  const all = [Buffer.from(image.data), ...overlays];
+  await sharp({ create: { width: width * all.length, height, channels: 3, background: "#000" } })
+    .composite(all.map((input, i) => ({ input, raw: raw.raw, left: i * width, top: 0 })))
+    .png()
+    .toFile(panels);
+  return { files, panels, width, height, heads };
+}
