@@ -18,3 +18,4 @@ export { knnEvaluation, type KnnEvaluationOptions } from "./eval/knn-eval.js";
 export { clsFeatures, extractFeatures, pixelFeatures, type Embed, type FeatureOptions } from "./eval/features.js";
 export { cosineScheduleAt, learningRateAt, teacherMomentumAt, teacherTemperatureAt, weightDecayAt } from "./train/schedules.js";
 export { attentionMaps, type AttentionMapOptions, type AttentionMaps } from "./eval/attention.js";
+export { linearProbe, linearProbeOptionsSchema, type LinearProbeOptions, type LinearProbeResult } from "./eval/linear-probe.js";

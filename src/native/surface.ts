@@ -307,4 +307,12 @@ export interface NativeAddon extends NativeObjectiveAddon, NativeAugment {
     testLabels: NativeTensor,
     options: { ks: number[]; temperature: number; numClasses: number; chunkSize: number },
   ): Promise<Array<{ k: number; top1: number; top5: number }>>;
+  /** A linear classifier per learning rate on frozen features; see src/eval/linear-probe.ts. */
+  linearProbe(
+    trainFeatures: NativeTensor,
+    trainLabels: NativeTensor,
+    testFeatures: NativeTensor,
+    testLabels: NativeTensor,
+    options: { lrs: number[]; epochs: number; batchSize: number; momentum: number; weightDecay: number; numClasses: number; seed: number },
+  ): Promise<Array<{ lr: number; top1: number; top5: number }>>;
 }

@@ -1,0 +1,63 @@
+#include "eval/linear_probe.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+
+namespace sere::eval {
+
+std::vector<LinearProbeResult> LinearProbe(const at::Tensor& train_features, const at::Tensor& train_labels,
+                                           const at::Tensor& test_features, const at::Tensor& test_labels,
+                                           const LinearProbeOptions& options) {
+  TORCH_CHECK(train_features.dim() == 2 && test_features.dim() == 2 && train_features.size(1) == test_features.size(1),
+              "features must be (N, D) with the same D for training and test");
+  TORCH_CHECK(train_labels.size(0) == train_features.size(0) && test_labels.size(0) == test_features.size(0),
+              "need one label per feature");
+  const auto x = train_features.to(at::kFloat);
+  const auto y = train_labels.to(x.device(), at::kLong);
+  const auto xt = test_features.to(x.device(), at::kFloat);
+  const auto yt = test_labels.to(x.device(), at::kLong).view({-1, 1});
+  const int64_t classes =
+      options.num_classes > 0 ? options.num_classes : 1 + std::max(y.max().item<int64_t>(), yt.max().item<int64_t>());
+  const int64_t n = x.size(0);
+  const int64_t steps_per_epoch = (n + options.batch_size - 1) / options.batch_size;
+  const int64_t total_steps = steps_per_epoch * options.epochs;
+
+  std::vector<LinearProbeResult> results;
+  for (double lr : options.lrs) {
+    torch::manual_seed(options.seed);
+    torch::nn::Linear classifier(x.size(1), classes);
+    classifier->to(x.device());
+    {  // DINO's linear head initialisation: weights N(0, 0.01), bias 0
+      torch::NoGradGuard no_grad;
+      classifier->weight.normal_(0, 0.01);
+      classifier->bias.zero_();
+    }
+    torch::optim::SGD sgd(classifier->parameters(),
+                          torch::optim::SGDOptions(lr).momentum(options.momentum).weight_decay(options.weight_decay));
+    int64_t step = 0;
+    for (int64_t epoch = 0; epoch < options.epochs; ++epoch) {
+      auto order = at::randperm(n, at::TensorOptions().dtype(at::kLong).device(x.device()));
+      for (int64_t start = 0; start < n; start += options.batch_size, ++step) {
+        // cosine schedule over all steps, to 0
+        static_cast<torch::optim::SGDOptions&>(sgd.param_groups()[0].options())
+            .lr(lr * 0.5 * (1 + std::cos(M_PI * static_cast<double>(step) / total_steps)));
+        auto idx = order.narrow(0, start, std::min(options.batch_size, n - start));
+        auto loss = at::cross_entropy_loss(classifier->forward(x.index_select(0, idx)), y.index_select(0, idx));
+        sgd.zero_grad();
+        loss.backward();
+        sgd.step();
+      }
+    }
+    torch::NoGradGuard no_grad;
+    auto ranking = std::get<1>(classifier->forward(xt).topk(std::min<int64_t>(5, classes), 1));
+    auto correct = ranking.eq(yt);
+    const double total = static_cast<double>(xt.size(0));
+    const double top1 = correct.narrow(1, 0, 1).sum().item().toDouble();
+    const double top5 = correct.sum().item().toDouble();
+    results.push_back({lr, 100.0 * top1 / total, 100.0 * top5 / total});
+  }
+  return results;
+}
+
+}  // namespace sere::eval

@@ -1,0 +1,31 @@
+#pragma once
+// Linear probe on frozen features (DINO's protocol, on precomputed features): a linear
+// classifier trained with SGD (momentum 0.9) and a cosine learning-rate schedule, one run
+// per learning rate of the sweep; top-1/top-5 on the test features.
+#include <ATen/ATen.h>
+
+#include <vector>
+
+namespace sere::eval {
+
+struct LinearProbeOptions {
+  std::vector<double> lrs{0.001, 0.01, 0.1};
+  int64_t epochs = 100;
+  int64_t batch_size = 256;
+  double momentum = 0.9;
+  double weight_decay = 0.0;
+  int64_t num_classes = 0;  // 0: 1 + the largest label
+  uint64_t seed = 0;
+};
+
+struct LinearProbeResult {
+  double lr;
+  double top1;  // percent
+  double top5;
+};
+
+std::vector<LinearProbeResult> LinearProbe(const at::Tensor& train_features, const at::Tensor& train_labels,
+                                           const at::Tensor& test_features, const at::Tensor& test_labels,
+                                           const LinearProbeOptions& options);
+
+}  // namespace sere::eval

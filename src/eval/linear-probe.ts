@@ -1,0 +1,39 @@
+// Linear probe on frozen features (DINO's protocol, on features extracted once): SGD with
+// momentum 0.9 and a cosine schedule, swept over learning rates; the best is reported.
+import { z } from "zod";
+
+import { parseOptions } from "../config/parse.js";
+import { native } from "../native/load.js";
+import type { Tensor } from "../tensor.js";
+
+export const linearProbeOptionsSchema = z.object({
+  lrs: z.array(z.number().positive()).nonempty().default([0.001, 0.01, 0.1, 1]),
+  epochs: z.number().int().positive().default(100),
+  batchSize: z.number().int().positive().default(256),
+  momentum: z.number().min(0).max(1).default(0.9),
+  weightDecay: z.number().min(0).default(0),
+  /** 0: one more than the largest label. */
+  numClasses: z.number().int().min(0).default(0),
+  seed: z.number().int().min(0).default(0),
+});
+export type LinearProbeOptions = z.input<typeof linearProbeOptionsSchema>;
+
+export interface LinearProbeResult {
+  /** Every learning rate of the sweep with its test accuracy (percent). */
+  sweep: Array<{ lr: number; top1: number; top5: number }>;
+  best: { lr: number; top1: number; top5: number };
+}
+
+export async function linearProbe(
+  train: { features: Tensor; labels: Tensor },
+  test: { features: Tensor; labels: Tensor },
+  options: LinearProbeOptions = {},
+): Promise<LinearProbeResult> {
+  const o = parseOptions(linearProbeOptionsSchema, options, "linear probe options");
+  if (train.labels.shape()[0] !== train.features.shape()[0] || test.labels.shape()[0] !== test.features.shape()[0]) {
+    throw new RangeError("linear probe: give exactly one label per feature");
+  }
+  const sweep = await native().linearProbe(train.features, train.labels, test.features, test.labels, o);
+  const best = sweep.reduce((a, b) => (b.top1 > a.top1 ? b : a));
+  return { sweep, best };
+}

@@ -1,0 +1,37 @@
+import { describe, expect, it } from "vitest";
+
+import { linearProbe } from "../../src/eval/linear-probe.js";
+import { tensor } from "../../src/index.js";
+
+/** Four classes, each a Gaussian blob around its own direction: linearly separable. */
+function blobs(count: number, seed: number) {
+  let s = seed;
+  const uniform = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const gaussian = () => Math.sqrt(-2 * Math.log(uniform() + 1e-12)) * Math.cos(2 * Math.PI * uniform());
+  const D = 8;
+  const features = new Float32Array(count * D);
+  const labels = new BigInt64Array(count);
+  for (let i = 0; i < count; i++) {
+    const c = i % 4;
+    labels[i] = BigInt(c);
+    for (let d = 0; d < D; d++) features[i * D + d] = (d === c ? 3 : d === c + 4 ? -3 : 0) + 0.3 * gaussian();
+  }
+  return { features: tensor(features, [count, D]), labels: tensor(labels, [count]) };
+}
+
+describe("linear probe", () => {
+  it("reaches near-perfect accuracy on linearly separable features", async () => {
+    const result = await linearProbe(blobs(400, 1), blobs(200, 2), { lrs: [0.01, 0.1], epochs: 20, batchSize: 32 });
+    expect(result.sweep.map((r) => r.lr)).toEqual([0.01, 0.1]);
+    expect(result.best.top1).toBeGreaterThanOrEqual(99);
+    expect(result.best.top5).toBe(100);
+  });
+
+  it("learns nothing beyond chance when labels are unrelated to the features", async () => {
+    const train = blobs(400, 3);
+    const test = blobs(200, 4);
+    const shuffled = tensor(BigInt64Array.from({ length: 200 }, (_, i) => BigInt((i * 7 + 3) % 4 === i % 4 ? (i + 1) % 4 : (i * 7 + 3) % 4)), [200]);
+    const result = await linearProbe(train, { features: test.features, labels: shuffled }, { lrs: [0.1], epochs: 10 });
+    expect(result.best.top1).toBeLessThan(40);
+  });
+});
