@@ -29,7 +29,7 @@ function describe(field: z.ZodType): FieldInfo {
   const kind = t.def.type;
   return {
     kind,
-    length: kind === "tuple" ? (t.def.items?.length ?? 1) : 1,
+    length: kind === "tuple" ? (t.def.items?.length ?? 1) : kind === "array" ? Infinity : 1,
     options: kind === "enum" ? Object.values(t.def.entries ?? {}) : undefined,
     defaultValue,
     description,
@@ -97,7 +97,13 @@ export function parseFlags(argv: readonly string[], shape: Shape, extraFlags: re
       throw new ConfigError(`unknown flag --${flag}` + (close.length > 0 ? `; did you mean ${close.map((k) => `--${k}`).join(", ")}?` : "; see --help"));
     }
     const info = describe(field);
-    if (info.kind === "tuple") {
+    if (info.kind === "array") {
+      // several numbers: --nb-knn 10 20 100 (or --nb-knn=10,20,100)
+      const values = inline !== undefined ? inline.split(",") : [];
+      while (inline === undefined && argv[i + 1] !== undefined && !argv[i + 1]!.startsWith("--")) values.push(argv[++i]!);
+      if (values.length === 0) throw new ConfigError(`--${flag} needs at least one value`);
+      out.values[name] = values.map((v) => convert(name, { ...info, kind: "number" }, v));
+    } else if (info.kind === "tuple") {
       const values: unknown[] = [];
       const first = inline !== undefined ? inline.split(",") : [];
       for (const v of first) values.push(convert(name, { ...info, kind: "number" }, v));
@@ -123,7 +129,15 @@ export function flagsHelp(shape: Shape): string {
     .map(([name, field]) => {
       const info = describe(field);
       const type =
-        info.kind === "enum" ? info.options!.join("|") : info.kind === "tuple" ? Array(info.length).fill("N").join(" ") : info.kind === "boolean" ? "true|false" : info.kind;
+        info.kind === "enum"
+          ? info.options!.join("|")
+          : info.kind === "tuple"
+            ? Array(info.length).fill("N").join(" ")
+            : info.kind === "array"
+              ? "N [N ...]"
+              : info.kind === "boolean"
+                ? "true|false"
+                : info.kind;
       const fallback = info.defaultValue === undefined ? "" : ` (default ${JSON.stringify(info.defaultValue)})`;
       const text = info.description ? `  ${info.description}` : "";
       return `  --${kebab(name)} ${type}${fallback}${text}`;

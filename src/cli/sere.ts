@@ -1,0 +1,146 @@
+#!/usr/bin/env node
+// sere: evaluation and export, with DINO's evaluation flags.
+//   sere eval knn | sere eval linear | sere features | sere attention | sere export
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+import { z } from "zod";
+
+import { flagsHelp, parseFlags } from "../config/flags.js";
+import { parseOptions } from "../config/parse.js";
+import { trainConfigSchema } from "../config/train.js";
+import { openDataset } from "../data/datasets/open.js";
+import { attentionMaps } from "../eval/attention.js";
+import { clsFeatures, extractFeatures } from "../eval/features.js";
+import { knnAccuracy } from "../eval/knn.js";
+import { linearProbe } from "../eval/linear-probe.js";
+import { torchLoad } from "../io/torch-load.js";
+import { writeSafetensors } from "../io/safetensors.js";
+import { Model } from "../model/model.js";
+import { loadBackbone } from "../train/backbone.js";
+import { exportBackbone } from "../train/export.js";
+
+/** Flags every command shares: which weights, which architecture when the file does not say. */
+const common = {
+  pretrainedWeights: z.string(),
+  checkpointKey: z.enum(["teacher", "student"]).default("teacher"),
+  /** Only for weights without a stored configuration (e.g. exported or reference files). */
+  arch: z.enum(["vit_tiny", "vit_small", "vit_base", "vit_large"]).default("vit_small"),
+  patchSize: z.number().int().positive().default(16),
+  /** Input side for evaluation; default: the training resolution (or 224). */
+  imageSize: z.number().int().positive().optional(),
+  batchSizePerGpu: z.number().int().positive().default(256),
+  device: z.string().default("cpu"),
+  outputDir: z.string().default("."),
+  /** Use only the first N images of each split (0: all). */
+  limit: z.number().int().min(0).default(0),
+};
+const COMMANDS = {
+  "eval knn": z.object({ ...common, dataPath: z.string(), nbKnn: z.array(z.number().int().positive()).default([10, 20, 100, 200]), temperature: z.number().positive().default(0.07) }),
+  "eval linear": z.object({ ...common, dataPath: z.string(), lrs: z.array(z.number().positive()).default([0.001, 0.01, 0.1]), epochs: z.number().int().positive().default(100) }),
+  features: z.object({ ...common, dataPath: z.string() }),
+  attention: z.object({ ...common, imagePath: z.string(), imageShortSide: z.number().int().positive().optional() }),
+  export: z.object({ pretrainedWeights: z.string(), checkpointKey: z.enum(["teacher", "student"]).default("teacher"), outputDir: z.string().optional() }),
+};
+type Command = keyof typeof COMMANDS;
+
+/** The backbone of a sere-torch checkpoint (architecture from its config) or of other weights. */
+async function backbone(o: { pretrainedWeights: string; checkpointKey: string; arch: string; patchSize: number; imageSize?: number; device: string }) {
+  const root = await torchLoad(o.pretrainedWeights);
+  const stored = root instanceof Map ? root.get("config") : undefined;
+  if (typeof stored === "string") {
+    const config = parseOptions(trainConfigSchema, JSON.parse(stored), `configuration stored in ${o.pretrainedWeights}`);
+    return { model: await loadBackbone({ ...config, device: o.device }, o.pretrainedWeights, o.checkpointKey), size: o.imageSize ?? config.globalCropsSize };
+  }
+  const model = Model.create({ arch: o.arch as "vit_small", patchSize: o.patchSize, imgSize: 224, head: false, device: o.device });
+  await model.load(o.pretrainedWeights, { checkpointKey: o.checkpointKey, backboneOnly: true });
+  return { model, size: o.imageSize ?? 224 };
+}
+
+async function features(o: z.output<(typeof COMMANDS)["features"]>) {
+  const { model, size } = await backbone(o);
+  try {
+    const embed = clsFeatures(model);
+    const options = { size, batchSize: o.batchSizePerGpu, device: o.device, limit: o.limit > 0 ? o.limit : undefined };
+    const train = await extractFeatures(openDataset(o.dataPath, { split: "train" }), embed, options);
+    const test = await extractFeatures(openDataset(o.dataPath, { split: "test" }), embed, options);
+    return { train, test };
+  } finally {
+    model.dispose();
+  }
+}
+
+/** Prints a result and writes it as JSON into the output folder. */
+function report(outputDir: string, file: string, result: object): void {
+  mkdirSync(outputDir, { recursive: true });
+  writeFileSync(join(outputDir, file), `${JSON.stringify(result, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+async function run(command: Command, argv: string[]): Promise<void> {
+  const schema = COMMANDS[command];
+  const flags = parseFlags(argv, schema.shape);
+  if (flags.help) {
+    process.stdout.write(`Usage: sere ${command} [--flag value ...]\n\n${flagsHelp(schema.shape)}\n`);
+    return;
+  }
+  const parse = <C extends Command>(c: C) => parseOptions(COMMANDS[c], flags.values, `sere ${c} flags`) as z.output<(typeof COMMANDS)[C]>;
+  const say = (text: string) => process.stdout.write(`${text}\n`);
+  switch (command) {
+    case "export": {
+      const o = parse("export");
+      say(`wrote ${(await exportBackbone(o.pretrainedWeights, { checkpointKey: o.checkpointKey, outputDir: o.outputDir })).join(" and ")}`);
+      return;
+    }
+    case "attention": {
+      const o = parse("attention");
+      const { model } = await backbone(o);
+      try {
+        const maps = await attentionMaps(model, o.imagePath, o.outputDir, { shortSide: o.imageShortSide });
+        say(`wrote ${maps.files.length} overlays and ${maps.panels}`);
+      } finally {
+        model.dispose();
+      }
+      return;
+    }
+    case "features": {
+      const o = parse("features");
+      const { train, test } = await features(o);
+      mkdirSync(o.outputDir, { recursive: true });
+      for (const [name, f] of [["train", train], ["test", test]] as const) {
+        const path = join(o.outputDir, `features_${name}.safetensors`);
+        await writeSafetensors(path, [["features", f.features], ["labels", f.labels]]);
+        say(`wrote ${path}: features ${JSON.stringify(f.features.shape())}, labels`);
+      }
+      return;
+    }
+    case "eval knn": {
+      const o = parse("eval knn");
+      const { train, test } = await features(o);
+      report(o.outputDir, "knn.json", await knnAccuracy(train, test, { ks: o.nbKnn, temperature: o.temperature }));
+      return;
+    }
+    case "eval linear": {
+      const o = parse("eval linear");
+      const { train, test } = await features(o);
+      report(o.outputDir, "linear.json", await linearProbe(train, test, { lrs: o.lrs, epochs: o.epochs }));
+      return;
+    }
+  }
+}
+
+const USAGE = `Usage: sere eval knn | sere eval linear | sere features | sere attention | sere export  [--flag value ...]
+       sere <command> --help   lists the command's flags
+`;
+
+const args = process.argv.slice(2);
+const command = (args[0] === "eval" ? `eval ${args[1]}` : args[0]) as Command;
+if (!(command in COMMANDS)) {
+  process.stderr.write(USAGE);
+  process.exitCode = args.length === 0 || args[0] === "--help" ? 0 : 2;
+} else {
+  run(command, args.slice(command.startsWith("eval") ? 2 : 1)).catch((err: Error) => {
+    process.stderr.write(`sere: ${err.message}\n`);
+    process.exitCode = 1;
+  });
+}

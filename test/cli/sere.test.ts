@@ -1,0 +1,63 @@
+// The sere evaluation commands on a checkpoint of a one-step run.
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import sharp from "sharp";
+import { beforeAll, describe, expect, it } from "vitest";
+
+import { readSafetensors } from "../../src/index.js";
+import { Trainer } from "../../src/train/trainer.js";
+
+const FASHION_MNIST = "/usr/share/datasets/fashion-mnist";
+const sere = (args: string[]) => spawnSync(process.execPath, ["--import", "tsx", "src/cli/sere.ts", ...args], { encoding: "utf8" });
+
+describe.skipIf(!existsSync(FASHION_MNIST))("sere", () => {
+  const dir = mkdtempSync(join(tmpdir(), "sere-eval-"));
+  const checkpoint = join(dir, "run", "checkpoint.pth");
+  const common = ["--pretrained-weights", checkpoint, "--data-path", FASHION_MNIST, "--limit", "60"];
+
+  beforeAll(async () => {
+    const overrides = { arch: "custom", embedDim: 24, depth: 1, numHeads: 2, patchSize: 8, outDim: 64, hiddenDim: 32, bottleneckDim: 16, batchSizePerGpu: 4, localCropsNumber: 2, knnEval: false, maxSteps: 1 } as const;
+    await new Trainer({ ...overrides, outputDir: join(dir, "run") }, { progress: false }).fit();
+  });
+
+  it("eval knn prints and writes the accuracy for each k", () => {
+    const run = sere(["eval", "knn", ...common, "--nb-knn", "5", "10", "--output-dir", join(dir, "knn")]);
+    expect(run.status, run.stderr).toBe(0);
+    const result = JSON.parse(readFileSync(join(dir, "knn", "knn.json"), "utf8")) as Array<{ k: number; top1: number }>;
+    expect(result.map((r) => r.k)).toEqual([5, 10]);
+    expect(JSON.parse(run.stdout)).toEqual(result);
+  });
+
+  it("eval linear sweeps the learning rates", () => {
+    const run = sere(["eval", "linear", ...common, "--lrs", "0.01", "0.1", "--epochs", "2", "--output-dir", join(dir, "linear")]);
+    expect(run.status, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout).sweep.map((r: { lr: number }) => r.lr)).toEqual([0.01, 0.1]);
+  });
+
+  it("features writes the CLS features and labels of both splits", async () => {
+    const run = sere(["features", ...common, "--output-dir", join(dir, "features")]);
+    expect(run.status, run.stderr).toBe(0);
+    const train = new Map(await readSafetensors(join(dir, "features", "features_train.safetensors")));
+    expect(train.get("features")!.shape()).toEqual([60, 24]);
+    expect(train.get("labels")!.shape()).toEqual([60]);
+    // Fashion-MNIST's first training labels, as the IDX file stores them
+    expect(Array.from(train.get("labels")!.toArray() as BigInt64Array).slice(0, 5).map(Number)).toEqual([9, 0, 0, 3, 0]);
+  });
+
+  it("attention writes overlays for an image", async () => {
+    const image = join(dir, "image.png");
+    await sharp({ create: { width: 48, height: 32, channels: 3, background: "#808080" } }).png().toFile(image);
+    const run = sere(["attention", "--pretrained-weights", checkpoint, "--image-path", image, "--output-dir", join(dir, "attention")]);
+    expect(run.status, run.stderr).toBe(0);
+    expect(existsSync(join(dir, "attention", "attention-head1.png"))).toBe(true);
+    expect(existsSync(join(dir, "attention", "attention-panels.png"))).toBe(true);
+  });
+
+  it("names a missing flag", () => {
+    const run = sere(["eval", "knn", "--data-path", FASHION_MNIST]);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/pretrainedWeights: .*\(given: nothing\)/);
+  });
+});
