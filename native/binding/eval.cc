@@ -1,4 +1,4 @@
-// Evaluation protocols: weighted k-NN.
+// Evaluation protocols on features: weighted k-NN and the linear probe.
 #include <napi.h>
 
 #include "binding/addon.h"
@@ -12,37 +12,60 @@
 namespace sere::binding {
 namespace {
 
+// The four tensors both protocols take first: train features and labels, test features and labels.
+struct FeatureSets {
+  at::Tensor train_features, train_labels, test_features, test_labels;
+};
+
+FeatureSets FeatureSetsFrom(const Napi::CallbackInfo& info, const std::string& what) {
+  Napi::Env env = info.Env();
+  return {Tensor::From(env, info[0], (what + ": trainFeatures").c_str()), Tensor::From(env, info[1], (what + ": trainLabels").c_str()),
+          Tensor::From(env, info[2], (what + ": testFeatures").c_str()), Tensor::From(env, info[3], (what + ": testLabels").c_str())};
+}
+
+// An array of numbers from an options object.
+template <class T>
+std::vector<T> NumbersField(const Napi::Object& o, const char* key) {
+  Napi::Value v = Field(o, key);
+  if (!v.IsArray()) throw Napi::TypeError::New(o.Env(), std::string("option `") + key + "` must be an array of numbers");
+  std::vector<T> out;
+  for (uint32_t i = 0; i < v.As<Napi::Array>().Length(); ++i)
+    out.push_back(static_cast<T>(v.As<Napi::Array>().Get(i).As<Napi::Number>().DoubleValue()));
+  return out;
+}
+
+// Rows of { key: value } objects for a promise's result.
+template <class Row, class Fill>
+Napi::Value Rows(Napi::Env env, const std::vector<Row>& rows, Fill fill) {
+  Napi::Array out = Napi::Array::New(env, rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    Napi::Object r = Napi::Object::New(env);
+    fill(r, rows[i]);
+    out.Set(i, r);
+  }
+  return out;
+}
+
 // knn(trainFeatures, trainLabels, testFeatures, testLabels, { ks, temperature, numClasses, chunkSize })
 //   -> Promise<Array<{ k, top1, top5 }>>
 Napi::Value Knn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, [&] {
-    auto train_features = Tensor::From(env, info[0], "knn: trainFeatures");
-    auto train_labels = Tensor::From(env, info[1], "knn: trainLabels");
-    auto test_features = Tensor::From(env, info[2], "knn: testFeatures");
-    auto test_labels = Tensor::From(env, info[3], "knn: testLabels");
+    auto sets = FeatureSetsFrom(info, "knn");
     Napi::Object o = ObjectArg(info, 4, "knn options");
     eval::KnnOptions options;
-    options.ks.clear();
-    Napi::Value ks = Field(o, "ks");
-    if (!ks.IsArray()) throw Napi::TypeError::New(env, "option `ks` must be an array of integers");
-    for (uint32_t i = 0; i < ks.As<Napi::Array>().Length(); ++i)
-      options.ks.push_back(ks.As<Napi::Array>().Get(i).As<Napi::Number>().Int64Value());
+    options.ks = NumbersField<int64_t>(o, "ks");
     options.temperature = NumberField(o, "temperature");
     options.num_classes = IntField(o, "numClasses");
     options.chunk_size = IntField(o, "chunkSize");
     return RunAsync(env, [=]() -> Finish {
-             auto results = eval::WeightedKnn(train_features, train_labels, test_features, test_labels, options);
-             return [results](Napi::Env env) -> Napi::Value {
-               Napi::Array out = Napi::Array::New(env, results.size());
-               for (size_t i = 0; i < results.size(); ++i) {
-                 Napi::Object r = Napi::Object::New(env);
-                 r.Set("k", static_cast<double>(results[i].k));
-                 r.Set("top1", results[i].top1);
-                 r.Set("top5", results[i].top5);
-                 out.Set(i, r);
-               }
-               return out;
+             auto results = eval::WeightedKnn(sets.train_features, sets.train_labels, sets.test_features, sets.test_labels, options);
+             return [results](Napi::Env env) {
+               return Rows(env, results, [](Napi::Object& r, const eval::KnnAccuracy& a) {
+                 r.Set("k", static_cast<double>(a.k));
+                 r.Set("top1", a.top1);
+                 r.Set("top5", a.top5);
+               });
              };
            })
         .As<Napi::Value>();
@@ -54,17 +77,10 @@ Napi::Value Knn(const Napi::CallbackInfo& info) {
 Napi::Value LinearProbe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, [&] {
-    auto train_features = Tensor::From(env, info[0], "linearProbe: trainFeatures");
-    auto train_labels = Tensor::From(env, info[1], "linearProbe: trainLabels");
-    auto test_features = Tensor::From(env, info[2], "linearProbe: testFeatures");
-    auto test_labels = Tensor::From(env, info[3], "linearProbe: testLabels");
+    auto sets = FeatureSetsFrom(info, "linearProbe");
     Napi::Object o = ObjectArg(info, 4, "linear probe options");
     eval::LinearProbeOptions options;
-    options.lrs.clear();
-    Napi::Value lrs = Field(o, "lrs");
-    if (!lrs.IsArray()) throw Napi::TypeError::New(env, "option `lrs` must be an array of numbers");
-    for (uint32_t i = 0; i < lrs.As<Napi::Array>().Length(); ++i)
-      options.lrs.push_back(lrs.As<Napi::Array>().Get(i).As<Napi::Number>().DoubleValue());
+    options.lrs = NumbersField<double>(o, "lrs");
     options.epochs = IntField(o, "epochs");
     options.batch_size = IntField(o, "batchSize");
     options.momentum = NumberField(o, "momentum");
@@ -72,17 +88,13 @@ Napi::Value LinearProbe(const Napi::CallbackInfo& info) {
     options.num_classes = IntField(o, "numClasses");
     options.seed = static_cast<uint64_t>(IntField(o, "seed"));
     return RunAsync(env, [=]() -> Finish {
-             auto results = eval::LinearProbe(train_features, train_labels, test_features, test_labels, options);
-             return [results](Napi::Env env) -> Napi::Value {
-               Napi::Array out = Napi::Array::New(env, results.size());
-               for (size_t i = 0; i < results.size(); ++i) {
-                 Napi::Object r = Napi::Object::New(env);
-                 r.Set("lr", results[i].lr);
-                 r.Set("top1", results[i].top1);
-                 r.Set("top5", results[i].top5);
-                 out.Set(i, r);
-               }
-               return out;
+             auto results = eval::LinearProbe(sets.train_features, sets.train_labels, sets.test_features, sets.test_labels, options);
+             return [results](Napi::Env env) {
+               return Rows(env, results, [](Napi::Object& r, const eval::LinearProbeResult& a) {
+                 r.Set("lr", a.lr);
+                 r.Set("top1", a.top1);
+                 r.Set("top5", a.top5);
+               });
              };
            })
         .As<Napi::Value>();
