@@ -77,7 +77,7 @@ class Model : public Napi::ObjectWrap<Model> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "Model",
                        {InstanceMethod<&Model::ParameterCount>("parameterCount"), InstanceMethod<&Model::State>("state"),
-                        InstanceMethod<&Model::LoadState>("loadState"), InstanceMethod<&Model::SavePth>("savePth"),
+                        InstanceMethod<&Model::LoadState>("loadState"),
                         InstanceMethod<&Model::Features>("features"),
                         InstanceMethod<&Model::LastSelfAttention>("lastSelfAttention"),
                         InstanceMethod<&Model::IntermediateLayers>("intermediateLayers"),
@@ -136,21 +136,6 @@ class Model : public Napi::ObjectWrap<Model> {
       bool backbone_only = info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
       Get(env)->load_state(EntriesFromJs(env, info[0]), backbone_only);
       return env.Undefined();
-    });
-  }
-
-  Napi::Value SavePth(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    return Guard(env, [&] {
-      if (!info[0].IsString()) throw Napi::TypeError::New(env, "savePth(path): path must be a string");
-      std::string path = info[0].As<Napi::String>().Utf8Value();
-      NamedTensors entries = Get(env)->state();
-      for (auto& e : entries) e.second = e.second.detach().clone();  // a snapshot, whatever happens next
-      return RunAsync(env, [path, entries]() -> Finish {
-               model::SavePth(path, entries);
-               return [](Napi::Env env) { return env.Undefined(); };
-             })
-          .As<Napi::Value>();
     });
   }
 

@@ -8,16 +8,14 @@ import { z } from "zod";
 
 import { flagsHelp, parseFlags } from "../config/flags.js";
 import { parseOptions } from "../config/parse.js";
-import { trainConfigSchema } from "../config/train.js";
 import { openDataset } from "../data/datasets/open.js";
 import { attentionMaps } from "../eval/attention.js";
 import { clsFeatures, extractFeatures } from "../eval/features.js";
 import { knnAccuracy } from "../eval/knn.js";
 import { linearProbe } from "../eval/linear-probe.js";
-import { torchLoad } from "../io/torch-load.js";
 import { writeSafetensors } from "../io/safetensors.js";
 import { Model } from "../model/model.js";
-import { loadBackbone } from "../train/backbone.js";
+import { loadBackbone, storedTrainConfig } from "../train/backbone.js";
 import { exportBackbone } from "../train/export.js";
 
 /** Flags every command shares: which weights, which architecture when the file does not say. */
@@ -46,10 +44,8 @@ type Command = keyof typeof COMMANDS;
 
 /** The backbone of a sere-torch checkpoint (architecture from its config) or of other weights. */
 async function backbone(o: { pretrainedWeights: string; checkpointKey: string; arch: string; patchSize: number; imageSize?: number; device: string }) {
-  const root = await torchLoad(o.pretrainedWeights);
-  const stored = root instanceof Map ? root.get("config") : undefined;
-  if (typeof stored === "string") {
-    const config = parseOptions(trainConfigSchema, JSON.parse(stored), `configuration stored in ${o.pretrainedWeights}`);
+  const config = await storedTrainConfig(o.pretrainedWeights);
+  if (config) {
     return { model: await loadBackbone({ ...config, device: o.device }, o.pretrainedWeights, o.checkpointKey), size: o.imageSize ?? config.globalCropsSize };
   }
   const model = Model.create({ arch: o.arch as "vit_small", patchSize: o.patchSize, imgSize: 224, head: false, device: o.device });

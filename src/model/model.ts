@@ -98,16 +98,11 @@ export class Model {
   async save(path: string, options: SaveOptions = {}): Promise<void> {
     const entries = this.state();
     try {
-      if (options.part === "backbone") {
-        const backbone = entries
-          .filter(([name]) => name.startsWith("backbone."))
-          .map(([name, t]): [string, Tensor] => [name.slice("backbone.".length), t]);
-        await writeWeights(path, backbone);
-      } else if (path.endsWith(".safetensors")) {
-        await writeWeights(path, entries);
-      } else {
-        await this.handle.savePth(path);
-      }
+      const chosen =
+        options.part === "backbone"
+          ? entries.filter(([name]) => name.startsWith("backbone.")).map(([name, t]): [string, Tensor] => [name.slice("backbone.".length), t])
+          : entries;
+      await writeWeights(path, chosen);
     } finally {
       for (const [, t] of entries) t.dispose();
     }

@@ -81,7 +81,6 @@ export interface NativeModel {
   state(): NativeEntries;
   /** Throws listing missing, unexpected and wrongly-shaped keys. */
   loadState(entries: NativeEntries, backboneOnly: boolean): void;
-  savePth(path: string): Promise<void>;
   features(images: NativeTensor, what: "cls" | "tokens"): Promise<NativeTensor>;
   lastSelfAttention(images: NativeTensor): Promise<NativeTensor>;
   intermediateLayers(images: NativeTensor, n: number): Promise<NativeTensor[]>;

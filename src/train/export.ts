@@ -3,10 +3,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 
-import { torchLoad } from "../io/torch-load.js";
-import { parseOptions } from "../config/parse.js";
-import { trainConfigSchema } from "../config/train.js";
-import { loadBackbone } from "./backbone.js";
+import { loadBackbone, storedTrainConfig } from "./backbone.js";
 
 export interface ExportOptions {
   /** "teacher" (default) or "student". */
@@ -17,12 +14,10 @@ export interface ExportOptions {
 
 /** Writes <outputDir>/<key>_backbone.{pth,safetensors}; returns their paths. */
 export async function exportBackbone(checkpoint: string, options: ExportOptions = {}): Promise<string[]> {
-  const root = await torchLoad(checkpoint);
-  const configText = root instanceof Map ? root.get("config") : undefined;
-  if (typeof configText !== "string") {
+  const config = await storedTrainConfig(checkpoint);
+  if (!config) {
     throw new Error(`${checkpoint} is not a sere-torch training checkpoint (it has no "config"); export works on the checkpoint.pth a run writes`);
   }
-  const config = parseOptions(trainConfigSchema, JSON.parse(configText), `configuration stored in ${checkpoint}`);
   const key = options.checkpointKey ?? "teacher";
   const model = await loadBackbone({ ...config, device: "cpu" }, checkpoint, key);
   try {

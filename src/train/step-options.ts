@@ -2,19 +2,10 @@
 import { modelOptionsSchema } from "../model/options.js";
 import type { NativeStepOptions } from "../native/surface.js";
 import type { TrainConfig } from "../config/train.js";
+import { architectureOf } from "./backbone.js";
 
 export function stepOptionsFrom(c: TrainConfig): NativeStepOptions {
-  const architecture = {
-    arch: c.arch,
-    embedDim: c.embedDim,
-    depth: c.depth,
-    numHeads: c.numHeads,
-    patchSize: c.patchSize,
-    imgSize: c.globalCropsSize,
-    localHeads: c.localCropsNumber > 0,
-    device: c.device,
-    seed: c.seed,
-  };
+  const architecture = { ...architectureOf(c), seed: c.seed };
   const head = { outDim: c.outDim, hiddenDim: c.hiddenDim, bottleneckDim: c.bottleneckDim };
   return {
     // The student masks its global views and drops paths; the teacher does neither.
