@@ -1,6 +1,8 @@
 # Finds LibTorch for the addon (and for scripts/torch-probe, which serves binding.gyp).
 # Sets: TORCH_LIBRARIES, TORCH_INCLUDE_DIRS, TORCH_CXX_FLAGS (from TorchConfig),
-#       SERE_TORCH_CUDA (ON when the LibTorch found has CUDA), SERE_TORCH_LIB_DIR.
+#       SERE_TORCH_CUDA (ON when the LibTorch found has CUDA), SERE_TORCH_LIB_DIR,
+#       SERE_C10D_DEFINES (the c10d backends to compile: USE_C10D_GLOO, USE_C10D_NCCL),
+#       SERE_COMPAT_INCLUDE (stand-ins for headers the LibTorch package lacks, or empty).
 # Which LibTorch is decided by scripts/libtorch.mjs alone, so both builds agree.
 
 get_filename_component(SERE_ROOT "${CMAKE_CURRENT_LIST_DIR}/.." ABSOLUTE)
@@ -29,6 +31,25 @@ if(TARGET torch_cuda OR TARGET c10_cuda)
 else()
   set(SERE_TORCH_CUDA OFF)
 endif()
+
+# c10d backends for data parallelism: Gloo where its headers are (Debian: libgloo-dev),
+# NCCL with a CUDA build. The macros switch on the matching c10d headers.
+set(SERE_C10D_DEFINES "")
+find_path(SERE_C10D_INCLUDE torch/csrc/distributed/c10d/ProcessGroupGloo.hpp HINTS ${TORCH_INCLUDE_DIRS} NO_CACHE)
+find_path(SERE_GLOO_INCLUDE gloo/algorithm.h HINTS ${TORCH_INCLUDE_DIRS} NO_CACHE)
+if(SERE_C10D_INCLUDE AND SERE_GLOO_INCLUDE)
+  list(APPEND SERE_C10D_DEFINES USE_C10D_GLOO)
+endif()
+# c10d/reducer.hpp includes distributed/autograd/context/context.h, which Debian's package
+# lacks; native/compat has a declaration-only stand-in for that case.
+set(SERE_COMPAT_INCLUDE "")
+if(SERE_C10D_INCLUDE AND NOT EXISTS "${SERE_C10D_INCLUDE}/torch/csrc/distributed/autograd/context/context.h")
+  set(SERE_COMPAT_INCLUDE "${SERE_ROOT}/native/compat")
+endif()
+if(SERE_TORCH_CUDA AND SERE_C10D_INCLUDE AND EXISTS "${SERE_C10D_INCLUDE}/torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp")
+  list(APPEND SERE_C10D_DEFINES USE_C10D_NCCL)
+endif()
+message(STATUS "sere-torch: c10d backends: ${SERE_C10D_DEFINES}")
 
 # Where libtorch.so lives, whichever configuration the package was exported with.
 get_target_property(_torch_location torch IMPORTED_LOCATION)

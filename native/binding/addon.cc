@@ -15,6 +15,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterTrain(env, exports);
   RegisterObjective(env, exports);
   RegisterAugment(env, exports);
+  RegisterDistributed(env, exports);
   return exports;
 }
 

@@ -6,6 +6,7 @@ namespace sere::binding {
 // Per-environment state: constructors of the classes native code instantiates.
 struct AddonData {
   Napi::FunctionReference tensor_class;
+  Napi::FunctionReference communicator_class;
 };
 
 inline AddonData& DataOf(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }
@@ -18,5 +19,6 @@ void RegisterEval(Napi::Env env, Napi::Object exports);
 void RegisterTrain(Napi::Env env, Napi::Object exports);
 void RegisterObjective(Napi::Env env, Napi::Object exports);
 void RegisterAugment(Napi::Env env, Napi::Object exports);
+void RegisterDistributed(Napi::Env env, Napi::Object exports);
 
 }  // namespace sere::binding

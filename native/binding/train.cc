@@ -7,6 +7,7 @@
 
 #include "binding/addon.h"
 #include "binding/async.h"
+#include "binding/distributed.h"
 #include "binding/errors.h"
 #include "binding/live_objects.h"
 #include "binding/model_options.h"
@@ -47,6 +48,8 @@ train::StepConfig StepConfigFrom(const Napi::Object& o) {
   c.precision = ParseFloatDtype(StringField(o, "precision"));
   c.accum_iter = IntField(o, "accumIter");
   c.device = ParseDevice(StringField(o, "device"));
+  if (o.Has("communicator") && !o.Get("communicator").IsUndefined())
+    c.communicator = CommunicatorFrom(o.Env(), o.Get("communicator"), "training options.communicator");
   return c;
 }
 
@@ -69,6 +72,9 @@ class SereStep : public Napi::ObjectWrap<SereStep> {
       Napi::Value seed = o.Get("seed");
       if (seed.IsNumber()) torch::manual_seed(static_cast<uint64_t>(seed.As<Napi::Number>().Int64Value()));
       training_.Set(std::make_shared<Training>(config));
+      // Ranks start from rank 0's weights, then draw their own randomness (drop path), as the reference's seed + rank.
+      if (seed.IsNumber() && config.communicator)
+        torch::manual_seed(static_cast<uint64_t>(seed.As<Napi::Number>().Int64Value() + config.communicator->rank()));
     });
   }
 
@@ -102,6 +108,7 @@ class SereStep : public Napi::ObjectWrap<SereStep> {
       schedule.teacher_temp = NumberField(s, "teacherTemp");
       schedule.teacher_patch_temp = NumberField(s, "teacherPatchTemp");
       schedule.freeze_last_layer = BoolField(s, "freezeLastLayer");
+      schedule.stop = s.Has("stop") && s.Get("stop").ToBoolean().Value();
       return RunAsync(env, [training, batch, schedule]() -> Finish {
                std::lock_guard<std::mutex> lock(training->mutex);
                auto r = training->step.Run(batch, schedule);
@@ -116,6 +123,7 @@ class SereStep : public Napi::ObjectWrap<SereStep> {
                  out.Set("stepped", r.stepped);
                  out.Set("skipped", r.skipped);
                  out.Set("lossScale", r.loss_scale);
+                 out.Set("stop", r.stop);
                  return out;
                };
              })

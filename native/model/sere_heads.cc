@@ -24,12 +24,12 @@ Relations SereHeadImpl::forward(const at::Tensor& tokens) {
   at::Tensor z, p;
   {
     NoAutocast fp32;
-    z = projection->forward(map.to(at::kFloat));
+    z = at::relu(NormaliseBatch(*projection[0]->as<torch::nn::BatchNorm2dImpl>(), map.to(at::kFloat), all_reduce_.get()));
   }
   auto conv = predictor[0]->as<torch::nn::Conv2dImpl>()->forward(z);
   {
     NoAutocast fp32;
-    p = at::relu(predictor[1]->as<torch::nn::BatchNorm2dImpl>()->forward(conv.to(at::kFloat)));
+    p = at::relu(NormaliseBatch(*predictor[1]->as<torch::nn::BatchNorm2dImpl>(), conv.to(at::kFloat), all_reduce_.get()));
   }
   return {Relation(z), Relation(p)};
 }

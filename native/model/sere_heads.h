@@ -3,6 +3,10 @@
 // and the channel and spatial self-relations of z and of p (objective/relations.h).
 #include <torch/torch.h>
 
+#include <memory>
+
+#include "model/sync_batch_norm.h"
+
 namespace sere::model {
 
 struct Relations {
@@ -17,6 +21,8 @@ class SereHeadImpl : public torch::nn::Module {
   SereHeadImpl(int64_t dim, RelationKind kind, int64_t heads);
   // tokens: patch tokens of the last block before the final norm, (B, N, D).
   Relations forward(const at::Tensor& tokens);
+  // From now on the BatchNorms take their statistics over all ranks (data parallelism).
+  void SynchroniseBatchNorm(AllReduceSum all_reduce) { all_reduce_ = std::make_shared<AllReduceSum>(std::move(all_reduce)); }
 
   torch::nn::Sequential projection{nullptr}, predictor{nullptr};
 
@@ -24,6 +30,7 @@ class SereHeadImpl : public torch::nn::Module {
   at::Tensor Relation(const at::Tensor& map) const;
   RelationKind kind_;
   int64_t heads_;
+  std::shared_ptr<AllReduceSum> all_reduce_;  // unset: per-process BatchNorm
 };
 TORCH_MODULE(SereHead);
 

@@ -53,6 +53,51 @@ SereStep::SereStep(const StepConfig& config) : objective(config.objective), conf
     param_groups.emplace_back(params, std::move(options));
   }
   optimizer = std::make_unique<torch::optim::AdamW>(param_groups, torch::optim::AdamWOptions(0.0));
+  if (config.communicator) JoinRanks(*config.communicator);
+}
+
+void SereStep::JoinRanks(distributed::Communicator& communicator) {
+  std::vector<at::Tensor> state;
+  for (auto* network : {&student, &teacher})
+    for (auto& [name, t] : (*network)->state()) state.push_back(t);
+  {
+    torch::NoGradGuard no_grad;
+    communicator.Broadcast(state, /*root=*/0);
+  }
+  auto shared = config_.communicator;
+  auto all_reduce = [shared](at::Tensor& t) { shared->AllReduceSum(t); };
+  for (auto* network : {&student, &teacher}) {
+    auto& backbone = (*network)->backbone;
+    for (auto* head : {&backbone->channel_sere, &backbone->pixel_sere, &backbone->channel_sere_local,
+                       &backbone->pixel_sere_local})
+      if (*head) (*head)->SynchroniseBatchNorm(all_reduce);
+  }
+  std::vector<std::pair<std::string, at::Tensor>> trainable;
+  for (const auto& p : student->named_parameters())
+    if (p.value().requires_grad()) trainable.emplace_back(p.key(), p.value());
+  gradient_averager_ = std::make_unique<distributed::GradientAverager>(trainable, communicator);
+}
+
+void SereStep::ReduceReport(objective::SereLosses& losses, StepResult& result, bool stop) {
+  auto values = at::stack({losses.total, losses.ibot, losses.cls, losses.mim, losses.spatial, losses.channel})
+                    .detach()
+                    .to(at::kCPU, at::kDouble);
+  if (config_.communicator) {
+    auto& communicator = *config_.communicator;
+    communicator.MarkProgress(iteration_);
+    values = at::cat({values, at::full({1}, stop ? 1.0 : 0.0, values.options())}).to(config_.device);
+    communicator.AllReduceSum(values);
+    values = values.cpu() / static_cast<double>(communicator.world_size());
+    stop = values[6].item<double>() > 0;
+  }
+  auto v = values.accessor<double, 1>();
+  result.total = v[0];
+  result.ibot = v[1];
+  result.cls = v[2];
+  result.mim = v[3];
+  result.spatial = v[4];
+  result.channel = v[5];
+  result.stop = stop;
 }
 
 objective::SereLosses SereStep::Forward(const StepBatch& batch, const StepSchedule& schedule, at::Tensor& teacher_cls,
@@ -154,25 +199,31 @@ StepResult SereStep::Run(const StepBatch& batch, const StepSchedule& schedule) {
   auto losses = Forward(batch, schedule, teacher_cls, teacher_patch);
 
   StepResult result;
-  result.total = losses.total.item<double>();
+  // Under data parallelism every rank sees the mean loss, so all of them stop together.
+  ReduceReport(losses, result, schedule.stop);
   TORCH_CHECK(std::isfinite(result.total), "the loss is not finite (", result.total, ") at iteration ", iteration_,
               ": training stopped. Lower the learning rate, raise warmup, or use float32/bfloat16 precision.");
-  result.ibot = losses.ibot.item<double>();
-  result.cls = losses.cls.item<double>();
-  result.mim = losses.mim.item<double>();
-  result.spatial = losses.spatial.item<double>();
-  result.channel = losses.channel.item<double>();
 
   const bool fp16 = config_.precision == c10::kHalf;
   auto loss = losses.total / static_cast<double>(config_.accum_iter);
+  const bool round_ends = (iteration_ + 1) % config_.accum_iter == 0;
+  if (gradient_averager_ && round_ends) gradient_averager_->ExpectBackward(loss);
   (fp16 ? loss * scaler.scale : loss).backward();
 
   ++iteration_;
-  if (iteration_ % config_.accum_iter == 0) {
+  if (round_ends) {
     result.stepped = ApplyGradients(schedule);
     result.skipped = !result.stepped;
     if (result.stepped) UpdateTeacher(schedule.momentum);
-    objective.UpdateCentres(teacher_cls, teacher_patch);
+    objective::SereObjective::MeanAcrossRanks mean_across_ranks;
+    if (config_.communicator) {
+      mean_across_ranks = [this](const at::Tensor& local) {
+        auto total = local.contiguous().clone();
+        config_.communicator->AllReduceSum(total);
+        return total / static_cast<double>(config_.communicator->world_size());
+      };
+    }
+    objective.UpdateCentres(teacher_cls, teacher_patch, mean_across_ranks);
   }
   result.loss_scale = fp16 ? scaler.scale : 1.0;
   return result;

@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "distributed/communicator.h"
+#include "distributed/gradient_averager.h"
 #include "model/network.h"
 #include "objective/sere_objective.h"
 
@@ -27,6 +29,9 @@ struct StepConfig {
   c10::ScalarType precision = c10::kFloat;  // autocast dtype: float32 (off), bfloat16, float16
   int64_t accum_iter = 1;
   c10::Device device = c10::kCPU;
+  // Data parallelism (null: one process). Weights start as rank 0's, gradients are averaged,
+  // the SERE heads' BatchNorm, the centres and the reported losses cover all ranks.
+  std::shared_ptr<distributed::Communicator> communicator;
 };
 
 // One batch, views stacked view-major: [view 1 of every image; view 2; local 1; ...].
@@ -46,6 +51,7 @@ struct StepSchedule {
   double teacher_temp = 0.04;
   double teacher_patch_temp = 0.04;
   bool freeze_last_layer = false;
+  bool stop = false;  // this rank wants to stop after this step (reported to every rank)
 };
 
 struct StepResult {
@@ -53,6 +59,7 @@ struct StepResult {
   bool stepped = false;       // an optimiser step happened (end of an accumulation round)
   bool skipped = false;       // fp16: gradients overflowed, the step was skipped
   double loss_scale = 1.0;    // fp16 loss scale after this iteration
+  bool stop = false;          // some rank asked to stop after this step
 };
 
 // fp16's dynamic loss scale: halve on overflow, double after `growth_interval` good steps.
@@ -83,10 +90,15 @@ class SereStep {
   // Clips, unscales (fp16) and applies the optimiser; false when fp16 gradients overflowed.
   bool ApplyGradients(const StepSchedule& schedule);
   void UpdateTeacher(double momentum);
+  // Data parallelism: rank 0's weights everywhere, synchronised BatchNorm, gradient averaging.
+  void JoinRanks(distributed::Communicator& communicator);
+  // The losses (and stop requests) of all ranks: means over ranks (sums for the flag).
+  void ReduceReport(objective::SereLosses& losses, StepResult& result, bool stop);
 
   StepConfig config_;
   std::vector<std::pair<at::Tensor, at::Tensor>> ema_pairs_;  // (teacher, student) of common names
   std::vector<at::Tensor> last_layer_params_;                 // dropped while freeze_last_layer
+  std::unique_ptr<distributed::GradientAverager> gradient_averager_;  // data parallelism only
   int64_t iteration_ = 0;
 };
 

@@ -197,6 +197,42 @@ export interface NativeStepOptions {
   accumIter: number;
   device: string;
   seed?: number;
+  /** Data parallelism: this rank's connected communicator (absent: one process). */
+  communicator?: NativeCommunicator;
+}
+
+/** Where this rank meets the others (torchrun's RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT). */
+export interface NativeCommunicatorOptions {
+  rank: number;
+  worldSize: number;
+  masterAddr: string;
+  masterPort: number;
+  /** Limit for the rendezvous and for any one collective. */
+  timeoutSeconds: number;
+  /** The training device: CUDA ranks use NCCL, CPU ranks Gloo. */
+  device: string;
+}
+
+/** This rank's c10d connection: a TCPStore (hosted by rank 0) and process groups. */
+export interface NativeCommunicator {
+  /** Resolves when all ranks have joined. */
+  connect(): Promise<void>;
+  /** Every rank's `value` for `key`, in rank order (through the store). */
+  allGather(key: string, value: string): Promise<string[]>;
+  barrier(): Promise<void>;
+  /** "gloo" or "nccl". */
+  backend(): string;
+  dispose(): void;
+}
+
+/** The SERE heads' BatchNorm after one training forward and backward (native/model/sync_batch_norm.h). */
+export interface NativeBatchNormResult {
+  output: NativeTensor;
+  gradInput: NativeTensor;
+  gradWeight: NativeTensor;
+  gradBias: NativeTensor;
+  runningMean: NativeTensor;
+  runningVar: NativeTensor;
 }
 
 /** One iteration's batch, views stacked view-major. */
@@ -217,12 +253,17 @@ export interface NativeStepSchedule {
   teacherTemp: number;
   teacherPatchTemp: number;
   freezeLastLayer: boolean;
+  /** This rank wants to stop after this step (data parallelism: every rank learns of it). */
+  stop?: boolean;
 }
 
+/** Under data parallelism the losses are the means over ranks. */
 export interface NativeStepResult extends NativeLossValues {
   stepped: boolean;
   skipped: boolean;
   lossScale: number;
+  /** Some rank asked to stop after this step. */
+  stop: boolean;
 }
 
 /** The training state: student, teacher, objective, optimiser. */
@@ -297,6 +338,20 @@ export interface NativeAddon extends NativeObjectiveAddon, NativeAugment {
   savePth(path: string, entries: NativeEntries): Promise<void>;
 
   SereStep: new (options: NativeStepOptions) => NativeSereStep;
+
+  Communicator: new (options: NativeCommunicatorOptions) => NativeCommunicator;
+  /**
+   * One training-mode BatchNorm forward and backward with fresh statistics (momentum 0.1,
+   * eps 1e-5): with a communicator the statistics cover all ranks (SyncBatchNorm), without
+   * one it is LibTorch's BatchNorm.
+   */
+  batchNorm2d(
+    input: NativeTensor,
+    weight: NativeTensor,
+    bias: NativeTensor,
+    gradOutput: NativeTensor,
+    communicator?: NativeCommunicator,
+  ): Promise<NativeBatchNormResult>;
 
   /** Weighted k-NN accuracy (percent) for each k; see src/eval/knn.ts. */
   knn(

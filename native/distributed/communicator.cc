@@ -1,0 +1,156 @@
+#include "distributed/communicator.h"
+
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#ifdef USE_C10D_GLOO
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#endif
+#ifdef USE_C10D_NCCL
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
+
+#include <cstdlib>
+#include <sstream>
+
+namespace sere::distributed {
+namespace {
+
+std::vector<uint8_t> Bytes(const std::string& s) { return {s.begin(), s.end()}; }
+std::string Text(const std::vector<uint8_t>& b) { return {b.begin(), b.end()}; }
+
+c10::intrusive_ptr<c10d::ProcessGroup> NewGroup(const c10::intrusive_ptr<c10d::Store>& store, const std::string& name,
+                                                const CommunicatorOptions& o) {
+  auto prefixed = c10::make_intrusive<c10d::PrefixStore>(name, store);
+  const int rank = static_cast<int>(o.rank), size = static_cast<int>(o.world_size);
+  if (o.device.is_cuda()) {
+#ifdef USE_C10D_NCCL
+    auto options = c10d::ProcessGroupNCCL::Options::create();
+    options->timeout = o.timeout;
+    return c10::make_intrusive<c10d::ProcessGroupNCCL>(prefixed, rank, size, options);
+#else
+    TORCH_CHECK(false, "data-parallel training on CUDA needs NCCL, and this LibTorch build has no c10d NCCL backend. "
+                       "Rebuild sere-torch against a CUDA build of PyTorch's LibTorch, or train on the CPU (Gloo).");
+#endif
+  }
+#ifdef USE_C10D_GLOO
+  auto options = c10d::ProcessGroupGloo::Options::create(o.timeout);
+  // GLOO_SOCKET_IFNAME picks the network interface as in PyTorch; otherwise the one that
+  // reaches MASTER_ADDR's host name resolution of this machine (loopback for a local run).
+  if (const char* ifname = std::getenv("GLOO_SOCKET_IFNAME"); ifname && *ifname) {
+    options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(ifname));
+  } else if (o.master_addr == "127.0.0.1" || o.master_addr == "localhost") {
+    options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
+  } else {
+    options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+  }
+  options->threads = 2;
+  return c10::make_intrusive<c10d::ProcessGroupGloo>(prefixed, rank, size, options);
+#else
+  TORCH_CHECK(false, "data-parallel training needs c10d's Gloo backend, and this LibTorch build has none. "
+                     "Install libgloo-dev (Debian) and rebuild sere-torch (npm rebuild sere-torch).");
+#endif
+}
+
+}  // namespace
+
+Communicator::Communicator(const CommunicatorOptions& options) : options_(options) {
+  TORCH_CHECK(options.world_size >= 1, "WORLD_SIZE must be >= 1, got ", options.world_size);
+  TORCH_CHECK(options.rank >= 0 && options.rank < options.world_size, "RANK must be in [0, WORLD_SIZE = ",
+              options.world_size, "), got ", options.rank);
+  TORCH_CHECK(options.master_port > 0 && options.master_port < 65536, "MASTER_PORT must be a port number, got ",
+              options.master_port);
+  c10d::TCPStoreOptions store;
+  store.port = static_cast<uint16_t>(options.master_port);
+  store.isServer = options.rank == 0;
+  store.numWorkers = static_cast<size_t>(options.world_size);
+  store.waitWorkers = true;
+  store.timeout = options.timeout;
+  try {
+    store_ = c10::make_intrusive<c10d::TCPStore>(options.master_addr, store);
+  } catch (const std::exception& e) {
+    TORCH_CHECK(false, "rank ", options.rank, " could not meet the other ranks at ", options.master_addr, ":",
+                options.master_port, " within ", options.timeout.count() / 1000.0, " s (", e.what(),
+                "). Check MASTER_ADDR / MASTER_PORT (the same on every rank, the port free on rank 0's machine) and "
+                "that all WORLD_SIZE = ",
+                options.world_size, " ranks were started.");
+  }
+  gradients_ = NewGroup(store_, "gradients/", options);
+  others_ = NewGroup(store_, "sync/", options);
+}
+
+Communicator::~Communicator() = default;
+
+c10::intrusive_ptr<c10d::ProcessGroup> Communicator::gradient_group() const { return gradients_; }
+
+std::string Communicator::backend() const { return gradients_->getBackendName(); }
+
+void Communicator::AllReduceSum(at::Tensor& tensor) {
+  Checked("an all-reduce", [&] {
+    std::vector<at::Tensor> tensors{tensor};
+    others_->allreduce(tensors)->wait();
+  });
+}
+
+void Communicator::Broadcast(std::vector<at::Tensor>& tensors, int64_t root) {
+  Checked("a broadcast", [&] {
+    c10d::BroadcastOptions options;
+    options.rootRank = root;
+    for (auto& t : tensors) {
+      std::vector<at::Tensor> one{t};
+      others_->broadcast(one, options)->wait();
+    }
+  });
+}
+
+void Communicator::Barrier() {
+  Checked("a barrier", [&] { others_->barrier()->wait(); });
+}
+
+std::vector<std::string> Communicator::AllGather(const std::string& key, const std::string& value) {
+  return Checked("an exchange through the store", [&] {
+    const std::string round = "gather/" + key + "/" + std::to_string(gather_round_++) + "/";
+    store_->set(round + std::to_string(options_.rank), Bytes(value));
+    std::vector<std::string> all;
+    for (int64_t r = 0; r < options_.world_size; ++r) all.push_back(Text(store_->get(round + std::to_string(r))));
+    return all;
+  });
+}
+
+void Communicator::MarkProgress(int64_t iteration) {
+  iteration_ = iteration;
+  store_->set("progress/" + std::to_string(options_.rank), Bytes(std::to_string(iteration)));
+}
+
+std::string Communicator::DescribeFailure(const char* what, const std::string& cause) {
+  std::ostringstream out;
+  out << "data-parallel training stopped: " << what << " failed on rank " << options_.rank;
+  if (iteration_ >= 0) out << " at iteration " << iteration_;
+  // Which ranks fell behind? Each rank records its iteration in the store before its collectives.
+  std::vector<int64_t> behind;
+  bool store_reachable = true;
+  try {
+    store_->setTimeout(std::chrono::seconds(2));
+    for (int64_t r = 0; r < options_.world_size; ++r) {
+      if (r == options_.rank) continue;
+      const std::string key = "progress/" + std::to_string(r);
+      int64_t seen = store_->check({key}) ? std::stoll(Text(store_->get(key))) : -1;
+      if (seen < iteration_) behind.push_back(r);
+    }
+  } catch (const std::exception&) {
+    store_reachable = false;
+  }
+  if (!store_reachable && options_.rank != 0) {
+    out << ": rank 0, which hosts the rendezvous store, is unreachable (it exited or hangs)";
+  } else if (!behind.empty()) {
+    out << ": rank";
+    if (behind.size() > 1) out << "s";
+    for (size_t i = 0; i < behind.size(); ++i) out << (i ? ", " : " ") << behind[i];
+    out << " did not reach this iteration (exited or hangs)";
+  }
+  out << ". Cause: " << cause
+      << ". The last checkpoint is intact; fix the failing rank and resume with --resume and the same world size.";
+  return out.str();
+}
+
+}  // namespace sere::distributed

@@ -1,0 +1,75 @@
+// Data parallelism on this machine: two ranks over Gloo and loopback against one process.
+import { describe, expect, it } from "vitest";
+
+import { native } from "../../src/native/load.js";
+import type { NativeTensor } from "../../src/native/surface.js";
+import { batchNormCase, startRanks, tinyBatch, tinySchedule, tinyStepOptions } from "./helpers.js";
+
+const numbers = (t: NativeTensor) => Array.from(t.toArray() as ArrayLike<number | bigint>, Number);
+const maxDiff = (a: number[], b: number[]) => {
+  expect(a.length).toBe(b.length);
+  return a.reduce((worst, v, i) => Math.max(worst, Math.abs(v - b[i]!)), 0);
+};
+
+async function outputsOf(script: string, worldSize: number, args: string[] = []) {
+  const runs = await startRanks(script, worldSize, args);
+  const results = await Promise.all(runs.map((r) => r.exited));
+  for (const r of results) expect(r.code, r.stderr).toBe(0);
+  return results.map((r) => JSON.parse(r.stdout) as Record<string, unknown>);
+}
+
+describe("data parallelism (Gloo, 2 ranks on loopback)", () => {
+  it("SyncBatchNorm equals one process's BatchNorm over the concatenated batch, forward and backward", async () => {
+    const ranks = (await outputsOf("test/distributed/workers/batch-norm.ts", 2)) as Record<string, number[]>[];
+    const c = batchNormCase();
+    const t = native().Tensor;
+    const whole = await native().batchNorm2d(new t(c.input, c.shape), new t(c.weight, [3]), new t(c.bias, [3]), new t(c.gradOutput, c.shape));
+    // per-position results: rank 0 holds images 0-1, rank 1 images 2-3
+    for (const key of ["output", "gradInput"] as const) {
+      expect(maxDiff([...ranks[0]![key]!, ...ranks[1]![key]!], numbers(whole[key]))).toBeLessThan(1e-5);
+    }
+    // running statistics are the same on every rank and equal the whole batch's
+    for (const key of ["runningMean", "runningVar"] as const) {
+      for (const r of ranks) expect(maxDiff(r[key]!, numbers(whole[key]))).toBeLessThan(1e-6);
+    }
+    // parameter gradients are per rank (the gradient averaging sums them): their sum is the whole batch's
+    for (const key of ["gradWeight", "gradBias"] as const) {
+      const sum = ranks[0]![key]!.map((v, i) => v + ranks[1]![key]![i]!);
+      expect(maxDiff(sum, numbers(whole[key]))).toBeLessThan(1e-5);
+      expect(maxDiff(ranks[0]![key]!, numbers(whole[key]))).toBeGreaterThan(1e-3); // and really per rank
+    }
+  }, 60_000);
+
+  it("two ranks with batch B equal one process with batch 2B after 3 steps: losses, weights, BatchNorm statistics, teacher, centres", async () => {
+    const steps = 3;
+    const images = 4;
+    type Out = { losses: number[]; student: Record<string, number[]>; teacher: Record<string, number[]>; centre: number[]; patchCentre: number[] };
+    const ranks = (await outputsOf("test/distributed/workers/step.ts", 2, [String(images), String(steps)])) as unknown as Out[];
+
+    const step = new (native().SereStep)(tinyStepOptions());
+    const losses: number[] = [];
+    for (let i = 0; i < steps; i++) losses.push((await step.run(tinyBatch(images, i), tinySchedule)).total);
+    expect(maxDiff(ranks[0]!.losses, losses)).toBeLessThan(1e-4);
+    expect(ranks[1]!.losses).toEqual(ranks[0]!.losses);
+
+    for (const which of ["student", "teacher"] as const) {
+      const single = step.state(which);
+      const initial = new (native().SereStep)(tinyStepOptions()).state(which);
+      for (const [name, tensor] of single) {
+        const expected = numbers(tensor);
+        // the ranks agree exactly (same averaged gradients, same statistics) ...
+        expect(ranks[1]![which][name], `${which} ${name}`).toEqual(ranks[0]![which][name]);
+        // ... and equal the single process within fp32 rounding
+        expect(maxDiff(ranks[0]![which][name]!, expected), `${which} ${name}`).toBeLessThan(1e-4);
+      }
+      // the comparison is not vacuous: the weights moved by far more than the tolerance
+      const moved = single.map(([name, t], i) => maxDiff(numbers(t), numbers(initial[i]![1]!)));
+      expect(Math.max(...moved)).toBeGreaterThan(2e-3);
+      expect(single.some(([name]) => name.endsWith("running_var"))).toBe(true);
+    }
+    const { centre, patchCentre } = step.centres();
+    expect(maxDiff(ranks[0]!.centre, numbers(centre))).toBeLessThan(1e-5);
+    expect(maxDiff(ranks[0]!.patchCentre, numbers(patchCentre))).toBeLessThan(1e-5);
+    step.dispose();
+  }, 120_000);
+});

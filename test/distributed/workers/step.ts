@@ -1,0 +1,19 @@
+// One rank of the data-parallel step check: `steps` iterations on its share of each seeded
+// batch of `images` images; prints the losses, weights and centres as JSON.
+import { native } from "../../../src/native/load.js";
+import { connectRanks, rankEnvironment } from "../../../src/train/distributed.js";
+import { tinyBatch, tinySchedule, tinyStepOptions } from "../helpers.js";
+
+const [images, steps] = process.argv.slice(2).map(Number) as [number, number];
+const world = rankEnvironment()!;
+const communicator = await connectRanks(world, { device: "cpu", timeoutSeconds: 30 });
+const step = new (native().SereStep)({ ...tinyStepOptions(), communicator });
+const losses = [];
+for (let i = 0; i < steps; i++) losses.push((await step.run(tinyBatch(images, i, world.rank, world.worldSize), tinySchedule)).total);
+const entries = (which: "student" | "teacher") => Object.fromEntries(step.state(which).map(([name, t]) => [name, Array.from(t.toArray() as ArrayLike<number>, Number)]));
+const { centre, patchCentre } = step.centres();
+process.stdout.write(
+  `${JSON.stringify({ losses, student: entries("student"), teacher: entries("teacher"), centre: Array.from(centre.toArray() as Float32Array), patchCentre: Array.from(patchCentre.toArray() as Float32Array) })}\n`,
+);
+step.dispose();
+communicator.dispose();
