@@ -10,7 +10,9 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
+#include <algorithm>
 #include <cstdlib>
+#include <thread>
 #include <sstream>
 
 namespace sere::distributed {
@@ -125,31 +127,42 @@ void Communicator::MarkProgress(int64_t iteration) {
 std::string Communicator::DescribeFailure(const char* what, const std::string& cause) {
   std::ostringstream out;
   out << "data-parallel training stopped: " << what << " failed on rank " << options_.rank;
-  if (iteration_ >= 0) out << " at iteration " << iteration_;
-  // Which ranks fell behind? Each rank records its iteration in the store before its collectives.
-  std::vector<int64_t> behind;
+  if (iteration_ >= 0) out << " in step " << iteration_ + 1;
+  // Who is gone? Every rank that notices a failure says so in the store and waits briefly
+  // for the others to do the same; those that never answer exited or hang.
+  std::vector<std::string> silent;
   bool store_reachable = true;
   try {
-    store_->setTimeout(std::chrono::seconds(2));
+    store_->setTimeout(std::chrono::seconds(5));
+    store_->set("failed/" + std::to_string(options_.rank), Bytes(std::to_string(iteration_)));
+    std::vector<bool> answered(options_.world_size, false);
+    answered[options_.rank] = true;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    while (std::chrono::steady_clock::now() < deadline &&
+           std::find(answered.begin(), answered.end(), false) != answered.end()) {
+      for (int64_t r = 0; r < options_.world_size; ++r)
+        if (!answered[r]) answered[r] = store_->check({"failed/" + std::to_string(r)});
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
     for (int64_t r = 0; r < options_.world_size; ++r) {
-      if (r == options_.rank) continue;
+      if (answered[r]) continue;
       const std::string key = "progress/" + std::to_string(r);
-      int64_t seen = store_->check({key}) ? std::stoll(Text(store_->get(key))) : -1;
-      if (seen < iteration_) behind.push_back(r);
+      std::string last =
+          store_->check({key}) ? " (last seen in step " + std::to_string(std::stoll(Text(store_->get(key))) + 1) + ")" : "";
+      silent.push_back(std::to_string(r) + last);
     }
   } catch (const std::exception&) {
     store_reachable = false;
   }
   if (!store_reachable && options_.rank != 0) {
     out << ": rank 0, which hosts the rendezvous store, is unreachable (it exited or hangs)";
-  } else if (!behind.empty()) {
-    out << ": rank";
-    if (behind.size() > 1) out << "s";
-    for (size_t i = 0; i < behind.size(); ++i) out << (i ? ", " : " ") << behind[i];
-    out << " did not reach this iteration (exited or hangs)";
+  } else if (!silent.empty()) {
+    out << ": rank" << (silent.size() > 1 ? "s " : " ");
+    for (size_t i = 0; i < silent.size(); ++i) out << (i ? ", " : "") << silent[i];
+    out << " stopped answering (exited or hangs)";
   }
   out << ". Cause: " << cause
-      << ". The last checkpoint is intact; fix the failing rank and resume with --resume and the same world size.";
+      << ". The last checkpoint is intact; fix the failing rank and resume with --resume and the same number of ranks.";
   return out.str();
 }
 

@@ -48,7 +48,7 @@ class Communicator {
   // Every rank's `value` for `key`, in rank order, through the store.
   std::vector<std::string> AllGather(const std::string& key, const std::string& value);
 
-  // Records that this rank reached `iteration` (read back when a collective fails).
+  // Records that this rank reached `iteration` (0-based; read back when a collective fails).
   void MarkProgress(int64_t iteration);
   // Runs `collective`; a failure becomes an error that names the rank(s) that fell behind.
   template <class F>

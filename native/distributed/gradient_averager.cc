@@ -22,18 +22,22 @@ GradientAverager::GradientAverager(const std::vector<std::pair<std::string, at::
       dense);
   std::reverse(buckets.begin(), buckets.end());
   std::reverse(limits.begin(), limits.end());
-  // find_unused_parameters: some heads sit idle in some configurations (no local views).
+  // Every parameter takes part in every step (the network has local heads only when there
+  // are local views), so no search for unused ones.
   reducer_ = std::make_unique<c10d::Reducer>(params, buckets, limits, communicator.gradient_group(), dense,
-                                             c10d::kDefaultBucketBytesCap, /*find_unused_parameters=*/true,
+                                             c10d::kDefaultBucketBytesCap, /*find_unused_parameters=*/false,
                                              /*gradient_as_bucket_view=*/false, names,
                                              c10d::kDefaultFirstBucketBytes);
 }
 
 GradientAverager::~GradientAverager() = default;
 
-void GradientAverager::ExpectBackward(const at::Tensor& loss) {
+void GradientAverager::ExpectBackward() {
+  // After the first round the buckets follow the order in which gradients arrived (once,
+  // agreed with rank 0), as DistributedDataParallel does at the start of a forward.
+  reducer_->rebuild_buckets();
   reducer_->prepare_for_forward();
-  reducer_->prepare_for_backward({loss});
+  reducer_->prepare_for_backward({});
 }
 
 }  // namespace sere::distributed

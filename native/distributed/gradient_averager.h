@@ -23,7 +23,7 @@ class GradientAverager {
   ~GradientAverager();
   // Call before the backward whose gradients are to be averaged (the last of an
   // accumulation round); when backward returns, every .grad holds the mean over ranks.
-  void ExpectBackward(const at::Tensor& loss);
+  void ExpectBackward();
 
  private:
   std::unique_ptr<c10d::Reducer> reducer_;

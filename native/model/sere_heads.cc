@@ -19,7 +19,9 @@ Relations SereHeadImpl::forward(const at::Tensor& tokens) {
   const int64_t B = tokens.size(0), N = tokens.size(1), D = tokens.size(2);
   const auto n = static_cast<int64_t>(std::lround(std::sqrt(static_cast<double>(N))));
   TORCH_CHECK(n * n == N, "SERE heads need a square grid of patch tokens, got ", N);
-  auto map = tokens.transpose(1, 2).reshape({B, D, n, n});
+  // Contiguous: the 1x1 conv's weight gradient then has the weight's own layout (as the
+  // gradient averaging's buckets expect).
+  auto map = tokens.transpose(1, 2).reshape({B, D, n, n}).contiguous();
   // BatchNorm in fp32 (as autocast does on CUDA); the 1x1 conv may run in lower precision.
   at::Tensor z, p;
   {

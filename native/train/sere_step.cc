@@ -105,6 +105,9 @@ objective::SereLosses SereStep::Forward(const StepBatch& batch, const StepSchedu
   const auto device_type = config_.device.type();
   auto global = batch.global_views.to(config_.device);
   const bool has_locals = batch.local_views.defined() && batch.local_views.numel() > 0;
+  // The gradient averaging expects a gradient for every parameter, the local heads' included.
+  TORCH_CHECK(has_locals || !config_.communicator || !config_.student.backbone.local_heads,
+              "under data parallelism a network with local SERE heads needs local views in every batch");
 
   objective::SereInputs in;
   {
@@ -207,7 +210,7 @@ StepResult SereStep::Run(const StepBatch& batch, const StepSchedule& schedule) {
   const bool fp16 = config_.precision == c10::kHalf;
   auto loss = losses.total / static_cast<double>(config_.accum_iter);
   const bool round_ends = (iteration_ + 1) % config_.accum_iter == 0;
-  if (gradient_averager_ && round_ends) gradient_averager_->ExpectBackward(loss);
+  if (gradient_averager_ && round_ends) gradient_averager_->ExpectBackward();
   (fp16 ? loss * scaler.scale : loss).backward();
 
   ++iteration_;

@@ -4,13 +4,17 @@
 //   sere-train export --pretrained-weights CHECKPOINT [--checkpoint-key teacher] [--output-dir DIR]
 import { flagsHelp, parseFlags } from "../config/flags.js";
 import { ConfigError } from "../config/parse.js";
+import { resolveTrainConfig } from "../config/resolve.js";
 import { DEFAULT_PRESET, PRESETS } from "../config/presets.js";
 import { trainConfigSchema } from "../config/train.js";
 import { z } from "zod";
+import { rankEnvironment } from "../train/distributed.js";
 import { exportBackbone } from "../train/export.js";
 import { Trainer } from "../train/trainer.js";
+import { LAUNCH_USAGE, launchRanks, takeLaunchFlags } from "./launch.js";
 
 const USAGE = `Usage: sere-train [--preset NAME] [--config FILE] [--resume] [--flag value ...]
+       sere-train --nproc-per-node N [--nnodes M --node-rank R --master-addr A --master-port P] [...]
        sere-train export --pretrained-weights CHECKPOINT [--checkpoint-key teacher|student] [--output-dir DIR]
 
 Pretrains a Vision Transformer with SERE. Values come from the preset (default
@@ -21,16 +25,27 @@ ${DEFAULT_PRESET}), then the config file (JSON or YAML), then the flags.
   --resume          continue from <output-dir>/checkpoint.pth
   --help            this text
 
+${LAUNCH_USAGE}
+
 Fields (flags are the reference implementation's argument names in kebab-case):
 ${flagsHelp(trainConfigSchema.shape)}
 `;
 
 async function train(argv: string[]): Promise<void> {
-  const flags = parseFlags(argv, trainConfigSchema.shape, ["preset", "config"], ["resume"]);
+  const { launch, rest } = takeLaunchFlags(argv);
+  const flags = parseFlags(rest, trainConfigSchema.shape, ["preset", "config"], ["resume"]);
   if (flags.help) {
     process.stdout.write(USAGE);
     return;
   }
+  if (launch) {
+    // Bad values fail here, once, rather than in every rank.
+    resolveTrainConfig({ preset: flags.extra.preset as string | undefined, configFile: flags.extra.config as string | undefined, overrides: flags.values });
+    process.exitCode = await launchRanks(launch, process.argv[1]!, rest);
+    return;
+  }
+  const world = rankEnvironment();
+  const speaks = !world || world.rank === 0;
   const controller = new AbortController();
   process.once("SIGINT", () => {
     process.stderr.write("\nstopping after this step (a checkpoint is written); press Ctrl-C again to quit now\n");
@@ -44,14 +59,15 @@ async function train(argv: string[]): Promise<void> {
     signal: controller.signal,
   });
   trainer.on("warning", (message) => process.stderr.write(`\nwarning: ${message}\n`));
-  trainer.on("epoch", (e) => process.stderr.write(`\nepoch ${e.epoch} done: mean loss ${e.meanLoss.toFixed(4)}, checkpoint ${e.checkpoint}\n`));
+  if (speaks) trainer.on("epoch", (e) => process.stderr.write(`\nepoch ${e.epoch} done: mean loss ${e.meanLoss.toFixed(4)}, checkpoint ${e.checkpoint}\n`));
   const result = await trainer.fit();
+  if (result.stoppedBy === "abort") process.exitCode = 130;
+  if (!speaks) return;
   process.stderr.write(
     `${result.stoppedBy === "done" ? "training done" : `stopped (${result.stoppedBy})`} after ${result.iterations} steps\n` +
       `outputs in ${trainer.config.outputDir}: config.json, log.jsonl, checkpoint.pth\n`,
   );
   if (result.knn) process.stderr.write(`k-NN accuracy of the teacher: ${result.knn.map((r) => `k=${r.k} top-1 ${r.top1.toFixed(2)}%`).join(", ")}\n`);
-  if (result.stoppedBy === "abort") process.exitCode = 130;
 }
 
 const exportFlags = z.object({
@@ -77,6 +93,7 @@ async function exportCommand(argv: string[]): Promise<void> {
 const [first, ...rest] = process.argv.slice(2);
 const run = first === "export" ? exportCommand(rest) : train(process.argv.slice(2));
 run.catch((err: Error) => {
-  process.stderr.write(`\nsere-train: ${err.message}\n`);
+  const rank = process.env.WORLD_SIZE ? ` (rank ${process.env.RANK})` : "";
+  process.stderr.write(`\nsere-train${rank}: ${err.message}\n`);
   process.exitCode = 1;
 });

@@ -73,8 +73,13 @@ export const trainConfigSchema = z
       .regex(/^(cpu|cuda(:\d+)?)$/, 'expected "cpu", "cuda" or "cuda:N"')
       .default("cpu"),
     precision: z.enum(["float32", "bfloat16", "float16"]).default("float32"),
-    /** LibTorch intra-op threads; 0 = the machine's cores. */
+    /** LibTorch intra-op threads; 0 = the machine's cores (shared among the ranks on one machine). */
     threads: z.number().int().min(0).default(0),
+
+    // Data parallelism: one process per device, placed by RANK, WORLD_SIZE, MASTER_ADDR and
+    // MASTER_PORT (torchrun's variables; `sere-train --nproc-per-node N` sets them).
+    /** Seconds a rank waits for the others (rendezvous, any collective) before it fails naming the rank it misses. */
+    distTimeout: z.number().positive().default(1800),
 
     // Output and logging
     outputDir: z.string().min(1).default("runs/sere"),

@@ -9,19 +9,20 @@ import { type ConfigSources, resolveTrainConfig } from "../config/resolve.js";
 import type { TrainConfig, TrainConfigInput } from "../config/train.js";
 import { Loader, type LoaderState, openDataset } from "../data/index.js";
 import { native } from "../native/load.js";
-import type { NativeSereStep, NativeStepResult, NativeStepSchedule } from "../native/surface.js";
+import type { NativeCommunicator, NativeSereStep, NativeStepResult, NativeStepSchedule } from "../native/surface.js";
 import { setThreads } from "../runtime.js";
 import { clsFeatures } from "../eval/features.js";
 import type { KnnAccuracy } from "../eval/knn.js";
 import { knnEvaluation } from "../eval/knn-eval.js";
 import { loadBackbone } from "./backbone.js";
 import { disposeCheckpoint, readTrainingCheckpoint } from "./checkpoint.js";
+import { connectRanks, rankDevice, rankEnvironment, type RankEnvironment } from "./distributed.js";
 import { ProgressReporter } from "./progress.js";
 import { learningRateAt, teacherMomentumAt, teacherTemperatureAt, weightDecayAt } from "./schedules.js";
 import { stepOptionsFrom } from "./step-options.js";
 
 /** What one iteration reports (also one line of log.jsonl). */
-export interface StepEvent extends Omit<NativeStepResult, "stepped">, Omit<NativeStepSchedule, "freezeLastLayer"> {
+export interface StepEvent extends Omit<NativeStepResult, "stepped" | "stop">, Omit<NativeStepSchedule, "freezeLastLayer" | "stop"> {
   epoch: number;
   iteration: number;
   /** Iterations in one epoch (of this rank). */
@@ -60,6 +61,12 @@ export interface TrainerOptions extends Omit<ConfigSources, "overrides"> {
   progress?: boolean;
 }
 
+/** This rank's place among the others and its connection to them. */
+interface Ranks {
+  world: RankEnvironment;
+  communicator: NativeCommunicator;
+}
+
 type Events = { step: [StepEvent]; epoch: [EpochEvent]; evaluation: [KnnAccuracy[]]; warning: [string] };
 
 const CHECKPOINT = "checkpoint.pth";
@@ -77,18 +84,29 @@ export class Trainer extends EventEmitter<Events> {
 
   async fit(): Promise<FitResult> {
     const c = this.config;
-    setThreads(c.threads > 0 ? c.threads : availableParallelism());
+    const world = rankEnvironment();
+    // Ranks on one machine share its cores.
+    const ranksHere = Math.max(1, Number(process.env.LOCAL_WORLD_SIZE ?? 0) || (world ? world.worldSize : 1));
+    setThreads(c.threads > 0 ? c.threads : Math.max(1, Math.floor(availableParallelism() / ranksHere)));
+    const device = rankDevice(c.device, world);
     const outputDir = resolve(c.outputDir);
-    mkdirSync(outputDir, { recursive: true });
-    writeFileSync(join(outputDir, "config.json"), `${JSON.stringify(c, null, 2)}\n`);
+    // Rank 0 alone writes the run's files.
+    const writes = !world || world.rank === 0;
+    if (writes) {
+      mkdirSync(outputDir, { recursive: true });
+      writeFileSync(join(outputDir, "config.json"), `${JSON.stringify(c, null, 2)}\n`);
+    }
 
     const dataset = openDataset(c.dataPath, { split: "train" });
     const loader = new Loader(
       dataset,
       {
         batchSize: c.batchSizePerGpu,
-        seed: c.seed,
-        device: c.device,
+        // As the reference: every rank its own shard and its own random stream (seed + rank).
+        seed: c.seed + (world?.rank ?? 0),
+        rank: world?.rank ?? 0,
+        worldSize: world?.worldSize ?? 1,
+        device,
         maxFailureShare: c.maxFailureShare,
         views: {
           globalSize: c.globalCropsSize,
@@ -104,21 +122,26 @@ export class Trainer extends EventEmitter<Events> {
       { warn: (message) => this.warn(message) },
     );
     const perEpoch = loader.batchesPerEpoch();
-    const step = new (native().SereStep)(stepOptionsFrom(c));
+    const communicator = world ? await connectRanks(world, { device, timeoutSeconds: c.distTimeout }) : undefined;
+    let step: NativeSereStep | undefined;
     try {
+      step = new (native().SereStep)({ ...stepOptionsFrom(c), device, communicator });
       let iteration = 0;
       let epoch = 0;
       const checkpointPath = join(outputDir, CHECKPOINT);
       if (this.options.resume && existsSync(checkpointPath)) {
-        ({ iteration, epoch } = await this.restore(step, loader, checkpointPath));
+        ({ iteration, epoch } = await this.restore(step, loader, checkpointPath, world));
       }
-      const result = await this.loop(step, loader, { epoch, iteration, perEpoch, outputDir });
-      if (c.knnEval && result.stoppedBy !== "abort" && result.lastCheckpoint && dataset.classes.length > 0) {
+      const ranks = world && communicator ? { world, communicator } : undefined;
+      const result = await this.loop(step, loader, { epoch, iteration, perEpoch, outputDir, ranks });
+      await communicator?.barrier();
+      if (writes && c.knnEval && result.stoppedBy !== "abort" && result.lastCheckpoint && dataset.classes.length > 0) {
         result.knn = await this.evaluate(result.lastCheckpoint, join(outputDir, "log.jsonl"));
       }
       return result;
     } finally {
-      step.dispose();
+      step?.dispose();
+      communicator?.dispose();
     }
   }
 
@@ -147,17 +170,26 @@ export class Trainer extends EventEmitter<Events> {
   private async loop(
     step: NativeSereStep,
     loader: Loader,
-    at: { epoch: number; iteration: number; perEpoch: number; outputDir: string },
+    at: { epoch: number; iteration: number; perEpoch: number; outputDir: string; ranks?: Ranks },
   ): Promise<FitResult> {
     const c = this.config;
-    const progress = new ProgressReporter(this.options.progress ?? true, c.epochs * at.perEpoch, c.logEvery);
+    const writes = !at.ranks || at.ranks.world.rank === 0;
+    const worldSize = at.ranks?.world.worldSize ?? 1;
+    const progress = new ProgressReporter(writes && (this.options.progress ?? true), c.epochs * at.perEpoch, c.logEvery);
     const log = join(at.outputDir, "log.jsonl");
     let { iteration } = at;
     let lastCheckpoint: string | undefined;
     const save = async (epoch: number, state: LoaderState) => {
       const path = join(at.outputDir, CHECKPOINT);
-      await step.save(path, { epoch, step: iteration, config: JSON.stringify(c), loader: JSON.stringify(state) });
+      const extra: Record<string, string | number> = { epoch, step: iteration, config: JSON.stringify(c), loader: JSON.stringify(state) };
+      if (at.ranks) {
+        // Every rank's loader position, so that each continues its own stream on resume.
+        const states = await at.ranks.communicator.allGather("loader", JSON.stringify(state));
+        extra.loaderRanks = `[${states.join(",")}]`;
+        extra.worldSize = worldSize;
+      }
       lastCheckpoint = path;
+      if (writes) await step.save(path, extra);
       return path;
     };
     for (let epoch = at.epoch; epoch < c.epochs; epoch++) {
@@ -176,34 +208,37 @@ export class Trainer extends EventEmitter<Events> {
               globalRecords: batch.globalRecords,
               localRecords: batch.localRecords ?? undefined,
             },
-            schedule,
+            { ...schedule, stop: this.options.signal?.aborted ?? false },
           );
         } finally {
           batch.dispose();
         }
         iteration++;
         const now = performance.now();
+        const { stop: _stop, ...outcome } = result;
         const event: StepEvent = {
           epoch,
           iteration,
           iterationsPerEpoch: at.perEpoch,
-          ...result,
+          ...outcome,
           lr: schedule.lr,
           weightDecay: schedule.weightDecay,
           momentum: schedule.momentum,
           teacherTemp: schedule.teacherTemp,
           teacherPatchTemp: schedule.teacherPatchTemp,
-          imagesPerSecond: (batch.images * 1000) / (now - started),
+          // all ranks together (their batches are the same size but for failed decodes)
+          imagesPerSecond: (batch.images * worldSize * 1000) / (now - started),
           skippedImages: loader.metrics.skipped,
           rssMiB: process.memoryUsage().rss / 2 ** 20,
         };
         started = now;
         lossSum += result.total;
         losses++;
-        writeFileSync(log, `${JSON.stringify(event)}\n`, { flag: "a" });
+        if (writes) writeFileSync(log, `${JSON.stringify(event)}\n`, { flag: "a" });
         progress.step(event);
         this.emit("step", event);
-        const reason = c.maxSteps > 0 && iteration >= c.maxSteps ? "maxSteps" : this.options.signal?.aborted ? "abort" : undefined;
+        // result.stop: some rank (this one or another) was asked to stop, so all stop here together.
+        const reason = c.maxSteps > 0 && iteration >= c.maxSteps ? "maxSteps" : result.stop ? "abort" : undefined;
         if (reason) {
           await save(epoch, loader.state());
           progress.done();
@@ -211,7 +246,7 @@ export class Trainer extends EventEmitter<Events> {
         }
       }
       const path = await save(epoch + 1, { ...loader.state(), epoch: epoch + 1, batch: 0 });
-      if (c.saveckpFreq > 0 && (epoch + 1) % c.saveckpFreq === 0) {
+      if (writes && c.saveckpFreq > 0 && (epoch + 1) % c.saveckpFreq === 0) {
         copyFileSync(path, join(at.outputDir, `checkpoint${String(epoch + 1).padStart(4, "0")}.pth`));
       }
       this.emit("epoch", { epoch, iteration, checkpoint: path, meanLoss: lossSum / Math.max(1, losses) });
@@ -238,11 +273,19 @@ export class Trainer extends EventEmitter<Events> {
     };
   }
 
-  private async restore(step: NativeSereStep, loader: Loader, path: string): Promise<{ iteration: number; epoch: number }> {
+  private async restore(step: NativeSereStep, loader: Loader, path: string, world: RankEnvironment | undefined): Promise<{ iteration: number; epoch: number }> {
     const checkpoint = await readTrainingCheckpoint(path);
     try {
-      step.restore(checkpoint.state);
-      const loaderState = JSON.parse(String(checkpoint.extra.get("loader"))) as LoaderState;
+      const written = Number(checkpoint.extra.get("worldSize") ?? 1);
+      const worldSize = world?.worldSize ?? 1;
+      if (written !== worldSize) {
+        throw new Error(`it was written by a run of ${written} rank(s) and this run has ${worldSize}; resume with the same number of ranks (--nproc-per-node ${written} on one machine)`);
+      }
+      // Ranks other than 0 keep their own generator (drop path) rather than rank 0's.
+      step.restore(world && world.rank > 0 ? { ...checkpoint.state, cpuGenerator: undefined } : checkpoint.state);
+      const loaderState = (
+        world ? (JSON.parse(String(checkpoint.extra.get("loaderRanks"))) as LoaderState[])[world.rank] : JSON.parse(String(checkpoint.extra.get("loader")))
+      ) as LoaderState;
       loader.restore(loaderState);
       return { iteration: Number(checkpoint.extra.get("step")), epoch: loaderState.epoch };
     } catch (err) {

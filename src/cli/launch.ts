@@ -1,0 +1,133 @@
+// The built-in launcher: `sere-train --nproc-per-node N [--nnodes M --node-rank R
+// --master-addr A --master-port P] ...` starts this machine's N ranks with torchrun's
+// environment variables and supervises them.
+import { type ChildProcess, spawn } from "node:child_process";
+import { z } from "zod";
+
+import { kebab } from "../config/flags.js";
+import { ConfigError, parseOptions } from "../config/parse.js";
+
+const launchSchema = z
+  .object({
+    /** Ranks on this machine (one per device). */
+    nprocPerNode: z.number().int().positive(),
+    nnodes: z.number().int().positive().default(1),
+    nodeRank: z.number().int().min(0).default(0),
+    masterAddr: z.string().min(1).default("127.0.0.1"),
+    masterPort: z.number().int().min(1).max(65535).default(29500),
+  })
+  .refine((o) => o.nodeRank < o.nnodes, { message: "must be less than --nnodes", path: ["nodeRank"] });
+
+export type LaunchOptions = z.output<typeof launchSchema>;
+
+export const LAUNCH_USAGE = `Data parallelism (one process per device, c10d: Gloo on the CPU, NCCL on CUDA):
+  --nproc-per-node N   start N ranks on this machine and supervise them
+  --nnodes M           machines taking part (default 1); on each run the same command
+  --node-rank R        this machine's place among them (0 .. M-1, default 0)
+  --master-addr A      the machine of rank 0 (default 127.0.0.1)
+  --master-port P      a free port there (default 29500)
+Ranks started by torchrun or a cluster launcher read RANK, LOCAL_RANK, WORLD_SIZE,
+MASTER_ADDR and MASTER_PORT instead.`;
+
+/** Splits the launcher's flags from the training flags; `launch` is undefined without --nproc-per-node. */
+export function takeLaunchFlags(argv: string[]): { launch?: LaunchOptions; rest: string[] } {
+  const names = Object.keys(launchSchema.shape).map((name) => [`--${kebab(name)}`, name] as const);
+  const found: Record<string, unknown> = {};
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const [flag, inline] = arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
+    const match = names.find(([f]) => f === flag);
+    if (!match) {
+      rest.push(arg);
+      continue;
+    }
+    const raw = inline ?? argv[++i];
+    if (raw === undefined) throw new ConfigError(`${flag} needs a value`);
+    found[match[1]] = match[1] === "masterAddr" ? raw : Number(raw);
+  }
+  if (Object.keys(found).length === 0) return { rest };
+  if (found.nprocPerNode === undefined) throw new ConfigError("--nnodes, --node-rank, --master-addr and --master-port need --nproc-per-node N");
+  return { launch: parseOptions(launchSchema, found, "launcher flags"), rest };
+}
+
+function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
+  return signal ? `was killed by ${signal}` : `exited with code ${code}`;
+}
+
+/**
+ * Runs `script args` as this machine's ranks and resolves with the exit code for the
+ * launcher: 0 when every rank succeeded, 130 after Ctrl-C, otherwise the first failure's.
+ * When a rank fails the others get `graceSeconds` to stop on their own (they notice within
+ * their --dist-timeout), then they are terminated.
+ */
+export async function launchRanks(launch: LaunchOptions, script: string, args: string[], graceSeconds = 60): Promise<number> {
+  const worldSize = launch.nprocPerNode * launch.nnodes;
+  const children: { rank: number; child: ChildProcess; done: boolean }[] = [];
+  let firstFailure: { rank: number; code: number } | undefined;
+  let interrupted = false;
+  let killTimer: NodeJS.Timeout | undefined;
+
+  const stopOthers = () => {
+    killTimer ??= setTimeout(() => {
+      for (const c of children) if (!c.done) c.child.kill("SIGTERM");
+      setTimeout(() => children.forEach((c) => !c.done && c.child.kill("SIGKILL")), 5000).unref();
+    }, graceSeconds * 1000);
+    killTimer.unref();
+  };
+  // Ctrl-C reaches the launcher alone (the ranks run in their own process groups): it asks
+  // every rank to stop after the current step, once; a second Ctrl-C makes them quit at once.
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signal === "SIGINT") interrupted = true;
+    for (const c of children) if (!c.done) c.child.kill(signal);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+
+  const exits = Array.from({ length: launch.nprocPerNode }, (_, localRank) => {
+    const rank = launch.nodeRank * launch.nprocPerNode + localRank;
+    const child = spawn(process.execPath, [...process.execArgv, script, ...args], {
+      env: {
+        ...process.env,
+        RANK: String(rank),
+        LOCAL_RANK: String(localRank),
+        WORLD_SIZE: String(worldSize),
+        LOCAL_WORLD_SIZE: String(launch.nprocPerNode),
+        MASTER_ADDR: launch.masterAddr,
+        MASTER_PORT: String(launch.masterPort),
+      },
+      stdio: "inherit",
+      detached: true,
+    });
+    const entry = { rank, child, done: false };
+    children.push(entry);
+    return new Promise<void>((resolve) => {
+      child.on("exit", (code, signal) => {
+        entry.done = true;
+        const failed = code !== 0 && !(interrupted && code === 130);
+        if (failed) {
+          process.stderr.write(`sere-train: rank ${rank} ${describeExit(code, signal)}\n`);
+          firstFailure ??= { rank, code: code ?? 1 };
+          stopOthers();
+        }
+        resolve();
+      });
+      child.on("error", (err) => {
+        process.stderr.write(`sere-train: rank ${rank} could not start: ${err.message}\n`);
+        firstFailure ??= { rank, code: 1 };
+        entry.done = true;
+        stopOthers();
+        resolve();
+      });
+    });
+  });
+  await Promise.all(exits);
+  if (killTimer) clearTimeout(killTimer);
+  process.off("SIGINT", onSignal);
+  process.off("SIGTERM", onSignal);
+  if (firstFailure) {
+    process.stderr.write(`sere-train: stopped because rank ${firstFailure.rank} failed\n`);
+    return firstFailure.code === 0 ? 1 : firstFailure.code;
+  }
+  return interrupted ? 130 : 0;
+}
