@@ -3,6 +3,7 @@
 import * as model from "./model.js";
 import * as objective from "./objective.js";
 import * as data from "./data.js";
+import * as distributed from "./distributed.js";
 import * as runtime from "./runtime.js";
 import * as train from "./train.js";
 
@@ -12,6 +13,7 @@ const suites: Record<string, { run(): Promise<object> }> = {
   objective,
   data,
   train,
+  distributed,
 };
 
 const wanted = process.argv.slice(2);

@@ -13,7 +13,7 @@ const CASES: Array<{ name: string; preset: string; overrides: TrainConfigInput; 
   { name: "fashion-mnist-tiny preset b64", preset: "fashion-mnist-tiny", overrides: {}, batch: 64 },
 ];
 
-function syntheticBatch(B: number, global: number, local: number, locals: number, patch: number) {
+export function syntheticBatch(B: number, global: number, local: number, locals: number, patch: number) {
   const views = (n: number, s: number) => tensor(Float32Array.from({ length: n * 3 * s * s }, () => Math.random() * 2 - 1), [n, 3, s, s]);
   const record = (v: number) => (v < 2 ? [v * 10, v * 5, 80, 80, v] : [(v * 7) % 60, (v * 11) % 60, 30, 30, v % 2]);
   const n = global / patch;

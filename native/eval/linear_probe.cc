@@ -9,11 +9,14 @@ namespace sere::eval {
 std::vector<LinearProbeResult> LinearProbe(const at::Tensor& train_features, const at::Tensor& train_labels,
                                            const at::Tensor& test_features, const at::Tensor& test_labels,
                                            const LinearProbeOptions& options) {
-  TORCH_CHECK(train_features.dim() == 2 && test_features.dim() == 2 && train_features.size(1) == test_features.size(1),
-              "features must be (N, D) with the same D for training and test");
-  TORCH_CHECK(train_labels.size(0) == train_features.size(0) && test_labels.size(0) == test_features.size(0),
-              "need one label per feature");
-  const auto x = train_features.to(at::kFloat);
+  // Training features: (N, D), or (V, N, D) for V augmented views of each image.
+  const auto views = train_features.dim() == 3 ? train_features : train_features.unsqueeze(0);
+  TORCH_CHECK(views.dim() == 3 && test_features.dim() == 2 && views.size(2) == test_features.size(1),
+              "features must be (N, D), or (V, N, D) for training, with the same D for training and test");
+  TORCH_CHECK(train_labels.size(0) == views.size(1) && test_labels.size(0) == test_features.size(0),
+              "need one label per image");
+  const auto all_views = views.to(at::kFloat);
+  const auto x = all_views[0];
   const auto y = train_labels.to(x.device(), at::kLong);
   const auto xt = test_features.to(x.device(), at::kFloat);
   const auto yt = test_labels.to(x.device(), at::kLong).view({-1, 1});
@@ -37,13 +40,15 @@ std::vector<LinearProbeResult> LinearProbe(const at::Tensor& train_features, con
                           torch::optim::SGDOptions(lr).momentum(options.momentum).weight_decay(options.weight_decay));
     int64_t step = 0;
     for (int64_t epoch = 0; epoch < options.epochs; ++epoch) {
+      // A new augmented view of every image each epoch, as far as there are views.
+      const auto view = all_views[epoch % all_views.size(0)];
       auto order = at::randperm(n, at::TensorOptions().dtype(at::kLong).device(x.device()));
       for (int64_t start = 0; start < n; start += options.batch_size, ++step) {
         // cosine schedule over all steps, to 0
         static_cast<torch::optim::SGDOptions&>(sgd.param_groups()[0].options())
             .lr(lr * 0.5 * (1 + std::cos(M_PI * static_cast<double>(step) / total_steps)));
         auto idx = order.narrow(0, start, std::min(options.batch_size, n - start));
-        auto loss = at::cross_entropy_loss(classifier->forward(x.index_select(0, idx)), y.index_select(0, idx));
+        auto loss = at::cross_entropy_loss(classifier->forward(view.index_select(0, idx)), y.index_select(0, idx));
         sgd.zero_grad();
         loss.backward();
         sgd.step();

@@ -1,7 +1,8 @@
 #pragma once
 // Linear probe on frozen features (DINO's protocol, on precomputed features): a linear
 // classifier trained with SGD (momentum 0.9) and a cosine learning-rate schedule, one run
-// per learning rate of the sweep; top-1/top-5 on the test features.
+// per learning rate of the sweep; top-1/top-5 on the test features. Training features may
+// hold several augmented views of each image, (V, N, D): epoch e trains on view e mod V.
 #include <ATen/ATen.h>
 
 #include <vector>

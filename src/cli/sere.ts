@@ -13,7 +13,9 @@ import { attentionMaps } from "../eval/attention.js";
 import { clsFeatures, extractFeatures } from "../eval/features.js";
 import { knnAccuracy } from "../eval/knn.js";
 import { linearProbe } from "../eval/linear-probe.js";
+import { writeNpy } from "../io/npy.js";
 import { writeSafetensors } from "../io/safetensors.js";
+import { tensor, type Tensor } from "../tensor.js";
 import { Model } from "../model/model.js";
 import { loadBackbone, storedTrainConfig } from "../train/backbone.js";
 import { exportBackbone } from "../train/export.js";
@@ -32,11 +34,23 @@ const common = {
   outputDir: z.string().default("."),
   /** Use only the first N images of each split (0: all). */
   limit: z.number().int().min(0).default(0),
+  /** Features: the CLS tokens of the last N blocks, concatenated (DINO's --n_last_blocks). */
+  nLastBlocks: z.number().int().positive().default(1),
+  /** Features: also the mean patch token of the last block (DINO's --avgpool_patchtokens). */
+  avgpoolPatchtokens: z.boolean().default(false),
 };
 const COMMANDS = {
   "eval knn": z.object({ ...common, dataPath: z.string(), nbKnn: z.array(z.number().int().positive()).default([10, 20, 100, 200]), temperature: z.number().positive().default(0.07) }),
-  "eval linear": z.object({ ...common, dataPath: z.string(), lrs: z.array(z.number().positive()).default([0.001, 0.01, 0.1]), epochs: z.number().int().positive().default(100) }),
-  features: z.object({ ...common, dataPath: z.string() }),
+  "eval linear": z.object({
+    ...common,
+    dataPath: z.string(),
+    lrs: z.array(z.number().positive()).default([0.001, 0.01, 0.1]),
+    epochs: z.number().int().positive().default(100),
+    /** Augmented views (random resized crop + flip) per training image, one per epoch in turn; 0: the centre crop only. */
+    trainViews: z.number().int().min(0).default(4),
+    seed: z.number().int().min(0).default(0),
+  }),
+  features: z.object({ ...common, dataPath: z.string(), format: z.enum(["safetensors", "npy"]).default("safetensors") }),
   attention: z.object({ ...common, imagePath: z.string(), imageShortSide: z.number().int().positive().optional() }),
   export: z.object({ pretrainedWeights: z.string(), checkpointKey: z.enum(["teacher", "student"]).default("teacher"), outputDir: z.string().optional() }),
 };
@@ -53,17 +67,45 @@ async function backbone(o: { pretrainedWeights: string; checkpointKey: string; a
   return { model, size: o.imageSize ?? 224 };
 }
 
-async function features(o: z.output<(typeof COMMANDS)["features"]>) {
+/**
+ * Training and test features: centre crops; with `trainViews` > 0 the training split
+ * instead as (views, N, D), one random resized crop + flip per view.
+ */
+type FeatureFlags = Omit<z.output<(typeof COMMANDS)["features"]>, "format"> & { trainViews?: number; seed?: number };
+
+async function features(o: FeatureFlags) {
   const { model, size } = await backbone(o);
   try {
-    const embed = clsFeatures(model);
+    const embed = clsFeatures(model, { nLastBlocks: o.nLastBlocks, avgpoolPatchtokens: o.avgpoolPatchtokens });
     const options = { size, batchSize: o.batchSizePerGpu, device: o.device, limit: o.limit > 0 ? o.limit : undefined };
-    const train = await extractFeatures(openDataset(o.dataPath, { split: "train" }), embed, options);
+    const trainSet = openDataset(o.dataPath, { split: "train" });
+    const views = o.trainViews ?? 0;
+    const train =
+      views > 0
+        ? await stackViews(Array.from({ length: views }, (_, view) => () => extractFeatures(trainSet, embed, { ...options, augment: { seed: o.seed ?? 0, view } })))
+        : await extractFeatures(trainSet, embed, options);
     const test = await extractFeatures(openDataset(o.dataPath, { split: "test" }), embed, options);
     return { train, test };
   } finally {
     model.dispose();
   }
+}
+
+/** Runs the extractions one after another and stacks their features: (views, N, D). */
+async function stackViews(extractions: Array<() => Promise<{ features: Tensor; labels: Tensor }>>) {
+  let stacked: Float32Array | undefined;
+  let shape: number[] = [];
+  let labels: Tensor | undefined;
+  for (const [v, extract] of extractions.entries()) {
+    const f = await extract();
+    shape = f.features.shape();
+    stacked ??= new Float32Array(extractions.length * shape[0]! * shape[1]!);
+    stacked.set(f.features.toArray() as Float32Array, v * shape[0]! * shape[1]!);
+    f.features.dispose();
+    if (labels) f.labels.dispose();
+    labels ??= f.labels;
+  }
+  return { features: tensor(stacked!, [extractions.length, ...shape]), labels: labels! };
 }
 
 /** Prints a result and writes it as JSON into the output folder. */
@@ -104,9 +146,17 @@ async function run(command: Command, argv: string[]): Promise<void> {
       const { train, test } = await features(o);
       mkdirSync(o.outputDir, { recursive: true });
       for (const [name, f] of [["train", train], ["test", test]] as const) {
-        const path = join(o.outputDir, `features_${name}.safetensors`);
-        await writeSafetensors(path, [["features", f.features], ["labels", f.labels]]);
-        say(`wrote ${path}: features ${JSON.stringify(f.features.shape())}, labels`);
+        if (o.format === "npy") {
+          for (const [what, t] of [["features", f.features], ["labels", f.labels]] as const) {
+            const path = join(o.outputDir, `${what}_${name}.npy`);
+            await writeNpy(path, t);
+            say(`wrote ${path}: ${what} ${JSON.stringify(t.shape())}`);
+          }
+        } else {
+          const path = join(o.outputDir, `features_${name}.safetensors`);
+          await writeSafetensors(path, [["features", f.features], ["labels", f.labels]]);
+          say(`wrote ${path}: features ${JSON.stringify(f.features.shape())}, labels`);
+        }
       }
       return;
     }
@@ -119,7 +169,7 @@ async function run(command: Command, argv: string[]): Promise<void> {
     case "eval linear": {
       const o = parse("eval linear");
       const { train, test } = await features(o);
-      report(o.outputDir, "linear.json", await linearProbe(train, test, { lrs: o.lrs, epochs: o.epochs }));
+      report(o.outputDir, "linear.json", await linearProbe(train, test, { lrs: o.lrs, epochs: o.epochs, seed: o.seed }));
       return;
     }
   }

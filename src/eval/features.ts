@@ -1,8 +1,11 @@
 // Features of a dataset for evaluation (spec 9): each image resized and centre-cropped by
-// DINO's rule (resize the shorter side to 256/224 of the input size, crop the centre),
-// normalised, and embedded in batches on the device.
+// DINO's rule (resize the shorter side to 256/224 of the input size, crop the centre), or,
+// for training a linear probe, a random resized crop with a random flip (DINO's training
+// transform); normalised and embedded in batches on the device.
 import type { Dataset } from "../data/datasets/dataset.js";
 import { IMAGENET_NORMALISATION, type Normalisation, renderGroups, type RgbImage } from "../data/render.js";
+import { CROP_RATIO, randomResizedCrop } from "../data/crops.js";
+import { Random } from "../data/random.js";
 import type { Model } from "../model/model.js";
 import { tensor, type Tensor } from "../tensor.js";
 
@@ -17,13 +20,47 @@ export interface FeatureOptions {
   /** Only the first `limit` images. */
   limit?: number;
   normalisation?: Normalisation;
+  /**
+   * Instead of the centre crop: torchvision's RandomResizedCrop (scale 0.08-1) and a flip
+   * with probability 0.5, drawn from Random.seeded(seed, view, image index).
+   */
+  augment?: { seed: number; view: number };
 }
 
-/** The teacher (or any) backbone's CLS token after the final norm. */
-export const clsFeatures =
-  (model: Model): Embed =>
-  (images) =>
-    model.features(images);
+/** Which tokens make an image's feature vector (DINO's linear evaluation flags). */
+export interface TokenChoice {
+  /** The CLS tokens of the last n blocks (each after the final norm), concatenated; default 1. */
+  nLastBlocks?: number;
+  /** Also the mean of the last block's patch tokens, appended. */
+  avgpoolPatchtokens?: boolean;
+}
+
+/**
+ * The backbone's CLS token after the final norm; with `choice`, the CLS tokens of the last
+ * n blocks and optionally the mean patch token, concatenated: (B, (n + avgpool) * D).
+ */
+export function clsFeatures(model: Model, choice: TokenChoice = {}): Embed {
+  const n = choice.nLastBlocks ?? 1;
+  if (n === 1 && !choice.avgpoolPatchtokens) return (images) => model.features(images);
+  return async (images) => {
+    const blocks = await model.intermediateLayers(images, n);
+    const [batch, tokens, dim] = blocks[0]!.shape() as [number, number, number];
+    const parts = n + (choice.avgpoolPatchtokens ? 1 : 0);
+    const out = new Float32Array(batch * parts * dim);
+    blocks.forEach((block, k) => {
+      const values = block.toArray() as Float32Array;
+      for (let b = 0; b < batch; b++) out.set(values.subarray(b * tokens * dim, b * tokens * dim + dim), (b * parts + k) * dim);
+      if (k === n - 1 && choice.avgpoolPatchtokens) {
+        for (let b = 0; b < batch; b++) {
+          const mean = out.subarray((b * parts + n) * dim, (b * parts + n + 1) * dim);
+          for (let t = 1; t < tokens; t++) for (let d = 0; d < dim; d++) mean[d]! += values[(b * tokens + t) * dim + d]! / (tokens - 1);
+        }
+      }
+      block.dispose();
+    });
+    return tensor(out, [batch, parts * dim]);
+  };
+}
 
 /** The normalised pixels themselves, flattened: the baseline a pretrained model must beat. */
 export const pixelFeatures: Embed = async (images) => {
@@ -35,6 +72,12 @@ export const pixelFeatures: Embed = async (images) => {
 function centreCrop(index: number, image: RgbImage): number[] {
   const side = Math.max(1, Math.round((Math.min(image.width, image.height) * 224) / 256));
   return [index, Math.floor((image.width - side) / 2), Math.floor((image.height - side) / 2), side, side, 0];
+}
+
+/** DINO's linear-probe training crop: RandomResizedCrop (scale 0.08-1) and a random flip. */
+function augmentedCrop(index: number, image: RgbImage, random: Random): number[] {
+  const box = randomResizedCrop(image.width, image.height, [0.08, 1], CROP_RATIO, () => random.next());
+  return [index, box.x, box.y, box.width, box.height, random.next() < 0.5 ? 1 : 0];
 }
 
 export async function extractFeatures(
@@ -51,7 +94,10 @@ export async function extractFeatures(
   for (let start = 0; start < count; start += batchSize) {
     const indices = Array.from({ length: Math.min(batchSize, count - start) }, (_, i) => start + i);
     const images = await Promise.all(indices.map((i) => dataset.load(i)));
-    const boxes = Int32Array.from(images.flatMap((image, i) => centreCrop(i, image)));
+    const { augment } = options;
+    const boxes = Int32Array.from(
+      images.flatMap((image, i) => (augment ? augmentedCrop(i, image, Random.seeded(augment.seed, augment.view, indices[i]!)) : centreCrop(i, image))),
+    );
     const colour = new Float32Array(images.length * 12); // no photometric change
     const [views] = await renderGroups(images, [{ size, boxes, colour }], options.normalisation ?? IMAGENET_NORMALISATION, options.device ?? "cpu");
     const embedded = await embed(views!);

@@ -1,5 +1,6 @@
 // Linear probe on frozen features (DINO's protocol, on features extracted once): SGD with
 // momentum 0.9 and a cosine schedule, swept over learning rates; the best is reported.
+// Training features (V, N, D) hold V augmented views per image; epoch e uses view e mod V.
 import { z } from "zod";
 
 import { parseOptions } from "../config/parse.js";
@@ -30,8 +31,9 @@ export async function linearProbe(
   options: LinearProbeOptions = {},
 ): Promise<LinearProbeResult> {
   const o = parseOptions(linearProbeOptionsSchema, options, "linear probe options");
-  if (train.labels.shape()[0] !== train.features.shape()[0] || test.labels.shape()[0] !== test.features.shape()[0]) {
-    throw new RangeError("linear probe: give exactly one label per feature");
+  const trainImages = train.features.shape().length === 3 ? train.features.shape()[1] : train.features.shape()[0];
+  if (train.labels.shape()[0] !== trainImages || test.labels.shape()[0] !== test.features.shape()[0]) {
+    throw new RangeError("linear probe: give exactly one label per image (training features are (N, D) or (views, N, D))");
   }
   const sweep = await native().linearProbe(train.features, train.labels, test.features, test.labels, o);
   const best = sweep.reduce((a, b) => (b.top1 > a.top1 ? b : a));

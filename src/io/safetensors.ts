@@ -1,8 +1,9 @@
 // The safetensors format: an 8-byte little-endian header length, a JSON header
 // {name: {dtype, shape, data_offsets}, "__metadata__"?: {...}}, then the raw data.
-import { readFile, rename, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 
 import { tensor, type Tensor, type TypedArray } from "../tensor.js";
+import { writeFileAtomically } from "./atomic.js";
 import { typedArrayFromBytes } from "./dtypes.js";
 
 type Entries = Array<[string, Tensor]>;
@@ -34,9 +35,7 @@ export async function writeSafetensors(path: string, entries: Entries, metadata:
   const jsonBytes = Buffer.from(json, "utf8");
   const length = Buffer.alloc(8);
   length.writeBigUInt64LE(BigInt(jsonBytes.length));
-  const partial = `${path}.partial`;
-  await writeFile(partial, Buffer.concat([length, jsonBytes, ...chunks]));
-  await rename(partial, path);
+  await writeFileAtomically(path, [length, jsonBytes, ...chunks]);
 }
 
 /** safetensors' dtype codes -> PyTorch's names. */

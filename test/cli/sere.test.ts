@@ -30,8 +30,8 @@ describe.skipIf(!existsSync(FASHION_MNIST))("sere", () => {
     expect(JSON.parse(run.stdout)).toEqual(result);
   });
 
-  it("eval linear sweeps the learning rates", () => {
-    const run = sere(["eval", "linear", ...common, "--lrs", "0.01", "0.1", "--epochs", "2", "--output-dir", join(dir, "linear")]);
+  it("eval linear sweeps the learning rates (training on augmented views)", () => {
+    const run = sere(["eval", "linear", ...common, "--lrs", "0.01", "0.1", "--epochs", "2", "--train-views", "2", "--output-dir", join(dir, "linear")]);
     expect(run.status, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout).sweep.map((r: { lr: number }) => r.lr)).toEqual([0.01, 0.1]);
   });
@@ -44,6 +44,22 @@ describe.skipIf(!existsSync(FASHION_MNIST))("sere", () => {
     expect(train.get("labels")!.shape()).toEqual([60]);
     // Fashion-MNIST's first training labels, as the IDX file stores them
     expect(Array.from(train.get("labels")!.toArray() as BigInt64Array).slice(0, 5).map(Number)).toEqual([9, 0, 0, 3, 0]);
+  });
+
+  it("features --format npy with --avgpool-patchtokens writes .npy files that NumPy's layout describes", async () => {
+    const run = sere(["features", ...common, "--format", "npy", "--avgpool-patchtokens", "true", "--output-dir", join(dir, "npy")]);
+    expect(run.status, run.stderr).toBe(0);
+    const header = (name: string) => {
+      const bytes = readFileSync(join(dir, "npy", name));
+      const length = bytes.readUInt16LE(8);
+      return { text: bytes.subarray(10, 10 + length).toString("latin1"), dataBytes: bytes.length - 10 - length };
+    };
+    const features = header("features_test.npy");
+    expect(features.text).toContain("'descr': '<f4', 'fortran_order': False, 'shape': (60, 48), }"); // CLS and mean patch token
+    expect(features.dataBytes).toBe(60 * 48 * 4);
+    const labels = header("labels_train.npy");
+    expect(labels.text).toContain("'descr': '<i8', 'fortran_order': False, 'shape': (60,), }");
+    expect(Array.from(new BigInt64Array(Uint8Array.from(readFileSync(join(dir, "npy", "labels_train.npy")).subarray(-60 * 8)).buffer).slice(0, 5), Number)).toEqual([9, 0, 0, 3, 0]);
   });
 
   it("attention writes overlays for an image", async () => {

@@ -34,4 +34,22 @@ describe("linear probe", () => {
     const result = await linearProbe(train, { features: test.features, labels: shuffled }, { lrs: [0.1], epochs: 10 });
     expect(result.best.top1).toBeLessThan(40);
   });
+
+  it("trains epoch e on augmented view e mod V of (V, N, D) training features", async () => {
+    const informative = blobs(400, 5);
+    const noise = tensor(Float32Array.from({ length: 400 * 8 }, (_, i) => Math.sin(i * 12.9898) * 3), [400, 8]);
+    const stack = (a: typeof noise, b: typeof noise) =>
+      tensor(Float32Array.from([...(a.toArray() as Float32Array), ...(b.toArray() as Float32Array)]), [2, 400, 8]);
+    const test = blobs(200, 6);
+    const options = { lrs: [0.1], epochs: 1, batchSize: 32 };
+    // one epoch: only view 0 is seen
+    const learnt = await linearProbe({ features: stack(informative.features, noise), labels: informative.labels }, test, options);
+    const blind = await linearProbe({ features: stack(noise, informative.features), labels: informative.labels }, test, options);
+    expect(learnt.best.top1).toBeGreaterThanOrEqual(95);
+    expect(blind.best.top1).toBeLessThan(50);
+    // two epochs: both views are used, and the model still learns from the informative one
+    const both = await linearProbe({ features: stack(noise, informative.features), labels: informative.labels }, test, { ...options, epochs: 2 });
+    expect(both.best.top1).toBeGreaterThan(blind.best.top1);
+    await expect(linearProbe({ features: stack(noise, noise), labels: test.labels }, test, options)).rejects.toThrow(/one label per image/);
+  });
 });

@@ -1,0 +1,57 @@
+// Feature extraction: which tokens make the vector, and the augmented training crops.
+import { describe, expect, it } from "vitest";
+
+import type { Dataset } from "../../src/data/datasets/dataset.js";
+import { clsFeatures, extractFeatures } from "../../src/eval/features.js";
+import { Model, tensor } from "../../src/index.js";
+
+const model = () => Model.create({ arch: "custom", embedDim: 12, depth: 3, numHeads: 2, patchSize: 4, imgSize: 16, head: false, seed: 3 });
+const images = () => tensor(Float32Array.from({ length: 2 * 3 * 16 * 16 }, (_, i) => Math.cos(i * 0.11)), [2, 3, 16, 16]);
+const rows = (t: { toArray(): unknown; shape(): number[] }) => {
+  const values = t.toArray() as Float32Array;
+  const width = t.shape().slice(1).reduce((a, b) => a * b, 1);
+  return Array.from({ length: t.shape()[0]! }, (_, b) => Array.from(values.subarray(b * width, (b + 1) * width)));
+};
+
+describe("features", () => {
+  it("the last n blocks' CLS tokens and the mean patch token, concatenated in that order", async () => {
+    const m = model();
+    const x = images();
+    const features = await clsFeatures(m, { nLastBlocks: 2, avgpoolPatchtokens: true })(x);
+    expect(features.shape()).toEqual([2, 3 * 12]);
+    const blocks = await m.intermediateLayers(x, 2);
+    const [b1, b2] = blocks.map((t) => rows(t)); // (1 + 16 tokens) * 12 values per image
+    const last = rows(await m.features(x)); // the ordinary CLS feature: the last block's
+    for (const [b, row] of rows(features).entries()) {
+      const expected = [...b1![b]!.slice(0, 12), ...b2![b]!.slice(0, 12)];
+      for (let d = 0; d < 12; d++) {
+        let mean = 0;
+        for (let t = 1; t <= 16; t++) mean += b2![b]![t * 12 + d]! / 16;
+        expected.push(mean);
+      }
+      row.forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, 5));
+      row.slice(12, 24).forEach((v, i) => expect(v).toBeCloseTo(last[b]![i]!, 5));
+    }
+    m.dispose();
+  });
+
+  it("augmented training crops are seeded per view and image, and differ from the centre crop", async () => {
+    // a 20 x 20 ramp image per index
+    const dataset = {
+      path: "ramps",
+      size: 3,
+      classes: ["a"],
+      label: () => 0,
+      load: async (i: number) => ({ width: 20, height: 20, data: Uint8Array.from({ length: 20 * 20 * 3 }, (_, p) => (p * (i + 1)) % 251) }),
+    } as unknown as Dataset;
+    const m = model();
+    const embed = clsFeatures(m);
+    const of = async (augment?: { seed: number; view: number }) => rows((await extractFeatures(dataset, embed, { size: 16, augment })).features);
+    const centre = await of();
+    const view0 = await of({ seed: 1, view: 0 });
+    expect(await of({ seed: 1, view: 0 })).toEqual(view0); // reproducible
+    expect(await of({ seed: 1, view: 1 })).not.toEqual(view0); // another view
+    expect(view0).not.toEqual(centre);
+    m.dispose();
+  });
+});
