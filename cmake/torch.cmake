@@ -2,7 +2,8 @@
 # Sets: TORCH_LIBRARIES, TORCH_INCLUDE_DIRS, TORCH_CXX_FLAGS (from TorchConfig),
 #       SERE_TORCH_CUDA (ON when the LibTorch found has CUDA), SERE_TORCH_LIB_DIR,
 #       SERE_C10D_DEFINES (the c10d backends to compile: USE_C10D_GLOO, USE_C10D_NCCL),
-#       SERE_COMPAT_INCLUDE (stand-ins for headers the LibTorch package lacks, or empty).
+#       SERE_COMPAT_INCLUDE (stand-ins for headers the LibTorch package lacks, or empty),
+#       SERE_DATA_PARALLEL (native/distributed compiles against this LibTorch).
 # Which LibTorch is decided by scripts/libtorch.mjs alone, so both builds agree.
 
 get_filename_component(SERE_ROOT "${CMAKE_CURRENT_LIST_DIR}/.." ABSOLUTE)
@@ -49,7 +50,34 @@ endif()
 if(SERE_TORCH_CUDA AND SERE_C10D_INCLUDE AND EXISTS "${SERE_C10D_INCLUDE}/torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp")
   list(APPEND SERE_C10D_DEFINES USE_C10D_NCCL)
 endif()
-message(STATUS "sere-torch: c10d backends: ${SERE_C10D_DEFINES}")
+
+# Data parallelism uses c10d's C++ API, which moves between LibTorch versions: compile
+# native/distributed against the LibTorch found; if that fails, the addon is built without
+# it (and says why when asked for it). The result is cached per build folder.
+if(SERE_C10D_DEFINES AND NOT DEFINED SERE_DATA_PARALLEL)
+  set(_probe_defines -DSERE_DATA_PARALLEL=1)
+  foreach(_define ${SERE_C10D_DEFINES})
+    list(APPEND _probe_defines -D${_define})
+  endforeach()
+  separate_arguments(_probe_flags UNIX_COMMAND "${TORCH_CXX_FLAGS}")
+  set(CMAKE_TRY_COMPILE_TARGET_TYPE STATIC_LIBRARY)
+  message(STATUS "sere-torch: checking that native/distributed compiles against this LibTorch")
+  try_compile(_data_parallel "${CMAKE_BINARY_DIR}/sere-data-parallel-probe"
+    SOURCES "${SERE_ROOT}/native/distributed/communicator.cc" "${SERE_ROOT}/native/distributed/gradient_averager.cc"
+    CMAKE_FLAGS "-DINCLUDE_DIRECTORIES=${TORCH_INCLUDE_DIRS};${SERE_ROOT}/native;${SERE_COMPAT_INCLUDE}"
+    COMPILE_DEFINITIONS ${_probe_flags} ${_probe_defines}
+    CXX_STANDARD 17
+    OUTPUT_VARIABLE _probe_log)
+  set(SERE_DATA_PARALLEL ${_data_parallel} CACHE BOOL "native/distributed compiles against this LibTorch")
+  if(NOT _data_parallel)
+    string(SUBSTRING "${_probe_log}" 0 3000 _probe_head)
+    message(WARNING "sere-torch: data parallelism is left out: native/distributed does not compile against this LibTorch:\n${_probe_head}")
+  endif()
+endif()
+if(SERE_DATA_PARALLEL)
+  list(APPEND SERE_C10D_DEFINES SERE_DATA_PARALLEL=1)
+endif()
+message(STATUS "sere-torch: c10d: ${SERE_C10D_DEFINES}")
 
 # Where libtorch.so lives, whichever configuration the package was exported with.
 get_target_property(_torch_location torch IMPORTED_LOCATION)

@@ -23,6 +23,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
     build.Set("compiler", b.compiler);
     build.Set("cxx11Abi", b.cxx11_abi);
     build.Set("cuda", b.built_with_cuda);
+    build.Set("dataParallel", b.data_parallel);
     build.Set("system", b.build_system);
     build.Set("torchDir", b.torch_dir);
     build.Set("napiVersion", NAPI_VERSION);

@@ -1,13 +1,17 @@
 #include "distributed/communicator.h"
 
-#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
+#include <torch/csrc/distributed/c10d/Store.hpp>
+
+#if SERE_DATA_PARALLEL
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #ifdef USE_C10D_GLOO
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #endif
 #ifdef USE_C10D_NCCL
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
 #endif
 
 #include <algorithm>
@@ -16,6 +20,8 @@
 #include <sstream>
 
 namespace sere::distributed {
+
+#if SERE_DATA_PARALLEL
 namespace {
 
 std::vector<uint8_t> Bytes(const std::string& s) { return {s.begin(), s.end()}; }
@@ -165,5 +171,30 @@ std::string Communicator::DescribeFailure(const char* what, const std::string& c
       << ". The last checkpoint is intact; fix the failing rank and resume with --resume and the same number of ranks.";
   return out.str();
 }
+
+#else  // SERE_DATA_PARALLEL
+
+// The LibTorch this addon was built against has no c10d API that this code compiles with
+// (cmake/torch.cmake tried): everything else works, data parallelism says why it cannot.
+namespace {
+[[noreturn]] void Unavailable() {
+  TORCH_CHECK(false, "data-parallel training is not available in this build of sere-torch: its LibTorch (",
+              TORCH_VERSION, ") has no c10d backend that sere-torch compiles with (Gloo on Debian's 1.13 is the one "
+              "verified). Train with one process, or rebuild against LibTorch 1.13 with libgloo-dev.");
+}
+}  // namespace
+
+Communicator::Communicator(const CommunicatorOptions& options) : options_(options) { Unavailable(); }
+Communicator::~Communicator() = default;
+c10::intrusive_ptr<c10d::ProcessGroup> Communicator::gradient_group() const { Unavailable(); }
+std::string Communicator::backend() const { Unavailable(); }
+void Communicator::AllReduceSum(at::Tensor&) { Unavailable(); }
+void Communicator::Broadcast(std::vector<at::Tensor>&, int64_t) { Unavailable(); }
+void Communicator::Barrier() { Unavailable(); }
+std::vector<std::string> Communicator::AllGather(const std::string&, const std::string&) { Unavailable(); }
+void Communicator::MarkProgress(int64_t) { Unavailable(); }
+std::string Communicator::DescribeFailure(const char*, const std::string&) { Unavailable(); }
+
+#endif  // SERE_DATA_PARALLEL
 
 }  // namespace sere::distributed

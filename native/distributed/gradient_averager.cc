@@ -1,10 +1,20 @@
 #include "distributed/gradient_averager.h"
 
+#if SERE_DATA_PARALLEL
 #include <torch/csrc/distributed/c10d/reducer.hpp>
+#endif
 
 #include <unordered_map>
 
+namespace c10d {
+#if !SERE_DATA_PARALLEL
+class Reducer {};  // never made: a Communicator cannot be built without data parallelism
+#endif
+}  // namespace c10d
+
 namespace sere::distributed {
+
+#if SERE_DATA_PARALLEL
 
 GradientAverager::GradientAverager(const std::vector<std::pair<std::string, at::Tensor>>& parameters,
                                    Communicator& communicator) {
@@ -39,5 +49,11 @@ void GradientAverager::ExpectBackward() {
   reducer_->prepare_for_forward();
   reducer_->prepare_for_backward({});
 }
+
+#else
+GradientAverager::GradientAverager(const std::vector<std::pair<std::string, at::Tensor>>&, Communicator&) {}
+GradientAverager::~GradientAverager() = default;
+void GradientAverager::ExpectBackward() {}
+#endif
 
 }  // namespace sere::distributed

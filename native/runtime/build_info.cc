@@ -28,6 +28,11 @@ BuildInfo GetBuildInfo() {
   b.cxx11_abi = true;
 #endif
   b.built_with_cuda = SERE_WITH_CUDA != 0;
+#if SERE_DATA_PARALLEL
+  b.data_parallel = true;
+#else
+  b.data_parallel = false;
+#endif
   b.build_system = SERE_BUILD_SYSTEM;
   b.torch_dir = SERE_TORCH_DIR;
   return b;

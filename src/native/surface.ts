@@ -22,6 +22,8 @@ export interface NativeInfo {
     cxx11Abi: boolean;
     /** Built against a CUDA LibTorch. */
     cuda: boolean;
+    /** Data parallelism (c10d) compiled in: it compiles against the LibTorch found. */
+    dataParallel: boolean;
     system: "cmake-js" | "node-gyp";
     torchDir: string;
     napiVersion: number;

@@ -6,6 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
+import { info } from "../../src/runtime.js";
+
 import { disposeCheckpoint, readTrainingCheckpoint } from "../../src/train/checkpoint.js";
 import { freePort, startRanks } from "./helpers.js";
 
@@ -22,7 +24,7 @@ function launcher(args: string[]) {
   return { child, exited, stderr: () => stderr };
 }
 
-describe.skipIf(!existsSync(FASHION_MNIST))("data-parallel sere-train (Gloo, loopback)", () => {
+describe.skipIf(!existsSync(FASHION_MNIST) || !info().build.dataParallel)("data-parallel sere-train (Gloo, loopback)", () => {
   it("the launcher with --nproc-per-node 2 runs a short job to completion and writes one checkpoint", async () => {
     const dir = mkdtempSync(join(tmpdir(), "sere-launch-"));
     const run = launcher(["--nproc-per-node", "2", "--master-port", String(await freePort()), ...quick, "--max-steps", "3", "--output-dir", dir]);
