@@ -88,9 +88,10 @@ at::Tensor HueCpu(const at::Tensor& x_in, const at::Tensor& shift_in) {
   return out;
 }
 
-// The separable blur on the CPU, plane by plane with reflected indices: the same sums in
-// the same order as the tensor version below, in two passes that stay in cache.
-at::Tensor BlurCpu(const at::Tensor& x_in, const at::Tensor& kernels, int64_t half) {
+// The separable blur on the CPU, plane by plane, each view with its own kernel width
+// (the common width's outer taps are zeros for the smaller sigmas). Each row is padded by
+// reflection once, so the inner loops run over contiguous memory and vectorise.
+at::Tensor BlurCpu(const at::Tensor& x_in, const at::Tensor& kernels, int64_t half, const std::vector<int64_t>& halves) {
   at::Tensor x = x_in.contiguous();
   at::Tensor out = at::empty_like(x);
   const int64_t planes = x.size(0) * x.size(1), h = x.size(2), w = x.size(3), side = 2 * half + 1;
@@ -99,22 +100,26 @@ at::Tensor BlurCpu(const at::Tensor& x_in, const at::Tensor& kernels, int64_t ha
   float* dst = out.data_ptr<float>();
   auto reflect = [](int64_t i, int64_t n) { return i < 0 ? -i : i >= n ? 2 * (n - 1) - i : i; };
   at::parallel_for(0, planes, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> rows(h * w);
+    std::vector<float> rows(h * w), padded(w + 2 * half);
     for (int64_t plane = begin; plane < end; ++plane) {
-      const float* kernel = kernel_table + (plane / 3) * side;
+      const int64_t own = halves[plane / 3], taps = 2 * own + 1;
+      const float* kernel = kernel_table + (plane / 3) * side + (half - own);
       const float* src = in + plane * h * w;
       for (int64_t y = 0; y < h; ++y) {
-        for (int64_t xo = 0; xo < w; ++xo) {
-          float acc = 0.0f;
-          for (int64_t k = 0; k < side; ++k) acc += src[y * w + reflect(xo + k - half, w)] * kernel[k];
-          rows[y * w + xo] = acc;
+        for (int64_t i = 0; i < w + 2 * own; ++i) padded[i] = src[y * w + reflect(i - own, w)];
+        float* row = rows.data() + y * w;
+        std::fill(row, row + w, 0.0f);
+        for (int64_t k = 0; k < taps; ++k) {
+          const float weight = kernel[k];
+          const float* shifted = padded.data() + k;
+          for (int64_t xo = 0; xo < w; ++xo) row[xo] += shifted[xo] * weight;
         }
       }
       float* o = dst + plane * h * w;
       std::fill(o, o + h * w, 0.0f);
       for (int64_t y = 0; y < h; ++y) {
-        for (int64_t k = 0; k < side; ++k) {
-          const float* row = rows.data() + reflect(y + k - half, h) * w;
+        for (int64_t k = 0; k < taps; ++k) {
+          const float* row = rows.data() + reflect(y + k - own, h) * w;
           const float weight = kernel[k];
           for (int64_t xo = 0; xo < w; ++xo) o[y * w + xo] += row[xo] * weight;
         }
@@ -171,8 +176,9 @@ at::Tensor GaussianBlur(const at::Tensor& x, const at::Tensor& sigma_cpu) {
   // a common width with zeros beyond it: with reflect padding of the common width the
   // result is the same as padding each image by its own half width.
   at::Tensor kernels = at::zeros({n, side}, at::kFloat);
+  std::vector<int64_t> halves(n);
   for (int64_t k = 0; k < n; ++k) {
-    int64_t own_half = static_cast<int64_t>(std::ceil(3.0 * sigma[k]));
+    int64_t own_half = halves[k] = static_cast<int64_t>(std::ceil(3.0 * sigma[k]));
     at::Tensor t = at::linspace(-static_cast<double>(own_half), static_cast<double>(own_half), 2 * own_half + 1, at::kFloat);
     at::Tensor pdf = at::exp(-0.5 * (t / sigma[k]).pow(2));
     kernels[k].narrow(0, half - own_half, 2 * own_half + 1).copy_(pdf / pdf.sum());
@@ -180,7 +186,7 @@ at::Tensor GaussianBlur(const at::Tensor& x, const at::Tensor& sigma_cpu) {
   const int64_t h = x.size(2), w = x.size(3);
   TORCH_CHECK(half < h && half < w, "Gaussian blur: sigma up to ", half / 3.0, " needs views larger than ", half,
               " pixels, got ", h, "x", w);
-  if (x.is_cpu() && x.scalar_type() == at::kFloat) return BlurCpu(x, kernels, half);
+  if (x.is_cpu() && x.scalar_type() == at::kFloat) return BlurCpu(x, kernels, half, halves);
   kernels = kernels.to(x.device());
   // Separable, as a sum of shifted copies weighted per image: far cheaper on the CPU than
   // a grouped convolution with one group per image and channel.
