@@ -2,6 +2,7 @@
 
 #include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
 #include <torch/csrc/distributed/c10d/Store.hpp>
+#include <torch/version.h>
 
 #if SERE_DATA_PARALLEL
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
@@ -27,6 +28,24 @@ namespace {
 std::vector<uint8_t> Bytes(const std::string& s) { return {s.begin(), s.end()}; }
 std::string Text(const std::vector<uint8_t>& b) { return {b.begin(), b.end()}; }
 
+// LibTorch 1.x: the backends are process groups themselves. From 2.0 they are
+// c10d::Backends, which a ProcessGroup dispatches to per device type.
+template <class Backend>
+c10::intrusive_ptr<c10d::ProcessGroup> AsProcessGroup(const c10::intrusive_ptr<c10d::Store>& store, int rank, int size,
+                                                      const CommunicatorOptions& o, c10::intrusive_ptr<Backend> backend,
+                                                      const char* name) {
+#if TORCH_VERSION_MAJOR >= 2
+  auto options = c10::make_intrusive<c10d::ProcessGroup::Options>(name, o.timeout);
+  auto group = c10::make_intrusive<c10d::ProcessGroup>(store, rank, size, options);
+  const bool nccl = std::string(name) == "nccl";
+  group->setBackend(nccl ? c10::DeviceType::CUDA : c10::DeviceType::CPU,
+                    nccl ? c10d::ProcessGroup::BackendType::NCCL : c10d::ProcessGroup::BackendType::GLOO, backend);
+  return group;
+#else
+  return backend;
+#endif
+}
+
 c10::intrusive_ptr<c10d::ProcessGroup> NewGroup(const c10::intrusive_ptr<c10d::Store>& store, const std::string& name,
                                                 const CommunicatorOptions& o) {
   auto prefixed = c10::make_intrusive<c10d::PrefixStore>(name, store);
@@ -35,7 +54,8 @@ c10::intrusive_ptr<c10d::ProcessGroup> NewGroup(const c10::intrusive_ptr<c10d::S
 #ifdef USE_C10D_NCCL
     auto options = c10d::ProcessGroupNCCL::Options::create();
     options->timeout = o.timeout;
-    return c10::make_intrusive<c10d::ProcessGroupNCCL>(prefixed, rank, size, options);
+    return AsProcessGroup(prefixed, rank, size, o,
+                          c10::make_intrusive<c10d::ProcessGroupNCCL>(prefixed, rank, size, options), "nccl");
 #else
     TORCH_CHECK(false, "data-parallel training on CUDA needs NCCL, and this LibTorch build has no c10d NCCL backend. "
                        "Rebuild sere-torch against a CUDA build of PyTorch's LibTorch, or train on the CPU (Gloo).");
@@ -53,7 +73,8 @@ c10::intrusive_ptr<c10d::ProcessGroup> NewGroup(const c10::intrusive_ptr<c10d::S
     options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
   }
   options->threads = 2;
-  return c10::make_intrusive<c10d::ProcessGroupGloo>(prefixed, rank, size, options);
+  return AsProcessGroup(prefixed, rank, size, o, c10::make_intrusive<c10d::ProcessGroupGloo>(prefixed, rank, size, options),
+                        "gloo");
 #else
   TORCH_CHECK(false, "data-parallel training needs c10d's Gloo backend, and this LibTorch build has none. "
                      "Install libgloo-dev (Debian) and rebuild sere-torch (npm rebuild sere-torch).");
