@@ -237,8 +237,10 @@ export class Trainer extends EventEmitter<Events> {
         if (writes) writeFileSync(log, `${JSON.stringify(event)}\n`, { flag: "a" });
         progress.step(event);
         this.emit("step", event);
-        // result.stop: some rank (this one or another) was asked to stop, so all stop here together.
-        const reason = c.maxSteps > 0 && iteration >= c.maxSteps ? "maxSteps" : result.stop ? "abort" : undefined;
+        // result.stop: some rank was asked to stop before this step, so all ranks stop here
+        // together; alone, a request that came during the step counts too.
+        const stopRequested = result.stop || (!at.ranks && (this.options.signal?.aborted ?? false));
+        const reason = c.maxSteps > 0 && iteration >= c.maxSteps ? "maxSteps" : stopRequested ? "abort" : undefined;
         if (reason) {
           await save(epoch, loader.state());
           progress.done();
