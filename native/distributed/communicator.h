@@ -50,6 +50,7 @@ class Communicator {
 
   // Records that this rank reached `iteration` (0-based; read back when a collective fails).
   void MarkProgress(int64_t iteration);
+ private:
   // Runs `collective`; a failure becomes an error that names the rank(s) that fell behind.
   template <class F>
   auto Checked(const char* what, F&& collective) {
@@ -59,8 +60,6 @@ class Communicator {
       throw std::runtime_error(DescribeFailure(what, e.what()));
     }
   }
-
- private:
   std::string DescribeFailure(const char* what, const std::string& cause);
 
   CommunicatorOptions options_;

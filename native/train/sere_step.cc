@@ -78,7 +78,7 @@ void SereStep::JoinRanks(distributed::Communicator& communicator) {
   gradient_averager_ = std::make_unique<distributed::GradientAverager>(trainable, communicator);
 }
 
-void SereStep::ReduceReport(objective::SereLosses& losses, StepResult& result, bool stop) {
+void SereStep::ReduceReport(const objective::SereLosses& losses, StepResult& result, bool stop) {
   auto values = at::stack({losses.total, losses.ibot, losses.cls, losses.mim, losses.spatial, losses.channel})
                     .detach()
                     .to(at::kCPU, at::kDouble);

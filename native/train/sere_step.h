@@ -93,7 +93,7 @@ class SereStep {
   // Data parallelism: rank 0's weights everywhere, synchronised BatchNorm, gradient averaging.
   void JoinRanks(distributed::Communicator& communicator);
   // The losses (and stop requests) of all ranks: means over ranks (sums for the flag).
-  void ReduceReport(objective::SereLosses& losses, StepResult& result, bool stop);
+  void ReduceReport(const objective::SereLosses& losses, StepResult& result, bool stop);
 
   StepConfig config_;
   std::vector<std::pair<at::Tensor, at::Tensor>> ema_pairs_;  // (teacher, student) of common names

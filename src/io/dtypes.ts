@@ -5,6 +5,19 @@ export const BYTES_PER_ELEMENT: Record<string, number> = {
   float32: 4, float64: 8, float16: 2, bfloat16: 2, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1,
 };
 
+/**
+ * PyTorch's name of the dtype that Tensor.toArray() returned `values` in (half precision
+ * arrives as float32; `dtype` tells bool from uint8).
+ */
+export function dtypeOfArray(values: TypedArray, dtype: string): string {
+  if (values instanceof Float32Array) return "float32";
+  if (values instanceof Float64Array) return "float64";
+  if (values instanceof BigInt64Array) return "int64";
+  if (values instanceof Int32Array) return "int32";
+  if (values instanceof Int8Array) return "int8";
+  return dtype === "bool" ? "bool" : "uint8";
+}
+
 function halfToFloat(bits: number): number {
   const sign = bits & 0x8000 ? -1 : 1;
   const exponent = (bits >> 10) & 0x1f;

@@ -2,21 +2,17 @@
 // {name: {dtype, shape, data_offsets}, "__metadata__"?: {...}}, then the raw data.
 import { readFile } from "node:fs/promises";
 
-import { tensor, type Tensor, type TypedArray } from "../tensor.js";
+import { tensor, type Tensor } from "../tensor.js";
 import { writeFileAtomically } from "./atomic.js";
-import { typedArrayFromBytes } from "./dtypes.js";
+import { dtypeOfArray, typedArrayFromBytes } from "./dtypes.js";
 
 type Entries = Array<[string, Tensor]>;
 
-/** The dtype code of what Tensor.toArray() returns (half precision arrives as float32). */
-function dtypeCode(values: TypedArray, dtype: string): string {
-  if (values instanceof Float32Array) return "F32";
-  if (values instanceof Float64Array) return "F64";
-  if (values instanceof BigInt64Array) return "I64";
-  if (values instanceof Int32Array) return "I32";
-  if (values instanceof Int8Array) return "I8";
-  return dtype === "bool" ? "BOOL" : "U8";
-}
+/** safetensors' dtype codes -> PyTorch's names, and back. */
+const DTYPE_NAMES: Record<string, string> = {
+  F32: "float32", F64: "float64", F16: "float16", BF16: "bfloat16", I64: "int64", I32: "int32", I16: "int16", I8: "int8", U8: "uint8", BOOL: "bool",
+};
+const DTYPE_CODES: Record<string, string> = Object.fromEntries(Object.entries(DTYPE_NAMES).map(([code, name]) => [name, code]));
 
 /** Writes tensors as a .safetensors file, atomically (a crash leaves any old file intact). */
 export async function writeSafetensors(path: string, entries: Entries, metadata: Record<string, string> = {}): Promise<void> {
@@ -26,7 +22,7 @@ export async function writeSafetensors(path: string, entries: Entries, metadata:
   for (const [name, t] of entries) {
     const values = t.toArray();
     const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
-    header[name] = { dtype: dtypeCode(values, t.dtype()), shape: t.shape(), data_offsets: [offset, offset + bytes.length] };
+    header[name] = { dtype: DTYPE_CODES[dtypeOfArray(values, t.dtype())], shape: t.shape(), data_offsets: [offset, offset + bytes.length] };
     chunks.push(bytes);
     offset += bytes.length;
   }
@@ -38,10 +34,6 @@ export async function writeSafetensors(path: string, entries: Entries, metadata:
   await writeFileAtomically(path, [length, jsonBytes, ...chunks]);
 }
 
-/** safetensors' dtype codes -> PyTorch's names. */
-const DTYPE_NAMES: Record<string, string> = {
-  F32: "float32", F64: "float64", F16: "float16", BF16: "bfloat16", I64: "int64", I32: "int32", I16: "int16", I8: "int8", U8: "uint8", BOOL: "bool",
-};
 
 /** Reads every tensor of a .safetensors file (half precision comes back as float32). */
 export async function readSafetensors(path: string): Promise<Entries> {

@@ -56,30 +56,10 @@ export function batchNormCase() {
   };
 }
 
-import { modelOptionsSchema } from "../../src/model/options.js";
 import { tensor } from "../../src/tensor.js";
-import type { NativeStepBatch, NativeStepOptions, NativeStepSchedule } from "../../src/native/surface.js";
+import type { NativeStepBatch } from "../../src/native/surface.js";
 
-/** A tiny SERE step without drop path (so ranks and one process draw no different randomness). */
-export function tinyStepOptions(): NativeStepOptions {
-  const architecture = { arch: "custom", embedDim: 16, depth: 2, numHeads: 2, patchSize: 4, imgSize: 16 } as const;
-  const head = { outDim: 32, hiddenDim: 16, bottleneckDim: 8, normLastLayer: false };
-  return {
-    student: modelOptionsSchema.parse({ ...architecture, head, maskedImModeling: true, dropPathRate: 0 }),
-    teacher: modelOptionsSchema.parse({ ...architecture, head }),
-    objective: { outDim: 32, studentTemp: 0.1, centreMomentum: 0.9, spatialTeacherTemp: 0.5, channelTeacherTemp: 0.1, lambda1: 1, lambda2: 1, alpha: 1, beta: 1 },
-    globalQuerySide: 3,
-    globalKeySide: 3,
-    localSide: 0,
-    clipGrad: 3,
-    precision: "float32",
-    accumIter: 1,
-    device: "cpu",
-    seed: 0,
-  };
-}
-
-export const tinySchedule: NativeStepSchedule = { lr: 1e-3, weightDecay: 0.04, momentum: 0.9, teacherTemp: 0.04, teacherPatchTemp: 0.04, freezeLastLayer: false };
+export { tinySchedule, tinyStepOptions } from "../train/helpers.js";
 
 const LOCALS = 2;
 

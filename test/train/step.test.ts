@@ -3,28 +3,15 @@ import { describe, expect, it } from "vitest";
 
 import { modelOptionsSchema, tensor } from "../../src/index.js";
 import { native } from "../../src/native/load.js";
-import type { NativeEntries, NativeStepOptions, NativeStepSchedule } from "../../src/native/surface.js";
+import type { NativeEntries } from "../../src/native/surface.js";
+import { TINY_ARCHITECTURE, TINY_HEAD, tinySchedule, tinyStepOptions } from "./helpers.js";
 
 const B = 2;
 const LOCALS = 2;
-const architecture = { arch: "custom", embedDim: 16, depth: 2, numHeads: 2, patchSize: 4, imgSize: 16 } as const;
-const head = { outDim: 32, hiddenDim: 16, bottleneckDim: 8, normLastLayer: false };
-
-function options(): NativeStepOptions {
-  return {
-    student: modelOptionsSchema.parse({ ...architecture, head, maskedImModeling: true, dropPathRate: 0.1 }),
-    teacher: modelOptionsSchema.parse({ ...architecture, head }),
-    objective: { outDim: 32, studentTemp: 0.1, centreMomentum: 0.9, spatialTeacherTemp: 0.5, channelTeacherTemp: 0.1, lambda1: 1, lambda2: 1, alpha: 1, beta: 1 },
-    globalQuerySide: 3,
-    globalKeySide: 3,
-    localSide: 0,
-    clipGrad: 3,
-    precision: "float32",
-    accumIter: 1,
-    device: "cpu",
-    seed: 0,
-  };
-}
+const architecture = TINY_ARCHITECTURE;
+const head = TINY_HEAD;
+// drop path on: the restored step must continue the generator too
+const options = () => tinyStepOptions(0.1);
 
 function batch(fill?: number) {
   const views = (n: number, size: number) =>
@@ -46,7 +33,7 @@ function batch(fill?: number) {
   };
 }
 
-const schedule: NativeStepSchedule = { lr: 1e-3, weightDecay: 0.04, momentum: 0.9, teacherTemp: 0.04, teacherPatchTemp: 0.04, freezeLastLayer: false };
+const schedule = tinySchedule;
 
 const asMap = (entries: NativeEntries) => new Map(entries.map(([n, t]) => [n, Float64Array.from(t.toArray() as ArrayLike<number>, Number)]));
 

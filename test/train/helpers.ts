@@ -1,0 +1,24 @@
+// The tiny SERE step the step tests run: a 2-block ViT on 16 px global / 8 px local views.
+import { modelOptionsSchema } from "../../src/model/options.js";
+import type { NativeStepOptions, NativeStepSchedule } from "../../src/native/surface.js";
+
+export const TINY_ARCHITECTURE = { arch: "custom", embedDim: 16, depth: 2, numHeads: 2, patchSize: 4, imgSize: 16 } as const;
+export const TINY_HEAD = { outDim: 32, hiddenDim: 16, bottleneckDim: 8, normLastLayer: false };
+
+export function tinyStepOptions(dropPathRate = 0): NativeStepOptions {
+  return {
+    student: modelOptionsSchema.parse({ ...TINY_ARCHITECTURE, head: TINY_HEAD, maskedImModeling: true, dropPathRate }),
+    teacher: modelOptionsSchema.parse({ ...TINY_ARCHITECTURE, head: TINY_HEAD }),
+    objective: { outDim: 32, studentTemp: 0.1, centreMomentum: 0.9, spatialTeacherTemp: 0.5, channelTeacherTemp: 0.1, lambda1: 1, lambda2: 1, alpha: 1, beta: 1 },
+    globalQuerySide: 3,
+    globalKeySide: 3,
+    localSide: 0,
+    clipGrad: 3,
+    precision: "float32",
+    accumIter: 1,
+    device: "cpu",
+    seed: 0,
+  };
+}
+
+export const tinySchedule: NativeStepSchedule = { lr: 1e-3, weightDecay: 0.04, momentum: 0.9, teacherTemp: 0.04, teacherPatchTemp: 0.04, freezeLastLayer: false };
