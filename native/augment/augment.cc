@@ -3,8 +3,10 @@
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
 
+#include <cmath>
 #include <stdexcept>
 
+#include "augment/cpu_render.h"
 #include "augment/photometric.h"
 
 namespace sere::augment {
@@ -19,21 +21,62 @@ at::Device DeviceNamed(const std::string& name) {
   return device;
 }
 
-// Each source image as float (1, 3, H, W) in [0, 1] on the device.
-std::vector<at::Tensor> ToFloatImages(const SourceImages& images, const at::Device& device) {
-  at::Tensor all = images.pixels.to(device);
-  std::vector<at::Tensor> out;
+// Where each image starts in images.pixels; checks that the sizes account for every byte.
+std::vector<int64_t> ImageOffsets(const SourceImages& images) {
+  TORCH_CHECK(images.pixels.scalar_type() == at::kByte && images.pixels.is_contiguous() && images.pixels.is_cpu(),
+              "augment: the pixels must be one contiguous uint8 CPU buffer");
+  TORCH_CHECK(images.heights.size() == images.widths.size(), "augment: one height and one width per image");
+  std::vector<int64_t> offsets;
   int64_t offset = 0;
   for (size_t i = 0; i < images.heights.size(); ++i) {
+    TORCH_CHECK(images.heights[i] > 0 && images.widths[i] > 0, "augment: image ", i, " is ", images.widths[i], "x",
+                images.heights[i]);
+    offsets.push_back(offset);
+    offset += images.heights[i] * images.widths[i] * 3;
+  }
+  TORCH_CHECK(offset == images.pixels.numel(), "augment: the pixel buffer has ", images.pixels.numel(),
+              " bytes but the image sizes need ", offset);
+  return offsets;
+}
+
+// Checks a group's shapes, that every box lies inside its image and that every view is
+// large enough for its blur, before any pixel work.
+void CheckGroup(const ViewGroup& group, const SourceImages& images) {
+  TORCH_CHECK(group.boxes.dim() == 2 && group.boxes.size(1) == kBoxColumns &&
+                  group.boxes.scalar_type() == at::kInt,
+              "augment: boxes must be int32 (views, ", static_cast<int>(kBoxColumns), ")");
+  TORCH_CHECK(group.colour.dim() == 2 && group.colour.size(1) == kColourColumns &&
+                  group.colour.size(0) == group.boxes.size(0) && group.colour.scalar_type() == at::kFloat,
+              "augment: colour parameters must be float32 (views, ", static_cast<int>(kColourColumns), ")");
+  TORCH_CHECK(group.size > 0, "augment: view size must be positive");
+  auto box = group.boxes.accessor<int32_t, 2>();
+  auto colour = group.colour.accessor<float, 2>();
+  const int64_t count = static_cast<int64_t>(images.heights.size());
+  for (int64_t v = 0; v < group.boxes.size(0); ++v) {
+    const int64_t image = box[v][kImage];
+    TORCH_CHECK(image >= 0 && image < count, "augment: view ", v, " names image ", image, " of ", count);
+    const int64_t h = images.heights[image], w = images.widths[image];
+    TORCH_CHECK(box[v][kX] >= 0 && box[v][kY] >= 0 && box[v][kWidth] > 0 && box[v][kHeight] > 0 &&
+                    box[v][kX] + box[v][kWidth] <= w && box[v][kY] + box[v][kHeight] <= h,
+                "augment: view ", v, "'s box (x ", box[v][kX], ", y ", box[v][kY], ", w ", box[v][kWidth], ", h ",
+                box[v][kHeight], ") is not inside its ", w, "x", h, " image");
+    const float sigma = colour[v][kBlurSigma];
+    TORCH_CHECK(sigma >= 0 && std::ceil(3.0 * sigma) < group.size, "augment: view ", v, "'s blur sigma ", sigma,
+                " needs views larger than ", std::ceil(3.0 * sigma), " pixels, got ", group.size);
+  }
+}
+
+// Each source image as float (1, 3, H, W) in [0, 1] on the device.
+std::vector<at::Tensor> ToFloatImages(const SourceImages& images, const std::vector<int64_t>& offsets,
+                                      const at::Device& device) {
+  at::Tensor all = images.pixels.to(device);
+  std::vector<at::Tensor> out;
+  for (size_t i = 0; i < offsets.size(); ++i) {
     const int64_t h = images.heights[i], w = images.widths[i];
-    TORCH_CHECK(offset + h * w * 3 <= all.numel(), "augment: the pixel buffer is shorter than the image sizes say");
-    at::Tensor hwc = all.narrow(0, offset, h * w * 3).view({h, w, 3});
+    at::Tensor hwc = all.narrow(0, offsets[i], h * w * 3).view({h, w, 3});
     // Planar (NCHW) float: the resize kernel reads rows of one channel at a time.
     out.push_back(hwc.permute({2, 0, 1}).unsqueeze(0).to(at::kFloat).div_(255.0).contiguous());
-    offset += h * w * 3;
   }
-  TORCH_CHECK(offset == all.numel(), "augment: the pixel buffer has ", all.numel(), " bytes but the image sizes need ",
-              offset);
   return out;
 }
 
@@ -41,18 +84,7 @@ std::vector<at::Tensor> ToFloatImages(const SourceImages& images, const at::Devi
 // antialiasing when shrinking; then flip the views marked flipped.
 at::Tensor CropResizeFlip(const std::vector<at::Tensor>& images, const ViewGroup& group, const at::Device& device) {
   const int64_t views = group.boxes.size(0), size = group.size;
-  at::Tensor boxes = group.boxes.contiguous();
-  auto box = boxes.accessor<int32_t, 2>();
-  for (int64_t v = 0; v < views; ++v) {
-    const int64_t image = box[v][kImage];
-    TORCH_CHECK(image >= 0 && image < static_cast<int64_t>(images.size()), "augment: view ", v,
-                " names image ", image, " of ", images.size());
-    const int64_t h = images[image].size(2), w = images[image].size(3);
-    TORCH_CHECK(box[v][kX] >= 0 && box[v][kY] >= 0 && box[v][kWidth] > 0 && box[v][kHeight] > 0 &&
-                    box[v][kX] + box[v][kWidth] <= w && box[v][kY] + box[v][kHeight] <= h,
-                "augment: view ", v, "'s box (x ", box[v][kX], ", y ", box[v][kY], ", w ", box[v][kWidth], ", h ",
-                box[v][kHeight], ") is not inside its ", w, "x", h, " image");
-  }
+  auto box = group.boxes.accessor<int32_t, 2>();
   at::Tensor out = at::empty({views, 3, size, size}, at::TensorOptions().dtype(at::kFloat).device(device));
   auto render = [&](int64_t begin, int64_t end) {
     for (int64_t v = begin; v < end; ++v) {
@@ -128,24 +160,7 @@ void JitterAndGrayscale(at::Tensor& views, const at::Tensor& colour) {
 
 void Photometric(at::Tensor& views, const at::Tensor& colour_in) {
   at::Tensor colour = colour_in.contiguous();
-  if (views.is_cpu() && views.scalar_type() == at::kFloat && views.is_contiguous()) {
-    // On the CPU each view's jitter and grayscale run in place, view by view.
-    auto c = colour.accessor<float, 2>();
-    float* base = views.data_ptr<float>();
-    const int64_t plane = views.size(2) * views.size(3);
-    at::parallel_for(0, views.size(0), 1, [&](int64_t begin, int64_t end) {
-      for (int64_t v = begin; v < end; ++v) {
-        ViewColour vc{c[v][kJitter] != 0,
-                      {c[v][kBrightness], c[v][kContrast], c[v][kSaturation], c[v][kHue]},
-                      {static_cast<int>(c[v][kOrder0]), static_cast<int>(c[v][kOrder0 + 1]),
-                       static_cast<int>(c[v][kOrder0 + 2]), static_cast<int>(c[v][kOrder0 + 3])},
-                      c[v][kGrayscale] != 0};
-        ColourInPlace(base + v * 3 * plane, plane, vc);
-      }
-    });
-  } else {
-    JitterAndGrayscale(views, colour);
-  }
+  JitterAndGrayscale(views, colour);
   auto blur = Select(colour, kBlurSigma, [](auto row) { return row[kBlurSigma] > 0; });
   ApplyTo(views, blur.first,
           [&](const at::Tensor& x) { return GaussianBlur(x, at::tensor(blur.second, at::kFloat)); });
@@ -156,22 +171,23 @@ void Photometric(at::Tensor& views, const at::Tensor& colour_in) {
 }  // namespace
 
 std::vector<at::Tensor> RenderViews(const SourceImages& images, const std::vector<ViewGroup>& groups,
-                                    const Normalisation& normalisation, const std::string& device_name, int threads) {
+                                    const Normalisation& normalisation, const std::string& device_name, int threads,
+                                    bool tensor_ops) {
   const at::Device device = DeviceNamed(device_name);
   if (threads > 0) at::set_num_threads(threads);  // OpenMP keeps it per calling thread
-  std::vector<at::Tensor> sources = ToFloatImages(images, device);
+  const std::vector<int64_t> offsets = ImageOffsets(images);
+  for (const ViewGroup& group : groups) CheckGroup(group, images);
+  std::vector<at::Tensor> out;
+  if (device.is_cpu() && !tensor_ops) {
+    for (const ViewGroup& group : groups) out.push_back(RenderGroupCpu(images, offsets, group, normalisation));
+    return out;
+  }
+  std::vector<at::Tensor> sources = ToFloatImages(images, offsets, device);
   at::Tensor mean = at::tensor(std::vector<float>(normalisation.mean.begin(), normalisation.mean.end()), at::kFloat)
                         .to(device).view({1, 3, 1, 1});
   at::Tensor std = at::tensor(std::vector<float>(normalisation.std.begin(), normalisation.std.end()), at::kFloat)
                        .to(device).view({1, 3, 1, 1});
-  std::vector<at::Tensor> out;
   for (const ViewGroup& group : groups) {
-    TORCH_CHECK(group.boxes.dim() == 2 && group.boxes.size(1) == kBoxColumns, "augment: boxes must be (views, ",
-                static_cast<int>(kBoxColumns), ")");
-    TORCH_CHECK(group.colour.dim() == 2 && group.colour.size(1) == kColourColumns &&
-                    group.colour.size(0) == group.boxes.size(0),
-                "augment: colour parameters must be (views, ", static_cast<int>(kColourColumns), ")");
-    TORCH_CHECK(group.size > 0, "augment: view size must be positive");
     at::Tensor views = CropResizeFlip(sources, group, device);
     Photometric(views, group.colour);
     out.push_back(views.sub_(mean).div_(std));

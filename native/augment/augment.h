@@ -50,7 +50,10 @@ struct Normalisation {
 // One float32 tensor (V, 3, size, size) per group, on `device`, normalised. `threads` > 0
 // sets the intra-op threads of this call's thread (e.g. 1, so that several batches render
 // side by side without threads waiting on each other); 0 leaves the setting alone.
+// On the CPU the views are rendered by cpu_render.cc; `tensor_ops` makes the CPU take the
+// batched tensor ops that other devices run instead (so that tests can check them here).
 std::vector<at::Tensor> RenderViews(const SourceImages& images, const std::vector<ViewGroup>& groups,
-                                    const Normalisation& normalisation, const std::string& device, int threads = 0);
+                                    const Normalisation& normalisation, const std::string& device, int threads = 0,
+                                    bool tensor_ops = false);
 
 }  // namespace sere::augment

@@ -1,7 +1,8 @@
 #pragma once
 // Photometric operations on float images in [0, 1], shaped (N, 3, H, W), with one
 // parameter per image (a tensor of N values on the images' device). The definitions
-// are torchvision's functional tensor ops (transforms/functional_tensor.py).
+// are torchvision's functional tensor ops (transforms/functional_tensor.py). The CPU
+// renders views with per-pixel loops instead (cpu_render.cc); these run on other devices.
 #include <ATen/ATen.h>
 
 namespace sere::augment {
@@ -15,18 +16,5 @@ at::Tensor Grayscale(const at::Tensor& x);
 // gaussian_blur(img, kernel_size, sigma) with that kernel size.
 at::Tensor GaussianBlur(const at::Tensor& x, const at::Tensor& sigma_cpu);
 at::Tensor Solarize(const at::Tensor& x);
-
-// One view's colour jitter (ops in `order`: 0 brightness, 1 contrast, 2 saturation, 3 hue)
-// and grayscale conversion.
-struct ViewColour {
-  bool jitter;
-  float factors[4];  // brightness, contrast, saturation, hue shift
-  int order[4];
-  bool grayscale;
-};
-
-// Applies ViewColour to one float CPU view (3 planes of `plane` pixels) in place: the
-// same float operations as the tensor ops above, in a few passes over the view.
-void ColourInPlace(float* view, int64_t plane, const ViewColour& colour);
 
 }  // namespace sere::augment

@@ -29,7 +29,8 @@ std::array<float, 3> Triple(Napi::Env env, Napi::Value value, const char* what) 
 
 // renderViews(images: { pixels: Uint8Array, sizes: Int32Array /* h, w per image */ },
 //             groups: { size, boxes: Int32Array, colour: Float32Array }[],
-//             normalisation: { mean: Float32Array, std: Float32Array }, device: string, threads?: number)
+//             normalisation: { mean: Float32Array, std: Float32Array }, device: string, threads?: number,
+//             tensorOps?: boolean)
 //   -> Promise<Tensor[]>, one (views, 3, size, size) tensor per group.
 Napi::Value RenderViews(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -73,9 +74,10 @@ Napi::Value RenderViews(const Napi::CallbackInfo& info) {
     if (!info[3].IsString()) throw Napi::TypeError::New(env, "renderViews: device must be a string such as 'cpu' or 'cuda'");
     std::string device = info[3].As<Napi::String>().Utf8Value();
     int threads = info.Length() > 4 && info[4].IsNumber() ? info[4].As<Napi::Number>().Int32Value() : 0;
+    bool tensor_ops = info.Length() > 5 && info[5].IsBoolean() && info[5].As<Napi::Boolean>().Value();
 
-    return RunAsync(env, [images = std::move(images), groups = std::move(groups), normalisation, device, threads]() -> Finish {
-             std::vector<at::Tensor> views = augment::RenderViews(images, groups, normalisation, device, threads);
+    return RunAsync(env, [images = std::move(images), groups = std::move(groups), normalisation, device, threads, tensor_ops]() -> Finish {
+             std::vector<at::Tensor> views = augment::RenderViews(images, groups, normalisation, device, threads, tensor_ops);
              return [views](Napi::Env env) {
                Napi::Array out = Napi::Array::New(env, views.size());
                for (size_t i = 0; i < views.size(); ++i) out.Set(i, Tensor::New(env, views[i]));

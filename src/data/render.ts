@@ -42,13 +42,17 @@ export function packImages(images: readonly RgbImage[]): { pixels: Uint8Array; s
   return { pixels, sizes };
 }
 
-/** Renders arbitrary view groups (the building block; renderStep is the usual entry). */
+/**
+ * Renders arbitrary view groups (the building block; renderStep is the usual entry).
+ * `tensorOps`: render with the batched tensor ops that CUDA runs, even on the CPU.
+ */
 export function renderGroups(
   images: readonly RgbImage[],
   groups: readonly Pick<ViewGroupPlan, "size" | "boxes" | "colour">[],
   normalisation: Normalisation,
   device: string,
   threads = 0,
+  tensorOps = false,
 ): Promise<NativeTensor[]> {
   return native().renderViews(
     packImages(images),
@@ -56,6 +60,7 @@ export function renderGroups(
     { mean: Float32Array.from(normalisation.mean), std: Float32Array.from(normalisation.std) },
     device,
     threads,
+    tensorOps,
   );
 }
 

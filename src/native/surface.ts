@@ -324,6 +324,8 @@ export interface NativeAugment {
     normalisation: { mean: Float32Array; std: Float32Array },
     device: string,
     threads?: number,
+    /** Render with the batched tensor ops that CUDA runs, even on the CPU (for tests). */
+    tensorOps?: boolean,
   ): Promise<NativeTensor[]>;
 }
 

@@ -5,7 +5,10 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
 import { COLOUR_COLUMNS, writeColourRow, type ViewPhotometry } from "../../src/data/photometric.js";
-import { NO_NORMALISATION, renderGroups, type RgbImage } from "../../src/data/render.js";
+import { viewsSchema } from "../../src/data/config.js";
+import { planStep } from "../../src/data/plan.js";
+import { Random } from "../../src/data/random.js";
+import { IMAGENET_NORMALISATION, NO_NORMALISATION, renderGroups, type RgbImage } from "../../src/data/render.js";
 
 interface OpCase {
   op: string;
@@ -46,15 +49,18 @@ interface View {
   photometry?: ViewPhotometry;
 }
 
-/** Renders views of one size without normalisation; returns (views, 3, size, size) values in [0, 1]. */
-async function render(images: RgbImage[], size: number, views: View[], device = "cpu"): Promise<Float32Array> {
+/**
+ * Renders views of one size without normalisation; returns (views, 3, size, size) values
+ * in [0, 1]. `tensorOps`: the batched tensor ops that CUDA runs, here on the CPU.
+ */
+async function render(images: RgbImage[], size: number, views: View[], device = "cpu", tensorOps = false): Promise<Float32Array> {
   const boxes = new Int32Array(views.length * 6);
   const colour = new Float32Array(views.length * COLOUR_COLUMNS);
   views.forEach((v, i) => {
     boxes.set([v.image ?? 0, v.x, v.y, v.width, v.height, v.flipped ? 1 : 0], i * 6);
     writeColourRow(v.photometry ?? plain(), colour, i);
   });
-  const [out] = await renderGroups(images, [{ size, boxes, colour }], NO_NORMALISATION, device);
+  const [out] = await renderGroups(images, [{ size, boxes, colour }], NO_NORMALISATION, device, 0, tensorOps);
   expect(out!.shape()).toEqual([views.length, 3, size, size]);
   const values = out!.toArray() as Float32Array;
   out!.dispose();
@@ -90,83 +96,123 @@ function photometryFor(c: OpCase): ViewPhotometry {
   }
 }
 
-describe("native view rendering", () => {
-  it("an uncropped, unscaled view is the image itself", async () => {
-    const out = await render([source], fixture.width, [whole]);
-    const expected = new Float32Array(out.length);
-    const n = fixture.width * fixture.height;
-    for (let p = 0; p < n; p++) for (let c = 0; c < 3; c++) expected[c * n + p] = source.data[p * 3 + c]! / 255;
-    expect(maxAbsDiff(out, expected)).toBeLessThan(1e-6);
-  });
+// The CPU renders with per-view loops (native/augment/cpu_render.cc); CUDA with batched
+// tensor ops, which run on the CPU too: both are checked against the same fixtures.
+const PATHS = [
+  { name: "CPU per-view loops", tensorOps: false },
+  { name: "batched tensor ops (the CUDA path), on the CPU", tensorOps: true },
+];
 
-  for (const c of fixture.ops) {
-    it(`${c.op}(${c.param}) matches torchvision's functional op within ${TOLERANCE[c.op]}`, async () => {
-      const out =
-        c.op === "resize"
-          ? await render([source], c.param, [{ x: 5, y: 3, width: 20, height: 18 }])
-          : await render([source], fixture.width, [{ ...whole, photometry: photometryFor(c) }]);
-      const diff = maxAbsDiff(out, floats(c.expected));
-      expect(diff).toBeLessThan(TOLERANCE[c.op]!);
+for (const path of PATHS) {
+  describe(`native view rendering: ${path.name}`, () => {
+    const draw = (images: RgbImage[], size: number, views: View[]) => render(images, size, views, "cpu", path.tensorOps);
+    it("an uncropped, unscaled view is the image itself", async () => {
+      const out = await draw([source], fixture.width, [whole]);
+      const expected = new Float32Array(out.length);
+      const n = fixture.width * fixture.height;
+      for (let p = 0; p < n; p++) for (let c = 0; c < 3; c++) expected[c * n + p] = source.data[p * 3 + c]! / 255;
+      expect(maxAbsDiff(out, expected)).toBeLessThan(1e-6);
     });
-  }
 
-  it("renders many views with different ops and parameters in one call, each as its own fixture", async () => {
-    const cases = fixture.ops.filter((c) => c.op !== "resize");
-    const out = await render([source], fixture.width, cases.map((c) => ({ ...whole, photometry: photometryFor(c) })));
-    const per = 3 * fixture.width * fixture.height;
-    cases.forEach((c, i) => {
-      expect(maxAbsDiff(out.subarray(i * per, (i + 1) * per), floats(c.expected)), `${c.op}(${c.param})`).toBeLessThan(TOLERANCE[c.op]!);
-    });
-  });
-
-  it("applies the jitter ops in the planned order (contrast then brightness differs from brightness then contrast)", async () => {
-    const jitter = { jitter: true, brightness: 1.4, contrast: 0.6 };
-    const [bc, cb] = await Promise.all([
-      render([source], fixture.width, [{ ...whole, photometry: plain({ ...jitter, order: [0, 1, 2, 3] }) }]),
-      render([source], fixture.width, [{ ...whole, photometry: plain({ ...jitter, order: [1, 0, 2, 3] }) }]),
-    ]);
-    expect(maxAbsDiff(bc, cb)).toBeGreaterThan(0.01);
-    for (const v of [...bc, ...cb]) expect(v >= 0 && v <= 1).toBe(true);
-  });
-
-  it("shows the pattern where the record says: crop and flip", async () => {
-    // Pixel (x, y) has red 4x, green 5y: a view's values name their source pixel.
-    const width = 64;
-    const height = 48;
-    const data = new Uint8Array(width * height * 3);
-    for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) data.set([4 * x, 5 * y, 0], (y * width + x) * 3);
-    const image = { width, height, data };
-    const size = 32;
-    const out = await render([image], size, [
-      { x: 10, y: 6, width: size, height: size },
-      { x: 10, y: 6, width: size, height: size, flipped: true },
-      { x: 30, y: 16, width: size, height: size, flipped: true },
-    ]);
-    const at = (v: number, c: number, i: number, j: number) => Math.round(out[((v * 3 + c) * size + i) * size + j]! * 255);
-    for (const [i, j] of [[0, 0], [5, 7], [31, 31], [17, 0]] as const) {
-      expect([at(0, 0, i, j), at(0, 1, i, j)]).toEqual([4 * (10 + j), 5 * (6 + i)]);
-      expect([at(1, 0, i, j), at(1, 1, i, j)]).toEqual([4 * (10 + size - 1 - j), 5 * (6 + i)]);
-      expect([at(2, 0, i, j), at(2, 1, i, j)]).toEqual([4 * (30 + size - 1 - j), 5 * (16 + i)]);
+    for (const c of fixture.ops) {
+      it(`${c.op}(${c.param}) matches torchvision's functional op within ${TOLERANCE[c.op]}`, async () => {
+        const out =
+          c.op === "resize"
+            ? await draw([source], c.param, [{ x: 5, y: 3, width: 20, height: 18 }])
+            : await draw([source], fixture.width, [{ ...whole, photometry: photometryFor(c) }]);
+        const diff = maxAbsDiff(out, floats(c.expected));
+        expect(diff).toBeLessThan(TOLERANCE[c.op]!);
+      });
     }
-    // A shrunk view keeps the orientation: red falls from left to right when flipped.
-    const small = await render([image], 8, [{ x: 0, y: 0, width: 64, height: 48, flipped: true }]);
-    for (let j = 1; j < 8; j++) expect(small[j]!).toBeLessThan(small[j - 1]!);
-  });
 
-  it("downscales a fine checkerboard to flat grey, without aliasing", async () => {
-    const side = 256;
-    const data = new Uint8Array(side * side * 3);
-    for (let y = 0; y < side; y++) for (let x = 0; x < side; x++) data.fill((x + y) % 2 ? 255 : 0, (y * side + x) * 3, (y * side + x) * 3 + 3);
-    const out = await render([{ width: side, height: side, data }], 24, [{ x: 0, y: 0, width: side, height: side }]);
-    for (const v of out) expect(Math.abs(v - 0.5)).toBeLessThan(0.02);
-  });
+    it("renders many views with different ops and parameters in one call, each as its own fixture", async () => {
+      const cases = fixture.ops.filter((c) => c.op !== "resize");
+      const out = await draw([source], fixture.width, cases.map((c) => ({ ...whole, photometry: photometryFor(c) })));
+      const per = 3 * fixture.width * fixture.height;
+      cases.forEach((c, i) => {
+        expect(maxAbsDiff(out.subarray(i * per, (i + 1) * per), floats(c.expected)), `${c.op}(${c.param})`).toBeLessThan(TOLERANCE[c.op]!);
+      });
+    });
 
-  it("renders views of several images in one call, each from its own image", async () => {
-    const a = { width: 8, height: 8, data: new Uint8Array(8 * 8 * 3).fill(40) };
-    const b = { width: 10, height: 6, data: new Uint8Array(10 * 6 * 3).fill(200) };
-    const out = await render([a, b], 4, [{ image: 1, x: 0, y: 0, width: 6, height: 6 }, { image: 0, x: 2, y: 2, width: 4, height: 4 }]);
-    expect(Math.round(out[0]! * 255)).toBe(200);
-    expect(Math.round(out[48]! * 255)).toBe(40);
+    it("applies the jitter ops in the planned order (contrast then brightness differs from brightness then contrast)", async () => {
+      const jitter = { jitter: true, brightness: 1.4, contrast: 0.6 };
+      const [bc, cb] = await Promise.all([
+        draw([source], fixture.width, [{ ...whole, photometry: plain({ ...jitter, order: [0, 1, 2, 3] }) }]),
+        draw([source], fixture.width, [{ ...whole, photometry: plain({ ...jitter, order: [1, 0, 2, 3] }) }]),
+      ]);
+      expect(maxAbsDiff(bc, cb)).toBeGreaterThan(0.01);
+      for (const v of [...bc, ...cb]) expect(v >= 0 && v <= 1).toBe(true);
+    });
+
+    it("shows the pattern where the record says: crop and flip", async () => {
+      // Pixel (x, y) has red 4x, green 5y: a view's values name their source pixel.
+      const width = 64;
+      const height = 48;
+      const data = new Uint8Array(width * height * 3);
+      for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) data.set([4 * x, 5 * y, 0], (y * width + x) * 3);
+      const image = { width, height, data };
+      const size = 32;
+      const out = await draw([image], size, [
+        { x: 10, y: 6, width: size, height: size },
+        { x: 10, y: 6, width: size, height: size, flipped: true },
+        { x: 30, y: 16, width: size, height: size, flipped: true },
+      ]);
+      const at = (v: number, c: number, i: number, j: number) => Math.round(out[((v * 3 + c) * size + i) * size + j]! * 255);
+      for (const [i, j] of [[0, 0], [5, 7], [31, 31], [17, 0]] as const) {
+        expect([at(0, 0, i, j), at(0, 1, i, j)]).toEqual([4 * (10 + j), 5 * (6 + i)]);
+        expect([at(1, 0, i, j), at(1, 1, i, j)]).toEqual([4 * (10 + size - 1 - j), 5 * (6 + i)]);
+        expect([at(2, 0, i, j), at(2, 1, i, j)]).toEqual([4 * (30 + size - 1 - j), 5 * (16 + i)]);
+      }
+      // A shrunk view keeps the orientation: red falls from left to right when flipped.
+      const small = await draw([image], 8, [{ x: 0, y: 0, width: 64, height: 48, flipped: true }]);
+      for (let j = 1; j < 8; j++) expect(small[j]!).toBeLessThan(small[j - 1]!);
+    });
+
+    it("downscales a fine checkerboard to flat grey, without aliasing", async () => {
+      const side = 256;
+      const data = new Uint8Array(side * side * 3);
+      for (let y = 0; y < side; y++) for (let x = 0; x < side; x++) data.fill((x + y) % 2 ? 255 : 0, (y * side + x) * 3, (y * side + x) * 3 + 3);
+      const out = await draw([{ width: side, height: side, data }], 24, [{ x: 0, y: 0, width: side, height: side }]);
+      for (const v of out) expect(Math.abs(v - 0.5)).toBeLessThan(0.02);
+    });
+
+    it("renders views of several images in one call, each from its own image", async () => {
+      const a = { width: 8, height: 8, data: new Uint8Array(8 * 8 * 3).fill(40) };
+      const b = { width: 10, height: 6, data: new Uint8Array(10 * 6 * 3).fill(200) };
+      const out = await draw([a, b], 4, [{ image: 1, x: 0, y: 0, width: 6, height: 6 }, { image: 0, x: 2, y: 2, width: 4, height: 4 }]);
+      expect(Math.round(out[0]! * 255)).toBe(200);
+      expect(Math.round(out[48]! * 255)).toBe(40);
+    });
+  });
+}
+
+describe("native view rendering", () => {
+  it("renders a whole random plan the same way on both paths", async () => {
+    // A textured 150 x 110 image, the spec's photometric probabilities, crops shrunk and
+    // enlarged: the per-view loops and the tensor ops agree to float rounding.
+    const width = 150;
+    const height = 110;
+    const data = new Uint8Array(width * height * 3);
+    for (let p = 0; p < data.length; p++) data[p] = (p * 2654435761) >>> 24 ^ (p % 7) * 30;
+    const images = Array.from({ length: 4 }, (_, i) => (i % 2 ? { width, height, data } : { width: height, height: width, data }));
+    const views = viewsSchema.parse({ globalSize: 64, localSize: 32, patchSize: 16 });
+    const plan = planStep(Random.seeded(3), images, views);
+    const groups = [plan.global, plan.local];
+    const [loops, ops] = await Promise.all([
+      renderGroups(images, groups, IMAGENET_NORMALISATION, "cpu", 0, false),
+      renderGroups(images, groups, IMAGENET_NORMALISATION, "cpu", 0, true),
+    ]);
+    for (let g = 0; g < 2; g++) {
+      const a = loops[g]!.toArray() as Float32Array;
+      const b = ops[g]!.toArray() as Float32Array;
+      // Normalised values (divided by std ~0.22): 1e-4 of a pixel range is 5e-4 here.
+      expect(maxAbsDiff(a, b)).toBeLessThan(5e-4);
+    }
+    // The plan used every op somewhere: jitter, grayscale, blur, solarisation columns.
+    const rows = [plan.global.colour, plan.local.colour].flatMap((c) =>
+      Array.from({ length: c.length / COLOUR_COLUMNS }, (_, v) => c.subarray(v * COLOUR_COLUMNS, (v + 1) * COLOUR_COLUMNS)));
+    for (const column of [0, 9, 10, 11]) expect(rows.some((row) => row[column]! > 0), `column ${column}`).toBe(true);
+    for (const t of [...loops, ...ops]) t.dispose();
   });
 
   it("rejects bad plans and devices with errors that say what is wrong", async () => {
