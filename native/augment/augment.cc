@@ -21,22 +21,13 @@ at::Device DeviceNamed(const std::string& name) {
   return device;
 }
 
-// Where each image starts in images.pixels; checks that the sizes account for every byte.
-std::vector<int64_t> ImageOffsets(const SourceImages& images) {
-  TORCH_CHECK(images.pixels.scalar_type() == at::kByte && images.pixels.is_contiguous() && images.pixels.is_cpu(),
-              "augment: the pixels must be one contiguous uint8 CPU buffer");
-  TORCH_CHECK(images.heights.size() == images.widths.size(), "augment: one height and one width per image");
-  std::vector<int64_t> offsets;
-  int64_t offset = 0;
-  for (size_t i = 0; i < images.heights.size(); ++i) {
-    TORCH_CHECK(images.heights[i] > 0 && images.widths[i] > 0, "augment: image ", i, " is ", images.widths[i], "x",
-                images.heights[i]);
-    offsets.push_back(offset);
-    offset += images.heights[i] * images.widths[i] * 3;
-  }
-  TORCH_CHECK(offset == images.pixels.numel(), "augment: the pixel buffer has ", images.pixels.numel(),
-              " bytes but the image sizes need ", offset);
-  return offsets;
+// Checks that there is one buffer, height and width per image.
+void CheckImages(const SourceImages& images) {
+  TORCH_CHECK(images.heights.size() == images.pixels.size() && images.widths.size() == images.pixels.size(),
+              "augment: one pixel buffer, height and width per image");
+  for (size_t i = 0; i < images.pixels.size(); ++i)
+    TORCH_CHECK(images.pixels[i] != nullptr && images.heights[i] > 0 && images.widths[i] > 0, "augment: image ", i,
+                " is ", images.widths[i], "x", images.heights[i]);
 }
 
 // Checks a group's shapes, that every box lies inside its image and that every view is
@@ -67,13 +58,11 @@ void CheckGroup(const ViewGroup& group, const SourceImages& images) {
 }
 
 // Each source image as float (1, 3, H, W) in [0, 1] on the device.
-std::vector<at::Tensor> ToFloatImages(const SourceImages& images, const std::vector<int64_t>& offsets,
-                                      const at::Device& device) {
-  at::Tensor all = images.pixels.to(device);
+std::vector<at::Tensor> ToFloatImages(const SourceImages& images, const at::Device& device) {
   std::vector<at::Tensor> out;
-  for (size_t i = 0; i < offsets.size(); ++i) {
+  for (size_t i = 0; i < images.pixels.size(); ++i) {
     const int64_t h = images.heights[i], w = images.widths[i];
-    at::Tensor hwc = all.narrow(0, offsets[i], h * w * 3).view({h, w, 3});
+    at::Tensor hwc = at::from_blob(const_cast<uint8_t*>(images.pixels[i]), {h, w, 3}, at::kByte).to(device);
     // Planar (NCHW) float: the resize kernel reads rows of one channel at a time.
     out.push_back(hwc.permute({2, 0, 1}).unsqueeze(0).to(at::kFloat).div_(255.0).contiguous());
   }
@@ -175,14 +164,14 @@ std::vector<at::Tensor> RenderViews(const SourceImages& images, const std::vecto
                                     bool tensor_ops) {
   const at::Device device = DeviceNamed(device_name);
   if (threads > 0) at::set_num_threads(threads);  // OpenMP keeps it per calling thread
-  const std::vector<int64_t> offsets = ImageOffsets(images);
+  CheckImages(images);
   for (const ViewGroup& group : groups) CheckGroup(group, images);
   std::vector<at::Tensor> out;
   if (device.is_cpu() && !tensor_ops) {
-    for (const ViewGroup& group : groups) out.push_back(RenderGroupCpu(images, offsets, group, normalisation));
+    for (const ViewGroup& group : groups) out.push_back(RenderGroupCpu(images, group, normalisation));
     return out;
   }
-  std::vector<at::Tensor> sources = ToFloatImages(images, offsets, device);
+  std::vector<at::Tensor> sources = ToFloatImages(images, device);
   at::Tensor mean = at::tensor(std::vector<float>(normalisation.mean.begin(), normalisation.mean.end()), at::kFloat)
                         .to(device).view({1, 3, 1, 1});
   at::Tensor std = at::tensor(std::vector<float>(normalisation.std.begin(), normalisation.std.end()), at::kFloat)

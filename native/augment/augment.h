@@ -11,9 +11,10 @@
 
 namespace sere::augment {
 
-// Source images: uint8 RGB, height x width x 3 each, stored back to back.
+// Source images: uint8 RGB, height x width x 3 bytes each, in the caller's memory (which
+// must stay alive and unchanged during the call).
 struct SourceImages {
-  at::Tensor pixels;               // uint8, flat, CPU
+  std::vector<const uint8_t*> pixels;
   std::vector<int64_t> heights;
   std::vector<int64_t> widths;
 };

@@ -232,13 +232,13 @@ struct Scratch {
 };
 
 // Renders view v of the group into `out` (3 planes of size x size).
-void RenderView(const SourceImages& images, const std::vector<int64_t>& offsets, const ViewGroup& group, int64_t v,
+void RenderView(const SourceImages& images, const ViewGroup& group, int64_t v,
                 const Normalisation& normalisation, float* out, Scratch& scratch) {
   auto box = group.boxes.accessor<int32_t, 2>()[v];
   auto c = group.colour.accessor<float, 2>()[v];
   const int64_t size = group.size, plane = size * size;
   const int64_t image = box[kImage], width = images.widths[image];
-  const uint8_t* crop = images.pixels.data_ptr<uint8_t>() + offsets[image] + (box[kY] * width + box[kX]) * 3;
+  const uint8_t* crop = images.pixels[image] + (box[kY] * width + box[kX]) * 3;
 
   const ResizeTaps vertical = BicubicTaps(box[kHeight], size), horizontal = BicubicTaps(box[kWidth], size);
   scratch.rows.resize(size * box[kWidth] * 3);
@@ -285,15 +285,14 @@ void RenderView(const SourceImages& images, const std::vector<int64_t>& offsets,
 
 }  // namespace
 
-at::Tensor RenderGroupCpu(const SourceImages& images, const std::vector<int64_t>& offsets, const ViewGroup& group,
-                          const Normalisation& normalisation) {
+at::Tensor RenderGroupCpu(const SourceImages& images, const ViewGroup& group, const Normalisation& normalisation) {
   const int64_t views = group.boxes.size(0), size = group.size;
   at::Tensor out = at::empty({views, 3, size, size}, at::kFloat);
   float* base = out.data_ptr<float>();
   // The views are independent jobs of similar size: spread them over the threads.
   at::parallel_for(0, views, 1, [&](int64_t begin, int64_t end) {
     Scratch scratch;
-    for (int64_t v = begin; v < end; ++v) RenderView(images, offsets, group, v, normalisation, base + v * 3 * size * size, scratch);
+    for (int64_t v = begin; v < end; ++v) RenderView(images, group, v, normalisation, base + v * 3 * size * size, scratch);
   });
   return out;
 }

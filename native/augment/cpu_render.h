@@ -6,15 +6,12 @@
 // resize, flip, colour jitter, grayscale, blur, solarisation, normalisation.
 #include <ATen/ATen.h>
 
-#include <vector>
-
 #include "augment/augment.h"
 
 namespace sere::augment {
 
-// One group's views as a float32 (V, 3, size, size) CPU tensor, normalised. `offsets`
-// holds each source image's first byte in images.pixels. Boxes must already be checked.
-at::Tensor RenderGroupCpu(const SourceImages& images, const std::vector<int64_t>& offsets, const ViewGroup& group,
-                          const Normalisation& normalisation);
+// One group's views as a float32 (V, 3, size, size) CPU tensor, normalised. Boxes must
+// already be checked.
+at::Tensor RenderGroupCpu(const SourceImages& images, const ViewGroup& group, const Normalisation& normalisation);
 
 }  // namespace sere::augment

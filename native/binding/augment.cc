@@ -1,6 +1,8 @@
 // renderViews(): hands a planned batch to native/augment and resolves with the view tensors.
 #include "augment/augment.h"
 
+#include <memory>
+
 #include "binding/addon.h"
 #include "binding/async.h"
 #include "binding/errors.h"
@@ -27,28 +29,41 @@ std::array<float, 3> Triple(Napi::Env env, Napi::Value value, const char* what) 
   return {t[0].item<float>(), t[1].item<float>(), t[2].item<float>()};
 }
 
-// renderViews(images: { pixels: Uint8Array, sizes: Int32Array /* h, w per image */ },
+// renderViews(images: { pixels: Uint8Array[], sizes: Int32Array /* h, w per image */ },
 //             groups: { size, boxes: Int32Array, colour: Float32Array }[],
 //             normalisation: { mean: Float32Array, std: Float32Array }, device: string, threads?: number,
 //             tensorOps?: boolean)
 //   -> Promise<Tensor[]>, one (views, 3, size, size) tensor per group.
+// The images are read in place, not copied: the pixel arrays are kept alive (and must
+// not be changed) until the promise settles.
 Napi::Value RenderViews(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, [&] {
     Napi::Object images_arg = ObjectArg(env, info[0], "renderViews: images");
-    augment::SourceImages images;
-    Napi::Value pixels = images_arg.Get("pixels");
-    if (!pixels.IsTypedArray() || pixels.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
-      throw Napi::TypeError::New(env, "renderViews: images.pixels must be a Uint8Array");
-    images.pixels = TensorFromTypedArray(env, pixels, {static_cast<int64_t>(pixels.As<Napi::TypedArray>().ElementLength())});
     Napi::Value sizes_arg = images_arg.Get("sizes");
     if (!sizes_arg.IsTypedArray() || sizes_arg.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
       throw Napi::TypeError::New(env, "renderViews: images.sizes must be an Int32Array of (height, width) pairs");
     Napi::Int32Array sizes = sizes_arg.As<Napi::Int32Array>();
-    for (size_t i = 0; i + 1 < sizes.ElementLength(); i += 2) {
-      images.heights.push_back(sizes[i]);
-      images.widths.push_back(sizes[i + 1]);
+    Napi::Value pixels_arg = images_arg.Get("pixels");
+    if (!pixels_arg.IsArray() || pixels_arg.As<Napi::Array>().Length() * 2 != sizes.ElementLength())
+      throw Napi::TypeError::New(env, "renderViews: images.pixels must be an array of Uint8Array, one per (height, width) pair");
+    Napi::Array pixels = pixels_arg.As<Napi::Array>();
+    augment::SourceImages images;
+    for (uint32_t i = 0; i < pixels.Length(); ++i) {
+      Napi::Value image = pixels.Get(i);
+      const int64_t height = sizes[2 * i], width = sizes[2 * i + 1];
+      if (!image.IsTypedArray() || image.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
+          height <= 0 || width <= 0 ||
+          static_cast<int64_t>(image.As<Napi::TypedArray>().ByteLength()) != height * width * 3)
+        throw Napi::TypeError::New(env, "renderViews: images.pixels[" + std::to_string(i) + "] must be a Uint8Array of " +
+                                            std::to_string(height) + " x " + std::to_string(width) + " x 3 bytes");
+      Napi::Uint8Array bytes = image.As<Napi::Uint8Array>();
+      images.pixels.push_back(bytes.Data());
+      images.heights.push_back(height);
+      images.widths.push_back(width);
     }
+    // Released on the JS thread with the async work (shared_ptr: the work is copyable).
+    auto keep_alive = std::make_shared<Napi::ObjectReference>(Napi::Persistent(pixels.As<Napi::Object>()));
 
     if (!info[1].IsArray()) throw Napi::TypeError::New(env, "renderViews: groups must be an array");
     Napi::Array groups_arg = info[1].As<Napi::Array>();
@@ -76,9 +91,10 @@ Napi::Value RenderViews(const Napi::CallbackInfo& info) {
     int threads = info.Length() > 4 && info[4].IsNumber() ? info[4].As<Napi::Number>().Int32Value() : 0;
     bool tensor_ops = info.Length() > 5 && info[5].IsBoolean() && info[5].As<Napi::Boolean>().Value();
 
-    return RunAsync(env, [images = std::move(images), groups = std::move(groups), normalisation, device, threads, tensor_ops]() -> Finish {
+    return RunAsync(env, [images = std::move(images), groups = std::move(groups), normalisation, device, threads, tensor_ops,
+                          keep_alive]() -> Finish {
              std::vector<at::Tensor> views = augment::RenderViews(images, groups, normalisation, device, threads, tensor_ops);
-             return [views](Napi::Env env) {
+             return [views, keep_alive](Napi::Env env) {
                Napi::Array out = Napi::Array::New(env, views.size());
                for (size_t i = 0; i < views.size(); ++i) out.Set(i, Tensor::New(env, views[i]));
                return out.As<Napi::Value>();

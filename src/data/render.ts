@@ -21,25 +21,17 @@ export const IMAGENET_NORMALISATION: Normalisation = { mean: [0.485, 0.456, 0.40
 /** Leaves pixel values in [0, 1]. */
 export const NO_NORMALISATION: Normalisation = { mean: [0, 0, 0], std: [1, 1, 1] };
 
-/** Concatenates images into the native layout. */
-export function packImages(images: readonly RgbImage[]): { pixels: Uint8Array; sizes: Int32Array } {
+/** The native layout: the pixel arrays as they are (read in place) and their sizes. */
+function sourceImages(images: readonly RgbImage[]): { pixels: Uint8Array[]; sizes: Int32Array } {
   const sizes = new Int32Array(images.length * 2);
-  let total = 0;
   images.forEach((img, i) => {
     if (img.data.length !== img.width * img.height * 3) {
       throw new RangeError(`image ${i}: ${img.data.length} bytes, but ${img.width}x${img.height} RGB needs ${img.width * img.height * 3}`);
     }
     sizes[2 * i] = img.height;
     sizes[2 * i + 1] = img.width;
-    total += img.data.length;
   });
-  const pixels = new Uint8Array(total);
-  let offset = 0;
-  for (const img of images) {
-    pixels.set(img.data, offset);
-    offset += img.data.length;
-  }
-  return { pixels, sizes };
+  return { pixels: images.map((img) => img.data), sizes };
 }
 
 /**
@@ -55,7 +47,7 @@ export function renderGroups(
   tensorOps = false,
 ): Promise<NativeTensor[]> {
   return native().renderViews(
-    packImages(images),
+    sourceImages(images),
     groups.map((g) => ({ size: g.size, boxes: g.boxes, colour: g.colour })),
     { mean: Float32Array.from(normalisation.mean), std: Float32Array.from(normalisation.std) },
     device,

@@ -296,9 +296,9 @@ export interface NativeTrainingState {
   cpuGenerator?: NativeTensor;
 }
 
-/** Decoded source images for renderViews: uint8 RGB, rows of width x 3 bytes, back to back. */
+/** Decoded source images for renderViews: uint8 RGB, rows of width x 3 bytes, read in place. */
 export interface NativeSourceImages {
-  pixels: Uint8Array;
+  pixels: Uint8Array[];
   /** (height, width) per image. */
   sizes: Int32Array;
 }
