@@ -1,6 +1,7 @@
-// The addon's entry point: per-environment data, default threads, and the exports.
+// The addon's entry point: per-environment data, default threads, the allocator, and the exports.
 #include "binding/addon.h"
 
+#include "runtime/memory.h"
 #include "runtime/threads.h"
 
 namespace sere::binding {
@@ -8,6 +9,7 @@ namespace sere::binding {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new AddonData());
   SetIntraOpThreads(DefaultIntraOpThreads());
+  RetainFreedMemory();
   RegisterInfo(env, exports);
   RegisterTensor(env, exports);
   RegisterModel(env, exports);
