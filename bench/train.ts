@@ -10,7 +10,7 @@ import { stepOptionsFrom } from "../src/train/step-options.js";
 
 const CASES: Array<{ name: string; preset: string; overrides: TrainConfigInput; batch: number }> = [
   { name: "vit_small/16 2x224+10x96 b8", preset: "vit-small-imagenet", overrides: { device: "cpu" }, batch: 8 },
-  { name: "fashion-mnist-tiny preset b64", preset: "fashion-mnist-tiny", overrides: {}, batch: 64 },
+  { name: "fashion-mnist-tiny preset b32", preset: "fashion-mnist-tiny", overrides: {}, batch: 32 },
 ];
 
 export function syntheticBatch(B: number, global: number, local: number, locals: number, patch: number) {
