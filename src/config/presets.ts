@@ -58,8 +58,8 @@ export const PRESETS = {
     // Two passes over the 60,000 images in about 9 minutes on 2 CPU cores. A short run
     // learns from many small steps: 8 px patches (4 x 4 tokens on 32 px; 2 x 2 on the
     // 16 px local views), batches of 32, a 256-way head, no warmups, a faster teacher.
-    // Measured against 4 px patches, batches of 64 and a 1024-way head for the same
-    // time: 73.8% k-NN instead of 61.3% (random initialisation: 59.4%).
+    // In the same time, 4 px patches (one epoch) reached 61.3% k-NN on 10k/10k images,
+    // this 73.8% (its random initialisation: 59.4%); learning rates 0.4x and 4x did worse.
     arch: "custom",
     embedDim: 96,
     depth: 4,
