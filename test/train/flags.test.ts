@@ -41,10 +41,10 @@ describe("configuration sources", () => {
     const file = join(dir, "run.yaml");
     writeFileSync(file, "epochs: 7\nbatch-size-per-gpu: 16\nlr: 0.002\n");
     const c = resolveTrainConfig({ preset: "fashion-mnist-tiny", configFile: file, overrides: { lr: 0.003 } });
-    expect(c.epochs).toBe(7); // file over preset (10)
-    expect(c.batchSizePerGpu).toBe(16);
+    expect(c.epochs).toBe(7); // file over preset (2)
+    expect(c.batchSizePerGpu).toBe(16); // file over preset (32)
     expect(c.lr).toBe(0.003); // override over file
-    expect(c.patchSize).toBe(4); // from the preset
+    expect(c.patchSize).toBe(8); // from the preset (the schema's default is 16)
   });
 
   it("the ImageNet presets are spec section 7", () => {
