@@ -94,7 +94,7 @@ Napi::Value RenderViews(const Napi::CallbackInfo& info) {
     return RunAsync(env, [images = std::move(images), groups = std::move(groups), normalisation, device, threads, tensor_ops,
                           keep_alive]() -> Finish {
              std::vector<at::Tensor> views = augment::RenderViews(images, groups, normalisation, device, threads, tensor_ops);
-             return [views, keep_alive](Napi::Env env) {
+             return [views](Napi::Env env) {
                Napi::Array out = Napi::Array::New(env, views.size());
                for (size_t i = 0; i < views.size(); ++i) out.Set(i, Tensor::New(env, views[i]));
                return out.As<Napi::Value>();
