@@ -74,20 +74,70 @@ export async function torchLoad(path: string): Promise<PickleValue> {
     return unpickle(entries.get(pkl)!, storage);
   } catch (err) {
     if (err instanceof TorchLoadError) throw err;
-    throw new TorchLoadError(`${path}: cannot read its pickle data (${(err as Error).message})`);
+    throw new TorchLoadError(`${path} cannot be read: ${(err as Error).message}`);
   }
 }
 
+/**
+ * The bytes of a pickle program, read front to back. Every read checks that it stays inside
+ * them, so a truncated or garbled pickle is an error, never a read past the end or a loop.
+ */
+class PickleBytes {
+  at = 0;
+  constructor(private readonly data: Buffer) {}
+
+  get done(): boolean {
+    return this.at >= this.data.length;
+  }
+
+  /** Moves past `n` bytes and returns where they start. */
+  private take(n: number): number {
+    if (!(Number.isSafeInteger(n) && n >= 0 && this.at + n <= this.data.length)) {
+      throw new Error(`the pickle data ends inside an opcode at byte ${this.at} of ${this.data.length} (truncated or garbled file)`);
+    }
+    this.at += n;
+    return this.at - n;
+  }
+
+  u8 = () => this.data[this.take(1)]!;
+  u16 = () => this.data.readUInt16LE(this.take(2));
+  u32 = () => this.data.readUInt32LE(this.take(4));
+  i32 = () => this.data.readInt32LE(this.take(4));
+  u64 = () => Number(this.data.readBigUInt64LE(this.take(8)));
+  f64 = () => this.data.readDoubleBE(this.take(8));
+  skip = (n: number) => void this.take(n);
+  bytes = (n: number) => this.data.subarray(this.take(n), this.at);
+  text = (n: number) => this.bytes(n).toString("utf8");
+
+  /** The text up to the next newline, which is consumed too (GLOBAL's operands). */
+  line(): string {
+    const end = this.data.indexOf(0x0a, this.at);
+    if (end < 0) this.take(this.data.length + 1 - this.at); // no newline before the end: the same error as any over-read
+    return this.text(end - this.at + 1).slice(0, -1);
+  }
+
+  /** A little-endian two's-complement integer of `n` bytes (LONG1). */
+  long(n: number): number {
+    const raw = this.bytes(n);
+    let value = 0n;
+    for (let i = n - 1; i >= 0; i--) value = (value << 8n) | BigInt(raw[i]!);
+    if (n > 0 && raw[n - 1]! & 0x80) value -= 1n << BigInt(8 * n);
+    return Number(value);
+  }
+}
+
+function isGlobal(value: unknown): value is Global {
+  return typeof value === "object" && value !== null && typeof (value as Global).module === "string" && typeof (value as Global).name === "string";
+}
+
 function unpickle(data: Buffer, storage: (key: string) => Buffer): PickleValue {
+  const r = new PickleBytes(data);
   const stack: unknown[] = [];
   const memo = new Map<number, unknown>();
-  let at = 0;
-  const u8 = () => data[at++]!;
-  const u16 = () => ((at += 2), data.readUInt16LE(at - 2));
-  const u32 = () => ((at += 4), data.readUInt32LE(at - 4));
-  const text = (n: number) => ((at += n), data.toString("utf8", at - n, at));
-  const bytes = (n: number) => ((at += n), data.subarray(at - n, at));
-  const pop = () => stack.pop();
+  const pop = () => {
+    if (stack.length === 0) throw new Error(`the pickle data takes a value from an empty stack at byte ${r.at - 1} (garbled file)`);
+    return stack.pop();
+  };
   const popMark = (): unknown[] => {
     const i = stack.lastIndexOf(MARK);
     if (i < 0) throw new Error("MARK expected");
@@ -95,17 +145,34 @@ function unpickle(data: Buffer, storage: (key: string) => Buffer): PickleValue {
     stack.pop();
     return items;
   };
-  const top = () => stack[stack.length - 1];
+  const top = () => {
+    if (stack.length === 0) throw new Error(`the pickle data uses an empty stack at byte ${r.at - 1} (garbled file)`);
+    return stack[stack.length - 1];
+  };
+  const popGlobal = (): Global => {
+    const fn = pop();
+    if (!isGlobal(fn)) throw new Error(`the pickle data calls something that is not a class or function at byte ${r.at - 1} (garbled file)`);
+    return fn;
+  };
+  const popArgs = (): unknown[] => {
+    const args = pop();
+    if (!Array.isArray(args)) throw new Error(`the pickle data calls a function without an argument tuple at byte ${r.at - 1} (garbled file)`);
+    return args;
+  };
   const setItems = (dict: unknown, items: unknown[]) => {
     if (!(dict instanceof Map)) return; // items given to an opaque object's dict: ignore
     for (let i = 0; i + 1 < items.length; i += 2) dict.set(items[i], items[i + 1]);
   };
+  const extend = (list: unknown, items: unknown[]) => {
+    if (Array.isArray(list)) for (const item of items) list.push(item);
+  };
 
   for (;;) {
-    const op = u8();
+    if (r.done) throw new Error("the pickle data ends without a STOP opcode (truncated file)");
+    const op = r.u8();
     switch (op) {
-      case 0x80: u8(); break; // PROTO
-      case 0x95: at += 8; break; // FRAME
+      case 0x80: r.u8(); break; // PROTO
+      case 0x95: r.skip(8); break; // FRAME
       case 0x2e: return pop(); // STOP
       case 0x28: stack.push(MARK); break;
       case 0x7d: stack.push(new Map()); break; // EMPTY_DICT
@@ -115,26 +182,18 @@ function unpickle(data: Buffer, storage: (key: string) => Buffer): PickleValue {
       case 0x4e: stack.push(null); break; // NONE
       case 0x88: stack.push(true); break;
       case 0x89: stack.push(false); break;
-      case 0x4b: stack.push(u8()); break; // BININT1
-      case 0x4d: stack.push(u16()); break; // BININT2
-      case 0x4a: stack.push(((at += 4), data.readInt32LE(at - 4))); break; // BININT
-      case 0x8a: { // LONG1
-        const n = u8();
-        let value = 0n;
-        for (let i = n - 1; i >= 0; i--) value = (value << 8n) | BigInt(data[at + i]!);
-        if (n > 0 && data[at + n - 1]! & 0x80) value -= 1n << BigInt(8 * n);
-        at += n;
-        stack.push(Number(value));
-        break;
-      }
-      case 0x47: stack.push(((at += 8), data.readDoubleBE(at - 8))); break; // BINFLOAT
-      case 0x58: stack.push(text(u32())); break; // BINUNICODE
-      case 0x8c: stack.push(text(u8())); break; // SHORT_BINUNICODE
-      case 0x8d: stack.push(text(Number(((at += 8), data.readBigUInt64LE(at - 8))))); break; // BINUNICODE8
-      case 0x55: stack.push(text(u8())); break; // SHORT_BINSTRING
-      case 0x54: stack.push(text(u32())); break; // BINSTRING
-      case 0x43: stack.push(bytes(u8())); break; // SHORT_BINBYTES
-      case 0x42: stack.push(bytes(u32())); break; // BINBYTES
+      case 0x4b: stack.push(r.u8()); break; // BININT1
+      case 0x4d: stack.push(r.u16()); break; // BININT2
+      case 0x4a: stack.push(r.i32()); break; // BININT
+      case 0x8a: stack.push(r.long(r.u8())); break; // LONG1
+      case 0x47: stack.push(r.f64()); break; // BINFLOAT
+      case 0x58: stack.push(r.text(r.u32())); break; // BINUNICODE
+      case 0x8c: stack.push(r.text(r.u8())); break; // SHORT_BINUNICODE
+      case 0x8d: stack.push(r.text(r.u64())); break; // BINUNICODE8
+      case 0x55: stack.push(r.text(r.u8())); break; // SHORT_BINSTRING
+      case 0x54: stack.push(r.text(r.u32())); break; // BINSTRING
+      case 0x43: stack.push(r.bytes(r.u8())); break; // SHORT_BINBYTES
+      case 0x42: stack.push(r.bytes(r.u32())); break; // BINBYTES
       case 0x85: stack.push([pop()]); break; // TUPLE1
       case 0x86: { const b = pop(); stack.push([pop(), b]); break; } // TUPLE2
       case 0x87: { const c = pop(); const b = pop(); stack.push([pop(), b, c]); break; } // TUPLE3
@@ -143,56 +202,54 @@ function unpickle(data: Buffer, storage: (key: string) => Buffer): PickleValue {
       case 0x64: { const items = popMark(); const d = new Map(); setItems(d, items); stack.push(d); break; } // DICT
       case 0x73: { const v = pop(); const k = pop(); setItems(top(), [k, v]); break; } // SETITEM
       case 0x75: { const items = popMark(); setItems(top(), items); break; } // SETITEMS
-      case 0x61: { const v = pop(); (top() as unknown[]).push?.(v); break; } // APPEND
-      case 0x65: { const items = popMark(); (top() as unknown[]).push?.(...items); break; } // APPENDS
-      case 0x90: { const items = popMark(); for (const i of items) (top() as Set<unknown>).add?.(i); break; } // ADDITEMS
-      case 0x71: memo.set(u8(), top()); break; // BINPUT
-      case 0x72: memo.set(u32(), top()); break; // LONG_BINPUT
+      case 0x61: { const v = pop(); extend(top(), [v]); break; } // APPEND
+      case 0x65: { const items = popMark(); extend(top(), items); break; } // APPENDS
+      case 0x90: { const items = popMark(); const set = top(); if (set instanceof Set) for (const i of items) set.add(i); break; } // ADDITEMS
+      case 0x71: memo.set(r.u8(), top()); break; // BINPUT
+      case 0x72: memo.set(r.u32(), top()); break; // LONG_BINPUT
       case 0x94: memo.set(memo.size, top()); break; // MEMOIZE
-      case 0x68: stack.push(memo.get(u8())); break; // BINGET
-      case 0x6a: stack.push(memo.get(u32())); break; // LONG_BINGET
-      case 0x63: { // GLOBAL "module\nname\n"
-        const end1 = data.indexOf(0x0a, at);
-        const module = data.toString("utf8", at, end1);
-        const end2 = data.indexOf(0x0a, end1 + 1);
-        const name = data.toString("utf8", end1 + 1, end2);
-        at = end2 + 1;
-        stack.push({ module, name } satisfies Global);
-        break;
-      }
-      case 0x93: { const name = pop() as string; stack.push({ module: pop() as string, name } satisfies Global); break; } // STACK_GLOBAL
-      case 0x52: { const args = pop() as unknown[]; stack.push(call(pop() as Global, args)); break; } // REDUCE
-      case 0x81: { const args = pop() as unknown[]; stack.push(call(pop() as Global, args)); break; } // NEWOBJ
+      case 0x68: stack.push(memo.get(r.u8())); break; // BINGET
+      case 0x6a: stack.push(memo.get(r.u32())); break; // LONG_BINGET
+      case 0x63: { const module = r.line(); stack.push({ module, name: r.line() } satisfies Global); break; } // GLOBAL "module\nname\n"
+      case 0x93: { const name = String(pop()); stack.push({ module: String(pop()), name } satisfies Global); break; } // STACK_GLOBAL
+      case 0x52: { const args = popArgs(); stack.push(call(popGlobal(), args)); break; } // REDUCE
+      case 0x81: { const args = popArgs(); stack.push(call(popGlobal(), args)); break; } // NEWOBJ
       case 0x62: { // BUILD
         const state = pop();
         const obj = top();
         if (obj && typeof obj === "object" && (obj as OpaqueObject).kind === "object") (obj as OpaqueObject).state = state;
         break;
       }
-      case 0x51: stack.push(persistentLoad(pop() as unknown[], storage)); break; // BINPERSID
+      case 0x51: stack.push(persistentLoad(pop(), storage)); break; // BINPERSID
       default:
-        throw new Error(`unsupported pickle opcode 0x${op.toString(16)} at byte ${at - 1}`);
+        throw new Error(`unsupported pickle opcode 0x${op.toString(16)} at byte ${r.at - 1}`);
     }
   }
 }
 
+interface Storage {
+  key: string;
+  dtype: string;
+  bytes: Buffer;
+}
+
 /** A storage reference: ("storage", storage class, key, location, numel). */
-function persistentLoad(pid: unknown[], storage: (key: string) => Buffer): { dtype: string; bytes: Buffer } {
-  const [tag, cls, key] = pid as [string, Global, string];
+function persistentLoad(pid: unknown, storage: (key: string) => Buffer): Storage {
+  if (!Array.isArray(pid)) throw new Error("a persistent id that is not a tuple (garbled file)");
+  const [tag, cls, key] = pid as [unknown, unknown, unknown];
   if (tag !== "storage") throw new Error(`unknown persistent id ${String(tag)}`);
+  if (!isGlobal(cls)) throw new Error("a storage without a storage type (garbled file)");
   const type = STORAGES[cls.name];
   if (!type) throw new Error(`unsupported storage type ${cls.module}.${cls.name}`);
-  return { dtype: type[0], bytes: storage(String(key)) };
+  return { key: String(key), dtype: type[0], bytes: storage(String(key)) };
 }
 
 function call(fn: Global, args: unknown[]): unknown {
   const qualified = `${fn.module}.${fn.name}`;
   switch (qualified) {
     case "torch._utils._rebuild_tensor_v2":
-    case "torch._utils._rebuild_tensor": {
-      const [store, offset, shape, stride] = args as [{ dtype: string; bytes: Buffer }, number, number[], number[]];
-      return { kind: "tensor", dtype: store.dtype, shape, stride, offset, storage: store.bytes } satisfies StoredTensor;
-    }
+    case "torch._utils._rebuild_tensor":
+      return rebuildTensor(args);
     case "torch._utils._rebuild_parameter":
     case "torch._utils._rebuild_parameter_with_state":
     case "torch.jit._pickle.restore_type_tag": // LibTorch's pickler tags typed dicts and lists
@@ -204,11 +261,47 @@ function call(fn: Global, args: unknown[]): unknown {
   }
 }
 
+const isIndex = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
+const isIndexList = (value: unknown): value is number[] => Array.isArray(value) && value.every(isIndex);
+const isStorage = (value: unknown): value is Storage =>
+  typeof value === "object" && value !== null && Buffer.isBuffer((value as Storage).bytes) && typeof (value as Storage).dtype === "string";
+
+/**
+ * A tensor over (storage, offset, shape, stride), checked against the bytes the file holds
+ * before anything is copied: every element it addresses lies in its storage, and it has no
+ * more elements than the storage (an expanded view, stride 0, would otherwise turn a few
+ * stored bytes into gigabytes).
+ */
+function rebuildTensor(args: unknown[]): StoredTensor {
+  const [store, offset, shape, stride] = args;
+  if (!isStorage(store)) throw new Error("a tensor without a storage (garbled file)");
+  if (!isIndex(offset) || !isIndexList(shape) || !isIndexList(stride) || stride.length !== shape.length) {
+    throw new Error(`a tensor of storage ${store.key} with an invalid layout (offset ${String(offset)}, shape ${String(shape)}, strides ${String(stride)}) (garbled file)`);
+  }
+  const layout = `tensor of shape [${shape.join(", ")}] (strides [${stride.join(", ")}], offset ${offset})`;
+  const held = Math.floor(store.bytes.length / BYTES_PER_ELEMENT[store.dtype]!);
+  const numel = shape.reduce((a, b) => a * b, 1);
+  if (numel > 0) {
+    const last = shape.reduce((end, size, d) => end + (size - 1) * stride[d]!, offset);
+    if (last >= held) throw new Error(`a ${layout} needs elements ${offset} to ${last} of storage ${store.key}, which holds ${held} (truncated or garbled file)`);
+    if (numel > held) {
+      throw new Error(
+        `a ${layout} has ${numel} elements but its storage ${store.key} holds ${held}: it repeats stored elements (an expanded or overlapping view). ` +
+          "Save tensor.contiguous() instead",
+      );
+    }
+  }
+  return { kind: "tensor", dtype: store.dtype, shape, stride, offset, storage: store.bytes };
+}
+
 export function isStoredTensor(value: unknown): value is StoredTensor {
   return typeof value === "object" && value !== null && (value as StoredTensor).kind === "tensor";
 }
 
-/** The elements of a stored tensor in row-major order, as raw bytes (strides applied). */
+/**
+ * The elements of a stored tensor in row-major order, as raw bytes (strides applied; the
+ * layout was checked against the storage when the tensor was read).
+ */
 function rowMajorBytes(t: StoredTensor): Uint8Array {
   const size = BYTES_PER_ELEMENT[t.dtype]!;
   const numel = t.shape.reduce((a, b) => a * b, 1);
@@ -220,7 +313,6 @@ function rowMajorBytes(t: StoredTensor): Uint8Array {
   }
   const start = t.offset * size;
   if (contiguous) {
-    if (start + numel * size > t.storage.length) throw new TorchLoadError("a tensor runs past the end of its storage");
     return t.storage.subarray(start, start + numel * size);
   }
   const out = new Uint8Array(numel * size);
