@@ -4,7 +4,7 @@ import { readFile } from "node:fs/promises";
 
 import { tensor, type Tensor } from "../tensor.js";
 import { writeFileAtomically } from "./atomic.js";
-import { dtypeOfArray, typedArrayFromBytes } from "./dtypes.js";
+import { BYTES_PER_ELEMENT, dtypeOfArray, elementCount, isIndexList, typedArrayFromBytes } from "./dtypes.js";
 
 type Entries = Array<[string, Tensor]>;
 
@@ -35,6 +35,48 @@ export async function writeSafetensors(path: string, entries: Entries, metadata:
 }
 
 
+/** A tensor as a safetensors header lists it, its data at [start, end) of the data section. */
+interface HeaderEntry {
+  name: string;
+  dtype: string;
+  shape: number[];
+  start: number;
+  end: number;
+}
+
+/**
+ * The tensors a header lists, checked against the format before any data is copied: each
+ * with a known dtype, a shape of non-negative sizes and data_offsets spanning exactly shape x
+ * dtype size, and together tiling the data section (no overlaps, no gaps) as the format requires.
+ */
+function headerEntries(header: unknown, dataLength: number, corrupt: (why: string) => Error): HeaderEntry[] {
+  if (typeof header !== "object" || header === null || Array.isArray(header)) throw corrupt("the header is not a JSON object");
+  const entries: HeaderEntry[] = [];
+  for (const [name, info] of Object.entries(header)) {
+    if (name === "__metadata__") continue;
+    const { dtype, shape, data_offsets: offsets } = (typeof info === "object" && info !== null ? info : {}) as Record<string, unknown>;
+    if (typeof dtype !== "string") throw corrupt(`tensor ${name} has no dtype`);
+    const size = BYTES_PER_ELEMENT[DTYPE_NAMES[dtype] ?? ""];
+    if (size === undefined) throw corrupt(`tensor ${name} has dtype ${dtype}, which sere-torch cannot read (it reads ${Object.keys(DTYPE_NAMES).join(", ")})`);
+    if (!isIndexList(shape)) throw corrupt(`tensor ${name} has no valid shape (a list of non-negative integers)`);
+    if (!isIndexList(offsets) || offsets.length !== 2 || offsets[1]! < offsets[0]!) throw corrupt(`tensor ${name} has no valid data_offsets ([begin, end] in bytes)`);
+    const [start, end] = offsets as [number, number];
+    if (end > dataLength) throw corrupt(`the data of tensor ${name} (bytes ${start} to ${end}) lies outside the data section (${dataLength} bytes)`);
+    const needed = elementCount(shape) * size;
+    if (end - start !== needed) throw corrupt(`tensor ${name} of shape [${shape.join(", ")}] and dtype ${dtype} needs ${needed} bytes; its data_offsets span ${end - start}`);
+    entries.push({ name, dtype: DTYPE_NAMES[dtype]!, shape, start, end });
+  }
+  const byStart = [...entries].sort((a, b) => a.start - b.start || a.end - b.end);
+  let covered = 0;
+  byStart.forEach((entry, i) => {
+    if (entry.start < covered) throw corrupt(`the data of tensor ${entry.name} overlaps that of tensor ${byStart[i - 1]!.name}`);
+    if (entry.start > covered) throw corrupt(`bytes ${covered} to ${entry.start} of the data section belong to no tensor`);
+    covered = entry.end;
+  });
+  if (covered !== dataLength) throw corrupt(`bytes ${covered} to ${dataLength} of the data section belong to no tensor`);
+  return entries;
+}
+
 /** Reads every tensor of a .safetensors file (half precision comes back as float32). */
 export async function readSafetensors(path: string): Promise<Entries> {
   const file = await readFile(path);
@@ -42,20 +84,15 @@ export async function readSafetensors(path: string): Promise<Entries> {
   if (file.length < 8) throw corrupt("shorter than its 8-byte header length");
   const headerLength = Number(file.readBigUInt64LE(0));
   if (8 + headerLength > file.length) throw corrupt("header length beyond the end of the file");
-  let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  let header: unknown;
   try {
     header = JSON.parse(file.subarray(8, 8 + headerLength).toString("utf8"));
   } catch {
     throw corrupt("header is not JSON");
   }
   const data = file.subarray(8 + headerLength);
-  const entries: Entries = [];
-  for (const [name, info] of Object.entries(header)) {
-    if (name === "__metadata__") continue;
-    const [start, end] = info.data_offsets;
-    if (!(start >= 0 && end >= start && end <= data.length)) throw corrupt(`data of ${name} lies outside the file`);
-    const dtype = DTYPE_NAMES[info.dtype] ?? info.dtype;
-    entries.push([name, tensor(typedArrayFromBytes(dtype, data.subarray(start, end), `${path}: tensor ${name}`), info.shape)]);
-  }
-  return entries;
+  return headerEntries(header, data.length, corrupt).map(({ name, dtype, shape, start, end }): [string, Tensor] => [
+    name,
+    tensor(typedArrayFromBytes(dtype, data.subarray(start, end), `${path}: tensor ${name}`), shape),
+  ]);
 }

@@ -6,7 +6,7 @@
 import { readFile } from "node:fs/promises";
 
 import { tensor, type Tensor } from "../tensor.js";
-import { BYTES_PER_ELEMENT, typedArrayFromBytes } from "./dtypes.js";
+import { BYTES_PER_ELEMENT, elementCount, isIndex, isIndexList, typedArrayFromBytes } from "./dtypes.js";
 import { readStoredZip } from "./zip.js";
 
 /** A tensor as stored: dtype, shape and strides over a storage of raw bytes. */
@@ -261,8 +261,6 @@ function call(fn: Global, args: unknown[]): unknown {
   }
 }
 
-const isIndex = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
-const isIndexList = (value: unknown): value is number[] => Array.isArray(value) && value.every(isIndex);
 const isStorage = (value: unknown): value is Storage =>
   typeof value === "object" && value !== null && Buffer.isBuffer((value as Storage).bytes) && typeof (value as Storage).dtype === "string";
 
@@ -280,7 +278,7 @@ function rebuildTensor(args: unknown[]): StoredTensor {
   }
   const layout = `tensor of shape [${shape.join(", ")}] (strides [${stride.join(", ")}], offset ${offset})`;
   const held = Math.floor(store.bytes.length / BYTES_PER_ELEMENT[store.dtype]!);
-  const numel = shape.reduce((a, b) => a * b, 1);
+  const numel = elementCount(shape);
   if (numel > 0) {
     const last = shape.reduce((end, size, d) => end + (size - 1) * stride[d]!, offset);
     if (last >= held) throw new Error(`a ${layout} needs elements ${offset} to ${last} of storage ${store.key}, which holds ${held} (truncated or garbled file)`);
@@ -304,7 +302,7 @@ export function isStoredTensor(value: unknown): value is StoredTensor {
  */
 function rowMajorBytes(t: StoredTensor): Uint8Array {
   const size = BYTES_PER_ELEMENT[t.dtype]!;
-  const numel = t.shape.reduce((a, b) => a * b, 1);
+  const numel = elementCount(t.shape);
   let expected = 1;
   let contiguous = true;
   for (let d = t.shape.length - 1; d >= 0; d--) {

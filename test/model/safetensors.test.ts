@@ -37,4 +37,37 @@ describe("safetensors", () => {
     expect(entries.get("i64")!.dtype()).toBe("int64");
     expect(Array.from(entries.get("i64")!.toArray() as BigInt64Array)).toEqual([-7n]);
   });
+
+  describe("broken files are refused naming the file and the problem", () => {
+    const dir = mkdtempSync(join(tmpdir(), "sere-st-bad-"));
+    /** A file of this header (any JSON value) and `dataBytes` bytes of data. */
+    const write = (name: string, header: unknown, dataBytes: number) => {
+      const json = Buffer.from(JSON.stringify(header));
+      const length = Buffer.alloc(8);
+      length.writeBigUInt64LE(BigInt(json.length));
+      const path = join(dir, `${name}.safetensors`);
+      writeFileSync(path, Buffer.concat([length, json, Buffer.alloc(dataBytes)]));
+      return path;
+    };
+    const f32 = (shape: number[], offsets: [number, number]) => ({ dtype: "F32", shape, data_offsets: offsets });
+    const cases: Array<[string, unknown, number, RegExp]> = [
+      ["array", [f32([1], [0, 4])], 4, /the header is not a JSON object/],
+      ["no-offsets", { a: { dtype: "F32", shape: [1] } }, 4, /tensor a has no valid data_offsets/],
+      ["negative-shape", { a: f32([-1, 2], [0, 8]) }, 8, /tensor a has no valid shape/],
+      ["no-dtype", { a: { shape: [1], data_offsets: [0, 4] } }, 4, /tensor a has no dtype/],
+      ["unknown-dtype", { a: { dtype: "C64", shape: [1], data_offsets: [0, 8] } }, 8, /tensor a has dtype C64, which sere-torch cannot read/],
+      ["outside", { a: f32([4], [0, 16]) }, 8, /the data of tensor a \(bytes 0 to 16\) lies outside the data section \(8 bytes\)/],
+      ["wrong-size", { a: f32([3], [0, 8]) }, 8, /tensor a of shape \[3\] and dtype F32 needs 12 bytes; its data_offsets span 8/],
+      ["overlap", { a: f32([2], [0, 8]), b: f32([2], [4, 12]) }, 12, /the data of tensor b overlaps that of tensor a/],
+      ["gap", { a: f32([1], [0, 4]), b: f32([1], [8, 12]) }, 12, /bytes 4 to 8 of the data section belong to no tensor/],
+    ];
+    for (const [name, header, dataBytes, problem] of cases) {
+      it(name, async () => {
+        const path = write(name, header, dataBytes);
+        const error = await readSafetensors(path).then(() => undefined, (err: Error) => err.message);
+        expect(error).toContain(`${path} is not a valid safetensors file`);
+        expect(error).toMatch(problem);
+      });
+    }
+  });
 });
