@@ -18,16 +18,27 @@ export function idxImagesFile(dir: string, split: Split): string | undefined {
     .find((path) => existsSync(path));
 }
 
+/** The bytes of an IDX file, gunzipped when it is gzipped. */
+function idxBytes(path: string): Uint8Array {
+  const bytes = readFileSync(path);
+  if (bytes[0] !== 0x1f || bytes[1] !== 0x8b) return bytes;
+  try {
+    return gunzipSync(bytes);
+  } catch (err) {
+    throw new DatasetError(`${path} is not a complete gzip file (${(err as Error).message}); download it again`);
+  }
+}
+
 function readIdx(path: string): { dims: number[]; data: Uint8Array } {
-  let bytes: Uint8Array = readFileSync(path);
-  if (bytes[0] === 0x1f && bytes[1] === 0x8b) bytes = gunzipSync(bytes);
+  const bytes = idxBytes(path);
   if (bytes.length < 4 || bytes[0] !== 0 || bytes[1] !== 0 || bytes[2] !== 0x08) {
     throw new DatasetError(`${path} is not an IDX file of unsigned bytes (bad magic number); expected MNIST-style *-idx3-ubyte / *-idx1-ubyte files`);
   }
   const ndim = bytes[3]!;
+  const start = 4 + 4 * ndim;
+  if (bytes.length < start) throw new DatasetError(`${path} is truncated: its header needs ${start} bytes, it has ${bytes.length}; download it again`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const dims = Array.from({ length: ndim }, (_, i) => view.getUint32(4 + 4 * i, false));
-  const start = 4 + 4 * ndim;
   const count = dims.reduce((a, b) => a * b, 1);
   if (bytes.length < start + count) throw new DatasetError(`${path} is truncated: it needs ${start + count} bytes, has ${bytes.length}; download it again`);
   return { dims, data: bytes.subarray(start, start + count) };
@@ -46,6 +57,8 @@ export class IdxDataset implements Dataset {
     const images = readIdx(imagesFile);
     if (images.dims.length !== 3) throw new DatasetError(`${imagesFile}: expected images (count, rows, columns), found ${images.dims.length} dimensions`);
     [this.size, this.rows, this.cols] = images.dims as [number, number, number];
+    if (this.rows === 0 || this.cols === 0) throw new DatasetError(`${imagesFile}: its images are ${this.rows} x ${this.cols} pixels (a corrupt header); download it again`);
+    if (this.size === 0) throw new DatasetError(`${imagesFile} holds no images (its header counts 0)`);
     this.images = images.data;
     const labelsFile = imagesFile.replace("images-idx3", "labels-idx1").replace("images.idx3", "labels.idx1");
     if (labelsFile !== imagesFile && existsSync(labelsFile)) {
