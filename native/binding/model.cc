@@ -2,6 +2,8 @@
 #include <napi.h>
 
 #include <functional>
+#include <memory>
+#include <mutex>
 
 #include "binding/addon.h"
 #include "binding/async.h"
@@ -14,6 +16,7 @@
 #include "model/pth.h"
 #include "model/throughput.h"
 #include "runtime/device.h"
+#include "runtime/random.h"
 
 namespace sere::binding {
 
@@ -95,8 +98,12 @@ class Model : public Napi::ObjectWrap<Model> {
       auto device = ParseDevice(StringField(o, "device"));
       auto dtype = ParseFloatDtype(StringField(o, "dtype"));
       Napi::Value seed = o.Get("seed");
-      if (seed.IsNumber()) torch::manual_seed(static_cast<uint64_t>(seed.As<Napi::Number>().Int64Value()));
-      SereNetwork network(config);
+      const uint64_t initial_seed = seed.IsNumber() ? static_cast<uint64_t>(seed.As<Napi::Number>().Int64Value()) : 0;
+      SereNetwork network{nullptr};
+      {
+        SeededConstruction seeded(initial_seed);
+        network = SereNetwork(config);
+      }
       network->to(device, dtype);
       network_.Set(network);
     });
@@ -134,6 +141,7 @@ class Model : public Napi::ObjectWrap<Model> {
     Napi::Env env = info.Env();
     return Guard(env, [&] {
       bool backbone_only = info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
+      std::lock_guard<std::mutex> lock(*busy_);  // not while a forward pass reads the weights
       Get(env)->load_state(EntriesFromJs(env, info[0]), backbone_only);
       return env.Undefined();
     });
@@ -147,7 +155,9 @@ class Model : public Napi::ObjectWrap<Model> {
     return Guard(env, [&]() -> Napi::Value {
       SereNetwork network = Get(env);
       at::Tensor images = Input(env, info[0]);
-      return RunAsync(env, [network, images, compute, single]() mutable -> Finish {
+      return RunAsync(env, [network, images, compute, single, busy = busy_]() mutable -> Finish {
+        // Calls on one Model run one at a time: each switches the network's mode.
+        std::lock_guard<std::mutex> lock(*busy);
         torch::NoGradGuard no_grad;
         const bool was_training = network->is_training();
         network->eval();  // no stochastic depth
@@ -196,7 +206,8 @@ class Model : public Napi::ObjectWrap<Model> {
       bool local = BoolField(o, "local");
       std::optional<at::Tensor> mask;
       if (o.Has("mask") && !o.Get("mask").IsUndefined()) mask = Tensor::From(env, o.Get("mask"), "mask").to(images.device());
-      return RunAsync(env, [network, images, mask, local]() mutable -> Finish {
+      return RunAsync(env, [network, images, mask, local, busy = busy_]() mutable -> Finish {
+               std::lock_guard<std::mutex> lock(*busy);
                torch::NoGradGuard no_grad;
                auto out = network->backbone->forward(images, mask, local);
                model::HeadOutput head;
@@ -229,7 +240,8 @@ class Model : public Napi::ObjectWrap<Model> {
       options.precision = ParseFloatDtype(StringField(o, "precision"));
       options.warmup = static_cast<int>(IntField(o, "warmup"));
       options.iterations = static_cast<int>(IntField(o, "iterations"));
-      return RunAsync(env, [network, images, options]() mutable -> Finish {
+      return RunAsync(env, [network, images, options, busy = busy_]() mutable -> Finish {
+               std::lock_guard<std::mutex> lock(*busy);
                double seconds = model::SecondsPerIteration(network, images, options);
                return [seconds](Napi::Env env) { return Napi::Number::New(env, seconds); };
              })
@@ -245,6 +257,8 @@ class Model : public Napi::ObjectWrap<Model> {
   Napi::Value Disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !network_.Held()); }
 
   Owned<SereNetwork> network_;
+  // Held by each native task on this Model for its whole run.
+  std::shared_ptr<std::mutex> busy_ = std::make_shared<std::mutex>();
 };
 
 // savePth(path, entries): Promise<void>, for state dicts assembled in JS.

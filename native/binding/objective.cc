@@ -222,7 +222,10 @@ class Objective : public Napi::ObjectWrap<Objective> {
         if (grad)
           for (auto& [name, t] : student)
             grads.emplace_back(name, t->grad().defined() ? t->grad() : at::zeros_like(*t));  // unused: zero
-        if (update) objective->UpdateCentres(in.teacher_cls, in.teacher_patch);
+        if (update) {
+          objective->AccumulateCentreSums(in.teacher_cls, in.teacher_patch);
+          objective->UpdateCentres();
+        }
         std::vector<std::pair<const char*, double>> values = {
             {"total", losses.total.item<double>()}, {"ibot", losses.ibot.item<double>()},
             {"cls", losses.cls.item<double>()},     {"mim", losses.mim.item<double>()},
@@ -249,7 +252,8 @@ class Objective : public Napi::ObjectWrap<Objective> {
       at::Tensor cls = Tensor::From(env, info[0], "teacherCls"), patch = Tensor::From(env, info[1], "teacherPatch");
       return RunAsync(env, [held, cls, patch]() -> Finish {
                std::lock_guard<std::mutex> lock(held->mutex);
-               held->objective.UpdateCentres(cls, patch);
+               held->objective.AccumulateCentreSums(cls, patch);
+               held->objective.UpdateCentres();
                return [](Napi::Env env) { return env.Undefined(); };
              })
           .As<Napi::Value>();

@@ -48,6 +48,8 @@ train::StepConfig StepConfigFrom(const Napi::Object& o) {
   c.precision = ParseFloatDtype(StringField(o, "precision"));
   c.accum_iter = IntField(o, "accumIter");
   c.device = ParseDevice(StringField(o, "device"));
+  Napi::Value seed = o.Get("seed");
+  if (seed.IsNumber()) c.seed = static_cast<uint64_t>(seed.As<Napi::Number>().Int64Value());
   if (o.Has("communicator") && !o.Get("communicator").IsUndefined())
     c.communicator = CommunicatorFrom(o.Env(), o.Get("communicator"), "training options.communicator");
   return c;
@@ -68,13 +70,7 @@ class SereStep : public Napi::ObjectWrap<SereStep> {
     Napi::Env env = info.Env();
     Guard(env, [&] {
       Napi::Object o = ObjectArg(info, 0, "training options");
-      auto config = StepConfigFrom(o);
-      Napi::Value seed = o.Get("seed");
-      if (seed.IsNumber()) torch::manual_seed(static_cast<uint64_t>(seed.As<Napi::Number>().Int64Value()));
-      training_.Set(std::make_shared<Training>(config));
-      // Ranks start from rank 0's weights, then draw their own randomness (drop path), as the reference's seed + rank.
-      if (seed.IsNumber() && config.communicator)
-        torch::manual_seed(static_cast<uint64_t>(seed.As<Napi::Number>().Int64Value() + config.communicator->rank()));
+      training_.Set(std::make_shared<Training>(StepConfigFrom(o)));
     });
   }
 
@@ -109,6 +105,8 @@ class SereStep : public Napi::ObjectWrap<SereStep> {
       schedule.teacher_patch_temp = NumberField(s, "teacherPatchTemp");
       schedule.freeze_last_layer = BoolField(s, "freezeLastLayer");
       schedule.stop = s.Has("stop") && s.Get("stop").ToBoolean().Value();
+      if (s.Has("startsRound") && !s.Get("startsRound").IsUndefined()) schedule.starts_round = BoolField(s, "startsRound");
+      if (s.Has("endsRound") && !s.Get("endsRound").IsUndefined()) schedule.ends_round = BoolField(s, "endsRound");
       return RunAsync(env, [training, batch, schedule]() -> Finish {
                std::lock_guard<std::mutex> lock(training->mutex);
                auto r = training->step.Run(batch, schedule);

@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "runtime/random.h"
+
 namespace sere::eval {
 
 std::vector<LinearProbeResult> LinearProbe(const at::Tensor& train_features, const at::Tensor& train_labels,
@@ -28,21 +30,27 @@ std::vector<LinearProbeResult> LinearProbe(const at::Tensor& train_features, con
 
   std::vector<LinearProbeResult> results;
   for (double lr : options.lrs) {
-    torch::manual_seed(options.seed);
-    torch::nn::Linear classifier(x.size(1), classes);
-    classifier->to(x.device());
+    // Every learning rate starts from the same weights and batch order, drawn from the
+    // probe's own generator (the process-wide one is left alone).
+    at::Generator generator = OwnCpuGenerator(options.seed);
+    torch::nn::Linear classifier{nullptr};
+    {
+      SeededConstruction seeded(options.seed);
+      classifier = torch::nn::Linear(x.size(1), classes);
+    }
     {  // DINO's linear head initialisation: weights N(0, 0.01), bias 0
       torch::NoGradGuard no_grad;
-      classifier->weight.normal_(0, 0.01);
+      classifier->weight.normal_(0, 0.01, generator);
       classifier->bias.zero_();
     }
+    classifier->to(x.device());
     torch::optim::SGD sgd(classifier->parameters(),
                           torch::optim::SGDOptions(lr).momentum(options.momentum).weight_decay(options.weight_decay));
     int64_t step = 0;
     for (int64_t epoch = 0; epoch < options.epochs; ++epoch) {
       // A new augmented view of every image each epoch, as far as there are views.
       const auto view = all_views[epoch % all_views.size(0)];
-      auto order = at::randperm(n, at::TensorOptions().dtype(at::kLong).device(x.device()));
+      auto order = at::randperm(n, generator, at::TensorOptions().dtype(at::kLong)).to(x.device());
       for (int64_t start = 0; start < n; start += options.batch_size, ++step) {
         // cosine schedule over all steps, to 0
         static_cast<torch::optim::SGDOptions&>(sgd.param_groups()[0].options())

@@ -85,7 +85,10 @@ at::Tensor BlockImpl::DropPath(const at::Tensor& x) const {
   if (!is_training() || drop_path_ <= 0.0) return x;
   // Stochastic depth: drop the whole residual branch per sample, rescale the kept ones.
   const double keep = 1.0 - drop_path_;
-  auto keep_mask = (keep + at::rand({x.size(0), 1, 1}, x.options())).floor_();
+  auto draws = generator_.defined()
+                   ? at::rand({x.size(0), 1, 1}, generator_, at::TensorOptions().dtype(at::kFloat)).to(x.options())
+                   : at::rand({x.size(0), 1, 1}, x.options());
+  auto keep_mask = (keep + draws).floor_();
   return x.div(keep) * keep_mask;
 }
 
@@ -121,6 +124,10 @@ VisionTransformerImpl::VisionTransformerImpl(const BackboneConfig& config) : con
   TruncNormal_(pos_embed, 0.02);
   TruncNormal_(cls_token, 0.02);
   InitLinearAndNorm(*this);
+}
+
+void VisionTransformerImpl::set_drop_path_generator(const at::Generator& generator) {
+  for (const auto& block : *blocks) block->as<BlockImpl>()->set_drop_path_generator(generator);
 }
 
 at::Tensor VisionTransformerImpl::PositionEmbedding(int64_t n_h, int64_t n_w) const {

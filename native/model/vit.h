@@ -47,6 +47,9 @@ class BlockImpl : public torch::nn::Module {
  public:
   BlockImpl(int64_t dim, int64_t num_heads, double mlp_ratio, double drop_path);
   at::Tensor forward(const at::Tensor& x);
+  // Stochastic depth draws from this generator (a CPU one; the draws are moved to the
+  // activations' device), or from the process-wide one while none is set.
+  void set_drop_path_generator(at::Generator generator) { generator_ = std::move(generator); }
   torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
   Attention attn{nullptr};
   Mlp mlp{nullptr};
@@ -54,6 +57,7 @@ class BlockImpl : public torch::nn::Module {
  private:
   at::Tensor DropPath(const at::Tensor& x) const;
   double drop_path_;
+  at::Generator generator_;
 };
 TORCH_MODULE(Block);
 
@@ -79,6 +83,8 @@ class VisionTransformerImpl : public torch::nn::Module {
   std::vector<at::Tensor> intermediate_layers(const at::Tensor& images, int64_t n);
 
   const BackboneConfig& config() const { return config_; }
+  // Every block's stochastic depth draws from `generator` (see BlockImpl).
+  void set_drop_path_generator(const at::Generator& generator);
 
   PatchEmbed patch_embed{nullptr};
   at::Tensor cls_token, pos_embed, masked_embed;

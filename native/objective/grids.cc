@@ -1,5 +1,7 @@
 #include "objective/grids.h"
 
+#include <algorithm>
+
 namespace sere::objective {
 namespace {
 
@@ -61,6 +63,13 @@ SereGrids BuildSereGrids(const at::Tensor& records, int64_t global_query_side, i
   auto pair2 = OverlapGrids(view(0), view(1), global_key_side);
   grids.global_query_axis = at::cat({pair1.query, pair1.key});
   grids.global_key_axis = at::cat({pair2.query, pair2.key});
+  if (locals == 0) {  // no local views: empty local grids, whatever local_side is
+    const int64_t s = std::max<int64_t>(local_side, 0);
+    auto options = records.options().dtype(at::kFloat);
+    grids.global_to_local = at::zeros({2 * batch, 0, s, s, 2}, options);
+    grids.local_to_global = at::zeros({0, 2, s, s, 2}, options);
+    return grids;
+  }
 
   // All (v, g, b) pairs in one call, ordered v-major, then g, then b.
   auto local_rows = records.slice(1, 2).transpose(0, 1).unsqueeze(1).expand({locals, 2, batch, 5});

@@ -74,7 +74,7 @@ at::Tensor SereChannelLoss(const at::Tensor& teacher, const at::Tensor& student,
                            double teacher_temp) {
   TORCH_CHECK(teacher_temp > 0, "channel teacher temperature must be > 0, got ", teacher_temp);
   int64_t batch = teacher.size(0) / kGlobalViews, channels = teacher.size(1);
-  int64_t locals = student_local.size(0) / batch;
+  int64_t locals = student_local.defined() ? student_local.size(0) / batch : 0;
   auto targets = at::softmax(Teacher(teacher) / teacher_temp, -1);  // (2B, D, D)
   auto log_probs = at::log_softmax(AtLeastFloat32(student), -1);
   // CE is linear in the student's log-probabilities: the terms of teacher view q sum to

@@ -64,11 +64,13 @@ SereObjective::Sizes SereObjective::Check(const SereInputs& in) const {
   int64_t d = in.teacher_channel.size(1);
   Expect(in.teacher_channel, "teacher_channel", {rows, d, d});
   Expect(in.student_channel, "student_channel", {rows, d, d});
-  Expect(in.student_local_channel, "student_local_channel", {locals * b, d, d});
+  // Without local views the local inputs may be left undefined.
+  const bool local_inputs = locals > 0 || in.student_local_channel.defined();
+  if (local_inputs) Expect(in.student_local_channel, "student_local_channel", {locals * b, d, d});
   Expect(in.teacher_spatial, "teacher_spatial", {rows, -1, n, n});
   int64_t h = in.teacher_spatial.size(1);
   Expect(in.student_spatial, "student_spatial", {rows, h, n, n});
-  Expect(in.student_local_spatial, "student_local_spatial", {locals * b, h, -1, -1});
+  if (local_inputs) Expect(in.student_local_spatial, "student_local_spatial", {locals * b, h, -1, -1});
   const SereGrids& g = in.grids;
   Expect(g.global_query_axis, "grids.global_query_axis", {rows, -1, -1, 2});
   Expect(g.global_key_axis, "grids.global_key_axis", {rows, -1, -1, 2});
@@ -114,14 +116,22 @@ SereLosses SereObjective::Compute(const SereInputs& in, TeacherTemps temps) cons
   return Weighted(cls, mim, spatial, channel);
 }
 
-void SereObjective::UpdateCentres(const at::Tensor& teacher_cls, const at::Tensor& teacher_patch,
-                                  const MeanAcrossRanks& mean_across_ranks) {
+void SereObjective::AccumulateCentreSums(const at::Tensor& teacher_cls, const at::Tensor& teacher_patch) {
   Expect(teacher_cls, "teacher_cls", {-1, options_.out_dim});
-  Expect(teacher_patch, "teacher_patch", {-1, -1, options_.out_dim});
+  Expect(teacher_patch, "teacher_patch", {teacher_cls.size(0), -1, options_.out_dim});
   at::NoGradGuard no_grad;
-  auto cls_mean = teacher_cls.detach().to(at::kFloat).mean(0, /*keepdim=*/true);  // (1, K)
-  // Each image's mean over its patches, then the mean over images: (1, 1, K).
-  auto patch_mean = teacher_patch.detach().to(at::kFloat).mean(1).mean(0, /*keepdim=*/true).unsqueeze(0);
+  auto cls_sum = teacher_cls.detach().to(at::kFloat).sum(0, /*keepdim=*/true);  // (1, K)
+  auto patch_sum = teacher_patch.detach().to(at::kFloat).mean(1).sum(0, /*keepdim=*/true).unsqueeze(0);  // (1, 1, K)
+  cls_sum_ = cls_sum_.defined() ? cls_sum_ + cls_sum : cls_sum;
+  patch_sum_ = patch_sum_.defined() ? patch_sum_ + patch_sum : patch_sum;
+  summed_rows_ += teacher_cls.size(0);
+}
+
+void SereObjective::UpdateCentres(const MeanAcrossRanks& mean_across_ranks) {
+  TORCH_CHECK(summed_rows_ > 0, "UpdateCentres: no teacher outputs were accumulated in this round");
+  at::NoGradGuard no_grad;
+  auto cls_mean = cls_sum_ / static_cast<double>(summed_rows_);
+  auto patch_mean = patch_sum_ / static_cast<double>(summed_rows_);
   if (mean_across_ranks) {
     cls_mean = mean_across_ranks(cls_mean);
     patch_mean = mean_across_ranks(patch_mean);
@@ -129,6 +139,13 @@ void SereObjective::UpdateCentres(const at::Tensor& teacher_cls, const at::Tenso
   double m = options_.centre_momentum;
   centre_ = centre_.to(cls_mean.device()) * m + cls_mean * (1 - m);
   patch_centre_ = patch_centre_.to(patch_mean.device()) * m + patch_mean * (1 - m);
+  ClearCentreSums();
+}
+
+void SereObjective::ClearCentreSums() {
+  cls_sum_ = at::Tensor();
+  patch_sum_ = at::Tensor();
+  summed_rows_ = 0;
 }
 
 void SereObjective::SetCentres(const at::Tensor& centre, const at::Tensor& patch_centre) {

@@ -64,10 +64,13 @@ class SereObjective {
   // The same losses term by term, as the spec defines them (for checks and benchmarks).
   SereLosses ComputeTermByTerm(const SereInputs& in, TeacherTemps temps) const;
 
-  // c <- m c + (1 - m) mean of the teacher CLS outputs; c2 likewise with the mean of
-  // each image's mean patch output (all patches).
-  void UpdateCentres(const at::Tensor& teacher_cls, const at::Tensor& teacher_patch,
-                     const MeanAcrossRanks& mean_across_ranks = {});
+  // Adds one batch's teacher outputs to the sums of the current round (a round is the
+  // micro-batches of one optimiser step under gradient accumulation, else one batch).
+  void AccumulateCentreSums(const at::Tensor& teacher_cls, const at::Tensor& teacher_patch);
+  // c <- m c + (1 - m) mean of the round's teacher CLS outputs; c2 likewise with the mean
+  // of each image's mean patch output (all patches). Then a new round starts.
+  void UpdateCentres(const MeanAcrossRanks& mean_across_ranks = {});
+  void ClearCentreSums();
 
   const at::Tensor& centre() const { return centre_; }              // (1, K) float32
   const at::Tensor& patch_centre() const { return patch_centre_; }  // (1, 1, K) float32
@@ -84,6 +87,9 @@ class SereObjective {
 
   SereObjectiveOptions options_;
   at::Tensor centre_, patch_centre_;
+  // The current round's sums of teacher CLS outputs and of per-image mean patch outputs.
+  at::Tensor cls_sum_, patch_sum_;
+  int64_t summed_rows_ = 0;
 };
 
 }  // namespace sere::objective

@@ -1,6 +1,6 @@
 #pragma once
 // The training state of a SereStep as a torch.save-compatible checkpoint: student,
-// teacher, optimiser, iBOT centres, fp16 loss scale, LibTorch's CPU generator, plus
+// teacher, optimiser, iBOT centres, fp16 loss scale, the step's drop path generator, plus
 // what the caller adds (epoch, configuration, data generator state, ...).
 #include <ATen/core/Dict.h>
 #include <ATen/core/ivalue.h>
@@ -23,7 +23,7 @@ struct TrainingState {
   double loss_scale = 65536.0;
   int64_t good_steps = 0;
   int64_t iteration = 0;
-  at::Tensor cpu_generator;  // uint8 state of LibTorch's default CPU generator; undefined: leave it
+  at::Tensor cpu_generator;  // uint8 state of the step's drop path generator (CPU); undefined: leave it
 };
 
 void RestoreTrainingState(SereStep& step, const TrainingState& state);

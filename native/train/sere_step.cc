@@ -4,6 +4,7 @@
 #include <map>
 
 #include "runtime/precision.h"
+#include "runtime/random.h"
 
 namespace sere::train {
 
@@ -20,8 +21,14 @@ std::vector<model::NamedTensors> ParameterGroups(const model::SereNetwork& netwo
 
 SereStep::SereStep(const StepConfig& config) : objective(config.objective), config_(config) {
   TORCH_CHECK(config.accum_iter >= 1, "accum_iter must be >= 1");
-  student = model::SereNetwork(config.student);
-  teacher = model::SereNetwork(config.teacher);
+  {
+    SeededConstruction seeded(config.seed);
+    student = model::SereNetwork(config.student);
+    teacher = model::SereNetwork(config.teacher);
+  }
+  const int64_t rank = config.communicator ? config.communicator->rank() : 0;
+  drop_path_generator_ = OwnCpuGenerator(config.seed + static_cast<uint64_t>(rank));
+  student->backbone->set_drop_path_generator(drop_path_generator_);
   student->to(config.device);
   teacher->to(config.device);
 
@@ -138,10 +145,10 @@ objective::SereLosses SereStep::Forward(const StepBatch& batch, const StepSchedu
     }
   }
   in.masks = masks.flatten(1);
-  const int64_t local_side =
-      config_.local_side > 0
-          ? config_.local_side
-          : (has_locals ? batch.local_views.size(-1) / config_.student.backbone.patch_size : 1);
+  // Without local views there are no local grids to build (their side does not matter).
+  const int64_t local_side = !has_locals ? 0
+                             : config_.local_side > 0 ? config_.local_side
+                                                      : batch.local_views.size(-1) / config_.student.backbone.patch_size;
   // Records per image, (B, 2 + V_l, 5), from the view-major rows.
   const int64_t images = global.size(0) / 2;
   auto rows = has_locals ? at::cat({batch.global_records, batch.local_records}) : batch.global_records;
@@ -196,6 +203,15 @@ void SereStep::UpdateTeacher(double momentum) {
 }
 
 StepResult SereStep::Run(const StepBatch& batch, const StepSchedule& schedule) {
+  const int64_t accum = config_.accum_iter;
+  const bool starts_round = schedule.starts_round.value_or(iteration_ % accum == 0);
+  const bool ends_round = schedule.ends_round.value_or((iteration_ + 1) % accum == 0);
+  if (starts_round) {
+    // What an unfinished round left (the end of an epoch) is dropped, as the reference's
+    // zero_grad at the start of every epoch does.
+    optimizer->zero_grad();
+    objective.ClearCentreSums();
+  }
   student->train();
   teacher->train();  // BatchNorm of the SERE heads uses batch statistics in both (spec 1.3)
   at::Tensor teacher_cls, teacher_patch;
@@ -208,16 +224,18 @@ StepResult SereStep::Run(const StepBatch& batch, const StepSchedule& schedule) {
               ": training stopped. Lower the learning rate, raise warmup, or use float32/bfloat16 precision.");
 
   const bool fp16 = config_.precision == c10::kHalf;
-  auto loss = losses.total / static_cast<double>(config_.accum_iter);
-  const bool round_ends = (iteration_ + 1) % config_.accum_iter == 0;
-  if (gradient_averager_ && round_ends) gradient_averager_->ExpectBackward();
+  auto loss = losses.total / static_cast<double>(accum);
+  if (gradient_averager_ && ends_round) gradient_averager_->ExpectBackward();
   (fp16 ? loss * scaler.scale : loss).backward();
+  // The centres follow the mean teacher output of the whole round (every micro-batch).
+  objective.AccumulateCentreSums(teacher_cls, teacher_patch);
 
   ++iteration_;
-  if (round_ends) {
+  if (ends_round) {
     result.stepped = ApplyGradients(schedule);
     result.skipped = !result.stepped;
-    if (result.stepped) UpdateTeacher(schedule.momentum);
+    // As the reference: the teacher follows the student even when fp16 skipped the update.
+    UpdateTeacher(schedule.momentum);
     objective::SereObjective::MeanAcrossRanks mean_across_ranks;
     if (config_.communicator) {
       mean_across_ranks = [this](const at::Tensor& local) {
@@ -226,7 +244,7 @@ StepResult SereStep::Run(const StepBatch& batch, const StepSchedule& schedule) {
         return total / static_cast<double>(config_.communicator->world_size());
       };
     }
-    objective.UpdateCentres(teacher_cls, teacher_patch, mean_across_ranks);
+    objective.UpdateCentres(mean_across_ranks);
   }
   result.loss_scale = fp16 ? scaler.scale : 1.0;
   return result;

@@ -29,6 +29,10 @@ struct StepConfig {
   c10::ScalarType precision = c10::kFloat;  // autocast dtype: float32 (off), bfloat16, float16
   int64_t accum_iter = 1;
   c10::Device device = c10::kCPU;
+  // Initial weights come from `seed`; the student's stochastic depth draws from a generator
+  // of the step's own, seeded with seed + rank (the reference seeds every rank alike; here each
+  // rank drops its own paths). Neither touches LibTorch's process-wide generator.
+  uint64_t seed = 0;
   // Data parallelism (null: one process). Weights start as rank 0's, gradients are averaged,
   // the SERE heads' BatchNorm, the centres and the reported losses cover all ranks.
   std::shared_ptr<distributed::Communicator> communicator;
@@ -52,6 +56,12 @@ struct StepSchedule {
   double teacher_patch_temp = 0.04;
   bool freeze_last_layer = false;
   bool stop = false;  // this rank wants to stop after this step (reported to every rank)
+  // Gradient accumulation rounds, as the reference counts them within each epoch: the first
+  // iteration of a round drops what an unfinished round left; the last one updates the
+  // student, the teacher and the centres. Unset: rounds of accum_iter iterations counted
+  // from the step's first iteration. The caller passes the lr and weight decay of the
+  // round's first iteration and the momentum of its last.
+  std::optional<bool> starts_round, ends_round;
 };
 
 struct StepResult {
@@ -80,6 +90,8 @@ class SereStep {
   std::unique_ptr<torch::optim::AdamW> optimizer;
   LossScaler scaler;
   const StepConfig& config() const { return config_; }
+  // The student's stochastic depth generator (checkpointed with the step).
+  at::Generator& drop_path_generator() { return drop_path_generator_; }
   // Iterations run so far (accumulation rounds count each iteration).
   int64_t iteration() const { return iteration_; }
   void set_iteration(int64_t iteration) { iteration_ = iteration; }
@@ -99,6 +111,7 @@ class SereStep {
   std::vector<std::pair<at::Tensor, at::Tensor>> ema_pairs_;  // (teacher, student) of common names
   std::vector<at::Tensor> last_layer_params_;                 // dropped while freeze_last_layer
   std::unique_ptr<distributed::GradientAverager> gradient_averager_;  // data parallelism only
+  at::Generator drop_path_generator_;
   int64_t iteration_ = 0;
 };
 

@@ -66,3 +66,17 @@ export function teacherTemperatureAt(epoch: number, o: { warmup: number; final: 
   if (o.warmupEpochs === 1) return o.warmup;
   return o.warmup + ((o.final - o.warmup) * epoch) / (o.warmupEpochs - 1);
 }
+
+/**
+ * Where an iteration falls in gradient accumulation, as the reference counts it: rounds of
+ * `accumIter` iterations within each epoch. The optimiser steps at a round's last iteration
+ * with the learning rate and weight decay of its first (`roundStart`, a global iteration).
+ */
+export function accumulationRoundAt(iteration: number, o: { iterationsPerEpoch: number; accumIter: number }) {
+  const position = (iteration % o.iterationsPerEpoch) % o.accumIter;
+  return {
+    roundStart: iteration - position,
+    startsRound: position === 0,
+    endsRound: ((iteration % o.iterationsPerEpoch) + 1) % o.accumIter === 0,
+  };
+}
