@@ -18,6 +18,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterObjective(env, exports);
   RegisterAugment(env, exports);
   RegisterDistributed(env, exports);
+  RegisterFiles(env, exports);
   return exports;
 }
 

@@ -20,5 +20,6 @@ void RegisterTrain(Napi::Env env, Napi::Object exports);
 void RegisterObjective(Napi::Env env, Napi::Object exports);
 void RegisterAugment(Napi::Env env, Napi::Object exports);
 void RegisterDistributed(Napi::Env env, Napi::Object exports);
+void RegisterFiles(Napi::Env env, Napi::Object exports);
 
 }  // namespace sere::binding

@@ -10,11 +10,8 @@
 
 namespace sere::model {
 
-// Writes {name: tensor} (on the CPU) to `path` atomically: a crash mid-write leaves any
-// previous file intact.
+// Writes {name: tensor} (on the CPU) to `path` atomically (runtime/files.h): a crash
+// mid-write leaves any previous file intact.
 void SavePth(const std::string& path, const NamedTensors& entries);
-
-// Writes bytes to path via a temporary file and rename.
-void WriteFileAtomically(const std::string& path, const std::vector<char>& bytes);
 
 }  // namespace sere::model

@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "model/pth.h"
+#include "runtime/files.h"
 
 namespace sere::train {
 namespace {
@@ -87,7 +88,7 @@ void SaveCheckpoint(const std::string& path, SereStep& step, const c10::impl::Ge
   out.insert("iteration", step.iteration());
   out.insert("cpu_generator", at::detail::getDefaultCPUGenerator().get_state());
   for (const auto& item : extra) out.insert(item.key(), item.value());
-  model::WriteFileAtomically(path, torch::pickle_save(out));
+  WriteFileAtomically(path, torch::pickle_save(out));
 }
 
 void RestoreTrainingState(SereStep& step, const TrainingState& state) {

@@ -340,6 +340,8 @@ export interface NativeAddon extends NativeObjectiveAddon, NativeAugment {
 
   Model: new (options: NativeModelOptions) => NativeModel;
   savePth(path: string, entries: NativeEntries): Promise<void>;
+  /** Writes the pieces to `path` whole or not at all (via `path.partial`, fsync, rename). */
+  writeFileAtomically(path: string, pieces: readonly Uint8Array[]): Promise<void>;
 
   SereStep: new (options: NativeStepOptions) => NativeSereStep;
 
