@@ -46,6 +46,8 @@ train::StepConfig StepConfigFrom(const Napi::Object& o) {
   c.local_side = IntField(o, "localSide");
   c.clip_grad = NumberField(o, "clipGrad");
   c.precision = ParseFloatDtype(StringField(o, "precision"));
+  c.loss_scaling = o.Has("lossScaling") && !o.Get("lossScaling").IsUndefined() ? BoolField(o, "lossScaling")
+                                                                               : c.precision == c10::kHalf;
   c.accum_iter = IntField(o, "accumIter");
   c.device = ParseDevice(StringField(o, "device"));
   Napi::Value seed = o.Get("seed");

@@ -161,11 +161,10 @@ objective::SereLosses SereStep::Forward(const StepBatch& batch, const StepSchedu
 
 bool SereStep::ApplyGradients(const StepSchedule& schedule) {
   torch::NoGradGuard no_grad;
-  const bool fp16 = config_.precision == c10::kHalf;
   std::vector<at::Tensor> grads;
   for (auto& p : student->parameters())
     if (p.grad().defined()) grads.push_back(p.grad());
-  if (fp16) {
+  if (config_.loss_scaling) {
     auto finite = at::ones({}, at::TensorOptions().dtype(at::kBool).device(config_.device));
     for (auto& g : grads) {
       g.div_(scaler.scale);
@@ -223,10 +222,10 @@ StepResult SereStep::Run(const StepBatch& batch, const StepSchedule& schedule) {
   TORCH_CHECK(std::isfinite(result.total), "the loss is not finite (", result.total, ") at iteration ", iteration_,
               ": training stopped. Lower the learning rate, raise warmup, or use float32/bfloat16 precision.");
 
-  const bool fp16 = config_.precision == c10::kHalf;
+  const bool scaled = config_.loss_scaling;
   auto loss = losses.total / static_cast<double>(accum);
   if (gradient_averager_ && ends_round) gradient_averager_->ExpectBackward();
-  (fp16 ? loss * scaler.scale : loss).backward();
+  (scaled ? loss * scaler.scale : loss).backward();
   // The centres follow the mean teacher output of the whole round (every micro-batch).
   objective.AccumulateCentreSums(teacher_cls, teacher_patch);
 
@@ -234,7 +233,7 @@ StepResult SereStep::Run(const StepBatch& batch, const StepSchedule& schedule) {
   if (ends_round) {
     result.stepped = ApplyGradients(schedule);
     result.skipped = !result.stepped;
-    // As the reference: the teacher follows the student even when fp16 skipped the update.
+    // As the reference: the teacher follows the student even when an overflow skipped the update.
     UpdateTeacher(schedule.momentum);
     objective::SereObjective::MeanAcrossRanks mean_across_ranks;
     if (config_.communicator) {
@@ -246,7 +245,7 @@ StepResult SereStep::Run(const StepBatch& batch, const StepSchedule& schedule) {
     }
     objective.UpdateCentres(mean_across_ranks);
   }
-  result.loss_scale = fp16 ? scaler.scale : 1.0;
+  result.loss_scale = scaled ? scaler.scale : 1.0;
   return result;
 }
 

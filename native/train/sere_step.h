@@ -27,6 +27,7 @@ struct StepConfig {
   int64_t local_side = 0;          // 0: sqrt of the local views' patch count
   double clip_grad = 3.0;          // per-parameter gradient norm limit; 0 = off
   c10::ScalarType precision = c10::kFloat;  // autocast dtype: float32 (off), bfloat16, float16
+  bool loss_scaling = false;                // the dynamic loss scale (float16's; the binding's default)
   int64_t accum_iter = 1;
   c10::Device device = c10::kCPU;
   // Initial weights come from `seed`; the student's stochastic depth draws from a generator
@@ -99,7 +100,7 @@ class SereStep {
  private:
   objective::SereLosses Forward(const StepBatch& batch, const StepSchedule& schedule, at::Tensor& teacher_cls,
                                 at::Tensor& teacher_patch);
-  // Clips, unscales (fp16) and applies the optimiser; false when fp16 gradients overflowed.
+  // Clips, unscales (loss scaling) and applies the optimiser; false when scaled gradients overflowed.
   bool ApplyGradients(const StepSchedule& schedule);
   void UpdateTeacher(double momentum);
   // Data parallelism: rank 0's weights everywhere, synchronised BatchNorm, gradient averaging.

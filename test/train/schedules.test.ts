@@ -2,7 +2,7 @@
 // np.linspace / cosine formulas).
 import { describe, expect, it } from "vitest";
 
-import { cosineScheduleAt, learningRateAt, teacherMomentumAt, teacherTemperatureAt, weightDecayAt } from "../../src/train/schedules.js";
+import { accumulationRoundAt, cosineScheduleAt, learningRateAt, teacherMomentumAt, teacherTemperatureAt, weightDecayAt } from "../../src/train/schedules.js";
 
 describe("schedules", () => {
   it("warms up linearly, both ends included, then follows the cosine", () => {
@@ -44,5 +44,22 @@ describe("schedules", () => {
     expect(teacherTemperatureAt(1, o)).toBeCloseTo(0.04 + 0.03 / 29, 15);
     expect(teacherTemperatureAt(30, o)).toBe(0.07);
     expect(teacherTemperatureAt(99, o)).toBe(0.07);
+  });
+});
+
+describe("gradient accumulation rounds (the reference's accum_iter, counted within each epoch)", () => {
+  it("steps at each round's last iteration with the lr of its first; an epoch's unfinished round is dropped", () => {
+    const at = (iteration: number) => accumulationRoundAt(iteration, { iterationsPerEpoch: 5, accumIter: 2 });
+    // epoch 0: iterations 0..4 -> rounds {0, 1}, {2, 3}, {4} (unfinished); epoch 1 starts a new round at 5
+    expect([0, 1, 2, 3, 4, 5, 6].map((i) => at(i))).toEqual([
+      { roundStart: 0, startsRound: true, endsRound: false },
+      { roundStart: 0, startsRound: false, endsRound: true },
+      { roundStart: 2, startsRound: true, endsRound: false },
+      { roundStart: 2, startsRound: false, endsRound: true },
+      { roundStart: 4, startsRound: true, endsRound: false },
+      { roundStart: 5, startsRound: true, endsRound: false },
+      { roundStart: 5, startsRound: false, endsRound: true },
+    ]);
+    expect(accumulationRoundAt(7, { iterationsPerEpoch: 5, accumIter: 1 })).toEqual({ roundStart: 7, startsRound: true, endsRound: true });
   });
 });

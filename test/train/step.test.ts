@@ -1,7 +1,7 @@
 // The native training step on a tiny network: losses, EMA teacher, centres, freezing, errors.
 import { describe, expect, it } from "vitest";
 
-import { modelOptionsSchema, tensor } from "../../src/index.js";
+import { Model, modelOptionsSchema, tensor } from "../../src/index.js";
 import { native } from "../../src/native/load.js";
 import type { NativeEntries } from "../../src/native/surface.js";
 import { TINY_ARCHITECTURE, TINY_HEAD, tinySchedule, tinyStepOptions } from "./helpers.js";
@@ -79,6 +79,55 @@ describe("the native SERE step", () => {
   it("stops with an error when the loss is not finite", async () => {
     const step = new (native().SereStep)(options());
     await expect(step.run(batch(Number.NaN), schedule)).rejects.toThrow(/the loss is not finite \(-?nan\) at iteration 0: training stopped/);
+    step.dispose();
+  });
+});
+
+describe("the step's randomness and fp16's loss scale", () => {
+  it("a Model created between two iterations leaves the step's random stream (drop path) alone", async () => {
+    const uninterrupted = new (native().SereStep)(options());
+    const expected = [await uninterrupted.run(batch(), schedule), await uninterrupted.run(batch(), schedule)];
+    uninterrupted.dispose();
+    const step = new (native().SereStep)(options());
+    const first = await step.run(batch(), schedule);
+    Model.create({ ...architecture, head: false, seed: 5 }).dispose();
+    const second = await step.run(batch(), schedule);
+    expect([first, second]).toEqual(expected);
+    // and the stream matters: another seed drops other paths
+    const other = new (native().SereStep)({ ...options(), seed: 1 });
+    await other.run(batch(), schedule);
+    expect(await other.run(batch(), schedule)).not.toEqual(expected[1]);
+    step.dispose();
+    other.dispose();
+  });
+
+  it("the same seed gives the same initial weights, whatever was drawn before", () => {
+    const first = Model.create({ ...architecture, head, seed: 7 });
+    Model.create({ ...architecture, head, seed: 8 }).dispose();
+    const again = Model.create({ ...architecture, head, seed: 7 });
+    expect(asMap(again.state())).toEqual(asMap(first.state()));
+    first.dispose();
+    again.dispose();
+  });
+
+  it("an overflowing step skips the student's update, halves the scale and still moves the teacher (as the reference)", async () => {
+    const step = new (native().SereStep)({ ...options(), lossScaling: true });
+    const student0 = step.state("student");
+    // a teacher away from the student, so that the EMA shows; a scale that overflows float32
+    const elsewhere = new (native().SereStep)({ ...options(), seed: 9 });
+    const teacher0 = elsewhere.state("teacher");
+    elsewhere.dispose();
+    const { centre, patchCentre } = step.centres();
+    step.restore({ student: student0, teacher: teacher0, optimizer: [], centre, patchCentre, lossScale: 3e38, goodSteps: 0, iteration: 0 });
+    const result = await step.run(batch(), schedule);
+    expect(result).toMatchObject({ stepped: false, skipped: true, lossScale: 1.5e38 });
+    const [s0, t0] = [asMap(student0), asMap(teacher0)];
+    const [s1, t1] = [asMap(step.state("student")), asMap(step.state("teacher"))];
+    for (const name of ["backbone.blocks.0.attn.qkv.weight", "backbone.pos_embed"]) {
+      expect(s1.get(name), name).toEqual(s0.get(name)); // the student was not updated
+      expect(t1.get(name), name).not.toEqual(t0.get(name)); // the teacher was
+      t1.get(name)!.forEach((v, i) => expect(v).toBeCloseTo(0.9 * t0.get(name)![i]! + 0.1 * s0.get(name)![i]!, 6));
+    }
     step.dispose();
   });
 });
