@@ -16,6 +16,7 @@ import type { KnnAccuracy } from "../eval/knn.js";
 import { knnEvaluation } from "../eval/knn-eval.js";
 import { loadBackbone } from "./backbone.js";
 import { disposeCheckpoint, readTrainingCheckpoint } from "./checkpoint.js";
+import { CHECKPOINT, checkRunFolder, cutLog, LOG, prepareRunFolder } from "./run-folder.js";
 import { connectRanks, rankDevice, rankEnvironment, type RankEnvironment } from "./distributed.js";
 import { ProgressReporter } from "./progress.js";
 import { learningRateAt, teacherMomentumAt, teacherTemperatureAt, weightDecayAt } from "./schedules.js";
@@ -37,7 +38,8 @@ export interface EpochEvent {
   epoch: number;
   iteration: number;
   checkpoint: string;
-  meanLoss: number;
+  /** The mean loss of the epoch's steps this run ran; undefined when it ran none (resumed at the epoch's end). */
+  meanLoss: number | undefined;
 }
 
 export interface FitResult {
@@ -69,8 +71,6 @@ interface Ranks {
 
 type Events = { step: [StepEvent]; epoch: [EpochEvent]; evaluation: [KnnAccuracy[]]; warning: [string] };
 
-const CHECKPOINT = "checkpoint.pth";
-
 export class Trainer extends EventEmitter<Events> {
   readonly config: TrainConfig;
   private readonly options: TrainerOptions;
@@ -90,10 +90,15 @@ export class Trainer extends EventEmitter<Events> {
     setThreads(c.threads > 0 ? c.threads : Math.max(1, Math.floor(availableParallelism() / ranksHere)));
     const device = rankDevice(c.device, world);
     const outputDir = resolve(c.outputDir);
+    checkRunFolder(outputDir, { resume: this.options.resume ?? false, overwrite: c.overwrite });
+    const checkpointPath = join(outputDir, CHECKPOINT);
+    const resuming = (this.options.resume ?? false) && existsSync(checkpointPath);
     // Rank 0 alone writes the run's files.
     const writes = !world || world.rank === 0;
+    if (this.options.resume && !resuming && writes) this.warn(`--resume: there is no checkpoint in ${outputDir}; starting a new run`, "RunWarning");
     if (writes) {
       mkdirSync(outputDir, { recursive: true });
+      prepareRunFolder(outputDir, { overwrite: c.overwrite, resuming });
       writeFileSync(join(outputDir, "config.json"), `${JSON.stringify(c, null, 2)}\n`);
     }
 
@@ -128,15 +133,20 @@ export class Trainer extends EventEmitter<Events> {
       step = new (native().SereStep)({ ...stepOptionsFrom(c), device, communicator });
       let iteration = 0;
       let epoch = 0;
-      const checkpointPath = join(outputDir, CHECKPOINT);
-      if (this.options.resume && existsSync(checkpointPath)) {
+      if (resuming) {
         ({ iteration, epoch } = await this.restore(step, loader, checkpointPath, world));
+        // The steps after the checkpoint are run again: their earlier lines go.
+        if (writes) await cutLog(join(outputDir, LOG), iteration);
+        if (c.maxSteps > 0 && iteration >= c.maxSteps) {
+          if (writes) this.warn(`${checkpointPath} is at step ${iteration}, and --max-steps is ${c.maxSteps}: nothing to train (raise --max-steps to go on)`, "RunWarning");
+          return { config: c, iterations: iteration, epochs: epoch, lastCheckpoint: checkpointPath, stoppedBy: "maxSteps" };
+        }
       }
       const ranks = world && communicator ? { world, communicator } : undefined;
       const result = await this.loop(step, loader, { epoch, iteration, perEpoch, outputDir, ranks });
       await communicator?.barrier();
       if (writes && c.knnEval && result.stoppedBy !== "abort" && result.lastCheckpoint && dataset.classes.length > 0) {
-        result.knn = await this.evaluate(result.lastCheckpoint, join(outputDir, "log.jsonl"));
+        result.knn = await this.evaluate(result.lastCheckpoint, join(outputDir, LOG));
       }
       return result;
     } finally {
@@ -176,7 +186,7 @@ export class Trainer extends EventEmitter<Events> {
     const writes = !at.ranks || at.ranks.world.rank === 0;
     const worldSize = at.ranks?.world.worldSize ?? 1;
     const progress = new ProgressReporter(writes && (this.options.progress ?? true), c.epochs * at.perEpoch, c.logEvery);
-    const log = join(at.outputDir, "log.jsonl");
+    const log = join(at.outputDir, LOG);
     let { iteration } = at;
     let lastCheckpoint: string | undefined;
     const save = async (epoch: number, state: LoaderState) => {
@@ -251,7 +261,7 @@ export class Trainer extends EventEmitter<Events> {
       if (writes && c.saveckpFreq > 0 && (epoch + 1) % c.saveckpFreq === 0) {
         copyFileSync(path, join(at.outputDir, `checkpoint${String(epoch + 1).padStart(4, "0")}.pth`));
       }
-      this.emit("epoch", { epoch, iteration, checkpoint: path, meanLoss: lossSum / Math.max(1, losses) });
+      this.emit("epoch", { epoch, iteration, checkpoint: path, meanLoss: losses > 0 ? lossSum / losses : undefined });
     }
     progress.done();
     return { config: c, iterations: iteration, epochs: c.epochs, lastCheckpoint, stoppedBy: "done" };
@@ -291,14 +301,14 @@ export class Trainer extends EventEmitter<Events> {
       loader.restore(loaderState);
       return { iteration: Number(checkpoint.extra.get("step")), epoch: loaderState.epoch };
     } catch (err) {
-      throw new Error(`cannot resume from ${path}: ${(err as Error).message}. Start a new run with another --output-dir, or without --resume.`);
+      throw new Error(`cannot resume from ${path}: ${(err as Error).message}. Start a new run with another --output-dir, or here with --overwrite instead of --resume.`);
     } finally {
       disposeCheckpoint(checkpoint);
     }
   }
 
-  private warn(message: string): void {
+  private warn(message: string, type = "DataWarning"): void {
     if (this.listenerCount("warning") > 0) this.emit("warning", message);
-    else process.emitWarning(message, "DataWarning");
+    else process.emitWarning(message, type);
   }
 }
