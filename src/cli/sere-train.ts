@@ -7,10 +7,12 @@ import { ConfigError } from "../config/parse.js";
 import { resolveTrainConfig } from "../config/resolve.js";
 import { DEFAULT_PRESET, PRESETS } from "../config/presets.js";
 import { trainConfigSchema } from "../config/train.js";
+import { resolve } from "node:path";
 import { z } from "zod";
 import { rankEnvironment } from "../train/distributed.js";
 import { exportBackbone } from "../train/export.js";
 import { Trainer } from "../train/trainer.js";
+import { checkRunFolder } from "../train/run-folder.js";
 import { LAUNCH_USAGE, launchRanks, takeLaunchFlags } from "./launch.js";
 
 const USAGE = `Usage: sere-train [--preset NAME] [--config FILE] [--resume] [--flag value ...]
@@ -39,8 +41,9 @@ async function train(argv: string[]): Promise<void> {
     return;
   }
   if (launch) {
-    // Bad values fail here, once, rather than in every rank.
-    resolveTrainConfig({ preset: flags.extra.preset as string | undefined, configFile: flags.extra.config as string | undefined, overrides: flags.values });
+    // Bad values and a taken output folder fail here, once, rather than in every rank.
+    const config = resolveTrainConfig({ preset: flags.extra.preset as string | undefined, configFile: flags.extra.config as string | undefined, overrides: flags.values });
+    checkRunFolder(resolve(config.outputDir), { resume: flags.extra.resume === true, overwrite: config.overwrite });
     process.exitCode = await launchRanks(launch, process.argv[1]!, rest);
     return;
   }
@@ -59,7 +62,7 @@ async function train(argv: string[]): Promise<void> {
     signal: controller.signal,
   });
   trainer.on("warning", (message) => process.stderr.write(`\nwarning: ${message}\n`));
-  if (speaks) trainer.on("epoch", (e) => process.stderr.write(`\nepoch ${e.epoch} done: mean loss ${e.meanLoss.toFixed(4)}, checkpoint ${e.checkpoint}\n`));
+  if (speaks) trainer.on("epoch", (e) => process.stderr.write(`\nepoch ${e.epoch} done: ${e.meanLoss === undefined ? "" : `mean loss ${e.meanLoss.toFixed(4)}, `}checkpoint ${e.checkpoint}\n`));
   const result = await trainer.fit();
   if (result.stoppedBy === "abort") process.exitCode = 130;
   if (!speaks) return;

@@ -116,6 +116,8 @@ export function parseFlags(argv: readonly string[], shape: Shape, extraFlags: re
         return next;
       })()));
       out.values[name] = values;
+    } else if (info.kind === "boolean" && inline === undefined && (argv[i + 1] === undefined || argv[i + 1]!.startsWith("--"))) {
+      out.values[name] = true; // a bare switch: --overwrite
     } else {
       out.values[name] = convert(name, info, take());
     }

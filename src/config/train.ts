@@ -83,6 +83,8 @@ export const trainConfigSchema = z
 
     // Output and logging
     outputDir: z.string().min(1).default("runs/sere"),
+    /** Start anew in an output folder that holds an earlier run, deleting its checkpoints and log (without it, or --resume, such a folder is refused). */
+    overwrite: z.boolean().default(false),
     /** Keep a numbered checkpoint every N epochs (checkpoint.pth is rewritten every epoch). */
     saveckpFreq: z.number().int().min(0).default(40),
     /** Stop after this many iterations (quick tries and tests); 0 = no limit. */

@@ -27,6 +27,14 @@ describe("command-line flags", () => {
     expect(() => parseFlags(["--shared-head", "maybe"], shape)).toThrow('--shared-head: expected true or false, given "maybe"');
   });
 
+  it("a boolean flag alone means true: --overwrite", () => {
+    expect(parseFlags(["--overwrite"], shape).values).toEqual({ overwrite: true });
+    expect(parseFlags(["--overwrite", "--epochs", "3"], shape).values).toEqual({ overwrite: true, epochs: 3 });
+    expect(parseFlags(["--overwrite", "false", "--knn-eval", "true"], shape).values).toEqual({ overwrite: false, knnEval: true });
+    expect(resolveTrainConfig({ overrides: parseFlags(["--overwrite"], shape).values }).overwrite).toBe(true);
+    expect(resolveTrainConfig({}).overwrite).toBe(false);
+  });
+
   it("generates --help from the schema", () => {
     const help = flagsHelp(shape);
     expect(help).toContain("--batch-size-per-gpu number (default 128)");

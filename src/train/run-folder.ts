@@ -1,0 +1,80 @@
+// A run's output folder: what an earlier run left there, and how a new or resumed run takes
+// it over without losing or mixing up work.
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+
+import { ConfigError } from "../config/parse.js";
+import { PARTIAL_SUFFIX, writeFileAtomically } from "../io/atomic.js";
+
+export const CHECKPOINT = "checkpoint.pth";
+export const LOG = "log.jsonl";
+/** checkpoint.pth and the numbered copies (checkpoint0040.pth). */
+const CHECKPOINT_FILE = /^checkpoint(\d{4,})?\.pth$/;
+
+/** The files of an earlier run in `dir` (its checkpoints and its log), by name. */
+export function earlierRunFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((name) => CHECKPOINT_FILE.test(name) || name === LOG)
+    .sort();
+}
+
+/**
+ * Refuses, before any work, a new run in a folder that holds an earlier run's files: the
+ * user says whether to continue it (resume) or to start anew (overwrite).
+ */
+export function checkRunFolder(dir: string, how: { resume: boolean; overwrite: boolean }): void {
+  if (how.resume && how.overwrite) {
+    throw new ConfigError("--resume continues the run in the output folder and --overwrite deletes it: give one of them");
+  }
+  if (how.resume || how.overwrite) return;
+  const found = earlierRunFiles(dir);
+  if (found.length === 0) return;
+  const resumable = found.includes(CHECKPOINT);
+  throw new ConfigError(
+    `the output folder ${dir} holds an earlier run (${found.join(", ")}): ` +
+      (resumable ? "continue it with --resume, " : "") +
+      "start anew with --overwrite (deletes those files), or give another --output-dir",
+  );
+}
+
+/**
+ * Makes the folder ready for this run's writer (rank 0): removes what killed writes left
+ * (*.partial); with overwrite, the earlier run's checkpoints and log; and the log of a run
+ * that does not resume, so that it starts anew.
+ */
+export function prepareRunFolder(dir: string, how: { overwrite: boolean; resuming: boolean }): void {
+  for (const name of readdirSync(dir)) {
+    const stale = name.endsWith(PARTIAL_SUFFIX) || (how.overwrite && CHECKPOINT_FILE.test(name)) || (!how.resuming && name === LOG);
+    if (stale) rmSync(join(dir, name), { force: true });
+  }
+}
+
+/**
+ * Cuts the log back to the lines written up to `iteration` (the checkpoint a run resumes
+ * from), so that the steps the resumed run repeats appear once. Lines after the first step
+ * beyond it, and a line cut short by a kill, are dropped. Returns the lines dropped.
+ */
+export async function cutLog(path: string, iteration: number): Promise<number> {
+  if (!existsSync(path)) return 0;
+  const lines = readFileSync(path, "utf8").split("\n");
+  if (lines.at(-1) === "") lines.pop();
+  const kept: string[] = [];
+  for (const line of lines) {
+    const entry = parsedLine(line);
+    if (entry === undefined || (typeof entry.iteration === "number" && entry.iteration > iteration)) break;
+    kept.push(line);
+  }
+  if (kept.length === lines.length) return 0;
+  await writeFileAtomically(path, Buffer.from(kept.map((line) => `${line}\n`).join(""), "utf8"));
+  return lines.length - kept.length;
+}
+
+function parsedLine(line: string): { iteration?: unknown } | undefined {
+  try {
+    const value: unknown = JSON.parse(line);
+    return typeof value === "object" && value !== null ? (value as { iteration?: unknown }) : undefined;
+  } catch {
+    return undefined;
+  }
+}
