@@ -1,6 +1,7 @@
-// The Trainer's schedule under gradient accumulation, as the reference's main loop sets it:
-// the optimiser steps every accumIter iterations of an epoch, with the lr and weight decay of
-// the round's first iteration, and the linear scaling rule counts every micro-batch.
+// Configurations the reference allows beside its defaults, through the Trainer: gradient
+// accumulation (the optimiser steps every accumIter iterations of an epoch, with the lr and
+// weight decay of the round's first iteration; the linear scaling rule counts every
+// micro-batch) and runs without local views.
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,6 +10,7 @@ import { describe, expect, it } from "vitest";
 import type { StepEvent } from "../../src/train/trainer.js";
 import { Trainer } from "../../src/train/trainer.js";
 import { learningRateAt, weightDecayAt } from "../../src/train/schedules.js";
+import { readWeightGroups } from "../../src/model/weights.js";
 import { tempDir, writeIdx } from "../data/helpers.js";
 
 const tiny = {
@@ -38,5 +40,22 @@ describe("Trainer with gradient accumulation", () => {
     });
     expect(log[1]!.lr).toBe(log[0]!.lr);
     expect(log[2]!.lr).toBeGreaterThan(log[1]!.lr); // warmup: the next round's lr is higher
+  });
+});
+
+describe("Trainer without local views (--local-crops-number 0, the reference's default)", () => {
+  it("trains: finite losses, the student moves, a checkpoint without local SERE heads", async () => {
+    const data = tempDir("no-locals");
+    writeIdx(data, "train", 8);
+    const dir = mkdtempSync(join(tmpdir(), "sere-no-locals-"));
+    const steps: StepEvent[] = [];
+    const trainer = new Trainer({ ...tiny, localCropsNumber: 0, dataPath: data, outputDir: dir, batchSizePerGpu: 4, maxSteps: 2 }, { preset: "fashion-mnist-tiny", progress: false });
+    trainer.on("step", (e) => steps.push(e));
+    const result = await trainer.fit();
+    expect(result).toMatchObject({ iterations: 2, stoppedBy: "maxSteps" });
+    for (const s of steps) for (const key of ["total", "cls", "mim", "spatial", "channel"] as const) expect(Number.isFinite(s[key]), key).toBe(true);
+    const names = (await readWeightGroups(join(dir, "checkpoint.pth"))).find(([k]) => k === "student")![1].map(([n]) => n);
+    expect(names).toContain("backbone.pixel_sere.predictor.0.weight");
+    expect(names.some((n) => n.includes("_sere_local"))).toBe(false);
   });
 });
