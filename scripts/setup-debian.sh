@@ -13,6 +13,7 @@ packages=(
   libgloo-dev         # c10d's CPU collectives (data-parallel training)
   libopenblas0-openmp # fast BLAS; without it torch falls back to reference BLAS (~28x slower)
   dataset-fashion-mnist
+  python3-torch       # the tests check that Python's torch.load reads the .pth files we write
   cmake ninja-build g++ make python3
 )
 $sudo apt-get update -qq

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
 import { readTrainingCheckpoint, disposeCheckpoint } from "../../src/train/checkpoint.js";
+import { hasFashionMnist } from "../requirements.js";
 
 const CLI = ["--import", "tsx", "src/cli/sere-train.ts"];
 const FASHION_MNIST = "/usr/share/datasets/fashion-mnist";
@@ -14,7 +15,7 @@ const quick = ["--embed-dim", "24", "--depth", "1", "--num-heads", "2", "--out-d
 
 const exited = (child: ChildProcess) => new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
 
-describe.skipIf(!existsSync(FASHION_MNIST))("sere-train", () => {
+describe.runIf(hasFashionMnist())("sere-train", () => {
   it("runs the default preset (reduced) and writes logs and a checkpoint that loads", async () => {
     const dir = mkdtempSync(join(tmpdir(), "sere-cli-"));
     const run = spawnSync(process.execPath, [...CLI, ...quick, "--max-steps", "2", "--output-dir", dir], { encoding: "utf8" });

@@ -8,11 +8,12 @@ import { beforeAll, describe, expect, it } from "vitest";
 
 import { readSafetensors } from "../../src/index.js";
 import { Trainer } from "../../src/train/trainer.js";
+import { hasFashionMnist } from "../requirements.js";
 
 const FASHION_MNIST = "/usr/share/datasets/fashion-mnist";
 const sere = (args: string[]) => spawnSync(process.execPath, ["--import", "tsx", "src/cli/sere.ts", ...args], { encoding: "utf8" });
 
-describe.skipIf(!existsSync(FASHION_MNIST))("sere", () => {
+describe.runIf(hasFashionMnist())("sere", () => {
   const dir = mkdtempSync(join(tmpdir(), "sere-eval-"));
   const checkpoint = join(dir, "run", "checkpoint.pth");
   const common = ["--pretrained-weights", checkpoint, "--data-path", FASHION_MNIST, "--limit", "60"];

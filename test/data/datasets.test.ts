@@ -1,10 +1,11 @@
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 import { describe, expect, it } from "vitest";
 
 import { openDataset } from "../../src/data/datasets/open.js";
 import { decodeImage, shrinkFactor } from "../../src/data/decode.js";
+import { hasFashionMnist } from "../requirements.js";
 import { tempDir, writeIdx, writeJpeg, writePng } from "./helpers.js";
 
 import sharp from "sharp";
@@ -24,7 +25,7 @@ describe("datasets", () => {
     expect(await train.sizeRange()).toEqual({ minWidth: 28, maxWidth: 28, minHeight: 28, maxHeight: 28 });
   });
 
-  it.runIf(existsSync("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"))("opens Debian's Fashion-MNIST", () => {
+  it.runIf(hasFashionMnist())("opens Debian's Fashion-MNIST", () => {
     const d = openDataset("/usr/share/datasets/fashion-mnist", { split: "test" });
     expect(d.size).toBe(10000);
     expect(d.classes[9]).toBe("Ankle boot");

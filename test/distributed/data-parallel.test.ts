@@ -1,10 +1,9 @@
 // Data parallelism on this machine: two ranks over Gloo and loopback against one process.
 import { describe, expect, it } from "vitest";
 
-import { info } from "../../src/runtime.js";
-
 import { native } from "../../src/native/load.js";
 import type { NativeTensor } from "../../src/native/surface.js";
+import { hasDataParallelism } from "../requirements.js";
 import { batchNormCase, startRanks, tinyBatch, tinySchedule, tinyStepOptions } from "./helpers.js";
 
 const numbers = (t: NativeTensor) => Array.from(t.toArray() as ArrayLike<number | bigint>, Number);
@@ -20,7 +19,7 @@ async function outputsOf(script: string, worldSize: number, args: string[] = [])
   return results.map((r) => JSON.parse(r.stdout) as Record<string, unknown>);
 }
 
-describe.skipIf(!info().build.dataParallel)("data parallelism (Gloo, 2 ranks on loopback)", () => {
+describe.runIf(hasDataParallelism())("data parallelism (Gloo, 2 ranks on loopback)", () => {
   it("SyncBatchNorm equals one process's BatchNorm over the concatenated batch, forward and backward", async () => {
     const ranks = (await outputsOf("test/distributed/workers/batch-norm.ts", 2)) as Record<string, number[]>[];
     const c = batchNormCase();

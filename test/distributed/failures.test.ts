@@ -1,14 +1,13 @@
 // Data-parallel runs through the sere-train command: the launcher, Ctrl-C, and a rank that
 // dies or hangs.
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
-import { info } from "../../src/runtime.js";
-
 import { disposeCheckpoint, readTrainingCheckpoint } from "../../src/train/checkpoint.js";
+import { hasDataParallelism, hasFashionMnist } from "../requirements.js";
 import { freePort, startRanks } from "./helpers.js";
 
 const FASHION_MNIST = "/usr/share/datasets/fashion-mnist";
@@ -24,7 +23,7 @@ function launcher(args: string[]) {
   return { child, exited, stderr: () => stderr };
 }
 
-describe.skipIf(!existsSync(FASHION_MNIST) || !info().build.dataParallel)("data-parallel sere-train (Gloo, loopback)", () => {
+describe.runIf(hasFashionMnist() && hasDataParallelism())("data-parallel sere-train (Gloo, loopback)", () => {
   it("the launcher with --nproc-per-node 2 runs a short job to completion and writes one checkpoint", async () => {
     const dir = mkdtempSync(join(tmpdir(), "sere-launch-"));
     const run = launcher(["--nproc-per-node", "2", "--master-port", String(await freePort()), ...quick, "--max-steps", "3", "--output-dir", dir]);

@@ -8,6 +8,7 @@ import { liveObjects, Model, tensor } from "../../src/index.js";
 import { readWeightGroups } from "../../src/model/weights.js";
 import { native } from "../../src/native/load.js";
 import type { Tensor } from "../../src/tensor.js";
+import { hasPythonTorch, pythonWithTorch } from "../requirements.js";
 import { maxAbsDiff } from "./helpers.js";
 
 const tiny = { arch: "custom", embedDim: 24, depth: 2, numHeads: 2, patchSize: 4, imgSize: 16 } as const;
@@ -16,7 +17,7 @@ const images = tensor(Float32Array.from({ length: 2 * 3 * 16 * 16 }, (_, i) => M
 const dir = mkdtempSync(join(tmpdir(), "sere-weights-"));
 
 /** Python with torch, when this machine has it (Debian's python3-torch). */
-const PYTHON = ["/usr/bin/python3", "python3"].find((p) => spawnSync(p, ["-c", "import torch"]).status === 0);
+const PYTHON = pythonWithTorch();
 
 function sums(entries: Array<[string, Tensor]>): Record<string, number> {
   return Object.fromEntries(entries.map(([name, t]) => [name, Array.from(t.toArray(), Number).reduce((a, b) => a + b, 0)]));
@@ -64,9 +65,9 @@ describe("weights in and out", () => {
     const path = join(dir, "checkpoint.pth");
     await native().savePth(join(dir, "student.pth"), prefixed(other));
     await native().savePth(join(dir, "teacher.pth"), prefixed(model));
-    if (PYTHON) {
+    if (hasPythonTorch()) {
       const script = `import torch; d = {"student": torch.load("${dir}/student.pth"), "teacher": torch.load("${dir}/teacher.pth"), "epoch": 3}; torch.save(d, "${path}")`;
-      expect(spawnSync(PYTHON, ["-c", script], { encoding: "utf8" }).stderr).toBe("");
+      expect(spawnSync(PYTHON!, ["-c", script], { encoding: "utf8" }).stderr).toBe("");
       const fresh = Model.create({ ...tiny, head, seed: 5 });
       await fresh.load(path); // teacher by default
       expect(maxAbsDiff(await fresh.features(images), await model.features(images))).toBe(0);
@@ -82,7 +83,7 @@ describe("weights in and out", () => {
     other.dispose();
   });
 
-  it.skipIf(!PYTHON)("Python's torch.load reads our .pth with the same names and values", async () => {
+  it.runIf(hasPythonTorch())("Python's torch.load reads our .pth with the same names and values", async () => {
     const path = join(dir, "for-python.pth");
     await model.save(path);
     const script = [
