@@ -3,6 +3,9 @@
 // the pickle opcodes and globals that checkpoints use are understood; any other class
 // (argparse.Namespace in a training checkpoint, say) becomes an opaque object, so the
 // tensors around it can still be read.
+// Every read stays inside the file, every tensor inside its storage, and the copies made of a
+// file's tensors are bounded by its size: a broken or hostile file is an error naming it,
+// never a hang or a runaway allocation.
 import { readFile } from "node:fs/promises";
 
 import { tensor, type Tensor } from "../tensor.js";
@@ -17,7 +20,21 @@ export interface StoredTensor {
   stride: number[];
   offset: number;
   storage: Buffer;
+  /** What copying out of the file this tensor came from may still take. */
+  copies: CopyBudget;
 }
+
+/**
+ * The bytes that copying tensors out of one file may take. Tensors can share stored data
+ * (views, tied weights, one pickled tensor under many names), so a small file could
+ * otherwise be copied out into any amount of memory.
+ */
+interface CopyBudget {
+  path: string;
+  bytesLeft: number;
+}
+/** Copies of a file's tensors may repeat its bytes this many times (tied weights, views, one state dict under two keys). */
+const COPY_LIMIT = 4;
 
 /** An instance of a class this reader does not know, kept with what was given to it. */
 export interface OpaqueObject {
@@ -71,7 +88,7 @@ export async function torchLoad(path: string): Promise<PickleValue> {
     return bytes;
   };
   try {
-    return unpickle(entries.get(pkl)!, storage);
+    return unpickle(entries.get(pkl)!, storage, { path, bytesLeft: COPY_LIMIT * file.length });
   } catch (err) {
     if (err instanceof TorchLoadError) throw err;
     throw new TorchLoadError(`${path} cannot be read: ${(err as Error).message}`);
@@ -130,7 +147,7 @@ function isGlobal(value: unknown): value is Global {
   return typeof value === "object" && value !== null && typeof (value as Global).module === "string" && typeof (value as Global).name === "string";
 }
 
-function unpickle(data: Buffer, storage: (key: string) => Buffer): PickleValue {
+function unpickle(data: Buffer, storage: (key: string) => Buffer, copies: CopyBudget): PickleValue {
   const r = new PickleBytes(data);
   const stack: unknown[] = [];
   const memo = new Map<number, unknown>();
@@ -212,8 +229,8 @@ function unpickle(data: Buffer, storage: (key: string) => Buffer): PickleValue {
       case 0x6a: stack.push(memo.get(r.u32())); break; // LONG_BINGET
       case 0x63: { const module = r.line(); stack.push({ module, name: r.line() } satisfies Global); break; } // GLOBAL "module\nname\n"
       case 0x93: { const name = String(pop()); stack.push({ module: String(pop()), name } satisfies Global); break; } // STACK_GLOBAL
-      case 0x52: { const args = popArgs(); stack.push(call(popGlobal(), args)); break; } // REDUCE
-      case 0x81: { const args = popArgs(); stack.push(call(popGlobal(), args)); break; } // NEWOBJ
+      case 0x52: { const args = popArgs(); stack.push(call(popGlobal(), args, copies)); break; } // REDUCE
+      case 0x81: { const args = popArgs(); stack.push(call(popGlobal(), args, copies)); break; } // NEWOBJ
       case 0x62: { // BUILD
         const state = pop();
         const obj = top();
@@ -244,12 +261,12 @@ function persistentLoad(pid: unknown, storage: (key: string) => Buffer): Storage
   return { key: String(key), dtype: type[0], bytes: storage(String(key)) };
 }
 
-function call(fn: Global, args: unknown[]): unknown {
+function call(fn: Global, args: unknown[], copies: CopyBudget): unknown {
   const qualified = `${fn.module}.${fn.name}`;
   switch (qualified) {
     case "torch._utils._rebuild_tensor_v2":
     case "torch._utils._rebuild_tensor":
-      return rebuildTensor(args);
+      return rebuildTensor(args, copies);
     case "torch._utils._rebuild_parameter":
     case "torch._utils._rebuild_parameter_with_state":
     case "torch.jit._pickle.restore_type_tag": // LibTorch's pickler tags typed dicts and lists
@@ -270,7 +287,7 @@ const isStorage = (value: unknown): value is Storage =>
  * more elements than the storage (an expanded view, stride 0, would otherwise turn a few
  * stored bytes into gigabytes).
  */
-function rebuildTensor(args: unknown[]): StoredTensor {
+function rebuildTensor(args: unknown[], copies: CopyBudget): StoredTensor {
   const [store, offset, shape, stride] = args;
   if (!isStorage(store)) throw new Error("a tensor without a storage (garbled file)");
   if (!isIndex(offset) || !isIndexList(shape) || !isIndexList(stride) || stride.length !== shape.length) {
@@ -289,7 +306,7 @@ function rebuildTensor(args: unknown[]): StoredTensor {
       );
     }
   }
-  return { kind: "tensor", dtype: store.dtype, shape, stride, offset, storage: store.bytes };
+  return { kind: "tensor", dtype: store.dtype, shape, stride, offset, storage: store.bytes, copies };
 }
 
 export function isStoredTensor(value: unknown): value is StoredTensor {
@@ -329,5 +346,13 @@ function rowMajorBytes(t: StoredTensor): Uint8Array {
 
 /** A native tensor holding a copy of a stored tensor (half precision becomes float32). */
 export function materialize(t: StoredTensor, where: string): Tensor {
+  const bytes = elementCount(t.shape) * BYTES_PER_ELEMENT[t.dtype]!;
+  if (bytes > t.copies.bytesLeft) {
+    throw new TorchLoadError(
+      `${t.copies.path}: its tensors share stored data so much that copying them out would take over ${COPY_LIMIT} times the file's size ` +
+        "(one tensor under many names, or many views of one storage); save each tensor once, with tensor.clone()",
+    );
+  }
+  t.copies.bytesLeft -= bytes;
   return tensor(typedArrayFromBytes(t.dtype, rowMajorBytes(t), where), t.shape);
 }

@@ -43,6 +43,9 @@ export const op = {
   tuple2: Buffer.from([0x86]),
   reduce: Buffer.from("R"),
   setitem: Buffer.from("s"),
+  setitems: Buffer.from("u"),
+  binput: (i: number) => Buffer.from([0x71, i]),
+  binget: (i: number) => Buffer.from([0x68, i]),
   binpersid: Buffer.from("Q"),
   none: Buffer.from("N"),
   stop: Buffer.from("."),
@@ -58,15 +61,26 @@ export const op = {
 
 const ints = (values: number[]) => Buffer.concat([op.mark, ...values.map(op.int), op.tuple]);
 
-/** The pickle of {name: tensor} for a float32 tensor over storage "0" with this layout. */
-export function tensorDictPickle(name: string, layout: { offset: number; shape: number[]; stride: number[] }, storageElements: number): Buffer {
+/** The pickle of the call that rebuilds a float32 tensor over storage "0" with this layout. */
+function rebuildTensor(layout: { offset: number; shape: number[]; stride: number[] }, storageElements: number): Buffer {
   const storage = Buffer.concat([op.mark, op.str("storage"), op.global("torch", "FloatStorage"), op.str("0"), op.str("cpu"), op.int(storageElements), op.tuple, op.binpersid]);
-  const rebuild = Buffer.concat([
+  return Buffer.concat([
     op.global("torch._utils", "_rebuild_tensor_v2"),
     op.mark, storage, op.int(layout.offset), ints(layout.shape), ints(layout.stride), Buffer.from([0x89]), op.none, op.tuple,
     op.reduce,
   ]);
-  return Buffer.concat([op.proto, op.emptyDict, op.str(name), rebuild, op.setitem, op.stop]);
+}
+
+/** The pickle of {name: tensor} for a float32 tensor over storage "0" with this layout. */
+export function tensorDictPickle(name: string, layout: { offset: number; shape: number[]; stride: number[] }, storageElements: number): Buffer {
+  return Buffer.concat([op.proto, op.emptyDict, op.str(name), rebuildTensor(layout, storageElements), op.setitem, op.stop]);
+}
+
+/** The pickle of {"k0": t, "k1": t, ...}: `keys` names for one contiguous float32 tensor of storage "0" (memoised). */
+export function repeatedTensorPickle(keys: number, elements: number): Buffer {
+  const first = Buffer.concat([op.str("k0"), rebuildTensor({ offset: 0, shape: [elements], stride: [1] }, elements), op.binput(0)]);
+  const more = Array.from({ length: keys - 1 }, (_, i) => Buffer.concat([op.str(`k${i + 1}`), op.binget(0)]));
+  return Buffer.concat([op.proto, op.emptyDict, op.mark, first, ...more, op.setitems, op.stop]);
 }
 
 /** Writes a torch.save-style archive: archive/data.pkl and archive/data/<key> storages. */

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 
 import { isStoredTensor, type OpaqueObject, torchLoad } from "../../src/io/torch-load.js";
 import { readWeightGroups } from "../../src/model/weights.js";
-import { op, tensorDictPickle, writeTorchFile } from "./torch-files.js";
+import { op, repeatedTensorPickle, tensorDictPickle, writeTorchFile } from "./torch-files.js";
 
 const CHECKPOINT = new URL("../fixtures/model/reference_checkpoint.pth", import.meta.url).pathname;
 
@@ -95,6 +95,14 @@ describe("broken and hostile torch.save files", () => {
     const started = Date.now();
     await expect(readWeightGroups(path)).rejects.toThrow(/expanded\.pth cannot be read: .*400000000 elements.*storage 0 holds 1.*contiguous\(\)/);
     expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it("one stored tensor named many times is not copied over and over", async () => {
+    // 16 KiB of data under 2,000 names: 32 MB if every name got its own copy
+    const path = writeTorchFile(join(dir, "repeated.pth"), repeatedTensorPickle(2000, 4096), { "0": Buffer.alloc(4096 * 4) });
+    await expect(readWeightGroups(path)).rejects.toThrow(/repeated\.pth: its tensors share stored data so much that copying them out would take over 4 times the file's size/);
+    const few = writeTorchFile(join(dir, "tied.pth"), repeatedTensorPickle(2, 4096), { "0": Buffer.alloc(4096 * 4) });
+    expect((await readWeightGroups(few))[0]![1].map(([name]) => name)).toEqual(["k0", "k1"]); // tied weights still load
   });
 
   it("a tensor reaching past the end of its storage is refused", async () => {
