@@ -1,6 +1,6 @@
 // Trainer.fit() on Debian's Fashion-MNIST with a tiny network: logs, checkpoints, exact
 // resume, abort, export, and errors before training starts.
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -8,7 +8,10 @@ import { describe, expect, it } from "vitest";
 import { Model } from "../../src/index.js";
 import { readWeightGroups } from "../../src/model/weights.js";
 import { exportBackbone } from "../../src/train/export.js";
-import { type StepEvent, Trainer } from "../../src/train/trainer.js";
+import type { TrainConfigInput } from "../../src/config/train.js";
+import { type EpochEvent, type StepEvent, Trainer } from "../../src/train/trainer.js";
+import { tempDir, writeIdx } from "../data/helpers.js";
+import { hasFashionMnist } from "../requirements.js";
 
 const FASHION_MNIST = "/usr/share/datasets/fashion-mnist";
 const tiny = {
@@ -30,15 +33,20 @@ const tiny = {
   knnEval: false,
 } as const satisfies Record<string, unknown>;
 
-const run = async (outputDir: string, maxSteps: number, resume = false, signal?: AbortSignal) => {
-  const trainer = new Trainer({ ...tiny, outputDir, maxSteps }, { preset: "fashion-mnist-tiny", resume, signal, progress: false });
+const run = async (outputDir: string, maxSteps: number, resume = false, signal?: AbortSignal, config: TrainConfigInput = {}) => {
+  const trainer = new Trainer({ ...tiny, outputDir, maxSteps, ...config }, { preset: "fashion-mnist-tiny", resume, signal, progress: false });
   const steps: StepEvent[] = [];
+  const epochs: EpochEvent[] = [];
+  const warnings: string[] = [];
   trainer.on("step", (e) => steps.push(e));
+  trainer.on("epoch", (e) => epochs.push(e));
+  trainer.on("warning", (w) => warnings.push(w));
   const result = await trainer.fit();
-  return { result, steps };
+  return { result, steps, epochs, warnings };
 };
+const logged = (dir: string) => readFileSync(join(dir, "log.jsonl"), "utf8").trim().split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as StepEvent);
 
-describe.skipIf(!existsSync(FASHION_MNIST))("Trainer", () => {
+describe.runIf(hasFashionMnist())("Trainer", () => {
   it("trains, logs every step as JSON and writes a checkpoint", async () => {
     const dir = mkdtempSync(join(tmpdir(), "sere-train-"));
     const { result, steps } = await run(dir, 3);
@@ -59,13 +67,45 @@ describe.skipIf(!existsSync(FASHION_MNIST))("Trainer", () => {
     expect(JSON.parse(readFileSync(join(dir, "config.json"), "utf8")).embedDim).toBe(24);
   });
 
-  it("a resumed run's losses equal the uninterrupted run's exactly (CPU)", async () => {
+  it("a resumed run's losses equal the uninterrupted run's exactly (CPU), and its log holds each step once", async () => {
     const whole = await run(mkdtempSync(join(tmpdir(), "sere-whole-")), 4);
     const dir = mkdtempSync(join(tmpdir(), "sere-split-"));
     await run(dir, 2);
+    // as a run killed after step 3, before its next checkpoint, and during a write, leaves it
+    const log = join(dir, "log.jsonl");
+    writeFileSync(log, `${JSON.stringify({ ...logged(dir)[1]!, iteration: 3 })}\n{"epoch": 0, "itera`, { flag: "a" });
+    writeFileSync(join(dir, "checkpoint.pth.partial"), "torn");
     const resumed = await run(dir, 4, true);
     expect(resumed.steps.map((s) => s.iteration)).toEqual([3, 4]);
     expect(resumed.steps.map((s) => s.total)).toEqual(whole.steps.slice(2).map((s) => s.total));
+    expect(logged(dir).map((l) => l.iteration)).toEqual([1, 2, 3, 4]);
+    expect(logged(dir).slice(2).map((l) => l.total)).toEqual(whole.steps.slice(2).map((s) => s.total));
+    expect(existsSync(join(dir, "checkpoint.pth.partial"))).toBe(false);
+  });
+
+  it("a new run refuses a folder holding an earlier run, before any work; --overwrite starts it anew", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sere-taken-"));
+    await run(dir, 1);
+    const before = [readFileSync(join(dir, "log.jsonl")), readFileSync(join(dir, "checkpoint.pth")), readFileSync(join(dir, "config.json"))];
+    await expect(run(dir, 2, false, undefined, { embedDim: 32 })).rejects.toThrow(
+      /the output folder .* holds an earlier run \(checkpoint\.pth, log\.jsonl\): continue it with --resume, start anew with --overwrite/,
+    );
+    expect([readFileSync(join(dir, "log.jsonl")), readFileSync(join(dir, "checkpoint.pth")), readFileSync(join(dir, "config.json"))]).toEqual(before);
+    const anew = await run(dir, 2, false, undefined, { overwrite: true });
+    expect(anew.steps.map((s) => s.iteration)).toEqual([1, 2]);
+    expect(logged(dir).map((l) => l.iteration)).toEqual([1, 2]);
+  });
+
+  it("--resume without a checkpoint says so and starts a new run; at --max-steps already, it runs no step", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sere-resume-none-"));
+    const fresh = await run(dir, 1, true);
+    expect(fresh.warnings).toContain(`--resume: there is no checkpoint in ${dir}; starting a new run`);
+    expect(fresh.result.iterations).toBe(1);
+    const done = await run(dir, 1, true);
+    expect(done.steps).toEqual([]);
+    expect(done.result).toMatchObject({ iterations: 1, stoppedBy: "maxSteps" });
+    expect(done.warnings).toContain(`${join(dir, "checkpoint.pth")} is at step 1, and --max-steps is 1: nothing to train (raise --max-steps to go on)`);
+    expect(logged(dir).map((l) => l.iteration)).toEqual([1]);
   });
 
   it("evaluates the teacher by k-NN at the end of training and logs it", async () => {
@@ -99,6 +139,22 @@ describe.skipIf(!existsSync(FASHION_MNIST))("Trainer", () => {
     const model = Model.create({ arch: "custom", embedDim: 24, depth: 2, numHeads: 2, patchSize: 8, imgSize: 32, head: false });
     await model.load(safetensors!);
     model.dispose();
+  });
+});
+
+describe("Trainer on a dataset of two batches", () => {
+  it("resumed at the end of an epoch: no step beyond --max-steps, and no mean loss for the epoch it ran no step of", async () => {
+    const data = tempDir("sere-two-batches");
+    writeIdx(data, "train", 8);
+    const dir = mkdtempSync(join(tmpdir(), "sere-epoch-end-"));
+    const config = { dataPath: data, epochs: 3 };
+    const first = await run(dir, 2, false, undefined, config);
+    expect(first.steps.map((s) => s.epoch)).toEqual([0, 0]);
+    const again = await run(dir, 2, true, undefined, config);
+    expect([again.steps, again.epochs]).toEqual([[], []]);
+    const on = await run(dir, 3, true, undefined, config);
+    expect(on.steps.map((s) => [s.epoch, s.iteration])).toEqual([[1, 3]]);
+    expect(on.epochs.map((e) => [e.epoch, e.meanLoss])).toEqual([[0, undefined]]);
   });
 });
 
