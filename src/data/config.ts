@@ -2,6 +2,8 @@
 // defaults and error messages.
 import { z } from "zod";
 
+import { DEFAULT_MAX_FAILURE_SHARE } from "./failures.js";
+
 const range = (name: string, low: number, high: number) =>
   z
     .tuple([z.number().min(low).max(high), z.number().min(low).max(high)])
@@ -53,7 +55,7 @@ export const loaderSchema = z.object({
   rank: z.number().int().min(0).default(0),
   worldSize: z.number().int().positive().default(1),
   /** Share of this rank's images per epoch that may fail to decode before the run stops. */
-  maxFailureShare: z.number().min(0).max(1).default(0.01),
+  maxFailureShare: z.number().min(0).max(1).default(DEFAULT_MAX_FAILURE_SHARE),
   /** Where the views are rendered: "cpu", "cuda", "cuda:1", ... */
   device: z.string().default("cpu"),
   views: viewsSchema.default(viewsSchema.parse({})),

@@ -11,6 +11,7 @@ import { parseOptions } from "../config/parse.js";
 import { loaderSchema, type LoaderInput, type LoaderOptions } from "./config.js";
 import { DatasetError, type Dataset } from "./datasets/dataset.js";
 import { DecodeError } from "./decode.js";
+import { DecodeFailures } from "./failures.js";
 import { planStep, RECORD_COLUMNS, type StepPlan } from "./plan.js";
 import { Random, type RandomState } from "./random.js";
 import { renderStep, type RgbImage } from "./render.js";
@@ -135,7 +136,9 @@ export class Loader {
     const { batchSize, prefetch } = this.options;
     const count = this.batchesPerEpoch();
     const random = Random.fromState(this.position.random);
-    const failures = { count: 0, total: order.length };
+    const failures = new DecodeFailures(this.dataset, order.length, this.options.maxFailureShare, "this epoch's");
+    const fromStart = this.position.batch === 0;
+    let decoded = 0;
     let planTurn: Promise<unknown> = Promise.resolve();
     const prepare = (index: number) => {
       const indices = order.slice(index * batchSize, (index + 1) * batchSize);
@@ -159,8 +162,13 @@ export class Loader {
         const { batch, randomAfter } = await inFlight.shift()!;
         if (next < count) inFlight.push(prepare(next++));
         this.position = { epoch, batch: (batch?.index ?? this.position.batch) + 1, random: randomAfter };
-        if (batch) yield batch;
+        if (batch) {
+          decoded += batch.images;
+          yield batch;
+        }
       }
+      // Possible only when every failure is allowed: an epoch of no images is no training.
+      if (fromStart && decoded === 0) throw failures.noneDecoded();
       this.position = { epoch: epoch + 1, batch: 0, random: this.position.random };
     } finally {
       // A consumer that stops early leaves prepared batches behind: free them.
@@ -168,7 +176,7 @@ export class Loader {
     }
   }
 
-  private async decode(indices: number[], failures: { count: number; total: number }) {
+  private async decode(indices: number[], failures: DecodeFailures) {
     const detail = { size: this.options.views.globalSize, minScale: this.options.views.globalScale[0] };
     const results = await Promise.all(
       indices.map((index) =>
@@ -186,21 +194,14 @@ export class Loader {
     return results.filter((r): r is { index: number; image: RgbImage } => r !== null);
   }
 
-  private fail(index: number, err: DecodeError | undefined, failures: { count: number; total: number }): null {
-    failures.count++;
+  private fail(index: number, err: DecodeError | undefined, failures: DecodeFailures): null {
     this.metrics.skipped++;
     if (err) {
       this.bad.add(index);
       this.metrics.skippedFiles.push(this.dataset.describe(index));
       this.warn(`skipping an image that cannot be decoded: ${err.message}`);
     }
-    if (failures.count > this.options.maxFailureShare * failures.total) {
-      const share = +(100 * this.options.maxFailureShare).toFixed(2);
-      throw new DatasetError(
-        `more than ${share}% of this epoch's ${failures.total} images failed to decode ` +
-          `(${failures.count} so far, the latest ${this.dataset.describe(index)}); fix or remove the broken files, or raise maxFailureShare`,
-      );
-    }
+    failures.add(index);
     return null;
   }
 

@@ -1,8 +1,11 @@
 // Features of a dataset for evaluation (spec 9): each image resized and centre-cropped by
 // DINO's rule (resize the shorter side to 256/224 of the input size, crop the centre), or,
 // for training a linear probe, a random resized crop with a random flip (DINO's training
-// transform); normalised and embedded in batches on the device.
+// transform); normalised and embedded in batches on the device. Images that cannot be
+// decoded are skipped and named, as in training (src/data/failures.ts).
 import type { Dataset } from "../data/datasets/dataset.js";
+import { DecodeError } from "../data/decode.js";
+import { DecodeFailures, DEFAULT_MAX_FAILURE_SHARE } from "../data/failures.js";
 import { IMAGENET_NORMALISATION, type Normalisation, renderGroups, type RgbImage } from "../data/render.js";
 import { CROP_RATIO, randomResizedCrop } from "../data/crops.js";
 import { Random } from "../data/random.js";
@@ -25,6 +28,17 @@ export interface FeatureOptions {
    * with probability 0.5, drawn from Random.seeded(seed, view, image index).
    */
   augment?: { seed: number; view: number };
+  /** Share of the images that may fail to decode (each skipped) before extraction stops; default 0.01, as training's. */
+  maxFailureShare?: number;
+  /** Told once which images were skipped; default: process.emitWarning. */
+  warn?: (message: string) => void;
+}
+
+/** Features (N, D) and labels (N) of the images that decoded; `skipped` names the others' files. */
+export interface ExtractedFeatures {
+  features: Tensor;
+  labels: Tensor;
+  skipped: string[];
 }
 
 /** Which tokens make an image's feature vector (DINO's linear evaluation flags). */
@@ -80,20 +94,44 @@ function augmentedCrop(index: number, image: RgbImage, random: Random): number[]
   return [index, box.x, box.y, box.width, box.height, random.next() < 0.5 ? 1 : 0];
 }
 
-export async function extractFeatures(
-  dataset: Dataset,
-  embed: Embed,
-  options: FeatureOptions = {},
-): Promise<{ features: Tensor; labels: Tensor }> {
+/** Decodes the images at `indices`; those that cannot be decoded are left out and recorded. */
+async function loadImages(dataset: Dataset, indices: number[], failures: DecodeFailures, skipped: DecodeError[]) {
+  const loaded = await Promise.all(
+    indices.map(async (index) => {
+      try {
+        return { index, image: await dataset.load(index) };
+      } catch (err) {
+        if (!(err instanceof DecodeError)) throw err;
+        return { index, error: err };
+      }
+    }),
+  );
+  const images: Array<{ index: number; image: RgbImage }> = [];
+  for (const { index, image, error } of loaded) {
+    if (image) images.push({ index, image });
+    else {
+      skipped.push(error!);
+      failures.add(index);
+    }
+  }
+  return images;
+}
+
+export async function extractFeatures(dataset: Dataset, embed: Embed, options: FeatureOptions = {}): Promise<ExtractedFeatures> {
   const size = options.size ?? 224;
   const batchSize = options.batchSize ?? 256;
   const count = Math.min(dataset.size, options.limit ?? dataset.size);
+  const failures = new DecodeFailures(dataset, count, options.maxFailureShare ?? DEFAULT_MAX_FAILURE_SHARE, "the");
+  const skipped: DecodeError[] = [];
   let features: Float32Array | undefined;
   let dim = 0;
+  let rows = 0; // images embedded so far
   const labels = new BigInt64Array(count);
   for (let start = 0; start < count; start += batchSize) {
-    const indices = Array.from({ length: Math.min(batchSize, count - start) }, (_, i) => start + i);
-    const images = await Promise.all(indices.map((i) => dataset.load(i)));
+    const loaded = await loadImages(dataset, Array.from({ length: Math.min(batchSize, count - start) }, (_, i) => start + i), failures, skipped);
+    if (loaded.length === 0) continue;
+    const indices = loaded.map((l) => l.index);
+    const images = loaded.map((l) => l.image);
     const { augment } = options;
     const boxes = Int32Array.from(
       images.flatMap((image, i) => (augment ? augmentedCrop(i, image, Random.seeded(augment.seed, augment.view, indices[i]!)) : centreCrop(i, image))),
@@ -106,8 +144,18 @@ export async function extractFeatures(
     dim = embedded.shape()[1]!;
     embedded.dispose();
     features ??= new Float32Array(count * dim);
-    features.set(values, start * dim);
-    indices.forEach((index, i) => (labels[start + i] = BigInt(dataset.label(index))));
+    features.set(values, rows * dim);
+    indices.forEach((index, i) => (labels[rows + i] = BigInt(dataset.label(index))));
+    rows += indices.length;
   }
-  return { features: tensor(features ?? new Float32Array(0), [count, dim]), labels: tensor(labels, [count]) };
+  if (count > 0 && rows === 0) throw failures.noneDecoded();
+  if (skipped.length > 0) {
+    const warn = options.warn ?? ((message: string) => process.emitWarning(message, "DataWarning"));
+    warn(`skipped ${skipped.length} of ${count} images that cannot be decoded: ${skipped.map((e) => e.message).join("; ")}`);
+  }
+  return {
+    features: tensor((features ?? new Float32Array(0)).subarray(0, rows * dim), [rows, dim]),
+    labels: tensor(labels.subarray(0, rows), [rows]),
+    skipped: skipped.map((e) => e.file),
+  };
 }

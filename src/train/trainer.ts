@@ -168,6 +168,9 @@ export class Trainer extends EventEmitter<Events> {
         ks: [10, 20, 100, 200].filter((k) => limit === undefined || k <= limit),
         trainLimit: limit,
         testLimit: limit,
+        // images training skipped are skipped here too, under the same policy
+        maxFailureShare: c.maxFailureShare,
+        warn: (message) => this.warn(message),
       });
       writeFileSync(log, `${JSON.stringify({ knn })}\n`, { flag: "a" });
       this.emit("evaluation", knn);

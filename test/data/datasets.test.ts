@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 import { describe, expect, it } from "vitest";
@@ -64,6 +64,24 @@ describe("datasets", () => {
     const list = openDataset(join(root, "list.txt"));
     expect([list.format, list.size, list.classes, list.label(1)]).toEqual(["text-list", 2, ["cat", "dog"], 1]);
     expect((await list.load(1)).width).toBe(10);
+  });
+
+  it("follows symlinked images and class folders, reading each real folder once (a link back to the top does not loop)", async () => {
+    const root = tempDir("links");
+    const elsewhere = tempDir("links-target");
+    mkdirSync(join(root, "cats"));
+    mkdirSync(join(elsewhere, "dog-pictures"));
+    await writeJpeg(join(root, "cats", "a.jpg"), 30, 20, 1);
+    await writePng(join(elsewhere, "b.png"), 10, 40, 2);
+    await writeJpeg(join(elsewhere, "dog-pictures", "c.jpg"), 20, 20, 3);
+    symlinkSync(join(elsewhere, "b.png"), join(root, "cats", "b.png")); // an image
+    symlinkSync(join(elsewhere, "dog-pictures"), join(root, "dogs")); // a class folder
+    symlinkSync(root, join(root, "cats", "again")); // a loop back to the top
+    const d = openDataset(root);
+    const files = Array.from({ length: d.size }, (_, i) => d.describe(i));
+    expect(files).toEqual([join(root, "cats", "a.jpg"), join(root, "cats", "b.png"), join(root, "dogs", "c.jpg")]);
+    expect([d.classes, [d.label(0), d.label(1), d.label(2)]]).toEqual([["cats", "dogs"], [0, 0, 1]]);
+    expect((await d.load(1)).height).toBe(40);
   });
 
   it("says what is wrong with a bad path", () => {

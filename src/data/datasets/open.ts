@@ -5,7 +5,8 @@
 // - an IDX images file itself;
 // - any other directory: an image folder (jpg, jpeg, png, webp, nested), labelled by its
 //   top-level subfolders; `train` / `test` (or `val`) subfolders are the splits when present.
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+//   Symbolic links to images and folders are followed, each real folder read once.
+import { type Dirent, existsSync, readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
 
 import { CifarDataset, cifarFiles } from "./cifar.js";
@@ -42,12 +43,28 @@ export function openDataset(path: string, options: OpenOptions = {}): Dataset {
   return openFolder(splitDir ?? full);
 }
 
-function walk(dir: string, out: string[]): void {
+/** A folder entry as a directory or a file, through symbolic links (as torchvision's ImageFolder). */
+function kindOf(path: string, entry: Dirent): "directory" | "file" | undefined {
+  if (!entry.isSymbolicLink()) return entry.isDirectory() ? "directory" : entry.isFile() ? "file" : undefined;
+  try {
+    const target = statSync(path);
+    return target.isDirectory() ? "directory" : target.isFile() ? "file" : undefined;
+  } catch {
+    return "file"; // a broken link: an image named so is reported by the loader when it fails to read it
+  }
+}
+
+/** Image files under `dir`, nested, in name order; `visited` (real paths) keeps links from looping. */
+function walk(dir: string, out: string[], visited = new Set<string>()): void {
+  const real = realpathSync(dir);
+  if (visited.has(real)) return;
+  visited.add(real);
   const entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const e of entries) {
     const p = join(dir, e.name);
-    if (e.isDirectory()) walk(p, out);
-    else if (e.isFile() && IMAGE_EXTENSIONS.test(e.name)) out.push(p);
+    const kind = kindOf(p, e);
+    if (kind === "directory") walk(p, out, visited);
+    else if (kind === "file" && IMAGE_EXTENSIONS.test(e.name)) out.push(p);
   }
 }
 

@@ -1,0 +1,40 @@
+// Tiny training runs on small generated image folders, for the evaluation tests.
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+
+import { Trainer, type TrainConfigInput } from "../../src/index.js";
+import { writeJpeg } from "../data/helpers.js";
+
+/** A one-block ViT on 32 px views: a step takes milliseconds. */
+export const TINY_RUN = {
+  arch: "custom",
+  embedDim: 24,
+  depth: 1,
+  numHeads: 2,
+  patchSize: 8,
+  outDim: 64,
+  hiddenDim: 32,
+  bottleneckDim: 16,
+  globalCropsSize: 32,
+  localCropsNumber: 2,
+  localCropsSize: 16,
+  batchSizePerGpu: 4,
+  precision: "float32",
+  maxSteps: 1,
+  knnEval: false,
+} as const satisfies TrainConfigInput;
+
+/** `count` small JPEGs in two class folders, "a" and "b". */
+export async function writeImageFolder(root: string, count: number): Promise<void> {
+  for (const c of ["a", "b"]) mkdirSync(join(root, c), { recursive: true });
+  await Promise.all(Array.from({ length: count }, (_, i) => writeJpeg(join(root, i % 2 ? "b" : "a", `${String(i).padStart(3, "0")}.jpg`), 24, 20, i)));
+}
+
+/** Trains TINY_RUN (with `config` over it) into `outputDir`; the warnings it gave. */
+export async function tinyRun(dataPath: string, outputDir: string, config: TrainConfigInput = {}) {
+  const trainer = new Trainer({ ...TINY_RUN, dataPath, outputDir, ...config }, { progress: false });
+  const warnings: string[] = [];
+  trainer.on("warning", (message) => warnings.push(message));
+  const result = await trainer.fit();
+  return { result, warnings };
+}
