@@ -2,6 +2,8 @@
 // --master-addr A --master-port P] ...` starts this machine's N ranks with torchrun's
 // environment variables and supervises them.
 import { type ChildProcess, spawn } from "node:child_process";
+import { Socket } from "node:net";
+import { constants } from "node:os";
 import { z } from "zod";
 
 import { kebab } from "../config/flags.js";
@@ -51,13 +53,42 @@ export function takeLaunchFlags(argv: string[]): { launch?: LaunchOptions; rest:
   return { launch: parseOptions(launchSchema, found, "launcher flags"), rest };
 }
 
+/** The variable that tells a rank which of its file descriptors is the pipe from its launcher. */
+const LAUNCHER_PIPE = "SERE_LAUNCHER_FD";
+
+/** The exit code of a process stopped by `signal`, as shells report it: 128 + its number (SIGINT 130, SIGTERM 143). */
+export function signalExitCode(signal: NodeJS.Signals): number {
+  return 128 + constants.signals[signal];
+}
+
+/**
+ * In a rank started by launchRanks: calls `onGone` once when the launcher is gone (killed,
+ * hung up), which closes the pipe it holds to this rank, so that no rank trains on as an
+ * orphan. Does nothing in a process started otherwise.
+ */
+export function watchLauncher(onGone: () => void): void {
+  const fd = Number(process.env[LAUNCHER_PIPE]);
+  if (!process.env[LAUNCHER_PIPE] || !Number.isInteger(fd)) return;
+  let gone = false;
+  const once = () => {
+    if (!gone) onGone();
+    gone = true;
+  };
+  const pipe = new Socket({ fd, readable: true, writable: false });
+  pipe.on("error", once);
+  pipe.on("close", once);
+  pipe.resume();
+  pipe.unref(); // the watch alone does not keep the rank alive
+}
+
 function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
   return signal ? `was killed by ${signal}` : `exited with code ${code}`;
 }
 
 /**
  * Runs `script args` as this machine's ranks and resolves with the exit code for the
- * launcher: 0 when every rank succeeded, 130 after Ctrl-C, otherwise the first failure's.
+ * launcher: 0 when every rank succeeded, 130 after Ctrl-C (143 after SIGTERM), otherwise the
+ * first failure's.
  * When a rank fails the others get `graceSeconds` to stop on their own (they notice within
  * their --dist-timeout), then they are terminated.
  */
@@ -65,7 +96,7 @@ export async function launchRanks(launch: LaunchOptions, script: string, args: s
   const worldSize = launch.nprocPerNode * launch.nnodes;
   const children: { rank: number; child: ChildProcess; done: boolean }[] = [];
   let firstFailure: { rank: number; code: number } | undefined;
-  let interrupted = false;
+  let interruptedBy: NodeJS.Signals | undefined;
   let killTimer: NodeJS.Timeout | undefined;
 
   const stopOthers = () => {
@@ -77,8 +108,9 @@ export async function launchRanks(launch: LaunchOptions, script: string, args: s
   };
   // Ctrl-C reaches the launcher alone (the ranks run in their own process groups): it asks
   // every rank to stop after the current step, once; a second Ctrl-C makes them quit at once.
+  // SIGTERM (schedulers, `timeout`) does the same.
   const onSignal = (signal: NodeJS.Signals) => {
-    if (signal === "SIGINT") interrupted = true;
+    interruptedBy ??= signal;
     for (const c of children) if (!c.done) c.child.kill(signal);
   };
   process.on("SIGINT", onSignal);
@@ -95,8 +127,10 @@ export async function launchRanks(launch: LaunchOptions, script: string, args: s
         LOCAL_WORLD_SIZE: String(launch.nprocPerNode),
         MASTER_ADDR: launch.masterAddr,
         MASTER_PORT: String(launch.masterPort),
+        [LAUNCHER_PIPE]: "3",
       },
-      stdio: "inherit",
+      // fd 3: a pipe the rank watches; the kernel closes it when the launcher dies.
+      stdio: ["inherit", "inherit", "inherit", "pipe"],
       detached: true,
     });
     const entry = { rank, child, done: false };
@@ -104,7 +138,8 @@ export async function launchRanks(launch: LaunchOptions, script: string, args: s
     return new Promise<void>((resolve) => {
       child.on("exit", (code, signal) => {
         entry.done = true;
-        const failed = code !== 0 && !(interrupted && code === 130);
+        child.stdio[3]?.destroy();
+        const failed = code !== 0 && !(interruptedBy && code === signalExitCode(interruptedBy));
         if (failed) {
           process.stderr.write(`sere-train: rank ${rank} ${describeExit(code, signal)}\n`);
           firstFailure ??= { rank, code: code ?? 1 };
@@ -129,5 +164,5 @@ export async function launchRanks(launch: LaunchOptions, script: string, args: s
     process.stderr.write(`sere-train: stopped because rank ${firstFailure.rank} failed\n`);
     return firstFailure.code === 0 ? 1 : firstFailure.code;
   }
-  return interrupted ? 130 : 0;
+  return interruptedBy ? signalExitCode(interruptedBy) : 0;
 }

@@ -13,7 +13,7 @@ import { rankEnvironment } from "../train/distributed.js";
 import { exportBackbone } from "../train/export.js";
 import { Trainer } from "../train/trainer.js";
 import { checkRunFolder } from "../train/run-folder.js";
-import { LAUNCH_USAGE, launchRanks, takeLaunchFlags } from "./launch.js";
+import { LAUNCH_USAGE, launchRanks, signalExitCode, takeLaunchFlags, watchLauncher } from "./launch.js";
 
 const USAGE = `Usage: sere-train [--preset NAME] [--config FILE] [--resume] [--flag value ...]
        sere-train --nproc-per-node N [--nnodes M --node-rank R --master-addr A --master-port P] [...]
@@ -50,11 +50,7 @@ async function train(argv: string[]): Promise<void> {
   const world = rankEnvironment();
   const speaks = !world || world.rank === 0;
   const controller = new AbortController();
-  process.once("SIGINT", () => {
-    process.stderr.write("\nstopping after this step (a checkpoint is written); press Ctrl-C again to quit now\n");
-    controller.abort();
-    process.once("SIGINT", () => process.exit(130));
-  });
+  const stopCode = stopOnRequest(controller);
   const trainer = new Trainer(flags.values, {
     preset: flags.extra.preset as string | undefined,
     configFile: flags.extra.config as string | undefined,
@@ -64,13 +60,45 @@ async function train(argv: string[]): Promise<void> {
   trainer.on("warning", (message) => process.stderr.write(`\nwarning: ${message}\n`));
   if (speaks) trainer.on("epoch", (e) => process.stderr.write(`\nepoch ${e.epoch} done: ${e.meanLoss === undefined ? "" : `mean loss ${e.meanLoss.toFixed(4)}, `}checkpoint ${e.checkpoint}\n`));
   const result = await trainer.fit();
-  if (result.stoppedBy === "abort") process.exitCode = 130;
+  if (result.stoppedBy === "abort") process.exitCode = stopCode();
   if (!speaks) return;
   process.stderr.write(
     `${result.stoppedBy === "done" ? "training done" : `stopped (${result.stoppedBy})`} after ${result.iterations} steps\n` +
       `outputs in ${trainer.config.outputDir}: config.json, log.jsonl, checkpoint.pth\n`,
   );
   if (result.knn) process.stderr.write(`k-NN accuracy of the teacher: ${result.knn.map((r) => `k=${r.k} top-1 ${r.top1.toFixed(2)}%`).join(", ")}\n`);
+}
+
+/** How long a rank whose launcher is gone may take to stop after its step before it quits. */
+const ORPHAN_GRACE_MS = 30_000;
+
+/**
+ * Asks the run to stop after the current step, with a checkpoint, on Ctrl-C (SIGINT), on
+ * SIGTERM (schedulers, `timeout`) and when the launcher of this rank is gone; the same
+ * signal again quits at once. Returns the exit code for the stop: 128 + the signal's number.
+ */
+function stopOnRequest(controller: AbortController): () => number {
+  let code = signalExitCode("SIGINT");
+  const stop = (why: string, exitCode: number) => {
+    if (controller.signal.aborted) return;
+    code = exitCode;
+    process.stderr.write(`\n${why}: stopping after this step (a checkpoint is written)\n`);
+    controller.abort();
+  };
+  process.once("SIGINT", () => {
+    stop("Ctrl-C", signalExitCode("SIGINT"));
+    process.stderr.write("press Ctrl-C again to quit now\n");
+    process.once("SIGINT", () => process.exit(signalExitCode("SIGINT")));
+  });
+  process.once("SIGTERM", () => {
+    stop("SIGTERM", signalExitCode("SIGTERM"));
+    process.once("SIGTERM", () => process.exit(signalExitCode("SIGTERM")));
+  });
+  watchLauncher(() => {
+    stop("the launcher is gone", signalExitCode("SIGHUP"));
+    setTimeout(() => process.exit(signalExitCode("SIGHUP")), ORPHAN_GRACE_MS).unref();
+  });
+  return () => code;
 }
 
 const exportFlags = z.object({

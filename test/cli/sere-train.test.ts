@@ -1,6 +1,6 @@
 // The sere-train command as a user runs it, in a child process.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -29,18 +29,22 @@ describe.runIf(hasFashionMnist())("sere-train", () => {
     disposeCheckpoint(checkpoint);
   });
 
-  it("stops on SIGINT after the current step with a checkpoint and exit code 130", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "sere-sigint-"));
-    const child = spawn(process.execPath, [...CLI, ...quick, "--output-dir", dir], { stdio: ["ignore", "ignore", "pipe"] });
-    let stderr = "";
-    child.stderr!.on("data", (d: Buffer) => {
-      stderr += d.toString();
-      if (stderr.includes("step 1/") && !child.killed) child.kill("SIGINT");
+  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+    it(`stops on ${signal} after the current step with a checkpoint and exit code ${code}`, async () => {
+      const dir = mkdtempSync(join(tmpdir(), "sere-signal-"));
+      const child = spawn(process.execPath, [...CLI, ...quick, "--output-dir", dir], { stdio: ["ignore", "ignore", "pipe"] });
+      let stderr = "";
+      child.stderr!.on("data", (d: Buffer) => {
+        stderr += d.toString();
+        if (stderr.includes("step 1/") && !child.killed) child.kill(signal);
+      });
+      expect(await exited(child), stderr).toBe(code);
+      expect(stderr).toContain("stopped (abort)");
+      const checkpoint = await readTrainingCheckpoint(join(dir, "checkpoint.pth"));
+      expect(checkpoint.state.iteration).toBeGreaterThanOrEqual(1);
+      disposeCheckpoint(checkpoint);
     });
-    expect(await exited(child)).toBe(130);
-    expect(stderr).toContain("stopped (abort)");
-    expect(existsSync(join(dir, "checkpoint.pth"))).toBe(true);
-  });
+  }
 
   it("a kill during a checkpoint write leaves the previous checkpoint loadable", async () => {
     const dir = mkdtempSync(join(tmpdir(), "sere-kill-"));

@@ -1,7 +1,7 @@
 // Data-parallel runs through the sere-train command: the launcher, Ctrl-C, and a rank that
 // dies or hangs.
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -14,6 +14,19 @@ const FASHION_MNIST = "/usr/share/datasets/fashion-mnist";
 const CLI = "src/cli/sere-train.ts";
 // the default preset, made small and quick
 const quick = ["--embed-dim", "24", "--depth", "1", "--num-heads", "2", "--out-dim", "64", "--hidden-dim", "32", "--bottleneck-dim", "16", "--batch-size-per-gpu", "4", "--knn-eval", "false", "--log-every", "1"];
+
+/** The processes whose parent is `pid`. */
+const childrenOf = (pid: number) =>
+  execFileSync("ps", ["-o", "pid=", "--ppid", String(pid)], { encoding: "utf8" }).trim().split(/\s+/).filter((p) => p !== "").map(Number);
+
+/** Whether a process runs (a zombie awaiting its reaper does not). */
+function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}
 
 function launcher(args: string[]) {
   const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, OMP_NUM_THREADS: "1" } });
@@ -70,21 +83,52 @@ describe.runIf(hasFashionMnist() && hasDataParallelism())("data-parallel sere-tr
     expect(stderr).toContain(`sere-train: stopped because rank ${rank} failed`);
   }, 120_000);
 
-  it("Ctrl-C on the launcher stops every rank after the same step, with a checkpoint, exit code 130", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "sere-launch-int-"));
+  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+    it(`${signal} on the launcher stops every rank after the same step, with a checkpoint, exit code ${code}`, async () => {
+      const dir = mkdtempSync(join(tmpdir(), "sere-launch-signal-"));
+      const run = launcher(["--nproc-per-node", "2", "--master-port", String(await freePort()), ...quick, "--output-dir", dir]);
+      run.child.stderr!.on("data", () => {
+        if (run.stderr().includes("step 2/") && !run.child.killed) run.child.kill(signal);
+      });
+      const { code: exitCode, stderr } = await run.exited;
+      expect(exitCode, stderr).toBe(code);
+      expect(stderr).toContain("stopped (abort)");
+      const checkpoint = await readTrainingCheckpoint(join(dir, "checkpoint.pth"));
+      const loaders = JSON.parse(String(checkpoint.extra.get("loaderRanks"))) as { batch: number }[];
+      expect(loaders[0]!.batch).toBe(checkpoint.state.iteration);
+      expect(loaders[1]!.batch).toBe(checkpoint.state.iteration);
+      disposeCheckpoint(checkpoint);
+    }, 120_000);
+  }
+
+  it("ranks do not outlive their launcher: killed with SIGKILL, its ranks are gone within seconds", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sere-launch-orphans-"));
     const run = launcher(["--nproc-per-node", "2", "--master-port", String(await freePort()), ...quick, "--output-dir", dir]);
-    run.child.stderr!.on("data", () => {
-      if (run.stderr().includes("step 2/") && !run.child.killed) run.child.kill("SIGINT");
+    const ranks = await new Promise<number[]>((resolve) => {
+      const training = () => {
+        if (!run.stderr().includes("step 2/")) return;
+        run.child.stderr!.off("data", training);
+        resolve(childrenOf(run.child.pid!));
+      };
+      run.child.stderr!.on("data", training);
     });
-    const { code, stderr } = await run.exited;
-    expect(code, stderr).toBe(130);
-    expect(stderr).toContain("stopped (abort)");
-    const checkpoint = await readTrainingCheckpoint(join(dir, "checkpoint.pth"));
-    const loaders = JSON.parse(String(checkpoint.extra.get("loaderRanks"))) as { batch: number }[];
-    expect(loaders[0]!.batch).toBe(checkpoint.state.iteration);
-    expect(loaders[1]!.batch).toBe(checkpoint.state.iteration);
-    disposeCheckpoint(checkpoint);
+    expect(ranks).toHaveLength(2);
+    run.child.kill("SIGKILL");
+    const killedAt = Date.now();
+    while (ranks.some(alive) && Date.now() - killedAt < 15_000) await new Promise((r) => setTimeout(r, 100));
+    const seconds = (Date.now() - killedAt) / 1000;
+    for (const pid of ranks.filter(alive)) process.kill(pid, "SIGKILL");
+    expect(seconds).toBeLessThan(10);
   }, 120_000);
+
+  it("the launcher refuses an output folder holding an earlier run before starting any rank", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sere-launch-taken-"));
+    writeFileSync(join(dir, "checkpoint.pth"), "");
+    const { code, stderr } = await launcher(["--nproc-per-node", "2", ...quick, "--output-dir", dir]).exited;
+    expect(code).toBe(1);
+    expect(stderr).toContain(`the output folder ${dir} holds an earlier run (checkpoint.pth): continue it with --resume, start anew with --overwrite`);
+    expect(stderr).not.toContain("rank");
+  });
 
   for (const [what, signal] of [["dies", "SIGKILL"], ["hangs", "SIGSTOP"]] as const) {
     it(`when a rank ${what}, the other stops within --dist-timeout with an error naming it`, async () => {
