@@ -40,6 +40,15 @@ std::string ListOf(const std::vector<std::string>& items) {
 
 bool IsSharedAlias(const std::string& name) { return name.rfind("head.last_layer2.", 0) == 0; }
 
+bool StartsWith(const std::string& name, const char* prefix) { return name.rfind(prefix, 0) == 0; }
+
+// Parts of a backbone that only training uses: the student's masked_embed and the SERE
+// heads (DINO and iBOT backbones have none). Loading a backbone alone takes them when the
+// file has them and does without them otherwise.
+bool IsTrainingOnly(const std::string& name) {
+  return name == "backbone.masked_embed" || StartsWith(name, "backbone.channel_sere") || StartsWith(name, "backbone.pixel_sere");
+}
+
 }  // namespace
 
 void SereNetworkImpl::load_state(const NamedTensors& entries, bool backbone_only) {
@@ -55,7 +64,7 @@ void SereNetworkImpl::load_state(const NamedTensors& entries, bool backbone_only
     auto it = ours.find(name);
     if (it == ours.end()) {
       // The head of a full checkpoint is simply not wanted when loading a backbone.
-      if (!(backbone_only && name.rfind("head.", 0) == 0)) unexpected.push_back(name);
+      if (!(backbone_only && (StartsWith(name, "head.") || IsTrainingOnly(name)))) unexpected.push_back(name);
       continue;
     }
     given[name] = true;
@@ -66,7 +75,7 @@ void SereNetworkImpl::load_state(const NamedTensors& entries, bool backbone_only
     }
   }
   for (const auto& [name, tensor] : ours)
-    if (!given.count(name) && !(shared && IsSharedAlias(name))) missing.push_back(name);
+    if (!given.count(name) && !(shared && IsSharedAlias(name)) && !(backbone_only && IsTrainingOnly(name))) missing.push_back(name);
   if (!missing.empty() || !unexpected.empty() || !wrong_shape.empty()) {
     std::ostringstream msg;
     msg << "the checkpoint does not match the model";

@@ -9,24 +9,31 @@ import { z } from "zod";
 import { flagsHelp, parseFlags } from "../config/flags.js";
 import { parseOptions } from "../config/parse.js";
 import { openDataset } from "../data/datasets/open.js";
+import { DEFAULT_MAX_FAILURE_SHARE } from "../data/failures.js";
 import { attentionMaps } from "../eval/attention.js";
+import { openBackbone } from "../eval/backbone.js";
 import { clsFeatures, extractFeatures } from "../eval/features.js";
 import { knnAccuracy } from "../eval/knn.js";
 import { linearProbe } from "../eval/linear-probe.js";
 import { writeNpy } from "../io/npy.js";
 import { writeSafetensors } from "../io/safetensors.js";
 import { tensor, type Tensor } from "../tensor.js";
-import { Model } from "../model/model.js";
-import { loadBackbone, storedTrainConfig } from "../train/backbone.js";
 import { exportBackbone } from "../train/export.js";
 
 /** Flags every command shares: which weights, which architecture when the file does not say. */
 const common = {
+  /** A training checkpoint, an exported backbone (.pth or .safetensors) or a reference (DINO, iBOT, SERE) checkpoint. */
   pretrainedWeights: z.string(),
+  /** The network of a training checkpoint; a plain state dict ignores it. */
   checkpointKey: z.enum(["teacher", "student"]).default("teacher"),
-  /** Only for weights without a stored configuration (e.g. exported or reference files). */
-  arch: z.enum(["vit_tiny", "vit_small", "vit_base", "vit_large"]).default("vit_small"),
+  /** The architecture, only for weights without a stored configuration (e.g. exported or reference files). */
+  arch: z.enum(["vit_tiny", "vit_small", "vit_base", "vit_large", "custom"]).default("vit_small"),
   patchSize: z.number().int().positive().default(16),
+  /** For --arch custom (or to override a preset's): width, depth, heads, MLP ratio. */
+  embedDim: z.number().int().positive().optional(),
+  depth: z.number().int().positive().optional(),
+  numHeads: z.number().int().positive().optional(),
+  mlpRatio: z.number().positive().optional(),
   /** Input side for evaluation; default: the training resolution (or 224). */
   imageSize: z.number().int().positive().optional(),
   batchSizePerGpu: z.number().int().positive().default(256),
@@ -38,6 +45,8 @@ const common = {
   nLastBlocks: z.number().int().positive().default(1),
   /** Features: also the mean patch token of the last block (DINO's --avgpool_patchtokens). */
   avgpoolPatchtokens: z.boolean().default(false),
+  /** Share of the images that may fail to decode (each skipped with a warning) before evaluation stops. */
+  maxFailureShare: z.number().min(0).max(1).default(DEFAULT_MAX_FAILURE_SHARE),
 };
 const COMMANDS = {
   "eval knn": z.object({ ...common, dataPath: z.string(), nbKnn: z.array(z.number().int().positive()).default([10, 20, 100, 200]), temperature: z.number().positive().default(0.07) }),
@@ -56,15 +65,23 @@ const COMMANDS = {
 };
 type Command = keyof typeof COMMANDS;
 
-/** The backbone of a sere-torch checkpoint (architecture from its config) or of other weights. */
-async function backbone(o: { pretrainedWeights: string; checkpointKey: string; arch: string; patchSize: number; imageSize?: number; device: string }) {
-  const config = await storedTrainConfig(o.pretrainedWeights);
-  if (config) {
-    return { model: await loadBackbone({ ...config, device: o.device }, o.pretrainedWeights, o.checkpointKey), size: o.imageSize ?? config.globalCropsSize };
-  }
-  const model = Model.create({ arch: o.arch as "vit_small", patchSize: o.patchSize, imgSize: 224, head: false, device: o.device });
-  await model.load(o.pretrainedWeights, { checkpointKey: o.checkpointKey, backboneOnly: true });
-  return { model, size: o.imageSize ?? 224 };
+/** The backbone of the weights (architecture from the file, else from the flags) and the input side to use. */
+async function backbone(o: z.output<z.ZodObject<typeof common>>) {
+  const { arch, embedDim, depth, numHeads, mlpRatio, patchSize } = o;
+  const { model, trainedSize } = await openBackbone(o.pretrainedWeights, {
+    checkpointKey: o.checkpointKey,
+    architecture: { arch, embedDim, depth, numHeads, mlpRatio, patchSize },
+    device: o.device,
+  });
+  return { model, size: o.imageSize ?? trainedSize };
+}
+
+/** Warns on stderr, each message once (the views of the linear probe meet the same broken files). */
+const warnings = new Set<string>();
+function warn(message: string): void {
+  if (warnings.has(message)) return;
+  warnings.add(message);
+  process.stderr.write(`warning: ${message}\n`);
 }
 
 /**
@@ -77,7 +94,7 @@ async function features(o: FeatureFlags) {
   const { model, size } = await backbone(o);
   try {
     const embed = clsFeatures(model, { nLastBlocks: o.nLastBlocks, avgpoolPatchtokens: o.avgpoolPatchtokens });
-    const options = { size, batchSize: o.batchSizePerGpu, device: o.device, limit: o.limit > 0 ? o.limit : undefined };
+    const options = { size, batchSize: o.batchSizePerGpu, device: o.device, limit: o.limit > 0 ? o.limit : undefined, maxFailureShare: o.maxFailureShare, warn };
     const trainSet = openDataset(o.dataPath, { split: "train" });
     const views = o.trainViews ?? 0;
     const train =

@@ -10,7 +10,11 @@ import { type Entries, readWeightGroups, selectStateDict, toModelNames, writeWei
 export interface LoadOptions {
   /** Which state dict of a training checkpoint: "teacher" (default) or "student". */
   checkpointKey?: string;
-  /** Load only the backbone (a file with a head is accepted; its head is ignored). */
+  /**
+   * Load only the backbone: a file's head is ignored, and so are the parts only training
+   * uses (masked_embed; the SERE heads, which DINO and iBOT weights lack and which keep
+   * their values when the file has none). Default: true for a model made without a head.
+   */
   backboneOnly?: boolean;
 }
 
@@ -118,7 +122,7 @@ export class Model {
     try {
       const { entries, backboneOnly } = toModelNames(selectStateDict(groups, path, options.checkpointKey));
       try {
-        this.handle.loadState(entries, backboneOnly || (options.backboneOnly ?? false));
+        this.handle.loadState(entries, backboneOnly || (options.backboneOnly ?? this.options.head === false));
       } catch (err) {
         throw new Error(`cannot load ${path}: ${(err as Error).message}`);
       }

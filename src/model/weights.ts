@@ -46,13 +46,16 @@ export async function writeWeights(path: string, entries: Entries): Promise<void
 }
 
 /**
- * The state dict to load from a file's groups: the plain one, or a checkpoint's
- * `checkpointKey` ("teacher" by default when the file is a training checkpoint).
+ * The state dict to load from a file's groups: a checkpoint's `checkpointKey` ("teacher" by
+ * default), or, in a file of tensors alone, those tensors. A file that holds dicts of
+ * tensors is a checkpoint, whatever tensors lie beside them (a training checkpoint keeps
+ * its generator state there); a plain state dict has no keys to choose from and ignores
+ * `checkpointKey`, as DINO's evaluation does.
  */
 export function selectStateDict(groups: Array<[string, Entries]>, path: string, checkpointKey?: string): Entries {
   const keys = groups.map(([key]) => key);
   const plain = groups.find(([key]) => key === "");
-  if (checkpointKey === undefined && plain) return plain[1];
+  if (plain && groups.length === 1) return plain[1];
   const wanted = checkpointKey ?? "teacher";
   const found = groups.find(([key]) => key === wanted);
   if (found) return found[1];

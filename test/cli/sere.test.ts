@@ -7,6 +7,7 @@ import sharp from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
 
 import { readSafetensors } from "../../src/index.js";
+import { exportBackbone } from "../../src/train/export.js";
 import { Trainer } from "../../src/train/trainer.js";
 import { hasFashionMnist } from "../requirements.js";
 
@@ -70,6 +71,25 @@ describe.runIf(hasFashionMnist())("sere", () => {
     expect(run.status, run.stderr).toBe(0);
     expect(existsSync(join(dir, "attention", "attention-head1.png"))).toBe(true);
     expect(existsSync(join(dir, "attention", "attention-panels.png"))).toBe(true);
+  });
+
+  it("eval knn reads an exported .safetensors backbone, given --arch custom and its fields", async () => {
+    const [, safetensors] = await exportBackbone(checkpoint, { outputDir: join(dir, "export") });
+    const architecture = ["--arch", "custom", "--embed-dim", "24", "--depth", "1", "--num-heads", "2", "--patch-size", "8"];
+    const run = sere(["eval", "knn", ...common.slice(2), "--pretrained-weights", safetensors!, ...architecture, "--nb-knn", "5", "--output-dir", join(dir, "knn-export")]);
+    expect(run.status, run.stderr).toBe(0);
+    const fromCheckpoint = JSON.parse(readFileSync(join(dir, "knn", "knn.json"), "utf8")) as Array<{ k: number; top1: number }>;
+    expect(JSON.parse(run.stdout)).toEqual(fromCheckpoint.filter((r) => r.k === 5)); // the same teacher, the same 32 px input
+  });
+
+  it("features reads an exported .pth backbone with --checkpoint-key teacher (a plain state dict has no keys)", async () => {
+    const [pth] = await exportBackbone(checkpoint, { outputDir: join(dir, "export") });
+    const architecture = ["--arch", "custom", "--embed-dim", "24", "--depth", "1", "--num-heads", "2", "--patch-size", "8"];
+    const run = sere(["features", ...common.slice(2), "--pretrained-weights", pth!, "--checkpoint-key", "teacher", ...architecture, "--output-dir", join(dir, "features-export")]);
+    expect(run.status, run.stderr).toBe(0);
+    const exported = new Map(await readSafetensors(join(dir, "features-export", "features_test.safetensors")));
+    const original = new Map(await readSafetensors(join(dir, "features", "features_test.safetensors")));
+    expect(Array.from(exported.get("features")!.toArray() as Float32Array)).toEqual(Array.from(original.get("features")!.toArray() as Float32Array));
   });
 
   it("names a missing flag", () => {

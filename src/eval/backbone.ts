@@ -1,0 +1,69 @@
+// The backbone to evaluate, from any weights file: a sere-torch training checkpoint (its
+// stored configuration gives the architecture), an exported backbone (.pth or
+// .safetensors), or a reference (DINO, iBOT, SERE) checkpoint or backbone, whose
+// architecture the caller gives.
+import { kebab } from "../config/flags.js";
+import { ConfigError } from "../config/parse.js";
+import { Model } from "../model/model.js";
+import type { ModelOptions } from "../model/options.js";
+import { formatOf, readWeightGroups, selectStateDict, toModelNames } from "../model/weights.js";
+import { loadBackbone, storedTrainConfig } from "../train/backbone.js";
+
+/** The architecture of weights that do not carry theirs (model/options.ts fields). */
+export type Architecture = Pick<ModelOptions, "arch" | "embedDim" | "depth" | "numHeads" | "mlpRatio" | "patchSize">;
+
+export interface BackboneSource {
+  /** The network of a training checkpoint: "teacher" (default) or "student"; a plain state dict has none and ignores it. */
+  checkpointKey?: string;
+  /** Used when the file stores no configuration; default vit_small/16. */
+  architecture?: Architecture;
+  device?: string;
+}
+
+export interface OpenedBackbone {
+  model: Model;
+  /** The input side the weights were trained at: the configuration's, else the position embedding's, else 224. */
+  trainedSize: number;
+}
+
+/** The backbone of the weights in `path`, with no head. */
+export async function openBackbone(path: string, source: BackboneSource = {}): Promise<OpenedBackbone> {
+  const key = source.checkpointKey ?? "teacher";
+  const device = source.device ?? "cpu";
+  const config = formatOf(path) === "pth" ? await storedTrainConfig(path) : undefined;
+  if (config) return { model: await loadBackbone({ ...config, device }, path, key), trainedSize: config.globalCropsSize };
+
+  const architecture = source.architecture ?? {};
+  if (architecture.arch === "custom" && [architecture.embedDim, architecture.depth, architecture.numHeads].includes(undefined)) {
+    throw new ConfigError(`${path} stores no architecture, and arch "custom" needs embedDim, depth and numHeads (--embed-dim, --depth, --num-heads)`);
+  }
+  const patchSize = architecture.patchSize ?? 16;
+  const trainedSize = (await positionGridSide(path, key)) * patchSize || 224;
+  const model = Model.create({ ...architecture, imgSize: trainedSize, head: false, device });
+  try {
+    await model.load(path, { checkpointKey: key });
+  } catch (err) {
+    model.dispose();
+    const given = Object.entries({ ...architecture, arch: architecture.arch ?? "vit_small", patchSize })
+      .filter(([, value]) => value !== undefined)
+      .map(([name, value]) => `--${kebab(name)} ${String(value)}`);
+    throw new Error(
+      `${(err as Error).message}\n${path} stores no architecture, so it was read as ${given.join(" ")}: ` +
+        "give the one it was trained with (--arch, --patch-size; with --arch custom --embed-dim, --depth, --num-heads, --mlp-ratio)",
+    );
+  }
+  return { model, trainedSize };
+}
+
+/** The side of the square patch grid the weights' position embedding was made for; 0 when there is none. */
+async function positionGridSide(path: string, key: string): Promise<number> {
+  const groups = await readWeightGroups(path);
+  try {
+    const { entries } = toModelNames(selectStateDict(groups, path, key));
+    const tokens = entries.find(([name]) => name === "backbone.pos_embed")?.[1].shape()[1] ?? 1;
+    const side = Math.round(Math.sqrt(tokens - 1));
+    return side * side === tokens - 1 ? side : 0;
+  } finally {
+    for (const [, entries] of groups) for (const [, t] of entries) t.dispose();
+  }
+}

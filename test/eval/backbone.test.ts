@@ -1,0 +1,107 @@
+// Evaluation reads what training and export write, and reference weights: training
+// checkpoints, exported backbones (.pth, .safetensors), backbones without SERE heads and
+// checkpoints without a stored configuration.
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+
+import { openBackbone } from "../../src/eval/backbone.js";
+import { Model, tensor, writeSafetensors } from "../../src/index.js";
+import { readWeightGroups } from "../../src/model/weights.js";
+import { native } from "../../src/native/load.js";
+import type { Tensor } from "../../src/tensor.js";
+import { loadBackbone, storedTrainConfig } from "../../src/train/backbone.js";
+import { exportBackbone } from "../../src/train/export.js";
+import { tempDir } from "../data/helpers.js";
+import { maxAbsDiff } from "../model/helpers.js";
+import { TINY_ARCHITECTURE, tinyStepOptions } from "../train/helpers.js";
+import { TINY_RUN, tinyRun, writeImageFolder } from "./helpers.js";
+
+const images = tensor(Float32Array.from({ length: 2 * 3 * 32 * 32 }, (_, i) => Math.sin(i * 0.37)), [2, 3, 32, 32]);
+const architecture = { arch: "custom", embedDim: TINY_RUN.embedDim, depth: TINY_RUN.depth, numHeads: TINY_RUN.numHeads, patchSize: TINY_RUN.patchSize } as const;
+
+/** The CLS features of `model` on the test images; disposes the model. */
+async function featuresOf(model: Model): Promise<Tensor> {
+  try {
+    return await model.features(images);
+  } finally {
+    model.dispose();
+  }
+}
+
+describe("the backbone of a weights file", () => {
+  const dir = tempDir("backbones");
+  const checkpoint = join(dir, "run", "checkpoint.pth");
+  let teacher: Tensor; // the teacher's features, from the checkpoint and its stored configuration
+  let exported: string[];
+
+  beforeAll(async () => {
+    await writeImageFolder(join(dir, "images"), 8);
+    await tinyRun(join(dir, "images"), join(dir, "run"));
+    teacher = await featuresOf(await loadBackbone((await storedTrainConfig(checkpoint))!, checkpoint));
+    exported = await exportBackbone(checkpoint, { outputDir: join(dir, "export") });
+  });
+
+  it("README: Model.create({ ..., head: false }) then load(checkpoint.pth) gives the teacher", async () => {
+    const model = Model.create({ arch: "custom", embedDim: 24, depth: 1, numHeads: 2, patchSize: 8, imgSize: 32, head: false });
+    await model.load(checkpoint);
+    expect(maxAbsDiff(await featuresOf(model), teacher)).toBe(0);
+  });
+
+  it("a training checkpoint carries its architecture; the student is the other network", async () => {
+    const opened = await openBackbone(checkpoint);
+    expect(opened.trainedSize).toBe(32);
+    expect(maxAbsDiff(await featuresOf(opened.model), teacher)).toBe(0);
+    const student = await openBackbone(checkpoint, { checkpointKey: "student" });
+    expect(maxAbsDiff(await featuresOf(student.model), teacher)).toBeGreaterThan(0);
+  });
+
+  it("exported backbones (.pth and .safetensors) open with the architecture given; the checkpoint key does not apply to them", async () => {
+    for (const path of exported) {
+      for (const checkpointKey of ["teacher", "student"]) {
+        const opened = await openBackbone(path, { architecture, checkpointKey });
+        expect(opened.trainedSize).toBe(32); // from the position embedding: 4 x 4 patches of 8 px
+        expect(maxAbsDiff(await featuresOf(opened.model), teacher)).toBe(0);
+      }
+    }
+  });
+
+  it("a DINO-style backbone (no SERE heads) opens as a backbone", async () => {
+    const [[, entries]] = (await readWeightGroups(exported[0]!)) as [[string, Array<[string, Tensor]>]];
+    const path = join(dir, "dino-style.safetensors");
+    await writeSafetensors(path, entries.filter(([name]) => !name.includes("_sere")));
+    expect(entries.some(([name]) => name.startsWith("channel_sere."))).toBe(true);
+    const opened = await openBackbone(path, { architecture });
+    expect(maxAbsDiff(await featuresOf(opened.model), teacher)).toBe(0);
+    for (const [, t] of entries) t.dispose();
+  });
+
+  it("a checkpoint without a stored configuration (as the reference writes) opens by key with the architecture given", async () => {
+    const step = new (native().SereStep)(tinyStepOptions());
+    const path = join(dir, "reference-style.pth");
+    await step.save(path, { epoch: 1 });
+    step.dispose();
+    const { patchSize, imgSize, ...rest } = TINY_ARCHITECTURE;
+    const full = Model.create({ ...TINY_ARCHITECTURE, head: { outDim: 32, hiddenDim: 16, bottleneckDim: 8, normLastLayer: false } });
+    await full.load(path);
+    const small = tensor(Float32Array.from({ length: 3 * imgSize * imgSize }, (_, i) => Math.cos(i)), [1, 3, imgSize, imgSize]);
+    const expected = await full.features(small);
+    full.dispose();
+    for (const checkpointKey of ["teacher", "student"]) {
+      const opened = await openBackbone(path, { architecture: { ...rest, patchSize }, checkpointKey }); // the student's masked_embed is not wanted
+      expect(opened.trainedSize).toBe(imgSize);
+      const features = await opened.model.features(small);
+      opened.model.dispose();
+      if (checkpointKey === "teacher") expect(maxAbsDiff(features, expected)).toBe(0);
+    }
+    await expect(openBackbone(path, { architecture, checkpointKey: "ema" })).rejects.toThrow(/has no state dict under "ema"; it has "student", "teacher"/);
+  });
+
+  it("names what is missing or wrong when the file stores no architecture", async () => {
+    await expect(openBackbone(exported[1]!, { architecture: { arch: "custom", patchSize: 8 } })).rejects.toThrow(
+      /stores no architecture, and arch "custom" needs embedDim, depth and numHeads \(--embed-dim, --depth, --num-heads\)/,
+    );
+    await expect(openBackbone(exported[1]!, { architecture: { ...architecture, depth: 2 } })).rejects.toThrow(
+      /missing keys .*backbone\.blocks\.1\.[\s\S]*stores no architecture, so it was read as --arch custom --embed-dim 24 --depth 2 --num-heads 2 --patch-size 8: give the one it was trained with/,
+    );
+  });
+});
