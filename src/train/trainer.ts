@@ -1,13 +1,14 @@
 // Trainer: runs SERE pretraining from a configuration. TypeScript keeps the loop's
 // bookkeeping (schedules, logging, checkpoints, events); each iteration is one native call.
 import { EventEmitter } from "node:events";
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 
 import { type ConfigSources, resolveTrainConfig } from "../config/resolve.js";
 import type { TrainConfig, TrainConfigInput } from "../config/train.js";
 import { Loader, type LoaderState, openDataset } from "../data/index.js";
+import { copyFileAtomically } from "../io/atomic.js";
 import { native } from "../native/load.js";
 import type { NativeCommunicator, NativeSereStep, NativeStepResult, NativeStepSchedule } from "../native/surface.js";
 import { setThreads } from "../runtime.js";
@@ -262,7 +263,7 @@ export class Trainer extends EventEmitter<Events> {
       }
       const path = await save(epoch + 1, { ...loader.state(), epoch: epoch + 1, batch: 0 });
       if (writes && c.saveckpFreq > 0 && (epoch + 1) % c.saveckpFreq === 0) {
-        copyFileSync(path, join(at.outputDir, `checkpoint${String(epoch + 1).padStart(4, "0")}.pth`));
+        copyFileAtomically(path, join(at.outputDir, `checkpoint${String(epoch + 1).padStart(4, "0")}.pth`));
       }
       this.emit("epoch", { epoch, iteration, checkpoint: path, meanLoss: losses > 0 ? lossSum / losses : undefined });
     }

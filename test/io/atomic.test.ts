@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
-import { writeFileAtomically } from "../../src/io/atomic.js";
+import { copyFileAtomically, writeFileAtomically } from "../../src/io/atomic.js";
 import { writeWeights } from "../../src/model/weights.js";
 import { type Tensor, tensor } from "../../src/tensor.js";
 
@@ -28,6 +28,17 @@ describe("writeFileAtomically", () => {
     await expect(writeFileAtomically(join(dir, "taken"), [Buffer.from("new")])).rejects.toThrow(/cannot rename .*taken\.partial to .*taken: Is a directory/);
     expect(readdirSync(dir)).toEqual(["taken"]);
     expect(readFileSync(join(dir, "taken", "inside"), "utf8")).toBe("kept");
+  });
+
+  it("copyFileAtomically keeps the file as it was, through a .partial, when the original is rewritten later", async () => {
+    const dir = folder();
+    await writeFileAtomically(join(dir, "checkpoint.pth"), [Buffer.from("epoch 40")]);
+    writeFileSync(join(dir, "checkpoint0040.pth.partial"), "torn by a kill");
+    copyFileAtomically(join(dir, "checkpoint.pth"), join(dir, "checkpoint0040.pth"));
+    await writeFileAtomically(join(dir, "checkpoint.pth"), [Buffer.from("epoch 41")]);
+    expect(readFileSync(join(dir, "checkpoint0040.pth"), "utf8")).toBe("epoch 40");
+    expect(readFileSync(join(dir, "checkpoint.pth"), "utf8")).toBe("epoch 41");
+    expect(readdirSync(dir).sort()).toEqual(["checkpoint.pth", "checkpoint0040.pth"]);
   });
 
   it("TypeScript's writers and the native ones (.pth, checkpoints) are the same writer", async () => {
