@@ -86,7 +86,11 @@ void SaveCheckpoint(const std::string& path, SereStep& step, const c10::impl::Ge
   scaler.insert("_growth_tracker", step.scaler.good_steps);
   out.insert("fp16_scaler", scaler);
   out.insert("iteration", step.iteration());
-  out.insert("cpu_generator", at::detail::getDefaultCPUGenerator().get_state());
+  {
+    at::Generator& generator = step.drop_path_generator();
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    out.insert("cpu_generator", generator.get_state());
+  }
   for (const auto& item : extra) out.insert(item.key(), item.value());
   WriteFileAtomically(path, torch::pickle_save(out));
 }
@@ -116,7 +120,7 @@ void RestoreTrainingState(SereStep& step, const TrainingState& state) {
   step.scaler.good_steps = state.good_steps;
   step.set_iteration(state.iteration);
   if (state.cpu_generator.defined()) {
-    at::Generator generator = at::detail::getDefaultCPUGenerator();
+    at::Generator& generator = step.drop_path_generator();
     std::lock_guard<std::mutex> lock(generator.mutex());
     generator.set_state(state.cpu_generator.to(at::kByte));
   }

@@ -196,6 +196,8 @@ export interface NativeStepOptions {
   clipGrad: number;
   /** Autocast dtype: "float32" (off), "bfloat16" or "float16". */
   precision: string;
+  /** fp16's dynamic loss scale (skip the update on overflow); default: precision === "float16". */
+  lossScaling?: boolean;
   accumIter: number;
   device: string;
   seed?: number;
@@ -257,6 +259,12 @@ export interface NativeStepSchedule {
   freezeLastLayer: boolean;
   /** This rank wants to stop after this step (data parallelism: every rank learns of it). */
   stop?: boolean;
+  /**
+   * Gradient accumulation: this iteration starts / ends a round (schedules.ts,
+   * accumulationRoundAt). Unset: rounds of accumIter iterations from the step's first.
+   */
+  startsRound?: boolean;
+  endsRound?: boolean;
 }
 
 /** Under data parallelism the losses are the means over ranks. */

@@ -20,7 +20,7 @@ import { disposeCheckpoint, readTrainingCheckpoint } from "./checkpoint.js";
 import { CHECKPOINT, checkRunFolder, cutLog, LOG, prepareRunFolder } from "./run-folder.js";
 import { connectRanks, rankDevice, rankEnvironment, type RankEnvironment } from "./distributed.js";
 import { ProgressReporter } from "./progress.js";
-import { learningRateAt, teacherMomentumAt, teacherTemperatureAt, weightDecayAt } from "./schedules.js";
+import { accumulationRoundAt, learningRateAt, teacherMomentumAt, teacherTemperatureAt, weightDecayAt } from "./schedules.js";
 import { stepOptionsFrom } from "./step-options.js";
 
 /** What one iteration reports (also one line of log.jsonl). */
@@ -108,7 +108,8 @@ export class Trainer extends EventEmitter<Events> {
       dataset,
       {
         batchSize: c.batchSizePerGpu,
-        // As the reference: every rank its own shard and its own random stream (seed + rank).
+        // Every rank its own shard and its own random stream (seed + rank; the reference seeds
+        // every rank alike, and its ranks draw the same crops and masks for other images).
         seed: c.seed + (world?.rank ?? 0),
         rank: world?.rank ?? 0,
         worldSize: world?.worldSize ?? 1,
@@ -211,7 +212,7 @@ export class Trainer extends EventEmitter<Events> {
       let losses = 0;
       let started = performance.now();
       for await (const batch of loader.epoch(epoch)) {
-        const schedule = this.scheduleAt(iteration, epoch, at.perEpoch);
+        const schedule = this.scheduleAt(iteration, epoch, at.perEpoch, worldSize);
         let result: NativeStepResult;
         try {
           result = await step.run(
@@ -272,12 +273,17 @@ export class Trainer extends EventEmitter<Events> {
   }
 
   /** The schedule values of spec sections 4-6 at this iteration. */
-  private scheduleAt(iteration: number, epoch: number, iterationsPerEpoch: number): NativeStepSchedule {
+  private scheduleAt(iteration: number, epoch: number, iterationsPerEpoch: number, worldSize: number): NativeStepSchedule {
     const c = this.config;
     const timing = { epochs: c.epochs, iterationsPerEpoch };
+    // The linear scaling rule counts every image of one optimiser step: all ranks, all micro-batches.
+    const globalBatchSize = c.batchSizePerGpu * c.accumIter * worldSize;
+    const { roundStart, startsRound, endsRound } = accumulationRoundAt(iteration, { iterationsPerEpoch, accumIter: c.accumIter });
     return {
-      lr: learningRateAt(iteration, { ...timing, lr: c.lr, minLr: c.minLr, globalBatchSize: c.batchSizePerGpu * c.accumIter, warmupEpochs: c.warmupEpochs }),
-      weightDecay: weightDecayAt(iteration, { ...timing, weightDecay: c.weightDecay, weightDecayEnd: c.weightDecayEnd }),
+      startsRound,
+      endsRound,
+      lr: learningRateAt(roundStart, { ...timing, lr: c.lr, minLr: c.minLr, globalBatchSize, warmupEpochs: c.warmupEpochs }),
+      weightDecay: weightDecayAt(roundStart, { ...timing, weightDecay: c.weightDecay, weightDecayEnd: c.weightDecayEnd }),
       momentum: teacherMomentumAt(iteration, { ...timing, momentumTeacher: c.momentumTeacher }),
       teacherTemp: teacherTemperatureAt(epoch, { warmup: c.warmupTeacherTemp, final: c.teacherTemp, warmupEpochs: c.warmupTeacherTempEpochs }),
       teacherPatchTemp: teacherTemperatureAt(epoch, {

@@ -6,7 +6,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
+import type { TrainConfig } from "../../src/config/train.js";
 import { disposeCheckpoint, readTrainingCheckpoint } from "../../src/train/checkpoint.js";
+import { learningRateAt } from "../../src/train/schedules.js";
 import { hasDataParallelism, hasFashionMnist } from "../requirements.js";
 import { freePort, startRanks } from "./helpers.js";
 
@@ -44,7 +46,16 @@ describe.runIf(hasFashionMnist() && hasDataParallelism())("data-parallel sere-tr
     expect(code, stderr).toBe(0);
     expect(stderr).toContain("stopped (maxSteps) after 3 steps");
     // rank 0 alone wrote the log: one line per step
-    expect(readFileSync(join(dir, "log.jsonl"), "utf8").trim().split("\n")).toHaveLength(3);
+    const log = readFileSync(join(dir, "log.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { iteration: number; lr: number; iterationsPerEpoch: number });
+    expect(log).toHaveLength(3);
+    // the learning rate scales with the batch of both ranks (2 x 4 images), over each rank's epoch
+    const c = JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as TrainConfig;
+    expect(log[0]!.iterationsPerEpoch).toBe(Math.floor(60000 / 2 / 4));
+    for (const l of log) {
+      const timing = { epochs: c.epochs, iterationsPerEpoch: l.iterationsPerEpoch, lr: c.lr, minLr: c.minLr, warmupEpochs: c.warmupEpochs };
+      expect(l.lr).toBeCloseTo(learningRateAt(l.iteration - 1, { ...timing, globalBatchSize: 8 }), 12);
+      expect(l.lr).not.toBeCloseTo(learningRateAt(l.iteration - 1, { ...timing, globalBatchSize: 4 }), 12);
+    }
     const checkpoint = await readTrainingCheckpoint(join(dir, "checkpoint.pth"));
     expect(checkpoint.state.iteration).toBe(3);
     expect(Number(checkpoint.extra.get("worldSize"))).toBe(2);
