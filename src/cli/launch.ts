@@ -29,7 +29,8 @@ export const LAUNCH_USAGE = `Data parallelism (one process per device, c10d: Glo
   --master-addr A      the machine of rank 0 (default 127.0.0.1)
   --master-port P      a free port there (default 29500)
 Ranks started by torchrun or a cluster launcher read RANK, LOCAL_RANK, WORLD_SIZE,
-MASTER_ADDR and MASTER_PORT instead.`;
+MASTER_ADDR and MASTER_PORT instead; ranks started by srun read SLURM_PROCID,
+SLURM_NTASKS, SLURM_LOCALID and the first host of SLURM_NODELIST (MASTER_PORT: 29500).`;
 
 /** Splits the launcher's flags from the training flags; `launch` is undefined without --nproc-per-node. */
 export function takeLaunchFlags(argv: string[]): { launch?: LaunchOptions; rest: string[] } {

@@ -87,7 +87,7 @@ export class Trainer extends EventEmitter<Events> {
     const c = this.config;
     const world = rankEnvironment();
     // Ranks on one machine share its cores.
-    const ranksHere = Math.max(1, Number(process.env.LOCAL_WORLD_SIZE ?? 0) || (world ? world.worldSize : 1));
+    const ranksHere = world?.localWorldSize ?? 1;
     setThreads(c.threads > 0 ? c.threads : Math.max(1, Math.floor(availableParallelism() / ranksHere)));
     const device = rankDevice(c.device, world);
     const outputDir = resolve(c.outputDir);
