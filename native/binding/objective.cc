@@ -197,7 +197,7 @@ class Objective : public Napi::ObjectWrap<Objective> {
   }
 
   // compute(inputs, { teacherTemp, teacherPatchTemp, requiresGrad, updateCentres, termByTerm })
-  //   -> Promise<{ total, ibot, cls, mim, spatial, channel, grads? }>
+  //   -> Promise<{ total, ibot, cls, mim, spatial, channel, clsEntropy, grads? }>
   Napi::Value Compute(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return Guard(env, [&] {
@@ -229,7 +229,8 @@ class Objective : public Napi::ObjectWrap<Objective> {
         std::vector<std::pair<const char*, double>> values = {
             {"total", losses.total.item<double>()}, {"ibot", losses.ibot.item<double>()},
             {"cls", losses.cls.item<double>()},     {"mim", losses.mim.item<double>()},
-            {"spatial", losses.spatial.item<double>()}, {"channel", losses.channel.item<double>()}};
+            {"spatial", losses.spatial.item<double>()}, {"channel", losses.channel.item<double>()},
+            {"clsEntropy", losses.cls_target_entropy.item<double>()}};
         return [values, grads, grad](Napi::Env env) -> Napi::Value {
           Napi::Object out = Napi::Object::New(env);
           for (auto& [name, v] : values) out.Set(name, v);

@@ -120,6 +120,8 @@ class SereStep : public Napi::ObjectWrap<SereStep> {
                  out.Set("mim", r.mim);
                  out.Set("spatial", r.spatial);
                  out.Set("channel", r.channel);
+                 out.Set("clsEntropy", r.cls_entropy);
+                 out.Set("clsKl", r.cls_kl);
                  out.Set("stepped", r.stepped);
                  out.Set("skipped", r.skipped);
                  out.Set("lossScale", r.loss_scale);

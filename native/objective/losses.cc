@@ -27,6 +27,12 @@ at::Tensor CentredTargets(const at::Tensor& teacher, const at::Tensor& centre, d
   return at::softmax((t - centre.to(t.options())).div_(temp), -1);
 }
 
+at::Tensor MeanEntropy(const at::Tensor& probabilities) {
+  auto p = AtLeastFloat32(probabilities.detach());
+  // xlogy: 0 log 0 = 0, so one-hot rows give exactly 0.
+  return -at::xlogy(p, p).sum(-1).mean();
+}
+
 at::Tensor IbotClsLoss(const at::Tensor& teacher_cls, const at::Tensor& student_cls, const at::Tensor& centre,
                        double teacher_temp, double student_temp) {
   NoAutocast fp32;

@@ -14,6 +14,11 @@ at::Tensor CrossEntropy(const at::Tensor& target, const at::Tensor& logits);
 // Teacher targets softmax((t - centre) / temp).
 at::Tensor CentredTargets(const at::Tensor& teacher, const at::Tensor& centre, double temp);
 
+// Mean over rows of the entropy -sum p log p of probability rows (..., K): for the iBOT CLS
+// targets, the part of the CLS loss that no student could remove (DINO's collapse monitor:
+// CE(t, s) = H(t) + KL(t || s)). ln K for uniform targets, 0 for one-hot ones.
+at::Tensor MeanEntropy(const at::Tensor& probabilities);
+
 // iBOT CLS loss: teacher (2B, K) of the global views, student ((2 + V_l) B, K) of all
 // views (global first), each stacked view-major. Mean over the pairs (q, v), v != q,
 // of the batch-mean CE.

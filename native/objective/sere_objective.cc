@@ -79,11 +79,14 @@ SereObjective::Sizes SereObjective::Check(const SereInputs& in) const {
   return {b, locals};
 }
 
-SereLosses SereObjective::Weighted(at::Tensor cls, at::Tensor mim, at::Tensor spatial, at::Tensor channel) const {
+SereLosses SereObjective::Weighted(at::Tensor cls, at::Tensor mim, at::Tensor spatial, at::Tensor channel,
+                                   const SereInputs& in, TeacherTemps temps) const {
   const auto& o = options_;
   auto ibot = o.lambda1 * cls + o.lambda2 * mim;
   auto total = ibot * ((4 - o.alpha - o.beta) / 2) + o.alpha * spatial + o.beta * channel;
-  return {total, ibot, cls, mim, spatial, channel};
+  at::NoGradGuard diagnostics;
+  auto entropy = MeanEntropy(CentredTargets(in.teacher_cls, centre_.to(in.teacher_cls.device()), temps.cls));
+  return {total, ibot, cls, mim, spatial, channel, entropy};
 }
 
 SereLosses SereObjective::Compute(const SereInputs& in, TeacherTemps temps) const {
@@ -113,7 +116,7 @@ SereLosses SereObjective::Compute(const SereInputs& in, TeacherTemps temps) cons
   auto spatial = SereSpatialLoss(teacher, student, options_.spatial_teacher_temp);
   auto channel = SereChannelLoss(in.teacher_channel, in.student_channel, in.student_local_channel,
                                  options_.channel_teacher_temp);
-  return Weighted(cls, mim, spatial, channel);
+  return Weighted(cls, mim, spatial, channel, in, temps);
 }
 
 void SereObjective::AccumulateCentreSums(const at::Tensor& teacher_cls, const at::Tensor& teacher_patch) {

@@ -47,9 +47,12 @@ struct TeacherTemps {
   double patch = 0.04;  // tau_p
 };
 
-// Scalar losses; `total` is differentiable w.r.t. the student's inputs.
+// Scalar losses; `total` is differentiable w.r.t. the student's inputs. Diagnostics (not
+// differentiable): cls_target_entropy, the mean entropy of the teacher's CLS targets; the CLS
+// loss less it is the mean KL divergence of the student from them.
 struct SereLosses {
   at::Tensor total, ibot, cls, mim, spatial, channel;
+  at::Tensor cls_target_entropy;
 };
 
 class SereObjective {
@@ -83,7 +86,9 @@ class SereObjective {
     int64_t batch, locals;
   };
   Sizes Check(const SereInputs& in) const;
-  SereLosses Weighted(at::Tensor cls, at::Tensor mim, at::Tensor spatial, at::Tensor channel) const;
+  // The weighted total of the four losses, with the diagnostics of the step's teacher targets.
+  SereLosses Weighted(at::Tensor cls, at::Tensor mim, at::Tensor spatial, at::Tensor channel, const SereInputs& in,
+                      TeacherTemps temps) const;
 
   SereObjectiveOptions options_;
   at::Tensor centre_, patch_centre_;

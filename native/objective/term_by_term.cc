@@ -70,7 +70,7 @@ SereLosses SereObjective::ComputeTermByTerm(const SereInputs& in, TeacherTemps t
       channel = channel + CrossEntropy(t, AtLeastFloat32(View(in.student_local_channel, v, batch))).mean();
   }
   channel = channel / static_cast<double>(kGlobalViews * (1 + locals));
-  return Weighted(cls, mim, spatial, channel);
+  return Weighted(cls, mim, spatial, channel, in, temps);
 }
 
 }  // namespace sere::objective

@@ -86,7 +86,8 @@ void SereStep::JoinRanks(distributed::Communicator& communicator) {
 }
 
 void SereStep::ReduceReport(const objective::SereLosses& losses, StepResult& result, bool stop) {
-  auto values = at::stack({losses.total, losses.ibot, losses.cls, losses.mim, losses.spatial, losses.channel})
+  auto values = at::stack({losses.total, losses.ibot, losses.cls, losses.mim, losses.spatial, losses.channel,
+                           losses.cls_target_entropy})
                     .detach()
                     .to(at::kCPU, at::kDouble);
   if (config_.communicator) {
@@ -95,7 +96,7 @@ void SereStep::ReduceReport(const objective::SereLosses& losses, StepResult& res
     values = at::cat({values, at::full({1}, stop ? 1.0 : 0.0, values.options())}).to(config_.device);
     communicator.AllReduceSum(values);
     values = values.cpu() / static_cast<double>(communicator.world_size());
-    stop = values[6].item<double>() > 0;
+    stop = values[7].item<double>() > 0;
   }
   auto v = values.accessor<double, 1>();
   result.total = v[0];
@@ -104,6 +105,8 @@ void SereStep::ReduceReport(const objective::SereLosses& losses, StepResult& res
   result.mim = v[3];
   result.spatial = v[4];
   result.channel = v[5];
+  result.cls_entropy = v[6];
+  result.cls_kl = v[2] - v[6];
   result.stop = stop;
 }
 

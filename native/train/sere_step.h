@@ -67,6 +67,8 @@ struct StepSchedule {
 
 struct StepResult {
   double total = 0, ibot = 0, cls = 0, mim = 0, spatial = 0, channel = 0;
+  // The teacher's CLS targets: mean entropy, and the CLS loss's KL part (cls - entropy).
+  double cls_entropy = 0, cls_kl = 0;
   bool stepped = false;       // an optimiser step happened (end of an accumulation round)
   bool skipped = false;       // fp16: gradients overflowed, the step was skipped
   double loss_scale = 1.0;    // fp16 loss scale after this iteration

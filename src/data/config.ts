@@ -9,6 +9,36 @@ const range = (name: string, low: number, high: number) =>
     .tuple([z.number().min(low).max(high), z.number().min(low).max(high)])
     .refine(([a, b]) => a <= b, { message: `${name}: the first bound must not exceed the second` });
 
+const probability = z.number().min(0).max(1);
+const perGroup = z.tuple([probability, probability, probability]);
+
+/**
+ * The photometric augmentation of each view group (spec section 2), as fields that the training
+ * configuration shares. Defaults are the reference's; probabilities per group are
+ * [global view 1, global view 2, local views].
+ */
+export const photometryFields = {
+  blurProb: perGroup.default([1, 0.1, 0.5]).describe("Gaussian blur probability per view group: global view 1, global view 2, local views"),
+  blurSigma: z
+    .tuple([z.number().min(0), z.number().min(0)])
+    .refine(([a, b]) => a <= b, { message: "the first bound must not exceed the second" })
+    .default([0.1, 2])
+    .describe("Gaussian blur sigma range, in pixels (of a 224 px view when blurSigmaRelative)"),
+  blurSigmaRelative: z.boolean().default(false).describe("scale the blur sigma with the view's size (blurSigma is for 224 px)"),
+  solarizationProb: perGroup.default([0, 0.2, 0]).describe("solarisation probability per view group: global view 1, global view 2, local views"),
+  colorJitterProb: probability.default(0.8).describe("probability of colour jitter"),
+  colorJitterStrength: z.number().min(0).default(1).describe("colour jitter factors relative to the reference's (brightness 0.4, contrast 0.4, saturation 0.2, hue 0.1)"),
+  grayscaleProb: probability.default(0.2).describe("probability of turning a view gray"),
+};
+export const photometrySchema = z.object(photometryFields);
+export type PhotometryOptions = z.output<typeof photometrySchema>;
+
+/** The photometry fields of an object that has them (a training configuration). */
+export function photometryOf(c: PhotometryOptions): PhotometryOptions {
+  const { blurProb, blurSigma, blurSigmaRelative, solarizationProb, colorJitterProb, colorJitterStrength, grayscaleProb } = c;
+  return { blurProb, blurSigma, blurSigmaRelative, solarizationProb, colorJitterProb, colorJitterStrength, grayscaleProb };
+}
+
 /** Multi-crop views and their masks (spec section 2); defaults are ViT-S/16's. */
 export const viewsSchema = z
   .object({
@@ -22,6 +52,7 @@ export const viewsSchema = z
     maskRatio: z.array(z.number().min(0).max(1)).min(1).default([0, 0.3]),
     maskRatioVar: z.array(z.number().min(0).max(1)).min(1).default([0, 0.2]),
     maskMinAspect: z.number().positive().max(1).default(0.3),
+    photometry: photometrySchema.prefault({}),
   })
   .refine((v) => v.globalSize % v.patchSize === 0, {
     message: "globalSize must be a multiple of patchSize (masks cover whole patches)",

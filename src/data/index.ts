@@ -8,5 +8,5 @@ export { Random, type RandomState } from "./random.js";
 export { planStep, GLOBAL_VIEWS, RECORD_COLUMNS, type StepPlan, type ViewGroupPlan } from "./plan.js";
 export { randomResizedCrop, type CropRecord } from "./crops.js";
 export { drawMask, blockMask, DEFAULT_MASK_OPTIONS, type BlockMask, type MaskOptions } from "./masks.js";
-export { drawPhotometry, VIEW_KINDS, type ViewPhotometry } from "./photometric.js";
+export { drawPhotometry, type GroupPhotometry, type ViewPhotometry } from "./photometric.js";
 export { renderStep, renderGroups, IMAGENET_NORMALISATION, type RgbImage, type Normalisation } from "./render.js";

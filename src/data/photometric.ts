@@ -1,7 +1,8 @@
 // The photometric parameters of one view, drawn with the probabilities of the method
-// (spec section 2): colour jitter (p 0.8: brightness 0.4, contrast 0.4, saturation 0.2,
-// hue 0.1, in a random order, as torchvision's ColorJitter), grayscale (p 0.2), Gaussian
-// blur with sigma ~ U(0.1, 2) (p per view kind), solarisation (p per view kind).
+// (spec section 2; the defaults of PhotometryOptions in config.ts): colour jitter (p 0.8:
+// brightness 0.4, contrast 0.4, saturation 0.2, hue 0.1, in a random order, as torchvision's
+// ColorJitter), grayscale (p 0.2), Gaussian blur with sigma ~ U(0.1, 2) (p per view group),
+// solarisation (p per view group).
 import type { Random } from "./random.js";
 
 /** Operation ids of the colour jitter, as native/augment numbers them. */
@@ -22,24 +23,22 @@ export interface ViewPhotometry {
   solarize: boolean;
 }
 
-/** Probabilities that differ between view kinds. */
-export interface ViewKind {
+/** The reference's jitter factors at strength 1 (torchvision's ColorJitter(0.4, 0.4, 0.2, 0.1)). */
+export const JITTER = { brightness: 0.4, contrast: 0.4, saturation: 0.2, hue: 0.1 } as const;
+/** Sigmas of `blurSigma` are for a view of this size when they scale with the view. */
+export const BLUR_REFERENCE_SIZE = 224;
+
+/** How a view of one group is drawn (PhotometryOptions, src/data/config.ts, resolved for a group). */
+export interface GroupPhotometry {
+  jitter: number;
+  jitterStrength: number;
+  grayscale: number;
   blur: number;
+  blurSigma: readonly [number, number];
   solarize: number;
 }
 
-/** Global view 1, global view 2, local views (spec section 2). */
-export const VIEW_KINDS = {
-  global1: { blur: 1.0, solarize: 0 },
-  global2: { blur: 0.1, solarize: 0.2 },
-  local: { blur: 0.5, solarize: 0 },
-} as const satisfies Record<string, ViewKind>;
-
-export const JITTER = { probability: 0.8, brightness: 0.4, contrast: 0.4, saturation: 0.2, hue: 0.1 } as const;
-export const GRAYSCALE_PROBABILITY = 0.2;
-export const BLUR_SIGMA: readonly [number, number] = [0.1, 2.0];
-
-export function drawPhotometry(random: Random, kind: ViewKind): ViewPhotometry {
+export function drawPhotometry(random: Random, p: GroupPhotometry): ViewPhotometry {
   const view: ViewPhotometry = {
     jitter: false,
     brightness: 1,
@@ -51,17 +50,18 @@ export function drawPhotometry(random: Random, kind: ViewKind): ViewPhotometry {
     blurSigma: 0,
     solarize: false,
   };
-  if (random.chance(JITTER.probability)) {
+  if (random.chance(p.jitter)) {
+    const s = p.jitterStrength;
     view.jitter = true;
     view.order = random.permutation(4) as ViewPhotometry["order"];
-    view.brightness = random.uniform(1 - JITTER.brightness, 1 + JITTER.brightness);
-    view.contrast = random.uniform(1 - JITTER.contrast, 1 + JITTER.contrast);
-    view.saturation = random.uniform(1 - JITTER.saturation, 1 + JITTER.saturation);
-    view.hue = random.uniform(-JITTER.hue, JITTER.hue);
+    view.brightness = random.uniform(1 - s * JITTER.brightness, 1 + s * JITTER.brightness);
+    view.contrast = random.uniform(1 - s * JITTER.contrast, 1 + s * JITTER.contrast);
+    view.saturation = random.uniform(1 - s * JITTER.saturation, 1 + s * JITTER.saturation);
+    view.hue = random.uniform(-s * JITTER.hue, s * JITTER.hue);
   }
-  view.grayscale = random.chance(GRAYSCALE_PROBABILITY);
-  if (random.chance(kind.blur)) view.blurSigma = random.uniform(BLUR_SIGMA[0], BLUR_SIGMA[1]);
-  view.solarize = random.chance(kind.solarize);
+  view.grayscale = random.chance(p.grayscale);
+  if (random.chance(p.blur)) view.blurSigma = random.uniform(p.blurSigma[0], p.blurSigma[1]);
+  view.solarize = random.chance(p.solarize);
   return view;
 }
 

@@ -5,7 +5,8 @@
 import { CROP_RATIO, randomResizedCrop, type CropRecord } from "./crops.js";
 import type { ViewsOptions } from "./config.js";
 import { drawMask } from "./masks.js";
-import { COLOUR_COLUMNS, drawPhotometry, VIEW_KINDS, writeColourRow, type ViewKind, type ViewPhotometry } from "./photometric.js";
+import type { PhotometryOptions } from "./config.js";
+import { BLUR_REFERENCE_SIZE, COLOUR_COLUMNS, drawPhotometry, writeColourRow, type GroupPhotometry, type ViewPhotometry } from "./photometric.js";
 import type { Random } from "./random.js";
 
 export const GLOBAL_VIEWS = 2;
@@ -47,10 +48,23 @@ interface DrawnView {
   photometry: ViewPhotometry;
 }
 
-function drawView(random: Random, size: ImageSize, scale: readonly [number, number], kind: ViewKind): DrawnView {
+function drawView(random: Random, size: ImageSize, scale: readonly [number, number], photometry: GroupPhotometry): DrawnView {
   const box = randomResizedCrop(size.width, size.height, scale, CROP_RATIO, () => random.next());
   const record = { ...box, flipped: random.chance(0.5) };
-  return { record, photometry: drawPhotometry(random, kind) };
+  return { record, photometry: drawPhotometry(random, photometry) };
+}
+
+/** The photometry of view group `group` (0: global view 1, 1: global view 2, 2: local views) at `viewSize` px. */
+export function groupPhotometry(o: PhotometryOptions, group: 0 | 1 | 2, viewSize: number): GroupPhotometry {
+  const scale = o.blurSigmaRelative ? viewSize / BLUR_REFERENCE_SIZE : 1;
+  return {
+    jitter: o.colorJitterProb,
+    jitterStrength: o.colorJitterStrength,
+    grayscale: o.grayscaleProb,
+    blur: o.blurProb[group],
+    blurSigma: [o.blurSigma[0] * scale, o.blurSigma[1] * scale],
+    solarize: o.solarizationProb[group],
+  };
 }
 
 function group(size: number, viewsPerImage: number, drawn: DrawnView[][]): ViewGroupPlan {
@@ -86,12 +100,14 @@ export function planStep(random: Random, sizes: readonly ImageSize[], views: Vie
   const globals: DrawnView[][] = [];
   const locals: DrawnView[][] = [];
   const masks = new Uint8Array(GLOBAL_VIEWS * sizes.length * n * n);
+  const [global1, global2, local] = [
+    groupPhotometry(views.photometry, 0, views.globalSize),
+    groupPhotometry(views.photometry, 1, views.globalSize),
+    groupPhotometry(views.photometry, 2, views.localSize),
+  ];
   sizes.forEach((size, b) => {
-    globals.push([
-      drawView(random, size, views.globalScale, VIEW_KINDS.global1),
-      drawView(random, size, views.globalScale, VIEW_KINDS.global2),
-    ]);
-    locals.push(Array.from({ length: views.localCount }, () => drawView(random, size, views.localScale, VIEW_KINDS.local)));
+    globals.push([drawView(random, size, views.globalScale, global1), drawView(random, size, views.globalScale, global2)]);
+    locals.push(Array.from({ length: views.localCount }, () => drawView(random, size, views.localScale, local)));
     for (let v = 0; v < GLOBAL_VIEWS; v++) {
       masks.set(drawMask(random, n, maskOptions).mask, (v * sizes.length + b) * n * n);
     }

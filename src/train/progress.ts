@@ -27,7 +27,7 @@ export class ProgressReporter {
     const done = e.iteration - this.first;
     const perStep = (performance.now() - this.started) / 1000 / done;
     const eta = clock(perStep * (this.totalSteps - e.iteration));
-    const text = `epoch ${e.epoch} step ${e.iteration}/${this.totalSteps} loss ${e.total.toFixed(4)} (cls ${e.cls.toFixed(3)} mim ${e.mim.toFixed(3)} spatial ${e.spatial.toFixed(3)} channel ${e.channel.toFixed(3)}) lr ${e.lr.toExponential(2)} ${e.imagesPerSecond.toFixed(1)} img/s eta ${eta}`;
+    const text = `epoch ${e.epoch} step ${e.iteration}/${this.totalSteps} loss ${e.total.toFixed(4)} (cls ${e.cls.toFixed(3)} = H ${e.clsEntropy.toFixed(2)} + KL ${e.clsKl.toFixed(2)}, mim ${e.mim.toFixed(3)} spatial ${e.spatial.toFixed(3)} channel ${e.channel.toFixed(3)}) lr ${e.lr.toExponential(2)} ${e.imagesPerSecond.toFixed(1)} img/s eta ${eta}`;
     if (this.tty) {
       const width = 20;
       const filled = Math.round((width * e.iteration) / this.totalSteps);

@@ -20,7 +20,7 @@ export interface CosineSchedule {
  */
 export function cosineScheduleAt(iteration: number, s: CosineSchedule): number {
   const total = s.epochs * s.iterationsPerEpoch;
-  const warmup = (s.warmupEpochs ?? 0) * s.iterationsPerEpoch;
+  const warmup = Math.round((s.warmupEpochs ?? 0) * s.iterationsPerEpoch);
   const i = Math.min(Math.max(iteration, 0), total - 1);
   if (i < warmup) {
     const start = s.warmupStart ?? 0;

@@ -245,6 +245,27 @@ describe("the SERE objective", () => {
     disposeInputs(rest as SereInputs);
   });
 
+  it("reports the entropy of the teacher's CLS targets: ln K when uniform, 0 when one-hot; cls - entropy is the KL part", async () => {
+    const z: Sizes = { B: 2, V_l: 2, K: 8, D: 2, H: 1, n: 2, nLocal: 2, globalSides: [2, 2] };
+    // equal teacher logits: uniform targets; the student uniform too, so CE = ln K and KL = 0
+    const uniform = makeInputs(z, disjointLocals(2, 2));
+    const u = await objective({ outDim: 8 }).compute(uniform, temps);
+    expect(u.clsEntropy).toBeCloseTo(Math.log(8), 6);
+    expect(u.cls - u.clsEntropy).toBeCloseTo(0, 6);
+    disposeInputs(uniform);
+    // one logit far above the others in every row (k = row mod K): one-hot targets, entropy 0;
+    // the uniform student then pays ln K, all of it KL
+    const oneHot = makeInputs(z, disjointLocals(2, 2), { teacherCls: (i) => (i % 8 === Math.floor(i / 8) % 8 ? 50 : 0) });
+    const h = await objective({ outDim: 8 }).compute(oneHot, temps);
+    expect(Math.abs(h.clsEntropy)).toBe(0);
+    expect(h.cls).toBeCloseTo(Math.log(8), 5);
+    // half the mass on each of two logits: entropy ln 2
+    disposeInputs(oneHot);
+    const twoHot = makeInputs(z, disjointLocals(2, 2), { teacherCls: (i) => (i % 8 < 2 ? 50 : 0) });
+    expect((await objective({ outDim: 8 }).compute(twoHot, temps)).clsEntropy).toBeCloseTo(Math.log(2), 6);
+    disposeInputs(twoHot);
+  });
+
   it("rejects wrong shapes and settings with messages naming the input and the fix", async () => {
     const z: Sizes = { B: 2, V_l: 1, K: 4, D: 2, H: 1, n: 2, nLocal: 2, globalSides: [2, 2] };
     const inputs = makeInputs(z, disjointLocals(2, 1));

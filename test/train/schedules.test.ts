@@ -63,3 +63,13 @@ describe("gradient accumulation rounds (the reference's accum_iter, counted with
     expect(accumulationRoundAt(7, { iterationsPerEpoch: 5, accumIter: 1 })).toEqual({ roundStart: 7, startsRound: true, endsRound: true });
   });
 });
+
+describe("warmup in fractions of an epoch", () => {
+  it("rounds the warmup to whole iterations: half an epoch of 4 iterations warms up over 2", () => {
+    const s = { base: 1, final: 0, epochs: 2, iterationsPerEpoch: 4, warmupEpochs: 0.5 };
+    expect([0, 1].map((i) => cosineScheduleAt(i, s))).toEqual([0, 1]);
+    // then the cosine over the remaining 6 iterations
+    expect(cosineScheduleAt(2, s)).toBe(1);
+    expect(cosineScheduleAt(5, s)).toBeCloseTo(0.5, 12);
+  });
+});

@@ -54,6 +54,13 @@ describe("Trainer without local views (--local-crops-number 0, the reference's d
     const result = await trainer.fit();
     expect(result).toMatchObject({ iterations: 2, stoppedBy: "maxSteps" });
     for (const s of steps) for (const key of ["total", "cls", "mim", "spatial", "channel"] as const) expect(Number.isFinite(s[key]), key).toBe(true);
+    // DINO's collapse monitor in the log: cls = entropy of the teacher's targets + KL
+    const log = readFileSync(join(dir, "log.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as StepEvent);
+    for (const l of log) {
+      expect(l.clsEntropy).toBeGreaterThan(0);
+      expect(l.clsEntropy).toBeLessThanOrEqual(Math.log(64) + 1e-6);
+      expect(l.clsEntropy + l.clsKl).toBeCloseTo(l.cls, 9);
+    }
     const names = (await readWeightGroups(join(dir, "checkpoint.pth"))).find(([k]) => k === "student")![1].map(([n]) => n);
     expect(names).toContain("backbone.pixel_sere.predictor.0.weight");
     expect(names.some((n) => n.includes("_sere_local"))).toBe(false);
