@@ -17,7 +17,7 @@ Napi::Function Tensor::Define(Napi::Env env) {
 
 Napi::Object Tensor::New(Napi::Env env, at::Tensor tensor) {
   Napi::Object object = DataOf(env).tensor_class.New({});
-  Unwrap(object)->tensor_.Set(std::move(tensor));
+  Unwrap(object)->Hold(env, std::move(tensor));
   return object;
 }
 
@@ -31,8 +31,25 @@ at::Tensor Tensor::From(Napi::Env env, Napi::Value value, const char* what) {
 Tensor::Tensor(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tensor>(info) {
   Napi::Env env = info.Env();
   if (info.Length() == 0) return;
-  Guard(env, [&] { tensor_.Set(TensorFromTypedArray(env, info[0], ShapeFrom(env, info[1]))); });
+  Guard(env, [&] { Hold(env, TensorFromTypedArray(env, info[0], ShapeFrom(env, info[1]))); });
 }
+
+void Tensor::Hold(Napi::BasicEnv env, at::Tensor tensor) {
+  Drop(env);
+  // Its own bytes: Tensors sharing memory (views, state()) are counted each, which only hastens collection.
+  const int64_t bytes = tensor.defined() ? static_cast<int64_t>(tensor.nbytes()) : 0;
+  tensor_.Set(std::move(tensor));
+  if (bytes > 0) Napi::MemoryManagement::AdjustExternalMemory(env, bytes);
+  external_bytes_ = bytes;
+}
+
+void Tensor::Drop(Napi::BasicEnv env) {
+  tensor_.Release();
+  if (external_bytes_ > 0) Napi::MemoryManagement::AdjustExternalMemory(env, -external_bytes_);
+  external_bytes_ = 0;
+}
+
+void Tensor::Finalize(Napi::BasicEnv env) { Drop(env); }
 
 at::Tensor& Tensor::Get(Napi::Env env) {
   at::Tensor* t = tensor_.Get();
@@ -67,7 +84,7 @@ Napi::Value Tensor::Reshape(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Tensor::Dispose(const Napi::CallbackInfo& info) {
-  tensor_.Release();
+  Drop(info.Env());
   return info.Env().Undefined();
 }
 

@@ -19,7 +19,15 @@ class Tensor : public Napi::ObjectWrap<Tensor> {
   // new Tensor(data: TypedArray, shape: number[]); with no arguments an empty handle (internal).
   explicit Tensor(const Napi::CallbackInfo& info);
 
+  // A Tensor collected without dispose() gives its memory back to V8's account.
+  void Finalize(Napi::BasicEnv env) override;
+
  private:
+  // Takes `tensor` and tells V8 the native memory it holds, so that V8 collects forgotten
+  // Tensors when they hold much (a small JS object can stand for gigabytes).
+  void Hold(Napi::BasicEnv env, at::Tensor tensor);
+  // Frees the tensor (if held) and takes its bytes off V8's account.
+  void Drop(Napi::BasicEnv env);
   at::Tensor& Get(Napi::Env env);
   Napi::Value Shape(const Napi::CallbackInfo& info);
   Napi::Value Dtype(const Napi::CallbackInfo& info);
@@ -30,6 +38,7 @@ class Tensor : public Napi::ObjectWrap<Tensor> {
   Napi::Value Disposed(const Napi::CallbackInfo& info);
 
   Owned<at::Tensor> tensor_;
+  int64_t external_bytes_ = 0;  // what V8 was told this Tensor holds
 };
 
 }  // namespace sere::binding

@@ -135,6 +135,10 @@ export class Model {
     this.handle.dispose();
   }
 
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
   private async withImages<T>(images: ImageBatch | Tensor, run: (t: Tensor) => Promise<T>): Promise<T> {
     if (!("data" in images) && !("pixels" in images)) return run(images);
     const t = imagesToTensor(images);

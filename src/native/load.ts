@@ -50,5 +50,19 @@ export function native(): NativeAddon {
   } catch (err) {
     throw new NativeAddonError(explainLoadFailure(path, (err as Error).message));
   }
+  makeDisposable(addon);
   return addon;
+}
+
+/** The addon's classes whose objects hold native memory until dispose(). */
+const DISPOSABLE_CLASSES = ["Tensor", "Model", "SereStep", "SereObjective", "Communicator"] as const;
+
+/** `using t = tensor(...)` disposes the native object at the end of the scope. */
+function makeDisposable(loaded: NativeAddon): void {
+  for (const name of DISPOSABLE_CLASSES) {
+    const prototype = (loaded[name] as { prototype: { dispose(): void } & Partial<Disposable> }).prototype;
+    prototype[Symbol.dispose] ??= function (this: { dispose(): void }) {
+      this.dispose();
+    };
+  }
 }

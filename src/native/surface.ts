@@ -43,6 +43,8 @@ export interface NativeTensor {
   /** Frees the native memory now; later use throws. */
   dispose(): void;
   isDisposed(): boolean;
+  /** dispose(), for `using`. */
+  [Symbol.dispose](): void;
 }
 
 /** A state dict as it crosses the boundary: [name, tensor] pairs in order. */
@@ -90,6 +92,7 @@ export interface NativeModel {
   /** Seconds per training forward (+ backward) of `images`, for the benchmarks. */
   throughput(images: NativeTensor, options: { backward: boolean; precision: string; warmup: number; iterations: number }): Promise<number>;
   dispose(): void;
+  [Symbol.dispose](): void;
   isDisposed(): boolean;
 }
 
@@ -172,6 +175,7 @@ export interface NativeSereObjective {
   dispose(): void;
 }
 
+  [Symbol.dispose](): void;
 /** The SERE objective's part of the addon (native/binding/objective.cc). */
 export interface NativeObjectiveAddon {
   overlapGrids(queryRecords: NativeTensor, keyRecords: NativeTensor, side: number): { query: NativeTensor; key: NativeTensor };
@@ -229,6 +233,7 @@ export interface NativeCommunicator {
   dispose(): void;
 }
 
+  [Symbol.dispose](): void;
 /** The SERE heads' BatchNorm after one training forward and backward (native/model/sync_batch_norm.h). */
 export interface NativeBatchNormResult {
   output: NativeTensor;
@@ -297,6 +302,7 @@ export interface NativeTrainingState {
   /** "{i}.exp_avg", "{i}.exp_avg_sq", "{i}.step" per optimised parameter i. */
   optimizer: NativeEntries;
   centre: NativeTensor;
+  [Symbol.dispose](): void;
   patchCentre: NativeTensor;
   lossScale: number;
   goodSteps: number;

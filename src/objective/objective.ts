@@ -151,6 +151,10 @@ export class SereObjective {
     this.noLocals.clear();
   }
 
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
   /** Checks every shape against the others; fills in empty local inputs when V_l = 0. */
   private checkInputs(inputs: SereInputs): Required<SereInputs> {
     const c = new ShapeCheck(`${WHERE}.compute()`);
