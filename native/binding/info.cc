@@ -1,8 +1,10 @@
-// info(), setThreads(), liveObjects(): what the addon is and how it runs.
+// info(), setThreads(), liveObjects(), cudaPeakMemory(): what the addon is and how it runs.
 #include "binding/addon.h"
 #include "binding/errors.h"
 #include "binding/live_objects.h"
 #include "runtime/build_info.h"
+#include "runtime/device.h"
+#include "runtime/memory.h"
 #include "runtime/threads.h"
 
 namespace sere::binding {
@@ -59,12 +61,23 @@ Napi::Value LiveObjects(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(LiveObjectCount().load()));
 }
 
+// cudaPeakMemory(device): bytes, the most that tensors held at once on that CUDA device.
+Napi::Value CudaPeakMemory(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, [&] {
+    if (!info[0].IsString()) throw Napi::TypeError::New(env, "cudaPeakMemory(device): device must be a string such as \"cuda:0\"");
+    const int64_t bytes = CudaPeakAllocatedBytes(ParseDevice(info[0].As<Napi::String>().Utf8Value()));
+    return Napi::Number::New(env, static_cast<double>(bytes)).As<Napi::Value>();
+  });
+}
+
 }  // namespace
 
 void RegisterInfo(Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
   exports.Set("liveObjects", Napi::Function::New(env, LiveObjects, "liveObjects"));
+  exports.Set("cudaPeakMemory", Napi::Function::New(env, CudaPeakMemory, "cudaPeakMemory"));
 }
 
 }  // namespace sere::binding

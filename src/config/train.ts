@@ -95,6 +95,8 @@ export const trainConfigSchema = z
     knnEval: z.boolean().default(false),
     /** Evaluate on only the first N training and N test images (0: all). */
     knnEvalLimit: z.number().int().min(0).default(0),
+    /** TensorBoard event files beside log.jsonl (every logged number, by step); false: none. */
+    tensorboard: z.boolean().default(true),
   })
   .superRefine((c, ctx) => {
     if (c.arch === "custom" && (c.embedDim === undefined || c.depth === undefined || c.numHeads === undefined)) {

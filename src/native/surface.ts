@@ -348,6 +348,8 @@ export interface NativeAddon extends NativeObjectiveAddon, NativeAugment {
   setThreads(n: number): void;
   /** Native objects currently held by JS (tensors, models, ...). */
   liveObjects(): number;
+  /** Bytes: the most that tensors held at once on this CUDA device ("cuda", "cuda:N") since the process started. */
+  cudaPeakMemory(device: string): number;
   Tensor: new (data: NativeTypedArray, shape: readonly number[]) => NativeTensor;
   /** Matrix product, computed off the JS thread. */
   matmul(a: NativeTensor, b: NativeTensor): Promise<NativeTensor>;

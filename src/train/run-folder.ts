@@ -5,6 +5,7 @@ import { join } from "node:path";
 
 import { ConfigError } from "../config/parse.js";
 import { PARTIAL_SUFFIX, writeFileAtomically } from "../io/atomic.js";
+import { EVENT_FILE } from "./tensorboard.js";
 
 export const CHECKPOINT = "checkpoint.pth";
 export const LOG = "log.jsonl";
@@ -40,12 +41,12 @@ export function checkRunFolder(dir: string, how: { resume: boolean; overwrite: b
 
 /**
  * Makes the folder ready for this run's writer (rank 0): removes what killed writes left
- * (*.partial); with overwrite, the earlier run's checkpoints and log; and the log of a run
- * that does not resume, so that it starts anew.
+ * (*.partial); with overwrite, the earlier run's checkpoints and log; and the log and
+ * TensorBoard event files of a run that does not resume, so that it starts anew.
  */
 export function prepareRunFolder(dir: string, how: { overwrite: boolean; resuming: boolean }): void {
   for (const name of readdirSync(dir)) {
-    const stale = name.endsWith(PARTIAL_SUFFIX) || (how.overwrite && CHECKPOINT_FILE.test(name)) || (!how.resuming && name === LOG);
+    const stale = name.endsWith(PARTIAL_SUFFIX) || (how.overwrite && CHECKPOINT_FILE.test(name)) || (!how.resuming && (name === LOG || EVENT_FILE.test(name)));
     if (stale) rmSync(join(dir, name), { force: true });
   }
 }

@@ -8,6 +8,7 @@ import { join, resolve } from "node:path";
 import { type ConfigSources, resolveTrainConfig } from "../config/resolve.js";
 import type { TrainConfig, TrainConfigInput } from "../config/train.js";
 import { Loader, type LoaderState, openDataset } from "../data/index.js";
+import { photometryOf } from "../data/config.js";
 import { copyFileAtomically } from "../io/atomic.js";
 import { native } from "../native/load.js";
 import type { NativeCommunicator, NativeSereStep, NativeStepResult, NativeStepSchedule } from "../native/surface.js";
@@ -22,6 +23,7 @@ import { connectRanks, rankDevice, rankEnvironment, type RankEnvironment } from 
 import { ProgressReporter } from "./progress.js";
 import { accumulationRoundAt, learningRateAt, teacherMomentumAt, teacherTemperatureAt, weightDecayAt } from "./schedules.js";
 import { stepOptionsFrom } from "./step-options.js";
+import { EventFileWriter, knnScalars, stepScalars } from "./tensorboard.js";
 
 /** What one iteration reports (also one line of log.jsonl). */
 export interface StepEvent extends Omit<NativeStepResult, "stepped" | "stop">, Omit<NativeStepSchedule, "freezeLastLayer" | "stop"> {
@@ -32,7 +34,12 @@ export interface StepEvent extends Omit<NativeStepResult, "stepped" | "stop">, O
   imagesPerSecond: number;
   /** Images that could not be decoded so far. */
   skippedImages: number;
+  /** Seconds waiting for this batch, and in the step itself (DINO's data time and iteration time less it). */
+  dataSeconds: number;
+  stepSeconds: number;
   rssMiB: number;
+  /** On CUDA: the most memory tensors held at once on the device so far. */
+  cudaPeakMiB?: number;
 }
 
 export interface EpochEvent {
@@ -124,6 +131,7 @@ export class Trainer extends EventEmitter<Events> {
           patchSize: c.patchSize,
           maskRatio: [...c.predRatio],
           maskRatioVar: [...c.predRatioVar],
+          photometry: photometryOf(c),
         },
       },
       { warn: (message) => this.warn(message) },
@@ -131,7 +139,9 @@ export class Trainer extends EventEmitter<Events> {
     const perEpoch = loader.batchesPerEpoch();
     const communicator = world ? await connectRanks(world, { device, timeoutSeconds: c.distTimeout }) : undefined;
     let step: NativeSereStep | undefined;
+    let tensorboard: EventFileWriter | undefined;
     try {
+      if (writes && c.tensorboard) tensorboard = new EventFileWriter(outputDir);
       step = new (native().SereStep)({ ...stepOptionsFrom(c), device, communicator });
       let iteration = 0;
       let epoch = 0;
@@ -139,21 +149,24 @@ export class Trainer extends EventEmitter<Events> {
         ({ iteration, epoch } = await this.restore(step, loader, checkpointPath, world));
         // The steps after the checkpoint are run again: their earlier lines go.
         if (writes) await cutLog(join(outputDir, LOG), iteration);
+        tensorboard?.resumedAt(iteration + 1);
         if (c.maxSteps > 0 && iteration >= c.maxSteps) {
           if (writes) this.warn(`${checkpointPath} is at step ${iteration}, and --max-steps is ${c.maxSteps}: nothing to train (raise --max-steps to go on)`, "RunWarning");
           return { config: c, iterations: iteration, epochs: epoch, lastCheckpoint: checkpointPath, stoppedBy: "maxSteps" };
         }
       }
       const ranks = world && communicator ? { world, communicator } : undefined;
-      const result = await this.loop(step, loader, { epoch, iteration, perEpoch, outputDir, ranks });
+      const result = await this.loop(step, loader, { epoch, iteration, perEpoch, outputDir, device, ranks, tensorboard });
       await communicator?.barrier();
       if (writes && c.knnEval && result.stoppedBy !== "abort" && result.lastCheckpoint && dataset.classes.length > 0) {
         result.knn = await this.evaluate(result.lastCheckpoint, join(outputDir, LOG));
+        tensorboard?.scalars(result.iterations, knnScalars(result.knn));
       }
       return result;
     } finally {
       step?.dispose();
       communicator?.dispose();
+      tensorboard?.close();
     }
   }
 
@@ -185,7 +198,7 @@ export class Trainer extends EventEmitter<Events> {
   private async loop(
     step: NativeSereStep,
     loader: Loader,
-    at: { epoch: number; iteration: number; perEpoch: number; outputDir: string; ranks?: Ranks },
+    at: { epoch: number; iteration: number; perEpoch: number; outputDir: string; device: string; ranks?: Ranks; tensorboard?: EventFileWriter },
   ): Promise<FitResult> {
     const c = this.config;
     const writes = !at.ranks || at.ranks.world.rank === 0;
@@ -212,6 +225,7 @@ export class Trainer extends EventEmitter<Events> {
       let losses = 0;
       let started = performance.now();
       for await (const batch of loader.epoch(epoch)) {
+        const batchReady = performance.now();
         const schedule = this.scheduleAt(iteration, epoch, at.perEpoch, worldSize);
         let result: NativeStepResult;
         try {
@@ -244,12 +258,16 @@ export class Trainer extends EventEmitter<Events> {
           // all ranks together (their batches are the same size but for failed decodes)
           imagesPerSecond: (batch.images * worldSize * 1000) / (now - started),
           skippedImages: loader.metrics.skipped,
+          dataSeconds: (batchReady - started) / 1000,
+          stepSeconds: (now - batchReady) / 1000,
           rssMiB: process.memoryUsage().rss / 2 ** 20,
+          ...cudaPeakMemory(at.device),
         };
         started = now;
         lossSum += result.total;
         losses++;
         if (writes) writeFileSync(log, `${JSON.stringify(event)}\n`, { flag: "a" });
+        at.tensorboard?.scalars(iteration, stepScalars(event));
         progress.step(event);
         this.emit("step", event);
         // result.stop: some rank was asked to stop before this step, so all ranks stop here
@@ -321,4 +339,9 @@ export class Trainer extends EventEmitter<Events> {
     if (this.listenerCount("warning") > 0) this.emit("warning", message);
     else process.emitWarning(message, type);
   }
+}
+
+/** { cudaPeakMiB } on a CUDA device; nothing on the CPU. */
+function cudaPeakMemory(device: string): { cudaPeakMiB?: number } {
+  return device.startsWith("cuda") ? { cudaPeakMiB: native().cudaPeakMemory(device) / 2 ** 20 } : {};
 }
