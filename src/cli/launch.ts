@@ -40,7 +40,7 @@ export function takeLaunchFlags(argv: string[]): { launch?: LaunchOptions; rest:
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const [flag, inline] = arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
-    const match = names.find(([f]) => f === flag);
+    const match = names.find(([f]) => f === flag.replace(/_/g, "-")); // torchrun's --nproc_per_node too
     if (!match) {
       rest.push(arg);
       continue;

@@ -1,21 +1,24 @@
 #!/usr/bin/env node
 // sere-train: SERE pretraining from the command line.
-//   sere-train [--preset NAME] [--config FILE] [--resume] [--flag value ...]
+//   sere-train [--preset NAME] [--config FILE] [--resume] [--print-config] [--flag value ...]
 //   sere-train export --pretrained-weights CHECKPOINT [--checkpoint-key teacher] [--output-dir DIR]
 import { flagsHelp, parseFlags } from "../config/flags.js";
 import { ConfigError } from "../config/parse.js";
-import { resolveTrainConfig } from "../config/resolve.js";
+import { type ConfigSources, resolveTrainConfig } from "../config/resolve.js";
 import { DEFAULT_PRESET, PRESETS } from "../config/presets.js";
 import { trainConfigSchema } from "../config/train.js";
 import { resolve } from "node:path";
+import { stringify as toYaml } from "yaml";
 import { z } from "zod";
 import { rankEnvironment } from "../train/distributed.js";
 import { exportBackbone } from "../train/export.js";
 import { Trainer } from "../train/trainer.js";
 import { checkRunFolder } from "../train/run-folder.js";
 import { LAUNCH_USAGE, launchRanks, signalExitCode, takeLaunchFlags, watchLauncher } from "./launch.js";
+import { packageVersion } from "./version.js";
 
-const USAGE = `Usage: sere-train [--preset NAME] [--config FILE] [--resume] [--flag value ...]
+/** The help text, each field with the value this run would take (`values`). */
+const usage = (values: Record<string, unknown>, sources: ConfigSources) => `Usage: sere-train [--preset NAME] [--config FILE] [--resume] [--flag value ...]
        sere-train --nproc-per-node N [--nnodes M --node-rank R --master-addr A --master-port P] [...]
        sere-train export --pretrained-weights CHECKPOINT [--checkpoint-key teacher|student] [--output-dir DIR]
 
@@ -25,24 +28,46 @@ ${DEFAULT_PRESET}), then the config file (JSON or YAML), then the flags.
   --preset NAME     ${Object.keys(PRESETS).join(", ")}
   --config FILE     a .json / .yaml file of fields (camelCase or kebab-case)
   --resume          continue from <output-dir>/checkpoint.pth
+  --print-config    print the resolved configuration as YAML and exit
+  --version         the version of sere-train
   --help            this text
 
 ${LAUNCH_USAGE}
 
-Fields (flags are the reference implementation's argument names in kebab-case):
-${flagsHelp(trainConfigSchema.shape)}
+Fields: flags are the reference implementation's argument names, in kebab-case or its
+snake_case (--batch-size-per-gpu or --batch_size_per_gpu); a boolean flag alone means true.
+Values in brackets are what this run takes: preset ${sources.preset ?? DEFAULT_PRESET}${sources.configFile ? `, file ${sources.configFile}` : ""}${Object.keys(sources.overrides ?? {}).length > 0 ? " and the flags given" : ""}.
+${flagsHelp(trainConfigSchema.shape, values)}
 `;
+
+/** What --help shows: the configuration resolved from the sources, or the preset's alone when they do not resolve. */
+function helpValues(sources: ConfigSources): Record<string, unknown> {
+  try {
+    return resolveTrainConfig(sources);
+  } catch {
+    return resolveTrainConfig({ preset: sources.preset });
+  }
+}
 
 async function train(argv: string[]): Promise<void> {
   const { launch, rest } = takeLaunchFlags(argv);
-  const flags = parseFlags(rest, trainConfigSchema.shape, ["preset", "config"], ["resume"]);
+  const flags = parseFlags(rest, trainConfigSchema.shape, ["preset", "config"], ["resume", "print-config", "version"]);
+  const sources: ConfigSources = { preset: flags.extra.preset as string | undefined, configFile: flags.extra.config as string | undefined, overrides: flags.values };
+  if (flags.extra.version === true) {
+    process.stdout.write(`sere-train ${packageVersion()}\n`);
+    return;
+  }
   if (flags.help) {
-    process.stdout.write(USAGE);
+    process.stdout.write(usage(helpValues(sources), sources));
+    return;
+  }
+  if (flags.extra.printConfig === true) {
+    process.stdout.write(toYaml(resolveTrainConfig(sources)));
     return;
   }
   if (launch) {
     // Bad values and a taken output folder fail here, once, rather than in every rank.
-    const config = resolveTrainConfig({ preset: flags.extra.preset as string | undefined, configFile: flags.extra.config as string | undefined, overrides: flags.values });
+    const config = resolveTrainConfig(sources);
     checkRunFolder(resolve(config.outputDir), { resume: flags.extra.resume === true, overwrite: config.overwrite });
     process.exitCode = await launchRanks(launch, process.argv[1]!, rest);
     return;
@@ -110,7 +135,7 @@ const exportFlags = z.object({
 async function exportCommand(argv: string[]): Promise<void> {
   const flags = parseFlags(argv, exportFlags.shape);
   if (flags.help || flags.values.pretrainedWeights === undefined) {
-    process.stdout.write(USAGE);
+    process.stdout.write(usage(helpValues({}), {}));
     if (!flags.help) throw new ConfigError("sere-train export needs --pretrained-weights CHECKPOINT");
     return;
   }

@@ -1,6 +1,7 @@
-// Command-line flags from a zod object schema: `--batch-size-per-gpu 64` sets
-// batchSizePerGpu. Types come from the schema (numbers, booleans, strings, enums, tuples
-// of numbers given as several values); `--help` text is generated from it too.
+// Command-line flags from a zod object schema: `--batch-size-per-gpu 64` (or the reference's
+// `--batch_size_per_gpu 64`) sets batchSizePerGpu. Types come from the schema (numbers,
+// booleans, strings, enums, tuples of numbers given as several values); `--help` text is
+// generated from it too, each field's line from its `.describe(...)`.
 import type { z } from "zod";
 
 import { ConfigError } from "./parse.js";
@@ -73,7 +74,8 @@ export function parseFlags(argv: readonly string[], shape: Shape, extraFlags: re
       continue;
     }
     if (!arg.startsWith("--")) throw new ConfigError(`unexpected argument "${arg}": flags look like --name value`);
-    const [flag, inline] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
+    const [given, inline] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
+    const flag = given.replace(/_/g, "-"); // the reference's snake_case names
     const take = (): string => {
       if (inline !== undefined) return inline;
       const next = argv[i + 1];
@@ -94,7 +96,7 @@ export function parseFlags(argv: readonly string[], shape: Shape, extraFlags: re
     if (!field) {
       const known = Object.keys(shape).map(kebab);
       const close = known.filter((k) => k.includes(flag) || flag.includes(k) || k.split("-")[0] === flag.split("-")[0]).slice(0, 4);
-      throw new ConfigError(`unknown flag --${flag}` + (close.length > 0 ? `; did you mean ${close.map((k) => `--${k}`).join(", ")}?` : "; see --help"));
+      throw new ConfigError(`unknown flag --${given}` + (close.length > 0 ? `; did you mean ${close.map((k) => `--${k}`).join(", ")}?` : "; see --help"));
     }
     const info = describe(field);
     if (info.kind === "array") {
@@ -125,8 +127,19 @@ export function parseFlags(argv: readonly string[], shape: Shape, extraFlags: re
   return out;
 }
 
-/** `--help` text: every field as a flag, with its type, default and description. */
-export function flagsHelp(shape: Shape): string {
+/** How a value reads on the command line: 0.4 1 for a tuple, the text of a string. */
+function flagValue(value: unknown): string {
+  if (Array.isArray(value)) return value.join(" ");
+  if (value === "") return '""';
+  return String(value);
+}
+
+/**
+ * `--help` text: every field as a flag with its type and description, and the value a run
+ * takes: from `values` (a resolved configuration, e.g. the preset's) when given, else the
+ * schema's default.
+ */
+export function flagsHelp(shape: Shape, values?: Record<string, unknown>): string {
   return Object.entries(shape)
     .map(([name, field]) => {
       const info = describe(field);
@@ -140,8 +153,9 @@ export function flagsHelp(shape: Shape): string {
               : info.kind === "boolean"
                 ? "true|false"
                 : info.kind;
-      const fallback = info.defaultValue === undefined ? "" : ` (default ${JSON.stringify(info.defaultValue)})`;
-      const text = info.description ? `  ${info.description}` : "";
+      const value = values ? values[name] : info.defaultValue;
+      const fallback = value === undefined ? "" : ` (${values ? "" : "default "}${flagValue(value)})`;
+      const text = info.description ? `\n      ${info.description}` : "";
       return `  --${kebab(name)} ${type}${fallback}${text}`;
     })
     .join("\n");

@@ -3,6 +3,8 @@
 // is `batchSizePerGpu` here and `--batch-size-per-gpu` on the command line).
 import { z } from "zod";
 
+import { photometryFields } from "../data/config.js";
+
 const positiveInt = z.number().int().positive();
 const probability = z.number().min(0).max(1);
 const scaleRange = z
@@ -12,91 +14,83 @@ const scaleRange = z
 export const trainConfigSchema = z
   .object({
     // Model (spec 1)
-    arch: z.enum(["vit_tiny", "vit_small", "vit_base", "vit_large", "custom"]).default("vit_small"),
-    /** For arch "custom". */
-    embedDim: positiveInt.optional(),
-    depth: positiveInt.optional(),
-    numHeads: positiveInt.optional(),
-    patchSize: positiveInt.default(16),
-    outDim: positiveInt.default(8192),
-    hiddenDim: positiveInt.default(2048),
-    bottleneckDim: positiveInt.default(256),
-    normLastLayer: z.boolean().default(true),
-    sharedHead: z.boolean().default(true),
-    sharedHeadTeacher: z.boolean().default(true),
-    dropPath: z.number().min(0).max(1).default(0.1),
-    momentumTeacher: z.number().min(0).max(1).default(0.996),
+    arch: z.enum(["vit_tiny", "vit_small", "vit_base", "vit_large", "custom"]).default("vit_small").describe("ViT size: vit_tiny, vit_small, vit_base, vit_large, or custom (give embedDim, depth and numHeads)"),
+    embedDim: positiveInt.optional().describe("token width, for arch custom"),
+    depth: positiveInt.optional().describe("transformer blocks, for arch custom"),
+    numHeads: positiveInt.optional().describe("attention heads, for arch custom"),
+    patchSize: positiveInt.default(16).describe("side of the square patches, in pixels"),
+    outDim: positiveInt.default(8192).describe("output dimensions (prototypes) of the iBOT head"),
+    hiddenDim: positiveInt.default(2048).describe("hidden width of the head's MLP"),
+    bottleneckDim: positiveInt.default(256).describe("width of the head's bottleneck, before its last layer"),
+    normLastLayer: z.boolean().default(true).describe("weight-normalise the head's last layer with its norm fixed at 1 (steadier, slower to learn)"),
+    sharedHead: z.boolean().default(true).describe("one student head for the CLS and the patch tokens"),
+    sharedHeadTeacher: z.boolean().default(true).describe("one teacher head for the CLS and the patch tokens"),
+    dropPath: z.number().min(0).max(1).default(0.1).describe("stochastic depth rate of the student"),
+    momentumTeacher: z.number().min(0).max(1).default(0.996).describe("EMA momentum of the teacher at the start; a cosine schedule raises it to 1"),
 
     // Objective (spec 4)
-    alpha: z.number().min(0).default(1),
-    beta: z.number().min(0).default(1),
-    lambda1: z.number().min(0).default(1),
-    lambda2: z.number().min(0).default(1),
-    temperaturePixel: z.number().positive().default(0.5),
-    temperatureChannel: z.number().positive().default(0.1),
-    overlapSize: z.tuple([positiveInt, positiveInt]).default([13, 13]),
-    warmupTeacherTemp: z.number().positive().default(0.04),
-    teacherTemp: z.number().positive().default(0.04),
-    warmupTeacherPatchTemp: z.number().positive().default(0.04),
-    teacherPatchTemp: z.number().positive().default(0.07),
-    warmupTeacherTempEpochs: z.number().int().min(0).default(30),
+    alpha: z.number().min(0).default(1).describe("weight of the spatial relation loss"),
+    beta: z.number().min(0).default(1).describe("weight of the channel relation loss"),
+    lambda1: z.number().min(0).default(1).describe("weight of the CLS (DINO) part of the iBOT loss"),
+    lambda2: z.number().min(0).default(1).describe("weight of the masked patch (MIM) part of the iBOT loss"),
+    temperaturePixel: z.number().positive().default(0.5).describe("teacher temperature of the spatial relations"),
+    temperatureChannel: z.number().positive().default(0.1).describe("teacher temperature of the channel relations"),
+    overlapSize: z.tuple([positiveInt, positiveInt]).default([13, 13]).describe("rows and columns of the grid that samples the overlap of two views"),
+    warmupTeacherTemp: z.number().positive().default(0.04).describe("teacher temperature of the CLS targets at the start of its warmup"),
+    teacherTemp: z.number().positive().default(0.04).describe("teacher temperature of the CLS targets after its warmup"),
+    warmupTeacherPatchTemp: z.number().positive().default(0.04).describe("teacher temperature of the patch targets at the start of its warmup"),
+    teacherPatchTemp: z.number().positive().default(0.07).describe("teacher temperature of the patch targets after its warmup"),
+    warmupTeacherTempEpochs: z.number().int().min(0).default(30).describe("epochs of the teacher temperatures' linear warmup"),
 
     // Views and masks (spec 2)
-    globalCropsSize: positiveInt.default(224),
-    globalCropsScale: scaleRange.default([0.4, 1]),
-    localCropsNumber: z.number().int().min(0).default(10),
-    localCropsSize: positiveInt.default(96),
-    localCropsScale: scaleRange.default([0.05, 0.4]),
-    predRatio: z.tuple([probability, probability]).default([0, 0.3]),
-    predRatioVar: z.tuple([probability, probability]).default([0, 0.2]),
+    globalCropsSize: positiveInt.default(224).describe("side of the two global views, in pixels"),
+    globalCropsScale: scaleRange.default([0.4, 1]).describe("area range of the global crops, as a share of the image"),
+    localCropsNumber: z.number().int().min(0).default(10).describe("local views per image (0: none)"),
+    localCropsSize: positiveInt.default(96).describe("side of the local views, in pixels"),
+    localCropsScale: scaleRange.default([0.05, 0.4]).describe("area range of the local crops, as a share of the image"),
+    predRatio: z.tuple([probability, probability]).default([0, 0.3]).describe("masking ratios of the global views, one drawn per image (iBOT's --pred_ratio)"),
+    predRatioVar: z.tuple([probability, probability]).default([0, 0.2]).describe("spread of each masking ratio: drawn uniformly within ratio +- var (iBOT's --pred_ratio_var)"),
+    ...photometryFields,
 
     // Optimisation (spec 5)
-    epochs: positiveInt.default(100),
-    warmupEpochs: z.number().int().min(0).default(10),
-    lr: z.number().positive().default(5e-4),
-    minLr: z.number().min(0).default(1e-6),
-    weightDecay: z.number().min(0).default(0.04),
-    weightDecayEnd: z.number().min(0).default(0.4),
-    clipGrad: z.number().min(0).default(3),
-    freezeLastLayer: z.number().int().min(0).default(1),
-    batchSizePerGpu: positiveInt.default(128),
-    accumIter: positiveInt.default(1),
+    epochs: positiveInt.default(100).describe("passes over the training set"),
+    warmupEpochs: z.number().min(0).default(10).describe("linear learning rate warmup, in epochs; fractions of an epoch are allowed (rounded to whole iterations)"),
+    lr: z.number().positive().default(5e-4).describe("peak learning rate for 256 images a step; scaled by the global batch / 256"),
+    minLr: z.number().min(0).default(1e-6).describe("learning rate at the end of the cosine schedule"),
+    weightDecay: z.number().min(0).default(0.04).describe("weight decay at the start of its cosine schedule"),
+    weightDecayEnd: z.number().min(0).default(0.4).describe("weight decay at the end of its cosine schedule"),
+    clipGrad: z.number().min(0).default(3).describe("largest gradient norm of each parameter (0: no clipping)"),
+    freezeLastLayer: z.number().int().min(0).default(1).describe("epochs in which the head's last layer is not trained"),
+    batchSizePerGpu: positiveInt.default(128).describe("images a step on each device (rank)"),
+    accumIter: positiveInt.default(1).describe("micro-batches whose gradients make one optimiser step"),
 
     // Data
-    dataPath: z.string().min(1).default("/usr/share/datasets/fashion-mnist"),
-    maxFailureShare: probability.default(0.01),
-    seed: z.number().int().min(0).default(0),
+    dataPath: z.string().min(1).default("/usr/share/datasets/fashion-mnist").describe("training images: an image folder (class subfolders), an IDX (Fashion-MNIST) or CIFAR folder"),
+    maxFailureShare: probability.default(0.01).describe("share of the images that may fail to decode (each skipped with a warning) before training stops"),
+    seed: z.number().int().min(0).default(0).describe("seed of the initial weights, crops, masks and shuffling"),
 
     // Device and precision
     device: z
       .string()
       .regex(/^(cpu|cuda(:\d+)?)$/, 'expected "cpu", "cuda" or "cuda:N"')
-      .default("cpu"),
-    precision: z.enum(["float32", "bfloat16", "float16"]).default("float32"),
-    /** LibTorch intra-op threads; 0 = the machine's cores (shared among the ranks on one machine). */
-    threads: z.number().int().min(0).default(0),
+      .default("cpu")
+      .describe('where to train: "cpu", "cuda" or "cuda:N"'),
+    precision: z.enum(["float32", "bfloat16", "float16"]).default("float32").describe("autocast precision: float32, bfloat16, or float16 (CUDA, with loss scaling)"),
+    threads: z.number().int().min(0).default(0).describe("LibTorch intra-op threads; 0 = the machine's cores (shared among the ranks on one machine)"),
 
     // Data parallelism: one process per device, placed by RANK, WORLD_SIZE, MASTER_ADDR and
     // MASTER_PORT (torchrun's variables; `sere-train --nproc-per-node N` sets them).
-    /** Seconds a rank waits for the others (rendezvous, any collective) before it fails naming the rank it misses. */
-    distTimeout: z.number().positive().default(1800),
+    distTimeout: z.number().positive().default(1800).describe("seconds a rank waits for the others (rendezvous, any collective) before it fails naming the rank it misses"),
 
     // Output and logging
-    outputDir: z.string().min(1).default("runs/sere"),
-    /** Start anew in an output folder that holds an earlier run, deleting its checkpoints and log (without it, or --resume, such a folder is refused). */
-    overwrite: z.boolean().default(false),
-    /** Keep a numbered checkpoint every N epochs (checkpoint.pth is rewritten every epoch). */
-    saveckpFreq: z.number().int().min(0).default(40),
-    /** Stop after this many iterations (quick tries and tests); 0 = no limit. */
-    maxSteps: z.number().int().min(0).default(0),
-    /** Log every N iterations. */
-    logEvery: positiveInt.default(10),
-    /** After training on a labelled dataset: weighted k-NN accuracy of the teacher (spec 9). */
-    knnEval: z.boolean().default(false),
-    /** Evaluate on only the first N training and N test images (0: all). */
-    knnEvalLimit: z.number().int().min(0).default(0),
-    /** TensorBoard event files beside log.jsonl (every logged number, by step); false: none. */
-    tensorboard: z.boolean().default(true),
+    outputDir: z.string().min(1).default("runs/sere").describe("folder of the run: config.json, log.jsonl, checkpoints"),
+    overwrite: z.boolean().default(false).describe("start anew in an output folder that holds an earlier run, deleting its checkpoints and log (without it, or --resume, such a folder is refused)"),
+    saveckpFreq: z.number().int().min(0).default(40).describe("keep a numbered checkpoint every N epochs (checkpoint.pth is rewritten every epoch)"),
+    maxSteps: z.number().int().min(0).default(0).describe("stop after this many iterations (quick tries and tests); 0 = no limit"),
+    logEvery: positiveInt.default(10).describe("log every N iterations"),
+    knnEval: z.boolean().default(false).describe("after training on a labelled dataset: weighted k-NN accuracy of the teacher (spec 9)"),
+    knnEvalLimit: z.number().int().min(0).default(0).describe("evaluate on only the first N training and N test images (0: all)"),
+    tensorboard: z.boolean().default(true).describe("TensorBoard event files beside log.jsonl (every logged number, by step); false: none"),
   })
   .superRefine((c, ctx) => {
     if (c.arch === "custom" && (c.embedDim === undefined || c.depth === undefined || c.numHeads === undefined)) {

@@ -3,6 +3,7 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parse as parseYaml } from "yaml";
 import { describe, expect, it } from "vitest";
 
 import { readTrainingCheckpoint, disposeCheckpoint } from "../../src/train/checkpoint.js";
@@ -68,5 +69,39 @@ describe.runIf(hasFashionMnist())("sere-train", () => {
     expect(Number(checkpoint.extra.get("epoch"))).toBeGreaterThanOrEqual(1);
     expect(checkpoint.state.student.some(([name]) => name === "backbone.cls_token")).toBe(true);
     disposeCheckpoint(checkpoint);
+  });
+});
+
+describe("sere-train's own flags", () => {
+  const cli = (...args: string[]) => spawnSync(process.execPath, [...CLI, ...args], { encoding: "utf8" });
+  /** The value --help shows for a flag: "--epochs number (2)" is "2". */
+  const shown = (help: string, flag: string) => new RegExp(`^  --${flag} \\S+ \\((.*)\\)$`, "m").exec(help)?.[1];
+
+  it("--help shows the values of the chosen preset, the file and the flags, and what each field does", () => {
+    const tiny = cli("--help");
+    expect(tiny.status, tiny.stderr).toBe(0);
+    expect([shown(tiny.stdout, "epochs"), shown(tiny.stdout, "patch-size"), shown(tiny.stdout, "alpha"), shown(tiny.stdout, "device")]).toEqual(["2", "8", "0.2", "cpu"]);
+    expect(tiny.stdout).toContain("--epochs number (2)\n      passes over the training set\n");
+    const imagenet = cli("--preset", "vit-small-imagenet", "--help");
+    expect([shown(imagenet.stdout, "epochs"), shown(imagenet.stdout, "patch-size"), shown(imagenet.stdout, "arch"), shown(imagenet.stdout, "precision")]).toEqual(["100", "16", "vit_small", "float16"]);
+    expect(imagenet.stdout).toContain("preset vit-small-imagenet");
+    expect(shown(cli("--epochs", "5", "--help").stdout, "epochs")).toBe("5");
+  });
+
+  it("--print-config prints the resolved configuration as YAML, snake_case flags and bare booleans included", () => {
+    const run = cli("--preset", "vit-base-imagenet", "--batch_size_per_gpu", "8", "--knn-eval", "--print-config");
+    expect(run.status, run.stderr).toBe(0);
+    const config = parseYaml(run.stdout) as Record<string, unknown>;
+    expect(config).toMatchObject({ arch: "vit_base", lr: 7.5e-4, batchSizePerGpu: 8, knnEval: true, globalCropsScale: [0.32, 1] });
+    expect(Object.keys(config)).toEqual(expect.arrayContaining(["epochs", "outputDir", "seed"]));
+    const bad = cli("--epochs", "0", "--print-config");
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain("epochs");
+  });
+
+  it("--version prints the package's version", () => {
+    const run = cli("--version");
+    expect(run.status).toBe(0);
+    expect(run.stdout).toBe(`sere-train ${(JSON.parse(readFileSync("package.json", "utf8")) as { version: string }).version}\n`);
   });
 });

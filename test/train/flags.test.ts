@@ -27,7 +27,9 @@ describe("command-line flags", () => {
     expect(() => parseFlags(["--shared-head", "maybe"], shape)).toThrow('--shared-head: expected true or false, given "maybe"');
   });
 
-  it("a boolean flag alone means true: --overwrite", () => {
+  it("a boolean flag alone means true: --overwrite, --knn-eval", () => {
+    expect(parseFlags(["--knn-eval"], shape).values).toEqual({ knnEval: true });
+    expect(parseFlags(["--knn-eval", "--tensorboard", "false"], shape).values).toEqual({ knnEval: true, tensorboard: false });
     expect(parseFlags(["--overwrite"], shape).values).toEqual({ overwrite: true });
     expect(parseFlags(["--overwrite", "--epochs", "3"], shape).values).toEqual({ overwrite: true, epochs: 3 });
     expect(parseFlags(["--overwrite", "false", "--knn-eval", "true"], shape).values).toEqual({ overwrite: false, knnEval: true });
@@ -37,9 +39,28 @@ describe("command-line flags", () => {
 
   it("generates --help from the schema", () => {
     const help = flagsHelp(shape);
-    expect(help).toContain("--batch-size-per-gpu number (default 128)");
+    expect(help).toContain("--batch-size-per-gpu number (default 128)\n      images a step on each device (rank)");
     expect(help).toContain("--precision float32|bfloat16|float16");
-    expect(help).toContain("--overlap-size N N (default [13,13])");
+    expect(help).toContain("--overlap-size N N (default 13 13)");
+  });
+
+  it("describes every field of the training configuration", () => {
+    const undescribed = Object.entries(shape).filter(([, field]) => !(field as { description?: string }).description);
+    expect(undescribed.map(([name]) => name)).toEqual([]);
+  });
+
+  it("shows the values given instead of the schema's defaults", () => {
+    const help = flagsHelp(shape, resolveTrainConfig({ preset: "fashion-mnist-tiny" }));
+    expect(help).toContain("--epochs number (2)\n");
+    expect(help).toContain("--patch-size number (8)\n");
+    expect(help).toContain("--global-crops-scale N N (0.4 1)\n");
+  });
+
+  it("accepts the reference's snake_case names", () => {
+    const parsed = parseFlags(["--batch_size_per_gpu", "8", "--norm_last_layer", "false", "--local_crops_scale=0.1,0.3", "--knn_eval"], shape);
+    expect(parsed.values).toEqual({ batchSizePerGpu: 8, normLastLayer: false, localCropsScale: [0.1, 0.3], knnEval: true });
+    expect(parseFlags(["--print_config"], shape, [], ["print-config"]).extra).toEqual({ printConfig: true });
+    expect(() => parseFlags(["--batch_size", "4"], shape)).toThrow(/unknown flag --batch_size; did you mean --batch-size-per-gpu/);
   });
 });
 
