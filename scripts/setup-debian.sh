@@ -14,6 +14,7 @@ packages=(
   libopenblas0-openmp # fast BLAS; without it torch falls back to reference BLAS (~28x slower)
   dataset-fashion-mnist
   python3-torch       # the tests check that Python's torch.load reads the .pth files we write
+  chromium            # the tests open `sere report`'s page in a headless browser and screenshot it
   cmake ninja-build g++ make python3
 )
 $sudo apt-get update -qq

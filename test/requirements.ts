@@ -21,6 +21,10 @@ export function requireOrSkip(available: boolean, what: string, env: NodeJS.Proc
 
 export const FASHION_MNIST = "/usr/share/datasets/fashion-mnist";
 
+/** Debian's headless-capable Chromium, which the report tests load pages in. */
+export const CHROMIUM = "/usr/bin/chromium";
+export const hasChromium = () => requireOrSkip(existsSync(CHROMIUM), "Chromium (Debian's chromium)");
+
 /** Debian's Fashion-MNIST (dataset-fashion-mnist). */
 export const hasFashionMnist = () => requireOrSkip(existsSync(`${FASHION_MNIST}/train-images-idx3-ubyte.gz`), "Fashion-MNIST (Debian's dataset-fashion-mnist)");
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// sere: evaluation and export, with DINO's evaluation flags.
-//   sere eval knn | sere eval linear | sere features | sere attention | sere export
+// sere: evaluation, export and run reports, with DINO's evaluation flags.
+//   sere eval knn | sere eval linear | sere features | sere attention | sere export | sere report RUN_DIR
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -15,6 +15,7 @@ import { openBackbone } from "../eval/backbone.js";
 import { clsFeatures, extractFeatures } from "../eval/features.js";
 import { knnAccuracy } from "../eval/knn.js";
 import { linearProbe } from "../eval/linear-probe.js";
+import { writeReport } from "../report/report.js";
 import { writeNpy } from "../io/npy.js";
 import { writeSafetensors } from "../io/safetensors.js";
 import { tensor, type Tensor } from "../tensor.js";
@@ -62,6 +63,15 @@ const COMMANDS = {
   features: z.object({ ...common, dataPath: z.string(), format: z.enum(["safetensors", "npy"]).default("safetensors") }),
   attention: z.object({ ...common, imagePath: z.string(), imageShortSide: z.number().int().positive().optional() }),
   export: z.object({ pretrainedWeights: z.string(), checkpointKey: z.enum(["teacher", "student"]).default("teacher"), outputDir: z.string().optional() }),
+  report: z.object({
+    /** A training run's output folder (also the first argument: sere report RUN_DIR). */
+    runDir: z.string(),
+    /** Training images whose attention maps the report shows. */
+    images: z.number().int().min(0).default(4),
+    device: z.string().default("cpu"),
+    /** The page's path; default RUN_DIR/report.html. */
+    output: z.string().optional(),
+  }),
 };
 type Command = keyof typeof COMMANDS;
 
@@ -134,6 +144,8 @@ function report(outputDir: string, file: string, result: object): void {
 
 async function run(command: Command, argv: string[]): Promise<void> {
   const schema = COMMANDS[command];
+  // sere report RUN_DIR: the folder may come first, without its flag
+  if (command === "report" && argv[0] !== undefined && !argv[0].startsWith("-")) argv = ["--run-dir", ...argv];
   const flags = parseFlags(argv, schema.shape);
   if (flags.help) {
     process.stdout.write(`Usage: sere ${command} [--flag value ...]\n\n${flagsHelp(schema.shape)}\n`);
@@ -142,6 +154,11 @@ async function run(command: Command, argv: string[]): Promise<void> {
   const parse = <C extends Command>(c: C) => parseOptions(COMMANDS[c], flags.values, `sere ${c} flags`) as z.output<(typeof COMMANDS)[C]>;
   const say = (text: string) => process.stdout.write(`${text}\n`);
   switch (command) {
+    case "report": {
+      const o = parse("report");
+      say(`wrote ${await writeReport(o.runDir, { images: o.images, device: o.device, output: o.output })}`);
+      return;
+    }
     case "export": {
       const o = parse("export");
       say(`wrote ${(await exportBackbone(o.pretrainedWeights, { checkpointKey: o.checkpointKey, outputDir: o.outputDir })).join(" and ")}`);
@@ -193,6 +210,7 @@ async function run(command: Command, argv: string[]): Promise<void> {
 }
 
 const USAGE = `Usage: sere eval knn | sere eval linear | sere features | sere attention | sere export  [--flag value ...]
+       sere report RUN_DIR   one HTML page on a training run: curves, k-NN, attention maps, configuration
        sere <command> --help   lists the command's flags
 `;
 

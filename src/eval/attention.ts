@@ -1,7 +1,7 @@
 // Attention maps as DINO shows them: the last block's attention from the CLS token to
 // every patch, per head, upsampled to the image and laid over it, written as PNGs.
 import { mkdirSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
 import sharp from "sharp";
@@ -27,19 +27,21 @@ export interface AttentionMaps {
 
 /** The image as the model sees it: sides cut down to multiples of the patch size. */
 async function prepare(path: string, patch: number, shortSide: number | undefined): Promise<RgbImage> {
-  let image = await decodeImage(await readFile(path), path);
+  return fitToPatches(await decodeImage(await readFile(path), path), patch, shortSide, path);
+}
+
+/** `image` resized (shorter side to `shortSide` when given) and cut down to whole patches. */
+export async function fitToPatches(image: RgbImage, patch: number, shortSide: number | undefined, name: string): Promise<RgbImage> {
   const scale = shortSide ? shortSide / Math.min(image.width, image.height) : 1;
   const width = Math.floor((image.width * scale) / patch) * patch;
   const height = Math.floor((image.height * scale) / patch) * patch;
-  if (width < patch || height < patch) throw new RangeError(`${path} is smaller than one ${patch}-pixel patch`);
-  if (width !== image.width || height !== image.height) {
-    const data = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
-      .resize(width, height, { fit: "fill", kernel: "cubic" })
-      .raw()
-      .toBuffer();
-    image = { width, height, data: new Uint8Array(data) };
-  }
-  return image;
+  if (width < patch || height < patch) throw new RangeError(`${name} is smaller than one ${patch}-pixel patch`);
+  if (width === image.width && height === image.height) return image;
+  const data = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
+    .resize(width, height, { fit: "fill", kernel: "cubic" })
+    .raw()
+    .toBuffer();
+  return { width, height, data: new Uint8Array(data) };
 }
 
 /** A heat colour for v in [0, 1]: black, red, yellow, white. */
@@ -47,10 +49,12 @@ function heat(v: number): [number, number, number] {
   return [Math.min(1, 3 * v), Math.min(1, Math.max(0, 3 * v - 1)), Math.min(1, Math.max(0, 3 * v - 2))].map((c) => c * 255) as [number, number, number];
 }
 
-/** Writes the attention overlays of `model` (a backbone) for the image at `imagePath` into `outputDir`. */
-export async function attentionMaps(model: Model, imagePath: string, outputDir: string, options: AttentionMapOptions = {}): Promise<AttentionMaps> {
+/**
+ * The attention overlays of `model` (a backbone) for `image` (sides multiples of the patch
+ * size, see fitToPatches): raw RGB, one per head, then the mean over heads.
+ */
+export async function attentionOverlays(model: Model, image: RgbImage): Promise<{ overlays: Buffer[]; heads: number }> {
   const patch = model.options.patchSize;
-  const image = await prepare(imagePath, patch, options.shortSide);
   const { width, height } = image;
   const pixels = { pixels: image.data, shape: [1, height, width, 3] as [number, number, number, number], ...IMAGENET_NORMALISATION };
   const attention = await model.lastSelfAttention(pixels);
@@ -64,7 +68,6 @@ export async function attentionMaps(model: Model, imagePath: string, outputDir: 
   for (let h = 0; h < heads; h++) maps.push(values.slice(h * tokens * tokens + 1, h * tokens * tokens + tokens));
   maps.push(maps.reduce((mean, m) => mean.map((v, i) => v + m[i]! / heads), new Float32Array(rows * cols)));
 
-  mkdirSync(outputDir, { recursive: true });
   const overlays = maps.map((map) => {
     const max = Math.max(...map);
     const min = Math.min(...map);
@@ -78,14 +81,28 @@ export async function attentionMaps(model: Model, imagePath: string, outputDir: 
     }
     return out;
   });
-  const raw = { raw: { width, height, channels: 3 as const } };
-  const files = overlays.map((_, i) => join(outputDir, i < heads ? `attention-head${i}.png` : "attention-mean.png"));
-  await Promise.all(overlays.map((o, i) => sharp(o, raw).png().toFile(files[i]!)));
-  const panels = join(outputDir, "attention-panels.png");
+  return { overlays, heads };
+}
+
+/** The image and its overlays side by side, as one PNG. */
+export async function attentionPanels(image: RgbImage, overlays: readonly Buffer[]): Promise<Buffer> {
+  const { width, height } = image;
   const all = [Buffer.from(image.data), ...overlays];
-  await sharp({ create: { width: width * all.length, height, channels: 3, background: "#000" } })
-    .composite(all.map((input, i) => ({ input, raw: raw.raw, left: i * width, top: 0 })))
+  return sharp({ create: { width: width * all.length, height, channels: 3, background: "#000" } })
+    .composite(all.map((input, i) => ({ input, raw: { width, height, channels: 3 as const }, left: i * width, top: 0 })))
     .png()
-    .toFile(panels);
+    .toBuffer();
+}
+
+/** Writes the attention overlays of `model` (a backbone) for the image at `imagePath` into `outputDir`. */
+export async function attentionMaps(model: Model, imagePath: string, outputDir: string, options: AttentionMapOptions = {}): Promise<AttentionMaps> {
+  const image = await prepare(imagePath, model.options.patchSize, options.shortSide);
+  const { width, height } = image;
+  const { overlays, heads } = await attentionOverlays(model, image);
+  mkdirSync(outputDir, { recursive: true });
+  const files = overlays.map((_, i) => join(outputDir, i < heads ? `attention-head${i}.png` : "attention-mean.png"));
+  await Promise.all(overlays.map((o, i) => sharp(o, { raw: { width, height, channels: 3 } }).png().toFile(files[i]!)));
+  const panels = join(outputDir, "attention-panels.png");
+  await writeFile(panels, await attentionPanels(image, overlays));
   return { files, panels, width, height, heads };
 }

@@ -1,0 +1,167 @@
+// `sere report RUN_DIR`: one self-contained HTML page about a training run (no script, no
+// network): its curves drawn as inline SVG from log.jsonl, the k-NN results, attention maps
+// of a few training images from the last checkpoint (PNGs as data: URLs), the configuration.
+import { existsSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+
+import { ConfigError } from "../config/parse.js";
+import { openDataset } from "../data/datasets/open.js";
+import { attentionOverlays, attentionPanels, fitToPatches } from "../eval/attention.js";
+import { openBackbone } from "../eval/backbone.js";
+import type { KnnAccuracy } from "../eval/knn.js";
+import { writeFileAtomically } from "../io/atomic.js";
+import { CHECKPOINT, LOG } from "../train/run-folder.js";
+import { lineChart, type Series } from "./chart.js";
+
+export interface ReportOptions {
+  /** Training images whose attention maps are shown (default 4; 0: none). */
+  images?: number;
+  /** Where the backbone runs for the attention maps (default "cpu"). */
+  device?: string;
+  /** The page's path (default RUN_DIR/report.html). */
+  output?: string;
+}
+
+type LogLine = Record<string, unknown>;
+
+export const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
+
+/** The charts: an id, a title and the log fields drawn in it, in PALETTE's order. */
+export const CHARTS: ReadonlyArray<{ id: string; title: string; fields: readonly string[] }> = [
+  { id: "loss", title: "Loss by part", fields: ["total", "cls", "mim", "spatial", "channel"] },
+  { id: "lr", title: "Learning rate", fields: ["lr"] },
+  { id: "weight-decay", title: "Weight decay", fields: ["weightDecay"] },
+  { id: "momentum", title: "Teacher momentum", fields: ["momentum"] },
+  { id: "temperatures", title: "Teacher temperatures", fields: ["teacherTemp", "teacherPatchTemp"] },
+  { id: "throughput", title: "Throughput (images/s, all ranks)", fields: ["imagesPerSecond"] },
+  { id: "timing", title: "Seconds per step: data wait and step", fields: ["dataSeconds", "stepSeconds"] },
+  { id: "memory", title: "Memory (MiB)", fields: ["rssMiB", "cudaPeakMiB"] },
+];
+
+const escapeHtml = (text: string) => text.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+function readRun(runDir: string): { config: LogLine; steps: LogLine[]; knn: KnnAccuracy[] | undefined } {
+  const configPath = join(runDir, "config.json");
+  const logPath = join(runDir, LOG);
+  for (const path of [configPath, logPath]) {
+    if (!existsSync(path)) throw new ConfigError(`${path} does not exist: give the output folder of a training run (sere-train's --output-dir)`);
+  }
+  let config: LogLine;
+  try {
+    config = JSON.parse(readFileSync(configPath, "utf8")) as LogLine;
+  } catch (err) {
+    throw new ConfigError(`${configPath} is not JSON (${(err as Error).message}); it is damaged`);
+  }
+  const steps: LogLine[] = [];
+  let knn: KnnAccuracy[] | undefined;
+  // a line cut short by a killed run is skipped, as resuming does
+  for (const line of readFileSync(logPath, "utf8").split("\n")) {
+    let entry: unknown;
+    try {
+      entry = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    if (typeof entry !== "object" || entry === null) continue;
+    const fields = entry as LogLine;
+    if (typeof fields.iteration === "number") steps.push(fields);
+    if (Array.isArray(fields.knn)) knn = fields.knn as KnnAccuracy[];
+  }
+  return { config, steps, knn };
+}
+
+function charts(steps: readonly LogLine[]): string {
+  return CHARTS.map(({ id, title, fields }) => {
+    const series: Series[] = fields
+      .map((field, i) => ({
+        label: field,
+        colour: PALETTE[i % PALETTE.length]!,
+        points: steps.filter((s) => typeof s[field] === "number").map((s) => [s.iteration as number, s[field] as number] as const),
+      }))
+      .filter((s) => s.points.length > 0);
+    return `<figure class="chart" id="chart-${id}">${lineChart(series, { title, xLabel: "iteration" })}</figure>`;
+  }).join("\n");
+}
+
+function knnTable(knn: readonly KnnAccuracy[] | undefined): string {
+  if (!knn) return `<p class="note">No k-NN evaluation in this run (train with --knn-eval).</p>`;
+  const rows = knn.map((a) => `<tr><td>${a.k}</td><td>${a.top1.toFixed(2)}</td><td>${a.top5.toFixed(2)}</td></tr>`).join("");
+  return `<table id="knn"><thead><tr><th>k</th><th>top-1 %</th><th>top-5 %</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
+/** Attention panels (image, each head, the mean) of the first `count` training images, as <img> elements. */
+async function attention(runDir: string, config: LogLine, count: number, device: string): Promise<string> {
+  const checkpoint = join(runDir, CHECKPOINT);
+  if (count === 0) return `<p class="note">Attention maps left out (--images 0).</p>`;
+  if (!existsSync(checkpoint)) return `<p class="note">No checkpoint in ${escapeHtml(runDir)}: no attention maps.</p>`;
+  let dataset;
+  try {
+    dataset = openDataset(String(config.dataPath), { split: "train" });
+  } catch (err) {
+    return `<p class="note">No attention maps: the training data cannot be opened (${escapeHtml((err as Error).message)}).</p>`;
+  }
+  const { model, trainedSize } = await openBackbone(checkpoint, { device });
+  try {
+    const figures: string[] = [];
+    for (let i = 0; i < Math.min(count, dataset.size); i++) {
+      const image = await fitToPatches(await dataset.load(i), model.options.patchSize, trainedSize, dataset.describe(i));
+      const { overlays, heads } = await attentionOverlays(model, image);
+      const png = await attentionPanels(image, overlays);
+      // small images are shown enlarged, without smoothing
+      const scale = Math.max(1, Math.floor(128 / image.height));
+      figures.push(
+        `<figure class="attention"><img alt="attention of ${escapeHtml(dataset.describe(i))}" width="${image.width * (heads + 2) * scale}" height="${image.height * scale}" src="data:image/png;base64,${png.toString("base64")}">` +
+          `<figcaption>${escapeHtml(dataset.describe(i))}: the image, ${heads} heads, their mean</figcaption></figure>`,
+      );
+    }
+    return figures.join("\n");
+  } finally {
+    model.dispose();
+  }
+}
+
+function configTable(config: LogLine): string {
+  const rows = Object.entries(config).map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(JSON.stringify(v))}</td></tr>`);
+  return `<table id="config">${rows.join("")}</table>`;
+}
+
+const STYLE = `
+body { font-family: sans-serif; margin: 24px; color: #222; background: #fff; max-width: 1180px; }
+h1 { font-size: 22px; } h2 { font-size: 17px; margin-top: 28px; border-bottom: 1px solid #ddd; }
+.charts { display: flex; flex-wrap: wrap; gap: 12px; }
+figure { margin: 0; }
+.chart { border: 1px solid #ddd; }
+.attention img { image-rendering: pixelated; display: block; }
+.attention { margin-bottom: 10px; } figcaption, .note { font-size: 12px; color: #666; }
+table { border-collapse: collapse; font-size: 13px; } td, th { border: 1px solid #ddd; padding: 3px 8px; text-align: left; }
+#config td { font-family: monospace; }`;
+
+/** Writes the report of the run in `runDir`; returns the page's path. */
+export async function writeReport(runDir: string, options: ReportOptions = {}): Promise<string> {
+  const dir = resolve(runDir);
+  const { config, steps, knn } = readRun(dir);
+  const last = steps.at(-1);
+  const summary = last
+    ? `${steps.length} logged steps, to iteration ${String(last.iteration)} (epoch ${String(last.epoch)}); last loss ${Number(last.total).toFixed(4)}`
+    : "no steps logged yet";
+  const html = `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>sere-torch run: ${escapeHtml(dir)}</title><style>${STYLE}</style></head>
+<body>
+<h1>sere-torch run report</h1>
+<p>${escapeHtml(dir)}: ${escapeHtml(summary)}.</p>
+<h2>Losses, schedules, throughput</h2>
+<div class="charts">
+${charts(steps)}
+</div>
+<h2>k-NN evaluation of the teacher</h2>
+${knnTable(knn)}
+<h2>Attention maps (last checkpoint, teacher, last block's CLS attention)</h2>
+${await attention(dir, config, options.images ?? 4, options.device ?? "cpu")}
+<h2>Configuration</h2>
+${configTable(config)}
+</body></html>
+`;
+  const output = options.output ?? join(dir, "report.html");
+  await writeFileAtomically(output, Buffer.from(html, "utf8"));
+  return output;
+}

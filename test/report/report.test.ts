@@ -1,0 +1,126 @@
+// `sere report RUN_DIR` on a short real run, checked in a real browser: headless Chromium
+// loads the page from a file:// URL and takes a screenshot, and the charts' regions must hold
+// their series' line colours (the page draws them itself: no script, no network).
+import { spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+
+import sharp from "sharp";
+import { beforeAll, describe, expect, it } from "vitest";
+
+import { MARGIN } from "../../src/report/chart.js";
+import { CHARTS, PALETTE } from "../../src/report/report.js";
+import { Trainer } from "../../src/train/trainer.js";
+import { tempDir, writeIdx } from "../data/helpers.js";
+import { CHROMIUM, hasChromium } from "../requirements.js";
+
+const sere = (args: string[]) => spawnSync(process.execPath, ["--import", "tsx", "src/cli/sere.ts", ...args], { encoding: "utf8" });
+
+const WIDTH = 1240;
+
+/** Runs headless Chromium on `page` with a window `height` pixels tall. */
+function chromium(page: string, height: number, ...args: string[]): string {
+  const run = spawnSync(
+    CHROMIUM,
+    ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--force-device-scale-factor=1", `--user-data-dir=${tempDir("chromium-profile")}`,
+      `--window-size=${WIDTH},${height}`, ...args, pathToFileURL(page).href],
+    { encoding: "utf8", timeout: 120_000 },
+  );
+  expect(run.status, run.stderr).toBe(0);
+  return run.stdout;
+}
+
+interface Box { id: string; x: number; y: number; w: number; h: number }
+
+/**
+ * Where the page lays out its charts and images: a copy of it with a script that writes
+ * their boxes into the title, read from Chromium's --dump-dom (the report has no script).
+ */
+function layout(page: string, height: number): { height: number; charts: Box[]; images: Box[] } {
+  const probe = `${page}.layout.html`;
+  const script = `<script>{const box = (e) => { const r = e.getBoundingClientRect(); return { id: e.id, x: r.x, y: r.y, w: r.width, h: r.height }; };
+document.title = JSON.stringify({ height: document.documentElement.scrollHeight, charts: [...document.querySelectorAll(".chart")].map(box), images: [...document.querySelectorAll(".attention img")].map(box) });}</script>`;
+  writeFileSync(probe, readFileSync(page, "utf8").replace("</body>", `${script}</body>`));
+  const dom = chromium(probe, height, "--dump-dom");
+  return JSON.parse(/<title>(.*)<\/title>/s.exec(dom)![1]!) as ReturnType<typeof layout>;
+}
+
+const rgbOf = (hex: string) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)) as [number, number, number];
+
+describe.runIf(hasChromium())("sere report in Chromium", () => {
+  const runDir = tempDir("report-run");
+  let shot: { data: Buffer; width: number; height: number };
+  let boxes: ReturnType<typeof layout>;
+
+  beforeAll(async () => {
+    const data = tempDir("report-data");
+    writeIdx(data, "train", 16);
+    writeIdx(data, "t10k", 10);
+    const tiny = {
+      arch: "custom", embedDim: 16, depth: 1, numHeads: 2, patchSize: 8, outDim: 32, hiddenDim: 16, bottleneckDim: 8, globalCropsSize: 16,
+      localCropsNumber: 0, batchSizePerGpu: 4, precision: "float32", epochs: 2, warmupEpochs: 1,
+      // two temperature curves apart, so that neither hides the other
+      warmupTeacherPatchTemp: 0.06, teacherPatchTemp: 0.06,
+    } as const;
+    await new Trainer({ ...tiny, dataPath: data, outputDir: runDir, knnEval: true, knnEvalLimit: 10 }, { preset: "fashion-mnist-tiny", progress: false }).fit();
+    const run = sere(["report", runDir, "--images", "2"]);
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toContain(join(runDir, "report.html"));
+
+    const page = join(runDir, "report.html");
+    boxes = layout(page, 1000);
+    const screenshot = join(runDir, "report.png");
+    chromium(page, Math.ceil(boxes.height), `--screenshot=${screenshot}`);
+    const { data: pixels, info } = await sharp(screenshot).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    shot = { data: pixels, width: info.width, height: info.height };
+  }, 240_000);
+
+  /** Pixels in `box` within `tolerance` (per channel) of `colour`. */
+  const count = (box: { x: number; y: number; w: number; h: number }, colour: [number, number, number], tolerance = 40) => {
+    let n = 0;
+    for (let y = Math.max(0, Math.round(box.y)); y < Math.min(shot.height, Math.round(box.y + box.h)); y++) {
+      for (let x = Math.max(0, Math.round(box.x)); x < Math.min(shot.width, Math.round(box.x + box.w)); x++) {
+        const i = (y * shot.width + x) * 3;
+        if (colour.every((c, k) => Math.abs(shot.data[i + k]! - c) <= tolerance)) n++;
+      }
+    }
+    return n;
+  };
+
+  it("draws every chart, each series' line in its colour inside the plot area", () => {
+    const log = readFileSync(join(runDir, "log.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(boxes.charts.map((c) => c.id)).toEqual(CHARTS.map((c) => `chart-${c.id}`));
+    for (const chart of CHARTS) {
+      const box = boxes.charts.find((c) => c.id === `chart-${chart.id}`)!;
+      expect(box.y + box.h, `${chart.id} lies within the screenshot`).toBeLessThanOrEqual(shot.height);
+      // the plot area, below the title and legend (whose swatches have the colours too)
+      const plot = { x: box.x + MARGIN.left, y: box.y + MARGIN.top, w: box.w - MARGIN.left - MARGIN.right, h: box.h - MARGIN.top - MARGIN.bottom };
+      chart.fields.forEach((field, i) => {
+        const logged = log.some((l) => typeof l[field] === "number");
+        const pixels = count(plot, rgbOf(PALETTE[i]!));
+        if (logged) expect(pixels, `${chart.id}: the ${field} line`).toBeGreaterThan(30);
+        else expect(pixels, `${chart.id}: no ${field} line (not logged on the CPU)`).toBe(0);
+      });
+    }
+  });
+
+  it("shows the k-NN table and the attention maps; loads nothing from outside", () => {
+    const html = readFileSync(join(runDir, "report.html"), "utf8");
+    const knn = (JSON.parse(readFileSync(join(runDir, "log.jsonl"), "utf8").trim().split("\n").at(-1)!) as { knn: Array<{ top1: number }> }).knn;
+    expect(html).toContain(`<td>10</td><td>${knn[0]!.top1.toFixed(2)}</td>`);
+    expect(html).not.toMatch(/<script|<link|https?:\/\/(?!www\.w3\.org\/2000\/svg)/);
+    expect(boxes.images).toHaveLength(2);
+    for (const image of boxes.images) {
+      expect(image.w).toBeGreaterThan(100);
+      // not the page's white: the image and its heat overlays
+      expect(count(image, [255, 255, 255], 4)).toBeLessThan(image.w * image.h * 0.5);
+    }
+  });
+
+  it("names the folder when it is no training run", () => {
+    const run = sere(["report", tempDir("report-empty")]);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/config\.json does not exist: give the output folder of a training run/);
+  });
+});
