@@ -20,6 +20,7 @@ import { writeNpy } from "../io/npy.js";
 import { writeSafetensors } from "../io/safetensors.js";
 import { tensor, type Tensor } from "../tensor.js";
 import { exportBackbone } from "../train/export.js";
+import { packageVersion } from "./version.js";
 
 /** Flags every command shares: which weights, which architecture when the file does not say. */
 const common = {
@@ -212,11 +213,14 @@ async function run(command: Command, argv: string[]): Promise<void> {
 const USAGE = `Usage: sere eval knn | sere eval linear | sere features | sere attention | sere export  [--flag value ...]
        sere report RUN_DIR   one HTML page on a training run: curves, k-NN, attention maps, configuration
        sere <command> --help   lists the command's flags
+       sere --version
 `;
 
 const args = process.argv.slice(2);
 const command = (args[0] === "eval" ? `eval ${args[1]}` : args[0]) as Command;
-if (!(command in COMMANDS)) {
+if (args[0] === "--version") {
+  process.stdout.write(`sere ${packageVersion()}\n`);
+} else if (!(command in COMMANDS)) {
   process.stderr.write(USAGE);
   process.exitCode = args.length === 0 || args[0] === "--help" ? 0 : 2;
 } else {
