@@ -56,7 +56,7 @@ export function encodeEvent(wallTime: number, step: number, body: EventBody): Bu
     const values = [...body.scalars].map(([tag, value]) => lengthDelimited(1, summaryValue(tag, value)));
     parts.push(lengthDelimited(5, Buffer.concat(values)));
   }
-  // SessionLog { status = 1: START }: TensorBoard drops the earlier data past this step
+  // SessionLog { status = 1: START }: a restart, after which TensorBoard's loader drops earlier data from this step on
   if ("sessionStart" in body) parts.push(lengthDelimited(6, Buffer.from([...key(1, VARINT), 1])));
   return Buffer.concat(parts);
 }

@@ -34,7 +34,7 @@ export interface StepEvent extends Omit<NativeStepResult, "stepped" | "stop">, O
   imagesPerSecond: number;
   /** Images that could not be decoded so far. */
   skippedImages: number;
-  /** Seconds waiting for this batch, and in the step itself (DINO's data time and iteration time less it). */
+  /** Seconds waiting for this batch (DINO's data time), and in the step itself (not the logging). */
   dataSeconds: number;
   stepSeconds: number;
   rssMiB: number;
@@ -224,6 +224,8 @@ export class Trainer extends EventEmitter<Events> {
       let lossSum = 0;
       let losses = 0;
       let started = performance.now();
+      // when this rank began waiting for the next batch: the end of the last step's bookkeeping
+      let waiting = started;
       for await (const batch of loader.epoch(epoch)) {
         const batchReady = performance.now();
         const schedule = this.scheduleAt(iteration, epoch, at.perEpoch, worldSize);
@@ -258,7 +260,7 @@ export class Trainer extends EventEmitter<Events> {
           // all ranks together (their batches are the same size but for failed decodes)
           imagesPerSecond: (batch.images * worldSize * 1000) / (now - started),
           skippedImages: loader.metrics.skipped,
-          dataSeconds: (batchReady - started) / 1000,
+          dataSeconds: (batchReady - waiting) / 1000,
           stepSeconds: (now - batchReady) / 1000,
           rssMiB: process.memoryUsage().rss / 2 ** 20,
           ...cudaPeakMemory(at.device),
@@ -279,6 +281,7 @@ export class Trainer extends EventEmitter<Events> {
           progress.done();
           return { config: c, iterations: iteration, epochs: epoch, lastCheckpoint, stoppedBy: reason };
         }
+        waiting = performance.now();
       }
       const path = await save(epoch + 1, { ...loader.state(), epoch: epoch + 1, batch: 0 });
       if (writes && c.saveckpFreq > 0 && (epoch + 1) % c.saveckpFreq === 0) {
