@@ -65,13 +65,10 @@ const COMMANDS = {
   attention: z.object({ ...common, imagePath: z.string(), imageShortSide: z.number().int().positive().optional() }),
   export: z.object({ pretrainedWeights: z.string(), checkpointKey: z.enum(["teacher", "student"]).default("teacher"), outputDir: z.string().optional() }),
   report: z.object({
-    /** A training run's output folder (also the first argument: sere report RUN_DIR). */
-    runDir: z.string(),
-    /** Training images whose attention maps the report shows. */
-    images: z.number().int().min(0).default(4),
-    device: z.string().default("cpu"),
-    /** The page's path; default RUN_DIR/report.html. */
-    output: z.string().optional(),
+    runDir: z.string().describe("a training run's output folder (also the first argument: sere report RUN_DIR)"),
+    images: z.number().int().min(0).default(4).describe("training images whose attention maps the report shows"),
+    device: z.string().default("cpu").describe("where the backbone runs for the attention maps"),
+    output: z.string().optional().describe("the page's path; default RUN_DIR/report.html"),
   }),
 };
 type Command = keyof typeof COMMANDS;
