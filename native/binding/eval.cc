@@ -72,8 +72,24 @@ Napi::Value Knn(const Napi::CallbackInfo& info) {
   });
 }
 
+// The optional `control` of the linear probe: an Int32Array(2) on a SharedArrayBuffer that
+// the caller keeps alive until the promise settles. JS sets [0] to non-zero to stop the
+// probe; the probe writes the epochs done into [1]. Read and written atomically, from
+// the worker thread.
+std::function<bool(int64_t)> ProbeControl(const Napi::Object& o) {
+  Napi::Value v = o.Get("control");
+  if (v.IsUndefined()) return {};
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array || v.As<Napi::Int32Array>().ElementLength() < 2)
+    throw Napi::TypeError::New(o.Env(), "option `control` must be an Int32Array of 2 elements");
+  int32_t* cells = v.As<Napi::Int32Array>().Data();
+  return [cells](int64_t epochs_done) {
+    __atomic_store_n(cells + 1, static_cast<int32_t>(epochs_done), __ATOMIC_RELAXED);
+    return __atomic_load_n(cells, __ATOMIC_RELAXED) == 0;
+  };
+}
+
 // linearProbe(trainFeatures, trainLabels, testFeatures, testLabels,
-//             { lrs, epochs, batchSize, momentum, weightDecay, numClasses, seed }) -> Promise<Array<{ lr, top1, top5 }>>
+//             { lrs, epochs, batchSize, momentum, weightDecay, numClasses, seed, control? }) -> Promise<Array<{ lr, top1, top5 }>>
 Napi::Value LinearProbe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, [&] {
@@ -87,6 +103,7 @@ Napi::Value LinearProbe(const Napi::CallbackInfo& info) {
     options.weight_decay = NumberField(o, "weightDecay");
     options.num_classes = IntField(o, "numClasses");
     options.seed = static_cast<uint64_t>(IntField(o, "seed"));
+    options.keep_going = ProbeControl(o);
     return RunAsync(env, [=]() -> Finish {
              auto results = eval::LinearProbe(sets.train_features, sets.train_labels, sets.test_features, sets.test_labels, options);
              return [results](Napi::Env env) {

@@ -29,6 +29,7 @@ std::vector<LinearProbeResult> LinearProbe(const at::Tensor& train_features, con
   const int64_t total_steps = steps_per_epoch * options.epochs;
 
   std::vector<LinearProbeResult> results;
+  int64_t epochs_done = 0;
   for (double lr : options.lrs) {
     // Every learning rate starts from the same weights and batch order, drawn from the
     // probe's own generator (the process-wide one is left alone).
@@ -60,7 +61,9 @@ std::vector<LinearProbeResult> LinearProbe(const at::Tensor& train_features, con
         sgd.zero_grad();
         loss.backward();
         sgd.step();
+        if (options.keep_going && !options.keep_going(epochs_done)) throw ProbeStopped();
       }
+      ++epochs_done;
     }
     torch::NoGradGuard no_grad;
     auto ranking = std::get<1>(classifier->forward(xt).topk(std::min<int64_t>(5, classes), 1));

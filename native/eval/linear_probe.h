@@ -5,6 +5,8 @@
 // hold several augmented views of each image, (V, N, D): epoch e trains on view e mod V.
 #include <ATen/ATen.h>
 
+#include <functional>
+#include <stdexcept>
 #include <vector>
 
 namespace sere::eval {
@@ -17,6 +19,14 @@ struct LinearProbeOptions {
   double weight_decay = 0.0;
   int64_t num_classes = 0;  // 0: 1 + the largest label
   uint64_t seed = 0;
+  // Called after every optimiser step with the epochs finished so far (over the whole
+  // sweep, lrs.size() * epochs in all); returning false stops the probe with ProbeStopped.
+  std::function<bool(int64_t epochs_done)> keep_going;
+};
+
+// The probe was stopped by keep_going.
+struct ProbeStopped : std::runtime_error {
+  ProbeStopped() : std::runtime_error("linear probe: stopped") {}
 };
 
 struct LinearProbeResult {

@@ -20,6 +20,8 @@ import { writeNpy } from "../io/npy.js";
 import { writeSafetensors } from "../io/safetensors.js";
 import { tensor, type Tensor } from "../tensor.js";
 import { exportBackbone } from "../train/export.js";
+import { TaskProgress } from "../train/progress.js";
+import { signalExitCode } from "./launch.js";
 import { packageVersion } from "./version.js";
 
 /** Flags every command shares: which weights, which architecture when the file does not say. */
@@ -92,6 +94,22 @@ function warn(message: string): void {
   process.stderr.write(`warning: ${message}\n`);
 }
 
+/** Ctrl-C: the running evaluation stops at its next batch or step (exit code 130); a second Ctrl-C quits at once. */
+const ctrlC = new AbortController();
+function stopOnCtrlC(): void {
+  process.once("SIGINT", () => {
+    process.stderr.write("\nCtrl-C: stopping (press it again to quit now)\n");
+    ctrlC.abort();
+    process.once("SIGINT", () => process.exit(signalExitCode("SIGINT")));
+  });
+}
+
+/** A progress callback drawing `label` on stderr. */
+function progress(label: string, unit: string): (done: number, total: number) => void {
+  const reporter = new TaskProgress(label, unit);
+  return (done, total) => reporter.update(done, total);
+}
+
 /**
  * Training and test features: centre crops; with `trainViews` > 0 the training split
  * instead as (views, N, D), one random resized crop + flip per view.
@@ -102,14 +120,18 @@ async function features(o: FeatureFlags) {
   const { model, size } = await backbone(o);
   try {
     const embed = clsFeatures(model, { nLastBlocks: o.nLastBlocks, avgpoolPatchtokens: o.avgpoolPatchtokens });
-    const options = { size, batchSize: o.batchSizePerGpu, device: o.device, limit: o.limit > 0 ? o.limit : undefined, maxFailureShare: o.maxFailureShare, warn };
+    const options = { size, batchSize: o.batchSizePerGpu, device: o.device, limit: o.limit > 0 ? o.limit : undefined, maxFailureShare: o.maxFailureShare, warn, signal: ctrlC.signal };
     const trainSet = openDataset(o.dataPath, { split: "train" });
     const views = o.trainViews ?? 0;
     const train =
       views > 0
-        ? await stackViews(Array.from({ length: views }, (_, view) => () => extractFeatures(trainSet, embed, { ...options, augment: { seed: o.seed ?? 0, view } })))
-        : await extractFeatures(trainSet, embed, options);
-    const test = await extractFeatures(openDataset(o.dataPath, { split: "test" }), embed, options);
+        ? await stackViews(
+            Array.from({ length: views }, (_, view) => () =>
+              extractFeatures(trainSet, embed, { ...options, augment: { seed: o.seed ?? 0, view }, onProgress: progress(`training features, view ${view + 1}/${views}`, "images") }),
+            ),
+          )
+        : await extractFeatures(trainSet, embed, { ...options, onProgress: progress("training features", "images") });
+    const test = await extractFeatures(openDataset(o.dataPath, { split: "test" }), embed, { ...options, onProgress: progress("test features", "images") });
     return { train, test };
   } finally {
     model.dispose();
@@ -201,7 +223,8 @@ async function run(command: Command, argv: string[]): Promise<void> {
     case "eval linear": {
       const o = parse("eval linear");
       const { train, test } = await features(o);
-      report(o.outputDir, "linear.json", await linearProbe(train, test, { lrs: o.lrs, epochs: o.epochs, seed: o.seed }));
+      const options = { lrs: o.lrs, epochs: o.epochs, seed: o.seed, signal: ctrlC.signal, onProgress: progress("linear probe", "epochs") };
+      report(o.outputDir, "linear.json", await linearProbe(train, test, options));
       return;
     }
   }
@@ -221,7 +244,13 @@ if (args[0] === "--version") {
   process.stderr.write(USAGE);
   process.exitCode = args.length === 0 || args[0] === "--help" ? 0 : 2;
 } else {
+  stopOnCtrlC();
   run(command, args.slice(command.startsWith("eval") ? 2 : 1)).catch((err: Error) => {
+    if (ctrlC.signal.aborted) {
+      process.stderr.write(`sere ${command}: stopped (Ctrl-C)\n`);
+      process.exitCode = signalExitCode("SIGINT");
+      return;
+    }
     process.stderr.write(`sere: ${err.message}\n`);
     process.exitCode = 1;
   });

@@ -32,6 +32,10 @@ export interface FeatureOptions {
   maxFailureShare?: number;
   /** Told once which images were skipped; default: process.emitWarning. */
   warn?: (message: string) => void;
+  /** Stops the extraction before the next batch: it rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** Told the images read so far (decoded or skipped) of `total`, at the start and after each batch. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 /** Features (N, D) and labels (N) of the images that decoded; `skipped` names the others' files. */
@@ -127,7 +131,9 @@ export async function extractFeatures(dataset: Dataset, embed: Embed, options: F
   let dim = 0;
   let rows = 0; // images embedded so far
   const labels = new BigInt64Array(count);
+  options.onProgress?.(0, count);
   for (let start = 0; start < count; start += batchSize) {
+    options.signal?.throwIfAborted();
     const loaded = await loadImages(dataset, Array.from({ length: Math.min(batchSize, count - start) }, (_, i) => start + i), failures, skipped);
     if (loaded.length === 0) continue;
     const indices = loaded.map((l) => l.index);
@@ -147,6 +153,7 @@ export async function extractFeatures(dataset: Dataset, embed: Embed, options: F
     features.set(values, rows * dim);
     indices.forEach((index, i) => (labels[rows + i] = BigInt(dataset.label(index))));
     rows += indices.length;
+    options.onProgress?.(Math.min(start + batchSize, count), count);
   }
   if (count > 0 && rows === 0) throw failures.noneDecoded();
   if (skipped.length > 0) {

@@ -15,10 +15,12 @@ export async function knnEvaluation(dataPath: string, embed: Embed, options: Knn
   const test = openDataset(dataPath, { split: "test" });
   if (train.classes.length === 0) throw new Error(`${dataPath} has no labels: k-NN evaluation needs a labelled dataset`);
   const a = await extractFeatures(train, embed, { ...options, limit: options.trainLimit });
-  const b = await extractFeatures(test, embed, { ...options, limit: options.testLimit });
+  let b: Awaited<ReturnType<typeof extractFeatures>> | undefined;
   try {
+    b = await extractFeatures(test, embed, { ...options, limit: options.testLimit });
+    options.signal?.throwIfAborted();
     return await knnAccuracy(a, b, { ks: options.ks, temperature: options.temperature, numClasses: train.classes.length, chunkSize: options.chunkSize });
   } finally {
-    for (const t of [a.features, a.labels, b.features, b.labels]) t.dispose();
+    for (const t of [a.features, a.labels, b?.features, b?.labels]) t?.dispose();
   }
 }

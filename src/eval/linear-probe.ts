@@ -17,7 +17,13 @@ export const linearProbeOptionsSchema = z.object({
   numClasses: z.number().int().min(0).default(0),
   seed: z.number().int().min(0).default(0),
 });
-export type LinearProbeOptions = z.input<typeof linearProbeOptionsSchema>;
+export type LinearProbeOptions = z.input<typeof linearProbeOptionsSchema> & {
+  /** Stops the probe within one optimiser step: it rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** Told the epochs done (all learning rates together) of `total`, at the start, every `progressEveryMs` and at the end. */
+  onProgress?: (done: number, total: number) => void;
+  progressEveryMs?: number;
+};
 
 export interface LinearProbeResult {
   /** Every learning rate of the sweep with its test accuracy (percent). */
@@ -35,7 +41,35 @@ export async function linearProbe(
   if (train.labels.shape()[0] !== trainImages || test.labels.shape()[0] !== test.features.shape()[0]) {
     throw new RangeError("linear probe: give exactly one label per image (training features are (N, D) or (views, N, D))");
   }
-  const sweep = await native().linearProbe(train.features, train.labels, test.features, test.labels, o);
+  const sweep = await watched(o.lrs.length * o.epochs, options, (control) =>
+    native().linearProbe(train.features, train.labels, test.features, test.labels, { ...o, control }),
+  );
   const best = sweep.reduce((a, b) => (b.top1 > a.top1 ? b : a));
   return { sweep, best };
+}
+
+/**
+ * Runs the native probe with its control cells (src/native/surface.ts): the signal stops
+ * it, and the epochs it has done are polled for `onProgress`.
+ */
+async function watched<T>(totalEpochs: number, options: LinearProbeOptions, run: (control: Int32Array) => Promise<T>): Promise<T> {
+  const { signal, onProgress } = options;
+  signal?.throwIfAborted();
+  // [0]: non-zero asks the probe to stop; [1]: epochs done. Shared with the worker thread.
+  const control = new Int32Array(new SharedArrayBuffer(8));
+  const stop = () => Atomics.store(control, 0, 1);
+  signal?.addEventListener("abort", stop, { once: true });
+  const report = () => onProgress?.(Atomics.load(control, 1), totalEpochs);
+  report();
+  const timer = onProgress ? setInterval(report, options.progressEveryMs ?? 1000) : undefined;
+  try {
+    const result = await run(control);
+    onProgress?.(totalEpochs, totalEpochs);
+    return result;
+  } catch (err) {
+    throw signal?.aborted ? signal.reason : err;
+  } finally {
+    clearInterval(timer);
+    signal?.removeEventListener("abort", stop);
+  }
 }

@@ -163,6 +163,8 @@ export interface NativeLossValues {
 }
 
 export interface NativeSereLosses extends NativeLossValues {
+  /** Mean entropy of the teacher's CLS targets (ln K: uniform; 0: one-hot). */
+  clsEntropy: number;
   /** d total / d input, when computed with requiresGrad. */
   grads?: Record<NativeStudentInput, NativeTensor>;
 }
@@ -173,9 +175,9 @@ export interface NativeSereObjective {
   centres(): { centre: NativeTensor; patchCentre: NativeTensor };
   setCentres(centre: NativeTensor, patchCentre: NativeTensor): void;
   dispose(): void;
+  [Symbol.dispose](): void;
 }
 
-  [Symbol.dispose](): void;
 /** The SERE objective's part of the addon (native/binding/objective.cc). */
 export interface NativeObjectiveAddon {
   overlapGrids(queryRecords: NativeTensor, keyRecords: NativeTensor, side: number): { query: NativeTensor; key: NativeTensor };
@@ -231,9 +233,9 @@ export interface NativeCommunicator {
   /** "gloo" or "nccl". */
   backend(): string;
   dispose(): void;
+  [Symbol.dispose](): void;
 }
 
-  [Symbol.dispose](): void;
 /** The SERE heads' BatchNorm after one training forward and backward (native/model/sync_batch_norm.h). */
 export interface NativeBatchNormResult {
   output: NativeTensor;
@@ -274,6 +276,13 @@ export interface NativeStepSchedule {
 
 /** Under data parallelism the losses are the means over ranks. */
 export interface NativeStepResult extends NativeLossValues {
+  /**
+   * DINO's collapse monitor of the CLS loss, cls = clsEntropy + clsKl: the mean entropy of the
+   * teacher's targets (near ln K: targets uniform; near 0: collapsed onto one dimension) and
+   * the mean KL divergence of the student's predictions from them.
+   */
+  clsEntropy: number;
+  clsKl: number;
   stepped: boolean;
   skipped: boolean;
   lossScale: number;
@@ -293,6 +302,7 @@ export interface NativeSereStep {
   /** Names of the trainable student parameters in AdamW's two groups: [regularised, not]. */
   parameterGroups(): [string[], string[]];
   dispose(): void;
+  [Symbol.dispose](): void;
 }
 
 /** What a checkpoint restores (src/train/checkpoint.ts reads it from the file). */
@@ -302,7 +312,6 @@ export interface NativeTrainingState {
   /** "{i}.exp_avg", "{i}.exp_avg_sq", "{i}.step" per optimised parameter i. */
   optimizer: NativeEntries;
   centre: NativeTensor;
-  [Symbol.dispose](): void;
   patchCentre: NativeTensor;
   lossScale: number;
   goodSteps: number;
@@ -389,6 +398,19 @@ export interface NativeAddon extends NativeObjectiveAddon, NativeAugment {
     trainLabels: NativeTensor,
     testFeatures: NativeTensor,
     testLabels: NativeTensor,
-    options: { lrs: number[]; epochs: number; batchSize: number; momentum: number; weightDecay: number; numClasses: number; seed: number },
+    options: {
+      lrs: number[];
+      epochs: number;
+      batchSize: number;
+      momentum: number;
+      weightDecay: number;
+      numClasses: number;
+      seed: number;
+      /**
+       * Int32Array(2) on a SharedArrayBuffer, kept alive until the promise settles: set
+       * [0] to non-zero to stop the probe (it rejects); [1] holds the epochs done.
+       */
+      control?: Int32Array;
+    },
   ): Promise<Array<{ lr: number; top1: number; top5: number }>>;
 }

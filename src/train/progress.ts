@@ -10,6 +10,12 @@ const clock = (seconds: number) => {
   return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${r}` : `${m}:${r}`;
 };
 
+/** A text bar of `width` characters, filled by the share done. */
+const bar = (done: number, total: number, width = 20) => {
+  const filled = Math.min(width, Math.max(0, Math.round((width * done) / Math.max(1, total))));
+  return `[${"#".repeat(filled)}${".".repeat(width - filled)}]`;
+};
+
 export class ProgressReporter {
   private readonly started = performance.now();
   private first: number | undefined;
@@ -29,9 +35,7 @@ export class ProgressReporter {
     const eta = clock(perStep * (this.totalSteps - e.iteration));
     const text = `epoch ${e.epoch} step ${e.iteration}/${this.totalSteps} loss ${e.total.toFixed(4)} (cls ${e.cls.toFixed(3)} = H ${e.clsEntropy.toFixed(2)} + KL ${e.clsKl.toFixed(2)}, mim ${e.mim.toFixed(3)} spatial ${e.spatial.toFixed(3)} channel ${e.channel.toFixed(3)}) lr ${e.lr.toExponential(2)} ${e.imagesPerSecond.toFixed(1)} img/s eta ${eta}`;
     if (this.tty) {
-      const width = 20;
-      const filled = Math.round((width * e.iteration) / this.totalSteps);
-      process.stderr.write(`\r[${"#".repeat(filled)}${".".repeat(width - filled)}] ${text}\u001b[K`);
+      process.stderr.write(`\r${bar(e.iteration, this.totalSteps)} ${text}\u001b[K`);
     } else if (e.iteration % this.every === 0 || e.iteration === 1) {
       process.stderr.write(`${text}\n`);
     }
@@ -39,5 +43,32 @@ export class ProgressReporter {
 
   done(): void {
     if (this.enabled && this.tty) process.stderr.write("\n");
+  }
+}
+
+/**
+ * Progress of a task of known size on stderr (feature extraction, a linear probe): a bar
+ * with ETA on a terminal; otherwise a line at the start, every `everySeconds` and at the end.
+ */
+export class TaskProgress {
+  private readonly started = performance.now();
+  private lastLine = -Infinity;
+  private readonly tty = Boolean(process.stderr.isTTY);
+
+  constructor(
+    private readonly label: string,
+    private readonly unit: string,
+    private readonly everySeconds = 10,
+  ) {}
+
+  update(done: number, total: number): void {
+    const seconds = (performance.now() - this.started) / 1000;
+    const eta = done > 0 ? clock((seconds / done) * (total - done)) : clock(Infinity);
+    const text = `${this.label}: ${done}/${total} ${this.unit} eta ${eta}`;
+    if (this.tty) process.stderr.write(`\r${bar(done, total)} ${text}\u001b[K${done >= total ? "\n" : ""}`);
+    else if (done >= total || seconds - this.lastLine >= this.everySeconds) {
+      this.lastLine = seconds;
+      process.stderr.write(`${text}\n`);
+    }
   }
 }
