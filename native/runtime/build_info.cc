@@ -2,6 +2,7 @@
 
 #include <ATen/Parallel.h>
 #include <ATen/detail/CUDAHooksInterface.h>
+#include <dlfcn.h>
 #include <torch/version.h>
 
 #if SERE_WITH_CUDA
@@ -54,6 +55,9 @@ RuntimeInfo GetRuntimeInfo() {
   }
   r.intra_op_threads = IntraOpThreads();
   r.parallel_backend = at::get_parallel_info().find("OpenMP") != std::string::npos ? "OpenMP" : "native";
+  // Looked up at run time: LibTorch's BLAS may be OpenBLAS or another one.
+  using CoreName = char* (*)();
+  if (auto core_name = reinterpret_cast<CoreName>(dlsym(RTLD_DEFAULT, "openblas_get_corename"))) r.blas_core = core_name();
   return r;
 }
 

@@ -22,6 +22,8 @@ struct RuntimeInfo {
   std::string cudnn_version;  // empty when cuDNN is absent
   int intra_op_threads;
   std::string parallel_backend;
+  // The kernels OpenBLAS chose for this CPU (openblas_get_corename); empty with another BLAS.
+  std::string blas_core;
 };
 
 BuildInfo GetBuildInfo();

@@ -17,6 +17,8 @@ export interface NativeInfo {
   /** LibTorch intra-op threads used by native work. */
   threads: number;
   parallelBackend: string;
+  /** The kernels OpenBLAS uses on this CPU ("SkylakeX", "Haswell", ...); null with another BLAS. */
+  blasCore: string | null;
   build: {
     compiler: string;
     cxx11Abi: boolean;

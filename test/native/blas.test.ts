@@ -1,0 +1,36 @@
+// OpenBLAS's kernels: chosen from the CPU's instruction sets when OpenBLAS would not know the
+// CPU (Debian's 0.3.21 falls back to SSE3 kernels on recent Xeons), the user's choice kept.
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+
+import { info } from "../../src/index.js";
+import { openBlasCoreTypeFor } from "../../src/native/blas.js";
+
+const cpuFlags = new Set((/^flags\s*:(.*)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? "").trim().split(/\s+/));
+const CORE_NAMES: Record<string, string> = { SKYLAKEX: "SkylakeX", HASWELL: "Haswell" };
+
+describe("OpenBLAS kernels", () => {
+  it("follow the instruction sets: AVX-512 -> SkylakeX, AVX2 + FMA -> Haswell, older: OpenBLAS's own choice", () => {
+    expect(openBlasCoreTypeFor(new Set(["avx2", "fma", "avx512f", "avx512bw", "avx512vl"]))).toBe("SKYLAKEX");
+    expect(openBlasCoreTypeFor(new Set(["avx2", "fma", "avx512f"]))).toBe("HASWELL"); // AVX-512 without BW/VL
+    expect(openBlasCoreTypeFor(new Set(["avx2", "fma"]))).toBe("HASWELL");
+    expect(openBlasCoreTypeFor(new Set(["sse2", "sse4_2", "avx"]))).toBeUndefined();
+  });
+
+  it("are the ones for this CPU once the addon is loaded", () => {
+    const expected = openBlasCoreTypeFor(cpuFlags);
+    const { blasCore } = info();
+    expect(blasCore).not.toBeNull(); // Debian's LibTorch runs on OpenBLAS
+    if (expected) expect(blasCore).toBe(CORE_NAMES[expected]);
+  });
+
+  it("keep OPENBLAS_CORETYPE when the user set it", () => {
+    const script = 'import { info } from "./src/index.ts"; console.log(info().blasCore);';
+    const out = execFileSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+      env: { ...process.env, OPENBLAS_CORETYPE: "PRESCOTT" },
+      encoding: "utf8",
+    });
+    expect(out.trim()).toBe("Prescott");
+  });
+});
