@@ -4,7 +4,7 @@ import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { chooseOpenBlasKernels } from "./blas.js";
+import { chooseOpenBlasKernels } from "./cpu.js";
 import type { NativeAddon } from "./surface.js";
 
 /** The package root: two levels above src/native/ and dist/native/. */

@@ -39,3 +39,13 @@ describe("the training configuration", () => {
     );
   });
 });
+
+describe("precision auto", () => {
+  it("is bfloat16 on CUDA and on CPUs with native bfloat16, float32 on others; other values stay as given", async () => {
+    const { stepPrecision } = await import("../../src/train/step-options.js");
+    const { hasNativeBfloat16 } = await import("../../src/native/cpu.js");
+    expect(stepPrecision({ precision: "auto", device: "cuda:1" })).toBe("bfloat16");
+    expect(stepPrecision({ precision: "auto", device: "cpu" })).toBe(hasNativeBfloat16() ? "bfloat16" : "float32");
+    expect(stepPrecision({ precision: "bfloat16", device: "cpu" })).toBe("bfloat16");
+  });
+});

@@ -1,13 +1,11 @@
 // OpenBLAS's kernels: chosen from the CPU's instruction sets when OpenBLAS would not know the
 // CPU (Debian's 0.3.21 falls back to SSE3 kernels on recent Xeons), the user's choice kept.
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 
 import { info } from "../../src/index.js";
-import { openBlasCoreTypeFor } from "../../src/native/blas.js";
+import { cpuFlags, hasNativeBfloat16, openBlasCoreTypeFor } from "../../src/native/cpu.js";
 
-const cpuFlags = new Set((/^flags\s*:(.*)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? "").trim().split(/\s+/));
 const CORE_NAMES: Record<string, string> = { SKYLAKEX: "SkylakeX", HASWELL: "Haswell" };
 
 describe("OpenBLAS kernels", () => {
@@ -19,10 +17,16 @@ describe("OpenBLAS kernels", () => {
   });
 
   it("are the ones for this CPU once the addon is loaded", () => {
-    const expected = openBlasCoreTypeFor(cpuFlags);
+    const expected = openBlasCoreTypeFor(cpuFlags());
     const { blasCore } = info();
     expect(blasCore).not.toBeNull(); // Debian's LibTorch runs on OpenBLAS
     if (expected) expect(blasCore).toBe(CORE_NAMES[expected]);
+  });
+
+  it("bfloat16 counts as native with AVX-512 BF16 or AMX only", () => {
+    expect(hasNativeBfloat16(new Set(["avx512f", "avx512_bf16"]))).toBe(true);
+    expect(hasNativeBfloat16(new Set(["amx_tile", "amx_bf16"]))).toBe(true);
+    expect(hasNativeBfloat16(new Set(["avx512f", "avx512bw", "avx512_vnni"]))).toBe(false);
   });
 
   it("keep OPENBLAS_CORETYPE when the user set it", () => {
