@@ -64,6 +64,7 @@ class SereStep : public Napi::ObjectWrap<SereStep> {
                        {InstanceMethod<&SereStep::Run>("run"), InstanceMethod<&SereStep::State>("state"),
                         InstanceMethod<&SereStep::Centres>("centres"), InstanceMethod<&SereStep::Save>("save"),
                         InstanceMethod<&SereStep::Restore>("restore"),
+                        InstanceMethod<&SereStep::LoadNetworks>("loadNetworks"),
                         InstanceMethod<&SereStep::ParameterGroups>("parameterGroups"),
                         InstanceMethod<&SereStep::Dispose>("dispose")});
   }
@@ -212,6 +213,21 @@ class SereStep : public Napi::ObjectWrap<SereStep> {
         state.cpu_generator = Tensor::From(env, o.Get("cpuGenerator"), "cpuGenerator");
       std::lock_guard<std::mutex> lock(training->mutex);
       train::RestoreTrainingState(training->step, state);
+      return env.Undefined();
+    });
+  }
+
+  // loadNetworks(student, teacher): every parameter and buffer of both networks (src/train/
+  // pretrained.ts merges a file's weights with the initial ones), before the first step.
+  Napi::Value LoadNetworks(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return Guard(env, [&] {
+      auto training = Get(env);
+      auto student = EntriesFromJs(env, info[0]);
+      auto teacher = EntriesFromJs(env, info[1]);
+      std::lock_guard<std::mutex> lock(training->mutex);
+      training->step.student->load_state(student);
+      training->step.teacher->load_state(teacher);
       return env.Undefined();
     });
   }

@@ -27,6 +27,10 @@ export const trainConfigSchema = z
     sharedHeadTeacher: z.boolean().default(true).describe("one teacher head for the CLS and the patch tokens"),
     dropPath: z.number().min(0).max(1).default(0.1).describe("stochastic depth rate of the student"),
     momentumTeacher: z.number().min(0).max(1).default(0.996).describe("EMA momentum of the teacher at the start; a cosine schedule raises it to 1"),
+    pretrainedWeights: z
+      .string()
+      .default("")
+      .describe("start student and teacher from these weights: a DINO, iBOT or SERE checkpoint or an exported backbone (.pth, .safetensors); heads absent from it start fresh"),
 
     // Objective (spec 4)
     alpha: z.number().min(0).default(1).describe("weight of the spatial relation loss"),

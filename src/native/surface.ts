@@ -301,6 +301,8 @@ export interface NativeSereStep {
   /** Writes a torch.save-compatible checkpoint of the whole training state, plus `extra`. */
   save(path: string, extra: Record<string, number | string>): Promise<void>;
   restore(state: NativeTrainingState): void;
+  /** Replaces every parameter and buffer of both networks (names and shapes as state() gives them). */
+  loadNetworks(student: NativeEntries, teacher: NativeEntries): void;
   /** Names of the trainable student parameters in AdamW's two groups: [regularised, not]. */
   parameterGroups(): [string[], string[]];
   dispose(): void;

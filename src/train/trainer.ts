@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 
+import { ConfigError } from "../config/parse.js";
 import { type ConfigSources, resolveTrainConfig } from "../config/resolve.js";
 import type { TrainConfig, TrainConfigInput } from "../config/train.js";
 import { Loader, type LoaderState, openDataset } from "../data/index.js";
@@ -20,6 +21,7 @@ import { loadBackbone } from "./backbone.js";
 import { disposeCheckpoint, readTrainingCheckpoint } from "./checkpoint.js";
 import { CHECKPOINT, checkRunFolder, cutLog, LOG, prepareRunFolder } from "./run-folder.js";
 import { connectRanks, rankDevice, rankEnvironment, type RankEnvironment } from "./distributed.js";
+import { describePretrainedStart, startFromPretrained } from "./pretrained.js";
 import { ProgressReporter } from "./progress.js";
 import { accumulationRoundAt, learningRateAt, teacherMomentumAt, teacherTemperatureAt, weightDecayAt } from "./schedules.js";
 import { stepOptionsFrom } from "./step-options.js";
@@ -99,6 +101,7 @@ export class Trainer extends EventEmitter<Events> {
     const device = rankDevice(c.device, world);
     const outputDir = resolve(c.outputDir);
     checkRunFolder(outputDir, { resume: this.options.resume ?? false, overwrite: c.overwrite });
+    if (c.pretrainedWeights && !existsSync(c.pretrainedWeights)) throw new ConfigError(`--pretrained-weights ${c.pretrainedWeights}: there is no such file`);
     const checkpointPath = join(outputDir, CHECKPOINT);
     const resuming = (this.options.resume ?? false) && existsSync(checkpointPath);
     // Rank 0 alone writes the run's files.
@@ -143,6 +146,7 @@ export class Trainer extends EventEmitter<Events> {
     try {
       if (writes && c.tensorboard) tensorboard = new EventFileWriter(outputDir);
       step = new (native().SereStep)({ ...stepOptionsFrom(c), device, communicator });
+      if (c.pretrainedWeights) await this.startFrom(c.pretrainedWeights, step, resuming ? checkpointPath : undefined, writes);
       let iteration = 0;
       let epoch = 0;
       if (resuming) {
@@ -168,6 +172,16 @@ export class Trainer extends EventEmitter<Events> {
       communicator?.dispose();
       tensorboard?.close();
     }
+  }
+
+  /** --pretrained-weights: a new run's student and teacher start from the file (a resumed run from its checkpoint). */
+  private async startFrom(path: string, step: NativeSereStep, resumedFrom: string | undefined, writes: boolean): Promise<void> {
+    if (resumedFrom) {
+      if (writes) this.warn(`--pretrained-weights ${path} is ignored: the run resumes from ${resumedFrom}`, "RunWarning");
+      return;
+    }
+    const start = await startFromPretrained(step, path);
+    if (writes) this.warn(describePretrainedStart(path, start), "PretrainedWeights");
   }
 
   /** The teacher's weighted k-NN accuracy (k = 10, 20, 100, 200), logged and emitted. */
