@@ -12,6 +12,8 @@ export interface Series {
 export interface ChartOptions {
   title: string;
   xLabel: string;
+  /** Noisy data (losses, timings): the raw line faint, a moving average over it in full colour. */
+  smooth?: boolean;
   width?: number;
   height?: number;
 }
@@ -51,6 +53,21 @@ function thin(points: ReadonlyArray<readonly [number, number]>): Array<readonly 
   const kept = Array.from({ length: MAX_POINTS }, (_, i) => finite[Math.floor(i * stride)]!);
   kept[kept.length - 1] = finite[finite.length - 1]!;
   return kept;
+}
+
+/**
+ * An exponential moving average over about 1/40 of the points, debiased at the start (as
+ * TensorBoard smooths): trends show through step-to-step noise.
+ */
+export function smoothed(points: ReadonlyArray<readonly [number, number]>): Array<readonly [number, number]> {
+  const weight = 1 - 1 / Math.max(1, points.length / 40);
+  let average = 0;
+  let norm = 0;
+  return points.map(([x, y]) => {
+    average = weight * average + (1 - weight) * y;
+    norm = weight * norm + (1 - weight);
+    return [x, average / norm] as const;
+  });
 }
 
 /** The range to draw: the data's, widened where it is a single value. */
@@ -94,12 +111,16 @@ export function lineChart(series: readonly Series[], options: ChartOptions): str
   }
   parts.push(`<rect x="${plot.x}" y="${plot.y}" width="${plot.w}" height="${plot.h}" fill="none" stroke="#999"/>`);
   parts.push(`<text x="${plot.x + plot.w / 2}" y="${height - 6}" ${axis} text-anchor="middle">${escapeXml(options.xLabel)}</text>`);
+  const line = (points: ReadonlyArray<readonly [number, number]>, colour: string, style: string) =>
+    `<polyline points="${points.map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(" ")}" fill="none" stroke="${colour}" ${style} stroke-linejoin="round"/>`;
   for (const s of drawn) {
-    const path = s.points.map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(" ");
     // a single point shows as a dot
     if (s.points.length === 1) parts.push(`<circle cx="${px(s.points[0]![0]).toFixed(1)}" cy="${py(s.points[0]![1]).toFixed(1)}" r="3" fill="${s.colour}"/>`);
-    else parts.push(`<polyline points="${path}" fill="none" stroke="${s.colour}" stroke-width="2" stroke-linejoin="round"/>`);
+    else if (options.smooth) parts.push(line(s.points, s.colour, `stroke-width="1" stroke-opacity="0.3"`));
+    else parts.push(line(s.points, s.colour, `stroke-width="2"`));
   }
+  // the averages over every raw line, so that no faint line covers one
+  if (options.smooth) for (const s of drawn) if (s.points.length > 1) parts.push(line(smoothed(s.points), s.colour, `stroke-width="2"`));
   // the legend, left to right above the plot
   let x = plot.x;
   for (const s of drawn) {

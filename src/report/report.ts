@@ -27,14 +27,14 @@ type LogLine = Record<string, unknown>;
 export const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
 
 /** The charts: an id, a title and the log fields drawn in it, in PALETTE's order. */
-export const CHARTS: ReadonlyArray<{ id: string; title: string; fields: readonly string[] }> = [
-  { id: "loss", title: "Loss by part", fields: ["total", "cls", "mim", "spatial", "channel"] },
+export const CHARTS: ReadonlyArray<{ id: string; title: string; fields: readonly string[]; smooth?: boolean }> = [
+  { id: "loss", title: "Loss by part (faint: each step; bold: moving average)", fields: ["total", "cls", "mim", "spatial", "channel"], smooth: true },
   { id: "lr", title: "Learning rate", fields: ["lr"] },
   { id: "weight-decay", title: "Weight decay", fields: ["weightDecay"] },
   { id: "momentum", title: "Teacher momentum", fields: ["momentum"] },
   { id: "temperatures", title: "Teacher temperatures", fields: ["teacherTemp", "teacherPatchTemp"] },
-  { id: "throughput", title: "Throughput (images/s, all ranks)", fields: ["imagesPerSecond"] },
-  { id: "timing", title: "Seconds per step: data wait and step", fields: ["dataSeconds", "stepSeconds"] },
+  { id: "throughput", title: "Throughput (images/s, all ranks)", fields: ["imagesPerSecond"], smooth: true },
+  { id: "timing", title: "Seconds per step: data wait and step", fields: ["dataSeconds", "stepSeconds"], smooth: true },
   { id: "memory", title: "Memory (MiB)", fields: ["rssMiB", "cudaPeakMiB"] },
 ];
 
@@ -71,7 +71,7 @@ function readRun(runDir: string): { config: LogLine; steps: LogLine[]; knn: KnnA
 }
 
 function charts(steps: readonly LogLine[]): string {
-  return CHARTS.map(({ id, title, fields }) => {
+  return CHARTS.map(({ id, title, fields, smooth }) => {
     const series: Series[] = fields
       .map((field, i) => ({
         label: field,
@@ -79,7 +79,7 @@ function charts(steps: readonly LogLine[]): string {
         points: steps.filter((s) => typeof s[field] === "number").map((s) => [s.iteration as number, s[field] as number] as const),
       }))
       .filter((s) => s.points.length > 0);
-    return `<figure class="chart" id="chart-${id}">${lineChart(series, { title, xLabel: "iteration" })}</figure>`;
+    return `<figure class="chart" id="chart-${id}">${lineChart(series, { title, xLabel: "iteration", smooth })}</figure>`;
   }).join("\n");
 }
 
