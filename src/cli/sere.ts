@@ -24,48 +24,65 @@ import { TaskProgress } from "../train/progress.js";
 import { signalExitCode } from "./launch.js";
 import { packageVersion } from "./version.js";
 
-/** Flags every command shares: which weights, which architecture when the file does not say. */
+/** Flags every command shares: which weights, which architecture when the file does not say (each with its --help line). */
 const common = {
-  /** A training checkpoint, an exported backbone (.pth or .safetensors) or a reference (DINO, iBOT, SERE) checkpoint. */
-  pretrainedWeights: z.string(),
-  /** The network of a training checkpoint; a plain state dict ignores it. */
-  checkpointKey: z.enum(["teacher", "student"]).default("teacher"),
-  /** The architecture, only for weights without a stored configuration (e.g. exported or reference files). */
-  arch: z.enum(["vit_tiny", "vit_small", "vit_base", "vit_large", "custom"]).default("vit_small"),
-  patchSize: z.number().int().positive().default(16),
-  /** For --arch custom (or to override a preset's): width, depth, heads, MLP ratio. */
-  embedDim: z.number().int().positive().optional(),
-  depth: z.number().int().positive().optional(),
-  numHeads: z.number().int().positive().optional(),
-  mlpRatio: z.number().positive().optional(),
-  /** Input side for evaluation; default: the training resolution (or 224). */
-  imageSize: z.number().int().positive().optional(),
-  batchSizePerGpu: z.number().int().positive().default(256),
-  device: z.string().default("cpu"),
-  outputDir: z.string().default("."),
-  /** Use only the first N images of each split (0: all). */
-  limit: z.number().int().min(0).default(0),
-  /** Features: the CLS tokens of the last N blocks, concatenated (DINO's --n_last_blocks). */
-  nLastBlocks: z.number().int().positive().default(1),
-  /** Features: also the mean patch token of the last block (DINO's --avgpool_patchtokens). */
-  avgpoolPatchtokens: z.boolean().default(false),
-  /** Share of the images that may fail to decode (each skipped with a warning) before evaluation stops. */
-  maxFailureShare: z.number().min(0).max(1).default(DEFAULT_MAX_FAILURE_SHARE),
+  pretrainedWeights: z.string().describe("a training checkpoint, an exported backbone (.pth or .safetensors) or a reference (DINO, iBOT, SERE) checkpoint"),
+  checkpointKey: z.enum(["teacher", "student"]).default("teacher").describe("the network of a training checkpoint; a plain state dict ignores it"),
+  arch: z
+    .enum(["vit_tiny", "vit_small", "vit_base", "vit_large", "custom"])
+    .default("vit_small")
+    .describe("the architecture, only for weights without a stored configuration (exported or reference files)"),
+  patchSize: z.number().int().positive().default(16).describe("patch size, only for weights without a stored configuration"),
+  embedDim: z.number().int().positive().optional().describe("token width, for --arch custom (or to override an arch's)"),
+  depth: z.number().int().positive().optional().describe("transformer blocks, for --arch custom"),
+  numHeads: z.number().int().positive().optional().describe("attention heads, for --arch custom"),
+  mlpRatio: z.number().positive().optional().describe("MLP width / token width, for --arch custom"),
+  imageSize: z.number().int().positive().optional().describe("input side for evaluation; default: the training resolution (or 224)"),
+  batchSizePerGpu: z.number().int().positive().default(256).describe("images embedded at once"),
+  device: z.string().default("cpu").describe('where the backbone runs: "cpu", "cuda" or "cuda:N"'),
+  outputDir: z.string().default(".").describe("folder of the results"),
+  limit: z.number().int().min(0).default(0).describe("use only the first N images of each split (0: all)"),
+  nLastBlocks: z.number().int().positive().default(1).describe("features: the CLS tokens of the last N blocks, concatenated (DINO's --n_last_blocks)"),
+  avgpoolPatchtokens: z.boolean().default(false).describe("features: also the mean patch token of the last block (DINO's --avgpool_patchtokens)"),
+  maxFailureShare: z
+    .number()
+    .min(0)
+    .max(1)
+    .default(DEFAULT_MAX_FAILURE_SHARE)
+    .describe("share of the images that may fail to decode (each skipped with a warning) before evaluation stops"),
 };
+const dataPath = z.string().describe("a labelled dataset: train/ and val/ (or test/) image folders, IDX or CIFAR files");
 const COMMANDS = {
-  "eval knn": z.object({ ...common, dataPath: z.string(), nbKnn: z.array(z.number().int().positive()).default([10, 20, 100, 200]), temperature: z.number().positive().default(0.07) }),
+  "eval knn": z.object({
+    ...common,
+    dataPath,
+    nbKnn: z.array(z.number().int().positive()).default([10, 20, 100, 200]).describe("the k to report"),
+    temperature: z.number().positive().default(0.07).describe("temperature of the neighbours' votes"),
+  }),
   "eval linear": z.object({
     ...common,
-    dataPath: z.string(),
-    lrs: z.array(z.number().positive()).default([0.001, 0.01, 0.1]),
-    epochs: z.number().int().positive().default(100),
-    /** Augmented views (random resized crop + flip) per training image, one per epoch in turn; 0: the centre crop only. */
-    trainViews: z.number().int().min(0).default(4),
-    seed: z.number().int().min(0).default(0),
+    dataPath,
+    lrs: z.array(z.number().positive()).default([0.001, 0.01, 0.1]).describe("learning rates of the sweep; the best is reported"),
+    epochs: z.number().int().positive().default(100).describe("epochs of each linear classifier"),
+    trainViews: z
+      .number()
+      .int()
+      .min(0)
+      .default(4)
+      .describe("augmented views (random resized crop + flip) per training image, one per epoch in turn; 0: the centre crop only"),
+    seed: z.number().int().min(0).default(0).describe("seed of the views, the initial weights and the batch order"),
   }),
-  features: z.object({ ...common, dataPath: z.string(), format: z.enum(["safetensors", "npy"]).default("safetensors") }),
-  attention: z.object({ ...common, imagePath: z.string(), imageShortSide: z.number().int().positive().optional() }),
-  export: z.object({ pretrainedWeights: z.string(), checkpointKey: z.enum(["teacher", "student"]).default("teacher"), outputDir: z.string().optional() }),
+  features: z.object({ ...common, dataPath, format: z.enum(["safetensors", "npy"]).default("safetensors").describe("file format of the features and labels") }),
+  attention: z.object({
+    ...common,
+    imagePath: z.string().describe("the image whose attention maps to draw"),
+    imageShortSide: z.number().int().positive().optional().describe("resize the image's shorter side to this first"),
+  }),
+  export: z.object({
+    pretrainedWeights: z.string().describe("a training checkpoint"),
+    checkpointKey: z.enum(["teacher", "student"]).default("teacher").describe("the network to export"),
+    outputDir: z.string().optional().describe("folder of the files; default: the checkpoint's"),
+  }),
   report: z.object({
     runDir: z.string().describe("a training run's output folder (also the first argument: sere report RUN_DIR)"),
     images: z.number().int().min(0).default(4).describe("training images whose attention maps the report shows"),

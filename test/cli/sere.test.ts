@@ -98,3 +98,14 @@ describe.runIf(hasFashionMnist())("sere", () => {
     expect(run.stderr).toMatch(/pretrainedWeights: .*\(given: nothing\)/);
   });
 });
+
+describe("sere --help", () => {
+  it.each(["eval knn", "eval linear", "features", "attention", "export", "report"])("sere %s --help says what each flag does", (command) => {
+    const run = sere([...command.split(" "), "--help"]);
+    expect(run.status, run.stderr).toBe(0);
+    const lines = run.stdout.split("\n");
+    const flags = lines.flatMap((line, i) => (line.startsWith("  --") ? [[line, lines[i + 1] ?? ""] as const] : []));
+    expect(flags.length).toBeGreaterThan(2);
+    for (const [flag, description] of flags) expect(description, flag).toMatch(/^ {6}\S/);
+  });
+});
