@@ -40,7 +40,7 @@ describe("command-line flags", () => {
   it("generates --help from the schema", () => {
     const help = flagsHelp(shape);
     expect(help).toContain("--batch-size-per-gpu number (default 128)\n      images a step on each device (rank)");
-    expect(help).toContain("--precision float32|bfloat16|float16");
+    expect(help).toContain("--arch vit_tiny|vit_small|vit_base|vit_large|custom (default vit_small)\n");
     expect(help).toContain("--overlap-size N N (default 13 13)");
   });
 
