@@ -40,6 +40,8 @@ export interface Batch {
   masks: Tensor;
   /** Frees the batch's native tensors. */
   dispose(): void;
+  /** dispose(), for `using`. */
+  [Symbol.dispose](): void;
 }
 
 /** Where the loader stands: JSON, for checkpoints. */
@@ -229,6 +231,9 @@ export class Loader {
       masks,
       dispose() {
         for (const t of [global, local, globalRecords, localRecords, masks]) t?.dispose();
+      },
+      [Symbol.dispose]() {
+        this.dispose();
       },
     };
   }

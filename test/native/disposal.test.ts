@@ -2,10 +2,13 @@
 // collected when they hold much memory, not only when the (tiny) JS objects add up.
 import { describe, expect, it } from "vitest";
 
+import { openDataset } from "../../src/data/datasets/open.js";
+import { Loader } from "../../src/data/loader.js";
 import { liveObjects, tensor } from "../../src/index.js";
 import { Model } from "../../src/model/model.js";
 import { SereObjective } from "../../src/objective/objective.js";
 import type { Tensor } from "../../src/tensor.js";
+import { SMALL_VIEWS, tempDir, writeIdx } from "../data/helpers.js";
 
 describe("using", () => {
   it("disposes tensors, models and objectives at the end of the scope", () => {
@@ -21,6 +24,18 @@ describe("using", () => {
       expect(liveObjects()).toBeGreaterThan(before);
     }
     expect(kept.isDisposed()).toBe(true);
+    expect(liveObjects()).toBe(before);
+  });
+
+  it("disposes a loader's batches", async () => {
+    const dir = tempDir("using-batch");
+    writeIdx(dir, "train", 8);
+    const loader = new Loader(openDataset(dir), { batchSize: 4, views: SMALL_VIEWS, seed: 1 });
+    const before = liveObjects();
+    for await (const batch of loader.epoch(0)) {
+      using b = batch;
+      expect(b.global.shape()[0]).toBe(8);
+    }
     expect(liveObjects()).toBe(before);
   });
 
