@@ -217,6 +217,9 @@ export class Loader {
     const localRecords = plan.local.records.length > 0 ? tensor(plan.local.recordTable, [plan.local.records.length, RECORD_COLUMNS]) : null;
     const masks = tensor(plan.masks, [2 * plan.images, n, n]);
     const indices = decoded.map((d) => d.index);
+    const dispose = () => {
+      for (const t of [global, local, globalRecords, localRecords, masks]) t?.dispose();
+    };
     return {
       epoch,
       index,
@@ -229,12 +232,8 @@ export class Loader {
       globalRecords,
       localRecords,
       masks,
-      dispose() {
-        for (const t of [global, local, globalRecords, localRecords, masks]) t?.dispose();
-      },
-      [Symbol.dispose]() {
-        this.dispose();
-      },
+      dispose,
+      [Symbol.dispose]: dispose,
     };
   }
 }
