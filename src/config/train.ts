@@ -79,7 +79,10 @@ export const trainConfigSchema = z
       .regex(/^(cpu|cuda(:\d+)?)$/, 'expected "cpu", "cuda" or "cuda:N"')
       .default("cpu")
       .describe('where to train: "cpu", "cuda" or "cuda:N"'),
-    precision: z.enum(["float32", "bfloat16", "float16"]).default("float32").describe("autocast precision: float32, bfloat16, or float16 (CUDA, with loss scaling)"),
+    precision: z
+      .enum(["auto", "float32", "bfloat16", "float16"])
+      .default("float32")
+      .describe("autocast precision: float32, bfloat16, float16 (CUDA, with loss scaling), or auto (bfloat16 on CUDA and on CPUs that compute it natively, else float32)"),
     threads: z.number().int().min(0).default(0).describe("LibTorch intra-op threads; 0 = the machine's cores (shared among the ranks on one machine)"),
 
     // Data parallelism: one process per device, placed by RANK, WORLD_SIZE, MASTER_ADDR and
