@@ -5,24 +5,9 @@ import { join } from "node:path";
 import { Trainer, type TrainConfigInput } from "../../src/index.js";
 import { writeJpeg } from "../data/helpers.js";
 
-/** A one-block ViT on 32 px views: a step takes milliseconds. */
-export const TINY_RUN = {
-  arch: "custom",
-  embedDim: 24,
-  depth: 1,
-  numHeads: 2,
-  patchSize: 8,
-  outDim: 64,
-  hiddenDim: 32,
-  bottleneckDim: 16,
-  globalCropsSize: 32,
-  localCropsNumber: 2,
-  localCropsSize: 16,
-  batchSizePerGpu: 4,
-  precision: "float32",
-  maxSteps: 1,
-  knnEval: false,
-} as const satisfies TrainConfigInput;
+import { TINY_RUN } from "../train/helpers.js";
+
+export { TINY_RUN };
 
 /** `count` small JPEGs in two class folders, "a" and "b". */
 export async function writeImageFolder(root: string, count: number): Promise<void> {

@@ -1,5 +1,6 @@
 // The tiny SERE step the step tests run: a 2-block ViT on 16 px global / 8 px local views.
 import { modelOptionsSchema } from "../../src/model/options.js";
+import type { TrainConfigInput } from "../../src/config/train.js";
 import type { NativeStepOptions, NativeStepSchedule } from "../../src/native/surface.js";
 
 export const TINY_ARCHITECTURE = { arch: "custom", embedDim: 16, depth: 2, numHeads: 2, patchSize: 4, imgSize: 16 } as const;
@@ -22,3 +23,23 @@ export function tinyStepOptions(dropPathRate = 0): NativeStepOptions {
 }
 
 export const tinySchedule: NativeStepSchedule = { lr: 1e-3, weightDecay: 0.04, momentum: 0.9, teacherTemp: 0.04, teacherPatchTemp: 0.04, freezeLastLayer: false };
+
+/** A training configuration of a one-block ViT on 32 px views, 4 images a batch: a step takes milliseconds. */
+export const TINY_RUN = {
+  arch: "custom",
+  embedDim: 24,
+  depth: 1,
+  numHeads: 2,
+  patchSize: 8,
+  outDim: 64,
+  hiddenDim: 32,
+  bottleneckDim: 16,
+  globalCropsSize: 32,
+  localCropsNumber: 2,
+  localCropsSize: 16,
+  overlapSize: [4, 4],
+  batchSizePerGpu: 4,
+  precision: "float32",
+  maxSteps: 1,
+  knnEval: false,
+} as const satisfies TrainConfigInput;

@@ -12,12 +12,9 @@ import { Trainer } from "../../src/train/trainer.js";
 import { learningRateAt, weightDecayAt } from "../../src/train/schedules.js";
 import { readWeightGroups } from "../../src/model/weights.js";
 import { tempDir, writeIdx } from "../data/helpers.js";
+import { TINY_RUN } from "./helpers.js";
 
-const tiny = {
-  arch: "custom", embedDim: 24, depth: 1, numHeads: 2, patchSize: 8, outDim: 64, hiddenDim: 32, bottleneckDim: 16,
-  globalCropsSize: 32, localCropsNumber: 2, localCropsSize: 16, overlapSize: [4, 4] as [number, number],
-  precision: "float32", knnEval: false,
-} as const;
+const tiny = { ...TINY_RUN, maxSteps: 0 } as const;
 
 describe("Trainer with gradient accumulation", () => {
   it("steps at each round's end with the lr and weight decay of its first iteration (global batch = batch x accumIter)", async () => {

@@ -12,26 +12,10 @@ import type { TrainConfigInput } from "../../src/config/train.js";
 import { type EpochEvent, type StepEvent, Trainer } from "../../src/train/trainer.js";
 import { tempDir, writeIdx } from "../data/helpers.js";
 import { hasFashionMnist } from "../requirements.js";
+import { TINY_RUN } from "./helpers.js";
 
 const FASHION_MNIST = "/usr/share/datasets/fashion-mnist";
-const tiny = {
-  arch: "custom",
-  embedDim: 24,
-  depth: 2,
-  numHeads: 2,
-  patchSize: 8,
-  outDim: 64,
-  hiddenDim: 32,
-  bottleneckDim: 16,
-  globalCropsSize: 32,
-  localCropsNumber: 2,
-  localCropsSize: 16,
-  overlapSize: [4, 4] as [number, number],
-  batchSizePerGpu: 4,
-  precision: "float32",
-  dataPath: FASHION_MNIST,
-  knnEval: false,
-} as const satisfies Record<string, unknown>;
+const tiny = { ...TINY_RUN, depth: 2, dataPath: FASHION_MNIST, maxSteps: 0 } as const;
 
 const run = async (outputDir: string, maxSteps: number, resume = false, signal?: AbortSignal, config: TrainConfigInput = {}) => {
   const trainer = new Trainer({ ...tiny, outputDir, maxSteps, ...config }, { preset: "fashion-mnist-tiny", resume, signal, progress: false });
