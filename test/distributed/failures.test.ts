@@ -54,7 +54,8 @@ describe.runIf(hasFashionMnist() && hasDataParallelism())("data-parallel sere-tr
     for (const l of log) {
       const timing = { epochs: c.epochs, iterationsPerEpoch: l.iterationsPerEpoch, lr: c.lr, minLr: c.minLr, warmupEpochs: c.warmupEpochs };
       expect(l.lr).toBeCloseTo(learningRateAt(l.iteration - 1, { ...timing, globalBatchSize: 8 }), 12);
-      expect(l.lr).not.toBeCloseTo(learningRateAt(l.iteration - 1, { ...timing, globalBatchSize: 4 }), 12);
+      // (past the warmup's first iteration, which runs at 0 whatever the batch)
+      if (l.iteration > 1) expect(l.lr).not.toBeCloseTo(learningRateAt(l.iteration - 1, { ...timing, globalBatchSize: 4 }), 12);
     }
     const checkpoint = await readTrainingCheckpoint(join(dir, "checkpoint.pth"));
     expect(checkpoint.state.iteration).toBe(3);
