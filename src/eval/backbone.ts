@@ -6,7 +6,7 @@ import { kebab } from "../config/flags.js";
 import { ConfigError } from "../config/parse.js";
 import { Model } from "../model/model.js";
 import type { ModelOptions } from "../model/options.js";
-import { formatOf, readWeightGroups, selectStateDict, toModelNames } from "../model/weights.js";
+import { disposeWeightGroups, formatOf, readWeightGroups, selectStateDict, toModelNames } from "../model/weights.js";
 import { loadBackbone, storedTrainConfig } from "../train/backbone.js";
 
 /** The architecture of weights that do not carry theirs (model/options.ts fields). */
@@ -64,6 +64,6 @@ async function positionGridSide(path: string, key: string): Promise<number> {
     const side = Math.round(Math.sqrt(tokens - 1));
     return side * side === tokens - 1 ? side : 0;
   } finally {
-    for (const [, entries] of groups) for (const [, t] of entries) t.dispose();
+    disposeWeightGroups(groups);
   }
 }

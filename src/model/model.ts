@@ -5,7 +5,7 @@ import type { NativeModel, NativeTrainingOutputs } from "../native/surface.js";
 import type { Tensor } from "../tensor.js";
 import { type ImageBatch, imagesToTensor } from "./images.js";
 import { type ModelOptions, modelOptionsSchema, type ResolvedModelOptions } from "./options.js";
-import { type Entries, readWeightGroups, selectStateDict, toModelNames, writeWeights } from "./weights.js";
+import { type Entries, disposeWeightGroups, readWeightGroups, selectStateDict, toModelNames, writeWeights } from "./weights.js";
 
 export interface LoadOptions {
   /** Which state dict of a training checkpoint: "teacher" (default) or "student". */
@@ -127,7 +127,7 @@ export class Model {
         throw new Error(`cannot load ${path}: ${(err as Error).message}`);
       }
     } finally {
-      for (const [, entries] of groups) for (const [, t] of entries) t.dispose();
+      disposeWeightGroups(groups);
     }
   }
 

@@ -40,6 +40,11 @@ export async function readWeightGroups(path: string): Promise<Array<[string, Ent
   return groups;
 }
 
+/** Releases the tensors readWeightGroups gave. */
+export function disposeWeightGroups(groups: Array<[string, Entries]>): void {
+  for (const [, entries] of groups) for (const [, t] of entries) t.dispose();
+}
+
 export async function writeWeights(path: string, entries: Entries): Promise<void> {
   if (formatOf(path) === "safetensors") return writeSafetensors(path, entries);
   return native().savePth(path, entries);

@@ -2,7 +2,7 @@
 // of a DINO, iBOT or SERE checkpoint or of an exported backbone (.pth or .safetensors, the
 // reference's names). What the file lacks (the heads, for a backbone) keeps its initial
 // value, the same in both networks, as at any start.
-import { readWeightGroups, selectStateDict, toModelNames } from "../model/weights.js";
+import { disposeWeightGroups, readWeightGroups, selectStateDict, toModelNames } from "../model/weights.js";
 import type { NativeEntries, NativeSereStep } from "../native/surface.js";
 
 export interface PretrainedStart {
@@ -57,7 +57,7 @@ export async function startFromPretrained(step: NativeSereStep, path: string): P
       unexpected: [...given.keys()].filter((name) => !ours.has(name)),
     };
   } finally {
-    for (const [, entries] of groups) for (const [, t] of entries) t.dispose();
+    disposeWeightGroups(groups);
     for (const [, t] of [...student, ...teacher]) t.dispose();
   }
 }
