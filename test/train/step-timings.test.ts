@@ -30,9 +30,10 @@ describe("step timings and memory in log.jsonl", () => {
     for (const s of steps) {
       expect(s.dataSeconds).toBeGreaterThan(0);
       expect(s.stepSeconds).toBeGreaterThan(0);
-      // images/s counts the whole iteration: the wait, the step and the logging
+      // images/s counts the whole iteration: the wait, the step and the logging. The logging
+      // can take under a millisecond, so the sum may equal the iteration up to float rounding.
       const iterationSeconds = 4 / s.imagesPerSecond;
-      expect(s.dataSeconds + s.stepSeconds).toBeLessThanOrEqual(iterationSeconds);
+      expect(s.dataSeconds + s.stepSeconds).toBeLessThanOrEqual(iterationSeconds * (1 + 1e-12));
       expect(s.rssMiB).toBeGreaterThan(0);
       expect(s).not.toHaveProperty("cudaPeakMiB");
     }
