@@ -1,17 +1,27 @@
-// Training: images/s of the native SERE step (teacher and student forwards, objective,
-// backward, AdamW, EMA) on synthetic views, CPU, fp32 and bf16 autocast; process peak RSS.
-import { availableParallelism } from "node:os";
+// Training: the project's full SERE step (teacher and student forwards, objective, backward,
+// clipping, AdamW, EMA) against an eager PyTorch step of the same math (bench/eager_step.py,
+// Debian's python3-torch), side by side on one configuration, and the default preset at 1
+// and 2 threads. Every measurement is its own process (bench/native-step.ts, eager_step.py),
+// the two sides alternating round by round, so that each peak RSS is that step's alone and
+// a slow spell of the machine falls on both. Synthetic views; the same batch every step.
+//
+//   npm run bench -- train
+//   SERE_BENCH_ROUNDS=1 SERE_BENCH_WARMUP=1 SERE_BENCH_STEPS=2 npm run bench -- train   (quick)
+//   SERE_BENCH_CASES=K512,fashion-mnist-tiny npm run bench -- train   (cases whose names contain one)
+//
+// Per case: seconds per step of each side (median over all timed steps of all rounds, min,
+// max, per-round medians), speed ratio eager / native (above 1: the project is faster),
+// peak RSS of each side (the largest over its processes) and memory ratio native / eager.
+import { spawn } from "node:child_process";
+import { dirname } from "node:path";
+import { fileURLToPath } from "node:url";
 
 import { resolveTrainConfig } from "../src/config/resolve.js";
-import type { TrainConfigInput } from "../src/config/train.js";
-import { native } from "../src/native/load.js";
-import { setThreads, tensor } from "../src/index.js";
-import { stepOptionsFrom } from "../src/train/step-options.js";
-
-const CASES: Array<{ name: string; preset: string; overrides: TrainConfigInput; batch: number }> = [
-  { name: "vit_small/16 2x224+10x96 b8", preset: "vit-small-imagenet", overrides: { device: "cpu" }, batch: 8 },
-  { name: "fashion-mnist-tiny preset b32", preset: "fashion-mnist-tiny", overrides: {}, batch: 32 },
-];
+import type { TrainConfig, TrainConfigInput } from "../src/config/train.js";
+import { modelOptionsSchema } from "../src/model/options.js";
+import { tensor } from "../src/index.js";
+import { architectureOf } from "../src/train/backbone.js";
+import { stepPrecision } from "../src/train/step-options.js";
 
 export function syntheticBatch(B: number, global: number, local: number, locals: number, patch: number) {
   const views = (n: number, s: number) => tensor(Float32Array.from({ length: n * 3 * s * s }, () => Math.random() * 2 - 1), [n, 3, s, s]);
@@ -27,30 +37,269 @@ export function syntheticBatch(B: number, global: number, local: number, locals:
   };
 }
 
+/**
+ * One step configuration, as both bench/native-step.ts and bench/eager_step.py read it:
+ * every field that shapes the step, explicit, plus the run's threads and step counts.
+ */
+export interface StepCase {
+  /** The preset the native side starts from (fields outside the step's shape). */
+  preset: string;
+  embedDim: number;
+  depth: number;
+  numHeads: number;
+  patchSize: number;
+  outDim: number;
+  hiddenDim: number;
+  bottleneckDim: number;
+  sharedHead: boolean;
+  normLastLayer: boolean;
+  dropPath: number;
+  globalSize: number;
+  localSize: number;
+  localCount: number;
+  batch: number;
+  overlapSize: [number, number];
+  clipGrad: number;
+  alpha: number;
+  beta: number;
+  lambda1: number;
+  lambda2: number;
+  temperaturePixel: number;
+  temperatureChannel: number;
+  precision: "float32" | "bfloat16";
+  threads: number;
+  warmup: number;
+  steps: number;
+}
+
+/** The fields of a step case, which both sides require. */
+export const STEP_CASE_FIELDS = [
+  "preset", "embedDim", "depth", "numHeads", "patchSize", "outDim", "hiddenDim", "bottleneckDim", "sharedHead", "normLastLayer",
+  "dropPath", "globalSize", "localSize", "localCount", "batch", "overlapSize", "clipGrad", "alpha", "beta", "lambda1", "lambda2",
+  "temperaturePixel", "temperatureChannel", "precision", "threads", "warmup", "steps",
+] as const satisfies ReadonlyArray<keyof StepCase>;
+
+export interface StepRun {
+  threads: number;
+  warmup: number;
+  steps: number;
+}
+
+/** The step case of a resolved training configuration. */
+export function stepCaseOf(preset: string, c: TrainConfig, run: StepRun): StepCase {
+  const { embedDim, depth, numHeads } = modelOptionsSchema.parse({ ...architectureOf(c), head: false });
+  const precision = stepPrecision(c);
+  if (precision === "float16") throw new Error(`${preset}: the step bench runs on the CPU, in float32 or bfloat16, not float16`);
+  if (c.sharedHead !== c.sharedHeadTeacher) throw new Error(`${preset}: the eager step shares the head in both networks or in neither`);
+  return {
+    preset,
+    embedDim,
+    depth,
+    numHeads,
+    patchSize: c.patchSize,
+    outDim: c.outDim,
+    hiddenDim: c.hiddenDim,
+    bottleneckDim: c.bottleneckDim,
+    sharedHead: c.sharedHead,
+    normLastLayer: c.normLastLayer,
+    dropPath: c.dropPath,
+    globalSize: c.globalCropsSize,
+    localSize: c.localCropsSize,
+    localCount: c.localCropsNumber,
+    batch: c.batchSizePerGpu,
+    overlapSize: c.overlapSize,
+    clipGrad: c.clipGrad,
+    alpha: c.alpha,
+    beta: c.beta,
+    lambda1: c.lambda1,
+    lambda2: c.lambda2,
+    temperaturePixel: c.temperaturePixel,
+    temperatureChannel: c.temperatureChannel,
+    precision,
+    ...run,
+  };
+}
+
+/** The training configuration of a step case (its preset, with the case's fields over it). */
+export function trainConfigOf(s: StepCase): TrainConfig {
+  return resolveTrainConfig({
+    preset: s.preset,
+    overrides: {
+      arch: "custom",
+      embedDim: s.embedDim,
+      depth: s.depth,
+      numHeads: s.numHeads,
+      patchSize: s.patchSize,
+      outDim: s.outDim,
+      hiddenDim: s.hiddenDim,
+      bottleneckDim: s.bottleneckDim,
+      sharedHead: s.sharedHead,
+      sharedHeadTeacher: s.sharedHead,
+      normLastLayer: s.normLastLayer,
+      dropPath: s.dropPath,
+      globalCropsSize: s.globalSize,
+      localCropsSize: s.localSize,
+      localCropsNumber: s.localCount,
+      batchSizePerGpu: s.batch,
+      overlapSize: s.overlapSize,
+      clipGrad: s.clipGrad,
+      alpha: s.alpha,
+      beta: s.beta,
+      lambda1: s.lambda1,
+      lambda2: s.lambda2,
+      temperaturePixel: s.temperaturePixel,
+      temperatureChannel: s.temperatureChannel,
+      precision: s.precision,
+      threads: s.threads,
+      accumIter: 1,
+      device: "cpu",
+    },
+  });
+}
+
+/** What one process of either side prints. */
+export interface StepTimes {
+  secondsPerStep: { median: number; min: number; max: number; all: number[] };
+  peakRssMiB: number;
+  losses: Array<Record<string, number>>;
+}
+
+const EAGER_PYTHON = "/usr/bin/python3";
+const REPOSITORY = dirname(dirname(fileURLToPath(import.meta.url)));
+
+function runProcess(command: string, args: string[], what: string): Promise<StepTimes> {
+  const child = spawn(command, args, { cwd: REPOSITORY, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+  return new Promise((resolve, reject) => {
+    child.on("error", (e) => reject(new Error(`${what}: cannot start ${command} (${e.message})`)));
+    child.on("exit", (code) => {
+      const line = out.trim().split("\n").pop() ?? "";
+      if (code !== 0) return reject(new Error(`${what} exited with ${code}: ${err.trim().split("\n").slice(-20).join("\n")}`));
+      try {
+        resolve(JSON.parse(line) as StepTimes);
+      } catch {
+        reject(new Error(`${what} printed no JSON line: ${out.slice(-500)}`));
+      }
+    });
+  });
+}
+
+export function runNativeStep(s: StepCase): Promise<StepTimes> {
+  return runProcess(process.execPath, ["--import", "tsx", "bench/native-step.ts", "--config", JSON.stringify(s)], "bench/native-step.ts");
+}
+
+export function runEagerStep(s: StepCase): Promise<StepTimes> {
+  return runProcess(EAGER_PYTHON, ["bench/eager_step.py", "--config", JSON.stringify(s)], "bench/eager_step.py");
+}
+
+export const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
+
+/** One side's processes summed up: all timed steps of all rounds, and the largest peak RSS. */
+function summary(runs: StepTimes[], batch: number) {
+  const all = runs.flatMap((r) => r.secondsPerStep.all);
+  const seconds = median(all);
+  return {
+    secondsPerStep: { median: seconds, min: Math.min(...all), max: Math.max(...all), roundMedians: runs.map((r) => r.secondsPerStep.median) },
+    imagesPerSecond: batch / seconds,
+    peakRssMiB: Math.max(...runs.map((r) => r.peakRssMiB)),
+    lastLosses: runs.at(-1)!.losses.at(-1),
+  };
+}
+
+/** Alternates the sides' processes, round by round: a, b, a, b, ... */
+async function alternate(sides: Array<() => Promise<StepTimes>>, rounds: number): Promise<StepTimes[][]> {
+  const results: StepTimes[][] = sides.map(() => []);
+  for (let r = 0; r < rounds; r++) for (const [i, side] of sides.entries()) results[i]!.push(await side());
+  return results;
+}
+
+function envCount(name: string, fallback: number, min: number): number {
+  const text = process.env[name];
+  if (text === undefined || text === "") return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got "${text}"`);
+  return n;
+}
+
+/** Rounds and steps: defaults per case, or SERE_BENCH_ROUNDS / _WARMUP / _STEPS for all of them. */
+function schedule(defaults: { rounds: number; warmup: number; steps: number }) {
+  return {
+    rounds: envCount("SERE_BENCH_ROUNDS", defaults.rounds, 1),
+    warmup: envCount("SERE_BENCH_WARMUP", defaults.warmup, 0),
+    steps: envCount("SERE_BENCH_STEPS", defaults.steps, 1),
+  };
+}
+
+// The issue's configuration: vit_tiny/16, 2 x 224 + 10 x 96 views, batch 8, shared head,
+// drop path 0, 2 threads. Its steps take seconds each on 2 cores: 2 rounds of 2 + 5 steps.
+const VIT_TINY = (outDim: number, precision: "float32" | "bfloat16"): TrainConfigInput => ({
+  arch: "vit_tiny",
+  outDim,
+  precision,
+  dropPath: 0,
+  batchSizePerGpu: 8,
+  device: "cpu",
+});
+const SIDE_BY_SIDE = [
+  { name: "vit_tiny/16 2x224+10x96 b8 K8192 fp32", overrides: VIT_TINY(8192, "float32") },
+  { name: "vit_tiny/16 2x224+10x96 b8 K8192 bf16", overrides: VIT_TINY(8192, "bfloat16") },
+  { name: "vit_tiny/16 2x224+10x96 b8 K512 fp32", overrides: VIT_TINY(512, "float32") },
+  { name: "vit_tiny/16 2x224+10x96 b8 K512 bf16", overrides: VIT_TINY(512, "bfloat16") },
+];
+const SIDE_BY_SIDE_PRESET = "vit-small-imagenet";
+const DEFAULT_PRESET = "fashion-mnist-tiny";
+
+/** SERE_BENCH_CASES: comma-separated parts of case names; only the cases that contain one run. */
+function wanted(name: string): boolean {
+  const parts = (process.env.SERE_BENCH_CASES ?? "").split(",").filter((p) => p.trim() !== "");
+  return parts.length === 0 || parts.some((p) => name.includes(p.trim()));
+}
+
 export async function run(): Promise<object> {
-  setThreads(availableParallelism());
-  const results: Record<string, object> = {};
-  for (const c of CASES) {
-    for (const precision of ["float32", "bfloat16"] as const) {
-      const config = resolveTrainConfig({ preset: c.preset, overrides: { ...c.overrides, precision, batchSizePerGpu: c.batch } });
-      const step = new (native().SereStep)(stepOptionsFrom(config));
-      const batch = syntheticBatch(c.batch, config.globalCropsSize, config.localCropsSize, config.localCropsNumber, config.patchSize);
-      const schedule = { lr: 1e-4, weightDecay: 0.04, momentum: 0.996, teacherTemp: 0.04, teacherPatchTemp: 0.04, freezeLastLayer: false };
-      // Warm-up: the first steps allocate (optimiser state, the allocator's pools) and run up
-      // to 3x slower than the steady state.
-      for (let i = 0; i < 3; i++) await step.run(batch, schedule);
-      const iterations = 5;
-      const started = performance.now();
-      for (let i = 0; i < iterations; i++) await step.run(batch, schedule);
-      const seconds = (performance.now() - started) / 1000 / iterations;
-      results[`${c.name} ${precision}`] = {
-        imagesPerSecond: c.batch / seconds,
-        secondsPerStep: seconds,
-        processPeakRssMiB: process.resourceUsage().maxRSS / 1024,
-      };
-      step.dispose();
-      for (const t of Object.values(batch)) t?.dispose();
-    }
+  const sideBySide: Record<string, object> = {};
+  const vitRuns = schedule({ rounds: 2, warmup: 2, steps: 5 });
+  const eagerFloat32Seconds = new Map<number, number>();
+  for (const c of SIDE_BY_SIDE.filter((c) => wanted(c.name))) {
+    const config = resolveTrainConfig({ preset: SIDE_BY_SIDE_PRESET, overrides: c.overrides });
+    const s = stepCaseOf(SIDE_BY_SIDE_PRESET, config, { threads: 2, warmup: vitRuns.warmup, steps: vitRuns.steps });
+    const [native, eager] = await alternate([() => runNativeStep(s), () => runEagerStep(s)], vitRuns.rounds);
+    const n = summary(native!, s.batch);
+    const e = summary(eager!, s.batch);
+    // bf16 against the eager fp32 step too: the reference's own CPU precision.
+    const eagerFloat32 = c.overrides.precision === "bfloat16" ? eagerFloat32Seconds.get(c.overrides.outDim!) : undefined;
+    if (c.overrides.precision === "float32") eagerFloat32Seconds.set(c.overrides.outDim!, e.secondsPerStep.median);
+    sideBySide[c.name] = {
+      native: n,
+      eager: e,
+      speedRatio: e.secondsPerStep.median / n.secondsPerStep.median,
+      ...(eagerFloat32 !== undefined ? { speedRatioAgainstEagerFloat32: eagerFloat32 / n.secondsPerStep.median } : {}),
+      memoryRatio: n.peakRssMiB / e.peakRssMiB,
+      rounds: vitRuns.rounds,
+      stepsPerProcess: { warmup: s.warmup, timed: s.steps },
+    };
   }
-  return { threads: availableParallelism(), results };
+
+  if (!wanted(DEFAULT_PRESET)) return { sideBySide };
+  // The default preset, native only: does the second core pay?
+  const presetRuns = schedule({ rounds: 3, warmup: 3, steps: 5 });
+  const config = resolveTrainConfig({ preset: DEFAULT_PRESET });
+  const cases = [1, 2].map((threads) => stepCaseOf(DEFAULT_PRESET, config, { threads, warmup: presetRuns.warmup, steps: presetRuns.steps }));
+  const [one, two] = (await alternate(cases.map((s) => () => runNativeStep(s)), presetRuns.rounds)).map((runs) => summary(runs, config.batchSizePerGpu));
+  const defaultPreset = {
+    batch: config.batchSizePerGpu,
+    precision: cases[0]!.precision,
+    oneThread: one,
+    twoThreads: two,
+    twoThreadSpeedUp: one!.secondsPerStep.median / two!.secondsPerStep.median,
+    rounds: presetRuns.rounds,
+    stepsPerProcess: { warmup: presetRuns.warmup, timed: presetRuns.steps },
+  };
+  return { sideBySide, [DEFAULT_PRESET]: defaultPreset };
 }

@@ -1,0 +1,443 @@
+#!/usr/bin/python3
+"""One full SERE training step in eager PyTorch, written as the reference implementation
+(iBOT's training loop with SERE's losses) writes it: the yardstick of `npm run bench -- train`.
+
+  /usr/bin/python3 bench/eager_step.py --config '{"embedDim": 192, "depth": 12, ...}'
+  /usr/bin/python3 bench/eager_step.py --config case.json
+
+The configuration (a JSON object, or the path of a JSON file) is the one bench/native-step.ts
+takes: embedDim, depth, numHeads, patchSize, outDim, hiddenDim, bottleneckDim, sharedHead,
+normLastLayer, dropPath, globalSize, localSize, localCount, batch, overlapSize, clipGrad,
+alpha, beta, lambda1, lambda2, temperaturePixel, temperatureChannel, precision ("float32" or
+"bfloat16": autocast of the forwards), threads, warmup, steps (and optionally lr, seed).
+
+Each step: teacher forward under no_grad and student forwards (masked global views, local
+views) in autocast; the SERE relations, their alignment by grid sampling and the losses in
+float32, as loops over view pairs with batched terms (the reference's iBOTLoss and
+sere_loss_*); backward; per-parameter gradient clipping; AdamW with two parameter groups;
+EMA of the teacher; centre update. As in the reference, the local views' patch outputs of
+the head are computed and discarded, and the grids come from the crop records of each
+image (here computed batched inside the step; the reference computes them in its data
+loader). The views are synthetic, with the crop records and masks of bench/train.ts's
+syntheticBatch; the same batch every step.
+
+Prints one JSON line: seconds per step over the timed steps (median, min, max, all), the
+process's peak RSS (MiB) and the losses of every step.
+"""
+import argparse
+import json
+import math
+import resource
+import statistics
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+# ---- Networks (spec section 1; the reference's vision_transformer.py and heads) ------------
+def trunc_normal_(t, std=0.02):
+    with torch.no_grad():
+        return t.normal_(0, std).clamp_(-2, 2)
+
+
+class DropPath(nn.Module):
+    def __init__(self, rate):
+        super().__init__()
+        self.rate = rate
+
+    def forward(self, x):
+        if not self.training or self.rate == 0:
+            return x
+        keep = 1 - self.rate
+        mask = (keep + torch.rand(x.shape[0], 1, 1, dtype=x.dtype)).floor_()
+        return x / keep * mask
+
+
+class Attention(nn.Module):
+    def __init__(self, dim, heads):
+        super().__init__()
+        self.heads = heads
+        self.scale = (dim // heads) ** -0.5
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x):
+        b, t, c = x.shape
+        q, k, v = self.qkv(x).reshape(b, t, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        a = ((q @ k.transpose(-2, -1)) * self.scale).softmax(-1)
+        return self.proj((a @ v).transpose(1, 2).reshape(b, t, c))
+
+
+class Mlp(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, 4 * dim)
+        self.fc2 = nn.Linear(4 * dim, dim)
+
+    def forward(self, x):
+        return self.fc2(F.gelu(self.fc1(x)))
+
+
+class Block(nn.Module):
+    def __init__(self, dim, heads, drop_path):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
+        self.attn = Attention(dim, heads)
+        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
+        self.mlp = Mlp(dim)
+        self.drop_path = DropPath(drop_path)
+
+    def forward(self, x):
+        x = x + self.drop_path(self.attn(self.norm1(x)))
+        return x + self.drop_path(self.mlp(self.norm2(x)))
+
+
+class SereHead(nn.Module):
+    """Projection (BN, ReLU) and predictor (1x1 conv, BN, ReLU); relations of both (spec 1.3)."""
+
+    def __init__(self, dim, heads, channel):
+        super().__init__()
+        self.heads, self.channel = heads, channel
+        self.projection = nn.Sequential(nn.BatchNorm2d(dim), nn.ReLU())
+        self.predictor = nn.Sequential(nn.Conv2d(dim, dim, 1, bias=False), nn.BatchNorm2d(dim), nn.ReLU())
+
+    def relation(self, m):
+        b, c = m.shape[:2]
+        x = m.reshape(b, c, -1)
+        n = x.shape[-1]
+        if self.channel:
+            x = x / math.sqrt(n)
+            return x @ x.transpose(1, 2)
+        g = x.reshape(b, self.heads, c // self.heads, n).transpose(2, 3)
+        return (g @ g.transpose(2, 3)) * (c // self.heads) ** -0.5
+
+    def forward(self, tokens):
+        b, n, c = tokens.shape
+        side = int(math.sqrt(n))
+        m = tokens.transpose(1, 2).reshape(b, c, side, side).float()
+        # BatchNorm and the relations in float32; the 1x1 conv follows autocast.
+        z = self.projection(m)
+        p = self.predictor[2](self.predictor[1](self.predictor[0](z).float()))
+        with torch.autocast("cpu", enabled=False):
+            return self.relation(z), self.relation(p)
+
+
+class VisionTransformer(nn.Module):
+    def __init__(self, c, masked, local_heads, drop_path):
+        super().__init__()
+        d, patch = c["embedDim"], c["patchSize"]
+        n0 = c["globalSize"] // patch
+        self.cls_token = nn.Parameter(trunc_normal_(torch.zeros(1, 1, d)))
+        self.pos_embed = nn.Parameter(trunc_normal_(torch.zeros(1, 1 + n0 * n0, d)))
+        self.masked_embed = nn.Parameter(torch.zeros(1, d)) if masked else None
+        self.patch_embed = nn.Module()
+        self.patch_embed.proj = nn.Conv2d(3, d, patch, patch)
+        rates = [drop_path * i / max(1, c["depth"] - 1) for i in range(c["depth"])]
+        self.blocks = nn.ModuleList([Block(d, c["numHeads"], r) for r in rates])
+        self.norm = nn.LayerNorm(d, eps=1e-6)
+        self.channel_sere = SereHead(d, c["numHeads"], True)
+        self.pixel_sere = SereHead(d, c["numHeads"], False)
+        if local_heads:
+            self.channel_sere_local = SereHead(d, c["numHeads"], True)
+            self.pixel_sere_local = SereHead(d, c["numHeads"], False)
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                trunc_normal_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    def pos(self, n):
+        n0 = int(math.sqrt(self.pos_embed.shape[1] - 1))
+        if n == n0:
+            return self.pos_embed
+        d = self.pos_embed.shape[2]
+        grid = self.pos_embed[:, 1:].reshape(1, n0, n0, d).permute(0, 3, 1, 2)
+        grid = F.interpolate(grid, scale_factor=((n + 0.1) / n0, (n + 0.1) / n0), mode="bicubic")
+        return torch.cat([self.pos_embed[:, :1], grid.permute(0, 2, 3, 1).reshape(1, n * n, d)], 1)
+
+    def forward(self, images, mask=None, local=False):
+        x = self.patch_embed.proj(images)
+        if mask is not None:
+            x = torch.where(mask.unsqueeze(1), self.masked_embed.to(x.dtype).reshape(1, -1, 1, 1), x)
+        n = x.shape[-1]
+        x = x.flatten(2).transpose(1, 2).float()  # the token stream in float32, as under CUDA autocast
+        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], 1) + self.pos(n)
+        for blk in self.blocks:
+            x = blk(x)
+        patches = x[:, 1:]
+        channel = (self.channel_sere_local if local else self.channel_sere)(patches)
+        spatial = (self.pixel_sere_local if local else self.pixel_sere)(patches)
+        return self.norm(x), channel, spatial
+
+
+class IBOTHead(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        d, hidden, bottleneck, k = c["embedDim"], c["hiddenDim"], c["bottleneckDim"], c["outDim"]
+        self.mlp = nn.Sequential(nn.Linear(d, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, bottleneck))
+        for m in self.mlp:
+            if isinstance(m, nn.Linear):
+                trunc_normal_(m.weight)
+                nn.init.zeros_(m.bias)
+        self.last_layer = self.weight_normed(bottleneck, k, c["normLastLayer"])
+        self.last_layer2 = self.last_layer if c["sharedHead"] else self.weight_normed(bottleneck, k, c["normLastLayer"])
+
+    @staticmethod
+    def weight_normed(inp, out, freeze_norm):
+        layer = nn.utils.weight_norm(nn.Linear(inp, out, bias=False))
+        layer.weight_g.data.fill_(1)
+        layer.weight_g.requires_grad = not freeze_norm
+        return layer
+
+    def forward(self, tokens):
+        z = F.normalize(self.mlp(tokens), dim=-1)
+        return self.last_layer(z[:, 0]), self.last_layer2(z[:, 1:])
+
+
+class Network(nn.Module):
+    def __init__(self, c, masked, drop_path):
+        super().__init__()
+        self.backbone = VisionTransformer(c, masked, c["localCount"] > 0, drop_path)
+        self.head = IBOTHead(c)
+
+
+# ---- Crop geometry and alignment (spec sections 2 and 3) ----------------------------------
+def overlap_grids(q, k, side):
+    """Records (M, 5) = (x, y, w, h, flipped) of pairs -> the (M, s, s, 2) grids on q and on k."""
+    ox0, oy0 = torch.maximum(q[:, 0], k[:, 0]), torch.maximum(q[:, 1], k[:, 1])
+    ow = torch.minimum(q[:, 0] + q[:, 2], k[:, 0] + k[:, 2]) - ox0
+    oh = torch.minimum(q[:, 1] + q[:, 3], k[:, 1] + k[:, 3]) - oy0
+    steps = torch.arange(side, dtype=torch.float64) / (side - 1)
+    empty = ((ow <= 0) | (oh <= 0)).reshape(-1, 1, 1, 1)
+
+    def place(r):
+        u = ((ox0 - r[:, 0]) / r[:, 2]).unsqueeze(1) + steps * (ow / r[:, 2]).unsqueeze(1)
+        v = ((oy0 - r[:, 1]) / r[:, 3]).unsqueeze(1) + steps * (oh / r[:, 3]).unsqueeze(1)
+        u = torch.where(r[:, 4:5] > 0.5, 1 - u, u)
+        gx = (2 * u - 1).unsqueeze(1).expand(-1, side, side)
+        gy = (2 * v - 1).unsqueeze(2).expand(-1, side, side)
+        return torch.where(empty, torch.tensor(-2.0, dtype=torch.float64), torch.stack([gx, gy], -1)).float()
+
+    return place(q.double()), place(k.double())
+
+
+def sample(relation, grid_q, grid_k):
+    """Relation (M, H, N, N): key axis at grid_k, then query axis at grid_q -> (M, H, Tq, Tk)."""
+    m, h, n, _ = relation.shape
+    side = int(math.sqrt(n))
+    tk, tq = grid_k.shape[1] * grid_k.shape[2], grid_q.shape[1] * grid_q.shape[2]
+    keyed = F.grid_sample(relation.reshape(m, h * n, side, side), grid_k, mode="bilinear", align_corners=False)
+    keyed = keyed.reshape(m, h, n, tk).transpose(2, 3).reshape(m, h * tk, side, side)
+    both = F.grid_sample(keyed, grid_q, mode="bilinear", align_corners=False)
+    return both.reshape(m, h, tk, tq).transpose(2, 3)
+
+
+# ---- Losses (spec section 4; the reference's iBOTLoss, sere_loss_pixel, sere_loss_channel) -
+def ce(targets, logits):
+    return torch.sum(-targets * F.log_softmax(logits, dim=-1), dim=-1)
+
+
+def ibot_loss(c, t_cls, t_patch, s_cls, s_patch, masks, centre, patch_centre, temps):
+    views = 2 + c["localCount"]
+    s_cls_c = (s_cls / 0.1).chunk(views)
+    s_patch_c = (s_patch / 0.1).chunk(2)
+    t_cls_c = F.softmax((t_cls - centre) / temps["cls"], dim=-1).chunk(2)
+    t_patch_c = F.softmax((t_patch - patch_centre) / temps["patch"], dim=-1).chunk(2)
+    masks_c = masks.chunk(2)
+    cls, mim, n_cls, n_mim = 0, 0, 0, 0
+    for q in range(2):
+        for v in range(views):
+            if v == q:
+                m = masks_c[v].flatten(-2, -1).float()
+                per_image = torch.sum(ce(t_patch_c[q], s_patch_c[v]) * m, dim=-1) / m.sum(-1).clamp(min=1.0)
+                mim, n_mim = mim + per_image.mean(), n_mim + 1
+            else:
+                cls, n_cls = cls + ce(t_cls_c[q], s_cls_c[v]).mean(), n_cls + 1
+    return c["lambda1"] * cls / n_cls, c["lambda2"] * mim / n_mim
+
+
+def spatial_loss(c, teacher_aligned, student_aligned, teacher_raw, student_local, grid_local, grid_global):
+    t = (teacher_aligned / c["temperaturePixel"]).chunk(2)
+    s = student_aligned.chunk(2)
+    t_raw = (teacher_raw / c["temperaturePixel"]).chunk(2)
+    s_local = student_local.chunk(c["localCount"]) if c["localCount"] > 0 else []
+    total, terms = 0, 0
+    for q in range(2):
+        total, terms = total + ce(F.softmax(t[q], dim=-1), s[1 - q]).mean(), terms + 1
+    for g in range(2):
+        for v in range(len(s_local)):
+            local = sample(s_local[v], grid_local[g][v], grid_local[g][v])
+            glob = sample(t_raw[g], grid_global[g][v], grid_global[g][v])
+            total, terms = total + ce(F.softmax(glob, dim=-1), local).mean(), terms + 1
+    return total / terms
+
+
+def channel_loss(c, teacher, student, student_local):
+    t = F.softmax(teacher / c["temperatureChannel"], dim=-1).chunk(2)
+    s = student.chunk(2)
+    s_local = student_local.chunk(c["localCount"]) if c["localCount"] > 0 else []
+    total, terms = 0, 0
+    for q in range(2):
+        total, terms = total + ce(t[q], s[1 - q]).mean(), terms + 1
+        for v in range(len(s_local)):
+            total, terms = total + ce(t[q], s_local[v]).mean(), terms + 1
+    return total / terms
+
+
+# ---- The step -----------------------------------------------------------------------------
+class EagerSereStep:
+    def __init__(self, c):
+        self.c = c
+        self.student = Network(c, masked=True, drop_path=c["dropPath"])
+        self.teacher = Network(c, masked=False, drop_path=0.0)
+        self.teacher.load_state_dict(self.student.state_dict(), strict=False)
+        for p in self.teacher.parameters():
+            p.requires_grad = False
+        self.student.train()
+        self.teacher.train()  # BatchNorm of the SERE heads uses batch statistics in both
+        regularised, not_regularised = [], []
+        for name, p in self.student.named_parameters():
+            if p.requires_grad:
+                (regularised if name.endswith(".bias") or p.dim() >= 2 else not_regularised).append(p)
+        self.optimizer = torch.optim.AdamW([{"params": regularised}, {"params": not_regularised, "weight_decay": 0.0}])
+        student_params = dict(self.student.named_parameters())
+        self.ema_pairs = [(p, student_params[name]) for name, p in self.teacher.named_parameters() if name in student_params]
+        self.centre = torch.zeros(1, c["outDim"])
+        self.patch_centre = torch.zeros(1, 1, c["outDim"])
+
+    def grids(self, global_records, local_records):
+        c, b = self.c, self.c["batch"]
+        g1, g2 = global_records[:b], global_records[b:]
+        q1, k1 = overlap_grids(g1, g2, c["overlapSize"][0])
+        q2, k2 = overlap_grids(g1, g2, c["overlapSize"][1])
+        grid_local, grid_global = [[], []], [[], []]
+        side = c["localSize"] // c["patchSize"]
+        for g, glob in enumerate([g1, g2]):
+            for v in range(c["localCount"]):
+                lq, gk = overlap_grids(local_records[v * b:(v + 1) * b], glob, side)
+                grid_local[g].append(lq)
+                grid_global[g].append(gk)
+        return torch.cat([q1, k1]), torch.cat([q2, k2]), grid_local, grid_global
+
+    def run(self, batch, schedule):
+        c = self.c
+        autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=c["precision"] == "bfloat16")
+        query_grid, key_grid, grid_local, grid_global = self.grids(batch["global_records"], batch["local_records"])
+        with torch.no_grad(), autocast:
+            t_tokens, t_channel, t_spatial = self.teacher.backbone(batch["global_views"])
+            t_cls, t_patch = self.teacher.head(t_tokens)
+        with autocast:
+            s_tokens, s_channel, s_spatial = self.student.backbone(batch["global_views"], batch["masks"])
+            s_cls, s_patch = self.student.head(s_tokens)
+            if c["localCount"] > 0:
+                l_tokens, l_channel, l_spatial = self.student.backbone(batch["local_views"], local=True)
+                l_cls, _ = self.student.head(l_tokens)  # the local patch outputs are discarded
+                s_cls = torch.cat([s_cls, l_cls])
+        with torch.no_grad():
+            t_aligned = sample(t_spatial[0], query_grid, key_grid)
+        s_aligned = sample(s_spatial[1], query_grid, key_grid)
+        temps = {"cls": schedule["teacherTemp"], "patch": schedule["teacherPatchTemp"]}
+        t_cls, t_patch = t_cls.float(), t_patch.float()
+        cls, mim = ibot_loss(c, t_cls, t_patch, s_cls.float(), s_patch.float(), batch["masks"], self.centre, self.patch_centre, temps)
+        local = c["localCount"] > 0
+        spatial = spatial_loss(c, t_aligned, s_aligned, t_spatial[0], l_spatial[1] if local else None, grid_local, grid_global)
+        channel = channel_loss(c, t_channel[0], s_channel[1], l_channel[1] if local else None)
+        ibot = cls + mim
+        loss = ibot * (4 - c["alpha"] - c["beta"]) / 2 + c["alpha"] * spatial + c["beta"] * channel
+        losses = {k: v.item() for k, v in
+                  {"total": loss, "ibot": ibot, "cls": cls, "mim": mim, "spatial": spatial, "channel": channel}.items()}
+        if not math.isfinite(losses["total"]):
+            raise SystemExit(f"the loss is not finite: {losses}")
+
+        self.optimizer.zero_grad()
+        loss.backward()
+        if c["clipGrad"] > 0:  # per parameter, as the reference's utils.clip_gradients
+            for p in self.student.parameters():
+                if p.grad is not None:
+                    coef = c["clipGrad"] / (p.grad.data.norm(2) + 1e-6)
+                    if coef < 1:
+                        p.grad.data.mul_(coef)
+        for i, group in enumerate(self.optimizer.param_groups):
+            group["lr"] = schedule["lr"]
+            if i == 0:
+                group["weight_decay"] = schedule["weightDecay"]
+        self.optimizer.step()
+        with torch.no_grad():
+            m = schedule["momentum"]
+            for t, s in self.ema_pairs:
+                t.data.mul_(m).add_((1 - m) * s.detach().data)
+            self.centre = self.centre * 0.9 + t_cls.sum(0, keepdim=True) / len(t_cls) * 0.1
+            self.patch_centre = self.patch_centre * 0.9 + t_patch.mean(1, keepdim=True).sum(0, keepdim=True) / len(t_patch) * 0.1
+        return losses
+
+
+def synthetic_batch(c):
+    """Random views; the crop records and masks of bench/train.ts's syntheticBatch."""
+    b, n = c["batch"], c["globalSize"] // c["patchSize"]
+
+    def record(v):
+        return [v * 10, v * 5, 80, 80, v] if v < 2 else [(v * 7) % 60, (v * 11) % 60, 30, 30, v % 2]
+
+    views = lambda count, size: torch.rand(count, 3, size, size) * 2 - 1
+    return {
+        "global_views": views(2 * b, c["globalSize"]),
+        "local_views": views(c["localCount"] * b, c["localSize"]) if c["localCount"] > 0 else None,
+        "masks": (torch.arange(2 * b * n * n) % 7 < 2).reshape(2 * b, n, n),
+        "global_records": torch.tensor([record(v) for v in range(2) for _ in range(b)], dtype=torch.float32),
+        "local_records": torch.tensor([record(v + 2) for v in range(c["localCount"]) for _ in range(b)], dtype=torch.float32).reshape(-1, 5),
+    }
+
+
+REQUIRED = ["embedDim", "depth", "numHeads", "patchSize", "outDim", "hiddenDim", "bottleneckDim", "sharedHead", "normLastLayer",
+            "dropPath", "globalSize", "localSize", "localCount", "batch", "overlapSize", "clipGrad", "alpha", "beta", "lambda1",
+            "lambda2", "temperaturePixel", "temperatureChannel", "precision", "threads", "warmup", "steps"]
+
+
+def read_config(text):
+    try:
+        c = json.loads(text) if text.lstrip().startswith("{") else json.load(open(text))
+    except (OSError, ValueError) as err:
+        raise SystemExit(f"--config: not a JSON object or a readable JSON file ({err})")
+    missing = [k for k in REQUIRED if k not in c]
+    if missing:
+        raise SystemExit(f"--config: missing fields {', '.join(missing)} (bench/train.ts's stepCaseOf writes them all)")
+    if c["precision"] not in ("float32", "bfloat16"):
+        raise SystemExit(f'--config: precision must be "float32" or "bfloat16", got {c["precision"]!r}')
+    if c["steps"] < 1:
+        raise SystemExit("--config: steps must be >= 1")
+    return c
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--config", required=True, help="the step case: a JSON object or the path of a JSON file")
+    parser.add_argument("--save", help="also torch.save the initial student, teacher and the batch here (parity checks)")
+    args = parser.parse_args()
+    c = read_config(args.config)
+    torch.set_num_threads(c["threads"])
+    torch.manual_seed(c.get("seed", 0))
+    step = EagerSereStep(c)
+    batch = synthetic_batch(c)
+    if args.save:
+        state = lambda net: {k: v.detach().clone() for k, v in net.state_dict().items()}
+        stored = {k: v.to(torch.uint8) if v.dtype == torch.bool else v for k, v in batch.items() if v is not None}
+        torch.save({"student": state(step.student), "teacher": state(step.teacher), "batch": stored}, args.save)
+    schedule = {"lr": c.get("lr", 1e-4), "weightDecay": 0.04, "momentum": 0.996, "teacherTemp": 0.04, "teacherPatchTemp": 0.04}
+    seconds, losses = [], []
+    for i in range(c["warmup"] + c["steps"]):
+        started = time.perf_counter()
+        losses.append(step.run(batch, schedule))
+        if i >= c["warmup"]:
+            seconds.append(time.perf_counter() - started)
+    print(json.dumps({
+        "secondsPerStep": {"median": statistics.median(seconds), "min": min(seconds), "max": max(seconds), "all": seconds},
+        "peakRssMiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "losses": losses,
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+    }))
+
+
+if __name__ == "__main__":
+    main()

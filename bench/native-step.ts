@@ -1,0 +1,62 @@
+// The project's SERE step on one step case, in a process of its own (bench/train.ts runs it
+// beside bench/eager_step.py, which takes the same JSON):
+//
+//   node --import tsx bench/native-step.ts --config '{"preset": "vit-small-imagenet", ...}'
+//   node --import tsx bench/native-step.ts --config case.json
+//
+// Times warmup + steps iterations on synthetic views (the same batch every step) and prints
+// one JSON line: seconds per step over the timed steps (median, min, max, all), the process's
+// peak RSS (MiB) and the losses of every step.
+import { readFileSync } from "node:fs";
+
+import { setThreads } from "../src/index.js";
+import { native } from "../src/native/load.js";
+import { stepOptionsFrom } from "../src/train/step-options.js";
+import { median, STEP_CASE_FIELDS, type StepCase, syntheticBatch, trainConfigOf } from "./train.js";
+
+function readCase(argv: string[]): StepCase {
+  const at = argv.indexOf("--config");
+  const text = at >= 0 ? argv[at + 1] : undefined;
+  if (text === undefined) throw new Error("usage: node --import tsx bench/native-step.ts --config <JSON object or JSON file>");
+  let fields: Record<string, unknown>;
+  try {
+    fields = JSON.parse(text.trimStart().startsWith("{") ? text : readFileSync(text, "utf8")) as Record<string, unknown>;
+  } catch (err) {
+    throw new Error(`--config: not a JSON object or a readable JSON file (${(err as Error).message})`);
+  }
+  const missing = STEP_CASE_FIELDS.filter((name) => !(name in fields));
+  if (missing.length > 0) throw new Error(`--config: missing fields ${missing.join(", ")} (bench/train.ts's stepCaseOf writes them all)`);
+  return fields as unknown as StepCase;
+}
+
+let stepCase: StepCase;
+try {
+  stepCase = readCase(process.argv.slice(2));
+} catch (err) {
+  console.error(`bench/native-step.ts: ${(err as Error).message}`);
+  process.exit(2);
+}
+const config = trainConfigOf(stepCase);
+setThreads(stepCase.threads);
+const step = new (native().SereStep)(stepOptionsFrom(config));
+const batch = syntheticBatch(stepCase.batch, stepCase.globalSize, stepCase.localSize, stepCase.localCount, stepCase.patchSize);
+// The schedule of eager_step.py; `lr` in the case overrides the learning rate (loss checks).
+const lr = (stepCase as StepCase & { lr?: number }).lr ?? 1e-4;
+const schedule = { lr, weightDecay: 0.04, momentum: 0.996, teacherTemp: 0.04, teacherPatchTemp: 0.04, freezeLastLayer: false };
+const seconds: number[] = [];
+const losses: Array<Record<string, number>> = [];
+for (let i = 0; i < stepCase.warmup + stepCase.steps; i++) {
+  const started = performance.now();
+  const { total, ibot, cls, mim, spatial, channel } = await step.run(batch, schedule);
+  if (i >= stepCase.warmup) seconds.push((performance.now() - started) / 1000);
+  losses.push({ total, ibot, cls, mim, spatial, channel });
+}
+step.dispose();
+for (const t of Object.values(batch)) t?.dispose();
+process.stdout.write(
+  `${JSON.stringify({
+    secondsPerStep: { median: median(seconds), min: Math.min(...seconds), max: Math.max(...seconds), all: seconds },
+    peakRssMiB: process.resourceUsage().maxRSS / 1024,
+    losses,
+  })}\n`,
+);
