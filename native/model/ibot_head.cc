@@ -49,4 +49,20 @@ HeadOutput IBOTHeadImpl::forward(const at::Tensor& tokens, bool with_patches) {
   return out;
 }
 
+HeadOutput IBOTHeadImpl::forward(const at::Tensor& tokens, const at::Tensor& patch_rows) {
+  const int64_t images = tokens.size(0), dim = tokens.size(2);
+  auto patches = tokens.narrow(1, 1, tokens.size(1) - 1).reshape({-1, dim}).index_select(0, patch_rows);
+  auto z = L2Normalize(mlp->forward(at::cat({tokens.select(1, 0), patches})));
+  HeadOutput out;
+  if (shared()) {
+    auto logits = last_layer->forward(z);
+    out.cls = logits.narrow(0, 0, images);
+    out.patches = logits.narrow(0, images, patches.size(0));
+  } else {
+    out.cls = last_layer->forward(z.narrow(0, 0, images));
+    out.patches = last_layer2->forward(z.narrow(0, images, patches.size(0)));
+  }
+  return out;
+}
+
 }  // namespace sere::model

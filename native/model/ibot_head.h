@@ -25,6 +25,10 @@ class IBOTHeadImpl : public torch::nn::Module {
   IBOTHeadImpl(int64_t in_dim, const HeadConfig& config);
   // tokens: (B, 1+N, D) after the backbone's final norm.
   HeadOutput forward(const at::Tensor& tokens, bool with_patches = true);
+  // The CLS tokens and only the patch tokens at `patch_rows`, flat indices into the B x N
+  // patch tokens: patches is then (rows, K). Each token's output depends on that token
+  // alone, so the others need not be computed, nor kept for the backward pass.
+  HeadOutput forward(const at::Tensor& tokens, const at::Tensor& patch_rows);
 
   torch::nn::Sequential mlp{nullptr};
   WeightNormLinear last_layer{nullptr};

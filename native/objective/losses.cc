@@ -33,6 +33,8 @@ at::Tensor MeanEntropy(const at::Tensor& probabilities) {
   return -at::xlogy(p, p).sum(-1).mean();
 }
 
+at::Tensor MaskedPatchRows(const at::Tensor& masks) { return masks.reshape({-1}).to(at::kBool).nonzero().squeeze(1); }
+
 at::Tensor IbotClsLoss(const at::Tensor& teacher_cls, const at::Tensor& student_cls, const at::Tensor& centre,
                        double teacher_temp, double student_temp) {
   NoAutocast fp32;
@@ -52,12 +54,16 @@ at::Tensor IbotPatchLoss(const at::Tensor& teacher_patch, const at::Tensor& stud
   int64_t images = teacher_patch.size(0), patches = teacher_patch.size(1), out_dim = teacher_patch.size(2);
   // Only masked patches enter the loss: gather them first, so that the (2B, N, K)
   // targets and log-probabilities are computed for those rows alone.
-  auto masked = masks.reshape({-1}).to(at::kBool).nonzero().squeeze(1);  // flat (image, patch) rows
+  auto masked = MaskedPatchRows(masks);
   auto image_of = at::div(masked, patches, "floor");
   auto per_image = masks.to(at::kFloat).sum(-1).clamp_min(1.0);  // max(1, masked) per image
   auto targets = CentredTargets(teacher_patch.reshape({-1, out_dim}).index_select(0, masked),
                                 patch_centre.reshape({-1}), teacher_temp);
-  auto logits = AtLeastFloat32(student_patch).reshape({-1, out_dim}).index_select(0, masked) / student_temp;
+  auto student = AtLeastFloat32(student_patch);
+  if (student.dim() == 3) student = student.reshape({-1, out_dim}).index_select(0, masked);
+  TORCH_CHECK(student.size(0) == masked.size(0), "student_patch holds ", student.size(0), " rows, but the masks mark ",
+              masked.size(0), " patches");
+  auto logits = student / student_temp;
   auto ce = CrossEntropy(targets, logits);  // one per masked patch
   auto weight = per_image.index_select(0, image_of).to(ce.scalar_type()).reciprocal();
   // Per image: sum over its masked patches / max(1, masked); then the mean over all 2B

@@ -25,7 +25,12 @@ at::Tensor MeanEntropy(const at::Tensor& probabilities);
 at::Tensor IbotClsLoss(const at::Tensor& teacher_cls, const at::Tensor& student_cls, const at::Tensor& centre,
                        double teacher_temp, double student_temp);
 
-// iBOT masked patch loss: teacher and student (2B, N, K), masks (2B, N) bool or 0/1.
+// The masked patches of masks (2B, N) bool or 0/1, as flat indices into the 2B x N
+// patches, in row-major order.
+at::Tensor MaskedPatchRows(const at::Tensor& masks);
+
+// iBOT masked patch loss: teacher (2B, N, K); student (2B, N, K), or (M, K) holding only
+// the M masked patches in MaskedPatchRows' order; masks (2B, N) bool or 0/1.
 // Per image the CE summed over masked patches / max(1, masked); batch mean; view mean.
 at::Tensor IbotPatchLoss(const at::Tensor& teacher_patch, const at::Tensor& student_patch, const at::Tensor& masks,
                          const at::Tensor& patch_centre, double teacher_temp, double student_temp);

@@ -58,7 +58,10 @@ SereObjective::Sizes SereObjective::Check(const SereInputs& in) const {
   int64_t locals = in.student_cls.size(0) / b - kGlobalViews;
   Expect(in.teacher_patch, "teacher_patch", {rows, -1, k});
   int64_t n = in.teacher_patch.size(1);
-  Expect(in.student_patch, "student_patch", {rows, n, k});
+  if (in.student_patch.defined() && in.student_patch.dim() == 2)
+    Expect(in.student_patch, "student_patch (masked patches only)", {-1, k});
+  else
+    Expect(in.student_patch, "student_patch", {rows, n, k});
   Expect(in.masks, "masks", {rows, n});
   Expect(in.teacher_channel, "teacher_channel", {rows, -1, -1});
   int64_t d = in.teacher_channel.size(1);

@@ -32,7 +32,7 @@ struct SereInputs {
   at::Tensor teacher_spatial;  // (2B, H, N, N) relation of z, raw
   // Student.
   at::Tensor student_cls;            // ((2 + V_l) B, K): global views, then local views
-  at::Tensor student_patch;          // (2B, N, K)
+  at::Tensor student_patch;          // (2B, N, K), or (M, K): the masked patches alone
   at::Tensor student_channel;        // (2B, D, D) relation of p
   at::Tensor student_spatial;        // (2B, H, N, N) relation of p, raw
   at::Tensor student_local_channel;  // (V_l B, D, D)

@@ -134,7 +134,8 @@ objective::SereLosses SereStep::Forward(const StepBatch& batch, const StepSchedu
   {
     AutocastRegion autocast(device_type, config_.precision);
     auto s = student->backbone->forward(global, masks);
-    auto head = student->head->forward(s.tokens);
+    // The MIM loss reads the student's masked patches alone (spec 4).
+    auto head = student->head->forward(s.tokens, objective::MaskedPatchRows(masks));
     in.student_patch = head.patches;
     in.student_channel = s.channel.of_p;
     in.student_spatial = s.spatial.of_p;
