@@ -1,23 +1,88 @@
 #include "binding/async.h"
 
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <future>
+#include <mutex>
+#include <thread>
+
 #include "binding/errors.h"
 #include "runtime/threads.h"
 
 namespace sere::binding {
 namespace {
 
+// One thread that runs jobs in the order given; Run blocks its caller (a libuv worker)
+// until the job is done and rethrows what the job threw. Never destroyed: the thread waits
+// for jobs until the process ends.
+class TrainingThread {
+ public:
+  static TrainingThread& Get() {
+    static auto* thread = new TrainingThread();
+    return *thread;
+  }
+
+  void Run(const std::function<void()>& job) {
+    std::promise<void> done;
+    auto finished = done.get_future();
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      jobs_.emplace_back([&job, &done] {
+        try {
+          job();
+          done.set_value();
+        } catch (...) {
+          done.set_exception(std::current_exception());
+        }
+      });
+    }
+    ready_.notify_one();
+    finished.get();
+  }
+
+ private:
+  TrainingThread() { std::thread([this] { Loop(); }).detach(); }
+
+  [[noreturn]] void Loop() {
+    for (;;) {
+      std::function<void()> job;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        ready_.wait(lock, [this] { return !jobs_.empty(); });
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      job();
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<std::function<void()>> jobs_;
+};
+
 class PromiseWorker : public Napi::AsyncWorker {
  public:
-  PromiseWorker(Napi::Env env, Work work)
-      : Napi::AsyncWorker(env, "sere-torch"), deferred_(Napi::Promise::Deferred::New(env)), work_(std::move(work)) {}
+  PromiseWorker(Napi::Env env, Work work, Lane lane)
+      : Napi::AsyncWorker(env, "sere-torch"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        work_(std::move(work)),
+        lane_(lane) {}
 
   Napi::Promise Promise() const { return deferred_.Promise(); }
 
  protected:
   void Execute() override {
     try {
-      ApplyIntraOpThreadsHere();
-      finish_ = work_();
+      auto run = [this] {
+        ApplyIntraOpThreadsHere();
+        finish_ = work_();
+      };
+      if (lane_ == Lane::kTraining)
+        TrainingThread::Get().Run(run);
+      else
+        run();
     } catch (const std::exception& e) {
       SetError(MessageOf(e));
     } catch (...) {
@@ -39,13 +104,14 @@ class PromiseWorker : public Napi::AsyncWorker {
  private:
   Napi::Promise::Deferred deferred_;
   Work work_;
+  Lane lane_;
   Finish finish_;
 };
 
 }  // namespace
 
-Napi::Promise RunAsync(Napi::Env env, Work work) {
-  auto* worker = new PromiseWorker(env, std::move(work));  // deletes itself when settled
+Napi::Promise RunAsync(Napi::Env env, Work work, Lane lane) {
+  auto* worker = new PromiseWorker(env, std::move(work), lane);  // deletes itself when settled
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;

@@ -129,7 +129,7 @@ class SereStep : public Napi::ObjectWrap<SereStep> {
                  out.Set("stop", r.stop);
                  return out;
                };
-             })
+             }, Lane::kTraining)
           .As<Napi::Value>();
     });
   }
@@ -189,7 +189,7 @@ class SereStep : public Napi::ObjectWrap<SereStep> {
                std::lock_guard<std::mutex> lock(training->mutex);
                train::SaveCheckpoint(path, training->step, extra);
                return [](Napi::Env env) { return env.Undefined(); };
-             })
+             }, Lane::kTraining)
           .As<Napi::Value>();
     });
   }
