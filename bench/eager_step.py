@@ -21,10 +21,15 @@ image (here computed batched inside the step; the reference computes them in its
 loader). The views are synthetic, with the crop records and masks of bench/train.ts's
 syntheticBatch; the same batch every step.
 
+Run it with the OpenBLAS kernels the project picks (bench/train.ts does: OPENBLAS_CORETYPE,
+src/native/cpu.ts); Debian's OpenBLAS takes CPUs newer than it for a Prescott, with SSE3 kernels
+about 3x slower on this step.
+
 Prints one JSON line: seconds per step over the timed steps (median, min, max, all), the
-process's peak RSS (MiB) and the losses of every step.
+process's peak RSS (MiB), the losses of every step and the OpenBLAS kernels that ran.
 """
 import argparse
+import ctypes
 import json
 import math
 import resource
@@ -409,6 +414,16 @@ def read_config(text):
     return c
 
 
+def blas_core():
+    """The kernels OpenBLAS runs (as the project's info().blasCore), or None with another BLAS."""
+    try:
+        name = ctypes.CDLL("libblas.so.3").openblas_get_corename
+    except (OSError, AttributeError):
+        return None
+    name.restype = ctypes.c_char_p
+    return name().decode()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--config", required=True, help="the step case: a JSON object or the path of a JSON file")
@@ -435,6 +450,7 @@ def main():
         "peakRssMiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "losses": losses,
         "threads": torch.get_num_threads(),
+        "blasCore": blas_core(),
         "torch": torch.__version__,
     }))
 

@@ -6,10 +6,10 @@
 //
 // Times warmup + steps iterations on synthetic views (the same batch every step) and prints
 // one JSON line: seconds per step over the timed steps (median, min, max, all), the process's
-// peak RSS (MiB) and the losses of every step.
+// peak RSS (MiB), the losses of every step and the OpenBLAS kernels that ran.
 import { readFileSync } from "node:fs";
 
-import { setThreads } from "../src/index.js";
+import { info, setThreads } from "../src/index.js";
 import { native } from "../src/native/load.js";
 import { stepOptionsFrom } from "../src/train/step-options.js";
 import { median, STEP_CASE_FIELDS, type StepCase, syntheticBatch, trainConfigOf } from "./train.js";
@@ -58,5 +58,6 @@ process.stdout.write(
     secondsPerStep: { median: median(seconds), min: Math.min(...seconds), max: Math.max(...seconds), all: seconds },
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
     losses,
+    blasCore: info().blasCore,
   })}\n`,
 );

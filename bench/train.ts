@@ -16,9 +16,12 @@ import { spawn } from "node:child_process";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 
+import { loadavg } from "node:os";
+
 import { resolveTrainConfig } from "../src/config/resolve.js";
 import type { TrainConfig, TrainConfigInput } from "../src/config/train.js";
 import { modelOptionsSchema } from "../src/model/options.js";
+import { chooseOpenBlasKernels } from "../src/native/cpu.js";
 import { tensor } from "../src/index.js";
 import { architectureOf } from "../src/train/backbone.js";
 import { stepPrecision } from "../src/train/step-options.js";
@@ -162,13 +165,26 @@ export interface StepTimes {
   secondsPerStep: { median: number; min: number; max: number; all: number[] };
   peakRssMiB: number;
   losses: Array<Record<string, number>>;
+  /** The OpenBLAS kernels that ran (null with another BLAS). */
+  blasCore: string | null;
 }
 
 const EAGER_PYTHON = "/usr/bin/python3";
 const REPOSITORY = dirname(dirname(fileURLToPath(import.meta.url)));
 
+/**
+ * The environment of both sides: the OpenBLAS kernels the project picks for itself
+ * (OPENBLAS_CORETYPE, src/native/cpu.ts) serve the eager side too, so that both multiply
+ * matrices with the same kernels.
+ */
+export function stepEnvironment(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  chooseOpenBlasKernels(env);
+  return env;
+}
+
 function runProcess(command: string, args: string[], what: string): Promise<StepTimes> {
-  const child = spawn(command, args, { cwd: REPOSITORY, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(command, args, { cwd: REPOSITORY, env: stepEnvironment(), stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";
   child.stdout.on("data", (d: Buffer) => (out += d.toString()));
@@ -209,6 +225,7 @@ function summary(runs: StepTimes[], batch: number) {
     secondsPerStep: { median: seconds, min: Math.min(...all), max: Math.max(...all), roundMedians: runs.map((r) => r.secondsPerStep.median) },
     imagesPerSecond: batch / seconds,
     peakRssMiB: Math.max(...runs.map((r) => r.peakRssMiB)),
+    blasCore: runs[0]!.blasCore,
     lastLosses: runs.at(-1)!.losses.at(-1),
   };
 }
@@ -264,11 +281,13 @@ function wanted(name: string): boolean {
 
 export async function run(): Promise<object> {
   const sideBySide: Record<string, object> = {};
+  const openBlasCoreType = stepEnvironment().OPENBLAS_CORETYPE ?? "OpenBLAS's own choice";
   const vitRuns = schedule({ rounds: 2, warmup: 2, steps: 5 });
   const eagerFloat32Seconds = new Map<number, number>();
   for (const c of SIDE_BY_SIDE.filter((c) => wanted(c.name))) {
     const config = resolveTrainConfig({ preset: SIDE_BY_SIDE_PRESET, overrides: c.overrides });
     const s = stepCaseOf(SIDE_BY_SIDE_PRESET, config, { threads: 2, warmup: vitRuns.warmup, steps: vitRuns.steps });
+    const loadBefore = loadavg()[0]!;
     const [native, eager] = await alternate([() => runNativeStep(s), () => runEagerStep(s)], vitRuns.rounds);
     const n = summary(native!, s.batch);
     const e = summary(eager!, s.batch);
@@ -283,14 +302,18 @@ export async function run(): Promise<object> {
       memoryRatio: n.peakRssMiB / e.peakRssMiB,
       rounds: vitRuns.rounds,
       stepsPerProcess: { warmup: s.warmup, timed: s.steps },
+      // Other work on the machine slows the sides unequally (2 threads on 2 busy cores):
+      // read the ratios only where the load stayed below 1 beyond the bench's own.
+      loadAverage: { before: loadBefore, after: loadavg()[0]! },
     };
   }
 
-  if (!wanted(DEFAULT_PRESET)) return { sideBySide };
+  if (!wanted(DEFAULT_PRESET)) return { openBlasCoreType, sideBySide };
   // The default preset, native only: does the second core pay?
   const presetRuns = schedule({ rounds: 3, warmup: 3, steps: 5 });
   const config = resolveTrainConfig({ preset: DEFAULT_PRESET });
   const cases = [1, 2].map((threads) => stepCaseOf(DEFAULT_PRESET, config, { threads, warmup: presetRuns.warmup, steps: presetRuns.steps }));
+  const loadBefore = loadavg()[0]!;
   const [one, two] = (await alternate(cases.map((s) => () => runNativeStep(s)), presetRuns.rounds)).map((runs) => summary(runs, config.batchSizePerGpu));
   const defaultPreset = {
     batch: config.batchSizePerGpu,
@@ -300,6 +323,7 @@ export async function run(): Promise<object> {
     twoThreadSpeedUp: one!.secondsPerStep.median / two!.secondsPerStep.median,
     rounds: presetRuns.rounds,
     stepsPerProcess: { warmup: presetRuns.warmup, timed: presetRuns.steps },
+    loadAverage: { before: loadBefore, after: loadavg()[0]! },
   };
-  return { sideBySide, [DEFAULT_PRESET]: defaultPreset };
+  return { openBlasCoreType, sideBySide, [DEFAULT_PRESET]: defaultPreset };
 }

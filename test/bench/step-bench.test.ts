@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, onTestFinished } from "vitest";
 
 import { type StepCase, runEagerStep, runNativeStep, stepCaseOf, trainConfigOf } from "../../bench/train.js";
 import { resolveTrainConfig } from "../../src/config/resolve.js";
@@ -107,6 +107,13 @@ describe.runIf(hasPythonTorch())("the eager step against the native step", () =>
   });
 
   it("each side runs as a process and prints its timings, peak RSS and losses as one JSON line", async () => {
+    const kernels: Array<string | null> = [];
+    // As in a bench process that has not loaded the addon: no kernel choice to inherit.
+    const inherited = process.env.OPENBLAS_CORETYPE;
+    delete process.env.OPENBLAS_CORETYPE;
+    onTestFinished(() => {
+      if (inherited !== undefined) process.env.OPENBLAS_CORETYPE = inherited;
+    });
     for (const side of [runNativeStep, runEagerStep]) {
       const times = await side(TINY);
       expect(times.secondsPerStep.all).toHaveLength(TINY.steps);
@@ -117,7 +124,10 @@ describe.runIf(hasPythonTorch())("the eager step against the native step", () =>
       expect(times.losses).toHaveLength(TINY.warmup + TINY.steps);
       // At initialisation the channel relations are near uniform: CE about ln D.
       expect(Math.abs(times.losses[0]!.channel! - Math.log(TINY.embedDim))).toBeLessThan(0.3);
+      kernels.push(times.blasCore);
     }
+    // Both sides multiply matrices with the same OpenBLAS kernels (the project's choice).
+    expect(kernels[1]).toBe(kernels[0]);
   });
 
   it("a case without a field is refused by both sides, naming it", async () => {
