@@ -12,11 +12,15 @@
 // Per case: seconds per step of each side (median over all timed steps of all rounds, min,
 // max, per-round medians), speed ratio eager / native (above 1: the project is faster),
 // peak RSS of each side (the largest over its processes) and memory ratio native / eager.
+//
+// Run it on an otherwise idle machine. With 2 threads on 2 cores, other work makes every
+// parallel op wait at OpenMP's barriers (a 150k-element multiply: 0.02 ms alone, 1-8 ms beside
+// a compiler), which costs the eager step, with its many small ops, far more than the
+// project's: each case reports the load average before and after it.
 import { spawn } from "node:child_process";
+import { loadavg } from "node:os";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-
-import { loadavg } from "node:os";
 
 import { resolveTrainConfig } from "../src/config/resolve.js";
 import type { TrainConfig, TrainConfigInput } from "../src/config/train.js";
@@ -254,8 +258,9 @@ function schedule(defaults: { rounds: number; warmup: number; steps: number }) {
   };
 }
 
-// The configuration: vit_tiny/16, 2 x 224 + 10 x 96 views, batch 8, shared head,
-// drop path 0, 2 threads. Its steps take seconds each on 2 cores: 2 rounds of 2 + 5 steps.
+// The side-by-side configuration: vit_tiny/16, 2 x 224 + 10 x 96 views, batch 8, shared head,
+// drop path 0, 2 threads (the rest as vit-small-imagenet: clip 0.3, alpha 0.2, beta 0.5). Its
+// steps take seconds each on 2 cores: 2 rounds of 2 warm-up + 5 timed steps per side.
 const VIT_TINY = (outDim: number, precision: "float32" | "bfloat16"): TrainConfigInput => ({
   arch: "vit_tiny",
   outDim,
@@ -302,8 +307,7 @@ export async function run(): Promise<object> {
       memoryRatio: n.peakRssMiB / e.peakRssMiB,
       rounds: vitRuns.rounds,
       stepsPerProcess: { warmup: s.warmup, timed: s.steps },
-      // Other work on the machine slows the sides unequally (2 threads on 2 busy cores):
-      // read the ratios only where the load stayed below 1 beyond the bench's own.
+      // Other work slows the sides unequally: trust the ratios where this stayed near 2 (the bench's own threads).
       loadAverage: { before: loadBefore, after: loadavg()[0]! },
     };
   }
