@@ -1,5 +1,7 @@
 #include "model/ibot_head.h"
 
+#include <vector>
+
 #include "model/vit.h"
 
 namespace sere::model {
@@ -49,19 +51,33 @@ HeadOutput IBOTHeadImpl::forward(const at::Tensor& tokens, bool with_patches) {
   return out;
 }
 
-HeadOutput IBOTHeadImpl::forward(const at::Tensor& tokens, const at::Tensor& patch_rows) {
-  const int64_t images = tokens.size(0), dim = tokens.size(2);
-  auto patches = tokens.narrow(1, 1, tokens.size(1) - 1).reshape({-1, dim}).index_select(0, patch_rows);
-  auto z = L2Normalize(mlp->forward(at::cat({tokens.select(1, 0), patches})));
-  HeadOutput out;
-  if (shared()) {
-    auto logits = last_layer->forward(z);
-    out.cls = logits.narrow(0, 0, images);
-    out.patches = logits.narrow(0, images, patches.size(0));
+HeadOutput IBOTHeadImpl::forward(const at::Tensor& tokens, const at::Tensor& patch_rows, bool patch_mean) {
+  const int64_t images = tokens.size(0), patches = tokens.size(1) - 1, dim = tokens.size(2);
+  // The last layer's inputs, stacked: the CLS embeddings, the patch rows asked for and,
+  // with patch_mean, the mean patch embedding of each image.
+  std::vector<at::Tensor> embeddings;
+  if (patch_mean) {
+    auto z = L2Normalize(mlp->forward(tokens));
+    auto z_patches = z.narrow(1, 1, patches);
+    embeddings = {z.select(1, 0), z_patches.reshape({-1, z.size(2)}).index_select(0, patch_rows), z_patches.mean(1)};
   } else {
-    out.cls = last_layer->forward(z.narrow(0, 0, images));
-    out.patches = last_layer2->forward(z.narrow(0, images, patches.size(0)));
+    auto selected = tokens.narrow(1, 1, patches).reshape({-1, dim}).index_select(0, patch_rows);
+    auto z = L2Normalize(mlp->forward(at::cat({tokens.select(1, 0), selected})));
+    embeddings = {z.narrow(0, 0, images), z.narrow(0, images, selected.size(0))};
   }
+  std::vector<at::Tensor> logits;
+  if (shared()) {
+    std::vector<int64_t> rows;
+    for (const auto& e : embeddings) rows.push_back(e.size(0));
+    logits = last_layer->forward(at::cat(embeddings)).split_with_sizes(rows);
+  } else {
+    logits = {last_layer->forward(embeddings[0])};
+    for (size_t i = 1; i < embeddings.size(); ++i) logits.push_back(last_layer2->forward(embeddings[i]));
+  }
+  HeadOutput out;
+  out.cls = logits[0];
+  out.patches = logits[1];
+  if (patch_mean) out.patch_mean = logits[2];
   return out;
 }
 

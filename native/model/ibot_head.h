@@ -16,8 +16,9 @@ class WeightNormLinearImpl : public torch::nn::Module {
 TORCH_MODULE(WeightNormLinear);
 
 struct HeadOutput {
-  at::Tensor cls;      // (B, K)
-  at::Tensor patches;  // (B, N, K); undefined when not asked for
+  at::Tensor cls;         // (B, K)
+  at::Tensor patches;     // (B, N, K), or (rows, K) for the rows asked for; undefined when not asked for
+  at::Tensor patch_mean;  // (B, K): the mean over each image's patches; undefined when not asked for
 };
 
 class IBOTHeadImpl : public torch::nn::Module {
@@ -27,8 +28,11 @@ class IBOTHeadImpl : public torch::nn::Module {
   HeadOutput forward(const at::Tensor& tokens, bool with_patches = true);
   // The CLS tokens and only the patch tokens at `patch_rows`, flat indices into the B x N
   // patch tokens: patches is then (rows, K). Each token's output depends on that token
-  // alone, so the others need not be computed, nor kept for the backward pass.
-  HeadOutput forward(const at::Tensor& tokens, const at::Tensor& patch_rows);
+  // alone, so the others need not be computed, nor kept for the backward pass. With
+  // `patch_mean`, also the mean of each image's patch outputs: the last layer is linear,
+  // so that is the last layer of the mean embedding, and the (B, N, K) outputs are never
+  // formed (the MLP still runs on every patch).
+  HeadOutput forward(const at::Tensor& tokens, const at::Tensor& patch_rows, bool patch_mean = false);
 
   torch::nn::Sequential mlp{nullptr};
   WeightNormLinear last_layer{nullptr};

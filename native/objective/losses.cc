@@ -51,19 +51,20 @@ at::Tensor IbotClsLoss(const at::Tensor& teacher_cls, const at::Tensor& student_
 
 at::Tensor IbotPatchLoss(const at::Tensor& teacher_patch, const at::Tensor& student_patch, const at::Tensor& masks,
                          const at::Tensor& patch_centre, double teacher_temp, double student_temp) {
-  int64_t images = teacher_patch.size(0), patches = teacher_patch.size(1), out_dim = teacher_patch.size(2);
-  // Only masked patches enter the loss: gather them first, so that the (2B, N, K)
-  // targets and log-probabilities are computed for those rows alone.
+  int64_t images = masks.size(0), patches = masks.size(1), out_dim = teacher_patch.size(-1);
+  // Only masked patches enter the loss: gather them first (when given whole), so that
+  // the targets and log-probabilities are computed for those rows alone.
   auto masked = MaskedPatchRows(masks);
+  auto masked_rows = [&](const at::Tensor& t, const char* name) {
+    auto rows = t.dim() == 3 ? t.reshape({-1, out_dim}).index_select(0, masked) : t;
+    TORCH_CHECK(rows.size(0) == masked.size(0), name, " holds ", rows.size(0), " rows, but the masks mark ",
+                masked.size(0), " patches");
+    return rows;
+  };
   auto image_of = at::div(masked, patches, "floor");
   auto per_image = masks.to(at::kFloat).sum(-1).clamp_min(1.0);  // max(1, masked) per image
-  auto targets = CentredTargets(teacher_patch.reshape({-1, out_dim}).index_select(0, masked),
-                                patch_centre.reshape({-1}), teacher_temp);
-  auto student = AtLeastFloat32(student_patch);
-  if (student.dim() == 3) student = student.reshape({-1, out_dim}).index_select(0, masked);
-  TORCH_CHECK(student.size(0) == masked.size(0), "student_patch holds ", student.size(0), " rows, but the masks mark ",
-              masked.size(0), " patches");
-  auto logits = student / student_temp;
+  auto targets = CentredTargets(masked_rows(teacher_patch, "teacher_patch"), patch_centre.reshape({-1}), teacher_temp);
+  auto logits = AtLeastFloat32(masked_rows(student_patch, "student_patch")) / student_temp;
   auto ce = CrossEntropy(targets, logits);  // one per masked patch
   auto weight = per_image.index_select(0, image_of).to(ce.scalar_type()).reciprocal();
   // Per image: sum over its masked patches / max(1, masked); then the mean over all 2B

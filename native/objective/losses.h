@@ -29,7 +29,7 @@ at::Tensor IbotClsLoss(const at::Tensor& teacher_cls, const at::Tensor& student_
 // patches, in row-major order.
 at::Tensor MaskedPatchRows(const at::Tensor& masks);
 
-// iBOT masked patch loss: teacher (2B, N, K); student (2B, N, K), or (M, K) holding only
+// iBOT masked patch loss: teacher and student (2B, N, K), or either (M, K) holding only
 // the M masked patches in MaskedPatchRows' order; masks (2B, N) bool or 0/1.
 // Per image the CE summed over masked patches / max(1, masked); batch mean; view mean.
 at::Tensor IbotPatchLoss(const at::Tensor& teacher_patch, const at::Tensor& student_patch, const at::Tensor& masks,

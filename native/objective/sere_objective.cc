@@ -56,13 +56,15 @@ SereObjective::Sizes SereObjective::Check(const SereInputs& in) const {
   TORCH_CHECK(in.student_cls.size(0) % b == 0 && in.student_cls.size(0) >= rows, "student_cls must have (2 + V_l) B = ",
               rows, " + V_l * ", b, " rows, got ", in.student_cls.size(0));
   int64_t locals = in.student_cls.size(0) / b - kGlobalViews;
-  Expect(in.teacher_patch, "teacher_patch", {rows, -1, k});
-  int64_t n = in.teacher_patch.size(1);
-  if (in.student_patch.defined() && in.student_patch.dim() == 2)
-    Expect(in.student_patch, "student_patch (masked patches only)", {-1, k});
-  else
-    Expect(in.student_patch, "student_patch", {rows, n, k});
-  Expect(in.masks, "masks", {rows, n});
+  Expect(in.masks, "masks", {rows, -1});
+  int64_t n = in.masks.size(1);
+  // Patch outputs come whole, or as the masked patches alone (what the loss reads).
+  for (auto [t, name] : {std::pair{&in.teacher_patch, "teacher_patch"}, std::pair{&in.student_patch, "student_patch"}}) {
+    if (t->defined() && t->dim() == 2)
+      Expect(*t, name, {-1, k});
+    else
+      Expect(*t, name, {rows, n, k});
+  }
   Expect(in.teacher_channel, "teacher_channel", {rows, -1, -1});
   int64_t d = in.teacher_channel.size(1);
   Expect(in.teacher_channel, "teacher_channel", {rows, d, d});
@@ -124,13 +126,18 @@ SereLosses SereObjective::Compute(const SereInputs& in, TeacherTemps temps) cons
 
 void SereObjective::AccumulateCentreSums(const at::Tensor& teacher_cls, const at::Tensor& teacher_patch) {
   Expect(teacher_cls, "teacher_cls", {-1, options_.out_dim});
-  Expect(teacher_patch, "teacher_patch", {teacher_cls.size(0), -1, options_.out_dim});
+  const int64_t rows = teacher_cls.size(0);
+  if (teacher_patch.defined() && teacher_patch.dim() == 2)
+    Expect(teacher_patch, "teacher_patch (mean over patches)", {rows, options_.out_dim});
+  else
+    Expect(teacher_patch, "teacher_patch", {rows, -1, options_.out_dim});
   at::NoGradGuard no_grad;
   auto cls_sum = teacher_cls.detach().to(at::kFloat).sum(0, /*keepdim=*/true);  // (1, K)
-  auto patch_sum = teacher_patch.detach().to(at::kFloat).mean(1).sum(0, /*keepdim=*/true).unsqueeze(0);  // (1, 1, K)
+  auto per_image = teacher_patch.dim() == 2 ? teacher_patch.detach().to(at::kFloat) : teacher_patch.detach().to(at::kFloat).mean(1);
+  auto patch_sum = per_image.sum(0, /*keepdim=*/true).unsqueeze(0);  // (1, 1, K)
   cls_sum_ = cls_sum_.defined() ? cls_sum_ + cls_sum : cls_sum;
   patch_sum_ = patch_sum_.defined() ? patch_sum_ + patch_sum : patch_sum;
-  summed_rows_ += teacher_cls.size(0);
+  summed_rows_ += rows;
 }
 
 void SereObjective::UpdateCentres(const MeanAcrossRanks& mean_across_ranks) {

@@ -27,7 +27,7 @@ struct SereObjectiveOptions {
 struct SereInputs {
   // Teacher, global views (2B rows).
   at::Tensor teacher_cls;      // (2B, K)
-  at::Tensor teacher_patch;    // (2B, N, K)
+  at::Tensor teacher_patch;    // (2B, N, K), or (M, K): the student's masked patches alone
   at::Tensor teacher_channel;  // (2B, D, D) relation of z
   at::Tensor teacher_spatial;  // (2B, H, N, N) relation of z, raw
   // Student.
@@ -69,6 +69,7 @@ class SereObjective {
 
   // Adds one batch's teacher outputs to the sums of the current round (a round is the
   // micro-batches of one optimiser step under gradient accumulation, else one batch).
+  // teacher_patch: (2B, N, K), or (2B, K) holding each image's mean over its patches.
   void AccumulateCentreSums(const at::Tensor& teacher_cls, const at::Tensor& teacher_patch);
   // c <- m c + (1 - m) mean of the round's teacher CLS outputs; c2 likewise with the mean
   // of each image's mean patch output (all patches). Then a new round starts.

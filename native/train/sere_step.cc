@@ -111,7 +111,7 @@ void SereStep::ReduceReport(const objective::SereLosses& losses, StepResult& res
 }
 
 objective::SereLosses SereStep::Forward(const StepBatch& batch, const StepSchedule& schedule, at::Tensor& teacher_cls,
-                                        at::Tensor& teacher_patch) {
+                                        at::Tensor& teacher_patch_mean) {
   const auto device_type = config_.device.type();
   auto global = batch.global_views.to(config_.device);
   const bool has_locals = batch.local_views.defined() && batch.local_views.numel() > 0;
@@ -120,22 +120,25 @@ objective::SereLosses SereStep::Forward(const StepBatch& batch, const StepSchedu
               "under data parallelism a network with local SERE heads needs local views in every batch");
 
   objective::SereInputs in;
+  auto masks = batch.masks.to(config_.device, at::kBool);
+  // The MIM loss reads the masked patches alone (spec 4); the patch centre, the teacher's
+  // mean over all patches.
+  auto masked = objective::MaskedPatchRows(masks);
   {
     torch::NoGradGuard no_grad;
     AutocastRegion autocast(device_type, config_.precision);
     auto t = teacher->backbone->forward(global);
-    auto head = teacher->head->forward(t.tokens);
+    auto head = teacher->head->forward(t.tokens, masked, /*patch_mean=*/true);
     in.teacher_cls = head.cls;
     in.teacher_patch = head.patches;
+    teacher_patch_mean = head.patch_mean;
     in.teacher_channel = t.channel.of_z;
     in.teacher_spatial = t.spatial.of_z;
   }
-  auto masks = batch.masks.to(config_.device, at::kBool);
   {
     AutocastRegion autocast(device_type, config_.precision);
     auto s = student->backbone->forward(global, masks);
-    // The MIM loss reads the student's masked patches alone (spec 4).
-    auto head = student->head->forward(s.tokens, objective::MaskedPatchRows(masks));
+    auto head = student->head->forward(s.tokens, masked);
     in.student_patch = head.patches;
     in.student_channel = s.channel.of_p;
     in.student_spatial = s.spatial.of_p;
@@ -159,7 +162,6 @@ objective::SereLosses SereStep::Forward(const StepBatch& batch, const StepSchedu
   auto records = rows.to(config_.device, at::kFloat).view({-1, images, 5}).transpose(0, 1).contiguous();
   in.grids = objective::BuildSereGrids(records, config_.global_query_side, config_.global_key_side, local_side);
   teacher_cls = in.teacher_cls;
-  teacher_patch = in.teacher_patch;
   return objective.Compute(in, {schedule.teacher_temp, schedule.teacher_patch_temp});
 }
 
@@ -217,8 +219,8 @@ StepResult SereStep::Run(const StepBatch& batch, const StepSchedule& schedule) {
   }
   student->train();
   teacher->train();  // BatchNorm of the SERE heads uses batch statistics in both (spec 1.3)
-  at::Tensor teacher_cls, teacher_patch;
-  auto losses = Forward(batch, schedule, teacher_cls, teacher_patch);
+  at::Tensor teacher_cls, teacher_patch_mean;
+  auto losses = Forward(batch, schedule, teacher_cls, teacher_patch_mean);
 
   StepResult result;
   // Under data parallelism every rank sees the mean loss, so all of them stop together.
@@ -231,7 +233,7 @@ StepResult SereStep::Run(const StepBatch& batch, const StepSchedule& schedule) {
   if (gradient_averager_ && ends_round) gradient_averager_->ExpectBackward();
   (scaled ? loss * scaler.scale : loss).backward();
   // The centres follow the mean teacher output of the whole round (every micro-batch).
-  objective.AccumulateCentreSums(teacher_cls, teacher_patch);
+  objective.AccumulateCentreSums(teacher_cls, teacher_patch_mean);
 
   ++iteration_;
   if (ends_round) {

@@ -101,7 +101,7 @@ class SereStep {
 
  private:
   objective::SereLosses Forward(const StepBatch& batch, const StepSchedule& schedule, at::Tensor& teacher_cls,
-                                at::Tensor& teacher_patch);
+                                at::Tensor& teacher_patch_mean);
   // Clips, unscales (loss scaling) and applies the optimiser; false when scaled gradients overflowed.
   bool ApplyGradients(const StepSchedule& schedule);
   void UpdateTeacher(double momentum);
