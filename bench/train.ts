@@ -234,10 +234,16 @@ function summary(runs: StepTimes[], batch: number) {
   };
 }
 
-/** Alternates the sides' processes, round by round: a, b, a, b, ... */
-async function alternate(sides: Array<() => Promise<StepTimes>>, rounds: number): Promise<StepTimes[][]> {
+/** Alternates the sides' processes, round by round: a, b, a, b, ... (progress on stderr). */
+async function alternate(name: string, sides: Array<[string, () => Promise<StepTimes>]>, rounds: number): Promise<StepTimes[][]> {
   const results: StepTimes[][] = sides.map(() => []);
-  for (let r = 0; r < rounds; r++) for (const [i, side] of sides.entries()) results[i]!.push(await side());
+  for (let r = 0; r < rounds; r++) {
+    for (const [i, [side, runSide]] of sides.entries()) {
+      const times = await runSide();
+      console.error(`train: ${name}, round ${r + 1}/${rounds}, ${side}: ${times.secondsPerStep.median.toFixed(3)} s per step`);
+      results[i]!.push(times);
+    }
+  }
   return results;
 }
 
@@ -293,7 +299,7 @@ export async function run(): Promise<object> {
     const config = resolveTrainConfig({ preset: SIDE_BY_SIDE_PRESET, overrides: c.overrides });
     const s = stepCaseOf(SIDE_BY_SIDE_PRESET, config, { threads: 2, warmup: vitRuns.warmup, steps: vitRuns.steps });
     const loadBefore = loadavg()[0]!;
-    const [native, eager] = await alternate([() => runNativeStep(s), () => runEagerStep(s)], vitRuns.rounds);
+    const [native, eager] = await alternate(c.name, [["native", () => runNativeStep(s)], ["eager", () => runEagerStep(s)]], vitRuns.rounds);
     const n = summary(native!, s.batch);
     const e = summary(eager!, s.batch);
     // bf16 against the eager fp32 step too: the reference's own CPU precision.
@@ -318,7 +324,8 @@ export async function run(): Promise<object> {
   const config = resolveTrainConfig({ preset: DEFAULT_PRESET });
   const cases = [1, 2].map((threads) => stepCaseOf(DEFAULT_PRESET, config, { threads, warmup: presetRuns.warmup, steps: presetRuns.steps }));
   const loadBefore = loadavg()[0]!;
-  const [one, two] = (await alternate(cases.map((s) => () => runNativeStep(s)), presetRuns.rounds)).map((runs) => summary(runs, config.batchSizePerGpu));
+  const sides = cases.map((s): [string, () => Promise<StepTimes>] => [`native, ${s.threads} thread(s)`, () => runNativeStep(s)]);
+  const [one, two] = (await alternate(DEFAULT_PRESET, sides, presetRuns.rounds)).map((runs) => summary(runs, config.batchSizePerGpu));
   const defaultPreset = {
     batch: config.batchSizePerGpu,
     precision: cases[0]!.precision,
