@@ -97,6 +97,12 @@ export const trainConfigSchema = z
     logEvery: positiveInt.default(10).describe("log every N iterations"),
     knnEval: z.boolean().default(false).describe("after training on a labelled dataset: weighted k-NN accuracy of the teacher (spec 9)"),
     knnEvalLimit: z.number().int().min(0).default(0).describe("evaluate on only the first N training and N test images (0: all)"),
+    knnEvalEvery: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe("with knnEval, also evaluate every N steps during training, after writing the checkpoint (0: at the end only); single-process runs"),
     tensorboard: z.boolean().default(true).describe("TensorBoard event files beside log.jsonl (every logged number, by step); false: none"),
   })
   .superRefine((c, ctx) => {

@@ -40,7 +40,13 @@ export const CHARTS: ReadonlyArray<{ id: string; title: string; fields: readonly
 
 const escapeHtml = (text: string) => text.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-function readRun(runDir: string): { config: LogLine; steps: LogLine[]; knn: KnnAccuracy[] | undefined } {
+/** A k-NN evaluation in log.jsonl: during training (--knn-eval-every) or at its end. */
+interface KnnLine {
+  iteration?: number;
+  knn: KnnAccuracy[];
+}
+
+function readRun(runDir: string): { config: LogLine; steps: LogLine[]; evaluations: KnnLine[] } {
   const configPath = join(runDir, "config.json");
   const logPath = join(runDir, LOG);
   for (const path of [configPath, logPath]) {
@@ -53,7 +59,7 @@ function readRun(runDir: string): { config: LogLine; steps: LogLine[]; knn: KnnA
     throw new ConfigError(`${configPath} is not JSON (${(err as Error).message}); it is damaged`);
   }
   const steps: LogLine[] = [];
-  let knn: KnnAccuracy[] | undefined;
+  const evaluations: KnnLine[] = [];
   // a line cut short by a killed run is skipped, as resuming does
   for (const line of readFileSync(logPath, "utf8").split("\n")) {
     let entry: unknown;
@@ -64,10 +70,10 @@ function readRun(runDir: string): { config: LogLine; steps: LogLine[]; knn: KnnA
     }
     if (typeof entry !== "object" || entry === null) continue;
     const fields = entry as LogLine;
-    if (typeof fields.iteration === "number") steps.push(fields);
-    if (Array.isArray(fields.knn)) knn = fields.knn as KnnAccuracy[];
+    if (Array.isArray(fields.knn)) evaluations.push(fields as unknown as KnnLine);
+    else if (typeof fields.iteration === "number") steps.push(fields);
   }
-  return { config, steps, knn };
+  return { config, steps, evaluations };
 }
 
 function charts(steps: readonly LogLine[]): string {
@@ -81,6 +87,19 @@ function charts(steps: readonly LogLine[]): string {
       .filter((s) => s.points.length > 0);
     return `<figure class="chart" id="chart-${id}">${lineChart(series, { title, xLabel: "iteration", smooth })}</figure>`;
   }).join("\n");
+}
+
+/** Top-1 of each k against the steps trained, from every evaluation that names its step. */
+function knnChart(evaluations: readonly KnnLine[]): string {
+  const timed = evaluations.filter((e) => typeof e.iteration === "number");
+  if (timed.length === 0) return "";
+  const ks = [...new Set(timed.flatMap((e) => e.knn.map((a) => a.k)))];
+  const series: Series[] = ks.map((k, i) => ({
+    label: `k = ${k}`,
+    colour: PALETTE[i % PALETTE.length]!,
+    points: timed.flatMap((e) => e.knn.filter((a) => a.k === k).map((a) => [e.iteration!, a.top1] as const)),
+  }));
+  return `<figure class="chart" id="chart-knn">${lineChart(series, { title: "k-NN top-1 of the teacher (%)", xLabel: "iteration" })}</figure>`;
 }
 
 function knnTable(knn: readonly KnnAccuracy[] | undefined): string {
@@ -139,7 +158,8 @@ table { border-collapse: collapse; font-size: 13px; } td, th { border: 1px solid
 /** Writes the report of the run in `runDir`; returns the page's path. */
 export async function writeReport(runDir: string, options: ReportOptions = {}): Promise<string> {
   const dir = resolve(runDir);
-  const { config, steps, knn } = readRun(dir);
+  const { config, steps, evaluations } = readRun(dir);
+  const knn = evaluations.at(-1)?.knn;
   const last = steps.at(-1);
   const summary = last
     ? `${steps.length} logged steps, to iteration ${String(last.iteration)} (epoch ${String(last.epoch)}); last loss ${Number(last.total).toFixed(4)}`
@@ -151,6 +171,7 @@ export async function writeReport(runDir: string, options: ReportOptions = {}): 
 <p>${escapeHtml(dir)}: ${escapeHtml(summary)}.</p>
 <h2>Losses, schedules, throughput</h2>
 <div class="charts">
+${knnChart(evaluations)}
 ${charts(steps)}
 </div>
 <h2>k-NN evaluation of the teacher</h2>

@@ -160,10 +160,13 @@ export class Trainer extends EventEmitter<Events> {
         }
       }
       const ranks = world && communicator ? { world, communicator } : undefined;
-      const result = await this.loop(step, loader, { epoch, iteration, perEpoch, outputDir, device, ranks, tensorboard });
+      const evaluates = writes && c.knnEval && dataset.classes.length > 0;
+      if (evaluates && ranks && c.knnEvalEvery > 0) this.warn("--knn-eval-every is for single-process runs: under data parallelism the k-NN evaluation runs at the end only", "RunWarning");
+      const knnEvalEvery = evaluates && !ranks ? c.knnEvalEvery : 0;
+      const result = await this.loop(step, loader, { epoch, iteration, perEpoch, outputDir, device, ranks, tensorboard, knnEvalEvery });
       await communicator?.barrier();
       if (writes && c.knnEval && result.stoppedBy !== "abort" && result.lastCheckpoint && dataset.classes.length > 0) {
-        result.knn = await this.evaluate(result.lastCheckpoint, join(outputDir, LOG));
+        result.knn = await this.evaluate(result.lastCheckpoint, join(outputDir, LOG), result.iterations);
         tensorboard?.scalars(result.iterations, knnScalars(result.knn));
       }
       return result;
@@ -184,8 +187,17 @@ export class Trainer extends EventEmitter<Events> {
     if (writes) this.warn(describePretrainedStart(path, start), "PretrainedWeights");
   }
 
-  /** The teacher's weighted k-NN accuracy (k = 10, 20, 100, 200), logged and emitted. */
-  private async evaluate(checkpoint: string, log: string): Promise<KnnAccuracy[]> {
+  /** --knn-eval-every: a k-NN evaluation during training after this step (not after the last: the final one follows). */
+  private evaluatesAt(iteration: number, at: { perEpoch: number; knnEvalEvery: number }): boolean {
+    const c = this.config;
+    if (at.knnEvalEvery === 0 || iteration % at.knnEvalEvery !== 0) return false;
+    const last = c.maxSteps > 0 ? Math.min(c.maxSteps, c.epochs * at.perEpoch) : c.epochs * at.perEpoch;
+    // at the end of an epoch the checkpoint written next is the one to evaluate
+    return iteration < last && iteration % at.perEpoch !== 0;
+  }
+
+  /** The teacher's weighted k-NN accuracy (k = 10, 20, 100, 200) after `iteration` steps, logged and emitted. */
+  private async evaluate(checkpoint: string, log: string, iteration: number): Promise<KnnAccuracy[]> {
     const c = this.config;
     const model = await loadBackbone(c, checkpoint);
     try {
@@ -201,7 +213,7 @@ export class Trainer extends EventEmitter<Events> {
         maxFailureShare: c.maxFailureShare,
         warn: (message) => this.warn(message),
       });
-      writeFileSync(log, `${JSON.stringify({ knn })}\n`, { flag: "a" });
+      writeFileSync(log, `${JSON.stringify({ iteration, knn })}\n`, { flag: "a" });
       this.emit("evaluation", knn);
       return knn;
     } finally {
@@ -212,7 +224,7 @@ export class Trainer extends EventEmitter<Events> {
   private async loop(
     step: NativeSereStep,
     loader: Loader,
-    at: { epoch: number; iteration: number; perEpoch: number; outputDir: string; device: string; ranks?: Ranks; tensorboard?: EventFileWriter },
+    at: { epoch: number; iteration: number; perEpoch: number; outputDir: string; device: string; ranks?: Ranks; tensorboard?: EventFileWriter; knnEvalEvery: number },
   ): Promise<FitResult> {
     const c = this.config;
     const writes = !at.ranks || at.ranks.world.rank === 0;
@@ -294,6 +306,11 @@ export class Trainer extends EventEmitter<Events> {
           await save(epoch, loader.state());
           progress.done();
           return { config: c, iterations: iteration, epochs: epoch, lastCheckpoint, stoppedBy: reason };
+        }
+        if (this.evaluatesAt(iteration, at)) {
+          const knn = await this.evaluate(await save(epoch, loader.state()), log, iteration);
+          at.tensorboard?.scalars(iteration, knnScalars(knn));
+          started = performance.now(); // the evaluation is no part of the next step's time
         }
         waiting = performance.now();
       }

@@ -63,7 +63,8 @@ describe.runIf(hasChromium())("sere report in Chromium", () => {
       // two temperature curves apart, so that neither hides the other
       warmupTeacherPatchTemp: 0.06, teacherPatchTemp: 0.06,
     } as const;
-    await new Trainer({ ...tiny, dataPath: data, outputDir: runDir, knnEval: true, knnEvalLimit: 10 }, { preset: "fashion-mnist-tiny", progress: false }).fit();
+    // 4 steps per epoch, 8 in all: evaluations after steps 3 and 6, and the final one
+    await new Trainer({ ...tiny, dataPath: data, outputDir: runDir, knnEval: true, knnEvalLimit: 10, knnEvalEvery: 3 }, { preset: "fashion-mnist-tiny", progress: false }).fit();
     const run = sere(["report", runDir, "--images", "2"]);
     expect(run.status, run.stderr).toBe(0);
     expect(run.stdout).toContain(join(runDir, "report.html"));
@@ -90,7 +91,7 @@ describe.runIf(hasChromium())("sere report in Chromium", () => {
 
   it("draws every chart, each series' line in its colour inside the plot area", () => {
     const log = readFileSync(join(runDir, "log.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(boxes.charts.map((c) => c.id)).toEqual(CHARTS.map((c) => `chart-${c.id}`));
+    expect(boxes.charts.map((c) => c.id)).toEqual(["chart-knn", ...CHARTS.map((c) => `chart-${c.id}`)]);
     for (const chart of CHARTS) {
       const box = boxes.charts.find((c) => c.id === `chart-${chart.id}`)!;
       expect(box.y + box.h, `${chart.id} lies within the screenshot`).toBeLessThanOrEqual(shot.height);
@@ -103,6 +104,14 @@ describe.runIf(hasChromium())("sere report in Chromium", () => {
         else expect(pixels, `${chart.id}: no ${field} line (not logged on the CPU)`).toBe(0);
       });
     }
+  });
+
+  it("logs a k-NN evaluation after steps 3 and 6 and at the end, and draws top-1 against the steps", () => {
+    const log = readFileSync(join(runDir, "log.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { iteration?: number; knn?: unknown });
+    expect(log.filter((l) => l.knn).map((l) => l.iteration)).toEqual([3, 6, 8]);
+    const box = boxes.charts.find((c) => c.id === "chart-knn")!;
+    const plot = { x: box.x + MARGIN.left, y: box.y + MARGIN.top, w: box.w - MARGIN.left - MARGIN.right, h: box.h - MARGIN.top - MARGIN.bottom };
+    expect(count(plot, rgbOf(PALETTE[0]!)), "the k = 10 line").toBeGreaterThan(30);
   });
 
   it("shows the k-NN table and the attention maps; loads nothing from outside", () => {

@@ -65,7 +65,7 @@ describe("TensorBoard event files", () => {
     const events = await readEvents(join(dir, files[0]!));
     expect(events[0]).toMatchObject({ fileVersion: "brain.Event:2" });
     const log = readFileSync(join(dir, "log.jsonl"), "utf8").trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
-    const steps = log.filter((line) => typeof line.iteration === "number");
+    const steps = log.filter((line) => typeof line.iteration === "number" && !line.knn);
     const summaries = events.filter((e) => e.summary);
     expect(summaries.map((e) => e.step)).toEqual([...steps.map((line) => line.iteration), 3]);
 
