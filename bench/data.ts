@@ -126,7 +126,7 @@ export async function run(): Promise<object> {
   const images = 768; // long enough for a steady rate
   const result: Record<string, unknown> = {
     machine: { cores, libtorch: info().libtorchVersion, cuda: info().cuda.available },
-    views: "2 x 224 + 10 x 96, spec section 2 transforms",
+    views: "2 x 224 + 10 x 96, the method's transforms",
     photos: { count: photos, size: `${WIDTH}x${HEIGHT}`, source },
     ours: await ours(folder, batchSize, images, "cpu"),
     oursStagesPerImage: await stages(folder, batchSize),

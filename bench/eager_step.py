@@ -41,7 +41,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
-# ---- Networks (spec section 1; the reference's vision_transformer.py and heads) ------------
+# ---- Networks (docs/method.md#networks; the reference's vision_transformer.py and heads) ------------
 def trunc_normal_(t, std=0.02):
     with torch.no_grad():
         return t.normal_(0, std).clamp_(-2, 2)
@@ -100,7 +100,7 @@ class Block(nn.Module):
 
 
 class SereHead(nn.Module):
-    """Projection (BN, ReLU) and predictor (1x1 conv, BN, ReLU); relations of both (spec 1.3)."""
+    """Projection (BN, ReLU) and predictor (1x1 conv, BN, ReLU); relations of both (docs/method.md#sere-heads)."""
 
     def __init__(self, dim, heads, channel):
         super().__init__()
@@ -207,7 +207,7 @@ class Network(nn.Module):
         self.head = IBOTHead(c)
 
 
-# ---- Crop geometry and alignment (spec sections 2 and 3) ----------------------------------
+# ---- Crop geometry and alignment (docs/method.md#overlap-grids, docs/method.md#aligning-relations) ---
 def overlap_grids(q, k, side):
     """Records (M, 5) = (x, y, w, h, flipped) of pairs -> the (M, s, s, 2) grids on q and on k."""
     ox0, oy0 = torch.maximum(q[:, 0], k[:, 0]), torch.maximum(q[:, 1], k[:, 1])
@@ -238,7 +238,7 @@ def sample(relation, grid_q, grid_k):
     return both.reshape(m, h, tk, tq).transpose(2, 3)
 
 
-# ---- Losses (spec section 4; the reference's iBOTLoss, sere_loss_pixel, sere_loss_channel) -
+# ---- Losses (docs/method.md#objective; the reference's iBOTLoss, sere_loss_pixel, sere_loss_channel) -
 def ce(targets, logits):
     return torch.sum(-targets * F.log_softmax(logits, dim=-1), dim=-1)
 

@@ -22,7 +22,10 @@ function records(B: number, V_l: number): CropRecord[][] {
   return Array.from({ length: B }, (_, b) => Array.from({ length: 2 + V_l }, (_, v) => crop(b * 12 + v, v < 2 ? 70 : 30)));
 }
 
-/** As the spec draws them: half the images unmasked, the others about r N patches, r in [0.1, 0.5]. */
+/**
+ * As the method draws them (docs/method.md#block-masks): half the images unmasked, the
+ * others about r N patches, r in [0.1, 0.5].
+ */
 function masks(images: number, N: number): Tensor {
   const data = new Uint8Array(images * N);
   for (let i = 1; i < images; i += 2) {

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """The reference data pipeline: PIL + torchvision in DataLoader worker processes, with the
-multi-crop transforms of the method (DINO/iBOT's DataAugmentation: spec section 2), and
+multi-crop transforms of the method (DINO/iBOT's DataAugmentation: docs/method.md#multi-crop-views), and
 the block masks computed in the workers as iBOT's ImageFolderMask does (simplified to
 the draw count, which is negligible next to the pixel work).
 

@@ -196,7 +196,7 @@ class Model : public Napi::ObjectWrap<Model> {
   }
 
   // trainingForward(images, { mask?: Tensor, local: boolean }): what one network computes in
-  // a training step (spec 3), without gradients: head outputs and self-relations.
+  // a training step (docs/method.md#forward-passes), without gradients: head outputs and self-relations.
   Napi::Value TrainingForward(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return Guard(env, [&] {

@@ -1,5 +1,5 @@
 #pragma once
-// Weighted k-NN classification of DINO's evaluation (spec 9): cosine similarity of
+// Weighted k-NN classification of DINO's evaluation (docs/method.md#weighted-k-nn): cosine similarity of
 // L2-normalised features, the k nearest training features vote with weight
 // exp(similarity / T), classes ranked by their votes (ties: the lower class index first).
 #include <ATen/ATen.h>

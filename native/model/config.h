@@ -1,5 +1,5 @@
 #pragma once
-// Plain option structs for the networks of spec section 1, filled from validated JS options.
+// Plain option structs for the networks of docs/method.md#networks, filled from validated JS options.
 #include <cstdint>
 
 namespace sere::model {

@@ -1,5 +1,5 @@
 #pragma once
-// The iBOT projection head of spec 1.2: MLP to a bottleneck, L2 normalisation, and a
+// The iBOT projection head (docs/method.md#ibot-head): MLP to a bottleneck, L2 normalisation, and a
 // weight-normalised last layer (weight_g * weight_v / ||weight_v|| row-wise).
 #include <torch/torch.h>
 

@@ -1,5 +1,5 @@
 #pragma once
-// SERE heads (spec 1.3): BatchNorm+ReLU projection -> z, 1x1 conv+BN+ReLU predictor -> p,
+// SERE heads (docs/method.md#sere-heads): BatchNorm+ReLU projection -> z, 1x1 conv+BN+ReLU predictor -> p,
 // and the channel and spatial self-relations of z and of p (objective/relations.h).
 #include <torch/torch.h>
 

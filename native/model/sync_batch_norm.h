@@ -1,7 +1,8 @@
 #pragma once
 // BatchNorm whose statistics cover every rank's batch (PyTorch's SyncBatchNorm), as the
-// reference uses for the SERE heads under data parallelism (spec 1.3). The model knows
-// nothing of process groups: it is handed a function that sums a tensor over the ranks.
+// reference uses for the SERE heads under data parallelism
+// (docs/method.md#batchnorm-statistics). The model knows nothing of process groups: it is
+// handed a function that sums a tensor over the ranks.
 #include <torch/torch.h>
 
 #include <functional>

@@ -37,7 +37,7 @@ AttentionImpl::AttentionImpl(int64_t dim, int64_t num_heads) : num_heads_(num_he
 }
 
 namespace {
-// softmax(q k^T * d^-0.5): the attention weights of spec 1.1.
+// softmax(q k^T * d^-0.5): the attention weights of docs/method.md#vit-backbone.
 at::Tensor SoftmaxWeights(const at::Tensor& q, const at::Tensor& k) {
   const double scale = std::pow(static_cast<double>(q.size(-1)), -0.5);
   return (at::matmul(q, k.transpose(-2, -1)) * scale).softmax(-1);

@@ -1,6 +1,7 @@
 #pragma once
-// The ViT backbone of spec 1.1 with the SERE heads of 1.3, named as in the reference
-// (timm / DINO / iBOT) so that state dicts move between the two without renaming.
+// The ViT backbone (docs/method.md#vit-backbone) with the SERE heads
+// (docs/method.md#sere-heads), named as in the reference (timm / DINO / iBOT) so that
+// state dicts move between the two without renaming.
 #include <torch/torch.h>
 
 #include <array>
@@ -101,8 +102,9 @@ class VisionTransformerImpl : public torch::nn::Module {
 };
 TORCH_MODULE(VisionTransformer);
 
-// Spec 1.1's initialisation: truncated normal (std 0.02) for Linear weights, zeros for
-// their biases, LayerNorm 1/0; convolutions and BatchNorm keep LibTorch's defaults.
+// The method's initialisation (docs/method.md#initialisation-and-parameter-names):
+// truncated normal (std 0.02) for Linear weights, zeros for their biases, LayerNorm 1/0;
+// convolutions and BatchNorm keep LibTorch's defaults.
 void InitLinearAndNorm(torch::nn::Module& module);
 void TruncNormal_(at::Tensor t, double std);
 

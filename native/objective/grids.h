@@ -1,5 +1,5 @@
 #pragma once
-// Overlap grids (spec section 2): for two crops of one image, s x s points of each
+// Overlap grids (docs/method.md#overlap-grids): for two crops of one image, s x s points of each
 // crop that fall on the same places of the source image, in grid_sample's [-1, 1]
 // (x, y) convention. Disjoint crops get grids full of -2, which sample to zeros.
 #include <ATen/ATen.h>

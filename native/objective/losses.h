@@ -1,5 +1,5 @@
 #pragma once
-// The three losses of spec section 4, each over all its terms at once. Inputs may come
+// The three losses of docs/method.md#objective, each over all its terms at once. Inputs may come
 // in any floating dtype; the losses are computed in at least fp32. Teacher inputs are
 // treated as constants (detached).
 #include <ATen/ATen.h>

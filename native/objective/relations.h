@@ -1,6 +1,6 @@
 #pragma once
-// Feature self-relations (spec section 1.3) and their alignment between crops
-// (section 3). The SERE heads compute relations with these; the objective aligns them.
+// Feature self-relations (docs/method.md#sere-heads) and their alignment between crops
+// (docs/method.md#aligning-relations). The SERE heads compute relations with these; the objective aligns them.
 #include <ATen/ATen.h>
 
 namespace sere::objective {

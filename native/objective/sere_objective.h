@@ -1,5 +1,5 @@
 #pragma once
-// The SERE objective of one training step (spec sections 3 and 4): the iBOT loss,
+// The SERE objective of one training step (docs/method.md#objective): the iBOT loss,
 // the SERE spatial and channel losses and their weighted total, with the two iBOT
 // centres as state. The training step calls Compute, backpropagates `total`, then
 // calls UpdateCentres with the same teacher outputs.
@@ -64,7 +64,7 @@ class SereObjective {
 
   // The losses with the many cross-view terms batched into a few large operations.
   SereLosses Compute(const SereInputs& in, TeacherTemps temps) const;
-  // The same losses term by term, as the spec defines them (for checks and benchmarks).
+  // The same losses term by term, as docs/method.md#objective defines them (for checks and benchmarks).
   SereLosses ComputeTermByTerm(const SereInputs& in, TeacherTemps temps) const;
 
   // Adds one batch's teacher outputs to the sums of the current round (a round is the

@@ -1,4 +1,4 @@
-// The objective as the spec writes it: one small computation per loss term. Slow on
+// The objective as docs/method.md#objective writes it: one small computation per loss term. Slow on
 // purpose; it is what the batched Compute must equal, and the benchmark's baseline.
 #include "runtime/precision.h"
 #include "objective/relations.h"

@@ -1,8 +1,8 @@
 #pragma once
-// Precision control. The spec computes relations and losses in fp32 whatever precision
-// the networks run at: inside a NoAutocast scope autocast is off (it would run matrix
-// products in fp16/bf16 even on fp32 inputs), and AtLeastFloat32 promotes half inputs
-// (float64 stays float64, for finite-difference checks).
+// Precision control. Relations and losses are computed in fp32 whatever precision the
+// networks run at (docs/method.md#mixed-precision): inside a NoAutocast scope autocast is
+// off (it would run matrix products in fp16/bf16 even on fp32 inputs), and AtLeastFloat32
+// promotes half inputs (float64 stays float64, for finite-difference checks).
 #include <ATen/ATen.h>
 #include <ATen/autocast_mode.h>
 #include <c10/core/impl/LocalDispatchKeySet.h>

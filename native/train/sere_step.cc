@@ -121,7 +121,7 @@ objective::SereLosses SereStep::Forward(const StepBatch& batch, const StepSchedu
 
   objective::SereInputs in;
   auto masks = batch.masks.to(config_.device, at::kBool);
-  // The MIM loss reads the masked patches alone (spec 4); the patch centre, the teacher's
+  // The MIM loss reads the masked patches alone (docs/method.md#mim-loss); the patch centre, the teacher's
   // mean over all patches.
   auto masked = objective::MaskedPatchRows(masks);
   {
@@ -145,7 +145,7 @@ objective::SereLosses SereStep::Forward(const StepBatch& batch, const StepSchedu
     in.student_cls = head.cls;
     if (has_locals) {
       auto local = student->backbone->forward(batch.local_views.to(config_.device), std::nullopt, /*local=*/true);
-      // The local views need only the CLS output of the head (spec 8).
+      // The local views need only the CLS output of the head (docs/method.md#ibot-head).
       in.student_cls = at::cat({head.cls, student->head->forward(local.tokens, /*with_patches=*/false).cls});
       in.student_local_channel = local.channel.of_p;
       in.student_local_spatial = local.spatial.of_p;
@@ -218,7 +218,7 @@ StepResult SereStep::Run(const StepBatch& batch, const StepSchedule& schedule) {
     objective.ClearCentreSums();
   }
   student->train();
-  teacher->train();  // BatchNorm of the SERE heads uses batch statistics in both (spec 1.3)
+  teacher->train();  // BatchNorm of the SERE heads uses batch statistics in both (docs/method.md#batchnorm-statistics)
   at::Tensor teacher_cls, teacher_patch_mean;
   auto losses = Forward(batch, schedule, teacher_cls, teacher_patch_mean);
 

@@ -1,8 +1,8 @@
 #pragma once
-// One SERE training iteration (spec sections 3, 5 and 6), all on the native side:
-// teacher and student forwards, the objective, backward, per-parameter clipping,
-// last-layer freezing, AdamW with the spec's two parameter groups, the EMA teacher
-// and the centre update. Schedule values come in per call.
+// One SERE training iteration, all on the native side (docs/method.md#forward-passes,
+// docs/method.md#optimisation): teacher and student forwards, the objective, backward,
+// per-parameter clipping, last-layer freezing, AdamW with the method's two parameter
+// groups, the EMA teacher and the centre update. Schedule values come in per call.
 #include <torch/torch.h>
 
 #include <memory>
@@ -118,9 +118,9 @@ class SereStep {
   int64_t iteration_ = 0;
 };
 
-// The spec's two AdamW groups of trainable parameters, by name: every parameter with >= 2
-// dimensions and every bias is regularised (group 0); the other 1-D ones (norm weights)
-// are not (group 1).
+// The two AdamW groups of trainable parameters (docs/method.md#adamw-parameter-groups), by
+// name: every parameter with >= 2 dimensions and every bias is regularised (group 0); the
+// other 1-D ones (norm weights) are not (group 1).
 std::vector<model::NamedTensors> ParameterGroups(const model::SereNetwork& network);
 
 }  // namespace sere::train

@@ -1,9 +1,9 @@
-// Named starting points for a run. The ImageNet presets are spec section 7, exactly
+// Named starting points for a run. The ImageNet presets are docs/method.md#published-settings, exactly
 // (the published 8 GPUs x 128 images); `fashion-mnist-tiny` is the default demo: a small
 // ViT on Debian's Fashion-MNIST at 32 px that trains on a 2-core CPU.
 import type { TrainConfigInput } from "./train.js";
 
-/** Spec section 7, ViT-S/16 column. */
+/** docs/method.md#published-settings, ViT-S/16 column. */
 const VIT_SMALL_IMAGENET = {
   arch: "vit_small",
   patchSize: 16,
@@ -42,7 +42,7 @@ const VIT_SMALL_IMAGENET = {
 
 export const PRESETS = {
   "vit-small-imagenet": VIT_SMALL_IMAGENET,
-  // Spec section 7, ViT-B/16 column: where it differs from ViT-S/16.
+  // docs/method.md#published-settings, ViT-B/16 column: where it differs from ViT-S/16.
   "vit-base-imagenet": {
     ...VIT_SMALL_IMAGENET,
     arch: "vit_base",

@@ -13,7 +13,7 @@ const scaleRange = z
 
 export const trainConfigSchema = z
   .object({
-    // Model (spec 1)
+    // Model (docs/method.md#networks)
     arch: z.enum(["vit_tiny", "vit_small", "vit_base", "vit_large", "custom"]).default("vit_small").describe("ViT size: vit_tiny, vit_small, vit_base, vit_large, or custom (give embedDim, depth and numHeads)"),
     embedDim: positiveInt.optional().describe("token width, for arch custom"),
     depth: positiveInt.optional().describe("transformer blocks, for arch custom"),
@@ -32,7 +32,7 @@ export const trainConfigSchema = z
       .default("")
       .describe("start student and teacher from these weights: a DINO, iBOT or SERE checkpoint or an exported backbone (.pth, .safetensors); heads absent from it start fresh"),
 
-    // Objective (spec 4)
+    // Objective (docs/method.md#objective)
     alpha: z.number().min(0).default(1).describe("weight of the spatial relation loss"),
     beta: z.number().min(0).default(1).describe("weight of the channel relation loss"),
     lambda1: z.number().min(0).default(1).describe("weight of the CLS (DINO) part of the iBOT loss"),
@@ -46,7 +46,7 @@ export const trainConfigSchema = z
     teacherPatchTemp: z.number().positive().default(0.07).describe("teacher temperature of the patch targets after its warmup"),
     warmupTeacherTempEpochs: z.number().int().min(0).default(30).describe("epochs of the teacher temperatures' linear warmup"),
 
-    // Views and masks (spec 2)
+    // Views and masks (docs/method.md#views-and-masks)
     globalCropsSize: positiveInt.default(224).describe("side of the two global views, in pixels"),
     globalCropsScale: scaleRange.default([0.4, 1]).describe("area range of the global crops, as a share of the image"),
     localCropsNumber: z.number().int().min(0).default(10).describe("local views per image (0: none)"),
@@ -56,7 +56,7 @@ export const trainConfigSchema = z
     predRatioVar: z.tuple([probability, probability]).default([0, 0.2]).describe("spread of each masking ratio: drawn uniformly within ratio +- var (iBOT's --pred_ratio_var)"),
     ...photometryFields,
 
-    // Optimisation (spec 5)
+    // Optimisation (docs/method.md#optimisation)
     epochs: positiveInt.default(100).describe("passes over the training set"),
     warmupEpochs: z.number().min(0).default(10).describe("linear learning rate warmup, in epochs; fractions of an epoch are allowed (rounded to whole iterations)"),
     lr: z.number().positive().default(5e-4).describe("peak learning rate for 256 images a step; scaled by the global batch / 256"),
@@ -95,7 +95,7 @@ export const trainConfigSchema = z
     saveckpFreq: z.number().int().min(0).default(40).describe("keep a numbered checkpoint every N epochs (checkpoint.pth is rewritten every epoch)"),
     maxSteps: z.number().int().min(0).default(0).describe("stop after this many iterations (quick tries and tests); 0 = no limit"),
     logEvery: positiveInt.default(10).describe("log every N iterations"),
-    knnEval: z.boolean().default(false).describe("after training on a labelled dataset: weighted k-NN accuracy of the teacher (spec 9)"),
+    knnEval: z.boolean().default(false).describe("after training on a labelled dataset: weighted k-NN accuracy of the teacher (docs/method.md#weighted-k-nn)"),
     knnEvalLimit: z.number().int().min(0).default(0).describe("evaluate on only the first N training and N test images (0: all)"),
     knnEvalEvery: z
       .number()

@@ -13,9 +13,9 @@ const probability = z.number().min(0).max(1);
 const perGroup = z.tuple([probability, probability, probability]);
 
 /**
- * The photometric augmentation of each view group (spec section 2), as fields that the training
- * configuration shares. Defaults are the reference's; probabilities per group are
- * [global view 1, global view 2, local views].
+ * The photometric augmentation of each view group (docs/method.md#photometric-augmentation),
+ * as fields that the training configuration shares. Defaults are the reference's;
+ * probabilities per group are [global view 1, global view 2, local views].
  */
 export const photometryFields = {
   blurProb: perGroup.default([1, 0.1, 0.5]).describe("Gaussian blur probability per view group: global view 1, global view 2, local views"),
@@ -39,7 +39,7 @@ export function photometryOf(c: PhotometryOptions): PhotometryOptions {
   return { blurProb, blurSigma, blurSigmaRelative, solarizationProb, colorJitterProb, colorJitterStrength, grayscaleProb };
 }
 
-/** Multi-crop views and their masks (spec section 2); defaults are ViT-S/16's. */
+/** Multi-crop views and their masks (docs/method.md#multi-crop-views); defaults are ViT-S/16's. */
 export const viewsSchema = z
   .object({
     globalSize: z.number().int().positive().default(224),

@@ -1,7 +1,7 @@
-// Block masks for masked image modelling (BEiT's generator, as iBOT uses it; spec
-// section 2): with the default ratios, half the global views get no mask and the others
-// a ratio r ~ U(0.1, 0.5), then blocks are added on the n x n patch grid until about
-// r * n^2 patches are masked.
+// Block masks for masked image modelling (BEiT's generator, as iBOT uses it;
+// docs/method.md#block-masks): with the default ratios, half the global views get no mask
+// and the others a ratio r ~ U(0.1, 0.5), then blocks are added on the n x n patch grid
+// until about r * n^2 patches are masked.
 import { roundHalfEven } from "./crops.js";
 import type { Random } from "./random.js";
 
@@ -79,7 +79,7 @@ export function blockMask(random: Random, n: number, ratio: number, minAspect: n
   return { mask, ratio, blocks };
 }
 
-/** One global view's mask: ratio by the spec's rule, then blocks. */
+/** One global view's mask: ratio by the method's rule (docs/method.md#block-masks), then blocks. */
 export function drawMask(random: Random, n: number, options: MaskOptions = DEFAULT_MASK_OPTIONS): BlockMask {
   return blockMask(random, n, drawMaskRatio(random, options), options.minAspect);
 }

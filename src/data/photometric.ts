@@ -1,8 +1,8 @@
 // The photometric parameters of one view, drawn with the probabilities of the method
-// (spec section 2; the defaults of PhotometryOptions in config.ts): colour jitter (p 0.8:
-// brightness 0.4, contrast 0.4, saturation 0.2, hue 0.1, in a random order, as torchvision's
-// ColorJitter), grayscale (p 0.2), Gaussian blur with sigma ~ U(0.1, 2) (p per view group),
-// solarisation (p per view group).
+// (docs/method.md#photometric-augmentation; the defaults of PhotometryOptions in
+// config.ts): colour jitter (p 0.8: brightness 0.4, contrast 0.4, saturation 0.2, hue 0.1,
+// in a random order, as torchvision's ColorJitter), grayscale (p 0.2), Gaussian blur with
+// sigma ~ U(0.1, 2) (p per view group), solarisation (p per view group).
 import type { Random } from "./random.js";
 
 /** Operation ids of the colour jitter, as native/augment numbers them. */

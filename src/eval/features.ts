@@ -1,4 +1,4 @@
-// Features of a dataset for evaluation (spec 9): each image resized and centre-cropped by
+// Features of a dataset for evaluation (docs/method.md#evaluation): each image resized and centre-cropped by
 // DINO's rule (resize the shorter side to 256/224 of the input size, crop the centre), or,
 // for training a linear probe, a random resized crop with a random flip (DINO's training
 // transform); normalised and embedded in batches on the device. Images that cannot be

@@ -1,4 +1,4 @@
-// Weighted k-NN evaluation (DINO's protocol, spec 9) on features held in native memory.
+// Weighted k-NN evaluation (DINO's protocol, docs/method.md#weighted-k-nn) on features held in native memory.
 import { z } from "zod";
 
 import { parseOptions } from "../config/parse.js";

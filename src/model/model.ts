@@ -1,4 +1,4 @@
-// A ViT backbone with SERE heads and an iBOT head (spec 1), held in native memory.
+// A ViT backbone with SERE heads and an iBOT head (docs/method.md#networks), held in native memory.
 import { parseOptions } from "../config/parse.js";
 import { native } from "../native/load.js";
 import type { NativeModel, NativeTrainingOutputs } from "../native/surface.js";
@@ -32,7 +32,10 @@ export class Model {
     this.handle = new (native().Model)(options);
   }
 
-  /** A new model with the spec's initialisation. Throws a ConfigError naming bad options. */
+  /**
+   * A new model with the method's initialisation (docs/method.md#initialisation-and-parameter-names).
+   * Throws a ConfigError naming bad options.
+   */
   static create(options: ModelOptions = {}): Model {
     return new Model(parseOptions(modelOptionsSchema, options, "model options"));
   }
@@ -73,7 +76,7 @@ export class Model {
     return this.withImages(images, (t) => this.handle.intermediateLayers(t, n));
   }
 
-  /** One network's part of a training step (spec 3): head outputs and self-relations, no gradients. */
+  /** One network's part of a training step (docs/method.md#forward-passes): head outputs and relations, no gradients. */
   async trainingForward(images: ImageBatch | Tensor, options: { mask?: Tensor; local?: boolean } = {}): Promise<NativeTrainingOutputs> {
     return this.withImages(images, (t) => this.handle.trainingForward(t, { mask: options.mask, local: options.local ?? false }));
   }

@@ -1,7 +1,7 @@
 // Model options: the zod schema is the single source of truth for their types and defaults.
 import { z } from "zod";
 
-/** The reference's ViT sizes (spec 1.1). */
+/** The reference's ViT sizes (docs/method.md#vit-backbone). */
 export const ARCHITECTURES = {
   vit_tiny: { embedDim: 192, depth: 12, numHeads: 3 },
   vit_small: { embedDim: 384, depth: 12, numHeads: 6 },

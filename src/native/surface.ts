@@ -69,7 +69,7 @@ export interface NativeModelOptions {
   seed?: number;
 }
 
-/** What one network computes in a training step (spec 3), without gradients. */
+/** What one network computes in a training step (docs/method.md#forward-passes), without gradients. */
 export interface NativeTrainingOutputs {
   tokens: NativeTensor;
   cls?: NativeTensor;

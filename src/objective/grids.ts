@@ -1,4 +1,4 @@
-// Overlap grids (spec section 2): from crop records to the grids that align relations.
+// Overlap grids (docs/method.md#overlap-grids): from crop records to the grids that align relations.
 import { native } from "../native/load.js";
 import type { NativeSereGrids } from "../native/surface.js";
 import type { CropRecord } from "../data/crops.js";

@@ -1,4 +1,4 @@
-// The SERE objective (spec sections 3 and 4): iBOT CLS and masked-patch losses with
+// The SERE objective (docs/method.md#objective): iBOT CLS and masked-patch losses with
 // their centres, SERE spatial and channel losses, and the weighted total.
 import { native } from "../native/load.js";
 import type { NativeSereLosses, NativeSereObjective, NativeStudentInput } from "../native/surface.js";
@@ -66,7 +66,7 @@ export interface ComputeSettings {
   requiresGrad?: boolean;
   /** Update both centres with this step's teacher outputs after the losses. Default false. */
   updateCentres?: boolean;
-  /** Compute term by term as the spec writes it (slow; for checks). Default false. */
+  /** Compute term by term as docs/method.md#objective writes it (slow; for checks). Default false. */
   termByTerm?: boolean;
 }
 

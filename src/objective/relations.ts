@@ -1,4 +1,4 @@
-// Feature self-relations (spec 1.3) and their bilinear resampling (spec 3).
+// Feature self-relations (docs/method.md#sere-heads) and their bilinear resampling (docs/method.md#aligning-relations).
 import { native } from "../native/load.js";
 import type { Tensor } from "../tensor.js";
 import { ShapeCheck, integer, positive } from "./check.js";

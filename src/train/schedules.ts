@@ -1,4 +1,4 @@
-// The schedules of spec sections 4-6, in one place: values at a given iteration or epoch.
+// The schedules of docs/method.md#schedules, in one place: values at a given iteration or epoch.
 
 export interface CosineSchedule {
   /** Value after warmup, at the start of the cosine. */
@@ -58,7 +58,7 @@ export function teacherMomentumAt(iteration: number, o: { momentumTeacher: numbe
 }
 
 /**
- * Teacher temperature at an epoch (spec 4): linear from `warmup` to `final` over
+ * Teacher temperature at an epoch (docs/method.md#schedules): linear from `warmup` to `final` over
  * `warmupEpochs` epochs (both ends included), then constant. Changes per epoch only.
  */
 export function teacherTemperatureAt(epoch: number, o: { warmup: number; final: number; warmupEpochs: number }): number {

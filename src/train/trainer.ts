@@ -324,7 +324,7 @@ export class Trainer extends EventEmitter<Events> {
     return { config: c, iterations: iteration, epochs: c.epochs, lastCheckpoint, stoppedBy: "done" };
   }
 
-  /** The schedule values of spec sections 4-6 at this iteration. */
+  /** The schedule values (docs/method.md#schedules) at this iteration. */
   private scheduleAt(iteration: number, epoch: number, iterationsPerEpoch: number, worldSize: number): NativeStepSchedule {
     const c = this.config;
     const timing = { epochs: c.epochs, iterationsPerEpoch };

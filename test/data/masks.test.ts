@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { DEFAULT_MASK_OPTIONS, drawMask } from "../../src/data/masks.js";
 import { Random } from "../../src/data/random.js";
 
-describe("block masks (BEiT generator, the spec's ratio rule)", () => {
+describe("block masks (BEiT generator, the method's ratio rule)", () => {
   it("over 2,000 draws: about half empty, mean ratio of the others about 0.3, blocks of at least (n//3)^2", () => {
     const n = 14;
     const minArea = Math.floor(n / 3) ** 2;

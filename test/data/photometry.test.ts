@@ -1,5 +1,6 @@
-// The photometric options of each view group: the reference's values by default (spec
-// section 2), drawn in the documented order, and each option changing what it says.
+// The photometric options of each view group: the reference's values by default
+// (docs/method.md#photometric-augmentation), drawn in the documented order, and each
+// option changing what it says.
 import { describe, expect, it } from "vitest";
 
 import { photometrySchema, viewsSchema } from "../../src/data/config.js";

@@ -188,7 +188,7 @@ for (const path of PATHS) {
 
 describe("native view rendering", () => {
   it("renders a whole random plan the same way on both paths", async () => {
-    // A textured 150 x 110 image, the spec's photometric probabilities, crops shrunk and
+    // A textured 150 x 110 image, the method's photometric probabilities, crops shrunk and
     // enlarged: the per-view loops and the tensor ops agree to float rounding.
     const width = 150;
     const height = 110;

@@ -40,7 +40,7 @@ describe("parity with torchvision's VisionTransformer", () => {
     expect(maxAbsDiff(tokens, want("tokens"))).toBeLessThan(1e-5);
   });
 
-  it("interpolates the position embedding for another input size as the spec's bicubic rule", async () => {
+  it("interpolates the position embedding for another input size by the method's bicubic rule", async () => {
     const tokens = await model.features(inputs.get("images_48px")!, { tokens: true });
     expect(tokens.shape()).toEqual([2, 37, 48]);
     expect(maxAbsDiff(tokens, want("tokens_48px"))).toBeLessThan(1e-5);

@@ -1,11 +1,11 @@
-// Spec section 8's shapes for ViT-S/16 (B = 4, V_l = 4) and its facts about names.
+// The shapes of docs/method.md#facts-to-test-against for ViT-S/16 (B = 4, V_l = 4) and its facts about names.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { Model, tensor } from "../../src/index.js";
 
 const views = (count: number, size: number) => tensor(new Float32Array(count * 3 * size * size).fill(0.1), [count, 3, size, size]);
 
-describe("ViT-S/16 shapes (spec 8)", () => {
+describe("ViT-S/16 shapes (the method's facts to test against)", () => {
   let teacher: Model;
   beforeAll(() => {
     teacher = Model.create({ arch: "vit_small", seed: 1 });

@@ -1,4 +1,4 @@
-// Overlap grids and sampling: the facts of spec section 8 about grids.
+// Overlap grids and sampling: the facts about grids of docs/method.md#facts-to-test-against.
 import { describe, expect, it } from "vitest";
 
 import { disposeGrids, overlapGrids, sampleMap, sampleRelation, sereGrids, type CropRecord } from "../../src/index.js";

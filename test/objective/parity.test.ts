@@ -1,5 +1,5 @@
 // The objective against test/fixtures/objective/generate.py, which computes the
-// grids, the three losses and their gradients term by term from the spec's text.
+// grids, the three losses and their gradients term by term from the text of docs/method.md#objective.
 import { afterAll, describe, expect, it } from "vitest";
 
 import { SereObjective, disposeGrids, sereGrids, tensor, type CropRecord, type SereInputs, type StudentInput } from "../../src/index.js";
@@ -24,7 +24,7 @@ interface Fixture {
 const TOL = 1e-5;
 const cases = ["b2-vl0", "b3-vl2", "b2-vl4"];
 
-describe.each(cases)("parity with the spec's term-by-term definition, case %s", (name) => {
+describe.each(cases)("parity with the method's term-by-term definition, case %s", (name) => {
   const fx = loadFixture<Fixture>(`parity-${name}.json`);
   const records: CropRecord[][] = fx.records.map((image) => image.map(([x, y, width, height, flipped]) => ({ x, y, width, height, flipped })));
   const grids = sereGrids(records, { globalSides: fx.sizes.globalSides, localSide: fx.sizes.localSide });

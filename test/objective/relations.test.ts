@@ -1,4 +1,4 @@
-// Relations and their resampling: the facts of spec section 8 about relations.
+// Relations and their resampling: the facts about relations of docs/method.md#facts-to-test-against.
 import { describe, expect, it } from "vitest";
 
 import { channelRelation, overlapGrids, sampleMap, sampleRelation, spatialRelation, tensor } from "../../src/index.js";

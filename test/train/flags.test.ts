@@ -76,7 +76,7 @@ describe("configuration sources", () => {
     expect(c.patchSize).toBe(8); // from the preset (the schema's default is 16)
   });
 
-  it("the ImageNet presets are spec section 7", () => {
+  it("the ImageNet presets are the published settings", () => {
     const s = resolveTrainConfig({ preset: "vit-small-imagenet" });
     expect([s.lr, s.minLr, s.weightDecay, s.weightDecayEnd, s.clipGrad, s.dropPath, s.alpha, s.beta]).toEqual([5e-4, 1e-6, 0.04, 0.4, 0.3, 0.1, 0.2, 0.5]);
     expect([s.normLastLayer, s.freezeLastLayer, s.warmupTeacherTempEpochs, s.globalCropsScale, s.localCropsScale]).toEqual([false, 1, 30, [0.4, 1], [0.05, 0.4]]);

@@ -1,4 +1,4 @@
-// Spec section 8: the loss parts of a ViT-S step at random initialisation.
+// docs/method.md#facts-to-test-against: the loss parts of a ViT-S step at random initialisation.
 import { describe, expect, it } from "vitest";
 
 import { resolveTrainConfig } from "../../src/config/resolve.js";
@@ -6,7 +6,7 @@ import { tensor } from "../../src/index.js";
 import { native } from "../../src/native/load.js";
 import { stepOptionsFrom } from "../../src/train/step-options.js";
 
-describe("ViT-S/16 at random initialisation (spec 8)", () => {
+describe("ViT-S/16 at random initialisation (the method's facts to test against)", () => {
   it("CLS ~ 8.7, MIM ~ 8.6, spatial ~ 4.0, channel ~ 5.96 (about log 384)", async () => {
     const B = 2;
     const locals = 2;

@@ -1,4 +1,4 @@
-// Schedules against values worked out by hand from spec section 5 (and the reference's
+// Schedules against values worked out by hand from docs/method.md#schedules (and the reference's
 // np.linspace / cosine formulas).
 import { describe, expect, it } from "vitest";
 

@@ -1,4 +1,4 @@
-// Full training steps against an independent PyTorch implementation of the spec (fixtures
+// Full training steps against an independent PyTorch implementation of docs/method.md (fixtures
 // from test/fixtures/train/generate.py): losses, updated weights, centres. Three cases: two
 // local views, no local views, and gradients accumulated over two micro-batches.
 import { describe, expect, it } from "vitest";

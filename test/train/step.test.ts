@@ -160,7 +160,7 @@ describe("training checkpoints", () => {
   });
 });
 
-describe("AdamW parameter groups (spec 5)", () => {
+describe("AdamW parameter groups (docs/method.md#adamw-parameter-groups)", () => {
   it("regularise every >= 2-D parameter and every bias; not norm weights; frozen ones left out", () => {
     const step = new (native().SereStep)({ ...options(), student: modelOptionsSchema.parse({ ...architecture, head: { ...head, normLastLayer: true }, maskedImModeling: true }) });
     const [regularised, notRegularised] = step.parameterGroups();
