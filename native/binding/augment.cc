@@ -6,22 +6,12 @@
 #include "binding/addon.h"
 #include "binding/async.h"
 #include "binding/errors.h"
+#include "binding/options.h"
 #include "binding/tensor.h"
 #include "binding/typed_arrays.h"
 
 namespace sere::binding {
 namespace {
-
-Napi::Object ObjectArg(Napi::Env env, Napi::Value value, const std::string& what) {
-  if (!value.IsObject()) throw Napi::TypeError::New(env, what + " must be an object");
-  return value.As<Napi::Object>();
-}
-
-int64_t IntegerField(Napi::Env env, Napi::Object object, const char* key, const std::string& what) {
-  Napi::Value v = object.Get(key);
-  if (!v.IsNumber()) throw Napi::TypeError::New(env, what + "." + key + " must be a number");
-  return v.As<Napi::Number>().Int64Value();
-}
 
 std::array<float, 3> Triple(Napi::Env env, Napi::Value value, const char* what) {
   at::Tensor t = TensorFromTypedArray(env, value, {3});
@@ -31,15 +21,16 @@ std::array<float, 3> Triple(Napi::Env env, Napi::Value value, const char* what) 
 
 // renderViews(images: { pixels: Uint8Array[], sizes: Int32Array /* h, w per image */ },
 //             groups: { size, boxes: Int32Array, colour: Float32Array }[],
-//             normalisation: { mean: Float32Array, std: Float32Array }, device: string, threads?: number,
-//             tensorOps?: boolean)
+//             normalisation: { mean: Float32Array, std: Float32Array }, device: string, threads?: number)
 //   -> Promise<Tensor[]>, one (views, 3, size, size) tensor per group.
+// testing.renderViewsWithTensorOps(...the same): with the batched tensor ops that CUDA runs,
+// even on the CPU, to check them against the per-view loops.
 // The images are read in place, not copied: the pixel arrays are kept alive (and must
 // not be changed) until the promise settles.
-Napi::Value RenderViews(const Napi::CallbackInfo& info) {
+Napi::Value RenderViews(const Napi::CallbackInfo& info, bool tensor_ops) {
   Napi::Env env = info.Env();
   return Guard(env, [&] {
-    Napi::Object images_arg = ObjectArg(env, info[0], "renderViews: images");
+    Napi::Object images_arg = ObjectArg(info, 0, "renderViews: images");
     Napi::Value sizes_arg = images_arg.Get("sizes");
     if (!sizes_arg.IsTypedArray() || sizes_arg.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
       throw Napi::TypeError::New(env, "renderViews: images.sizes must be an Int32Array of (height, width) pairs");
@@ -70,12 +61,12 @@ Napi::Value RenderViews(const Napi::CallbackInfo& info) {
     std::vector<augment::ViewGroup> groups;
     for (uint32_t g = 0; g < groups_arg.Length(); ++g) {
       std::string what = "renderViews: groups[" + std::to_string(g) + "]";
-      Napi::Object group = ObjectArg(env, groups_arg.Get(g), what);
+      Napi::Object group = AsObject(groups_arg.Get(g), what);
       Napi::Value boxes = group.Get("boxes"), colour = group.Get("colour");
       if (!boxes.IsTypedArray() || !colour.IsTypedArray())
         throw Napi::TypeError::New(env, what + ".boxes and .colour must be typed arrays");
       int64_t views = static_cast<int64_t>(boxes.As<Napi::TypedArray>().ElementLength()) / augment::kBoxColumns;
-      augment::ViewGroup view_group{IntegerField(env, group, "size", what),
+      augment::ViewGroup view_group{AsInt(group.Get("size"), what + ".size"),
                                     TensorFromTypedArray(env, boxes, {views, augment::kBoxColumns}),
                                     TensorFromTypedArray(env, colour, {views, augment::kColourColumns})};
       if (view_group.boxes.scalar_type() != at::kInt || view_group.colour.scalar_type() != at::kFloat)
@@ -83,13 +74,11 @@ Napi::Value RenderViews(const Napi::CallbackInfo& info) {
       groups.push_back(std::move(view_group));
     }
 
-    Napi::Object norm = ObjectArg(env, info[2], "renderViews: normalisation");
+    Napi::Object norm = ObjectArg(info, 2, "renderViews: normalisation");
     augment::Normalisation normalisation{Triple(env, norm.Get("mean"), "normalisation.mean"),
                                          Triple(env, norm.Get("std"), "normalisation.std")};
-    if (!info[3].IsString()) throw Napi::TypeError::New(env, "renderViews: device must be a string such as 'cpu' or 'cuda'");
-    std::string device = info[3].As<Napi::String>().Utf8Value();
-    int threads = info.Length() > 4 && info[4].IsNumber() ? info[4].As<Napi::Number>().Int32Value() : 0;
-    bool tensor_ops = info.Length() > 5 && info[5].IsBoolean() && info[5].As<Napi::Boolean>().Value();
+    std::string device = StringArg(info, 3, "renderViews: device");
+    int threads = info[4].IsUndefined() ? 0 : static_cast<int>(IntArg(info, 4, "renderViews: threads"));
 
     return RunAsync(env, [images = std::move(images), groups = std::move(groups), normalisation, device, threads, tensor_ops,
                           keep_alive]() -> Finish {
@@ -107,7 +96,12 @@ Napi::Value RenderViews(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void RegisterAugment(Napi::Env env, Napi::Object exports) {
-  exports.Set("renderViews", Napi::Function::New(env, RenderViews, "renderViews"));
+  exports.Set("renderViews", Napi::Function::New(
+                                 env, [](const Napi::CallbackInfo& info) { return RenderViews(info, false); }, "renderViews"));
+  TestingExports(env, exports)
+      .Set("renderViewsWithTensorOps",
+           Napi::Function::New(
+               env, [](const Napi::CallbackInfo& info) { return RenderViews(info, true); }, "renderViewsWithTensorOps"));
 }
 
 }  // namespace sere::binding

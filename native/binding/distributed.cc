@@ -1,5 +1,5 @@
 // `Communicator`: a JS handle to this rank's c10d connection (rendezvous store and
-// process groups), handed to the training step; and `batchNorm2d`, the SERE heads'
+// process groups), handed to the training step; and `testing.batchNorm2d`, the SERE heads'
 // BatchNorm with or without synchronised statistics, for checking it.
 #include "binding/distributed.h"
 
@@ -80,9 +80,7 @@ class Communicator : public Napi::ObjectWrap<Communicator> {
     Napi::Env env = info.Env();
     return Guard(env, [&] {
       auto communicator = Get(env);
-      if (!info[0].IsString() || !info[1].IsString())
-        throw Napi::TypeError::New(env, "allGather(key, value): key and value must be strings");
-      std::string key = info[0].As<Napi::String>(), value = info[1].As<Napi::String>();
+      std::string key = StringArg(info, 0, "allGather(key, value): key"), value = StringArg(info, 1, "allGather(key, value): value");
       return RunAsync(env, [communicator, key, value]() -> Finish {
                auto all = communicator->AllGather(key, value);
                return [all](Napi::Env env) -> Napi::Value {
@@ -122,19 +120,19 @@ class Communicator : public Napi::ObjectWrap<Communicator> {
   std::shared_ptr<Connection> connection_ = std::make_shared<Connection>();
 };
 
-// batchNorm2d(input, weight, bias, gradOutput, communicator?): Promise<{ output, gradInput, gradWeight, gradBias,
+// testing.batchNorm2d(input, weight, bias, gradOutput, communicator?): Promise<{ output, gradInput, gradWeight, gradBias,
 // runningMean, runningVar }>: one training-mode forward and backward of the heads' BatchNorm (momentum 0.1,
 // eps 1e-5, fresh running statistics); with a communicator the statistics cover all ranks, without it this is
 // LibTorch's own BatchNorm.
 Napi::Value BatchNorm2d(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, [&] {
-    auto input = Tensor::From(env, info[0], "input");
-    auto weight = Tensor::From(env, info[1], "weight");
-    auto bias = Tensor::From(env, info[2], "bias");
-    auto grad_output = Tensor::From(env, info[3], "gradOutput");
+    auto input = TensorArg(info, 0, "input");
+    auto weight = TensorArg(info, 1, "weight");
+    auto bias = TensorArg(info, 2, "bias");
+    auto grad_output = TensorArg(info, 3, "gradOutput");
     std::shared_ptr<distributed::Communicator> communicator;
-    if (info.Length() > 4 && !info[4].IsUndefined() && !info[4].IsNull())
+    if (!info[4].IsUndefined() && !info[4].IsNull())
       communicator = CommunicatorFrom(env, info[4], "communicator");
     return RunAsync(env, [=]() -> Finish {
              torch::nn::BatchNorm2d bn(input.size(1));
@@ -172,7 +170,7 @@ void RegisterDistributed(Napi::Env env, Napi::Object exports) {
   Napi::Function cls = Communicator::Define(env);
   DataOf(env).communicator_class = Napi::Persistent(cls);
   exports.Set("Communicator", cls);
-  exports.Set("batchNorm2d", Napi::Function::New<BatchNorm2d>(env, "batchNorm2d"));
+  TestingExports(env, exports).Set("batchNorm2d", Napi::Function::New<BatchNorm2d>(env, "batchNorm2d"));
 }
 
 }  // namespace sere::binding

@@ -18,20 +18,8 @@ struct FeatureSets {
 };
 
 FeatureSets FeatureSetsFrom(const Napi::CallbackInfo& info, const std::string& what) {
-  Napi::Env env = info.Env();
-  return {Tensor::From(env, info[0], (what + ": trainFeatures").c_str()), Tensor::From(env, info[1], (what + ": trainLabels").c_str()),
-          Tensor::From(env, info[2], (what + ": testFeatures").c_str()), Tensor::From(env, info[3], (what + ": testLabels").c_str())};
-}
-
-// An array of numbers from an options object.
-template <class T>
-std::vector<T> NumbersField(const Napi::Object& o, const char* key) {
-  Napi::Value v = Field(o, key);
-  if (!v.IsArray()) throw Napi::TypeError::New(o.Env(), std::string("option `") + key + "` must be an array of numbers");
-  std::vector<T> out;
-  for (uint32_t i = 0; i < v.As<Napi::Array>().Length(); ++i)
-    out.push_back(static_cast<T>(v.As<Napi::Array>().Get(i).As<Napi::Number>().DoubleValue()));
-  return out;
+  return {AsTensor(info[0], what + ": trainFeatures"), AsTensor(info[1], what + ": trainLabels"),
+          AsTensor(info[2], what + ": testFeatures"), AsTensor(info[3], what + ": testLabels")};
 }
 
 // Rows of { key: value } objects for a promise's result.

@@ -2,6 +2,7 @@
 #include "binding/addon.h"
 #include "binding/errors.h"
 #include "binding/live_objects.h"
+#include "binding/options.h"
 #include "runtime/build_info.h"
 #include "runtime/device.h"
 #include "runtime/memory.h"
@@ -52,8 +53,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, [&] {
-    if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "setThreads(n): n must be a number");
-    SetIntraOpThreads(info[0].As<Napi::Number>().Int32Value());
+    SetIntraOpThreads(static_cast<int>(IntArg(info, 0, "setThreads(n): n")));
     return env.Undefined();
   });
 }
@@ -66,8 +66,7 @@ Napi::Value LiveObjects(const Napi::CallbackInfo& info) {
 Napi::Value CudaPeakMemory(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, [&] {
-    if (!info[0].IsString()) throw Napi::TypeError::New(env, "cudaPeakMemory(device): device must be a string such as \"cuda:0\"");
-    const int64_t bytes = CudaPeakAllocatedBytes(ParseDevice(info[0].As<Napi::String>().Utf8Value()));
+    const int64_t bytes = CudaPeakAllocatedBytes(ParseDevice(StringArg(info, 0, "cudaPeakMemory(device): device")));
     return Napi::Number::New(env, static_cast<double>(bytes)).As<Napi::Value>();
   });
 }

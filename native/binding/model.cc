@@ -85,7 +85,6 @@ class Model : public Napi::ObjectWrap<Model> {
                         InstanceMethod<&Model::LastSelfAttention>("lastSelfAttention"),
                         InstanceMethod<&Model::IntermediateLayers>("intermediateLayers"),
                         InstanceMethod<&Model::TrainingForward>("trainingForward"),
-                        InstanceMethod<&Model::Throughput>("throughput"),
                         InstanceMethod<&Model::Dispose>("dispose"), InstanceMethod<&Model::Disposed>("isDisposed")});
   }
 
@@ -205,7 +204,7 @@ class Model : public Napi::ObjectWrap<Model> {
       Napi::Object o = ObjectArg(info, 1, "trainingForward options");
       bool local = BoolField(o, "local");
       std::optional<at::Tensor> mask;
-      if (o.Has("mask") && !o.Get("mask").IsUndefined()) mask = Tensor::From(env, o.Get("mask"), "mask").to(images.device());
+      if (auto given = OptionalTensorField(o, "mask")) mask = given->to(images.device());
       return RunAsync(env, [network, images, mask, local, busy = busy_]() mutable -> Finish {
                std::lock_guard<std::mutex> lock(*busy);
                torch::NoGradGuard no_grad;
@@ -228,19 +227,22 @@ class Model : public Napi::ObjectWrap<Model> {
     });
   }
 
-  // throughput(images, { backward, precision, warmup, iterations }): Promise<seconds per iteration>
-  Napi::Value Throughput(const Napi::CallbackInfo& info) {
+ public:
+  // testing.throughput(model, images, { backward, precision, warmup, iterations }): Promise<seconds per
+  // iteration> of a training forward (+ backward), for the benchmarks.
+  static Napi::Value Throughput(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return Guard(env, [&] {
-      SereNetwork network = Get(env);
-      at::Tensor images = Input(env, info[0]);
-      Napi::Object o = ObjectArg(info, 1, "throughput options");
+      auto* wrapped = UnwrapInstance<Model>(env, info[0], DataOf(env).model_class, "throughput(model, ...): model must be a Model");
+      SereNetwork network = wrapped->Get(env);
+      at::Tensor images = wrapped->Input(env, info[1]);
+      Napi::Object o = ObjectArg(info, 2, "throughput options");
       model::ThroughputOptions options;
       options.backward = BoolField(o, "backward");
       options.precision = ParseFloatDtype(StringField(o, "precision"));
       options.warmup = static_cast<int>(IntField(o, "warmup"));
       options.iterations = static_cast<int>(IntField(o, "iterations"));
-      return RunAsync(env, [network, images, options, busy = busy_]() mutable -> Finish {
+      return RunAsync(env, [network, images, options, busy = wrapped->busy_]() mutable -> Finish {
                std::lock_guard<std::mutex> lock(*busy);
                double seconds = model::SecondsPerIteration(network, images, options);
                return [seconds](Napi::Env env) { return Napi::Number::New(env, seconds); };
@@ -249,6 +251,7 @@ class Model : public Napi::ObjectWrap<Model> {
     });
   }
 
+ private:
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
     network_.Release();
     return info.Env().Undefined();
@@ -265,8 +268,7 @@ class Model : public Napi::ObjectWrap<Model> {
 Napi::Value SaveEntriesPth(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, [&] {
-    if (!info[0].IsString()) throw Napi::TypeError::New(env, "savePth(path, entries): path must be a string");
-    std::string path = info[0].As<Napi::String>().Utf8Value();
+    std::string path = StringArg(info, 0, "savePth(path, entries): path");
     NamedTensors entries = EntriesFromJs(env, info[1]);
     return RunAsync(env, [path, entries]() -> Finish {
              model::SavePth(path, entries);
@@ -279,7 +281,10 @@ Napi::Value SaveEntriesPth(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void RegisterModel(Napi::Env env, Napi::Object exports) {
-  exports.Set("Model", Model::Define(env));
+  Napi::Function model_class = Model::Define(env);
+  DataOf(env).model_class = Napi::Persistent(model_class);
+  exports.Set("Model", model_class);
+  TestingExports(env, exports).Set("throughput", Napi::Function::New(env, Model::Throughput, "throughput"));
   exports.Set("savePth", Napi::Function::New(env, SaveEntriesPth, "savePth"));
 }
 

@@ -11,6 +11,8 @@
 #include "binding/async.h"
 #include "binding/errors.h"
 #include "binding/live_objects.h"
+#include "binding/objective_options.h"
+#include "binding/options.h"
 #include "binding/tensor.h"
 #include "objective/grids.h"
 #include "objective/relations.h"
@@ -20,29 +22,6 @@ namespace sere::binding {
 namespace {
 
 namespace obj = sere::objective;
-
-at::Tensor TensorField(Napi::Env env, Napi::Object from, const char* name) {
-  return Tensor::From(env, from.Get(name), name);
-}
-
-double NumberField(Napi::Env env, Napi::Object from, const char* name, double fallback) {
-  Napi::Value v = from.Get(name);
-  if (v.IsUndefined()) return fallback;
-  if (!v.IsNumber()) throw Napi::TypeError::New(env, std::string(name) + " must be a number");
-  return v.As<Napi::Number>().DoubleValue();
-}
-
-bool BoolField(Napi::Object from, const char* name) { return from.Get(name).ToBoolean().Value(); }
-
-Napi::Object ObjectArg(Napi::Env env, const Napi::CallbackInfo& info, size_t i, const char* what) {
-  if (!info[i].IsObject()) throw Napi::TypeError::New(env, std::string(what) + " must be an object");
-  return info[i].As<Napi::Object>();
-}
-
-int64_t IntArg(Napi::Env env, const Napi::CallbackInfo& info, size_t i, const char* what) {
-  if (!info[i].IsNumber()) throw Napi::TypeError::New(env, std::string(what) + " must be a number");
-  return info[i].As<Napi::Number>().Int64Value();
-}
 
 // A tensor computed off the JS thread, resolved as a Tensor.
 Napi::Value AsyncTensor(Napi::Env env, std::function<at::Tensor()> compute) {
@@ -61,17 +40,17 @@ Napi::Object GridsToJs(Napi::Env env, const obj::SereGrids& g) {
   return out;
 }
 
-obj::SereGrids GridsFromJs(Napi::Env env, Napi::Object g) {
-  return {TensorField(env, g, "globalQueryAxis"), TensorField(env, g, "globalKeyAxis"),
-          TensorField(env, g, "globalToLocal"), TensorField(env, g, "localToGlobal")};
+obj::SereGrids GridsFromJs(Napi::Object g) {
+  return {TensorField(g, "globalQueryAxis"), TensorField(g, "globalKeyAxis"), TensorField(g, "globalToLocal"),
+          TensorField(g, "localToGlobal")};
 }
 
 // overlapGrids(queryRecords (M, 5), keyRecords (M, 5), side) -> { query, key }
 Napi::Value OverlapGrids(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, [&] {
-    auto pair = obj::OverlapGrids(Tensor::From(env, info[0], "queryRecords"), Tensor::From(env, info[1], "keyRecords"),
-                                  IntArg(env, info, 2, "side"));
+    auto pair = obj::OverlapGrids(TensorArg(info, 0, "queryRecords"), TensorArg(info, 1, "keyRecords"),
+                                  IntArg(info, 2, "side"));
     Napi::Object out = Napi::Object::New(env);
     out.Set("query", Tensor::New(env, pair.query));
     out.Set("key", Tensor::New(env, pair.key));
@@ -83,8 +62,8 @@ Napi::Value OverlapGrids(const Napi::CallbackInfo& info) {
 Napi::Value SereGrids(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, [&] {
-    auto grids = obj::BuildSereGrids(Tensor::From(env, info[0], "records"), IntArg(env, info, 1, "globalQuerySide"),
-                                     IntArg(env, info, 2, "globalKeySide"), IntArg(env, info, 3, "localSide"));
+    auto grids = obj::BuildSereGrids(TensorArg(info, 0, "records"), IntArg(info, 1, "globalQuerySide"),
+                                     IntArg(info, 2, "globalKeySide"), IntArg(info, 3, "localSide"));
     return GridsToJs(env, grids).As<Napi::Value>();
   });
 }
@@ -94,9 +73,9 @@ Napi::Value SereGrids(const Napi::CallbackInfo& info) {
 Napi::Value ChannelRelation(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, [&] {
-    at::Tensor x = Tensor::From(env, info[0], "x");
+    at::Tensor x = TensorArg(info, 0, "x");
     if (info[1].IsUndefined()) return AsyncTensor(env, [x] { return obj::ChannelRelation(x); });
-    double scale = info[1].ToNumber().DoubleValue();
+    double scale = NumberArg(info, 1, "scale");
     return AsyncTensor(env, [x, scale] { return obj::ChannelRelation(x, scale); });
   });
 }
@@ -104,8 +83,8 @@ Napi::Value ChannelRelation(const Napi::CallbackInfo& info) {
 Napi::Value SpatialRelation(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, [&] {
-    at::Tensor x = Tensor::From(env, info[0], "x");
-    int64_t heads = IntArg(env, info, 1, "heads");
+    at::Tensor x = TensorArg(info, 0, "x");
+    int64_t heads = IntArg(info, 1, "heads");
     return AsyncTensor(env, [x, heads] { return obj::SpatialRelation(x, heads); });
   });
 }
@@ -113,7 +92,7 @@ Napi::Value SpatialRelation(const Napi::CallbackInfo& info) {
 Napi::Value SampleMap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, [&] {
-    at::Tensor map = Tensor::From(env, info[0], "map"), grid = Tensor::From(env, info[1], "grid");
+    at::Tensor map = TensorArg(info, 0, "map"), grid = TensorArg(info, 1, "grid");
     return AsyncTensor(env, [map, grid] { return obj::SampleMap(map, grid); });
   });
 }
@@ -121,8 +100,8 @@ Napi::Value SampleMap(const Napi::CallbackInfo& info) {
 Napi::Value SampleRelation(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, [&] {
-    at::Tensor r = Tensor::From(env, info[0], "relation");
-    at::Tensor q = Tensor::From(env, info[1], "queryGrid"), k = Tensor::From(env, info[2], "keyGrid");
+    at::Tensor r = TensorArg(info, 0, "relation");
+    at::Tensor q = TensorArg(info, 1, "queryGrid"), k = TensorArg(info, 2, "keyGrid");
     return AsyncTensor(env, [r, q, k] { return obj::SampleRelation(r, q, k).contiguous(); });
   });
 }
@@ -137,16 +116,15 @@ std::vector<std::pair<const char*, at::Tensor*>> StudentInputs(obj::SereInputs& 
           {"studentLocalSpatial", &in.student_local_spatial}};
 }
 
-obj::SereInputs InputsFromJs(Napi::Env env, Napi::Object o) {
+obj::SereInputs InputsFromJs(Napi::Object o) {
   obj::SereInputs in;
-  in.teacher_cls = TensorField(env, o, "teacherCls");
-  in.teacher_patch = TensorField(env, o, "teacherPatch");
-  in.teacher_channel = TensorField(env, o, "teacherChannel");
-  in.teacher_spatial = TensorField(env, o, "teacherSpatial");
-  for (auto& [name, tensor] : StudentInputs(in)) *tensor = TensorField(env, o, name);
-  in.masks = TensorField(env, o, "masks");
-  if (!o.Get("grids").IsObject()) throw Napi::TypeError::New(env, "grids must be an object of Tensors");
-  in.grids = GridsFromJs(env, o.Get("grids").As<Napi::Object>());
+  in.teacher_cls = TensorField(o, "teacherCls");
+  in.teacher_patch = TensorField(o, "teacherPatch");
+  in.teacher_channel = TensorField(o, "teacherChannel");
+  in.teacher_spatial = TensorField(o, "teacherSpatial");
+  for (auto& [name, tensor] : StudentInputs(in)) *tensor = TensorField(o, name);
+  in.masks = TensorField(o, "masks");
+  in.grids = GridsFromJs(ObjectField(o, "grids"));
   return in;
 }
 
@@ -173,19 +151,18 @@ class Objective : public Napi::ObjectWrap<Objective> {
   explicit Objective(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Objective>(info) {
     Napi::Env env = info.Env();
     Guard(env, [&] {
-      Napi::Object o = info[0].IsObject() ? info[0].As<Napi::Object>() : Napi::Object::New(env);
-      obj::SereObjectiveOptions d;
-      obj::SereObjectiveOptions options{
-          static_cast<int64_t>(NumberField(env, o, "outDim", static_cast<double>(d.out_dim))),
-          NumberField(env, o, "studentTemp", d.student_temp),
-          NumberField(env, o, "centreMomentum", d.centre_momentum),
-          NumberField(env, o, "spatialTeacherTemp", d.spatial_teacher_temp),
-          NumberField(env, o, "channelTeacherTemp", d.channel_teacher_temp),
-          NumberField(env, o, "lambda1", d.lambda1),
-          NumberField(env, o, "lambda2", d.lambda2),
-          NumberField(env, o, "alpha", d.alpha),
-          NumberField(env, o, "beta", d.beta)};
-      objective_.Set(std::make_shared<LockedObjective>(options));
+      objective_.Set(std::make_shared<LockedObjective>(ObjectiveOptionsFrom(ObjectArg(info, 0, "objective options"))));
+    });
+  }
+
+  // testing.computeTermByTerm(objective, inputs, settings): compute() with the losses term by
+  // term, as the method writes them (slow; it checks and benchmarks the batched form).
+  static Napi::Value ComputeTermByTerm(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return Guard(env, [&] {
+      auto* objective = UnwrapInstance<Objective>(env, info[0], DataOf(env).objective_class,
+                                                  "computeTermByTerm(objective, ...): objective must be a SereObjective");
+      return objective->Compute(env, ObjectArg(info, 1, "inputs"), ObjectArg(info, 2, "settings"), /*term_by_term=*/true);
     });
   }
 
@@ -196,52 +173,53 @@ class Objective : public Napi::ObjectWrap<Objective> {
     return *held;
   }
 
-  // compute(inputs, { teacherTemp, teacherPatchTemp, requiresGrad, updateCentres, termByTerm })
+  // compute(inputs, { teacherTemp, teacherPatchTemp, requiresGrad, updateCentres })
   //   -> Promise<{ total, ibot, cls, mim, spatial, channel, clsEntropy, grads? }>
   Napi::Value Compute(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    return Guard(env, [&] {
-      obj::SereInputs in = InputsFromJs(env, ObjectArg(env, info, 0, "inputs"));
-      Napi::Object s = ObjectArg(env, info, 1, "settings");
-      obj::TeacherTemps temps{NumberField(env, s, "teacherTemp", 0.04), NumberField(env, s, "teacherPatchTemp", 0.04)};
-      bool grad = BoolField(s, "requiresGrad"), update = BoolField(s, "updateCentres");
-      bool loop = BoolField(s, "termByTerm");
-      return RunAsync(env, [held = Get(env), in, temps, grad, update, loop]() mutable -> Finish {
-        std::lock_guard<std::mutex> lock(held->mutex);
-        obj::SereObjective* objective = &held->objective;
-        auto student = StudentInputs(in);
-        if (grad)
-          for (auto& [name, t] : student) *t = t->detach().set_requires_grad(true);
-        obj::SereLosses losses;
-        {
-          at::AutoGradMode grad_mode(grad);
-          losses = loop ? objective->ComputeTermByTerm(in, temps) : objective->Compute(in, temps);
-          if (grad) losses.total.backward();
+    return Guard(env, [&] { return Compute(env, ObjectArg(info, 0, "inputs"), ObjectArg(info, 1, "settings"), false); });
+  }
+
+  // The losses (batched, or term by term when `loop`), with gradients and the centre update on request.
+  Napi::Value Compute(Napi::Env env, const Napi::Object& inputs, const Napi::Object& s, bool loop) {
+    obj::SereInputs in = InputsFromJs(inputs);
+    obj::TeacherTemps temps{NumberField(s, "teacherTemp"), NumberField(s, "teacherPatchTemp")};
+    bool grad = BoolField(s, "requiresGrad"), update = BoolField(s, "updateCentres");
+    return RunAsync(env, [held = Get(env), in, temps, grad, update, loop]() mutable -> Finish {
+      std::lock_guard<std::mutex> lock(held->mutex);
+      obj::SereObjective* objective = &held->objective;
+      auto student = StudentInputs(in);
+      if (grad)
+        for (auto& [name, t] : student) *t = t->detach().set_requires_grad(true);
+      obj::SereLosses losses;
+      {
+        at::AutoGradMode grad_mode(grad);
+        losses = loop ? objective->ComputeTermByTerm(in, temps) : objective->Compute(in, temps);
+        if (grad) losses.total.backward();
+      }
+      std::vector<std::pair<std::string, at::Tensor>> grads;
+      if (grad)
+        for (auto& [name, t] : student)
+          grads.emplace_back(name, t->grad().defined() ? t->grad() : at::zeros_like(*t));  // unused: zero
+      if (update) {
+        objective->AccumulateCentreSums(in.teacher_cls, in.teacher_patch);
+        objective->UpdateCentres();
+      }
+      std::vector<std::pair<const char*, double>> values = {
+          {"total", losses.total.item<double>()}, {"ibot", losses.ibot.item<double>()},
+          {"cls", losses.cls.item<double>()},     {"mim", losses.mim.item<double>()},
+          {"spatial", losses.spatial.item<double>()}, {"channel", losses.channel.item<double>()},
+          {"clsEntropy", losses.cls_target_entropy.item<double>()}};
+      return [values, grads, grad](Napi::Env env) -> Napi::Value {
+        Napi::Object out = Napi::Object::New(env);
+        for (auto& [name, v] : values) out.Set(name, v);
+        if (grad) {
+          Napi::Object g = Napi::Object::New(env);
+          for (auto& [name, t] : grads) g.Set(name, Tensor::New(env, t));
+          out.Set("grads", g);
         }
-        std::vector<std::pair<std::string, at::Tensor>> grads;
-        if (grad)
-          for (auto& [name, t] : student)
-            grads.emplace_back(name, t->grad().defined() ? t->grad() : at::zeros_like(*t));  // unused: zero
-        if (update) {
-          objective->AccumulateCentreSums(in.teacher_cls, in.teacher_patch);
-          objective->UpdateCentres();
-        }
-        std::vector<std::pair<const char*, double>> values = {
-            {"total", losses.total.item<double>()}, {"ibot", losses.ibot.item<double>()},
-            {"cls", losses.cls.item<double>()},     {"mim", losses.mim.item<double>()},
-            {"spatial", losses.spatial.item<double>()}, {"channel", losses.channel.item<double>()},
-            {"clsEntropy", losses.cls_target_entropy.item<double>()}};
-        return [values, grads, grad](Napi::Env env) -> Napi::Value {
-          Napi::Object out = Napi::Object::New(env);
-          for (auto& [name, v] : values) out.Set(name, v);
-          if (grad) {
-            Napi::Object g = Napi::Object::New(env);
-            for (auto& [name, t] : grads) g.Set(name, Tensor::New(env, t));
-            out.Set("grads", g);
-          }
-          return out;
-        };
-      });
+        return out;
+      };
     });
   }
 
@@ -250,7 +228,7 @@ class Objective : public Napi::ObjectWrap<Objective> {
     Napi::Env env = info.Env();
     return Guard(env, [&] {
       auto held = Get(env);
-      at::Tensor cls = Tensor::From(env, info[0], "teacherCls"), patch = Tensor::From(env, info[1], "teacherPatch");
+      at::Tensor cls = TensorArg(info, 0, "teacherCls"), patch = TensorArg(info, 1, "teacherPatch");
       return RunAsync(env, [held, cls, patch]() -> Finish {
                std::lock_guard<std::mutex> lock(held->mutex);
                held->objective.AccumulateCentreSums(cls, patch);
@@ -279,7 +257,7 @@ class Objective : public Napi::ObjectWrap<Objective> {
     return Guard(env, [&] {
       auto held = Get(env);
       std::lock_guard<std::mutex> lock(held->mutex);
-      held->objective.SetCentres(Tensor::From(env, info[0], "centre"), Tensor::From(env, info[1], "patchCentre"));
+      held->objective.SetCentres(TensorArg(info, 0, "centre"), TensorArg(info, 1, "patchCentre"));
       return env.Undefined();
     });
   }
@@ -294,6 +272,21 @@ class Objective : public Napi::ObjectWrap<Objective> {
 
 }  // namespace
 
+// The objective's options, complete: src/objective/options.ts defaults and validates them.
+objective::SereObjectiveOptions ObjectiveOptionsFrom(const Napi::Object& o) {
+  objective::SereObjectiveOptions options;
+  options.out_dim = IntField(o, "outDim");
+  options.student_temp = NumberField(o, "studentTemp");
+  options.centre_momentum = NumberField(o, "centreMomentum");
+  options.spatial_teacher_temp = NumberField(o, "spatialTeacherTemp");
+  options.channel_teacher_temp = NumberField(o, "channelTeacherTemp");
+  options.lambda1 = NumberField(o, "lambda1");
+  options.lambda2 = NumberField(o, "lambda2");
+  options.alpha = NumberField(o, "alpha");
+  options.beta = NumberField(o, "beta");
+  return options;
+}
+
 void RegisterObjective(Napi::Env env, Napi::Object exports) {
   exports.Set("overlapGrids", Napi::Function::New(env, OverlapGrids, "overlapGrids"));
   exports.Set("sereGrids", Napi::Function::New(env, SereGrids, "sereGrids"));
@@ -301,7 +294,11 @@ void RegisterObjective(Napi::Env env, Napi::Object exports) {
   exports.Set("spatialRelation", Napi::Function::New(env, SpatialRelation, "spatialRelation"));
   exports.Set("sampleMap", Napi::Function::New(env, SampleMap, "sampleMap"));
   exports.Set("sampleRelation", Napi::Function::New(env, SampleRelation, "sampleRelation"));
-  exports.Set("SereObjective", Objective::Define(env));
+  Napi::Function objective_class = Objective::Define(env);
+  DataOf(env).objective_class = Napi::Persistent(objective_class);
+  exports.Set("SereObjective", objective_class);
+  TestingExports(env, exports)
+      .Set("computeTermByTerm", Napi::Function::New(env, Objective::ComputeTermByTerm, "computeTermByTerm"));
 }
 
 }  // namespace sere::binding

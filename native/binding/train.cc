@@ -11,6 +11,7 @@
 #include "binding/errors.h"
 #include "binding/live_objects.h"
 #include "binding/model_options.h"
+#include "binding/objective_options.h"
 #include "binding/options.h"
 #include "binding/tensor.h"
 #include "runtime/device.h"
@@ -31,29 +32,19 @@ train::StepConfig StepConfigFrom(const Napi::Object& o) {
   train::StepConfig c;
   c.student = NetworkConfigFrom(ObjectField(o, "student"));
   c.teacher = NetworkConfigFrom(ObjectField(o, "teacher"));
-  Napi::Object objective = ObjectField(o, "objective");
-  c.objective.out_dim = IntField(objective, "outDim");
-  c.objective.student_temp = NumberField(objective, "studentTemp");
-  c.objective.centre_momentum = NumberField(objective, "centreMomentum");
-  c.objective.spatial_teacher_temp = NumberField(objective, "spatialTeacherTemp");
-  c.objective.channel_teacher_temp = NumberField(objective, "channelTeacherTemp");
-  c.objective.lambda1 = NumberField(objective, "lambda1");
-  c.objective.lambda2 = NumberField(objective, "lambda2");
-  c.objective.alpha = NumberField(objective, "alpha");
-  c.objective.beta = NumberField(objective, "beta");
+  c.objective = ObjectiveOptionsFrom(ObjectField(o, "objective"));
   c.global_query_side = IntField(o, "globalQuerySide");
   c.global_key_side = IntField(o, "globalKeySide");
   c.local_side = IntField(o, "localSide");
   c.clip_grad = NumberField(o, "clipGrad");
   c.precision = ParseFloatDtype(StringField(o, "precision"));
-  c.loss_scaling = o.Has("lossScaling") && !o.Get("lossScaling").IsUndefined() ? BoolField(o, "lossScaling")
-                                                                               : c.precision == c10::kHalf;
+  c.loss_scaling = OptionalBoolField(o, "lossScaling").value_or(c.precision == c10::kHalf);
   c.accum_iter = IntField(o, "accumIter");
   c.device = ParseDevice(StringField(o, "device"));
   Napi::Value seed = o.Get("seed");
   if (seed.IsNumber()) c.seed = static_cast<uint64_t>(seed.As<Napi::Number>().Int64Value());
-  if (o.Has("communicator") && !o.Get("communicator").IsUndefined())
-    c.communicator = CommunicatorFrom(o.Env(), o.Get("communicator"), "training options.communicator");
+  if (auto communicator = OptionalField(o, "communicator"))
+    c.communicator = CommunicatorFrom(o.Env(), *communicator, "training options.communicator");
   return c;
 }
 
@@ -92,13 +83,11 @@ class SereStep : public Napi::ObjectWrap<SereStep> {
       auto training = Get(env);
       Napi::Object b = ObjectArg(info, 0, "batch");
       train::StepBatch batch;
-      batch.global_views = Tensor::From(env, Field(b, "globalViews"), "batch.globalViews");
-      if (b.Has("localViews") && !b.Get("localViews").IsUndefined())
-        batch.local_views = Tensor::From(env, b.Get("localViews"), "batch.localViews");
-      batch.masks = Tensor::From(env, Field(b, "masks"), "batch.masks");
-      batch.global_records = Tensor::From(env, Field(b, "globalRecords"), "batch.globalRecords");
-      if (b.Has("localRecords") && !b.Get("localRecords").IsUndefined())
-        batch.local_records = Tensor::From(env, b.Get("localRecords"), "batch.localRecords");
+      batch.global_views = TensorField(b, "globalViews");
+      batch.local_views = OptionalTensorField(b, "localViews").value_or(at::Tensor());
+      batch.masks = TensorField(b, "masks");
+      batch.global_records = TensorField(b, "globalRecords");
+      batch.local_records = OptionalTensorField(b, "localRecords").value_or(at::Tensor());
       Napi::Object s = ObjectArg(info, 1, "schedule");
       train::StepSchedule schedule;
       schedule.lr = NumberField(s, "lr");
@@ -107,9 +96,9 @@ class SereStep : public Napi::ObjectWrap<SereStep> {
       schedule.teacher_temp = NumberField(s, "teacherTemp");
       schedule.teacher_patch_temp = NumberField(s, "teacherPatchTemp");
       schedule.freeze_last_layer = BoolField(s, "freezeLastLayer");
-      schedule.stop = s.Has("stop") && s.Get("stop").ToBoolean().Value();
-      if (s.Has("startsRound") && !s.Get("startsRound").IsUndefined()) schedule.starts_round = BoolField(s, "startsRound");
-      if (s.Has("endsRound") && !s.Get("endsRound").IsUndefined()) schedule.ends_round = BoolField(s, "endsRound");
+      schedule.stop = OptionalBoolField(s, "stop").value_or(false);
+      schedule.starts_round = OptionalBoolField(s, "startsRound");
+      schedule.ends_round = OptionalBoolField(s, "endsRound");
       return RunAsync(env, [training, batch, schedule]() -> Finish {
                std::lock_guard<std::mutex> lock(training->mutex);
                auto r = training->step.Run(batch, schedule);
@@ -204,13 +193,12 @@ class SereStep : public Napi::ObjectWrap<SereStep> {
       state.student = EntriesFromJs(env, Field(o, "student"));
       state.teacher = EntriesFromJs(env, Field(o, "teacher"));
       state.optimizer = EntriesFromJs(env, Field(o, "optimizer"));
-      state.centre = Tensor::From(env, Field(o, "centre"), "centre");
-      state.patch_centre = Tensor::From(env, Field(o, "patchCentre"), "patchCentre");
+      state.centre = TensorField(o, "centre");
+      state.patch_centre = TensorField(o, "patchCentre");
       state.loss_scale = NumberField(o, "lossScale");
       state.good_steps = IntField(o, "goodSteps");
       state.iteration = IntField(o, "iteration");
-      if (o.Has("cpuGenerator") && !o.Get("cpuGenerator").IsUndefined())
-        state.cpu_generator = Tensor::From(env, o.Get("cpuGenerator"), "cpuGenerator");
+      state.cpu_generator = OptionalTensorField(o, "cpuGenerator").value_or(at::Tensor());
       std::lock_guard<std::mutex> lock(training->mutex);
       train::RestoreTrainingState(training->step, state);
       return env.Undefined();

@@ -12,14 +12,16 @@
 
 namespace sere::objective {
 
+// The defaults live in one place, src/objective/options.ts; a C++ caller sets every field
+// (a field left at zero fails the constructor's checks or weighs its loss zero).
 struct SereObjectiveOptions {
-  int64_t out_dim = 8192;              // K
-  double student_temp = 0.1;           // iBOT student temperature (CLS and patches)
-  double centre_momentum = 0.9;        // c <- m c + (1 - m) mean
-  double spatial_teacher_temp = 0.5;   // temperature_pixel
-  double channel_teacher_temp = 0.1;   // temperature_channel
-  double lambda1 = 1, lambda2 = 1;     // iBOT = lambda1 CLS + lambda2 MIM
-  double alpha = 1, beta = 1;          // total = iBOT (4 - a - b) / 2 + a spatial + b channel
+  int64_t out_dim = 0;               // K
+  double student_temp = 0;           // iBOT student temperature (CLS and patches)
+  double centre_momentum = 0;        // c <- m c + (1 - m) mean
+  double spatial_teacher_temp = 0;   // temperature_pixel
+  double channel_teacher_temp = 0;   // temperature_channel
+  double lambda1 = 0, lambda2 = 0;   // iBOT = lambda1 CLS + lambda2 MIM
+  double alpha = 0, beta = 0;        // total = iBOT (4 - a - b) / 2 + a spatial + b channel
 };
 
 // One step's network outputs. Views are stacked view-major along the batch: rows
@@ -43,8 +45,8 @@ struct SereInputs {
 
 // Teacher temperatures of this step (they follow a per-epoch schedule).
 struct TeacherTemps {
-  double cls = 0.04;    // tau_t
-  double patch = 0.04;  // tau_p
+  double cls = 0;    // tau_t
+  double patch = 0;  // tau_p
 };
 
 // Scalar losses; `total` is differentiable w.r.t. the student's inputs. Diagnostics (not
@@ -60,7 +62,7 @@ class SereObjective {
   // Turns a local mean into the mean over all ranks (identity on one process).
   using MeanAcrossRanks = std::function<at::Tensor(const at::Tensor&)>;
 
-  explicit SereObjective(SereObjectiveOptions options = {});
+  explicit SereObjective(SereObjectiveOptions options);
 
   // The losses with the many cross-view terms batched into a few large operations.
   SereLosses Compute(const SereInputs& in, TeacherTemps temps) const;

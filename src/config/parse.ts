@@ -8,6 +8,7 @@ export class ConfigError extends Error {
 
 function describeValue(value: unknown): string {
   if (value === undefined) return "nothing";
+  if (typeof value === "number") return String(value); // JSON writes Infinity and NaN as null
   try {
     const text = JSON.stringify(value);
     return text.length > 60 ? `${text.slice(0, 57)}...` : text;

@@ -46,13 +46,13 @@ export function renderGroups(
   threads = 0,
   tensorOps = false,
 ): Promise<NativeTensor[]> {
-  return native().renderViews(
+  const render = tensorOps ? native().testing.renderViewsWithTensorOps : native().renderViews;
+  return render(
     sourceImages(images),
     groups.map((g) => ({ size: g.size, boxes: g.boxes, colour: g.colour })),
     { mean: Float32Array.from(normalisation.mean), std: Float32Array.from(normalisation.std) },
     device,
     threads,
-    tensorOps,
   );
 }
 

@@ -83,14 +83,15 @@ export class Model {
 
   /**
    * Training-forward (+ backward) speed on `images`, in images per second: backbone, SERE
-   * heads and head, under autocast when `precision` is bfloat16 or float16.
+   * heads and head, under autocast when `precision` is bfloat16 or float16. For the
+   * benchmarks (the addon's testing entry).
    */
   async measureThroughput(
     images: ImageBatch | Tensor,
     options: { backward?: boolean; precision?: "float32" | "bfloat16" | "float16"; warmup?: number; iterations?: number } = {},
   ): Promise<number> {
     const seconds = await this.withImages(images, (t) =>
-      this.handle.throughput(t, {
+      native().testing.throughput(this.handle, t, {
         backward: options.backward ?? false,
         precision: options.precision ?? "float32",
         warmup: options.warmup ?? 1,

@@ -1,5 +1,6 @@
 // The native addon's surface: every function and class that build/Release/sere_torch.node
 // exports, typed. Nothing else crosses into C++; callers validate their values first.
+import type { ResolvedObjectiveOptions } from "../objective/options.js";
 
 export type NativeTypedArray = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | Int8Array;
 
@@ -91,8 +92,6 @@ export interface NativeModel {
   lastSelfAttention(images: NativeTensor): Promise<NativeTensor>;
   intermediateLayers(images: NativeTensor, n: number): Promise<NativeTensor[]>;
   trainingForward(images: NativeTensor, options: { mask?: NativeTensor; local: boolean }): Promise<NativeTrainingOutputs>;
-  /** Seconds per training forward (+ backward) of `images`, for the benchmarks. */
-  throughput(images: NativeTensor, options: { backward: boolean; precision: string; warmup: number; iterations: number }): Promise<number>;
   dispose(): void;
   [Symbol.dispose](): void;
   isDisposed(): boolean;
@@ -134,24 +133,14 @@ export type NativeStudentInput =
   | "studentLocalChannel"
   | "studentLocalSpatial";
 
-export interface NativeObjectiveOptions {
-  outDim: number;
-  studentTemp: number;
-  centreMomentum: number;
-  spatialTeacherTemp: number;
-  channelTeacherTemp: number;
-  lambda1: number;
-  lambda2: number;
-  alpha: number;
-  beta: number;
-}
+/** Every field required: src/objective/options.ts defaults and validates them (its schema is their one definition). */
+export type NativeObjectiveOptions = ResolvedObjectiveOptions;
 
 export interface NativeComputeSettings {
   teacherTemp: number;
   teacherPatchTemp: number;
   requiresGrad: boolean;
   updateCentres: boolean;
-  termByTerm: boolean;
 }
 
 /** The objective's values: total = ibot (4 - alpha - beta) / 2 + alpha spatial + beta channel. */
@@ -351,9 +340,32 @@ export interface NativeAugment {
     normalisation: { mean: Float32Array; std: Float32Array },
     device: string,
     threads?: number,
-    /** Render with the batched tensor ops that CUDA runs, even on the CPU (for tests). */
-    tensorOps?: boolean,
   ): Promise<NativeTensor[]>;
+}
+
+/**
+ * `testing`: what only checks and benchmarks call, apart from the library's surface: another
+ * code path for the same result, a measurement, one kernel in isolation.
+ */
+export interface NativeTesting {
+  /** SereObjective.compute with the losses term by term, as the method writes them (slow). */
+  computeTermByTerm(objective: NativeSereObjective, inputs: NativeSereInputs, settings: NativeComputeSettings): Promise<NativeSereLosses>;
+  /** renderViews with the batched tensor ops that CUDA runs, even on the CPU. */
+  renderViewsWithTensorOps: NativeAugment["renderViews"];
+  /** Seconds per training forward (+ backward) of `images` through `model`. */
+  throughput(model: NativeModel, images: NativeTensor, options: { backward: boolean; precision: string; warmup: number; iterations: number }): Promise<number>;
+  /**
+   * One training-mode BatchNorm forward and backward with fresh statistics (momentum 0.1,
+   * eps 1e-5): with a communicator the statistics cover all ranks (SyncBatchNorm), without
+   * one it is LibTorch's BatchNorm.
+   */
+  batchNorm2d(
+    input: NativeTensor,
+    weight: NativeTensor,
+    bias: NativeTensor,
+    gradOutput: NativeTensor,
+    communicator?: NativeCommunicator,
+  ): Promise<NativeBatchNormResult>;
 }
 
 export interface NativeAddon extends NativeObjectiveAddon, NativeAugment {
@@ -375,18 +387,8 @@ export interface NativeAddon extends NativeObjectiveAddon, NativeAugment {
   SereStep: new (options: NativeStepOptions) => NativeSereStep;
 
   Communicator: new (options: NativeCommunicatorOptions) => NativeCommunicator;
-  /**
-   * One training-mode BatchNorm forward and backward with fresh statistics (momentum 0.1,
-   * eps 1e-5): with a communicator the statistics cover all ranks (SyncBatchNorm), without
-   * one it is LibTorch's BatchNorm.
-   */
-  batchNorm2d(
-    input: NativeTensor,
-    weight: NativeTensor,
-    bias: NativeTensor,
-    gradOutput: NativeTensor,
-    communicator?: NativeCommunicator,
-  ): Promise<NativeBatchNormResult>;
+
+  testing: NativeTesting;
 
   /** Weighted k-NN accuracy (percent) for each k; see src/eval/knn.ts. */
   knn(

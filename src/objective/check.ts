@@ -75,11 +75,3 @@ export function integer(where: string, name: string, value: unknown, min: number
   }
   return value;
 }
-
-/** A finite number (loss weights). */
-export function finite(where: string, name: string, value: unknown): number {
-  if (typeof value !== "number" || !Number.isFinite(value)) {
-    throw new RangeError(`${where}: ${name} must be a finite number, got ${String(value)}`);
-  }
-  return value;
-}

@@ -8,3 +8,4 @@ export {
   type SereLosses,
   type StudentInput,
 } from "./objective.js";
+export { objectiveOptionsSchema, resolveObjectiveOptions, type ResolvedObjectiveOptions } from "./options.js";

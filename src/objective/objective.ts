@@ -1,29 +1,13 @@
 // The SERE objective (docs/method.md#objective): iBOT CLS and masked-patch losses with
 // their centres, SERE spatial and channel losses, and the weighted total.
 import { native } from "../native/load.js";
-import type { NativeSereLosses, NativeSereObjective, NativeStudentInput } from "../native/surface.js";
+import type { NativeComputeSettings, NativeSereInputs, NativeSereLosses, NativeSereObjective, NativeStudentInput } from "../native/surface.js";
 import { tensor, type Tensor } from "../tensor.js";
 import type { SereGrids } from "./grids.js";
-import { ShapeCheck, finite, isTensor, positive } from "./check.js";
+import { ShapeCheck, isTensor, positive } from "./check.js";
+import { type ResolvedObjectiveOptions, type SereObjectiveOptions, resolveObjectiveOptions } from "./options.js";
 
-export interface SereObjectiveOptions {
-  /** K, the iBOT head's output width. Default 8192. */
-  outDim?: number;
-  /** iBOT student temperature. Default 0.1. */
-  studentTemp?: number;
-  /** Momentum of both centres. Default 0.9. */
-  centreMomentum?: number;
-  /** temperature_pixel, the spatial loss's teacher temperature. Default 0.5. */
-  spatialTeacherTemp?: number;
-  /** temperature_channel, the channel loss's teacher temperature. Default 0.1. */
-  channelTeacherTemp?: number;
-  /** iBOT = lambda1 * CLS + lambda2 * MIM. Defaults 1 and 1. */
-  lambda1?: number;
-  lambda2?: number;
-  /** total = iBOT * (4 - alpha - beta) / 2 + alpha * spatial + beta * channel. Defaults 1 and 1. */
-  alpha?: number;
-  beta?: number;
-}
+export type { SereObjectiveOptions };
 
 /**
  * One step's network outputs. Views are stacked view-major along the batch: rows
@@ -66,7 +50,10 @@ export interface ComputeSettings {
   requiresGrad?: boolean;
   /** Update both centres with this step's teacher outputs after the losses. Default false. */
   updateCentres?: boolean;
-  /** Compute term by term as docs/method.md#objective writes it (slow; for checks). Default false. */
+  /**
+   * Compute term by term as docs/method.md#objective writes it, through the addon's testing
+   * entry (slow; for checks and benchmarks of the batched form). Default false.
+   */
   termByTerm?: boolean;
 }
 
@@ -79,32 +66,14 @@ const WHERE = "SereObjective";
 
 /** The SERE objective with its two iBOT centres (initially zero). */
 export class SereObjective {
-  readonly options: Required<SereObjectiveOptions>;
+  readonly options: ResolvedObjectiveOptions;
   private readonly handle: NativeSereObjective;
   /** Empty local inputs for V_l = 0, made on first need. */
   private noLocals = new Map<string, Tensor>();
 
   constructor(options: SereObjectiveOptions = {}) {
-    const o = {
-      outDim: 8192,
-      studentTemp: 0.1,
-      centreMomentum: 0.9,
-      spatialTeacherTemp: 0.5,
-      channelTeacherTemp: 0.1,
-      lambda1: 1,
-      lambda2: 1,
-      alpha: 1,
-      beta: 1,
-      ...options,
-    };
-    if (!Number.isInteger(o.outDim) || o.outDim < 1) throw new RangeError(`${WHERE}: outDim must be an integer >= 1, got ${String(o.outDim)}`);
-    for (const key of ["studentTemp", "spatialTeacherTemp", "channelTeacherTemp"] as const) positive(WHERE, key, o[key]);
-    for (const key of ["lambda1", "lambda2", "alpha", "beta"] as const) finite(WHERE, key, o[key]);
-    if (!(o.centreMomentum >= 0 && o.centreMomentum <= 1)) {
-      throw new RangeError(`${WHERE}: centreMomentum must be in [0, 1], got ${String(o.centreMomentum)}`);
-    }
-    this.options = o;
-    this.handle = new (native().SereObjective)(o);
+    this.options = resolveObjectiveOptions(options);
+    this.handle = new (native().SereObjective)(this.options);
   }
 
   /** The losses of one step (and, on request, gradients and the centre update), off the JS thread. */
@@ -112,14 +81,15 @@ export class SereObjective {
     const where = `${WHERE}.compute()`;
     positive(where, "teacherTemp", settings.teacherTemp);
     positive(where, "teacherPatchTemp", settings.teacherPatchTemp);
-    const full = this.checkInputs(inputs);
-    return this.handle.compute(full, {
+    const full: NativeSereInputs = this.checkInputs(inputs);
+    const resolved: NativeComputeSettings = {
       teacherTemp: settings.teacherTemp,
       teacherPatchTemp: settings.teacherPatchTemp,
       requiresGrad: settings.requiresGrad ?? false,
       updateCentres: settings.updateCentres ?? false,
-      termByTerm: settings.termByTerm ?? false,
-    });
+    };
+    if (settings.termByTerm) return native().testing.computeTermByTerm(this.handle, full, resolved);
+    return this.handle.compute(full, resolved);
   }
 
   /** c <- m c + (1 - m) mean(teacher CLS); c2 likewise with the images' mean patch outputs. */

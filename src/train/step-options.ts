@@ -1,5 +1,6 @@
 // A training configuration -> the options of the native step (student, teacher, objective).
 import { modelOptionsSchema } from "../model/options.js";
+import { resolveObjectiveOptions } from "../objective/options.js";
 import type { NativeStepOptions } from "../native/surface.js";
 import type { TrainConfig } from "../config/train.js";
 import { hasNativeBfloat16 } from "../native/cpu.js";
@@ -26,17 +27,16 @@ export function stepOptionsFrom(c: TrainConfig): NativeStepOptions {
       head: { ...head, normLastLayer: c.normLastLayer, sharedHead: c.sharedHead },
     }),
     teacher: modelOptionsSchema.parse({ ...architecture, head: { ...head, sharedHead: c.sharedHeadTeacher } }),
-    objective: {
+    // The student temperature and the centres' momentum are not training flags: the objective's defaults.
+    objective: resolveObjectiveOptions({
       outDim: c.outDim,
-      studentTemp: 0.1,
-      centreMomentum: 0.9,
       spatialTeacherTemp: c.temperaturePixel,
       channelTeacherTemp: c.temperatureChannel,
       lambda1: c.lambda1,
       lambda2: c.lambda2,
       alpha: c.alpha,
       beta: c.beta,
-    },
+    }),
     globalQuerySide: c.overlapSize[0],
     globalKeySide: c.overlapSize[1],
     localSide: 0,

@@ -289,12 +289,12 @@ describe("the SERE objective", () => {
     await expect(Promise.resolve().then(() => obj.compute(inputs, { teacherTemp: 0, teacherPatchTemp: 0.04 }))).rejects.toThrow(
       "teacherTemp must be a finite number > 0, got 0",
     );
-    expect(() => new SereObjective({ centreMomentum: 2 })).toThrow("centreMomentum must be in [0, 1], got 2");
-    expect(() => new SereObjective({ outDim: 0 })).toThrow("outDim must be an integer >= 1, got 0");
+    expect(() => new SereObjective({ centreMomentum: 2 })).toThrow("centreMomentum: Too big: expected number to be <=1 (given: 2)");
+    expect(() => new SereObjective({ outDim: 0 })).toThrow("outDim: Too small: expected number to be >0 (given: 0)");
     // the native checks hold for callers that bypass these (the training step, say)
     const { native } = await import("../../src/native/load.js");
     const raw = new (native().SereObjective)({ ...obj.options, outDim: 5 });
-    await expect(Promise.resolve().then(() => raw.compute(inputs as never, { ...temps, requiresGrad: false, updateCentres: false, termByTerm: false })))
+    await expect(Promise.resolve().then(() => raw.compute(inputs as never, { ...temps, requiresGrad: false, updateCentres: false })))
       .rejects.toThrow("teacher_cls must have shape (*, 5), got [4, 4]");
     raw.dispose();
     disposeInputs(inputs);

@@ -1,5 +1,6 @@
 // The tiny SERE step the step tests run: a 2-block ViT on 16 px global / 8 px local views.
 import { modelOptionsSchema } from "../../src/model/options.js";
+import { resolveObjectiveOptions } from "../../src/objective/options.js";
 import type { TrainConfigInput } from "../../src/config/train.js";
 import type { NativeStepOptions, NativeStepSchedule } from "../../src/native/surface.js";
 
@@ -10,7 +11,7 @@ export function tinyStepOptions(dropPathRate = 0): NativeStepOptions {
   return {
     student: modelOptionsSchema.parse({ ...TINY_ARCHITECTURE, head: TINY_HEAD, maskedImModeling: true, dropPathRate }),
     teacher: modelOptionsSchema.parse({ ...TINY_ARCHITECTURE, head: TINY_HEAD }),
-    objective: { outDim: 32, studentTemp: 0.1, centreMomentum: 0.9, spatialTeacherTemp: 0.5, channelTeacherTemp: 0.1, lambda1: 1, lambda2: 1, alpha: 1, beta: 1 },
+    objective: resolveObjectiveOptions({ outDim: 32 }),
     globalQuerySide: 3,
     globalKeySide: 3,
     localSide: 0,

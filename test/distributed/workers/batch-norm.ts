@@ -12,7 +12,7 @@ const slice = (data: Float32Array) => data.slice(world.rank * rows * c.perImage,
 const shape = [rows, ...c.shape.slice(1)];
 const channels = c.shape[1]!;
 const t = native().Tensor;
-const r = await native().batchNorm2d(new t(slice(c.input), shape), new t(c.weight, [channels]), new t(c.bias, [channels]), new t(slice(c.gradOutput), shape), communicator);
+const r = await native().testing.batchNorm2d(new t(slice(c.input), shape), new t(c.weight, [channels]), new t(c.bias, [channels]), new t(slice(c.gradOutput), shape), communicator);
 const out = Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Array.from(v.toArray() as Float32Array)]));
 process.stdout.write(`${JSON.stringify(out)}\n`);
 communicator.dispose();
