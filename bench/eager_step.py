@@ -8,8 +8,9 @@
 The configuration (a JSON object, or the path of a JSON file) is the one bench/native-step.ts
 takes: embedDim, depth, numHeads, patchSize, outDim, hiddenDim, bottleneckDim, sharedHead,
 normLastLayer, dropPath, globalSize, localSize, localCount, batch, overlapSize, clipGrad,
-alpha, beta, lambda1, lambda2, temperaturePixel, temperatureChannel, precision ("float32" or
-"bfloat16": autocast of the forwards), threads, warmup, steps (and optionally lr, seed).
+alpha, beta, lambda1, lambda2, temperaturePixel, temperatureChannel, precision ("float32",
+"bfloat16" or, on CUDA, "float16" with a loss scale: autocast of the forwards), threads, warmup,
+steps (and optionally lr, seed, device: "cpu" when absent, "cuda" or "cuda:N").
 
 Each step: teacher forward under no_grad and student forwards (masked global views, local
 views) in autocast; the SERE relations, their alignment by grid sampling and the losses in
@@ -26,7 +27,8 @@ src/native/cpu.ts); Debian's OpenBLAS takes CPUs newer than it for a Prescott, w
 about 3x slower on this step.
 
 Prints one JSON line: seconds per step over the timed steps (median, min, max, all), the
-process's peak RSS (MiB), the losses of every step and the OpenBLAS kernels that ran.
+process's peak RSS (MiB) and on CUDA the device's peak (cudaPeakMiB), the losses of every step
+and the OpenBLAS kernels that ran.
 """
 import argparse
 import ctypes
@@ -56,7 +58,7 @@ class DropPath(nn.Module):
         if not self.training or self.rate == 0:
             return x
         keep = 1 - self.rate
-        mask = (keep + torch.rand(x.shape[0], 1, 1, dtype=x.dtype)).floor_()
+        mask = (keep + torch.rand(x.shape[0], 1, 1, dtype=x.dtype, device=x.device)).floor_()
         return x / keep * mask
 
 
@@ -125,7 +127,7 @@ class SereHead(nn.Module):
         # BatchNorm and the relations in float32; the 1x1 conv follows autocast.
         z = self.projection(m)
         p = self.predictor[2](self.predictor[1](self.predictor[0](z).float()))
-        with torch.autocast("cpu", enabled=False):
+        with torch.autocast(m.device.type, enabled=False):
             return self.relation(z), self.relation(p)
 
 
@@ -213,7 +215,7 @@ def overlap_grids(q, k, side):
     ox0, oy0 = torch.maximum(q[:, 0], k[:, 0]), torch.maximum(q[:, 1], k[:, 1])
     ow = torch.minimum(q[:, 0] + q[:, 2], k[:, 0] + k[:, 2]) - ox0
     oh = torch.minimum(q[:, 1] + q[:, 3], k[:, 1] + k[:, 3]) - oy0
-    steps = torch.arange(side, dtype=torch.float64) / (side - 1)
+    steps = torch.arange(side, dtype=torch.float64, device=q.device) / (side - 1)
     empty = ((ow <= 0) | (oh <= 0)).reshape(-1, 1, 1, 1)
 
     def place(r):
@@ -222,7 +224,7 @@ def overlap_grids(q, k, side):
         u = torch.where(r[:, 4:5] > 0.5, 1 - u, u)
         gx = (2 * u - 1).unsqueeze(1).expand(-1, side, side)
         gy = (2 * v - 1).unsqueeze(2).expand(-1, side, side)
-        return torch.where(empty, torch.tensor(-2.0, dtype=torch.float64), torch.stack([gx, gy], -1)).float()
+        return torch.where(empty, torch.tensor(-2.0, dtype=torch.float64, device=q.device), torch.stack([gx, gy], -1)).float()
 
     return place(q.double()), place(k.double())
 
@@ -294,8 +296,10 @@ def channel_loss(c, teacher, student, student_local):
 class EagerSereStep:
     def __init__(self, c):
         self.c = c
-        self.student = Network(c, masked=True, drop_path=c["dropPath"])
-        self.teacher = Network(c, masked=False, drop_path=0.0)
+        self.device = torch.device(c.get("device", "cpu"))
+        # Built on the CPU (the same initial weights from the same seed), then moved.
+        self.student = Network(c, masked=True, drop_path=c["dropPath"]).to(self.device)
+        self.teacher = Network(c, masked=False, drop_path=0.0).to(self.device)
         self.teacher.load_state_dict(self.student.state_dict(), strict=False)
         for p in self.teacher.parameters():
             p.requires_grad = False
@@ -308,8 +312,12 @@ class EagerSereStep:
         self.optimizer = torch.optim.AdamW([{"params": regularised}, {"params": not_regularised, "weight_decay": 0.0}])
         student_params = dict(self.student.named_parameters())
         self.ema_pairs = [(p, student_params[name]) for name, p in self.teacher.named_parameters() if name in student_params]
-        self.centre = torch.zeros(1, c["outDim"])
-        self.patch_centre = torch.zeros(1, 1, c["outDim"])
+        self.centre = torch.zeros(1, c["outDim"], device=self.device)
+        self.patch_centre = torch.zeros(1, 1, c["outDim"], device=self.device)
+        # float16 (CUDA only) scales the loss, as torch.cuda.amp does: a step whose gradients overflow is skipped.
+        self.scaler = None
+        if c["precision"] == "float16":
+            self.scaler = torch.amp.GradScaler("cuda") if hasattr(torch.amp, "GradScaler") else torch.cuda.amp.GradScaler()
 
     def grids(self, global_records, local_records):
         c, b = self.c, self.c["batch"]
@@ -327,7 +335,8 @@ class EagerSereStep:
 
     def run(self, batch, schedule):
         c = self.c
-        autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=c["precision"] == "bfloat16")
+        dtype = torch.float16 if c["precision"] == "float16" else torch.bfloat16
+        autocast = torch.autocast(self.device.type, dtype=dtype, enabled=c["precision"] != "float32")
         query_grid, key_grid, grid_local, grid_global = self.grids(batch["global_records"], batch["local_records"])
         with torch.no_grad(), autocast:
             t_tokens, t_channel, t_spatial = self.teacher.backbone(batch["global_views"])
@@ -356,7 +365,11 @@ class EagerSereStep:
             raise SystemExit(f"the loss is not finite: {losses}")
 
         self.optimizer.zero_grad()
-        loss.backward()
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+            self.scaler.unscale_(self.optimizer)  # clipping sees the true gradients
+        else:
+            loss.backward()
         if c["clipGrad"] > 0:  # per parameter, as the reference's utils.clip_gradients
             for p in self.student.parameters():
                 if p.grad is not None:
@@ -367,7 +380,11 @@ class EagerSereStep:
             group["lr"] = schedule["lr"]
             if i == 0:
                 group["weight_decay"] = schedule["weightDecay"]
-        self.optimizer.step()
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
         with torch.no_grad():
             m = schedule["momentum"]
             for t, s in self.ema_pairs:
@@ -378,7 +395,7 @@ class EagerSereStep:
 
 
 def synthetic_batch(c):
-    """Random views; the crop records and masks of bench/train.ts's syntheticBatch."""
+    """Random views; the crop records and masks of bench/train.ts's syntheticBatch (on the CPU)."""
     b, n = c["batch"], c["globalSize"] // c["patchSize"]
 
     def record(v):
@@ -407,8 +424,14 @@ def read_config(text):
     missing = [k for k in REQUIRED if k not in c]
     if missing:
         raise SystemExit(f"--config: missing fields {', '.join(missing)} (bench/train.ts's stepCaseOf writes them all)")
-    if c["precision"] not in ("float32", "bfloat16"):
-        raise SystemExit(f'--config: precision must be "float32" or "bfloat16", got {c["precision"]!r}')
+    device = c.get("device", "cpu")
+    if not (device == "cpu" or device.startswith("cuda")):
+        raise SystemExit(f'--config: device must be "cpu", "cuda" or "cuda:N", got {device!r}')
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise SystemExit(f"--config: device {device!r}, but this PyTorch ({torch.__version__}) sees no CUDA device: run it where one is, with a CUDA build of PyTorch")
+    precisions = ("float32", "bfloat16", "float16") if device.startswith("cuda") else ("float32", "bfloat16")
+    if c["precision"] not in precisions:
+        raise SystemExit(f'--config: precision must be one of {", ".join(precisions)} on {device}, got {c["precision"]!r}')
     if c["steps"] < 1:
         raise SystemExit("--config: steps must be >= 1")
     return c
@@ -439,15 +462,20 @@ def main():
         stored = {k: v.to(torch.uint8) if v.dtype == torch.bool else v for k, v in batch.items() if v is not None}
         torch.save({"student": state(step.student), "teacher": state(step.teacher), "batch": stored}, args.save)
     schedule = {"lr": c.get("lr", 1e-4), "weightDecay": 0.04, "momentum": 0.996, "teacherTemp": 0.04, "teacherPatchTemp": 0.04}
+    batch = {k: v.to(step.device) if v is not None else None for k, v in batch.items()}
+    cuda = step.device.type == "cuda"
     seconds, losses = [], []
     for i in range(c["warmup"] + c["steps"]):
         started = time.perf_counter()
         losses.append(step.run(batch, schedule))
+        if cuda:
+            torch.cuda.synchronize(step.device)  # the step's last kernels (optimizer, EMA) are done
         if i >= c["warmup"]:
             seconds.append(time.perf_counter() - started)
     print(json.dumps({
         "secondsPerStep": {"median": statistics.median(seconds), "min": min(seconds), "max": max(seconds), "all": seconds},
         "peakRssMiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        **({"cudaPeakMiB": torch.cuda.max_memory_allocated(step.device) / 2 ** 20} if cuda else {}),
         "losses": losses,
         "threads": torch.get_num_threads(),
         "blasCore": blas_core(),

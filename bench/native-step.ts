@@ -6,7 +6,8 @@
 //
 // Times warmup + steps iterations on synthetic views (the same batch every step) and prints
 // one JSON line: seconds per step over the timed steps (median, min, max, all), the process's
-// peak RSS (MiB), the losses of every step and the OpenBLAS kernels that ran.
+// peak RSS (MiB) and on CUDA the device's peak (MiB), the losses of every step and the OpenBLAS
+// kernels that ran. The case's optional `device` ("cuda", "cuda:N") moves the step there.
 import { readFileSync } from "node:fs";
 
 import { info, setThreads } from "../src/index.js";
@@ -57,6 +58,7 @@ process.stdout.write(
   `${JSON.stringify({
     secondsPerStep: { median: median(seconds), min: Math.min(...seconds), max: Math.max(...seconds), all: seconds },
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
+    ...(config.device.startsWith("cuda") ? { cudaPeakMiB: native().cudaPeakMemory(config.device) / 2 ** 20 } : {}),
     losses,
     blasCore: info().blasCore,
   })}\n`,

@@ -73,10 +73,13 @@ export interface StepCase {
   lambda2: number;
   temperaturePixel: number;
   temperatureChannel: number;
-  precision: "float32" | "bfloat16";
+  /** float16 only on CUDA (with the loss scale). */
+  precision: "float32" | "bfloat16" | "float16";
   threads: number;
   warmup: number;
   steps: number;
+  /** Where both sides run: "cpu" when absent, or "cuda" / "cuda:N". */
+  device?: string;
 }
 
 /** The fields of a step case, which both sides require. */
@@ -95,8 +98,8 @@ export interface StepRun {
 /** The step case of a resolved training configuration. */
 export function stepCaseOf(preset: string, c: TrainConfig, run: StepRun): StepCase {
   const { embedDim, depth, numHeads } = modelOptionsSchema.parse({ ...architectureOf(c), head: false });
+  // float16 needs CUDA: the configuration's own validation refuses it on the CPU.
   const precision = stepPrecision(c);
-  if (precision === "float16") throw new Error(`${preset}: the step bench runs on the CPU, in float32 or bfloat16, not float16`);
   if (c.sharedHead !== c.sharedHeadTeacher) throw new Error(`${preset}: the eager step shares the head in both networks or in neither`);
   return {
     preset,
@@ -123,6 +126,7 @@ export function stepCaseOf(preset: string, c: TrainConfig, run: StepRun): StepCa
     temperaturePixel: c.temperaturePixel,
     temperatureChannel: c.temperatureChannel,
     precision,
+    device: c.device,
     ...run,
   };
 }
@@ -159,7 +163,7 @@ export function trainConfigOf(s: StepCase): TrainConfig {
       precision: s.precision,
       threads: s.threads,
       accumIter: 1,
-      device: "cpu",
+      device: s.device ?? "cpu",
     },
   });
 }
@@ -168,12 +172,15 @@ export function trainConfigOf(s: StepCase): TrainConfig {
 export interface StepTimes {
   secondsPerStep: { median: number; min: number; max: number; all: number[] };
   peakRssMiB: number;
+  /** On a CUDA device: the most that tensors held at once there (MiB). */
+  cudaPeakMiB?: number;
   losses: Array<Record<string, number>>;
   /** The OpenBLAS kernels that ran (null with another BLAS). */
   blasCore: string | null;
 }
 
-const EAGER_PYTHON = "/usr/bin/python3";
+/** Debian's python3-torch; SERE_BENCH_PYTHON names another (a CUDA PyTorch on a GPU machine). */
+const eagerPython = () => process.env.SERE_BENCH_PYTHON ?? "/usr/bin/python3";
 const REPOSITORY = dirname(dirname(fileURLToPath(import.meta.url)));
 
 /**
@@ -187,17 +194,19 @@ export function stepEnvironment(): NodeJS.ProcessEnv {
   return env;
 }
 
-function runProcess(command: string, args: string[], what: string): Promise<StepTimes> {
-  const child = spawn(command, args, { cwd: REPOSITORY, env: stepEnvironment(), stdio: ["ignore", "pipe", "pipe"] });
+/** `timeoutMs`: the process is killed after that long (0: no limit), and the promise rejects. */
+function runProcess(command: string, args: string[], what: string, timeoutMs = 0): Promise<StepTimes> {
+  const child = spawn(command, args, { cwd: REPOSITORY, env: stepEnvironment(), stdio: ["ignore", "pipe", "pipe"], timeout: timeoutMs, killSignal: "SIGKILL" });
   let out = "";
   let err = "";
   child.stdout.on("data", (d: Buffer) => (out += d.toString()));
   child.stderr.on("data", (d: Buffer) => (err += d.toString()));
   return new Promise((resolve, reject) => {
     child.on("error", (e) => reject(new Error(`${what}: cannot start ${command} (${e.message})`)));
-    child.on("exit", (code) => {
+    child.on("exit", (code, signal) => {
       const line = out.trim().split("\n").pop() ?? "";
-      if (code !== 0) return reject(new Error(`${what} exited with ${code}: ${err.trim().split("\n").slice(-20).join("\n")}`));
+      const ended = signal === null ? `exited with ${code}` : `was killed (${signal}${timeoutMs > 0 ? `; its limit: ${timeoutMs / 1000} s` : ""})`;
+      if (code !== 0) return reject(new Error(`${what} ${ended}: ${err.trim().split("\n").slice(-20).join("\n")}`));
       try {
         resolve(JSON.parse(line) as StepTimes);
       } catch {
@@ -207,12 +216,12 @@ function runProcess(command: string, args: string[], what: string): Promise<Step
   });
 }
 
-export function runNativeStep(s: StepCase): Promise<StepTimes> {
-  return runProcess(process.execPath, ["--import", "tsx", "bench/native-step.ts", "--config", JSON.stringify(s)], "bench/native-step.ts");
+export function runNativeStep(s: StepCase, timeoutMs = 0): Promise<StepTimes> {
+  return runProcess(process.execPath, ["--import", "tsx", "bench/native-step.ts", "--config", JSON.stringify(s)], "bench/native-step.ts", timeoutMs);
 }
 
-export function runEagerStep(s: StepCase): Promise<StepTimes> {
-  return runProcess(EAGER_PYTHON, ["bench/eager_step.py", "--config", JSON.stringify(s)], "bench/eager_step.py");
+export function runEagerStep(s: StepCase, timeoutMs = 0): Promise<StepTimes> {
+  return runProcess(eagerPython(), ["bench/eager_step.py", "--config", JSON.stringify(s)], "bench/eager_step.py", timeoutMs);
 }
 
 export const median = (xs: number[]) => {

@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it, onTestFinished } from "vitest";
 
 import { type StepCase, runEagerStep, runNativeStep, stepCaseOf, trainConfigOf } from "../../bench/train.js";
 import { resolveTrainConfig } from "../../src/config/resolve.js";
-import { tensor } from "../../src/index.js";
+import { info, tensor } from "../../src/index.js";
 import { readWeightGroups } from "../../src/model/weights.js";
 import { native } from "../../src/native/load.js";
 import { stepOptionsFrom } from "../../src/train/step-options.js";
@@ -128,6 +128,10 @@ describe.runIf(hasPythonTorch())("the eager step against the native step", () =>
     }
     // Both sides multiply matrices with the same OpenBLAS kernels (the project's choice).
     expect(kernels[1]).toBe(kernels[0]);
+  });
+
+  it.runIf(!info().cuda.available)("a case on cuda, where this PyTorch sees no CUDA device, is refused by the eager side, naming the fix", async () => {
+    await expect(runEagerStep({ ...TINY, device: "cuda" })).rejects.toThrow(/device 'cuda', but this PyTorch .* sees no CUDA device: run it where one is/);
   });
 
   it("a case without a field is refused by both sides, naming it", async () => {

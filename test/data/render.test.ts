@@ -9,6 +9,7 @@ import { viewsSchema } from "../../src/data/config.js";
 import { planStep } from "../../src/data/plan.js";
 import { Random } from "../../src/data/random.js";
 import { IMAGENET_NORMALISATION, NO_NORMALISATION, renderGroups, type RgbImage } from "../../src/data/render.js";
+import { onDevice, type TestDevice } from "../devices.js";
 
 interface OpCase {
   op: string;
@@ -97,15 +98,17 @@ function photometryFor(c: OpCase): ViewPhotometry {
 }
 
 // The CPU renders with per-view loops (native/augment/cpu_render.cc); CUDA with batched
-// tensor ops, which run on the CPU too: both are checked against the same fixtures.
-const PATHS = [
-  { name: "CPU per-view loops", tensorOps: false },
-  { name: "batched tensor ops (the CUDA path), on the CPU", tensorOps: true },
+// tensor ops, which run on the CPU too: all are checked against the same fixtures.
+const PATHS: Array<{ name: string; device: TestDevice; tensorOps: boolean }> = [
+  { name: "per-view loops, on cpu", device: "cpu", tensorOps: false },
+  { name: "batched tensor ops (the CUDA path), on cpu", device: "cpu", tensorOps: true },
+  // The library's own call: on CUDA it renders with the tensor ops.
+  { name: "batched tensor ops, on cuda", device: "cuda", tensorOps: false },
 ];
 
 for (const path of PATHS) {
-  describe(`native view rendering: ${path.name}`, () => {
-    const draw = (images: RgbImage[], size: number, views: View[]) => render(images, size, views, "cpu", path.tensorOps);
+  describe.runIf(onDevice(path.device))(`native view rendering: ${path.name}`, () => {
+    const draw = (images: RgbImage[], size: number, views: View[]) => render(images, size, views, path.device, path.tensorOps);
     it("an uncropped, unscaled view is the image itself", async () => {
       const out = await draw([source], fixture.width, [whole]);
       const expected = new Float32Array(out.length);
@@ -186,18 +189,34 @@ for (const path of PATHS) {
   });
 }
 
+/** A textured 150 x 110 image, the method's photometric probabilities, crops shrunk and enlarged. */
+function randomPlan() {
+  const width = 150;
+  const height = 110;
+  const data = new Uint8Array(width * height * 3);
+  for (let p = 0; p < data.length; p++) data[p] = (p * 2654435761) >>> 24 ^ (p % 7) * 30;
+  const images = Array.from({ length: 4 }, (_, i) => (i % 2 ? { width, height, data } : { width: height, height: width, data }));
+  const views = viewsSchema.parse({ globalSize: 64, localSize: 32, patchSize: 16 });
+  const plan = planStep(Random.seeded(3), images, views);
+  return { images, plan, groups: [plan.global, plan.local] };
+}
+
+describe.runIf(onDevice("cuda"))("native view rendering, on cuda", () => {
+  it("renders a whole random plan as the CPU's per-view loops do", async () => {
+    const { images, groups } = randomPlan();
+    const [loops, cuda] = await Promise.all([
+      renderGroups(images, groups, IMAGENET_NORMALISATION, "cpu", 0, false),
+      renderGroups(images, groups, IMAGENET_NORMALISATION, "cuda"),
+    ]);
+    for (let g = 0; g < 2; g++) expect(maxAbsDiff(loops[g]!.toArray() as Float32Array, cuda[g]!.toArray() as Float32Array)).toBeLessThan(5e-4);
+    for (const t of [...loops, ...cuda]) t.dispose();
+  });
+});
+
 describe("native view rendering", () => {
-  it("renders a whole random plan the same way on both paths", async () => {
-    // A textured 150 x 110 image, the method's photometric probabilities, crops shrunk and
-    // enlarged: the per-view loops and the tensor ops agree to float rounding.
-    const width = 150;
-    const height = 110;
-    const data = new Uint8Array(width * height * 3);
-    for (let p = 0; p < data.length; p++) data[p] = (p * 2654435761) >>> 24 ^ (p % 7) * 30;
-    const images = Array.from({ length: 4 }, (_, i) => (i % 2 ? { width, height, data } : { width: height, height: width, data }));
-    const views = viewsSchema.parse({ globalSize: 64, localSize: 32, patchSize: 16 });
-    const plan = planStep(Random.seeded(3), images, views);
-    const groups = [plan.global, plan.local];
+  it("renders a whole random plan the same way on both paths, on cpu", async () => {
+    // The per-view loops and the tensor ops agree to float rounding.
+    const { images, plan, groups } = randomPlan();
     const [loops, ops] = await Promise.all([
       renderGroups(images, groups, IMAGENET_NORMALISATION, "cpu", 0, false),
       renderGroups(images, groups, IMAGENET_NORMALISATION, "cpu", 0, true),

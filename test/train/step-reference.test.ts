@@ -8,6 +8,7 @@ import { readWeightGroups } from "../../src/model/weights.js";
 import { native } from "../../src/native/load.js";
 import type { NativeEntries } from "../../src/native/surface.js";
 import type { Tensor } from "../../src/tensor.js";
+import { DEVICES, onDevice } from "../devices.js";
 import { maxAbsDiff } from "../model/helpers.js";
 
 const fixture = (name: string) => new URL(`../fixtures/train/${name}`, import.meta.url).pathname;
@@ -19,8 +20,12 @@ const cases = [
   { name: "gradient accumulation over two micro-batches (accum_iter 2)", file: "step_reference_accumulation.pth", locals: true, microBatches: 2 },
 ];
 
-describe("one SERE step against the PyTorch reference", () => {
-  it.each(cases)("$name: the same losses, student, teacher and centres (1e-4)", async ({ file, locals, microBatches }) => {
+// CUDA's kernels (cuDNN's TF32 convolutions among them) round differently: 1e-3 there.
+const TOLERANCE = { cpu: 1e-4, cuda: 1e-3 };
+
+describe.each(DEVICES)("one SERE step against the PyTorch reference, on %s", (device) => {
+  const tolerance = TOLERANCE[device];
+  it.runIf(onDevice(device)).each(cases)(`$name: the same losses, student, teacher and centres (${tolerance.toExponential()})`, async ({ file, locals, microBatches }) => {
     const groups = new Map((await readWeightGroups(fixture(file))).map(([k, e]) => [k, e]));
     const group = (k: string) => new Map(groups.get(k)!);
     const architecture = { arch: "custom", embedDim: 16, depth: 2, numHeads: 2, patchSize: 4, imgSize: 16, localHeads: locals } as const;
@@ -35,7 +40,7 @@ describe("one SERE step against the PyTorch reference", () => {
       clipGrad: 0.05,
       precision: "float32",
       accumIter: microBatches,
-      device: "cpu",
+      device,
     });
     step.restore({
       student: groups.get("student")!,
@@ -63,7 +68,7 @@ describe("one SERE step against the PyTorch reference", () => {
       );
       const losses = group(`losses${suffix}`);
       for (const key of LOSSES) {
-        expect(Math.abs(result[key] - (losses.get(key)!.toArray() as Float32Array)[0]!), `${key}, micro-batch ${i + 1}`).toBeLessThan(1e-4);
+        expect(Math.abs(result[key] - (losses.get(key)!.toArray() as Float32Array)[0]!), `${key}, micro-batch ${i + 1}`).toBeLessThan(tolerance);
       }
       // the optimiser steps at the end of the round only
       expect(result.stepped).toBe(i === microBatches - 1);
@@ -78,15 +83,15 @@ describe("one SERE step against the PyTorch reference", () => {
       for (const [name, t] of ours) {
         if (name.endsWith("num_batches_tracked")) continue;
         expect(expected.has(name), `${which}: ${name}`).toBe(true);
-        expect(maxAbsDiff(t, expected.get(name)!), `${which}: ${name}`).toBeLessThan(1e-4);
+        expect(maxAbsDiff(t, expected.get(name)!), `${which}: ${name}`).toBeLessThan(tolerance);
       }
     };
     compare(step.state("student"), group("student_after"), "student");
     compare(step.state("teacher"), group("teacher_after"), "teacher");
     const centres = group("centres");
     const { centre, patchCentre } = step.centres();
-    expect(maxAbsDiff(centre, centres.get("centre")!)).toBeLessThan(1e-4);
-    expect(maxAbsDiff(patchCentre, centres.get("patch_centre")!)).toBeLessThan(1e-4);
+    expect(maxAbsDiff(centre, centres.get("centre")!)).toBeLessThan(tolerance);
+    expect(maxAbsDiff(patchCentre, centres.get("patch_centre")!)).toBeLessThan(tolerance);
     step.dispose();
   });
 });
