@@ -5,7 +5,7 @@
 #   SERE_CHECK_GPU_DEVICE=cpu scripts/check-gpu.sh OUT.json   (the same stages on the CPU, tiny sizes)
 #
 # Needs python3 with a CUDA build of PyTorch and the CUDA toolkit. On a machine without
-# Node.js, Node, npm and node_modules come from .device/ (staged as ../shared/device/README.md says).
+# Node.js, Node, npm and node_modules come from .device/ (its on-device.sh puts them in place).
 # Exit status: 0 when every stage passed, 1 when one failed (the JSON says which and why).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +18,7 @@ if ! command -v node >/dev/null 2>&1; then
     # shellcheck disable=SC1091
     source .device/on-device.sh
   else
-    echo "check-gpu: no Node.js on PATH and no .device/on-device.sh: install Node.js >= 20, or stage it (../shared/device/README.md)" >&2
+    echo "check-gpu: no Node.js on PATH and no .device/on-device.sh: install Node.js >= 20, or stage Node, npm and node_modules into .device/ with its on-device.sh" >&2
     exit 2
   fi
 fi

@@ -390,6 +390,8 @@ async function train(plan: Plan, timeoutMs: number): Promise<object> {
 
 export async function checkGpu(outPath: string, device: Device): Promise<boolean> {
   const plan = planFor(device);
+  // The eager side runs on the PyTorch the addon is built against, not Debian's /usr/bin/python3.
+  if (device === "cuda") process.env.SERE_BENCH_PYTHON ??= PYTHON;
   const check = new Check(plan, outPath);
   check.write();
   await check.stage("build", 300, (t) => build(plan, t));
