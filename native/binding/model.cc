@@ -96,8 +96,7 @@ class Model : public Napi::ObjectWrap<Model> {
       auto config = NetworkConfigFrom(o);
       auto device = ParseDevice(StringField(o, "device"));
       auto dtype = ParseFloatDtype(StringField(o, "dtype"));
-      Napi::Value seed = o.Get("seed");
-      const uint64_t initial_seed = seed.IsNumber() ? static_cast<uint64_t>(seed.As<Napi::Number>().Int64Value()) : 0;
+      const uint64_t initial_seed = static_cast<uint64_t>(OptionalIntField(o, "seed").value_or(0));
       SereNetwork network{nullptr};
       {
         SeededConstruction seeded(initial_seed);
@@ -123,7 +122,7 @@ class Model : public Napi::ObjectWrap<Model> {
   }
 
   Napi::Value ParameterCount(const Napi::CallbackInfo& info) {
-    bool trainable_only = info[0].IsBoolean() && info[0].As<Napi::Boolean>().Value();
+    bool trainable_only = BoolArg(info, 0, "parameterCount(trainableOnly): trainableOnly");
     return Napi::Number::New(info.Env(), static_cast<double>(Get(info.Env())->parameter_count(trainable_only)));
   }
 
@@ -139,7 +138,7 @@ class Model : public Napi::ObjectWrap<Model> {
   Napi::Value LoadState(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return Guard(env, [&] {
-      bool backbone_only = info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
+      bool backbone_only = BoolArg(info, 1, "loadState(entries, backboneOnly): backboneOnly");
       std::lock_guard<std::mutex> lock(*busy_);  // not while a forward pass reads the weights
       Get(env)->load_state(EntriesFromJs(env, info[0]), backbone_only);
       return env.Undefined();
@@ -174,7 +173,7 @@ class Model : public Napi::ObjectWrap<Model> {
 
   // features(images, "cls" | "tokens"): the backbone's output after the final norm.
   Napi::Value Features(const Napi::CallbackInfo& info) {
-    bool all_tokens = info[1].IsString() && info[1].As<Napi::String>().Utf8Value() == "tokens";
+    bool all_tokens = StringArg(info, 1, "features(images, what): what") == "tokens";
     return Inference(info, true, [all_tokens](SereNetwork& net, const at::Tensor& images) {
       auto tokens = net->backbone->tokens(images);
       return std::vector<at::Tensor>{all_tokens ? tokens : tokens.select(1, 0).contiguous()};
@@ -188,7 +187,7 @@ class Model : public Napi::ObjectWrap<Model> {
   }
 
   Napi::Value IntermediateLayers(const Napi::CallbackInfo& info) {
-    int64_t n = info[1].IsNumber() ? info[1].As<Napi::Number>().Int64Value() : 1;
+    int64_t n = IntArg(info, 1, "intermediateLayers(images, n): n");
     return Inference(info, false, [n](SereNetwork& net, const at::Tensor& images) {
       return net->backbone->intermediate_layers(images, n);
     });

@@ -3,6 +3,7 @@
 #include "binding/addon.h"
 #include "binding/async.h"
 #include "binding/errors.h"
+#include "binding/options.h"
 #include "binding/typed_arrays.h"
 
 namespace sere::binding {
@@ -98,8 +99,8 @@ namespace {
 Napi::Value Matmul(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, [&] {
-    at::Tensor a = Tensor::From(env, info[0], "matmul: a");
-    at::Tensor b = Tensor::From(env, info[1], "matmul: b");
+    at::Tensor a = TensorArg(info, 0, "matmul: a");
+    at::Tensor b = TensorArg(info, 1, "matmul: b");
     return RunAsync(env, [a, b]() -> Finish {
              at::Tensor product = at::matmul(a, b);
              return [product](Napi::Env env) { return Tensor::New(env, product); };

@@ -41,8 +41,7 @@ train::StepConfig StepConfigFrom(const Napi::Object& o) {
   c.loss_scaling = OptionalBoolField(o, "lossScaling").value_or(c.precision == c10::kHalf);
   c.accum_iter = IntField(o, "accumIter");
   c.device = ParseDevice(StringField(o, "device"));
-  Napi::Value seed = o.Get("seed");
-  if (seed.IsNumber()) c.seed = static_cast<uint64_t>(seed.As<Napi::Number>().Int64Value());
+  if (auto seed = OptionalIntField(o, "seed")) c.seed = static_cast<uint64_t>(*seed);
   if (auto communicator = OptionalField(o, "communicator"))
     c.communicator = CommunicatorFrom(o.Env(), *communicator, "training options.communicator");
   return c;
@@ -129,7 +128,7 @@ class SereStep : public Napi::ObjectWrap<SereStep> {
     return Guard(env, [&] {
       auto training = Get(env);
       std::lock_guard<std::mutex> lock(training->mutex);
-      bool teacher = info[0].IsString() && info[0].As<Napi::String>().Utf8Value() == "teacher";
+      bool teacher = StringArg(info, 0, "state(which): which") == "teacher";
       auto entries = (teacher ? training->step.teacher : training->step.student)->state();
       for (auto& e : entries) e.second = e.second.detach().clone();
       return EntriesToJs(env, entries).As<Napi::Value>();

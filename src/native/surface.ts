@@ -83,7 +83,7 @@ export interface NativeTrainingOutputs {
 
 /** One network: ViT backbone (with SERE heads) and an optional iBOT head. */
 export interface NativeModel {
-  parameterCount(trainableOnly?: boolean): number;
+  parameterCount(trainableOnly: boolean): number;
   /** Parameters and buffers under the reference's names (detached, sharing memory). */
   state(): NativeEntries;
   /** Throws listing missing, unexpected and wrongly-shaped keys. */
