@@ -206,11 +206,30 @@ async function build(plan: Plan, timeoutMs: number): Promise<object> {
   const ninjaDir = await pythonPrints("import ninja; print(ninja.BIN_DIR)", 30_000).catch(() => undefined);
   if (ninjaDir) env.PATH = `${ninjaDir}:${env.PATH ?? ""}`;
   const generator = await runCommand("ninja", ["--version"], 10_000, env).then(() => "Ninja", () => "Unix Makefiles");
+  const cudnn = await pipCudnn();
+  const cudnnFlags = cudnn ? [`--CDCUDNN_INCLUDE_PATH=${cudnn.include}`, `--CDCUDNN_LIBRARY_PATH=${cudnn.library}`] : [];
   mkdirSync(CUDA_ADDON_DIR, { recursive: true });
-  await runCommand(process.execPath, ["scripts/build-native.mjs", `--CDTorch_DIR=${torchDir}`, "--out", CUDA_ADDON_DIR], timeoutMs, env);
+  await runCommand(process.execPath, ["scripts/build-native.mjs", `--CDTorch_DIR=${torchDir}`, ...cudnnFlags, "--out", CUDA_ADDON_DIR], timeoutMs, env);
   // Every later stage and its processes load this addon.
   process.env.SERE_TORCH_ADDON = join(CUDA_ADDON_DIR, "Release", "sere_torch.node");
-  return { torchDir, pythonTorch: torch, generator, cores: availableParallelism(), addon: process.env.SERE_TORCH_ADDON };
+  return { torchDir, pythonTorch: torch, generator, cudnn: cudnn ?? null, cores: availableParallelism(), addon: process.env.SERE_TORCH_ADDON };
+}
+
+/**
+ * pip's cuDNN (the nvidia-cudnn package beside a CUDA PyTorch), which TorchConfig's cuDNN
+ * check does not look for inside Python packages: without it, find_package(Torch) stops
+ * ("uses cuDNN but I cannot find the cuDNN libraries"). Undefined where there is none.
+ */
+async function pipCudnn(): Promise<{ include: string; library: string } | undefined> {
+  const code = [
+    "import glob, os, nvidia.cudnn as m",
+    "d = list(m.__path__)[0]",
+    "libs = sorted(glob.glob(os.path.join(d, 'lib', 'libcudnn.so*')))",
+    "print(os.path.join(d, 'include') + '|' + libs[0] if libs and os.path.isdir(os.path.join(d, 'include')) else '')",
+  ].join("\n");
+  const line = await pythonPrints(code, 30_000).catch(() => "");
+  const [include, library] = line.split("|");
+  return include && library ? { include, library } : undefined;
 }
 
 async function reportInfo(plan: Plan, timeoutMs: number): Promise<object> {
