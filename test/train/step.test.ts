@@ -1,9 +1,10 @@
 // The native training step on a tiny network: losses, EMA teacher, centres, freezing, errors.
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, test } from "vitest";
 
 import { Model, modelOptionsSchema, tensor } from "../../src/index.js";
 import { native } from "../../src/native/load.js";
 import type { NativeEntries } from "../../src/native/surface.js";
+import { DEVICES, onDevice, type TestDevice } from "../devices.js";
 import { TINY_ARCHITECTURE, TINY_HEAD, tinySchedule, tinyStepOptions } from "./helpers.js";
 
 const B = 2;
@@ -12,6 +13,7 @@ const architecture = TINY_ARCHITECTURE;
 const head = TINY_HEAD;
 // drop path on: the restored step must continue the generator too
 const options = () => tinyStepOptions(0.1);
+const optionsOn = (device: TestDevice) => ({ ...options(), device });
 
 function batch(fill?: number) {
   const views = (n: number, size: number) =>
@@ -37,9 +39,10 @@ const schedule = tinySchedule;
 
 const asMap = (entries: NativeEntries) => new Map(entries.map(([n, t]) => [n, Float64Array.from(t.toArray() as ArrayLike<number>, Number)]));
 
-describe("the native SERE step", () => {
+describe.each(DEVICES)("the native SERE step, on %s", (device) => {
+  const it = test.runIf(onDevice(device));
   it("runs an iteration: finite losses, the teacher is the EMA of the student", async () => {
-    const step = new (native().SereStep)(options());
+    const step = new (native().SereStep)(optionsOn(device));
     const teacher0 = asMap(step.state("teacher"));
     const student0 = asMap(step.state("student"));
     // teacher and student start from the same weights; masked_embed is the student's alone
@@ -66,7 +69,7 @@ describe("the native SERE step", () => {
   });
 
   it("leaves the last layer alone while it is frozen", async () => {
-    const step = new (native().SereStep)(options());
+    const step = new (native().SereStep)(optionsOn(device));
     const before = asMap(step.state("student"));
     await step.run(batch(), { ...schedule, freezeLastLayer: true });
     const after = asMap(step.state("student"));
@@ -77,13 +80,13 @@ describe("the native SERE step", () => {
   });
 
   it("stops with an error when the loss is not finite", async () => {
-    const step = new (native().SereStep)(options());
+    const step = new (native().SereStep)(optionsOn(device));
     await expect(step.run(batch(Number.NaN), schedule)).rejects.toThrow(/the loss is not finite \(-?nan\) at iteration 0: training stopped/);
     step.dispose();
   });
 });
 
-describe("the step's randomness and fp16's loss scale", () => {
+describe("the step's randomness", () => {
   it("a Model created between two iterations leaves the step's random stream (drop path) alone", async () => {
     const uninterrupted = new (native().SereStep)(options());
     const expected = [await uninterrupted.run(batch(), schedule), await uninterrupted.run(batch(), schedule)];
@@ -109,12 +112,16 @@ describe("the step's randomness and fp16's loss scale", () => {
     first.dispose();
     again.dispose();
   });
+});
 
-  it("an overflowing step skips the student's update, halves the scale and still moves the teacher (as the reference)", async () => {
-    const step = new (native().SereStep)({ ...options(), lossScaling: true });
+describe.each(DEVICES)("fp16's loss scale, on %s", (device) => {
+  // On CUDA in float16 itself, the precision the scale is for; on the CPU the scale alone.
+  const precision = device === "cuda" ? { precision: "float16" as const } : {};
+  test.runIf(onDevice(device))("an overflowing step skips the student's update, halves the scale and still moves the teacher (as the reference)", async () => {
+    const step = new (native().SereStep)({ ...optionsOn(device), ...precision, lossScaling: true });
     const student0 = step.state("student");
     // a teacher away from the student, so that the EMA shows; a scale that overflows float32
-    const elsewhere = new (native().SereStep)({ ...options(), seed: 9 });
+    const elsewhere = new (native().SereStep)({ ...optionsOn(device), ...precision, seed: 9 });
     const teacher0 = elsewhere.state("teacher");
     elsewhere.dispose();
     const { centre, patchCentre } = step.centres();
