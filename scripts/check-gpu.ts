@@ -26,7 +26,14 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 /** The whole check, build included, stays under 8 minutes. */
 const TOTAL_SECONDS = 470;
 /** The test files whose numeric tests run once per device ("on cpu", "on cuda"). */
-export const DEVICE_TEST_FILES = ["test/model/parity.test.ts", "test/train/step-reference.test.ts", "test/train/step.test.ts", "test/data/render.test.ts"];
+export const DEVICE_TEST_FILES = [
+  "test/model/parity.test.ts",
+  "test/train/step-reference.test.ts",
+  "test/train/step.test.ts",
+  "test/data/render.test.ts",
+  "test/eval/knn.test.ts",
+  "test/eval/linear-probe.test.ts",
+];
 
 type Device = "cuda" | "cpu";
 

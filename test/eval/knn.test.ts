@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 
 import { knnAccuracy } from "../../src/eval/knn.js";
 import { tensor } from "../../src/index.js";
+import { cudaFeatures, onDevice } from "../devices.js";
 
 /** A small seeded generator, so the random cases are the same every run. */
 function random(seed: number) {
@@ -93,5 +94,20 @@ describe("weighted k-NN", () => {
     await expect(knnAccuracy({ features: f, labels: labels([0, 1]) }, { features: f, labels: labels([0]) })).rejects.toThrow(
       "one label per feature",
     );
+  });
+});
+
+describe.runIf(onDevice("cuda"))("weighted k-NN, on cuda", () => {
+  it("matches a brute-force computation on features held on the GPU", async () => {
+    const classes = 5;
+    const [train, test] = [await cudaFeatures(120, 1), await cudaFeatures(40, 2)];
+    const [trainY, testY] = [train.rows.map((_, i) => (i * 7) % classes), test.rows.map((_, i) => (i * 3) % classes)];
+    const ks = [1, 5, 20];
+    const ours = await knnAccuracy({ features: train.features, labels: labels(trainY) }, { features: test.features, labels: labels(testY) }, { ks, temperature: 0.07, numClasses: classes, chunkSize: 16 });
+    ks.forEach((k, i) => {
+      const expected = bruteForce(train.rows, trainY, test.rows, testY, k, 0.07, classes);
+      expect(ours[i]!.top1, `k = ${k}`).toBeCloseTo(expected.top1, 9);
+      expect(ours[i]!.top5, `k = ${k}`).toBeCloseTo(expected.top5, 9);
+    });
   });
 });

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 
 import { linearProbe } from "../../src/eval/linear-probe.js";
 import { tensor } from "../../src/index.js";
+import { cudaFeatures, onDevice } from "../devices.js";
 
 /** Four classes, each a Gaussian blob around its own direction: linearly separable. */
 function blobs(count: number, seed: number) {
@@ -51,5 +52,21 @@ describe("linear probe", () => {
     const both = await linearProbe({ features: stack(noise, informative.features), labels: informative.labels }, test, { ...options, epochs: 2 });
     expect(both.best.top1).toBeGreaterThan(blind.best.top1);
     await expect(linearProbe({ features: stack(noise, noise), labels: test.labels }, test, options)).rejects.toThrow(/one label per image/);
+  });
+});
+
+describe.runIf(onDevice("cuda"))("linear probe, on cuda", () => {
+  it("on features held on the GPU: the accuracies of the same probe on the CPU, within a test image", async () => {
+    const [train, test] = [await cudaFeatures(200, 3), await cudaFeatures(50, 4)];
+    // A learnable label: which of the first four feature values is the largest.
+    const labels = (rows: number[][]) => tensor(BigInt64Array.from(rows.map((r) => BigInt(r.indexOf(Math.max(...r.slice(0, 4)))))), [rows.length]);
+    const onCpu = (t: typeof train.features) => tensor(t.toArray() as Float32Array, t.shape());
+    const options = { lrs: [0.01, 0.1], epochs: 5, batchSize: 32 };
+    const gpu = await linearProbe({ features: train.features, labels: labels(train.rows) }, { features: test.features, labels: labels(test.rows) }, options);
+    const cpu = await linearProbe({ features: onCpu(train.features), labels: labels(train.rows) }, { features: onCpu(test.features), labels: labels(test.rows) }, options);
+    gpu.sweep.forEach((r, i) => {
+      expect(Math.abs(r.top1 - cpu.sweep[i]!.top1), `lr ${r.lr}`).toBeLessThanOrEqual(100 / 50);
+      expect(Math.abs(r.top5 - cpu.sweep[i]!.top5), `lr ${r.lr}`).toBeLessThanOrEqual(100 / 50);
+    });
   });
 });
