@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it, onTestFinished } from "vitest";
 
 import { type StepCase, runEagerStep, runNativeStep, stepCaseOf, trainConfigOf } from "../../bench/train.js";
 import { resolveTrainConfig } from "../../src/config/resolve.js";
-import { info, tensor } from "../../src/index.js";
+import { tensor } from "../../src/index.js";
 import { readWeightGroups } from "../../src/model/weights.js";
 import { native } from "../../src/native/load.js";
 import { stepOptionsFrom } from "../../src/train/step-options.js";
@@ -130,8 +130,15 @@ describe.runIf(hasPythonTorch())("the eager step against the native step", () =>
     expect(kernels[1]).toBe(kernels[0]);
   });
 
-  it.runIf(!info().cuda.available)("a case on cuda, where this PyTorch sees no CUDA device, is refused by the eager side, naming the fix", async () => {
-    await expect(runEagerStep({ ...TINY, device: "cuda" })).rejects.toThrow(/device 'cuda', but this PyTorch .* sees no CUDA device: run it where one is/);
+  it("a case on cuda, where PyTorch sees no CUDA device (none visible), is refused by the eager side, naming the fix", async () => {
+    const visible = process.env.CUDA_VISIBLE_DEVICES;
+    process.env.CUDA_VISIBLE_DEVICES = ""; // the eager process inherits it: no device, GPU machine or not
+    try {
+      await expect(runEagerStep({ ...TINY, device: "cuda" })).rejects.toThrow(/device 'cuda', but this PyTorch .* sees no CUDA device: run it where one is/);
+    } finally {
+      if (visible === undefined) delete process.env.CUDA_VISIBLE_DEVICES;
+      else process.env.CUDA_VISIBLE_DEVICES = visible;
+    }
   });
 
   it("a case without a field is refused by both sides, naming it", async () => {

@@ -53,7 +53,7 @@ describe("command-line flags", () => {
     const help = flagsHelp(shape, resolveTrainConfig({ preset: "fashion-mnist-tiny" }));
     expect(help).toContain("--epochs number (1)\n");
     expect(help).toContain("--patch-size number (8)\n");
-    expect(help).toContain("--global-crops-scale N N (0.4 1)\n");
+    expect(help).toContain("--global-crops-scale N N (0.6 1)\n");
   });
 
   it("accepts the reference's snake_case names", () => {
