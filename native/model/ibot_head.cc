@@ -9,6 +9,14 @@ namespace {
 at::Tensor L2Normalize(const at::Tensor& x) {
   return torch::nn::functional::normalize(x, torch::nn::functional::NormalizeFuncOptions().p(2).dim(-1));
 }
+
+// Rows `patch_rows` (flat indices into the B x N patch tokens) of (B, 1 + N, D) tokens,
+// gathered in place: image b's patches sit b + 1 rows (the CLS tokens) further on.
+at::Tensor SelectPatchRows(const at::Tensor& tokens, const at::Tensor& patch_rows) {
+  const int64_t patches = tokens.size(1) - 1;
+  auto rows = patch_rows + at::div(patch_rows, patches, "floor") + 1;
+  return tokens.reshape({-1, tokens.size(2)}).index_select(0, rows);
+}
 }  // namespace
 
 WeightNormLinearImpl::WeightNormLinearImpl(int64_t in, int64_t out, bool freeze_norm) {
@@ -52,16 +60,15 @@ HeadOutput IBOTHeadImpl::forward(const at::Tensor& tokens, bool with_patches) {
 }
 
 HeadOutput IBOTHeadImpl::forward(const at::Tensor& tokens, const at::Tensor& patch_rows, bool patch_mean) {
-  const int64_t images = tokens.size(0), patches = tokens.size(1) - 1, dim = tokens.size(2);
+  const int64_t images = tokens.size(0), patches = tokens.size(1) - 1;
   // The last layer's inputs, stacked: the CLS embeddings, the patch rows asked for and,
   // with patch_mean, the mean patch embedding of each image.
   std::vector<at::Tensor> embeddings;
   if (patch_mean) {
     auto z = L2Normalize(mlp->forward(tokens));
-    auto z_patches = z.narrow(1, 1, patches);
-    embeddings = {z.select(1, 0), z_patches.reshape({-1, z.size(2)}).index_select(0, patch_rows), z_patches.mean(1)};
+    embeddings = {z.select(1, 0), SelectPatchRows(z, patch_rows), z.narrow(1, 1, patches).mean(1)};
   } else {
-    auto selected = tokens.narrow(1, 1, patches).reshape({-1, dim}).index_select(0, patch_rows);
+    auto selected = SelectPatchRows(tokens, patch_rows);
     auto z = L2Normalize(mlp->forward(at::cat({tokens.select(1, 0), selected})));
     embeddings = {z.narrow(0, 0, images), z.narrow(0, images, selected.size(0))};
   }
