@@ -165,9 +165,8 @@ export class Trainer extends EventEmitter<Events> {
       const knnEvalEvery = evaluates && !ranks ? c.knnEvalEvery : 0;
       const result = await this.loop(step, loader, { epoch, iteration, perEpoch, outputDir, device, ranks, tensorboard, knnEvalEvery });
       await communicator?.barrier();
-      if (writes && c.knnEval && result.stoppedBy !== "abort" && result.lastCheckpoint && dataset.classes.length > 0) {
-        result.knn = await this.evaluate(result.lastCheckpoint, join(outputDir, LOG), result.iterations);
-        tensorboard?.scalars(result.iterations, knnScalars(result.knn));
+      if (evaluates && result.stoppedBy !== "abort" && result.lastCheckpoint) {
+        result.knn = await this.evaluate(result.lastCheckpoint, { log: join(outputDir, LOG), iteration: result.iterations, tensorboard });
       }
       return result;
     } finally {
@@ -192,12 +191,11 @@ export class Trainer extends EventEmitter<Events> {
     const c = this.config;
     if (at.knnEvalEvery === 0 || iteration % at.knnEvalEvery !== 0) return false;
     const last = c.maxSteps > 0 ? Math.min(c.maxSteps, c.epochs * at.perEpoch) : c.epochs * at.perEpoch;
-    // at the end of an epoch the checkpoint written next is the one to evaluate
-    return iteration < last && iteration % at.perEpoch !== 0;
+    return iteration < last;
   }
 
-  /** The teacher's weighted k-NN accuracy (k = 10, 20, 100, 200) after `iteration` steps, logged and emitted. */
-  private async evaluate(checkpoint: string, log: string, iteration: number): Promise<KnnAccuracy[]> {
+  /** The teacher's weighted k-NN accuracy (k = 10, 20, 100, 200) after `iteration` steps: logged, written to TensorBoard and emitted. */
+  private async evaluate(checkpoint: string, at: { log: string; iteration: number; tensorboard?: EventFileWriter }): Promise<KnnAccuracy[]> {
     const c = this.config;
     const model = await loadBackbone(c, checkpoint);
     try {
@@ -213,7 +211,8 @@ export class Trainer extends EventEmitter<Events> {
         maxFailureShare: c.maxFailureShare,
         warn: (message) => this.warn(message),
       });
-      writeFileSync(log, `${JSON.stringify({ iteration, knn })}\n`, { flag: "a" });
+      writeFileSync(at.log, `${JSON.stringify({ iteration: at.iteration, knn })}\n`, { flag: "a" });
+      at.tensorboard?.scalars(at.iteration, knnScalars(knn));
       this.emit("evaluation", knn);
       return knn;
     } finally {
@@ -308,8 +307,7 @@ export class Trainer extends EventEmitter<Events> {
           return { config: c, iterations: iteration, epochs: epoch, lastCheckpoint, stoppedBy: reason };
         }
         if (this.evaluatesAt(iteration, at)) {
-          const knn = await this.evaluate(await save(epoch, loader.state()), log, iteration);
-          at.tensorboard?.scalars(iteration, knnScalars(knn));
+          await this.evaluate(await save(epoch, loader.state()), { log, iteration, tensorboard: at.tensorboard });
           started = performance.now(); // the evaluation is no part of the next step's time
         }
         waiting = performance.now();
