@@ -18,7 +18,7 @@ import { fileURLToPath } from "node:url";
 
 import sharp from "sharp";
 
-import { type StepCase, type StepTimes, runEagerStep, runNativeStep, stepCaseOf } from "../bench/train.js";
+import { median, type StepCase, type StepTimes, runEagerStep, runNativeStep, stepCaseOf } from "../bench/train.js";
 import { resolveTrainConfig } from "../src/config/resolve.js";
 import type { TrainConfigInput } from "../src/config/train.js";
 
@@ -360,7 +360,6 @@ async function generateImages(dir: string, count: number, side: number): Promise
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** Training steps of vit-small-imagenet on generated images: does the loss fall, does the step wait for data? */
 async function train(plan: Plan, timeoutMs: number): Promise<object> {
