@@ -8,6 +8,7 @@
 
 #include "augment/cpu_render.h"
 #include "augment/photometric.h"
+#include "runtime/threads.h"
 
 namespace sere::augment {
 namespace {
@@ -163,7 +164,9 @@ std::vector<at::Tensor> RenderViews(const SourceImages& images, const std::vecto
                                     const Normalisation& normalisation, const std::string& device_name, int threads,
                                     bool tensor_ops) {
   const at::Device device = DeviceNamed(device_name);
-  if (threads > 0) at::set_num_threads(threads);  // OpenMP keeps it per calling thread
+  // The call runs on a libuv worker (one intra-op thread unless asked): more than one here gives
+  // this worker an OpenMP team of its own beside the compute lane's (runtime/threads.h).
+  if (threads > 0) SetIntraOpThreadsHere(threads);
   CheckImages(images);
   for (const ViewGroup& group : groups) CheckGroup(group, images);
   std::vector<at::Tensor> out;

@@ -8,6 +8,7 @@ namespace sere::binding {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new AddonData());
+  UseOneIntraOpThreadByDefault();
   SetIntraOpThreads(DefaultIntraOpThreads());
   RetainFreedMemory();
   RegisterInfo(env, exports);

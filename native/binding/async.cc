@@ -13,13 +13,13 @@
 namespace sere::binding {
 namespace {
 
-// One thread that runs jobs in the order given; Run blocks its caller (a libuv worker)
-// until the job is done and rethrows what the job threw. Never destroyed: the thread waits
-// for jobs until the process ends.
-class TrainingThread {
+// The compute lane: one thread that runs jobs in the order given; Run blocks its caller (a
+// libuv worker) until the job is done and rethrows what the job threw. Never destroyed: the
+// thread waits for jobs until the process ends.
+class ComputeThread {
  public:
-  static TrainingThread& Get() {
-    static auto* thread = new TrainingThread();
+  static ComputeThread& Get() {
+    static auto* thread = new ComputeThread();
     return *thread;
   }
 
@@ -42,7 +42,7 @@ class TrainingThread {
   }
 
  private:
-  TrainingThread() { std::thread([this] { Loop(); }).detach(); }
+  ComputeThread() { std::thread([this] { Loop(); }).detach(); }
 
   [[noreturn]] void Loop() {
     for (;;) {
@@ -75,14 +75,15 @@ class PromiseWorker : public Napi::AsyncWorker {
  protected:
   void Execute() override {
     try {
-      auto run = [this] {
-        ApplyIntraOpThreadsHere();
+      if (lane_ == Lane::kCompute) {
+        ComputeThread::Get().Run([this] {
+          SetIntraOpThreadsHere(IntraOpThreads());
+          finish_ = work_();
+        });
+      } else {
+        SetIntraOpThreadsHere(1);  // what the last task on this thread set does not carry over
         finish_ = work_();
-      };
-      if (lane_ == Lane::kTraining)
-        TrainingThread::Get().Run(run);
-      else
-        run();
+      }
     } catch (const std::exception& e) {
       SetError(MessageOf(e));
     } catch (...) {

@@ -9,6 +9,7 @@
 #include "binding/options.h"
 #include "binding/tensor.h"
 #include "binding/typed_arrays.h"
+#include "runtime/threads.h"
 
 namespace sere::binding {
 namespace {
@@ -79,6 +80,7 @@ Napi::Value RenderViews(const Napi::CallbackInfo& info, bool tensor_ops) {
                                          Triple(env, norm.Get("std"), "normalisation.std")};
     std::string device = StringArg(info, 3, "renderViews: device");
     int threads = info[4].IsUndefined() ? 0 : static_cast<int>(IntArg(info, 4, "renderViews: threads"));
+    if (threads == 0) threads = IntraOpThreads();  // 0: setThreads' count
 
     return RunAsync(env, [images = std::move(images), groups = std::move(groups), normalisation, device, threads, tensor_ops,
                           keep_alive]() -> Finish {
@@ -88,7 +90,7 @@ Napi::Value RenderViews(const Napi::CallbackInfo& info, bool tensor_ops) {
                for (size_t i = 0; i < views.size(); ++i) out.Set(i, Tensor::New(env, views[i]));
                return out.As<Napi::Value>();
              };
-           })
+           }, Lane::kPool)  // beside the compute lane's work: the next batches while a step runs
         .As<Napi::Value>();
   });
 }

@@ -70,7 +70,7 @@ class Communicator : public Napi::ObjectWrap<Communicator> {
                  connection->communicator.Set(communicator);
                  return env.Undefined();
                };
-             })
+             }, Lane::kPool)
           .As<Napi::Value>();
     });
   }
@@ -88,7 +88,7 @@ class Communicator : public Napi::ObjectWrap<Communicator> {
                  for (size_t i = 0; i < all.size(); ++i) out.Set(i, all[i]);
                  return out;
                };
-             })
+             }, Lane::kPool)
           .As<Napi::Value>();
     });
   }
@@ -100,7 +100,7 @@ class Communicator : public Napi::ObjectWrap<Communicator> {
       return RunAsync(env, [communicator]() -> Finish {
                communicator->Barrier();
                return [](Napi::Env env) { return env.Undefined(); };
-             })
+             }, Lane::kPool)
           .As<Napi::Value>();
     });
   }

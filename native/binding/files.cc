@@ -36,7 +36,7 @@ Napi::Value WriteFileAtomicallyJs(const Napi::CallbackInfo& info) {
     return RunAsync(env, [path, pieces, kept]() -> Finish {
              WriteFileAtomically(path, pieces);
              return [kept](Napi::Env env) { return env.Undefined(); };
-           })
+           }, Lane::kPool)
         .As<Napi::Value>();
   });
 }

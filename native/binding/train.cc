@@ -117,7 +117,7 @@ class SereStep : public Napi::ObjectWrap<SereStep> {
                  out.Set("stop", r.stop);
                  return out;
                };
-             }, Lane::kTraining)
+             })
           .As<Napi::Value>();
     });
   }
@@ -177,7 +177,7 @@ class SereStep : public Napi::ObjectWrap<SereStep> {
                std::lock_guard<std::mutex> lock(training->mutex);
                train::SaveCheckpoint(path, training->step, extra);
                return [](Napi::Env env) { return env.Undefined(); };
-             }, Lane::kTraining)
+             })
           .As<Napi::Value>();
     });
   }

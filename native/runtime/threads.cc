@@ -1,5 +1,6 @@
 #include "runtime/threads.h"
 
+#include <ATen/Config.h>
 #include <ATen/Parallel.h>
 
 #include <atomic>
@@ -8,10 +9,18 @@
 #include <string>
 #include <thread>
 
+#if AT_PARALLEL_OPENMP
+extern "C" void omp_set_num_threads(int n);  // libgomp, loaded with LibTorch
+#endif
+
 namespace sere {
 namespace {
-std::atomic<int> desired_threads{0};
+std::atomic<int> compute_threads{1};
+
+void CheckCount(int n) {
+  if (n < 1) throw std::invalid_argument("thread count must be >= 1, got " + std::to_string(n));
 }
+}  // namespace
 
 int DefaultIntraOpThreads() {
   if (const char* env = std::getenv("OMP_NUM_THREADS")) {
@@ -23,19 +32,25 @@ int DefaultIntraOpThreads() {
 }
 
 void SetIntraOpThreads(int n) {
-  if (n < 1) throw std::invalid_argument("thread count must be >= 1, got " + std::to_string(n));
-  desired_threads = n;
-  at::set_num_threads(n);
+  CheckCount(n);
+  compute_threads = n;
 }
 
-int IntraOpThreads() {
-  int n = desired_threads.load();
-  return n > 0 ? n : at::get_num_threads();
+int IntraOpThreads() { return compute_threads.load(); }
+
+void UseOneIntraOpThreadByDefault() {
+  // ATen gives each thread, at its first parallel op, the count last set anywhere.
+  at::set_num_threads(1);
 }
 
-void ApplyIntraOpThreadsHere() {
-  int n = desired_threads.load();
-  if (n > 0 && at::get_num_threads() != n) at::set_num_threads(n);
+void SetIntraOpThreadsHere(int n) {
+  CheckCount(n);
+#if AT_PARALLEL_OPENMP
+  at::get_num_threads();   // ATen's first-use setting of this thread, so it cannot come later
+  omp_set_num_threads(n);  // this thread's count alone (at::set_num_threads sets the default too)
+#else
+  at::set_num_threads(n);  // one pool for the process: nothing is per thread
+#endif
 }
 
 }  // namespace sere

@@ -1,14 +1,22 @@
 #pragma once
-// LibTorch's intra-op thread count. ATen keeps it per OS thread (OpenMP), and our
-// work runs on libuv's worker threads, so every native task re-applies the setting.
+// LibTorch's intra-op threads. With OpenMP (Linux builds) the count is kept per OS thread,
+// and every thread that runs a parallel op with more than one thread keeps a team of
+// OpenMP threads for the rest of the process. libgomp makes every team's idle threads
+// sleep at once as soon as the teams together hold more threads than there are cores, so
+// a second team (the JS thread's, a libuv worker's) made each of the training step's
+// parallel ops wake its threads from sleep: two threads ran the default step at 0.6x the
+// speed of one. So the process has one thread for parallel work (binding/async.h's compute
+// lane) and runs everything else on one intra-op thread.
 namespace sere {
 
-// Sets the count for all later native work (n >= 1).
+// The intra-op threads of the compute thread from its next task on (n >= 1).
 void SetIntraOpThreads(int n);
 int IntraOpThreads();
 // The default: OMP_NUM_THREADS when set, else the machine's cores (Debian's torch starts at 1).
 int DefaultIntraOpThreads();
-// Called at the start of every task on a worker thread.
-void ApplyIntraOpThreadsHere();
+// At load, on the JS thread: every thread starts with one intra-op thread.
+void UseOneIntraOpThreadByDefault();
+// This OS thread's intra-op threads (the others keep theirs).
+void SetIntraOpThreadsHere(int n);
 
 }  // namespace sere

@@ -96,10 +96,6 @@ export const PRESETS = {
     batchSizePerGpu: 32,
     precision: "auto",
     device: "cpu",
-    // One intra-op thread: this network's ops are too small to split, and a second thread
-    // made its step 1.1x to 2.5x slower (waiting at OpenMP's barriers); the second core
-    // renders the next batches.
-    threads: 1,
     dataPath: "/usr/share/datasets/fashion-mnist",
     outputDir: "runs/fashion-mnist-tiny",
     saveckpFreq: 0,

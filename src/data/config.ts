@@ -76,9 +76,9 @@ export const loaderSchema = z.object({
   /** Batches prepared ahead of the consumer (decoded, planned and augmented). */
   prefetch: z.number().int().min(1).default(2),
   /**
-   * LibTorch threads for rendering a batch on the CPU (0: the global setting). With 1 (the
+   * LibTorch threads for rendering a batch on the CPU (0: setThreads' count). With 1 (the
    * default) the `prefetch` batches in flight render side by side, and rendering never
-   * competes with a training step's thread team for the cores.
+   * keeps an OpenMP team of its own beside the training step's (README, Runtime).
    */
   renderThreads: z.number().int().min(0).default(1),
   /** Images decoded at once. */

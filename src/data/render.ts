@@ -58,7 +58,7 @@ export function renderGroups(
 
 /**
  * The global views (2B, 3, S, S) and local views (V_l B, 3, s, s) of a step, view-major.
- * `threads` > 0 sets LibTorch's threads for this render (0: the global setting).
+ * `threads` > 0 sets LibTorch's threads for this render (0: setThreads' count).
  */
 export async function renderStep(
   plan: StepPlan,

@@ -332,7 +332,7 @@ export interface NativeViewGroup {
 export interface NativeAugment {
   /**
    * Renders every group's views: one float32 (views, 3, size, size) tensor per group, on
-   * `device`. `threads` > 0: LibTorch threads for this call (default: the global setting).
+   * `device`. `threads` > 0: LibTorch threads for this call (default: setThreads' count).
    */
   renderViews(
     images: NativeSourceImages,
