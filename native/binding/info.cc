@@ -1,5 +1,8 @@
 // info(), setThreads(), liveObjects(), cudaPeakMemory(): what the addon is and how it runs.
+#include <ATen/Parallel.h>
+
 #include "binding/addon.h"
+#include "binding/async.h"
 #include "binding/errors.h"
 #include "binding/live_objects.h"
 #include "binding/options.h"
@@ -71,6 +74,22 @@ Napi::Value CudaPeakMemory(const Napi::CallbackInfo& info) {
   });
 }
 
+// threadsByLane(lane): Promise<number>, the intra-op threads that a task on that lane
+// ("compute" or "pool") runs with; threadsByLane("js"): the JS thread's, at once.
+Napi::Value ThreadsByLane(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, [&]() -> Napi::Value {
+    const std::string lane = StringArg(info, 0, "threadsByLane(lane): lane");
+    if (lane == "js") return Napi::Number::New(env, at::get_num_threads());
+    if (lane != "compute" && lane != "pool")
+      throw Napi::TypeError::New(env, "threadsByLane(lane): lane must be \"compute\", \"pool\" or \"js\", got \"" + lane + "\"");
+    return RunAsync(env, [] {
+             const int threads = at::get_num_threads();
+             return [threads](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, threads); };
+           }, lane == "compute" ? Lane::kCompute : Lane::kPool);
+  });
+}
+
 }  // namespace
 
 void RegisterInfo(Napi::Env env, Napi::Object exports) {
@@ -78,6 +97,7 @@ void RegisterInfo(Napi::Env env, Napi::Object exports) {
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
   exports.Set("liveObjects", Napi::Function::New(env, LiveObjects, "liveObjects"));
   exports.Set("cudaPeakMemory", Napi::Function::New(env, CudaPeakMemory, "cudaPeakMemory"));
+  TestingExports(env, exports).Set("threadsByLane", Napi::Function::New(env, ThreadsByLane, "threadsByLane"));
 }
 
 }  // namespace sere::binding

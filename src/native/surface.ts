@@ -366,6 +366,9 @@ export interface NativeTesting {
     gradOutput: NativeTensor,
     communicator?: NativeCommunicator,
   ): Promise<NativeBatchNormResult>;
+  /** The intra-op threads of a task on the compute lane or a libuv worker, or of the JS thread (at once). */
+  threadsByLane(lane: "compute" | "pool"): Promise<number>;
+  threadsByLane(lane: "js"): number;
 }
 
 export interface NativeAddon extends NativeObjectiveAddon, NativeAugment {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import { info, liveObjects, matmul, setThreads, tensor } from "../../src/index.js";
+import { native } from "../../src/native/load.js";
 
 describe("the native addon", () => {
   it("reports what it is and what it runs on", () => {
@@ -30,6 +31,30 @@ describe("the native addon", () => {
     expect(info().threads).toBe(expected);
     expect(() => setThreads(0)).toThrow(/integer >= 1, got 0/);
     expect(() => setThreads(1.5)).toThrow(/integer >= 1/);
+  });
+
+  it("runs parallel work on the compute lane alone: setThreads' count there, one thread on libuv's workers and the JS thread", async () => {
+    const { testing } = native();
+    try {
+      for (const n of [3, 1, 2]) {
+        setThreads(n);
+        expect(await testing.threadsByLane("compute")).toBe(n);
+        expect(await testing.threadsByLane("pool")).toBe(1);
+        expect(testing.threadsByLane("js")).toBe(1);
+      }
+      // A render asking for its own threads does not leave them to the worker's next task.
+      const views = await native().renderViews(
+        { pixels: [new Uint8Array(4 * 4 * 3)], sizes: new Int32Array([4, 4]) },
+        [{ size: 2, boxes: new Int32Array([0, 0, 0, 4, 4, 0]), colour: new Float32Array(12) }],
+        { mean: new Float32Array([0, 0, 0]), std: new Float32Array([1, 1, 1]) },
+        "cpu",
+        2,
+      );
+      for (const v of views) v.dispose();
+      for (let i = 0; i < 8; i++) expect(await testing.threadsByLane("pool")).toBe(1);
+    } finally {
+      setThreads(Number(process.env.OMP_NUM_THREADS) || (await import("node:os")).availableParallelism());
+    }
   });
 
   it("round-trips tensors and computes a product off the JS thread", async () => {
