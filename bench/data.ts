@@ -12,10 +12,10 @@ import sharp from "sharp";
 
 import { viewsSchema } from "../src/data/config.js";
 import { openDataset } from "../src/data/datasets/open.js";
+import { Loader } from "../src/data/loader.js";
 import { planStep } from "../src/data/plan.js";
 import { Random } from "../src/data/random.js";
-import { IMAGENET_NORMALISATION, renderStep, type RgbImage } from "../src/data/render.js";
-import { Loader } from "../src/data/loader.js";
+import { IMAGENET_NORMALISATION, type RgbImage, renderStep } from "../src/data/render.js";
 import { info, setThreads } from "../src/index.js";
 
 const WIDTH = 500;
@@ -27,7 +27,9 @@ async function photoFolder(count: number): Promise<{ folder: string; source: str
   const folder = mkdtempSync(join(tmpdir(), "sere-bench-photos-"));
   mkdirSync(join(folder, "all"));
   const sources = existsSync(BACKGROUNDS)
-    ? readdirSync(BACKGROUNDS).filter((f) => /\.(webp|jpe?g|png)$/i.test(f)).map((f) => join(BACKGROUNDS, f))
+    ? readdirSync(BACKGROUNDS)
+        .filter((f) => /\.(webp|jpe?g|png)$/i.test(f))
+        .map((f) => join(BACKGROUNDS, f))
     : [];
   for (let i = 0; i < count; i++) {
     const out = join(folder, "all", `${String(i).padStart(3, "0")}.jpg`);
@@ -43,8 +45,11 @@ async function photoFolder(count: number): Promise<{ folder: string; source: str
       await src.extract({ left, top, width: w, height: h }).resize(WIDTH, HEIGHT, { fit: "fill" }).jpeg({ quality: 90 }).toFile(out);
     } else {
       const noise = Buffer.alloc(WIDTH * HEIGHT * 3);
-      for (let p = 0; p < noise.length; p++) noise[p] = ((p * 2654435761) >>> 24) ^ (p % (3 * WIDTH)) % 256;
-      await sharp(noise, { raw: { width: WIDTH, height: HEIGHT, channels: 3 } }).blur(1.5).jpeg({ quality: 90 }).toFile(out);
+      for (let p = 0; p < noise.length; p++) noise[p] = ((p * 2654435761) >>> 24) ^ ((p % (3 * WIDTH)) % 256);
+      await sharp(noise, { raw: { width: WIDTH, height: HEIGHT, channels: 3 } })
+        .blur(1.5)
+        .jpeg({ quality: 90 })
+        .toFile(out);
     }
   }
   return { folder: join(folder, "all"), source: sources.length > 0 ? `${BACKGROUNDS} (${sources.length} wallpapers, cut and resized)` : "synthetic" };
@@ -110,7 +115,16 @@ async function stages(folder: string, count: number) {
 function reference(folder: string, workers: number, batchSize: number, images: number) {
   const result = spawnSync(
     "/usr/bin/python3",
-    [join(import.meta.dirname, "reference_data.py"), folder, "--workers", String(workers), "--batch", String(batchSize), "--batches", String(Math.ceil(images / batchSize))],
+    [
+      join(import.meta.dirname, "reference_data.py"),
+      folder,
+      "--workers",
+      String(workers),
+      "--batch",
+      String(batchSize),
+      "--batches",
+      String(Math.ceil(images / batchSize)),
+    ],
     { encoding: "utf8", env: { ...process.env, OMP_NUM_THREADS: "1" } },
   );
   if (result.status !== 0) return { error: `reference pipeline failed: ${result.stderr.slice(-500)}` };

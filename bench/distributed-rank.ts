@@ -1,8 +1,8 @@
 // One rank of the data-parallel benchmark (bench/distributed.ts): times the SERE step of a
 // preset on synthetic views; prints JSON. Without WORLD_SIZE it runs alone, with no communicator.
 import { resolveTrainConfig } from "../src/config/resolve.js";
-import { native } from "../src/native/load.js";
 import { setThreads } from "../src/index.js";
+import { native } from "../src/native/load.js";
 import { connectRanks, rankEnvironment } from "../src/train/distributed.js";
 import { stepOptionsFrom } from "../src/train/step-options.js";
 import { syntheticBatch } from "./train.js";
@@ -25,8 +25,7 @@ for (let i = 0; i < iterations; i++) await step.run(batch, schedule);
 const secondsPerStep = (performance.now() - started) / 1000 / iterations;
 // What the gradient averaging moves each step: every trainable student parameter's gradient, fp32.
 const trainable = new Set(step.parameterGroups().flat());
-const gradientValues = step
-  .state("student")
+const gradientValues = (await step.state("student"))
   .filter(([name]) => trainable.has(name))
   .reduce((n, [, t]) => n + t.shape().reduce((a, b) => a * b, 1), 0);
 process.stdout.write(`${JSON.stringify({ secondsPerStep, gradientBytes: gradientValues * 4, peakRssMiB: process.resourceUsage().maxRSS / 1024 })}\n`);

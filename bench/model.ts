@@ -13,7 +13,10 @@ export async function run(): Promise<object> {
   const results: Record<string, object> = {};
   for (const c of CASES) {
     const model = Model.create({ ...c.options, dropPathRate: 0.1, maskedImModeling: true, seed: 0 });
-    const images = tensor(Float32Array.from({ length: c.batch * 3 * c.size * c.size }, () => Math.random() - 0.5), [c.batch, 3, c.size, c.size]);
+    const images = tensor(
+      Float32Array.from({ length: c.batch * 3 * c.size * c.size }, () => Math.random() - 0.5),
+      [c.batch, 3, c.size, c.size],
+    );
     const row: Record<string, number> = {};
     for (const precision of ["float32", "bfloat16"] as const) {
       for (const backward of [false, true]) {

@@ -1,7 +1,7 @@
 // The SERE objective at ViT-S/16 shapes (K = 8192, D = 384, H = 6, N = 196 global /
 // 36 local, V_l = 10): forward + backward of the full objective, batched versus term
 // by term, and the resident memory it adds at its peak.
-import { info, SereObjective, disposeGrids, sereGrids, tensor, type CropRecord, type SereInputs, type Tensor } from "../src/index.js";
+import { type CropRecord, disposeGrids, info, type SereInputs, SereObjective, sereGrids, type Tensor, tensor } from "../src/index.js";
 
 const VIT_S = { K: 8192, D: 384, H: 6, N: 196, nLocal: 6, V_l: 10 };
 
@@ -18,7 +18,13 @@ function noise(shape: number[], seed: number): Tensor {
 }
 
 function records(B: number, V_l: number): CropRecord[][] {
-  const crop = (i: number, side: number): CropRecord => ({ x: (i * 37) % (100 - side), y: (i * 53) % (100 - side), width: side, height: side, flipped: i % 2 === 1 });
+  const crop = (i: number, side: number): CropRecord => ({
+    x: (i * 37) % (100 - side),
+    y: (i * 53) % (100 - side),
+    width: side,
+    height: side,
+    flipped: i % 2 === 1,
+  });
   return Array.from({ length: B }, (_, b) => Array.from({ length: 2 + V_l }, (_, v) => crop(b * 12 + v, v < 2 ? 70 : 30)));
 }
 
@@ -29,7 +35,7 @@ function records(B: number, V_l: number): CropRecord[][] {
 function masks(images: number, N: number): Tensor {
   const data = new Uint8Array(images * N);
   for (let i = 1; i < images; i += 2) {
-    const ratio = 0.1 + (0.4 * ((i * 0.618) % 1));
+    const ratio = 0.1 + 0.4 * ((i * 0.618) % 1);
     for (let p = 0; p < Math.round(ratio * N); p++) data[i * N + ((p * 11) % N)] = 1; // 11 and N = 196 are coprime: distinct patches
   }
   return tensor(data, [images, N]);

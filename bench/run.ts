@@ -1,9 +1,10 @@
 // `npm run bench [-- suite ...]`: runs the benchmark suites (all by default) and prints
 // one JSON object, suite name -> measurements. Numbers are reported, never asserted.
-import * as model from "./model.js";
-import * as objective from "./objective.js";
+
 import * as data from "./data.js";
 import * as distributed from "./distributed.js";
+import * as model from "./model.js";
+import * as objective from "./objective.js";
 import * as runtime from "./runtime.js";
 import * as train from "./train.js";
 

@@ -24,23 +24,35 @@ import { fileURLToPath } from "node:url";
 
 import { resolveTrainConfig } from "../src/config/resolve.js";
 import type { TrainConfig, TrainConfigInput } from "../src/config/train.js";
+import { tensor } from "../src/index.js";
 import { modelOptionsSchema } from "../src/model/options.js";
 import { chooseOpenBlasKernels } from "../src/native/cpu.js";
-import { tensor } from "../src/index.js";
 import { architectureOf } from "../src/train/backbone.js";
 import { stepPrecision } from "../src/train/step-options.js";
 
 export function syntheticBatch(B: number, global: number, local: number, locals: number, patch: number) {
-  const views = (n: number, s: number) => tensor(Float32Array.from({ length: n * 3 * s * s }, () => Math.random() * 2 - 1), [n, 3, s, s]);
+  const views = (n: number, s: number) =>
+    tensor(
+      Float32Array.from({ length: n * 3 * s * s }, () => Math.random() * 2 - 1),
+      [n, 3, s, s],
+    );
   const record = (v: number) => (v < 2 ? [v * 10, v * 5, 80, 80, v] : [(v * 7) % 60, (v * 11) % 60, 30, 30, v % 2]);
   const n = global / patch;
   return {
     globalViews: views(2 * B, global),
     localViews: locals > 0 ? views(locals * B, local) : undefined,
-    masks: tensor(Uint8Array.from({ length: 2 * B * n * n }, (_, i) => (i % 7 < 2 ? 1 : 0)), [2 * B, n, n]),
+    masks: tensor(
+      Uint8Array.from({ length: 2 * B * n * n }, (_, i) => (i % 7 < 2 ? 1 : 0)),
+      [2 * B, n, n],
+    ),
     globalRecords: tensor(Float32Array.from([0, 1].flatMap((v) => Array.from({ length: B }, () => record(v)).flat())), [2 * B, 5]),
     localRecords:
-      locals > 0 ? tensor(Float32Array.from(Array.from({ length: locals }, (_, v) => Array.from({ length: B }, () => record(v + 2)).flat()).flat()), [locals * B, 5]) : undefined,
+      locals > 0
+        ? tensor(Float32Array.from(Array.from({ length: locals }, (_, v) => Array.from({ length: B }, () => record(v + 2)).flat()).flat()), [
+            locals * B,
+            5,
+          ])
+        : undefined,
   };
 }
 
@@ -84,9 +96,33 @@ export interface StepCase {
 
 /** The fields of a step case, which both sides require. */
 export const STEP_CASE_FIELDS = [
-  "preset", "embedDim", "depth", "numHeads", "patchSize", "outDim", "hiddenDim", "bottleneckDim", "sharedHead", "normLastLayer",
-  "dropPath", "globalSize", "localSize", "localCount", "batch", "overlapSize", "clipGrad", "alpha", "beta", "lambda1", "lambda2",
-  "temperaturePixel", "temperatureChannel", "precision", "threads", "warmup", "steps",
+  "preset",
+  "embedDim",
+  "depth",
+  "numHeads",
+  "patchSize",
+  "outDim",
+  "hiddenDim",
+  "bottleneckDim",
+  "sharedHead",
+  "normLastLayer",
+  "dropPath",
+  "globalSize",
+  "localSize",
+  "localCount",
+  "batch",
+  "overlapSize",
+  "clipGrad",
+  "alpha",
+  "beta",
+  "lambda1",
+  "lambda2",
+  "temperaturePixel",
+  "temperatureChannel",
+  "precision",
+  "threads",
+  "warmup",
+  "steps",
 ] as const satisfies ReadonlyArray<keyof StepCase>;
 
 export interface StepRun {
@@ -196,7 +232,13 @@ export function stepEnvironment(): NodeJS.ProcessEnv {
 
 /** `timeoutMs`: the process is killed after that long (0: no limit), and the promise rejects. */
 function runProcess(command: string, args: string[], what: string, timeoutMs = 0): Promise<StepTimes> {
-  const child = spawn(command, args, { cwd: REPOSITORY, env: stepEnvironment(), stdio: ["ignore", "pipe", "pipe"], timeout: timeoutMs, killSignal: "SIGKILL" });
+  const child = spawn(command, args, {
+    cwd: REPOSITORY,
+    env: stepEnvironment(),
+    stdio: ["ignore", "pipe", "pipe"],
+    timeout: timeoutMs,
+    killSignal: "SIGKILL",
+  });
   let out = "";
   let err = "";
   child.stdout.on("data", (d: Buffer) => (out += d.toString()));
@@ -308,7 +350,14 @@ export async function run(): Promise<object> {
     const config = resolveTrainConfig({ preset: SIDE_BY_SIDE_PRESET, overrides: c.overrides });
     const s = stepCaseOf(SIDE_BY_SIDE_PRESET, config, { threads: 2, warmup: vitRuns.warmup, steps: vitRuns.steps });
     const loadBefore = loadavg()[0]!;
-    const [native, eager] = await alternate(c.name, [["native", () => runNativeStep(s)], ["eager", () => runEagerStep(s)]], vitRuns.rounds);
+    const [native, eager] = await alternate(
+      c.name,
+      [
+        ["native", () => runNativeStep(s)],
+        ["eager", () => runEagerStep(s)],
+      ],
+      vitRuns.rounds,
+    );
     const n = summary(native!, s.batch);
     const e = summary(eager!, s.batch);
     // bf16 against the eager fp32 step too: the reference's own CPU precision.

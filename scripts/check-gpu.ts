@@ -18,7 +18,7 @@ import { fileURLToPath } from "node:url";
 
 import sharp from "sharp";
 
-import { median, type StepCase, type StepTimes, runEagerStep, runNativeStep, stepCaseOf } from "../bench/train.js";
+import { median, runEagerStep, runNativeStep, type StepCase, type StepTimes, stepCaseOf } from "../bench/train.js";
 import { resolveTrainConfig } from "../src/config/resolve.js";
 import type { TrainConfigInput } from "../src/config/train.js";
 
@@ -212,11 +212,19 @@ async function build(plan: Plan, timeoutMs: number): Promise<object> {
   // pip's ninja package carries the binary; cmake-js takes Ninja whenever `ninja` is on PATH.
   const ninjaDir = await pythonPrints("import ninja; print(ninja.BIN_DIR)", 30_000).catch(() => undefined);
   if (ninjaDir) env.PATH = `${ninjaDir}:${env.PATH ?? ""}`;
-  const generator = await runCommand("ninja", ["--version"], 10_000, env).then(() => "Ninja", () => "Unix Makefiles");
+  const generator = await runCommand("ninja", ["--version"], 10_000, env).then(
+    () => "Ninja",
+    () => "Unix Makefiles",
+  );
   const cudnn = await pipCudnn();
   const cudnnFlags = cudnn ? [`--CDCUDNN_INCLUDE_PATH=${cudnn.include}`, `--CDCUDNN_LIBRARY_PATH=${cudnn.library}`] : [];
   mkdirSync(CUDA_ADDON_DIR, { recursive: true });
-  await runCommand(process.execPath, ["scripts/build-native.mjs", `--CDTorch_DIR=${torchDir}`, ...cudnnFlags, "--out", CUDA_ADDON_DIR], timeoutMs, env);
+  await runCommand(
+    process.execPath,
+    ["scripts/build-native.mjs", `--CDTorch_DIR=${torchDir}`, ...cudnnFlags, "--out", CUDA_ADDON_DIR],
+    timeoutMs,
+    env,
+  );
   // Every later stage and its processes load this addon.
   process.env.SERE_TORCH_ADDON = join(CUDA_ADDON_DIR, "Release", "sere_torch.node");
   return { torchDir, pythonTorch: torch, generator, cudnn: cudnn ?? null, cores: availableParallelism(), addon: process.env.SERE_TORCH_ADDON };
@@ -246,7 +254,9 @@ async function reportInfo(plan: Plan, timeoutMs: number): Promise<object> {
   process.stdout.write(`info(): ${JSON.stringify(info, null, 2)}\n`);
   if (plan.device === "cuda" && !(info.build.cuda && info.cuda.available)) {
     throw new PartialFailure(
-      info.build.cuda ? "the addon was built with CUDA but sees no CUDA device (driver? CUDA_VISIBLE_DEVICES?)" : "the addon was built against a LibTorch without CUDA",
+      info.build.cuda
+        ? "the addon was built with CUDA but sees no CUDA device (driver? CUDA_VISIBLE_DEVICES?)"
+        : "the addon was built against a LibTorch without CUDA",
       info,
     );
   }
@@ -286,13 +296,16 @@ async function deviceTests(plan: Plan, timeoutMs: number): Promise<object> {
   const summary = {
     files,
     passed: tests.filter((t) => t.status === "passed").length,
-    failed: tests.filter((t) => t.status === "failed").map((t) => ({ test: `${t.file}: ${t.fullName}`, error: t.failureMessages.join("\n").slice(0, 1500) })),
+    failed: tests
+      .filter((t) => t.status === "failed")
+      .map((t) => ({ test: `${t.file}: ${t.fullName}`, error: t.failureMessages.join("\n").slice(0, 1500) })),
     skipped: [...named("skipped"), ...named("pending"), ...named("todo")],
   };
   if (summary.failed.length > 0) throw new PartialFailure(`${summary.failed.length} test(s) failed on ${plan.device}`, summary);
   if (summary.passed === 0) throw new PartialFailure(`no test ran on ${plan.device}`, summary);
   // With a GPU, every device variant runs: a skipped one is a requirement the machine lacks.
-  if (plan.device === "cuda" && summary.skipped.length > 0) throw new PartialFailure(`${summary.skipped.length} test(s) skipped with a GPU at hand`, summary);
+  if (plan.device === "cuda" && summary.skipped.length > 0)
+    throw new PartialFailure(`${summary.skipped.length} test(s) skipped with a GPU at hand`, summary);
   if (finished) throw new PartialFailure(finished.message, summary);
   return summary;
 }
@@ -324,7 +337,8 @@ async function stepCase(plan: Plan, overrides: TrainConfigInput, timeoutMs: numb
     eager: eager.ok ? sideSummary(eager.value, s.batch) : { error: eager.error },
     // Above 1: the project is faster / uses more memory than eager PyTorch.
     speedRatio: native.ok && eager.ok ? eager.value.secondsPerStep.median / native.value.secondsPerStep.median : null,
-    memoryRatio: native.ok && eager.ok && native.value.cudaPeakMiB && eager.value.cudaPeakMiB ? native.value.cudaPeakMiB / eager.value.cudaPeakMiB : null,
+    memoryRatio:
+      native.ok && eager.ok && native.value.cudaPeakMiB && eager.value.cudaPeakMiB ? native.value.cudaPeakMiB / eager.value.cudaPeakMiB : null,
   };
   const errors = [native, eager].flatMap((side, i) => (side.ok ? [] : [`${i === 0 ? "native" : "eager"}: ${side.error}`]));
   if (errors.length > 0) throw new PartialFailure(errors.join("\n"), result);
@@ -353,7 +367,11 @@ async function generateImages(dir: string, count: number, side: number): Promise
         pixels[at + 2] = (b + ((x + y) >> 1)) % 256;
       }
     }
-    writes.push(sharp(pixels, { raw: { width: side, height: side, channels: 3 } }).jpeg({ quality: 90 }).toFile(join(dir, `class${c}`, `${i}.jpg`)));
+    writes.push(
+      sharp(pixels, { raw: { width: side, height: side, channels: 3 } })
+        .jpeg({ quality: 90 })
+        .toFile(join(dir, `class${c}`, `${i}.jpg`)),
+    );
     if (writes.length >= 64) await Promise.all(writes.splice(0));
   }
   await Promise.all(writes);
@@ -369,7 +387,17 @@ async function train(plan: Plan, timeoutMs: number): Promise<object> {
     await generateImages(join(dir, "images"), plan.train.images, plan.train.side);
     const generateSeconds = (Date.now() - started) / 1000;
     const out = join(dir, "run");
-    const args = ["--import", "tsx", "src/cli/sere-train.ts", "--preset", "vit-small-imagenet", "--data-path", join(dir, "images"), "--output-dir", out];
+    const args = [
+      "--import",
+      "tsx",
+      "src/cli/sere-train.ts",
+      "--preset",
+      "vit-small-imagenet",
+      "--data-path",
+      join(dir, "images"),
+      "--output-dir",
+      out,
+    ];
     args.push("--max-steps", String(plan.train.steps), "--log-every", "1", "--tensorboard", "false", ...plan.train.flags);
     await runCommand(process.execPath, args, timeoutMs - (Date.now() - started));
     const log = readFileSync(join(out, "log.jsonl"), "utf8")

@@ -7,7 +7,7 @@
 // LIBTORCH or Torch_DIR environment variables, a Python PyTorch
 // (torch.utils.cmake_prefix_path), the system's CMake package (Debian's libtorch-dev).
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -31,11 +31,11 @@ function configDirIn(dir) {
 
 function pythonTorchDir(python) {
   try {
-    const out = execFileSync(
-      python,
-      ["-c", "import torch.utils, os; print(os.path.join(torch.utils.cmake_prefix_path, 'Torch'))"],
-      { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"], timeout: 60_000 },
-    );
+    const out = execFileSync(python, ["-c", "import torch.utils, os; print(os.path.join(torch.utils.cmake_prefix_path, 'Torch'))"], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+      timeout: 60_000,
+    });
     return out.trim().split("\n").pop();
   } catch {
     return undefined;
@@ -95,7 +95,9 @@ export function findLibTorch({ explicit, env = process.env, pythons = ["python3"
   for (const python of pythons) {
     const dir = pythonTorchDir(python);
     if (dir && configDirIn(dir)) return { torchDir: configDirIn(dir), source: `Python PyTorch (${python})` };
-    tried.push(`Python PyTorch via \`${python} -c "import torch"\`: ${dir ? `no TorchConfig.cmake in ${dir}` : "not importable"}. Fix: ${FIXES.python}.`);
+    tried.push(
+      `Python PyTorch via \`${python} -c "import torch"\`: ${dir ? `no TorchConfig.cmake in ${dir}` : "not importable"}. Fix: ${FIXES.python}.`,
+    );
   }
 
   for (const prefix of systemRoots) {
@@ -134,7 +136,9 @@ function sources() {
       const path = join(dir, name);
       return statSync(path).isDirectory() ? walk(path) : path.endsWith(".cc") ? [path] : [];
     });
-  return walk(join(root, "native")).map((p) => relative(root, p)).sort();
+  return walk(join(root, "native"))
+    .map((p) => relative(root, p))
+    .sort();
 }
 
 function gyp(key) {
@@ -151,12 +155,7 @@ function gyp(key) {
     case "cuda":
       return [p.cuda ? "1" : "0"];
     case "libraries":
-      return [
-        ...p.libDirs.flatMap((d) => [`-L${d}`, `-Wl,-rpath,${d}`]),
-        "-Wl,--no-as-needed",
-        ...p.libs.map((l) => `-l${l}`),
-        "-Wl,--as-needed",
-      ];
+      return [...p.libDirs.flatMap((d) => [`-L${d}`, `-Wl,-rpath,${d}`]), "-Wl,--no-as-needed", ...p.libs.map((l) => `-l${l}`), "-Wl,--as-needed"];
     default:
       throw new Error(`unknown key ${key}`);
   }

@@ -15,6 +15,7 @@ packages=(
   dataset-fashion-mnist
   python3-torch       # the tests check that Python's torch.load reads the .pth files we write
   chromium            # the tests open `sere report`'s page in a headless browser and screenshot it
+  clang-format        # native/'s style (.clang-format), checked by the tests
   cmake ninja-build g++ make python3
 )
 $sudo apt-get update -qq

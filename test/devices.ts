@@ -20,7 +20,10 @@ export function onDevice(device: TestDevice): boolean {
  */
 export async function cudaFeatures(n: number, seed: number): Promise<{ features: Tensor; rows: number[][] }> {
   const model = Model.create({ arch: "custom", embedDim: 6, depth: 1, numHeads: 2, patchSize: 4, imgSize: 8, head: false, seed, device: "cuda" });
-  const images = tensor(Float32Array.from({ length: n * 3 * 8 * 8 }, (_, i) => Math.sin(i * 0.37 + seed)), [n, 3, 8, 8]);
+  const images = tensor(
+    Float32Array.from({ length: n * 3 * 8 * 8 }, (_, i) => Math.sin(i * 0.37 + seed)),
+    [n, 3, 8, 8],
+  );
   const features = await model.features(images);
   model.dispose();
   const values = features.toArray() as Float32Array;

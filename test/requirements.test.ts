@@ -7,14 +7,18 @@ import { describe, expect, it } from "vitest";
 import { MAY_SKIP_IN_CI, requireOrSkip } from "./requirements.js";
 
 function testFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? testFiles(join(dir, e.name)) : e.name.endsWith(".ts") ? [join(dir, e.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? testFiles(join(dir, e.name)) : e.name.endsWith(".ts") ? [join(dir, e.name)] : [],
+  );
 }
 
 describe("requireOrSkip", () => {
   it("skips where the requirement is missing, fails under CI=true, and lets only hardware skip in CI", () => {
     expect(requireOrSkip(true, "Fashion-MNIST", { CI: "true" })).toBe(true);
     expect(requireOrSkip(false, "Fashion-MNIST", {})).toBe(false);
-    expect(() => requireOrSkip(false, "Fashion-MNIST", { CI: "true" })).toThrow(/Fashion-MNIST is missing, and under CI=true no suite may skip: install it/);
+    expect(() => requireOrSkip(false, "Fashion-MNIST", { CI: "true" })).toThrow(
+      /Fashion-MNIST is missing, and under CI=true no suite may skip: install it/,
+    );
     expect(MAY_SKIP_IN_CI).toEqual(["a CUDA device"]);
     expect(requireOrSkip(false, "a CUDA device", { CI: "true" })).toBe(false);
   });

@@ -16,7 +16,9 @@ export const MAY_SKIP_IN_CI: readonly string[] = ["a CUDA device"];
  */
 export function requireOrSkip(available: boolean, what: string, env: NodeJS.ProcessEnv = process.env): boolean {
   if (available || env.CI !== "true" || MAY_SKIP_IN_CI.includes(what)) return available;
-  throw new Error(`${what} is missing, and under CI=true no suite may skip: install it (scripts/setup-debian.sh does), or run without CI=true to skip the suite`);
+  throw new Error(
+    `${what} is missing, and under CI=true no suite may skip: install it (scripts/setup-debian.sh does), or run without CI=true to skip the suite`,
+  );
 }
 
 export const FASHION_MNIST = "/usr/share/datasets/fashion-mnist";
@@ -26,10 +28,16 @@ export const CHROMIUM = "/usr/bin/chromium";
 export const hasChromium = () => requireOrSkip(existsSync(CHROMIUM), "Chromium (Debian's chromium)");
 
 /** Debian's Fashion-MNIST (dataset-fashion-mnist). */
-export const hasFashionMnist = () => requireOrSkip(existsSync(`${FASHION_MNIST}/train-images-idx3-ubyte.gz`), "Fashion-MNIST (Debian's dataset-fashion-mnist)");
+export const hasFashionMnist = () =>
+  requireOrSkip(existsSync(`${FASHION_MNIST}/train-images-idx3-ubyte.gz`), "Fashion-MNIST (Debian's dataset-fashion-mnist)");
 
 /** An addon built with data parallelism (LibTorch's c10d with Gloo: Debian's libgloo-dev). */
-export const hasDataParallelism = () => requireOrSkip(info().build.dataParallel, "data parallelism (an addon built against LibTorch with c10d and Gloo: Debian's libgloo-dev)");
+export const hasDataParallelism = () =>
+  requireOrSkip(info().build.dataParallel, "data parallelism (an addon built against LibTorch with c10d and Gloo: Debian's libgloo-dev)");
+
+/** Debian's clang-format, which keeps native/ in one style (the style test checks it). */
+export const CLANG_FORMAT = "clang-format";
+export const hasClangFormat = () => requireOrSkip(spawnSync(CLANG_FORMAT, ["--version"]).status === 0, "clang-format (Debian's clang-format)");
 
 let python: { path?: string } | undefined;
 

@@ -34,8 +34,7 @@ void CheckImages(const SourceImages& images) {
 // Checks a group's shapes, that every box lies inside its image and that every view is
 // large enough for its blur, before any pixel work.
 void CheckGroup(const ViewGroup& group, const SourceImages& images) {
-  TORCH_CHECK(group.boxes.dim() == 2 && group.boxes.size(1) == kBoxColumns &&
-                  group.boxes.scalar_type() == at::kInt,
+  TORCH_CHECK(group.boxes.dim() == 2 && group.boxes.size(1) == kBoxColumns && group.boxes.scalar_type() == at::kInt,
               "augment: boxes must be int32 (views, ", static_cast<int>(kBoxColumns), ")");
   TORCH_CHECK(group.colour.dim() == 2 && group.colour.size(1) == kColourColumns &&
                   group.colour.size(0) == group.boxes.size(0) && group.colour.scalar_type() == at::kFloat,
@@ -78,13 +77,16 @@ at::Tensor CropResizeFlip(const std::vector<at::Tensor>& images, const ViewGroup
   at::Tensor out = at::empty({views, 3, size, size}, at::TensorOptions().dtype(at::kFloat).device(device));
   auto render = [&](int64_t begin, int64_t end) {
     for (int64_t v = begin; v < end; ++v) {
-      at::Tensor crop = images[box[v][kImage]].narrow(2, box[v][kY], box[v][kHeight]).narrow(3, box[v][kX], box[v][kWidth]);
+      at::Tensor crop =
+          images[box[v][kImage]].narrow(2, box[v][kY], box[v][kHeight]).narrow(3, box[v][kX], box[v][kWidth]);
       out[v].copy_(at::_upsample_bicubic2d_aa(crop, at::IntArrayRef{size, size}, false, c10::nullopt)[0]);
     }
   };
   // On the CPU the views are independent small jobs: spread them over the threads.
-  if (device.is_cpu()) at::parallel_for(0, views, 1, render);
-  else render(0, views);
+  if (device.is_cpu())
+    at::parallel_for(0, views, 1, render);
+  else
+    render(0, views);
   out.clamp_(0.0, 1.0);  // bicubic overshoots; PIL clamps to the pixel range as well
   std::vector<int64_t> flipped;
   for (int64_t v = 0; v < views; ++v)
@@ -136,10 +138,14 @@ void JitterAndGrayscale(at::Tensor& views, const at::Tensor& colour) {
       at::Tensor factor = at::tensor(factors, at::kFloat).to(device);
       ApplyTo(views, idx, [&](const at::Tensor& x) {
         switch (op) {
-          case 0: return Brightness(x, factor);
-          case 1: return Contrast(x, factor);
-          case 2: return Saturation(x, factor);
-          default: return Hue(x, factor);
+          case 0:
+            return Brightness(x, factor);
+          case 1:
+            return Contrast(x, factor);
+          case 2:
+            return Saturation(x, factor);
+          default:
+            return Hue(x, factor);
         }
       });
     }
@@ -152,8 +158,7 @@ void Photometric(at::Tensor& views, const at::Tensor& colour_in) {
   at::Tensor colour = colour_in.contiguous();
   JitterAndGrayscale(views, colour);
   auto blur = Select(colour, kBlurSigma, [](auto row) { return row[kBlurSigma] > 0; });
-  ApplyTo(views, blur.first,
-          [&](const at::Tensor& x) { return GaussianBlur(x, at::tensor(blur.second, at::kFloat)); });
+  ApplyTo(views, blur.first, [&](const at::Tensor& x) { return GaussianBlur(x, at::tensor(blur.second, at::kFloat)); });
   auto solarize = Select(colour, kSolarize, [](auto row) { return row[kSolarize] != 0; });
   ApplyTo(views, solarize.first, [](const at::Tensor& x) { return Solarize(x); });
 }
@@ -176,9 +181,11 @@ std::vector<at::Tensor> RenderViews(const SourceImages& images, const std::vecto
   }
   std::vector<at::Tensor> sources = ToFloatImages(images, device);
   at::Tensor mean = at::tensor(std::vector<float>(normalisation.mean.begin(), normalisation.mean.end()), at::kFloat)
-                        .to(device).view({1, 3, 1, 1});
+                        .to(device)
+                        .view({1, 3, 1, 1});
   at::Tensor std = at::tensor(std::vector<float>(normalisation.std.begin(), normalisation.std.end()), at::kFloat)
-                       .to(device).view({1, 3, 1, 1});
+                       .to(device)
+                       .view({1, 3, 1, 1});
   for (const ViewGroup& group : groups) {
     at::Tensor views = CropResizeFlip(sources, group, device);
     Photometric(views, group.colour);

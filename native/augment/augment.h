@@ -24,15 +24,15 @@ enum BoxColumn { kImage = 0, kX, kY, kWidth, kHeight, kFlipped, kBoxColumns };
 
 // Columns of ViewGroup::colour (float32, one row per view).
 enum ColourColumn {
-  kJitter = 0,     // 1: apply colour jitter
-  kBrightness,     // factor; 1 = unchanged
-  kContrast,       // factor; 1 = unchanged
-  kSaturation,     // factor; 1 = unchanged
-  kHue,            // shift in [-0.5, 0.5]; 0 = unchanged
-  kOrder0,         // kOrder0..kOrder0+3: op ids (0 brightness, 1 contrast, 2 saturation, 3 hue) in application order
+  kJitter = 0,  // 1: apply colour jitter
+  kBrightness,  // factor; 1 = unchanged
+  kContrast,    // factor; 1 = unchanged
+  kSaturation,  // factor; 1 = unchanged
+  kHue,         // shift in [-0.5, 0.5]; 0 = unchanged
+  kOrder0,      // kOrder0..kOrder0+3: op ids (0 brightness, 1 contrast, 2 saturation, 3 hue) in application order
   kGrayscale = kOrder0 + 4,  // 1: convert to grayscale
-  kBlurSigma,      // Gaussian blur sigma; 0 = no blur
-  kSolarize,       // 1: invert values >= 128/255
+  kBlurSigma,                // Gaussian blur sigma; 0 = no blur
+  kSolarize,                 // 1: invert values >= 128/255
   kColourColumns
 };
 

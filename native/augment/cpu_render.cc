@@ -232,8 +232,8 @@ struct Scratch {
 };
 
 // Renders view v of the group into `out` (3 planes of size x size).
-void RenderView(const SourceImages& images, const ViewGroup& group, int64_t v,
-                const Normalisation& normalisation, float* out, Scratch& scratch) {
+void RenderView(const SourceImages& images, const ViewGroup& group, int64_t v, const Normalisation& normalisation,
+                float* out, Scratch& scratch) {
   auto box = group.boxes.accessor<int32_t, 2>()[v];
   auto c = group.colour.accessor<float, 2>()[v];
   const int64_t size = group.size, plane = size * size;
@@ -256,14 +256,19 @@ void RenderView(const SourceImages& images, const ViewGroup& group, int64_t v,
       const float factor = c[kBrightness + op];
       if (factor == kIdentity[op]) continue;
       switch (op) {
-        case 0: BlendPlanes(r, g, b, plane, factor, 0.0f, false); break;
+        case 0:
+          BlendPlanes(r, g, b, plane, factor, 0.0f, false);
+          break;
         case 1: {
           const float mean = static_cast<float>(LumaSum(r, g, b, plane) / static_cast<double>(plane));
           BlendPlanes(r, g, b, plane, factor, mean, false);
           break;
         }
-        case 2: BlendPlanes(r, g, b, plane, factor, 0.0f, true); break;
-        default: ShiftHue(r, g, b, plane, factor);
+        case 2:
+          BlendPlanes(r, g, b, plane, factor, 0.0f, true);
+          break;
+        default:
+          ShiftHue(r, g, b, plane, factor);
       }
     }
   }
@@ -290,7 +295,8 @@ at::Tensor RenderGroupCpu(const SourceImages& images, const ViewGroup& group, co
   // The views are independent jobs of similar size: spread them over the threads.
   at::parallel_for(0, views, 1, [&](int64_t begin, int64_t end) {
     Scratch scratch;
-    for (int64_t v = begin; v < end; ++v) RenderView(images, group, v, normalisation, base + v * 3 * size * size, scratch);
+    for (int64_t v = begin; v < end; ++v)
+      RenderView(images, group, v, normalisation, base + v * 3 * size * size, scratch);
   });
   return out;
 }

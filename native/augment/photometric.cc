@@ -21,9 +21,7 @@ at::Tensor Blend(const at::Tensor& a, const at::Tensor& b, const at::Tensor& rat
 
 }  // namespace
 
-at::Tensor Brightness(const at::Tensor& x, const at::Tensor& factor) {
-  return Blend(x, at::zeros_like(x), factor);
-}
+at::Tensor Brightness(const at::Tensor& x, const at::Tensor& factor) { return Blend(x, at::zeros_like(x), factor); }
 
 at::Tensor Contrast(const at::Tensor& x, const at::Tensor& factor) {
   at::Tensor mean = Luma(x).mean({1, 2, 3}, /*keepdim=*/true);
@@ -78,7 +76,8 @@ at::Tensor GaussianBlur(const at::Tensor& x, const at::Tensor& sigma_cpu) {
   at::Tensor kernels = at::zeros({n, side}, at::kFloat);
   for (int64_t k = 0; k < n; ++k) {
     const int64_t own_half = static_cast<int64_t>(std::ceil(3.0 * sigma[k]));
-    at::Tensor t = at::linspace(-static_cast<double>(own_half), static_cast<double>(own_half), 2 * own_half + 1, at::kFloat);
+    at::Tensor t =
+        at::linspace(-static_cast<double>(own_half), static_cast<double>(own_half), 2 * own_half + 1, at::kFloat);
     at::Tensor pdf = at::exp(-0.5 * (t / sigma[k]).pow(2));
     kernels[k].narrow(0, half - own_half, 2 * own_half + 1).copy_(pdf / pdf.sum());
   }
@@ -90,11 +89,9 @@ at::Tensor GaussianBlur(const at::Tensor& x, const at::Tensor& sigma_cpu) {
   // convolution with one group per image and channel.
   at::Tensor padded = at::reflection_pad2d(x, {half, half, half, half});
   at::Tensor rows = at::zeros({n, 3, h + 2 * half, w}, x.options());
-  for (int64_t k = 0; k < side; ++k)
-    rows.addcmul_(padded.narrow(3, k, w), kernels.select(1, k).view({n, 1, 1, 1}));
+  for (int64_t k = 0; k < side; ++k) rows.addcmul_(padded.narrow(3, k, w), kernels.select(1, k).view({n, 1, 1, 1}));
   at::Tensor both = at::zeros({n, 3, h, w}, x.options());
-  for (int64_t k = 0; k < side; ++k)
-    both.addcmul_(rows.narrow(2, k, h), kernels.select(1, k).view({n, 1, 1, 1}));
+  for (int64_t k = 0; k < side; ++k) both.addcmul_(rows.narrow(2, k, h), kernels.select(1, k).view({n, 1, 1, 1}));
   return both;
 }
 

@@ -28,8 +28,7 @@ inline Napi::Object TestingExports(Napi::Env env, Napi::Object exports) {
 // The C++ object behind a JS instance of `cls`; throws a TypeError naming `what` otherwise.
 template <class Wrapped>
 Wrapped* UnwrapInstance(Napi::Env env, Napi::Value value, const Napi::FunctionReference& cls, const std::string& what) {
-  if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(cls.Value()))
-    throw Napi::TypeError::New(env, what);
+  if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(cls.Value())) throw Napi::TypeError::New(env, what);
   return Wrapped::Unwrap(value.As<Napi::Object>());
 }
 

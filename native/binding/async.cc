@@ -42,7 +42,9 @@ class ComputeThread {
   }
 
  private:
-  ComputeThread() { std::thread([this] { Loop(); }).detach(); }
+  ComputeThread() {
+    std::thread([this] { Loop(); }).detach();
+  }
 
   [[noreturn]] void Loop() {
     for (;;) {

@@ -16,7 +16,8 @@ namespace {
 
 std::array<float, 3> Triple(Napi::Env env, Napi::Value value, const char* what) {
   at::Tensor t = TensorFromTypedArray(env, value, {3});
-  if (t.scalar_type() != at::kFloat) throw Napi::TypeError::New(env, std::string(what) + " must be a Float32Array of 3");
+  if (t.scalar_type() != at::kFloat)
+    throw Napi::TypeError::New(env, std::string(what) + " must be a Float32Array of 3");
   return {t[0].item<float>(), t[1].item<float>(), t[2].item<float>()};
 }
 
@@ -38,17 +39,18 @@ Napi::Value RenderViews(const Napi::CallbackInfo& info, bool tensor_ops) {
     Napi::Int32Array sizes = sizes_arg.As<Napi::Int32Array>();
     Napi::Value pixels_arg = images_arg.Get("pixels");
     if (!pixels_arg.IsArray() || pixels_arg.As<Napi::Array>().Length() * 2 != sizes.ElementLength())
-      throw Napi::TypeError::New(env, "renderViews: images.pixels must be an array of Uint8Array, one per (height, width) pair");
+      throw Napi::TypeError::New(
+          env, "renderViews: images.pixels must be an array of Uint8Array, one per (height, width) pair");
     Napi::Array pixels = pixels_arg.As<Napi::Array>();
     augment::SourceImages images;
     for (uint32_t i = 0; i < pixels.Length(); ++i) {
       Napi::Value image = pixels.Get(i);
       const int64_t height = sizes[2 * i], width = sizes[2 * i + 1];
-      if (!image.IsTypedArray() || image.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
-          height <= 0 || width <= 0 ||
-          static_cast<int64_t>(image.As<Napi::TypedArray>().ByteLength()) != height * width * 3)
-        throw Napi::TypeError::New(env, "renderViews: images.pixels[" + std::to_string(i) + "] must be a Uint8Array of " +
-                                            std::to_string(height) + " x " + std::to_string(width) + " x 3 bytes");
+      if (!image.IsTypedArray() || image.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array || height <= 0 ||
+          width <= 0 || static_cast<int64_t>(image.As<Napi::TypedArray>().ByteLength()) != height * width * 3)
+        throw Napi::TypeError::New(env, "renderViews: images.pixels[" + std::to_string(i) +
+                                            "] must be a Uint8Array of " + std::to_string(height) + " x " +
+                                            std::to_string(width) + " x 3 bytes");
       Napi::Uint8Array bytes = image.As<Napi::Uint8Array>();
       images.pixels.push_back(bytes.Data());
       images.heights.push_back(height);
@@ -82,15 +84,19 @@ Napi::Value RenderViews(const Napi::CallbackInfo& info, bool tensor_ops) {
     int threads = info[4].IsUndefined() ? 0 : static_cast<int>(IntArg(info, 4, "renderViews: threads"));
     if (threads == 0) threads = IntraOpThreads();  // 0: setThreads' count
 
-    return RunAsync(env, [images = std::move(images), groups = std::move(groups), normalisation, device, threads, tensor_ops,
-                          keep_alive]() -> Finish {
-             std::vector<at::Tensor> views = augment::RenderViews(images, groups, normalisation, device, threads, tensor_ops);
-             return [views](Napi::Env env) {
-               Napi::Array out = Napi::Array::New(env, views.size());
-               for (size_t i = 0; i < views.size(); ++i) out.Set(i, Tensor::New(env, views[i]));
-               return out.As<Napi::Value>();
-             };
-           }, Lane::kPool)  // beside the compute lane's work: the next batches while a step runs
+    return RunAsync(
+               env,
+               [images = std::move(images), groups = std::move(groups), normalisation, device, threads, tensor_ops,
+                keep_alive]() -> Finish {
+                 std::vector<at::Tensor> views =
+                     augment::RenderViews(images, groups, normalisation, device, threads, tensor_ops);
+                 return [views](Napi::Env env) {
+                   Napi::Array out = Napi::Array::New(env, views.size());
+                   for (size_t i = 0; i < views.size(); ++i) out.Set(i, Tensor::New(env, views[i]));
+                   return out.As<Napi::Value>();
+                 };
+               },
+               Lane::kPool)  // beside the compute lane's work: the next batches while a step runs
         .As<Napi::Value>();
   });
 }
@@ -98,12 +104,13 @@ Napi::Value RenderViews(const Napi::CallbackInfo& info, bool tensor_ops) {
 }  // namespace
 
 void RegisterAugment(Napi::Env env, Napi::Object exports) {
-  exports.Set("renderViews", Napi::Function::New(
-                                 env, [](const Napi::CallbackInfo& info) { return RenderViews(info, false); }, "renderViews"));
+  exports.Set("renderViews",
+              Napi::Function::New(
+                  env, [](const Napi::CallbackInfo& info) { return RenderViews(info, false); }, "renderViews"));
   TestingExports(env, exports)
-      .Set("renderViewsWithTensorOps",
-           Napi::Function::New(
-               env, [](const Napi::CallbackInfo& info) { return RenderViews(info, true); }, "renderViewsWithTensorOps"));
+      .Set("renderViewsWithTensorOps", Napi::Function::New(
+                                           env, [](const Napi::CallbackInfo& info) { return RenderViews(info, true); },
+                                           "renderViewsWithTensorOps"));
 }
 
 }  // namespace sere::binding

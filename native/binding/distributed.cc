@@ -27,12 +27,11 @@ struct Connection {
 class Communicator : public Napi::ObjectWrap<Communicator> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "Communicator",
-                       {InstanceMethod<&Communicator::Connect>("connect"),
-                        InstanceMethod<&Communicator::AllGather>("allGather"),
-                        InstanceMethod<&Communicator::Barrier>("barrier"),
-                        InstanceMethod<&Communicator::Backend>("backend"),
-                        InstanceMethod<&Communicator::Dispose>("dispose")});
+    return DefineClass(
+        env, "Communicator",
+        {InstanceMethod<&Communicator::Connect>("connect"), InstanceMethod<&Communicator::AllGather>("allGather"),
+         InstanceMethod<&Communicator::Barrier>("barrier"), InstanceMethod<&Communicator::Backend>("backend"),
+         InstanceMethod<&Communicator::Dispose>("dispose")});
   }
 
   // new Communicator({ rank, worldSize, masterAddr, masterPort, timeoutSeconds, device })
@@ -63,14 +62,17 @@ class Communicator : public Napi::ObjectWrap<Communicator> {
     return Guard(env, [&] {
       auto options = options_;
       auto connection = connection_;
-      return RunAsync(env, [options, connection]() -> Finish {
-               auto communicator = std::make_shared<distributed::Communicator>(options);
-               return [connection, communicator](Napi::Env env) -> Napi::Value {
-                 std::lock_guard<std::mutex> lock(connection->mutex);
-                 connection->communicator.Set(communicator);
-                 return env.Undefined();
-               };
-             }, Lane::kPool)
+      return RunAsync(
+                 env,
+                 [options, connection]() -> Finish {
+                   auto communicator = std::make_shared<distributed::Communicator>(options);
+                   return [connection, communicator](Napi::Env env) -> Napi::Value {
+                     std::lock_guard<std::mutex> lock(connection->mutex);
+                     connection->communicator.Set(communicator);
+                     return env.Undefined();
+                   };
+                 },
+                 Lane::kPool)
           .As<Napi::Value>();
     });
   }
@@ -80,15 +82,19 @@ class Communicator : public Napi::ObjectWrap<Communicator> {
     Napi::Env env = info.Env();
     return Guard(env, [&] {
       auto communicator = Get(env);
-      std::string key = StringArg(info, 0, "allGather(key, value): key"), value = StringArg(info, 1, "allGather(key, value): value");
-      return RunAsync(env, [communicator, key, value]() -> Finish {
-               auto all = communicator->AllGather(key, value);
-               return [all](Napi::Env env) -> Napi::Value {
-                 Napi::Array out = Napi::Array::New(env, all.size());
-                 for (size_t i = 0; i < all.size(); ++i) out.Set(i, all[i]);
-                 return out;
-               };
-             }, Lane::kPool)
+      std::string key = StringArg(info, 0, "allGather(key, value): key"),
+                  value = StringArg(info, 1, "allGather(key, value): value");
+      return RunAsync(
+                 env,
+                 [communicator, key, value]() -> Finish {
+                   auto all = communicator->AllGather(key, value);
+                   return [all](Napi::Env env) -> Napi::Value {
+                     Napi::Array out = Napi::Array::New(env, all.size());
+                     for (size_t i = 0; i < all.size(); ++i) out.Set(i, all[i]);
+                     return out;
+                   };
+                 },
+                 Lane::kPool)
           .As<Napi::Value>();
     });
   }
@@ -97,10 +103,13 @@ class Communicator : public Napi::ObjectWrap<Communicator> {
     Napi::Env env = info.Env();
     return Guard(env, [&] {
       auto communicator = Get(env);
-      return RunAsync(env, [communicator]() -> Finish {
-               communicator->Barrier();
-               return [](Napi::Env env) { return env.Undefined(); };
-             }, Lane::kPool)
+      return RunAsync(
+                 env,
+                 [communicator]() -> Finish {
+                   communicator->Barrier();
+                   return [](Napi::Env env) { return env.Undefined(); };
+                 },
+                 Lane::kPool)
           .As<Napi::Value>();
     });
   }
@@ -120,8 +129,8 @@ class Communicator : public Napi::ObjectWrap<Communicator> {
   std::shared_ptr<Connection> connection_ = std::make_shared<Connection>();
 };
 
-// testing.batchNorm2d(input, weight, bias, gradOutput, communicator?): Promise<{ output, gradInput, gradWeight, gradBias,
-// runningMean, runningVar }>: one training-mode forward and backward of the heads' BatchNorm (momentum 0.1,
+// testing.batchNorm2d(input, weight, bias, gradOutput, communicator?): Promise<{ output, gradInput, gradWeight,
+// gradBias, runningMean, runningVar }>: one training-mode forward and backward of the heads' BatchNorm (momentum 0.1,
 // eps 1e-5, fresh running statistics); with a communicator the statistics cover all ranks, without it this is
 // LibTorch's own BatchNorm.
 Napi::Value BatchNorm2d(const Napi::CallbackInfo& info) {
@@ -132,28 +141,33 @@ Napi::Value BatchNorm2d(const Napi::CallbackInfo& info) {
     auto bias = TensorArg(info, 2, "bias");
     auto grad_output = TensorArg(info, 3, "gradOutput");
     std::shared_ptr<distributed::Communicator> communicator;
-    if (!info[4].IsUndefined() && !info[4].IsNull())
-      communicator = CommunicatorFrom(env, info[4], "communicator");
-    return RunAsync(env, [=]() -> Finish {
-             torch::nn::BatchNorm2d bn(input.size(1));
-             {
-               torch::NoGradGuard no_grad;
-               bn->weight.copy_(weight);
-               bn->bias.copy_(bias);
-             }
-             auto x = input.detach().to(at::kFloat).requires_grad_(true);
-             model::AllReduceSum all_reduce = [communicator](at::Tensor& t) { communicator->AllReduceSum(t); };
-             auto y = model::NormaliseBatch(*bn, x, communicator ? &all_reduce : nullptr);
-             y.backward(grad_output.to(at::kFloat));
-             auto out = std::vector<at::Tensor>{y.detach(), x.grad(), bn->weight.grad(), bn->bias.grad(),
-                                                bn->running_mean.clone(), bn->running_var.clone()};
-             return [out](Napi::Env env) -> Napi::Value {
-               Napi::Object o = Napi::Object::New(env);
-               const char* names[] = {"output", "gradInput", "gradWeight", "gradBias", "runningMean", "runningVar"};
-               for (size_t i = 0; i < out.size(); ++i) o.Set(names[i], Tensor::New(env, out[i]));
-               return o;
-             };
-           })
+    if (!info[4].IsUndefined() && !info[4].IsNull()) communicator = CommunicatorFrom(env, info[4], "communicator");
+    return RunAsync(env,
+                    [=]() -> Finish {
+                      torch::nn::BatchNorm2d bn(input.size(1));
+                      {
+                        torch::NoGradGuard no_grad;
+                        bn->weight.copy_(weight);
+                        bn->bias.copy_(bias);
+                      }
+                      auto x = input.detach().to(at::kFloat).requires_grad_(true);
+                      model::AllReduceSum all_reduce = [communicator](at::Tensor& t) { communicator->AllReduceSum(t); };
+                      auto y = model::NormaliseBatch(*bn, x, communicator ? &all_reduce : nullptr);
+                      y.backward(grad_output.to(at::kFloat));
+                      auto out = std::vector<at::Tensor>{y.detach(),
+                                                         x.grad(),
+                                                         bn->weight.grad(),
+                                                         bn->bias.grad(),
+                                                         bn->running_mean.clone(),
+                                                         bn->running_var.clone()};
+                      return [out](Napi::Env env) -> Napi::Value {
+                        Napi::Object o = Napi::Object::New(env);
+                        const char* names[] = {"output",   "gradInput",   "gradWeight",
+                                               "gradBias", "runningMean", "runningVar"};
+                        for (size_t i = 0; i < out.size(); ++i) o.Set(names[i], Tensor::New(env, out[i]));
+                        return o;
+                      };
+                    })
         .As<Napi::Value>();
   });
 }

@@ -1,9 +1,8 @@
 #pragma once
 // Every C++ exception that reaches the boundary becomes a JS Error carrying its
 // message (LibTorch's without the C++ backtrace), so the process never aborts.
-#include <napi.h>
-
 #include <c10/util/Exception.h>
+#include <napi.h>
 
 #include <exception>
 #include <string>

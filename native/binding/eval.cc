@@ -46,16 +46,18 @@ Napi::Value Knn(const Napi::CallbackInfo& info) {
     options.temperature = NumberField(o, "temperature");
     options.num_classes = IntField(o, "numClasses");
     options.chunk_size = IntField(o, "chunkSize");
-    return RunAsync(env, [=]() -> Finish {
-             auto results = eval::WeightedKnn(sets.train_features, sets.train_labels, sets.test_features, sets.test_labels, options);
-             return [results](Napi::Env env) {
-               return Rows(env, results, [](Napi::Object& r, const eval::KnnAccuracy& a) {
-                 r.Set("k", static_cast<double>(a.k));
-                 r.Set("top1", a.top1);
-                 r.Set("top5", a.top5);
-               });
-             };
-           })
+    return RunAsync(env,
+                    [=]() -> Finish {
+                      auto results = eval::WeightedKnn(sets.train_features, sets.train_labels, sets.test_features,
+                                                       sets.test_labels, options);
+                      return [results](Napi::Env env) {
+                        return Rows(env, results, [](Napi::Object& r, const eval::KnnAccuracy& a) {
+                          r.Set("k", static_cast<double>(a.k));
+                          r.Set("top1", a.top1);
+                          r.Set("top5", a.top5);
+                        });
+                      };
+                    })
         .As<Napi::Value>();
   });
 }
@@ -67,7 +69,8 @@ Napi::Value Knn(const Napi::CallbackInfo& info) {
 std::function<bool(int64_t)> ProbeControl(const Napi::Object& o) {
   Napi::Value v = o.Get("control");
   if (v.IsUndefined()) return {};
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array || v.As<Napi::Int32Array>().ElementLength() < 2)
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
+      v.As<Napi::Int32Array>().ElementLength() < 2)
     throw Napi::TypeError::New(o.Env(), "option `control` must be an Int32Array of 2 elements");
   int32_t* cells = v.As<Napi::Int32Array>().Data();
   return [cells](int64_t epochs_done) {
@@ -77,7 +80,8 @@ std::function<bool(int64_t)> ProbeControl(const Napi::Object& o) {
 }
 
 // linearProbe(trainFeatures, trainLabels, testFeatures, testLabels,
-//             { lrs, epochs, batchSize, momentum, weightDecay, numClasses, seed, control? }) -> Promise<Array<{ lr, top1, top5 }>>
+//             { lrs, epochs, batchSize, momentum, weightDecay, numClasses, seed, control? }) -> Promise<Array<{ lr,
+//             top1, top5 }>>
 Napi::Value LinearProbe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, [&] {
@@ -92,16 +96,18 @@ Napi::Value LinearProbe(const Napi::CallbackInfo& info) {
     options.num_classes = IntField(o, "numClasses");
     options.seed = static_cast<uint64_t>(IntField(o, "seed"));
     options.keep_going = ProbeControl(o);
-    return RunAsync(env, [=]() -> Finish {
-             auto results = eval::LinearProbe(sets.train_features, sets.train_labels, sets.test_features, sets.test_labels, options);
-             return [results](Napi::Env env) {
-               return Rows(env, results, [](Napi::Object& r, const eval::LinearProbeResult& a) {
-                 r.Set("lr", a.lr);
-                 r.Set("top1", a.top1);
-                 r.Set("top5", a.top5);
-               });
-             };
-           })
+    return RunAsync(env,
+                    [=]() -> Finish {
+                      auto results = eval::LinearProbe(sets.train_features, sets.train_labels, sets.test_features,
+                                                       sets.test_labels, options);
+                      return [results](Napi::Env env) {
+                        return Rows(env, results, [](Napi::Object& r, const eval::LinearProbeResult& a) {
+                          r.Set("lr", a.lr);
+                          r.Set("top1", a.top1);
+                          r.Set("top5", a.top5);
+                        });
+                      };
+                    })
         .As<Napi::Value>();
   });
 }

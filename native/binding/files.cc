@@ -1,5 +1,7 @@
 // writeFileAtomically(path, pieces): the native atomic writer (runtime/files.h) for the
 // files TypeScript writes, so that every file of the project is written one way.
+#include "runtime/files.h"
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -7,7 +9,6 @@
 #include "binding/addon.h"
 #include "binding/async.h"
 #include "binding/errors.h"
-#include "runtime/files.h"
 
 namespace sere::binding {
 namespace {
@@ -18,7 +19,8 @@ Napi::Value WriteFileAtomicallyJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, [&] {
     if (!info[0].IsString() || !info[1].IsArray()) {
-      throw Napi::TypeError::New(env, "writeFileAtomically(path, pieces): path must be a string and pieces an array of Uint8Array");
+      throw Napi::TypeError::New(
+          env, "writeFileAtomically(path, pieces): path must be a string and pieces an array of Uint8Array");
     }
     std::string path = info[0].As<Napi::String>().Utf8Value();
     Napi::Array list = info[1].As<Napi::Array>();
@@ -33,10 +35,13 @@ Napi::Value WriteFileAtomicallyJs(const Napi::CallbackInfo& info) {
       pieces.push_back({reinterpret_cast<const char*>(bytes.Data()), bytes.ByteLength()});
       kept->push_back(Napi::Persistent(bytes));
     }
-    return RunAsync(env, [path, pieces, kept]() -> Finish {
-             WriteFileAtomically(path, pieces);
-             return [kept](Napi::Env env) { return env.Undefined(); };
-           }, Lane::kPool)
+    return RunAsync(
+               env,
+               [path, pieces, kept]() -> Finish {
+                 WriteFileAtomically(path, pieces);
+                 return [kept](Napi::Env env) { return env.Undefined(); };
+               },
+               Lane::kPool)
         .As<Napi::Value>();
   });
 }

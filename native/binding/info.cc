@@ -82,11 +82,15 @@ Napi::Value ThreadsByLane(const Napi::CallbackInfo& info) {
     const std::string lane = StringArg(info, 0, "threadsByLane(lane): lane");
     if (lane == "js") return Napi::Number::New(env, at::get_num_threads());
     if (lane != "compute" && lane != "pool")
-      throw Napi::TypeError::New(env, "threadsByLane(lane): lane must be \"compute\", \"pool\" or \"js\", got \"" + lane + "\"");
-    return RunAsync(env, [] {
-             const int threads = at::get_num_threads();
-             return [threads](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, threads); };
-           }, lane == "compute" ? Lane::kCompute : Lane::kPool);
+      throw Napi::TypeError::New(
+          env, "threadsByLane(lane): lane must be \"compute\", \"pool\" or \"js\", got \"" + lane + "\"");
+    return RunAsync(
+        env,
+        [] {
+          const int threads = at::get_num_threads();
+          return [threads](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, threads); };
+        },
+        lane == "compute" ? Lane::kCompute : Lane::kPool);
   });
 }
 

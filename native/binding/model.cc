@@ -78,14 +78,14 @@ namespace {
 class Model : public Napi::ObjectWrap<Model> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "Model",
-                       {InstanceMethod<&Model::ParameterCount>("parameterCount"), InstanceMethod<&Model::State>("state"),
-                        InstanceMethod<&Model::LoadState>("loadState"),
-                        InstanceMethod<&Model::Features>("features"),
-                        InstanceMethod<&Model::LastSelfAttention>("lastSelfAttention"),
-                        InstanceMethod<&Model::IntermediateLayers>("intermediateLayers"),
-                        InstanceMethod<&Model::TrainingForward>("trainingForward"),
-                        InstanceMethod<&Model::Dispose>("dispose"), InstanceMethod<&Model::Disposed>("isDisposed")});
+    return DefineClass(
+        env, "Model",
+        {InstanceMethod<&Model::ParameterCount>("parameterCount"), InstanceMethod<&Model::State>("state"),
+         InstanceMethod<&Model::LoadState>("loadState"), InstanceMethod<&Model::Features>("features"),
+         InstanceMethod<&Model::LastSelfAttention>("lastSelfAttention"),
+         InstanceMethod<&Model::IntermediateLayers>("intermediateLayers"),
+         InstanceMethod<&Model::TrainingForward>("trainingForward"), InstanceMethod<&Model::Dispose>("dispose"),
+         InstanceMethod<&Model::Disposed>("isDisposed")});
   }
 
   // new Model({ ...architecture, device, dtype, seed })
@@ -135,13 +135,20 @@ class Model : public Napi::ObjectWrap<Model> {
     });
   }
 
+  // loadState(entries, backboneOnly): Promise<void>, after any running forward pass.
   Napi::Value LoadState(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return Guard(env, [&] {
       bool backbone_only = BoolArg(info, 1, "loadState(entries, backboneOnly): backboneOnly");
-      std::lock_guard<std::mutex> lock(*busy_);  // not while a forward pass reads the weights
-      Get(env)->load_state(EntriesFromJs(env, info[0]), backbone_only);
-      return env.Undefined();
+      SereNetwork network = Get(env);
+      auto entries = EntriesFromJs(env, info[0]);
+      return RunAsync(env,
+                      [network, entries, backbone_only, busy = busy_]() mutable -> Finish {
+                        std::lock_guard<std::mutex> lock(*busy);  // not while a forward pass reads the weights
+                        network->load_state(entries, backbone_only);
+                        return [](Napi::Env env) { return env.Undefined(); };
+                      })
+          .As<Napi::Value>();
     });
   }
 
@@ -156,11 +163,8 @@ class Model : public Napi::ObjectWrap<Model> {
       return RunAsync(env, [network, images, compute, single, busy = busy_]() mutable -> Finish {
         // Calls on one Model run one at a time: each switches the network's mode.
         std::lock_guard<std::mutex> lock(*busy);
-        torch::NoGradGuard no_grad;
-        const bool was_training = network->is_training();
-        network->eval();  // no stochastic depth
+        model::InferenceScope inference(*network);
         auto results = compute(network, images);
-        network->train(was_training);
         return [results, single](Napi::Env env) -> Napi::Value {
           if (single) return Tensor::New(env, results.at(0));
           Napi::Array out = Napi::Array::New(env, results.size());
@@ -204,24 +208,25 @@ class Model : public Napi::ObjectWrap<Model> {
       bool local = BoolField(o, "local");
       std::optional<at::Tensor> mask;
       if (auto given = OptionalTensorField(o, "mask")) mask = given->to(images.device());
-      return RunAsync(env, [network, images, mask, local, busy = busy_]() mutable -> Finish {
-               std::lock_guard<std::mutex> lock(*busy);
-               torch::NoGradGuard no_grad;
-               auto out = network->backbone->forward(images, mask, local);
-               model::HeadOutput head;
-               if (network->head) head = network->head->forward(out.tokens, /*with_patches=*/!local);
-               return [out, head](Napi::Env env) -> Napi::Value {
-                 Napi::Object result = Napi::Object::New(env);
-                 result.Set("tokens", Tensor::New(env, out.tokens));
-                 if (head.cls.defined()) result.Set("cls", Tensor::New(env, head.cls));
-                 if (head.patches.defined()) result.Set("patches", Tensor::New(env, head.patches));
-                 result.Set("channelZ", Tensor::New(env, out.channel.of_z));
-                 result.Set("channelP", Tensor::New(env, out.channel.of_p));
-                 result.Set("spatialZ", Tensor::New(env, out.spatial.of_z));
-                 result.Set("spatialP", Tensor::New(env, out.spatial.of_p));
-                 return result;
-               };
-             })
+      return RunAsync(env,
+                      [network, images, mask, local, busy = busy_]() mutable -> Finish {
+                        std::lock_guard<std::mutex> lock(*busy);
+                        torch::NoGradGuard no_grad;
+                        auto out = network->backbone->forward(images, mask, local);
+                        model::HeadOutput head;
+                        if (network->head) head = network->head->forward(out.tokens, /*with_patches=*/!local);
+                        return [out, head](Napi::Env env) -> Napi::Value {
+                          Napi::Object result = Napi::Object::New(env);
+                          result.Set("tokens", Tensor::New(env, out.tokens));
+                          if (head.cls.defined()) result.Set("cls", Tensor::New(env, head.cls));
+                          if (head.patches.defined()) result.Set("patches", Tensor::New(env, head.patches));
+                          result.Set("channelZ", Tensor::New(env, out.channel.of_z));
+                          result.Set("channelP", Tensor::New(env, out.channel.of_p));
+                          result.Set("spatialZ", Tensor::New(env, out.spatial.of_z));
+                          result.Set("spatialP", Tensor::New(env, out.spatial.of_p));
+                          return result;
+                        };
+                      })
           .As<Napi::Value>();
     });
   }
@@ -232,7 +237,8 @@ class Model : public Napi::ObjectWrap<Model> {
   static Napi::Value Throughput(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return Guard(env, [&] {
-      auto* wrapped = UnwrapInstance<Model>(env, info[0], DataOf(env).model_class, "throughput(model, ...): model must be a Model");
+      auto* wrapped =
+          UnwrapInstance<Model>(env, info[0], DataOf(env).model_class, "throughput(model, ...): model must be a Model");
       SereNetwork network = wrapped->Get(env);
       at::Tensor images = wrapped->Input(env, info[1]);
       Napi::Object o = ObjectArg(info, 2, "throughput options");
@@ -241,11 +247,12 @@ class Model : public Napi::ObjectWrap<Model> {
       options.precision = ParseFloatDtype(StringField(o, "precision"));
       options.warmup = static_cast<int>(IntField(o, "warmup"));
       options.iterations = static_cast<int>(IntField(o, "iterations"));
-      return RunAsync(env, [network, images, options, busy = wrapped->busy_]() mutable -> Finish {
-               std::lock_guard<std::mutex> lock(*busy);
-               double seconds = model::SecondsPerIteration(network, images, options);
-               return [seconds](Napi::Env env) { return Napi::Number::New(env, seconds); };
-             })
+      return RunAsync(env,
+                      [network, images, options, busy = wrapped->busy_]() mutable -> Finish {
+                        std::lock_guard<std::mutex> lock(*busy);
+                        double seconds = model::SecondsPerIteration(network, images, options);
+                        return [seconds](Napi::Env env) { return Napi::Number::New(env, seconds); };
+                      })
           .As<Napi::Value>();
     });
   }
@@ -269,10 +276,11 @@ Napi::Value SaveEntriesPth(const Napi::CallbackInfo& info) {
   return Guard(env, [&] {
     std::string path = StringArg(info, 0, "savePth(path, entries): path");
     NamedTensors entries = EntriesFromJs(env, info[1]);
-    return RunAsync(env, [path, entries]() -> Finish {
-             model::SavePth(path, entries);
-             return [](Napi::Env env) { return env.Undefined(); };
-           })
+    return RunAsync(env,
+                    [path, entries]() -> Finish {
+                      model::SavePth(path, entries);
+                      return [](Napi::Env env) { return env.Undefined(); };
+                    })
         .As<Napi::Value>();
   });
 }

@@ -140,12 +140,11 @@ struct LockedObjective {
 class Objective : public Napi::ObjectWrap<Objective> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "SereObjective",
-                       {InstanceMethod<&Objective::Compute>("compute"),
-                        InstanceMethod<&Objective::UpdateCentres>("updateCentres"),
-                        InstanceMethod<&Objective::Centres>("centres"),
-                        InstanceMethod<&Objective::SetCentres>("setCentres"),
-                        InstanceMethod<&Objective::Dispose>("dispose")});
+    return DefineClass(
+        env, "SereObjective",
+        {InstanceMethod<&Objective::Compute>("compute"), InstanceMethod<&Objective::UpdateCentres>("updateCentres"),
+         InstanceMethod<&Objective::Centres>("centres"), InstanceMethod<&Objective::SetCentres>("setCentres"),
+         InstanceMethod<&Objective::Dispose>("dispose")});
   }
 
   explicit Objective(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Objective>(info) {
@@ -160,9 +159,11 @@ class Objective : public Napi::ObjectWrap<Objective> {
   static Napi::Value ComputeTermByTerm(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return Guard(env, [&] {
-      auto* objective = UnwrapInstance<Objective>(env, info[0], DataOf(env).objective_class,
-                                                  "computeTermByTerm(objective, ...): objective must be a SereObjective");
-      return objective->Compute(env, ObjectArg(info, 1, "inputs"), ObjectArg(info, 2, "settings"), /*term_by_term=*/true);
+      auto* objective =
+          UnwrapInstance<Objective>(env, info[0], DataOf(env).objective_class,
+                                    "computeTermByTerm(objective, ...): objective must be a SereObjective");
+      return objective->Compute(env, ObjectArg(info, 1, "inputs"), ObjectArg(info, 2, "settings"),
+                                /*term_by_term=*/true);
     });
   }
 
@@ -177,7 +178,8 @@ class Objective : public Napi::ObjectWrap<Objective> {
   //   -> Promise<{ total, ibot, cls, mim, spatial, channel, clsEntropy, grads? }>
   Napi::Value Compute(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    return Guard(env, [&] { return Compute(env, ObjectArg(info, 0, "inputs"), ObjectArg(info, 1, "settings"), false); });
+    return Guard(env,
+                 [&] { return Compute(env, ObjectArg(info, 0, "inputs"), ObjectArg(info, 1, "settings"), false); });
   }
 
   // The losses (batched, or term by term when `loop`), with gradients and the centre update on request.
@@ -205,11 +207,13 @@ class Objective : public Napi::ObjectWrap<Objective> {
         objective->AccumulateCentreSums(in.teacher_cls, in.teacher_patch);
         objective->UpdateCentres();
       }
-      std::vector<std::pair<const char*, double>> values = {
-          {"total", losses.total.item<double>()}, {"ibot", losses.ibot.item<double>()},
-          {"cls", losses.cls.item<double>()},     {"mim", losses.mim.item<double>()},
-          {"spatial", losses.spatial.item<double>()}, {"channel", losses.channel.item<double>()},
-          {"clsEntropy", losses.cls_target_entropy.item<double>()}};
+      std::vector<std::pair<const char*, double>> values = {{"total", losses.total.item<double>()},
+                                                            {"ibot", losses.ibot.item<double>()},
+                                                            {"cls", losses.cls.item<double>()},
+                                                            {"mim", losses.mim.item<double>()},
+                                                            {"spatial", losses.spatial.item<double>()},
+                                                            {"channel", losses.channel.item<double>()},
+                                                            {"clsEntropy", losses.cls_target_entropy.item<double>()}};
       return [values, grads, grad](Napi::Env env) -> Napi::Value {
         Napi::Object out = Napi::Object::New(env);
         for (auto& [name, v] : values) out.Set(name, v);
@@ -229,36 +233,45 @@ class Objective : public Napi::ObjectWrap<Objective> {
     return Guard(env, [&] {
       auto held = Get(env);
       at::Tensor cls = TensorArg(info, 0, "teacherCls"), patch = TensorArg(info, 1, "teacherPatch");
-      return RunAsync(env, [held, cls, patch]() -> Finish {
-               std::lock_guard<std::mutex> lock(held->mutex);
-               held->objective.AccumulateCentreSums(cls, patch);
-               held->objective.UpdateCentres();
-               return [](Napi::Env env) { return env.Undefined(); };
-             })
+      return RunAsync(env,
+                      [held, cls, patch]() -> Finish {
+                        std::lock_guard<std::mutex> lock(held->mutex);
+                        held->objective.AccumulateCentreSums(cls, patch);
+                        held->objective.UpdateCentres();
+                        return [](Napi::Env env) { return env.Undefined(); };
+                      })
           .As<Napi::Value>();
     });
   }
 
   // centres() -> { centre (1, K), patchCentre (1, 1, K) }: copies
+  // centres(): Promise of copies of the two centres, after any running compute.
   Napi::Value Centres(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return Guard(env, [&] {
       auto held = Get(env);
-      std::lock_guard<std::mutex> lock(held->mutex);  // waits for a running compute
-      Napi::Object out = Napi::Object::New(env);
-      out.Set("centre", Tensor::New(env, held->objective.centre().clone()));
-      out.Set("patchCentre", Tensor::New(env, held->objective.patch_centre().clone()));
-      return out.As<Napi::Value>();
+      return RunAsync(env,
+                      [held]() -> Finish {
+                        std::lock_guard<std::mutex> lock(held->mutex);
+                        return CentresToJs(held->objective);
+                      })
+          .As<Napi::Value>();
     });
   }
 
+  // setCentres(centre, patchCentre): Promise<void>, after any running compute.
   Napi::Value SetCentres(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return Guard(env, [&] {
       auto held = Get(env);
-      std::lock_guard<std::mutex> lock(held->mutex);
-      held->objective.SetCentres(TensorArg(info, 0, "centre"), TensorArg(info, 1, "patchCentre"));
-      return env.Undefined();
+      at::Tensor centre = TensorArg(info, 0, "centre"), patch_centre = TensorArg(info, 1, "patchCentre");
+      return RunAsync(env,
+                      [held, centre, patch_centre]() -> Finish {
+                        std::lock_guard<std::mutex> lock(held->mutex);
+                        held->objective.SetCentres(centre, patch_centre);
+                        return [](Napi::Env env) { return env.Undefined(); };
+                      })
+          .As<Napi::Value>();
     });
   }
 
@@ -271,6 +284,16 @@ class Objective : public Napi::ObjectWrap<Objective> {
 };
 
 }  // namespace
+
+Finish CentresToJs(const objective::SereObjective& objective) {
+  at::Tensor centre = objective.centre().clone(), patch_centre = objective.patch_centre().clone();
+  return [centre, patch_centre](Napi::Env env) -> Napi::Value {
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("centre", Tensor::New(env, centre));
+    out.Set("patchCentre", Tensor::New(env, patch_centre));
+    return out;
+  };
+}
 
 // The objective's options, complete: src/objective/options.ts defaults and validates them.
 objective::SereObjectiveOptions ObjectiveOptionsFrom(const Napi::Object& o) {

@@ -8,9 +8,8 @@
 //   OptionalXField(object, key)  std::nullopt when the field is absent or undefined
 //   XArg(info, index, what)      a positional argument; `what` names it in errors
 //   AsX(value, what)             one value (an array element, say)
-#include <napi.h>
-
 #include <ATen/ATen.h>
+#include <napi.h>
 
 #include <cstdint>
 #include <optional>
@@ -39,7 +38,9 @@ inline std::string AsString(const Napi::Value& v, const std::string& what) {
   if (!v.IsString()) throw Napi::TypeError::New(v.Env(), what + " must be a string");
   return v.As<Napi::String>().Utf8Value();
 }
-inline at::Tensor AsTensor(const Napi::Value& v, const std::string& what) { return Tensor::From(v.Env(), v, what.c_str()); }
+inline at::Tensor AsTensor(const Napi::Value& v, const std::string& what) {
+  return Tensor::From(v.Env(), v, what.c_str());
+}
 template <class T>
 std::vector<T> AsNumbers(const Napi::Value& v, const std::string& what) {
   if (!v.IsArray()) throw Napi::TypeError::New(v.Env(), what + " must be an array of numbers");
@@ -65,8 +66,12 @@ inline std::optional<Napi::Value> OptionalField(const Napi::Object& options, con
 inline double NumberField(const Napi::Object& o, const char* key) { return AsNumber(Field(o, key), FieldName(key)); }
 inline int64_t IntField(const Napi::Object& o, const char* key) { return AsInt(Field(o, key), FieldName(key)); }
 inline bool BoolField(const Napi::Object& o, const char* key) { return AsBool(Field(o, key), FieldName(key)); }
-inline std::string StringField(const Napi::Object& o, const char* key) { return AsString(Field(o, key), FieldName(key)); }
-inline Napi::Object ObjectField(const Napi::Object& o, const char* key) { return AsObject(Field(o, key), FieldName(key)); }
+inline std::string StringField(const Napi::Object& o, const char* key) {
+  return AsString(Field(o, key), FieldName(key));
+}
+inline Napi::Object ObjectField(const Napi::Object& o, const char* key) {
+  return AsObject(Field(o, key), FieldName(key));
+}
 inline at::Tensor TensorField(const Napi::Object& o, const char* key) { return AsTensor(Field(o, key), key); }
 template <class T>
 std::vector<T> NumbersField(const Napi::Object& o, const char* key) {
@@ -87,11 +92,17 @@ inline std::optional<at::Tensor> OptionalTensorField(const Napi::Object& o, cons
 }
 
 // Positional arguments.
-inline Napi::Object ObjectArg(const Napi::CallbackInfo& info, size_t i, const char* what) { return AsObject(info[i], what); }
+inline Napi::Object ObjectArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  return AsObject(info[i], what);
+}
 inline double NumberArg(const Napi::CallbackInfo& info, size_t i, const char* what) { return AsNumber(info[i], what); }
 inline int64_t IntArg(const Napi::CallbackInfo& info, size_t i, const char* what) { return AsInt(info[i], what); }
 inline bool BoolArg(const Napi::CallbackInfo& info, size_t i, const char* what) { return AsBool(info[i], what); }
-inline std::string StringArg(const Napi::CallbackInfo& info, size_t i, const char* what) { return AsString(info[i], what); }
-inline at::Tensor TensorArg(const Napi::CallbackInfo& info, size_t i, const char* what) { return AsTensor(info[i], what); }
+inline std::string StringArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  return AsString(info[i], what);
+}
+inline at::Tensor TensorArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  return AsTensor(info[i], what);
+}
 
 }  // namespace sere::binding

@@ -89,9 +89,7 @@ Napi::Value Tensor::Dispose(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-Napi::Value Tensor::Disposed(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), !tensor_.Held());
-}
+Napi::Value Tensor::Disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !tensor_.Held()); }
 
 namespace {
 
@@ -101,10 +99,11 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
   return Guard(env, [&] {
     at::Tensor a = TensorArg(info, 0, "matmul: a");
     at::Tensor b = TensorArg(info, 1, "matmul: b");
-    return RunAsync(env, [a, b]() -> Finish {
-             at::Tensor product = at::matmul(a, b);
-             return [product](Napi::Env env) { return Tensor::New(env, product); };
-           })
+    return RunAsync(env,
+                    [a, b]() -> Finish {
+                      at::Tensor product = at::matmul(a, b);
+                      return [product](Napi::Env env) { return Tensor::New(env, product); };
+                    })
         .As<Napi::Value>();
   });
 }

@@ -1,8 +1,7 @@
 #pragma once
 // `Tensor`: a JS handle to a LibTorch tensor, for data that JS hands in or reads back.
-#include <napi.h>
-
 #include <ATen/ATen.h>
+#include <napi.h>
 
 #include "binding/live_objects.h"
 

@@ -50,13 +50,12 @@ train::StepConfig StepConfigFrom(const Napi::Object& o) {
 class SereStep : public Napi::ObjectWrap<SereStep> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "SereStep",
-                       {InstanceMethod<&SereStep::Run>("run"), InstanceMethod<&SereStep::State>("state"),
-                        InstanceMethod<&SereStep::Centres>("centres"), InstanceMethod<&SereStep::Save>("save"),
-                        InstanceMethod<&SereStep::Restore>("restore"),
-                        InstanceMethod<&SereStep::LoadNetworks>("loadNetworks"),
-                        InstanceMethod<&SereStep::ParameterGroups>("parameterGroups"),
-                        InstanceMethod<&SereStep::Dispose>("dispose")});
+    return DefineClass(
+        env, "SereStep",
+        {InstanceMethod<&SereStep::Run>("run"), InstanceMethod<&SereStep::State>("state"),
+         InstanceMethod<&SereStep::Centres>("centres"), InstanceMethod<&SereStep::Save>("save"),
+         InstanceMethod<&SereStep::Restore>("restore"), InstanceMethod<&SereStep::LoadNetworks>("loadNetworks"),
+         InstanceMethod<&SereStep::ParameterGroups>("parameterGroups"), InstanceMethod<&SereStep::Dispose>("dispose")});
   }
 
   explicit SereStep(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SereStep>(info) {
@@ -98,52 +97,59 @@ class SereStep : public Napi::ObjectWrap<SereStep> {
       schedule.stop = OptionalBoolField(s, "stop").value_or(false);
       schedule.starts_round = OptionalBoolField(s, "startsRound");
       schedule.ends_round = OptionalBoolField(s, "endsRound");
-      return RunAsync(env, [training, batch, schedule]() -> Finish {
-               std::lock_guard<std::mutex> lock(training->mutex);
-               auto r = training->step.Run(batch, schedule);
-               return [r](Napi::Env env) -> Napi::Value {
-                 Napi::Object out = Napi::Object::New(env);
-                 out.Set("total", r.total);
-                 out.Set("ibot", r.ibot);
-                 out.Set("cls", r.cls);
-                 out.Set("mim", r.mim);
-                 out.Set("spatial", r.spatial);
-                 out.Set("channel", r.channel);
-                 out.Set("clsEntropy", r.cls_entropy);
-                 out.Set("clsKl", r.cls_kl);
-                 out.Set("stepped", r.stepped);
-                 out.Set("skipped", r.skipped);
-                 out.Set("lossScale", r.loss_scale);
-                 out.Set("stop", r.stop);
-                 return out;
-               };
-             })
+      return RunAsync(env,
+                      [training, batch, schedule]() -> Finish {
+                        std::lock_guard<std::mutex> lock(training->mutex);
+                        auto r = training->step.Run(batch, schedule);
+                        return [r](Napi::Env env) -> Napi::Value {
+                          Napi::Object out = Napi::Object::New(env);
+                          out.Set("total", r.total);
+                          out.Set("ibot", r.ibot);
+                          out.Set("cls", r.cls);
+                          out.Set("mim", r.mim);
+                          out.Set("spatial", r.spatial);
+                          out.Set("channel", r.channel);
+                          out.Set("clsEntropy", r.cls_entropy);
+                          out.Set("clsKl", r.cls_kl);
+                          out.Set("stepped", r.stepped);
+                          out.Set("skipped", r.skipped);
+                          out.Set("lossScale", r.loss_scale);
+                          out.Set("stop", r.stop);
+                          return out;
+                        };
+                      })
           .As<Napi::Value>();
     });
   }
 
-  // state("student" | "teacher"): the network's [name, Tensor] pairs (detached copies).
+  // state("student" | "teacher"): Promise of the network's [name, Tensor] pairs (detached copies).
   Napi::Value State(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return Guard(env, [&] {
       auto training = Get(env);
-      std::lock_guard<std::mutex> lock(training->mutex);
       bool teacher = StringArg(info, 0, "state(which): which") == "teacher";
-      auto entries = (teacher ? training->step.teacher : training->step.student)->state();
-      for (auto& e : entries) e.second = e.second.detach().clone();
-      return EntriesToJs(env, entries).As<Napi::Value>();
+      return RunAsync(env,
+                      [training, teacher]() -> Finish {
+                        std::lock_guard<std::mutex> lock(training->mutex);
+                        auto entries = (teacher ? training->step.teacher : training->step.student)->state();
+                        for (auto& e : entries) e.second = e.second.detach().clone();
+                        return [entries](Napi::Env env) { return EntriesToJs(env, entries).As<Napi::Value>(); };
+                      })
+          .As<Napi::Value>();
     });
   }
 
+  // centres(): Promise of copies of the objective's two centres.
   Napi::Value Centres(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return Guard(env, [&] {
       auto training = Get(env);
-      std::lock_guard<std::mutex> lock(training->mutex);
-      Napi::Object out = Napi::Object::New(env);
-      out.Set("centre", Tensor::New(env, training->step.objective.centre().clone()));
-      out.Set("patchCentre", Tensor::New(env, training->step.objective.patch_centre().clone()));
-      return out.As<Napi::Value>();
+      return RunAsync(env,
+                      [training]() -> Finish {
+                        std::lock_guard<std::mutex> lock(training->mutex);
+                        return CentresToJs(training->step.objective);
+                      })
+          .As<Napi::Value>();
     });
   }
 
@@ -173,16 +179,18 @@ class SereStep : public Napi::ObjectWrap<SereStep> {
           throw Napi::TypeError::New(env, "checkpoint extra `" + key + "` must be a number or a string");
         }
       }
-      return RunAsync(env, [training, path, extra]() -> Finish {
-               std::lock_guard<std::mutex> lock(training->mutex);
-               train::SaveCheckpoint(path, training->step, extra);
-               return [](Napi::Env env) { return env.Undefined(); };
-             })
+      return RunAsync(env,
+                      [training, path, extra]() -> Finish {
+                        std::lock_guard<std::mutex> lock(training->mutex);
+                        train::SaveCheckpoint(path, training->step, extra);
+                        return [](Napi::Env env) { return env.Undefined(); };
+                      })
           .As<Napi::Value>();
     });
   }
 
-  // restore({ student, teacher, optimizer, centre, patchCentre, lossScale, goodSteps, iteration, cpuGenerator? })
+  // restore({ student, teacher, optimizer, centre, patchCentre, lossScale, goodSteps, iteration, cpuGenerator? }):
+  // Promise<void>
   Napi::Value Restore(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return Guard(env, [&] {
@@ -198,24 +206,32 @@ class SereStep : public Napi::ObjectWrap<SereStep> {
       state.good_steps = IntField(o, "goodSteps");
       state.iteration = IntField(o, "iteration");
       state.cpu_generator = OptionalTensorField(o, "cpuGenerator").value_or(at::Tensor());
-      std::lock_guard<std::mutex> lock(training->mutex);
-      train::RestoreTrainingState(training->step, state);
-      return env.Undefined();
+      return RunAsync(env,
+                      [training, state]() -> Finish {
+                        std::lock_guard<std::mutex> lock(training->mutex);
+                        train::RestoreTrainingState(training->step, state);
+                        return [](Napi::Env env) { return env.Undefined(); };
+                      })
+          .As<Napi::Value>();
     });
   }
 
-  // loadNetworks(student, teacher): every parameter and buffer of both networks (src/train/
-  // pretrained.ts merges a file's weights with the initial ones), before the first step.
+  // loadNetworks(student, teacher): Promise<void>; every parameter and buffer of both networks
+  // (src/train/pretrained.ts merges a file's weights with the initial ones), before the first step.
   Napi::Value LoadNetworks(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return Guard(env, [&] {
       auto training = Get(env);
       auto student = EntriesFromJs(env, info[0]);
       auto teacher = EntriesFromJs(env, info[1]);
-      std::lock_guard<std::mutex> lock(training->mutex);
-      training->step.student->load_state(student);
-      training->step.teacher->load_state(teacher);
-      return env.Undefined();
+      return RunAsync(env,
+                      [training, student, teacher]() -> Finish {
+                        std::lock_guard<std::mutex> lock(training->mutex);
+                        training->step.student->load_state(student);
+                        training->step.teacher->load_state(teacher);
+                        return [](Napi::Env env) { return env.Undefined(); };
+                      })
+          .As<Napi::Value>();
     });
   }
 

@@ -24,14 +24,28 @@ at::Tensor TensorFromTypedArray(Napi::Env env, Napi::Value value, const std::vec
   Napi::TypedArray array = value.As<Napi::TypedArray>();
   at::ScalarType dtype;
   switch (array.TypedArrayType()) {
-    case napi_float32_array: dtype = at::kFloat; break;
-    case napi_float64_array: dtype = at::kDouble; break;
-    case napi_int32_array: dtype = at::kInt; break;
-    case napi_bigint64_array: dtype = at::kLong; break;
-    case napi_uint8_array: dtype = at::kByte; break;
-    case napi_int8_array: dtype = at::kChar; break;
+    case napi_float32_array:
+      dtype = at::kFloat;
+      break;
+    case napi_float64_array:
+      dtype = at::kDouble;
+      break;
+    case napi_int32_array:
+      dtype = at::kInt;
+      break;
+    case napi_bigint64_array:
+      dtype = at::kLong;
+      break;
+    case napi_uint8_array:
+      dtype = at::kByte;
+      break;
+    case napi_int8_array:
+      dtype = at::kChar;
+      break;
     default:
-      throw Napi::TypeError::New(env, "unsupported typed array: use Float32Array, Float64Array, Int32Array, BigInt64Array, Uint8Array or Int8Array");
+      throw Napi::TypeError::New(env,
+                                 "unsupported typed array: use Float32Array, Float64Array, Int32Array, BigInt64Array, "
+                                 "Uint8Array or Int8Array");
   }
   int64_t numel = 1;
   for (int64_t d : shape) numel *= d;
@@ -48,14 +62,32 @@ Napi::Value TypedArrayFromTensor(Napi::Env env, const at::Tensor& tensor) {
   at::Tensor t = tensor.detach().to(at::kCPU);
   napi_typedarray_type type;
   switch (t.scalar_type()) {
-    case at::kFloat: type = napi_float32_array; break;
-    case at::kDouble: type = napi_float64_array; break;
-    case at::kInt: type = napi_int32_array; break;
-    case at::kLong: type = napi_bigint64_array; break;
-    case at::kByte: type = napi_uint8_array; break;
-    case at::kBool: t = t.to(at::kByte); type = napi_uint8_array; break;
-    case at::kChar: type = napi_int8_array; break;
-    default: t = t.to(at::kFloat); type = napi_float32_array; break;
+    case at::kFloat:
+      type = napi_float32_array;
+      break;
+    case at::kDouble:
+      type = napi_float64_array;
+      break;
+    case at::kInt:
+      type = napi_int32_array;
+      break;
+    case at::kLong:
+      type = napi_bigint64_array;
+      break;
+    case at::kByte:
+      type = napi_uint8_array;
+      break;
+    case at::kBool:
+      t = t.to(at::kByte);
+      type = napi_uint8_array;
+      break;
+    case at::kChar:
+      type = napi_int8_array;
+      break;
+    default:
+      t = t.to(at::kFloat);
+      type = napi_float32_array;
+      break;
   }
   t = t.contiguous();
   size_t nbytes = t.numel() * t.element_size();
@@ -68,17 +100,28 @@ Napi::Value TypedArrayFromTensor(Napi::Env env, const at::Tensor& tensor) {
 
 std::string DtypeName(at::ScalarType type) {
   switch (type) {
-    case at::kFloat: return "float32";
-    case at::kDouble: return "float64";
-    case at::kHalf: return "float16";
-    case at::kBFloat16: return "bfloat16";
-    case at::kInt: return "int32";
-    case at::kLong: return "int64";
-    case at::kShort: return "int16";
-    case at::kByte: return "uint8";
-    case at::kChar: return "int8";
-    case at::kBool: return "bool";
-    default: return c10::toString(type);
+    case at::kFloat:
+      return "float32";
+    case at::kDouble:
+      return "float64";
+    case at::kHalf:
+      return "float16";
+    case at::kBFloat16:
+      return "bfloat16";
+    case at::kInt:
+      return "int32";
+    case at::kLong:
+      return "int64";
+    case at::kShort:
+      return "int16";
+    case at::kByte:
+      return "uint8";
+    case at::kChar:
+      return "int8";
+    case at::kBool:
+      return "bool";
+    default:
+      return c10::toString(type);
   }
 }
 

@@ -1,8 +1,7 @@
 #pragma once
 // Conversions between JS typed arrays and CPU tensors (always copies).
-#include <napi.h>
-
 #include <ATen/ATen.h>
+#include <napi.h>
 
 #include <string>
 #include <vector>

@@ -1,8 +1,9 @@
 #include "distributed/communicator.h"
 
+#include <torch/version.h>
+
 #include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
 #include <torch/csrc/distributed/c10d/Store.hpp>
-#include <torch/version.h>
 
 #if SERE_DATA_PARALLEL
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
@@ -17,8 +18,8 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <thread>
 #include <sstream>
+#include <thread>
 
 namespace sere::distributed {
 
@@ -57,8 +58,9 @@ c10::intrusive_ptr<c10d::ProcessGroup> NewGroup(const c10::intrusive_ptr<c10d::S
     return AsProcessGroup(prefixed, rank, size, o,
                           c10::make_intrusive<c10d::ProcessGroupNCCL>(prefixed, rank, size, options), "nccl");
 #else
-    TORCH_CHECK(false, "data-parallel training on CUDA needs NCCL, and this LibTorch build has no c10d NCCL backend. "
-                       "Rebuild sere-torch against a CUDA build of PyTorch's LibTorch, or train on the CPU (Gloo).");
+    TORCH_CHECK(false,
+                "data-parallel training on CUDA needs NCCL, and this LibTorch build has no c10d NCCL backend. "
+                "Rebuild sere-torch against a CUDA build of PyTorch's LibTorch, or train on the CPU (Gloo).");
 #endif
   }
 #ifdef USE_C10D_GLOO
@@ -73,11 +75,12 @@ c10::intrusive_ptr<c10d::ProcessGroup> NewGroup(const c10::intrusive_ptr<c10d::S
     options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
   }
   options->threads = 2;
-  return AsProcessGroup(prefixed, rank, size, o, c10::make_intrusive<c10d::ProcessGroupGloo>(prefixed, rank, size, options),
-                        "gloo");
+  return AsProcessGroup(prefixed, rank, size, o,
+                        c10::make_intrusive<c10d::ProcessGroupGloo>(prefixed, rank, size, options), "gloo");
 #else
-  TORCH_CHECK(false, "data-parallel training needs c10d's Gloo backend, and this LibTorch build has none. "
-                     "Install libgloo-dev (Debian) and rebuild sere-torch (npm rebuild sere-torch).");
+  TORCH_CHECK(false,
+              "data-parallel training needs c10d's Gloo backend, and this LibTorch build has none. "
+              "Install libgloo-dev (Debian) and rebuild sere-torch (npm rebuild sere-torch).");
 #endif
 }
 
@@ -85,8 +88,8 @@ c10::intrusive_ptr<c10d::ProcessGroup> NewGroup(const c10::intrusive_ptr<c10d::S
 
 Communicator::Communicator(const CommunicatorOptions& options) : options_(options) {
   TORCH_CHECK(options.world_size >= 1, "WORLD_SIZE must be >= 1, got ", options.world_size);
-  TORCH_CHECK(options.rank >= 0 && options.rank < options.world_size, "RANK must be in [0, WORLD_SIZE = ",
-              options.world_size, "), got ", options.rank);
+  TORCH_CHECK(options.rank >= 0 && options.rank < options.world_size,
+              "RANK must be in [0, WORLD_SIZE = ", options.world_size, "), got ", options.rank);
   TORCH_CHECK(options.master_port > 0 && options.master_port < 65536, "MASTER_PORT must be a port number, got ",
               options.master_port);
   c10d::TCPStoreOptions store;
@@ -174,8 +177,9 @@ std::string Communicator::DescribeFailure(const char* what, const std::string& c
     for (int64_t r = 0; r < options_.world_size; ++r) {
       if (answered[r]) continue;
       const std::string key = "progress/" + std::to_string(r);
-      std::string last =
-          store_->check({key}) ? " (last seen in step " + std::to_string(std::stoll(Text(store_->get(key))) + 1) + ")" : "";
+      std::string last = store_->check({key})
+                             ? " (last seen in step " + std::to_string(std::stoll(Text(store_->get(key))) + 1) + ")"
+                             : "";
       silent.push_back(std::to_string(r) + last);
     }
   } catch (const std::exception&) {
@@ -200,7 +204,8 @@ std::string Communicator::DescribeFailure(const char* what, const std::string& c
 namespace {
 [[noreturn]] void Unavailable() {
   TORCH_CHECK(false, "data-parallel training is not available in this build of sere-torch: its LibTorch (",
-              TORCH_VERSION, ") has no c10d backend that sere-torch compiles with (Gloo on Debian's 1.13 is the one "
+              TORCH_VERSION,
+              ") has no c10d backend that sere-torch compiles with (Gloo on Debian's 1.13 is the one "
               "verified). Train with one process, or rebuild against LibTorch 1.13 with libgloo-dev.");
 }
 }  // namespace

@@ -23,7 +23,7 @@ struct CommunicatorOptions {
   std::string master_addr = "127.0.0.1";
   int64_t master_port = 29500;
   std::chrono::milliseconds timeout{std::chrono::minutes(30)};  // any one collective or rendezvous
-  c10::Device device = c10::kCPU;  // CUDA: NCCL, otherwise Gloo
+  c10::Device device = c10::kCPU;                               // CUDA: NCCL, otherwise Gloo
 };
 
 class Communicator {
@@ -50,6 +50,7 @@ class Communicator {
 
   // Records that this rank reached `iteration` (0-based; read back when a collective fails).
   void MarkProgress(int64_t iteration);
+
  private:
   // Runs `collective`; a failure becomes an error that names the rank(s) that fell behind.
   template <class F>

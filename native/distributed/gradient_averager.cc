@@ -36,8 +36,7 @@ GradientAverager::GradientAverager(const std::vector<std::pair<std::string, at::
   // are local views), so no search for unused ones.
   reducer_ = std::make_unique<c10d::Reducer>(params, buckets, limits, communicator.gradient_group(), dense,
                                              c10d::kDefaultBucketBytesCap, /*find_unused_parameters=*/false,
-                                             /*gradient_as_bucket_view=*/false, names,
-                                             c10d::kDefaultFirstBucketBytes);
+                                             /*gradient_as_bucket_view=*/false, names, c10d::kDefaultFirstBucketBytes);
 }
 
 GradientAverager::~GradientAverager() = default;

@@ -20,7 +20,8 @@ std::vector<KnnAccuracy> WeightedKnn(const at::Tensor& train_features, const at:
               " dimensions but test features ", test_features.size(1));
   TORCH_CHECK(train_labels.dim() == 1 && train_labels.size(0) == train_features.size(0),
               "need one training label per training feature");
-  TORCH_CHECK(test_labels.dim() == 1 && test_labels.size(0) == test_features.size(0), "need one test label per test feature");
+  TORCH_CHECK(test_labels.dim() == 1 && test_labels.size(0) == test_features.size(0),
+              "need one test label per test feature");
   TORCH_CHECK(!options.ks.empty(), "give at least one k");
   const int64_t max_k = *std::max_element(options.ks.begin(), options.ks.end());
   TORCH_CHECK(*std::min_element(options.ks.begin(), options.ks.end()) >= 1 && max_k <= train_features.size(0),
@@ -30,8 +31,9 @@ std::vector<KnnAccuracy> WeightedKnn(const at::Tensor& train_features, const at:
   const auto device = train_features.device();
   const auto train = Normalized(train_features).t().contiguous();  // (D, N_train)
   const auto train_y = train_labels.to(device, at::kLong);
-  const int64_t classes =
-      options.num_classes > 0 ? options.num_classes : 1 + std::max(train_y.max().item<int64_t>(), test_labels.max().item<int64_t>());
+  const int64_t classes = options.num_classes > 0
+                              ? options.num_classes
+                              : 1 + std::max(train_y.max().item<int64_t>(), test_labels.max().item<int64_t>());
 
   std::vector<int64_t> top1(options.ks.size(), 0), top5(options.ks.size(), 0);
   const int64_t n_test = test_features.size(0);

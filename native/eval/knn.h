@@ -11,7 +11,7 @@ namespace sere::eval {
 struct KnnOptions {
   std::vector<int64_t> ks{20};
   double temperature = 0.07;
-  int64_t num_classes = 0;  // 0: 1 + the largest label
+  int64_t num_classes = 0;   // 0: 1 + the largest label
   int64_t chunk_size = 256;  // test features compared at once (bounds memory)
 };
 

@@ -34,15 +34,16 @@ IBOTHeadImpl::IBOTHeadImpl(int64_t in_dim, const HeadConfig& config) : config_(c
   TORCH_CHECK(config.shared_head == false || config.patch_out_dim == config.out_dim,
               "a shared head needs patch_out_dim == out_dim, got ", config.patch_out_dim, " and ", config.out_dim);
   // Indices 0, 2, 4 hold the Linear layers, as in the reference's Sequential.
-  mlp = register_module("mlp", torch::nn::Sequential(torch::nn::Linear(in_dim, config.hidden_dim), torch::nn::GELU(),
-                                                     torch::nn::Linear(config.hidden_dim, config.hidden_dim),
-                                                     torch::nn::GELU(),
-                                                     torch::nn::Linear(config.hidden_dim, config.bottleneck_dim)));
+  mlp = register_module(
+      "mlp", torch::nn::Sequential(torch::nn::Linear(in_dim, config.hidden_dim), torch::nn::GELU(),
+                                   torch::nn::Linear(config.hidden_dim, config.hidden_dim), torch::nn::GELU(),
+                                   torch::nn::Linear(config.hidden_dim, config.bottleneck_dim)));
   InitLinearAndNorm(*mlp);
-  last_layer = register_module("last_layer", WeightNormLinear(config.bottleneck_dim, config.out_dim, config.norm_last_layer));
+  last_layer =
+      register_module("last_layer", WeightNormLinear(config.bottleneck_dim, config.out_dim, config.norm_last_layer));
   if (!config.shared_head) {
-    last_layer2 = register_module("last_layer2",
-                                  WeightNormLinear(config.bottleneck_dim, config.patch_out_dim, config.norm_last_layer));
+    last_layer2 = register_module(
+        "last_layer2", WeightNormLinear(config.bottleneck_dim, config.patch_out_dim, config.norm_last_layer));
   }
 }
 

@@ -46,7 +46,8 @@ bool StartsWith(const std::string& name, const char* prefix) { return name.rfind
 // heads (DINO and iBOT backbones have none). Loading a backbone alone takes them when the
 // file has them and does without them otherwise.
 bool IsTrainingOnly(const std::string& name) {
-  return name == "backbone.masked_embed" || StartsWith(name, "backbone.channel_sere") || StartsWith(name, "backbone.pixel_sere");
+  return name == "backbone.masked_embed" || StartsWith(name, "backbone.channel_sere") ||
+         StartsWith(name, "backbone.pixel_sere");
 }
 
 }  // namespace
@@ -75,7 +76,8 @@ void SereNetworkImpl::load_state(const NamedTensors& entries, bool backbone_only
     }
   }
   for (const auto& [name, tensor] : ours)
-    if (!given.count(name) && !(shared && IsSharedAlias(name)) && !(backbone_only && IsTrainingOnly(name))) missing.push_back(name);
+    if (!given.count(name) && !(shared && IsSharedAlias(name)) && !(backbone_only && IsTrainingOnly(name)))
+      missing.push_back(name);
   if (!missing.empty() || !unexpected.empty() || !wrong_shape.empty()) {
     std::ostringstream msg;
     msg << "the checkpoint does not match the model";

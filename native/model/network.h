@@ -38,4 +38,21 @@ class SereNetworkImpl : public torch::nn::Module {
 };
 TORCH_MODULE(SereNetwork);
 
+// For a scope: evaluation mode (no stochastic depth) without gradients; the network's mode
+// comes back when the scope ends, so inference between training steps leaves training alone.
+class InferenceScope {
+ public:
+  explicit InferenceScope(SereNetworkImpl& network) : network_(network), was_training_(network.is_training()) {
+    network_.eval();
+  }
+  ~InferenceScope() { network_.train(was_training_); }
+  InferenceScope(const InferenceScope&) = delete;
+  InferenceScope& operator=(const InferenceScope&) = delete;
+
+ private:
+  SereNetworkImpl& network_;
+  bool was_training_;
+  torch::NoGradGuard no_grad_;
+};
+
 }  // namespace sere::model

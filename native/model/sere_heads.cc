@@ -10,9 +10,8 @@ namespace sere::model {
 SereHeadImpl::SereHeadImpl(int64_t dim, RelationKind kind, int64_t heads) : kind_(kind), heads_(heads) {
   projection = register_module("projection", torch::nn::Sequential(torch::nn::BatchNorm2d(dim), torch::nn::ReLU()));
   predictor = register_module(
-      "predictor",
-      torch::nn::Sequential(torch::nn::Conv2d(torch::nn::Conv2dOptions(dim, dim, 1).bias(false)),
-                            torch::nn::BatchNorm2d(dim), torch::nn::ReLU()));
+      "predictor", torch::nn::Sequential(torch::nn::Conv2d(torch::nn::Conv2dOptions(dim, dim, 1).bias(false)),
+                                         torch::nn::BatchNorm2d(dim), torch::nn::ReLU()));
 }
 
 Relations SereHeadImpl::forward(const at::Tensor& tokens) {
@@ -26,12 +25,14 @@ Relations SereHeadImpl::forward(const at::Tensor& tokens) {
   at::Tensor z, p;
   {
     NoAutocast fp32;
-    z = at::relu(NormaliseBatch(*projection[0]->as<torch::nn::BatchNorm2dImpl>(), map.to(at::kFloat), all_reduce_.get()));
+    z = at::relu(
+        NormaliseBatch(*projection[0]->as<torch::nn::BatchNorm2dImpl>(), map.to(at::kFloat), all_reduce_.get()));
   }
   auto conv = predictor[0]->as<torch::nn::Conv2dImpl>()->forward(z);
   {
     NoAutocast fp32;
-    p = at::relu(NormaliseBatch(*predictor[1]->as<torch::nn::BatchNorm2dImpl>(), conv.to(at::kFloat), all_reduce_.get()));
+    p = at::relu(
+        NormaliseBatch(*predictor[1]->as<torch::nn::BatchNorm2dImpl>(), conv.to(at::kFloat), all_reduce_.get()));
   }
   return {Relation(z), Relation(p)};
 }

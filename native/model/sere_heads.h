@@ -22,7 +22,9 @@ class SereHeadImpl : public torch::nn::Module {
   // tokens: patch tokens of the last block before the final norm, (B, N, D).
   Relations forward(const at::Tensor& tokens);
   // From now on the BatchNorms take their statistics over all ranks (data parallelism).
-  void SynchroniseBatchNorm(AllReduceSum all_reduce) { all_reduce_ = std::make_shared<AllReduceSum>(std::move(all_reduce)); }
+  void SynchroniseBatchNorm(AllReduceSum all_reduce) {
+    all_reduce_ = std::make_shared<AllReduceSum>(std::move(all_reduce));
+  }
 
   torch::nn::Sequential projection{nullptr}, predictor{nullptr};
 

@@ -26,7 +26,8 @@ void InitLinearAndNorm(torch::nn::Module& module) {
 }
 
 PatchEmbedImpl::PatchEmbedImpl(int64_t patch_size, int64_t embed_dim) {
-  proj = register_module("proj", torch::nn::Conv2d(torch::nn::Conv2dOptions(3, embed_dim, patch_size).stride(patch_size)));
+  proj =
+      register_module("proj", torch::nn::Conv2d(torch::nn::Conv2dOptions(3, embed_dim, patch_size).stride(patch_size)));
 }
 
 at::Tensor PatchEmbedImpl::forward(const at::Tensor& images) { return proj->forward(images); }
@@ -138,9 +139,11 @@ at::Tensor VisionTransformerImpl::PositionEmbedding(int64_t n_h, int64_t n_w) co
   // The reference scales by (n + 0.1) / n0 to avoid a floating point off-by-one in the
   // output size; the kernel uses that same factor for its source coordinates.
   const double scale_h = (n_h + 0.1) / n0, scale_w = (n_w + 0.1) / n0;
-  const auto out_h = static_cast<int64_t>(std::floor(n0 * scale_h)), out_w = static_cast<int64_t>(std::floor(n0 * scale_w));
+  const auto out_h = static_cast<int64_t>(std::floor(n0 * scale_h)),
+             out_w = static_cast<int64_t>(std::floor(n0 * scale_w));
   auto resized = at::upsample_bicubic2d(grid, {out_h, out_w}, /*align_corners=*/false, scale_h, scale_w);
-  TORCH_CHECK(out_h == n_h && out_w == n_w, "position embedding resized to ", out_h, "x", out_w, ", expected ", n_h, "x", n_w);
+  TORCH_CHECK(out_h == n_h && out_w == n_w, "position embedding resized to ", out_h, "x", out_w, ", expected ", n_h,
+              "x", n_w);
   return at::cat({pos_embed.narrow(1, 0, 1), resized.permute({0, 2, 3, 1}).reshape({1, n_h * n_w, D})}, 1);
 }
 
@@ -152,8 +155,9 @@ at::Tensor VisionTransformerImpl::PrepareTokens(const at::Tensor& images, const 
   auto x = patch_embed->forward(images);  // (B, D, n_h, n_w)
   if (mask) {
     TORCH_CHECK(masked_embed.defined(), "this backbone has no masked_embed (masked_im_modeling is off)");
-    TORCH_CHECK(mask->sizes() == at::IntArrayRef({x.size(0), x.size(2), x.size(3)}), "mask must be (B, n, n) = ",
-                at::IntArrayRef({x.size(0), x.size(2), x.size(3)}), ", got ", mask->sizes());
+    TORCH_CHECK(mask->sizes() == at::IntArrayRef({x.size(0), x.size(2), x.size(3)}),
+                "mask must be (B, n, n) = ", at::IntArrayRef({x.size(0), x.size(2), x.size(3)}), ", got ",
+                mask->sizes());
     auto learned = masked_embed.to(x.dtype()).reshape({1, -1, 1, 1});
     x = at::where(mask->to(at::kBool).unsqueeze(1), learned, x);
   }
@@ -170,7 +174,8 @@ at::Tensor VisionTransformerImpl::RunBlocks(at::Tensor x) {
   return x;
 }
 
-BackboneOutput VisionTransformerImpl::forward(const at::Tensor& images, const std::optional<at::Tensor>& mask, bool local) {
+BackboneOutput VisionTransformerImpl::forward(const at::Tensor& images, const std::optional<at::Tensor>& mask,
+                                              bool local) {
   auto x = RunBlocks(PrepareTokens(images, mask));
   // The SERE heads see the patch tokens of the last block before the final norm.
   auto patches = x.narrow(1, 1, x.size(1) - 1);

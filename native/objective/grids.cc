@@ -10,8 +10,8 @@ constexpr double kOutside = -2;  // any value outside [-1, 1]: zero padding samp
 void CheckRecords(const at::Tensor& records, const char* what) {
   TORCH_CHECK(records.dim() == 2 && records.size(1) == 5, what,
               " must be crop records of shape (M, 5) = (x, y, w, h, flipped) per row, got ", records.sizes());
-  TORCH_CHECK((records.select(1, 2) > 0).all().item<bool>() && (records.select(1, 3) > 0).all().item<bool>(),
-              what, ": crop width and height must be > 0");
+  TORCH_CHECK((records.select(1, 2) > 0).all().item<bool>() && (records.select(1, 3) > 0).all().item<bool>(), what,
+              ": crop width and height must be > 0");
 }
 
 // The s x s points of one side of each pair: (M, s, s, 2).
@@ -36,8 +36,8 @@ GridPair OverlapGrids(const at::Tensor& query_records, const at::Tensor& key_rec
   TORCH_CHECK(side >= 2, "grid side must be >= 2, got ", side);
   CheckRecords(query_records, "query records");
   CheckRecords(key_records, "key records");
-  TORCH_CHECK(query_records.size(0) == key_records.size(0), "query and key records must pair up: ",
-              query_records.size(0), " vs ", key_records.size(0), " rows");
+  TORCH_CHECK(query_records.size(0) == key_records.size(0),
+              "query and key records must pair up: ", query_records.size(0), " vs ", key_records.size(0), " rows");
   auto q = query_records.to(at::kDouble), k = key_records.to(at::kDouble);
   auto right = [](const at::Tensor& r) { return r.select(1, 0) + r.select(1, 2); };
   auto bottom = [](const at::Tensor& r) { return r.select(1, 1) + r.select(1, 3); };
@@ -76,10 +76,10 @@ SereGrids BuildSereGrids(const at::Tensor& records, int64_t global_query_side, i
   auto global_rows = records.slice(1, 0, 2).transpose(0, 1).unsqueeze(0).expand({locals, 2, batch, 5});
   auto lg = OverlapGrids(local_rows.reshape({-1, 5}), global_rows.reshape({-1, 5}), local_side);
   int64_t s = local_side;
-  grids.local_to_global = lg.query.view({locals, 2, batch, s, s, 2}).permute({0, 2, 1, 3, 4, 5})
-                              .reshape({locals * batch, 2, s, s, 2});
-  grids.global_to_local = lg.key.view({locals, 2, batch, s, s, 2}).permute({1, 2, 0, 3, 4, 5})
-                              .reshape({2 * batch, locals, s, s, 2});
+  grids.local_to_global =
+      lg.query.view({locals, 2, batch, s, s, 2}).permute({0, 2, 1, 3, 4, 5}).reshape({locals * batch, 2, s, s, 2});
+  grids.global_to_local =
+      lg.key.view({locals, 2, batch, s, s, 2}).permute({1, 2, 0, 3, 4, 5}).reshape({2 * batch, locals, s, s, 2});
   return grids;
 }
 

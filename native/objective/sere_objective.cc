@@ -3,8 +3,8 @@
 #include <initializer_list>
 #include <string>
 
-#include "runtime/precision.h"
 #include "objective/relations.h"
+#include "runtime/precision.h"
 
 namespace sere::objective {
 namespace {
@@ -41,8 +41,8 @@ at::Tensor PairsFromLocalRows(const at::Tensor& sampled, int64_t batch) {
 SereObjective::SereObjective(SereObjectiveOptions options) : options_(options) {
   TORCH_CHECK(options_.out_dim >= 1, "out_dim must be >= 1, got ", options_.out_dim);
   TORCH_CHECK(options_.student_temp > 0, "student temperature must be > 0, got ", options_.student_temp);
-  TORCH_CHECK(options_.centre_momentum >= 0 && options_.centre_momentum <= 1,
-              "centre momentum must be in [0, 1], got ", options_.centre_momentum);
+  TORCH_CHECK(options_.centre_momentum >= 0 && options_.centre_momentum <= 1, "centre momentum must be in [0, 1], got ",
+              options_.centre_momentum);
   centre_ = at::zeros({1, options_.out_dim}, at::kFloat);
   patch_centre_ = at::zeros({1, 1, options_.out_dim}, at::kFloat);
 }
@@ -53,13 +53,14 @@ SereObjective::Sizes SereObjective::Check(const SereInputs& in) const {
   TORCH_CHECK(rows > 0 && rows % kGlobalViews == 0, "teacher_cls must have 2B rows (two global views), got ", rows);
   int64_t b = rows / kGlobalViews, k = options_.out_dim;
   Expect(in.student_cls, "student_cls", {-1, k});
-  TORCH_CHECK(in.student_cls.size(0) % b == 0 && in.student_cls.size(0) >= rows, "student_cls must have (2 + V_l) B = ",
-              rows, " + V_l * ", b, " rows, got ", in.student_cls.size(0));
+  TORCH_CHECK(in.student_cls.size(0) % b == 0 && in.student_cls.size(0) >= rows,
+              "student_cls must have (2 + V_l) B = ", rows, " + V_l * ", b, " rows, got ", in.student_cls.size(0));
   int64_t locals = in.student_cls.size(0) / b - kGlobalViews;
   Expect(in.masks, "masks", {rows, -1});
   int64_t n = in.masks.size(1);
   // Patch outputs come whole, or as the masked patches alone (what the loss reads).
-  for (auto [t, name] : {std::pair{&in.teacher_patch, "teacher_patch"}, std::pair{&in.student_patch, "student_patch"}}) {
+  for (auto [t, name] :
+       {std::pair{&in.teacher_patch, "teacher_patch"}, std::pair{&in.student_patch, "student_patch"}}) {
     if (t->defined() && t->dim() == 2)
       Expect(*t, name, {-1, k});
     else
@@ -119,8 +120,8 @@ SereLosses SereObjective::Compute(const SereInputs& in, TeacherTemps temps) cons
     student.local = PairsFromLocalRows(SampleRelationAtGrids(in.student_local_spatial, l2g, l2g), batch);
   }
   auto spatial = SereSpatialLoss(teacher, student, options_.spatial_teacher_temp);
-  auto channel = SereChannelLoss(in.teacher_channel, in.student_channel, in.student_local_channel,
-                                 options_.channel_teacher_temp);
+  auto channel =
+      SereChannelLoss(in.teacher_channel, in.student_channel, in.student_local_channel, options_.channel_teacher_temp);
   return Weighted(cls, mim, spatial, channel, in, temps);
 }
 
@@ -133,7 +134,8 @@ void SereObjective::AccumulateCentreSums(const at::Tensor& teacher_cls, const at
     Expect(teacher_patch, "teacher_patch", {rows, -1, options_.out_dim});
   at::NoGradGuard no_grad;
   auto cls_sum = teacher_cls.detach().to(at::kFloat).sum(0, /*keepdim=*/true);  // (1, K)
-  auto per_image = teacher_patch.dim() == 2 ? teacher_patch.detach().to(at::kFloat) : teacher_patch.detach().to(at::kFloat).mean(1);
+  auto per_image =
+      teacher_patch.dim() == 2 ? teacher_patch.detach().to(at::kFloat) : teacher_patch.detach().to(at::kFloat).mean(1);
   auto patch_sum = per_image.sum(0, /*keepdim=*/true).unsqueeze(0);  // (1, 1, K)
   cls_sum_ = cls_sum_.defined() ? cls_sum_ + cls_sum : cls_sum;
   patch_sum_ = patch_sum_.defined() ? patch_sum_ + patch_sum : patch_sum;

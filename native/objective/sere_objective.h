@@ -15,13 +15,13 @@ namespace sere::objective {
 // The defaults live in one place, src/objective/options.ts; a C++ caller sets every field
 // (a field left at zero fails the constructor's checks or weighs its loss zero).
 struct SereObjectiveOptions {
-  int64_t out_dim = 0;               // K
-  double student_temp = 0;           // iBOT student temperature (CLS and patches)
-  double centre_momentum = 0;        // c <- m c + (1 - m) mean
-  double spatial_teacher_temp = 0;   // temperature_pixel
-  double channel_teacher_temp = 0;   // temperature_channel
-  double lambda1 = 0, lambda2 = 0;   // iBOT = lambda1 CLS + lambda2 MIM
-  double alpha = 0, beta = 0;        // total = iBOT (4 - a - b) / 2 + a spatial + b channel
+  int64_t out_dim = 0;              // K
+  double student_temp = 0;          // iBOT student temperature (CLS and patches)
+  double centre_momentum = 0;       // c <- m c + (1 - m) mean
+  double spatial_teacher_temp = 0;  // temperature_pixel
+  double channel_teacher_temp = 0;  // temperature_channel
+  double lambda1 = 0, lambda2 = 0;  // iBOT = lambda1 CLS + lambda2 MIM
+  double alpha = 0, beta = 0;       // total = iBOT (4 - a - b) / 2 + a spatial + b channel
 };
 
 // One step's network outputs. Views are stacked view-major along the batch: rows

@@ -1,8 +1,8 @@
 // The objective as docs/method.md#objective writes it: one small computation per loss term. Slow on
 // purpose; it is what the batched Compute must equal, and the benchmark's baseline.
-#include "runtime/precision.h"
 #include "objective/relations.h"
 #include "objective/sere_objective.h"
+#include "runtime/precision.h"
 
 namespace sere::objective {
 namespace {

@@ -57,7 +57,8 @@ RuntimeInfo GetRuntimeInfo() {
   r.parallel_backend = at::get_parallel_info().find("OpenMP") != std::string::npos ? "OpenMP" : "native";
   // Looked up at run time: LibTorch's BLAS may be OpenBLAS or another one.
   using CoreName = char* (*)();
-  if (auto core_name = reinterpret_cast<CoreName>(dlsym(RTLD_DEFAULT, "openblas_get_corename"))) r.blas_core = core_name();
+  if (auto core_name = reinterpret_cast<CoreName>(dlsym(RTLD_DEFAULT, "openblas_get_corename")))
+    r.blas_core = core_name();
   return r;
 }
 

@@ -10,7 +10,7 @@ struct BuildInfo {
   std::string compiler;
   bool cxx11_abi;
   bool built_with_cuda;
-  bool data_parallel;  // c10d compiled in (native/distributed)
+  bool data_parallel;        // c10d compiled in (native/distributed)
   std::string build_system;  // "cmake-js" or "node-gyp"
   std::string torch_dir;
 };

@@ -59,7 +59,8 @@ void WriteFileAtomically(const std::string& path, const std::vector<ByteSpan>& p
   const std::string partial = path + kPartialSuffix;
   try {
     WritePartial(partial, pieces);
-    TORCH_CHECK(std::rename(partial.c_str(), path.c_str()) == 0, "cannot rename ", partial, " to ", path, ": ", Reason());
+    TORCH_CHECK(std::rename(partial.c_str(), path.c_str()) == 0, "cannot rename ", partial, " to ", path, ": ",
+                Reason());
   } catch (...) {
     std::remove(partial.c_str());
     throw;

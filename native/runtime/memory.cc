@@ -1,9 +1,9 @@
 #include "runtime/memory.h"
 
+#include <c10/util/Exception.h>
+
 #include <cstdlib>
 #include <cstring>
-
-#include <c10/util/Exception.h>
 
 #if defined(__GLIBC__)
 #include <malloc.h>

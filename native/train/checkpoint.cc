@@ -105,10 +105,11 @@ void RestoreTrainingState(SereStep& step, const TrainingState& state) {
   auto params = OptimisedParameters(step);
   for (size_t i = 0; i < params.size(); ++i) {
     const std::string prefix = std::to_string(i) + ".";
-    auto avg = saved.find(prefix + "exp_avg"), avg_sq = saved.find(prefix + "exp_avg_sq"), steps = saved.find(prefix + "step");
+    auto avg = saved.find(prefix + "exp_avg"), avg_sq = saved.find(prefix + "exp_avg_sq"),
+         steps = saved.find(prefix + "step");
     if (avg == saved.end() || avg_sq == saved.end() || steps == saved.end()) continue;
-    TORCH_CHECK(avg->second.sizes() == params[i].sizes(), "the checkpoint's optimiser state does not match parameter ", i,
-                ": it was written for another architecture");
+    TORCH_CHECK(avg->second.sizes() == params[i].sizes(), "the checkpoint's optimiser state does not match parameter ",
+                i, ": it was written for another architecture");
     auto s = std::make_unique<torch::optim::AdamWParamState>();
     s->step(steps->second.item<int64_t>());
     s->exp_avg(avg->second.to(params[i].device(), params[i].scalar_type()).clone());

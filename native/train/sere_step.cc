@@ -75,8 +75,8 @@ void SereStep::JoinRanks(distributed::Communicator& communicator) {
   auto all_reduce = [shared](at::Tensor& t) { shared->AllReduceSum(t); };
   for (auto* network : {&student, &teacher}) {
     auto& backbone = (*network)->backbone;
-    for (auto* head : {&backbone->channel_sere, &backbone->pixel_sere, &backbone->channel_sere_local,
-                       &backbone->pixel_sere_local})
+    for (auto* head :
+         {&backbone->channel_sere, &backbone->pixel_sere, &backbone->channel_sere_local, &backbone->pixel_sere_local})
       if (*head) (*head)->SynchroniseBatchNorm(all_reduce);
   }
   std::vector<std::pair<std::string, at::Tensor>> trainable;
@@ -154,8 +154,9 @@ objective::SereLosses SereStep::Forward(const StepBatch& batch, const StepSchedu
   in.masks = masks.flatten(1);
   // Without local views there are no local grids to build (their side does not matter).
   const int64_t local_side = !has_locals ? 0
-                             : config_.local_side > 0 ? config_.local_side
-                                                      : batch.local_views.size(-1) / config_.student.backbone.patch_size;
+                             : config_.local_side > 0
+                                 ? config_.local_side
+                                 : batch.local_views.size(-1) / config_.student.backbone.patch_size;
   // Records per image, (B, 2 + V_l, 5), from the view-major rows.
   const int64_t images = global.size(0) / 2;
   auto rows = has_locals ? at::cat({batch.global_records, batch.local_records}) : batch.global_records;

@@ -22,10 +22,10 @@ struct StepConfig {
   model::NetworkConfig student;  // masked_im_modeling on, drop path as configured
   model::NetworkConfig teacher;  // the same architecture, no masked_embed, no drop path
   objective::SereObjectiveOptions objective;
-  int64_t global_query_side = 13;  // overlap_size[0]
-  int64_t global_key_side = 13;    // overlap_size[1]
-  int64_t local_side = 0;          // 0: sqrt of the local views' patch count
-  double clip_grad = 3.0;          // per-parameter gradient norm limit; 0 = off
+  int64_t global_query_side = 13;           // overlap_size[0]
+  int64_t global_key_side = 13;             // overlap_size[1]
+  int64_t local_side = 0;                   // 0: sqrt of the local views' patch count
+  double clip_grad = 3.0;                   // per-parameter gradient norm limit; 0 = off
   c10::ScalarType precision = c10::kFloat;  // autocast dtype: float32 (off), bfloat16, float16
   bool loss_scaling = false;                // the dynamic loss scale (float16's; the binding's default)
   int64_t accum_iter = 1;
@@ -41,8 +41,8 @@ struct StepConfig {
 
 // One batch, views stacked view-major: [view 1 of every image; view 2; local 1; ...].
 struct StepBatch {
-  at::Tensor global_views;  // (2B, 3, S, S)
-  at::Tensor local_views;   // (V_l B, 3, s, s); undefined when V_l = 0
+  at::Tensor global_views;    // (2B, 3, S, S)
+  at::Tensor local_views;     // (V_l B, 3, s, s); undefined when V_l = 0
   at::Tensor masks;           // (2B, n, n) bool: the student's masked patches
   at::Tensor global_records;  // (2B, 5) crop records (x, y, w, h, flipped), view-major
   at::Tensor local_records;   // (V_l B, 5); undefined when V_l = 0
@@ -69,10 +69,10 @@ struct StepResult {
   double total = 0, ibot = 0, cls = 0, mim = 0, spatial = 0, channel = 0;
   // The teacher's CLS targets: mean entropy, and the CLS loss's KL part (cls - entropy).
   double cls_entropy = 0, cls_kl = 0;
-  bool stepped = false;       // an optimiser step happened (end of an accumulation round)
-  bool skipped = false;       // fp16: gradients overflowed, the step was skipped
-  double loss_scale = 1.0;    // fp16 loss scale after this iteration
-  bool stop = false;          // some rank asked to stop after this step
+  bool stepped = false;     // an optimiser step happened (end of an accumulation round)
+  bool skipped = false;     // fp16: gradients overflowed, the step was skipped
+  double loss_scale = 1.0;  // fp16 loss scale after this iteration
+  bool stop = false;        // some rank asked to stop after this step
 };
 
 // fp16's dynamic loss scale: halve on overflow, double after `growth_interval` good steps.
@@ -111,8 +111,8 @@ class SereStep {
   void ReduceReport(const objective::SereLosses& losses, StepResult& result, bool stop);
 
   StepConfig config_;
-  std::vector<std::pair<at::Tensor, at::Tensor>> ema_pairs_;  // (teacher, student) of common names
-  std::vector<at::Tensor> last_layer_params_;                 // dropped while freeze_last_layer
+  std::vector<std::pair<at::Tensor, at::Tensor>> ema_pairs_;          // (teacher, student) of common names
+  std::vector<at::Tensor> last_layer_params_;                         // dropped while freeze_last_layer
   std::unique_ptr<distributed::GradientAverager> gradient_averager_;  // data parallelism only
   at::Generator drop_path_generator_;
   int64_t iteration_ = 0;

@@ -103,7 +103,13 @@ export async function launchRanks(launch: LaunchOptions, script: string, args: s
   const stopOthers = () => {
     killTimer ??= setTimeout(() => {
       for (const c of children) if (!c.done) c.child.kill("SIGTERM");
-      setTimeout(() => children.forEach((c) => !c.done && c.child.kill("SIGKILL")), 5000).unref();
+      setTimeout(
+        () =>
+          children.forEach((c) => {
+            if (!c.done) c.child.kill("SIGKILL");
+          }),
+        5000,
+      ).unref();
     }, graceSeconds * 1000);
     killTimer.unref();
   };

@@ -1,24 +1,27 @@
 #!/usr/bin/env node
+import { resolve } from "node:path";
+import { stringify as toYaml } from "yaml";
+import { z } from "zod";
 // sere-train: SERE pretraining from the command line.
 //   sere-train [--preset NAME] [--config FILE] [--resume] [--print-config] [--flag value ...]
 //   sere-train export --pretrained-weights CHECKPOINT [--checkpoint-key teacher] [--output-dir DIR]
 import { flagsHelp, parseFlags } from "../config/flags.js";
 import { ConfigError } from "../config/parse.js";
-import { type ConfigSources, resolveTrainConfig } from "../config/resolve.js";
 import { DEFAULT_PRESET, PRESETS } from "../config/presets.js";
+import { type ConfigSources, resolveTrainConfig } from "../config/resolve.js";
 import { trainConfigSchema } from "../config/train.js";
-import { resolve } from "node:path";
-import { stringify as toYaml } from "yaml";
-import { z } from "zod";
 import { rankEnvironment } from "../train/distributed.js";
 import { exportBackbone } from "../train/export.js";
-import { Trainer } from "../train/trainer.js";
 import { checkRunFolder } from "../train/run-folder.js";
+import { Trainer } from "../train/trainer.js";
 import { LAUNCH_USAGE, launchRanks, signalExitCode, takeLaunchFlags, watchLauncher } from "./launch.js";
 import { packageVersion } from "./version.js";
 
 /** The help text, each field with the value this run would take (`values`). */
-const usage = (values: Record<string, unknown>, sources: ConfigSources) => `Usage: sere-train [--preset NAME] [--config FILE] [--resume] [--flag value ...]
+const usage = (
+  values: Record<string, unknown>,
+  sources: ConfigSources,
+) => `Usage: sere-train [--preset NAME] [--config FILE] [--resume] [--flag value ...]
        sere-train --nproc-per-node N [--nnodes M --node-rank R --master-addr A --master-port P] [...]
        sere-train export --pretrained-weights CHECKPOINT [--checkpoint-key teacher|student] [--output-dir DIR]
 
@@ -52,7 +55,11 @@ function helpValues(sources: ConfigSources): Record<string, unknown> {
 async function train(argv: string[]): Promise<void> {
   const { launch, rest } = takeLaunchFlags(argv);
   const flags = parseFlags(rest, trainConfigSchema.shape, ["preset", "config"], ["resume", "print-config", "version"]);
-  const sources: ConfigSources = { preset: flags.extra.preset as string | undefined, configFile: flags.extra.config as string | undefined, overrides: flags.values };
+  const sources: ConfigSources = {
+    preset: flags.extra.preset as string | undefined,
+    configFile: flags.extra.config as string | undefined,
+    overrides: flags.values,
+  };
   if (flags.extra.version === true) {
     process.stdout.write(`sere-train ${packageVersion()}\n`);
     return;
@@ -83,7 +90,12 @@ async function train(argv: string[]): Promise<void> {
     signal: controller.signal,
   });
   trainer.on("warning", (message) => process.stderr.write(`\nwarning: ${message}\n`));
-  if (speaks) trainer.on("epoch", (e) => process.stderr.write(`\nepoch ${e.epoch} done: ${e.meanLoss === undefined ? "" : `mean loss ${e.meanLoss.toFixed(4)}, `}checkpoint ${e.checkpoint}\n`));
+  if (speaks)
+    trainer.on("epoch", (e) =>
+      process.stderr.write(
+        `\nepoch ${e.epoch} done: ${e.meanLoss === undefined ? "" : `mean loss ${e.meanLoss.toFixed(4)}, `}checkpoint ${e.checkpoint}\n`,
+      ),
+    );
   const result = await trainer.fit();
   if (result.stoppedBy === "abort") process.exitCode = stopCode();
   if (!speaks) return;

@@ -15,10 +15,10 @@ import { openBackbone } from "../eval/backbone.js";
 import { clsFeatures, extractFeatures } from "../eval/features.js";
 import { knnAccuracy } from "../eval/knn.js";
 import { linearProbe } from "../eval/linear-probe.js";
-import { writeReport } from "../report/report.js";
 import { writeNpy } from "../io/npy.js";
 import { writeSafetensors } from "../io/safetensors.js";
-import { tensor, type Tensor } from "../tensor.js";
+import { writeReport } from "../report/report.js";
+import { type Tensor, tensor } from "../tensor.js";
 import { exportBackbone } from "../train/export.js";
 import { TaskProgress } from "../train/progress.js";
 import { signalExitCode } from "./launch.js";
@@ -26,7 +26,9 @@ import { packageVersion } from "./version.js";
 
 /** Flags every command shares: which weights, which architecture when the file does not say (each with its --help line). */
 const common = {
-  pretrainedWeights: z.string().describe("a training checkpoint, an exported backbone (.pth or .safetensors) or a reference (DINO, iBOT, SERE) checkpoint"),
+  pretrainedWeights: z
+    .string()
+    .describe("a training checkpoint, an exported backbone (.pth or .safetensors) or a reference (DINO, iBOT, SERE) checkpoint"),
   checkpointKey: z.enum(["teacher", "student"]).default("teacher").describe("the network of a training checkpoint; a plain state dict ignores it"),
   arch: z
     .enum(["vit_tiny", "vit_small", "vit_base", "vit_large", "custom"])
@@ -42,7 +44,12 @@ const common = {
   device: z.string().default("cpu").describe('where the backbone runs: "cpu", "cuda" or "cuda:N"'),
   outputDir: z.string().default(".").describe("folder of the results"),
   limit: z.number().int().min(0).default(0).describe("use only the first N images of each split (0: all)"),
-  nLastBlocks: z.number().int().positive().default(1).describe("features: the CLS tokens of the last N blocks, concatenated (DINO's --n_last_blocks)"),
+  nLastBlocks: z
+    .number()
+    .int()
+    .positive()
+    .default(1)
+    .describe("features: the CLS tokens of the last N blocks, concatenated (DINO's --n_last_blocks)"),
   avgpoolPatchtokens: z.boolean().default(false).describe("features: also the mean patch token of the last block (DINO's --avgpool_patchtokens)"),
   maxFailureShare: z
     .number()
@@ -72,7 +79,11 @@ const COMMANDS = {
       .describe("augmented views (random resized crop + flip) per training image, one per epoch in turn; 0: the centre crop only"),
     seed: z.number().int().min(0).default(0).describe("seed of the views, the initial weights and the batch order"),
   }),
-  features: z.object({ ...common, dataPath, format: z.enum(["safetensors", "npy"]).default("safetensors").describe("file format of the features and labels") }),
+  features: z.object({
+    ...common,
+    dataPath,
+    format: z.enum(["safetensors", "npy"]).default("safetensors").describe("file format of the features and labels"),
+  }),
   attention: z.object({
     ...common,
     imagePath: z.string().describe("the image whose attention maps to draw"),
@@ -137,18 +148,35 @@ async function features(o: FeatureFlags) {
   const { model, size } = await backbone(o);
   try {
     const embed = clsFeatures(model, { nLastBlocks: o.nLastBlocks, avgpoolPatchtokens: o.avgpoolPatchtokens });
-    const options = { size, batchSize: o.batchSizePerGpu, device: o.device, limit: o.limit > 0 ? o.limit : undefined, maxFailureShare: o.maxFailureShare, warn, signal: ctrlC.signal };
+    const options = {
+      size,
+      batchSize: o.batchSizePerGpu,
+      device: o.device,
+      limit: o.limit > 0 ? o.limit : undefined,
+      maxFailureShare: o.maxFailureShare,
+      warn,
+      signal: ctrlC.signal,
+    };
     const trainSet = openDataset(o.dataPath, { split: "train" });
     const views = o.trainViews ?? 0;
     const train =
       views > 0
         ? await stackViews(
-            Array.from({ length: views }, (_, view) => () =>
-              extractFeatures(trainSet, embed, { ...options, augment: { seed: o.seed ?? 0, view }, onProgress: progress(`training features, view ${view + 1}/${views}`, "images") }),
+            Array.from(
+              { length: views },
+              (_, view) => () =>
+                extractFeatures(trainSet, embed, {
+                  ...options,
+                  augment: { seed: o.seed ?? 0, view },
+                  onProgress: progress(`training features, view ${view + 1}/${views}`, "images"),
+                }),
             ),
           )
         : await extractFeatures(trainSet, embed, { ...options, onProgress: progress("training features", "images") });
-    const test = await extractFeatures(openDataset(o.dataPath, { split: "test" }), embed, { ...options, onProgress: progress("test features", "images") });
+    const test = await extractFeatures(openDataset(o.dataPath, { split: "test" }), embed, {
+      ...options,
+      onProgress: progress("test features", "images"),
+    });
     return { train, test };
   } finally {
     model.dispose();
@@ -216,16 +244,25 @@ async function run(command: Command, argv: string[]): Promise<void> {
       const o = parse("features");
       const { train, test } = await features(o);
       mkdirSync(o.outputDir, { recursive: true });
-      for (const [name, f] of [["train", train], ["test", test]] as const) {
+      for (const [name, f] of [
+        ["train", train],
+        ["test", test],
+      ] as const) {
         if (o.format === "npy") {
-          for (const [what, t] of [["features", f.features], ["labels", f.labels]] as const) {
+          for (const [what, t] of [
+            ["features", f.features],
+            ["labels", f.labels],
+          ] as const) {
             const path = join(o.outputDir, `${what}_${name}.npy`);
             await writeNpy(path, t);
             say(`wrote ${path}: ${what} ${JSON.stringify(t.shape())}`);
           }
         } else {
           const path = join(o.outputDir, `features_${name}.safetensors`);
-          await writeSafetensors(path, [["features", f.features], ["labels", f.labels]]);
+          await writeSafetensors(path, [
+            ["features", f.features],
+            ["labels", f.labels],
+          ]);
           say(`wrote ${path}: features ${JSON.stringify(f.features.shape())}, labels`);
         }
       }

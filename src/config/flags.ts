@@ -20,7 +20,9 @@ interface FieldInfo {
 }
 
 function describe(field: z.ZodType): FieldInfo {
-  let t = field as unknown as { def: { type: string; innerType?: unknown; defaultValue?: unknown; items?: unknown[]; entries?: Record<string, string> } };
+  let t = field as unknown as {
+    def: { type: string; innerType?: unknown; defaultValue?: unknown; items?: unknown[]; entries?: Record<string, string> };
+  };
   let defaultValue: unknown;
   const description = (field as { description?: string }).description;
   while (t.def.type === "default" || t.def.type === "optional") {
@@ -96,7 +98,9 @@ export function parseFlags(argv: readonly string[], shape: Shape, extraFlags: re
     if (!field) {
       const known = Object.keys(shape).map(kebab);
       const close = known.filter((k) => k.includes(flag) || flag.includes(k) || k.split("-")[0] === flag.split("-")[0]).slice(0, 4);
-      throw new ConfigError(`unknown flag --${given}` + (close.length > 0 ? `; did you mean ${close.map((k) => `--${k}`).join(", ")}?` : "; see --help"));
+      throw new ConfigError(
+        `unknown flag --${given}${close.length > 0 ? `; did you mean ${close.map((k) => `--${k}`).join(", ")}?` : "; see --help"}`,
+      );
     }
     const info = describe(field);
     if (info.kind === "array") {
@@ -109,14 +113,21 @@ export function parseFlags(argv: readonly string[], shape: Shape, extraFlags: re
       const values: unknown[] = [];
       const first = inline !== undefined ? inline.split(",") : [];
       for (const v of first) values.push(convert(name, { ...info, kind: "number" }, v));
-      while (values.length < info.length) values.push(convert(name, { ...info, kind: "number" }, (() => {
-        const next = argv[i + 1];
-        if (next === undefined || (next.startsWith("--") && Number.isNaN(Number(next)))) {
-          throw new ConfigError(`--${flag} needs ${info.length} values, given ${values.length}`);
-        }
-        i++;
-        return next;
-      })()));
+      while (values.length < info.length)
+        values.push(
+          convert(
+            name,
+            { ...info, kind: "number" },
+            (() => {
+              const next = argv[i + 1];
+              if (next === undefined || (next.startsWith("--") && Number.isNaN(Number(next)))) {
+                throw new ConfigError(`--${flag} needs ${info.length} values, given ${values.length}`);
+              }
+              i++;
+              return next;
+            })(),
+          ),
+        );
       out.values[name] = values;
     } else if (info.kind === "boolean" && inline === undefined && (argv[i + 1] === undefined || argv[i + 1]!.startsWith("--"))) {
       out.values[name] = true; // a bare switch: --overwrite

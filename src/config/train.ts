@@ -7,14 +7,15 @@ import { photometryFields } from "../data/config.js";
 
 const positiveInt = z.number().int().positive();
 const probability = z.number().min(0).max(1);
-const scaleRange = z
-  .tuple([probability, probability])
-  .refine(([a, b]) => a <= b, { message: "the first bound must not exceed the second" });
+const scaleRange = z.tuple([probability, probability]).refine(([a, b]) => a <= b, { message: "the first bound must not exceed the second" });
 
 export const trainConfigSchema = z
   .object({
     // Model (docs/method.md#networks)
-    arch: z.enum(["vit_tiny", "vit_small", "vit_base", "vit_large", "custom"]).default("vit_small").describe("ViT size: vit_tiny, vit_small, vit_base, vit_large, or custom (give embedDim, depth and numHeads)"),
+    arch: z
+      .enum(["vit_tiny", "vit_small", "vit_base", "vit_large", "custom"])
+      .default("vit_small")
+      .describe("ViT size: vit_tiny, vit_small, vit_base, vit_large, or custom (give embedDim, depth and numHeads)"),
     embedDim: positiveInt.optional().describe("token width, for arch custom"),
     depth: positiveInt.optional().describe("transformer blocks, for arch custom"),
     numHeads: positiveInt.optional().describe("attention heads, for arch custom"),
@@ -30,7 +31,9 @@ export const trainConfigSchema = z
     pretrainedWeights: z
       .string()
       .default("")
-      .describe("start student and teacher from these weights: a DINO, iBOT or SERE checkpoint or an exported backbone (.pth, .safetensors); heads absent from it start fresh"),
+      .describe(
+        "start student and teacher from these weights: a DINO, iBOT or SERE checkpoint or an exported backbone (.pth, .safetensors); heads absent from it start fresh",
+      ),
 
     // Objective (docs/method.md#objective)
     alpha: z.number().min(0).default(1).describe("weight of the spatial relation loss"),
@@ -52,13 +55,23 @@ export const trainConfigSchema = z
     localCropsNumber: z.number().int().min(0).default(10).describe("local views per image (0: none)"),
     localCropsSize: positiveInt.default(96).describe("side of the local views, in pixels"),
     localCropsScale: scaleRange.default([0.05, 0.4]).describe("area range of the local crops, as a share of the image"),
-    predRatio: z.tuple([probability, probability]).default([0, 0.3]).describe("masking ratios of the global views, one drawn per image (iBOT's --pred_ratio)"),
-    predRatioVar: z.tuple([probability, probability]).default([0, 0.2]).describe("spread of each masking ratio: drawn uniformly within ratio +- var (iBOT's --pred_ratio_var)"),
+    predRatio: z
+      .tuple([probability, probability])
+      .default([0, 0.3])
+      .describe("masking ratios of the global views, one drawn per image (iBOT's --pred_ratio)"),
+    predRatioVar: z
+      .tuple([probability, probability])
+      .default([0, 0.2])
+      .describe("spread of each masking ratio: drawn uniformly within ratio +- var (iBOT's --pred_ratio_var)"),
     ...photometryFields,
 
     // Optimisation (docs/method.md#optimisation)
     epochs: positiveInt.default(100).describe("passes over the training set"),
-    warmupEpochs: z.number().min(0).default(10).describe("linear learning rate warmup, in epochs; fractions of an epoch are allowed (rounded to whole iterations)"),
+    warmupEpochs: z
+      .number()
+      .min(0)
+      .default(10)
+      .describe("linear learning rate warmup, in epochs; fractions of an epoch are allowed (rounded to whole iterations)"),
     lr: z.number().positive().default(5e-4).describe("peak learning rate for 256 images a step; scaled by the global batch / 256"),
     minLr: z.number().min(0).default(1e-6).describe("learning rate at the end of the cosine schedule"),
     weightDecay: z.number().min(0).default(0.04).describe("weight decay at the start of its cosine schedule"),
@@ -69,8 +82,14 @@ export const trainConfigSchema = z
     accumIter: positiveInt.default(1).describe("micro-batches whose gradients make one optimiser step"),
 
     // Data
-    dataPath: z.string().min(1).default("/usr/share/datasets/fashion-mnist").describe("training images: an image folder (class subfolders), an IDX (Fashion-MNIST) or CIFAR folder"),
-    maxFailureShare: probability.default(0.01).describe("share of the images that may fail to decode (each skipped with a warning) before training stops"),
+    dataPath: z
+      .string()
+      .min(1)
+      .default("/usr/share/datasets/fashion-mnist")
+      .describe("training images: an image folder (class subfolders), an IDX (Fashion-MNIST) or CIFAR folder"),
+    maxFailureShare: probability
+      .default(0.01)
+      .describe("share of the images that may fail to decode (each skipped with a warning) before training stops"),
     seed: z.number().int().min(0).default(0).describe("seed of the initial weights, crops, masks and shuffling"),
 
     // Device and precision
@@ -82,20 +101,39 @@ export const trainConfigSchema = z
     precision: z
       .enum(["auto", "float32", "bfloat16", "float16"])
       .default("float32")
-      .describe("autocast precision: float32, bfloat16, float16 (CUDA, with loss scaling), or auto (bfloat16 on CUDA and on CPUs that compute it natively, else float32)"),
-    threads: z.number().int().min(0).default(0).describe("LibTorch intra-op threads; 0 = the machine's cores (shared among the ranks on one machine)"),
+      .describe(
+        "autocast precision: float32, bfloat16, float16 (CUDA, with loss scaling), or auto (bfloat16 on CUDA and on CPUs that compute it natively, else float32)",
+      ),
+    threads: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe("LibTorch intra-op threads; 0 = the machine's cores (shared among the ranks on one machine)"),
 
     // Data parallelism: one process per device, placed by RANK, WORLD_SIZE, MASTER_ADDR and
     // MASTER_PORT (torchrun's variables; `sere-train --nproc-per-node N` sets them).
-    distTimeout: z.number().positive().default(1800).describe("seconds a rank waits for the others (rendezvous, any collective) before it fails naming the rank it misses"),
+    distTimeout: z
+      .number()
+      .positive()
+      .default(1800)
+      .describe("seconds a rank waits for the others (rendezvous, any collective) before it fails naming the rank it misses"),
 
     // Output and logging
     outputDir: z.string().min(1).default("runs/sere").describe("folder of the run: config.json, log.jsonl, checkpoints"),
-    overwrite: z.boolean().default(false).describe("start anew in an output folder that holds an earlier run, deleting its checkpoints and log (without it, or --resume, such a folder is refused)"),
+    overwrite: z
+      .boolean()
+      .default(false)
+      .describe(
+        "start anew in an output folder that holds an earlier run, deleting its checkpoints and log (without it, or --resume, such a folder is refused)",
+      ),
     saveckpFreq: z.number().int().min(0).default(40).describe("keep a numbered checkpoint every N epochs (checkpoint.pth is rewritten every epoch)"),
     maxSteps: z.number().int().min(0).default(0).describe("stop after this many iterations (quick tries and tests); 0 = no limit"),
     logEvery: positiveInt.default(10).describe("log every N iterations"),
-    knnEval: z.boolean().default(false).describe("after training on a labelled dataset: weighted k-NN accuracy of the teacher (docs/method.md#weighted-k-nn)"),
+    knnEval: z
+      .boolean()
+      .default(false)
+      .describe("after training on a labelled dataset: weighted k-NN accuracy of the teacher (docs/method.md#weighted-k-nn)"),
     knnEvalLimit: z.number().int().min(0).default(0).describe("evaluate on only the first N training and N test images (0: all)"),
     knnEvalEvery: z
       .number()

@@ -27,7 +27,11 @@ export const photometryFields = {
   blurSigmaRelative: z.boolean().default(false).describe("scale the blur sigma with the view's size (blurSigma is for 224 px)"),
   solarizationProb: perGroup.default([0, 0.2, 0]).describe("solarisation probability per view group: global view 1, global view 2, local views"),
   colorJitterProb: probability.default(0.8).describe("probability of colour jitter"),
-  colorJitterStrength: z.number().min(0).default(1).describe("colour jitter factors relative to the reference's (brightness 0.4, contrast 0.4, saturation 0.2, hue 0.1)"),
+  colorJitterStrength: z
+    .number()
+    .min(0)
+    .default(1)
+    .describe("colour jitter factors relative to the reference's (brightness 0.4, contrast 0.4, saturation 0.2, hue 0.1)"),
   grayscaleProb: probability.default(0.2).describe("probability of turning a view gray"),
 };
 export const photometrySchema = z.object(photometryFields);
@@ -68,31 +72,33 @@ export type ViewsOptions = z.output<typeof viewsSchema>;
 export type ViewsInput = z.input<typeof viewsSchema>;
 
 /** The loader: batching, shuffling, sharding, prefetching, failure policy, device. */
-export const loaderSchema = z.object({
-  batchSize: z.number().int().positive().default(64),
-  seed: z.number().int().min(0).default(0),
-  shuffle: z.boolean().default(true),
-  dropLast: z.boolean().default(true),
-  /** Batches prepared ahead of the consumer (decoded, planned and augmented). */
-  prefetch: z.number().int().min(1).default(2),
-  /**
-   * LibTorch threads for rendering a batch on the CPU (0: setThreads' count). With 1 (the
-   * default) the `prefetch` batches in flight render side by side, and rendering never
-   * keeps an OpenMP team of its own beside the training step's (README, Runtime).
-   */
-  renderThreads: z.number().int().min(0).default(1),
-  /** Images decoded at once. */
-  decodeConcurrency: z.number().int().positive().default(8),
-  rank: z.number().int().min(0).default(0),
-  worldSize: z.number().int().positive().default(1),
-  /** Share of this rank's images per epoch that may fail to decode before the run stops. */
-  maxFailureShare: z.number().min(0).max(1).default(DEFAULT_MAX_FAILURE_SHARE),
-  /** Where the views are rendered: "cpu", "cuda", "cuda:1", ... */
-  device: z.string().default("cpu"),
-  views: viewsSchema.default(viewsSchema.parse({})),
-  mean: z.tuple([z.number(), z.number(), z.number()]).default([0.485, 0.456, 0.406]),
-  std: z.tuple([z.number().positive(), z.number().positive(), z.number().positive()]).default([0.229, 0.224, 0.225]),
-}).refine((o) => o.rank < o.worldSize, { message: "rank must be smaller than worldSize" });
+export const loaderSchema = z
+  .object({
+    batchSize: z.number().int().positive().default(64),
+    seed: z.number().int().min(0).default(0),
+    shuffle: z.boolean().default(true),
+    dropLast: z.boolean().default(true),
+    /** Batches prepared ahead of the consumer (decoded, planned and augmented). */
+    prefetch: z.number().int().min(1).default(2),
+    /**
+     * LibTorch threads for rendering a batch on the CPU (0: setThreads' count). With 1 (the
+     * default) the `prefetch` batches in flight render side by side, and rendering never
+     * keeps an OpenMP team of its own beside the training step's (README, Runtime).
+     */
+    renderThreads: z.number().int().min(0).default(1),
+    /** Images decoded at once. */
+    decodeConcurrency: z.number().int().positive().default(8),
+    rank: z.number().int().min(0).default(0),
+    worldSize: z.number().int().positive().default(1),
+    /** Share of this rank's images per epoch that may fail to decode before the run stops. */
+    maxFailureShare: z.number().min(0).max(1).default(DEFAULT_MAX_FAILURE_SHARE),
+    /** Where the views are rendered: "cpu", "cuda", "cuda:1", ... */
+    device: z.string().default("cpu"),
+    views: viewsSchema.default(viewsSchema.parse({})),
+    mean: z.tuple([z.number(), z.number(), z.number()]).default([0.485, 0.456, 0.406]),
+    std: z.tuple([z.number().positive(), z.number().positive(), z.number().positive()]).default([0.229, 0.224, 0.225]),
+  })
+  .refine((o) => o.rank < o.worldSize, { message: "rank must be smaller than worldSize" });
 
 export type LoaderOptions = z.output<typeof loaderSchema>;
 export type LoaderInput = z.input<typeof loaderSchema>;

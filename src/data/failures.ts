@@ -1,7 +1,7 @@
 // What happens to images that cannot be decoded, in training and in evaluation alike: each
 // is skipped and named; a pass over the data stops when more than `maxShare` of its images
 // fail, or when not one of them decodes.
-import { DatasetError, type Dataset } from "./datasets/dataset.js";
+import { type Dataset, DatasetError } from "./datasets/dataset.js";
 
 /** The share of a pass's images that may fail to decode unless told otherwise. */
 export const DEFAULT_MAX_FAILURE_SHARE = 0.01;

@@ -1,12 +1,13 @@
 // The data pipeline's public surface.
-export { Loader, type Batch, type LoaderState, type LoaderMetrics } from "./loader.js";
-export { loaderSchema, viewsSchema, type LoaderInput, type LoaderOptions, type ViewsInput, type ViewsOptions } from "./config.js";
-export { openDataset, type OpenOptions } from "./datasets/open.js";
-export { DatasetError, type Dataset, type DatasetFormat, type SizeRange, type Split } from "./datasets/dataset.js";
+
+export { type LoaderInput, type LoaderOptions, loaderSchema, type ViewsInput, type ViewsOptions, viewsSchema } from "./config.js";
+export { type CropRecord, randomResizedCrop } from "./crops.js";
+export { type Dataset, DatasetError, type DatasetFormat, type SizeRange, type Split } from "./datasets/dataset.js";
+export { type OpenOptions, openDataset } from "./datasets/open.js";
 export { DecodeError, decodeImage } from "./decode.js";
-export { Random, type RandomState } from "./random.js";
-export { planStep, GLOBAL_VIEWS, RECORD_COLUMNS, type StepPlan, type ViewGroupPlan } from "./plan.js";
-export { randomResizedCrop, type CropRecord } from "./crops.js";
-export { drawMask, blockMask, DEFAULT_MASK_OPTIONS, type BlockMask, type MaskOptions } from "./masks.js";
+export { type Batch, Loader, type LoaderMetrics, type LoaderState } from "./loader.js";
+export { type BlockMask, blockMask, DEFAULT_MASK_OPTIONS, drawMask, type MaskOptions } from "./masks.js";
 export { drawPhotometry, type GroupPhotometry, type ViewPhotometry } from "./photometric.js";
-export { renderStep, renderGroups, IMAGENET_NORMALISATION, type RgbImage, type Normalisation } from "./render.js";
+export { GLOBAL_VIEWS, planStep, RECORD_COLUMNS, type StepPlan, type ViewGroupPlan } from "./plan.js";
+export { Random, type RandomState } from "./random.js";
+export { IMAGENET_NORMALISATION, type Normalisation, type RgbImage, renderGroups, renderStep } from "./render.js";

@@ -6,15 +6,16 @@
 // parameters and masks come from one generator stream, planned batch after batch in order.
 // state() is that stream's position after the last batch handed out, so a run restored
 // from it continues with exactly the batches an uninterrupted run would have seen.
-import { tensor, type Tensor } from "../tensor.js";
+
 import { parseOptions } from "../config/parse.js";
-import { loaderSchema, type LoaderInput, type LoaderOptions } from "./config.js";
-import { DatasetError, type Dataset } from "./datasets/dataset.js";
+import { type Tensor, tensor } from "../tensor.js";
+import { type LoaderInput, type LoaderOptions, loaderSchema } from "./config.js";
+import { type Dataset, DatasetError } from "./datasets/dataset.js";
 import { DecodeError } from "./decode.js";
 import { DecodeFailures } from "./failures.js";
 import { planStep, RECORD_COLUMNS, type StepPlan } from "./plan.js";
 import { Random, type RandomState } from "./random.js";
-import { renderStep, type RgbImage } from "./render.js";
+import { type RgbImage, renderStep } from "./render.js";
 
 /** One step's input, view-major (row v * B + b is view v of image b). */
 export interface Batch {
@@ -148,7 +149,11 @@ export class Loader {
       // Planning draws from the shared stream, so batches take their turn in order.
       const planned = planTurn.then(async () => {
         const images = await decoded;
-        const plan = planStep(random, images.map((i) => i.image), this.options.views);
+        const plan = planStep(
+          random,
+          images.map((i) => i.image),
+          this.options.views,
+        );
         return { images, plan, randomAfter: random.state() };
       });
       planTurn = planned.catch(() => undefined);
@@ -174,7 +179,11 @@ export class Loader {
       this.position = { epoch: epoch + 1, batch: 0, random: this.position.random };
     } finally {
       // A consumer that stops early leaves prepared batches behind: free them.
-      for (const pending of inFlight) void pending.then(({ batch }) => batch?.dispose(), () => undefined);
+      for (const pending of inFlight)
+        void pending.then(
+          ({ batch }) => batch?.dispose(),
+          () => undefined,
+        );
     }
   }
 

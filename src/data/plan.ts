@@ -2,11 +2,11 @@
 // photometric parameters) and the masks of the global views, all drawn from one seeded
 // generator in a fixed order (per image: global views, local views, masks).
 // Views are stacked view-major, as the objective expects: row v * B + b is view v of image b.
-import { CROP_RATIO, randomResizedCrop, type CropRecord } from "./crops.js";
-import type { ViewsOptions } from "./config.js";
+
+import type { PhotometryOptions, ViewsOptions } from "./config.js";
+import { CROP_RATIO, type CropRecord, randomResizedCrop } from "./crops.js";
 import { drawMask } from "./masks.js";
-import type { PhotometryOptions } from "./config.js";
-import { BLUR_REFERENCE_SIZE, COLOUR_COLUMNS, drawPhotometry, writeColourRow, type GroupPhotometry, type ViewPhotometry } from "./photometric.js";
+import { BLUR_REFERENCE_SIZE, COLOUR_COLUMNS, drawPhotometry, type GroupPhotometry, type ViewPhotometry, writeColourRow } from "./photometric.js";
 import type { Random } from "./random.js";
 
 export const GLOBAL_VIEWS = 2;

@@ -46,7 +46,11 @@ export async function fitToPatches(image: RgbImage, patch: number, shortSide: nu
 
 /** A heat colour for v in [0, 1]: black, red, yellow, white. */
 function heat(v: number): [number, number, number] {
-  return [Math.min(1, 3 * v), Math.min(1, Math.max(0, 3 * v - 1)), Math.min(1, Math.max(0, 3 * v - 2))].map((c) => c * 255) as [number, number, number];
+  return [Math.min(1, 3 * v), Math.min(1, Math.max(0, 3 * v - 1)), Math.min(1, Math.max(0, 3 * v - 2))].map((c) => c * 255) as [
+    number,
+    number,
+    number,
+  ];
 }
 
 /**
@@ -101,7 +105,13 @@ export async function attentionMaps(model: Model, imagePath: string, outputDir: 
   const { overlays, heads } = await attentionOverlays(model, image);
   mkdirSync(outputDir, { recursive: true });
   const files = overlays.map((_, i) => join(outputDir, i < heads ? `attention-head${i}.png` : "attention-mean.png"));
-  await Promise.all(overlays.map((o, i) => sharp(o, { raw: { width, height, channels: 3 } }).png().toFile(files[i]!)));
+  await Promise.all(
+    overlays.map((o, i) =>
+      sharp(o, { raw: { width, height, channels: 3 } })
+        .png()
+        .toFile(files[i]!),
+    ),
+  );
   const panels = join(outputDir, "attention-panels.png");
   await writeFile(panels, await attentionPanels(image, overlays));
   return { files, panels, width, height, heads };

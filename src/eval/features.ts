@@ -3,14 +3,15 @@
 // for training a linear probe, a random resized crop with a random flip (DINO's training
 // transform); normalised and embedded in batches on the device. Images that cannot be
 // decoded are skipped and named, as in training (src/data/failures.ts).
+
+import { CROP_RATIO, randomResizedCrop } from "../data/crops.js";
 import type { Dataset } from "../data/datasets/dataset.js";
 import { DecodeError } from "../data/decode.js";
-import { DecodeFailures, DEFAULT_MAX_FAILURE_SHARE } from "../data/failures.js";
-import { IMAGENET_NORMALISATION, type Normalisation, renderGroups, type RgbImage } from "../data/render.js";
-import { CROP_RATIO, randomResizedCrop } from "../data/crops.js";
+import { DEFAULT_MAX_FAILURE_SHARE, DecodeFailures } from "../data/failures.js";
 import { Random } from "../data/random.js";
+import { IMAGENET_NORMALISATION, type Normalisation, type RgbImage, renderGroups } from "../data/render.js";
 import type { Model } from "../model/model.js";
-import { tensor, type Tensor } from "../tensor.js";
+import { type Tensor, tensor } from "../tensor.js";
 
 export type Embed = (images: Tensor) => Promise<Tensor>;
 
@@ -134,13 +135,20 @@ export async function extractFeatures(dataset: Dataset, embed: Embed, options: F
   options.onProgress?.(0, count);
   for (let start = 0; start < count; start += batchSize) {
     options.signal?.throwIfAborted();
-    const loaded = await loadImages(dataset, Array.from({ length: Math.min(batchSize, count - start) }, (_, i) => start + i), failures, skipped);
+    const loaded = await loadImages(
+      dataset,
+      Array.from({ length: Math.min(batchSize, count - start) }, (_, i) => start + i),
+      failures,
+      skipped,
+    );
     if (loaded.length === 0) continue;
     const indices = loaded.map((l) => l.index);
     const images = loaded.map((l) => l.image);
     const { augment } = options;
     const boxes = Int32Array.from(
-      images.flatMap((image, i) => (augment ? augmentedCrop(i, image, Random.seeded(augment.seed, augment.view, indices[i]!)) : centreCrop(i, image))),
+      images.flatMap((image, i) =>
+        augment ? augmentedCrop(i, image, Random.seeded(augment.seed, augment.view, indices[i]!)) : centreCrop(i, image),
+      ),
     );
     const colour = new Float32Array(images.length * 12); // no photometric change
     const [views] = await renderGroups(images, [{ size, boxes, colour }], options.normalisation ?? IMAGENET_NORMALISATION, options.device ?? "cpu");
@@ -151,7 +159,9 @@ export async function extractFeatures(dataset: Dataset, embed: Embed, options: F
     embedded.dispose();
     features ??= new Float32Array(count * dim);
     features.set(values, rows * dim);
-    indices.forEach((index, i) => (labels[rows + i] = BigInt(dataset.label(index))));
+    indices.forEach((index, i) => {
+      labels[rows + i] = BigInt(dataset.label(index));
+    });
     rows += indices.length;
     options.onProgress?.(Math.min(start + batchSize, count), count);
   }

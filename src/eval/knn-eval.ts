@@ -2,7 +2,7 @@
 // then weighted k-NN (src/eval/knn.ts).
 import { openDataset } from "../data/datasets/open.js";
 import { type Embed, extractFeatures, type FeatureOptions } from "./features.js";
-import { type KnnAccuracy, knnAccuracy, type KnnOptions } from "./knn.js";
+import { type KnnAccuracy, type KnnOptions, knnAccuracy } from "./knn.js";
 
 export interface KnnEvaluationOptions extends FeatureOptions, KnnOptions {
   /** Use only the first N training / test images (default: all). */
@@ -19,7 +19,12 @@ export async function knnEvaluation(dataPath: string, embed: Embed, options: Knn
   try {
     b = await extractFeatures(test, embed, { ...options, limit: options.testLimit });
     options.signal?.throwIfAborted();
-    return await knnAccuracy(a, b, { ks: options.ks, temperature: options.temperature, numClasses: train.classes.length, chunkSize: options.chunkSize });
+    return await knnAccuracy(a, b, {
+      ks: options.ks,
+      temperature: options.temperature,
+      numClasses: train.classes.length,
+      chunkSize: options.chunkSize,
+    });
   } finally {
     for (const t of [a.features, a.labels, b?.features, b?.labels]) t?.dispose();
   }

@@ -2,7 +2,16 @@
 import type { TypedArray } from "../tensor.js";
 
 export const BYTES_PER_ELEMENT: Record<string, number> = {
-  float32: 4, float64: 8, float16: 2, bfloat16: 2, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1,
+  float32: 4,
+  float64: 8,
+  float16: 2,
+  bfloat16: 2,
+  int64: 8,
+  int32: 4,
+  int16: 2,
+  int8: 1,
+  uint8: 1,
+  bool: 1,
 };
 
 /** Shapes, strides and offsets read from a file: non-negative integers (checked before use). */

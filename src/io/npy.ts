@@ -16,7 +16,7 @@ export function npyBytes(t: Tensor): Uint8Array {
   const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(", ")})`;
   let header = `{'descr': '${DESCR[dtypeOfArray(values, t.dtype())]}', 'fortran_order': False, 'shape': ${shapeText}, }`;
   const preamble = 10; // magic (6) + version (2) + header length (2)
-  header += " ".repeat(63 - ((preamble + header.length) % 64)) + "\n";
+  header += `${" ".repeat(63 - ((preamble + header.length) % 64))}\n`;
   const out = new Uint8Array(preamble + header.length + values.byteLength);
   out.set([0x93, ...Buffer.from("NUMPY", "latin1"), 1, 0]);
   new DataView(out.buffer).setUint16(8, header.length, true);

@@ -2,7 +2,7 @@
 // {name: {dtype, shape, data_offsets}, "__metadata__"?: {...}}, then the raw data.
 import { readFile } from "node:fs/promises";
 
-import { tensor, type Tensor } from "../tensor.js";
+import { type Tensor, tensor } from "../tensor.js";
 import { writeFileAtomically } from "./atomic.js";
 import { BYTES_PER_ELEMENT, dtypeOfArray, elementCount, isIndexList, typedArrayFromBytes } from "./dtypes.js";
 
@@ -10,7 +10,16 @@ type Entries = Array<[string, Tensor]>;
 
 /** safetensors' dtype codes -> PyTorch's names, and back. */
 const DTYPE_NAMES: Record<string, string> = {
-  F32: "float32", F64: "float64", F16: "float16", BF16: "bfloat16", I64: "int64", I32: "int32", I16: "int16", I8: "int8", U8: "uint8", BOOL: "bool",
+  F32: "float32",
+  F64: "float64",
+  F16: "float16",
+  BF16: "bfloat16",
+  I64: "int64",
+  I32: "int32",
+  I16: "int16",
+  I8: "int8",
+  U8: "uint8",
+  BOOL: "bool",
 };
 const DTYPE_CODES: Record<string, string> = Object.fromEntries(Object.entries(DTYPE_NAMES).map(([code, name]) => [name, code]));
 
@@ -34,7 +43,6 @@ export async function writeSafetensors(path: string, entries: Entries, metadata:
   await writeFileAtomically(path, [length, jsonBytes, ...chunks]);
 }
 
-
 /** A tensor as a safetensors header lists it, its data at [start, end) of the data section. */
 interface HeaderEntry {
   name: string;
@@ -57,13 +65,16 @@ function headerEntries(header: unknown, dataLength: number, corrupt: (why: strin
     const { dtype, shape, data_offsets: offsets } = (typeof info === "object" && info !== null ? info : {}) as Record<string, unknown>;
     if (typeof dtype !== "string") throw corrupt(`tensor ${name} has no dtype`);
     const size = BYTES_PER_ELEMENT[DTYPE_NAMES[dtype] ?? ""];
-    if (size === undefined) throw corrupt(`tensor ${name} has dtype ${dtype}, which sere-torch cannot read (it reads ${Object.keys(DTYPE_NAMES).join(", ")})`);
+    if (size === undefined)
+      throw corrupt(`tensor ${name} has dtype ${dtype}, which sere-torch cannot read (it reads ${Object.keys(DTYPE_NAMES).join(", ")})`);
     if (!isIndexList(shape)) throw corrupt(`tensor ${name} has no valid shape (a list of non-negative integers)`);
-    if (!isIndexList(offsets) || offsets.length !== 2 || offsets[1]! < offsets[0]!) throw corrupt(`tensor ${name} has no valid data_offsets ([begin, end] in bytes)`);
+    if (!isIndexList(offsets) || offsets.length !== 2 || offsets[1]! < offsets[0]!)
+      throw corrupt(`tensor ${name} has no valid data_offsets ([begin, end] in bytes)`);
     const [start, end] = offsets as [number, number];
     if (end > dataLength) throw corrupt(`the data of tensor ${name} (bytes ${start} to ${end}) lies outside the data section (${dataLength} bytes)`);
     const needed = elementCount(shape) * size;
-    if (end - start !== needed) throw corrupt(`tensor ${name} of shape [${shape.join(", ")}] and dtype ${dtype} needs ${needed} bytes; its data_offsets span ${end - start}`);
+    if (end - start !== needed)
+      throw corrupt(`tensor ${name} of shape [${shape.join(", ")}] and dtype ${dtype} needs ${needed} bytes; its data_offsets span ${end - start}`);
     entries.push({ name, dtype: DTYPE_NAMES[dtype]!, shape, start, end });
   }
   const byStart = [...entries].sort((a, b) => a.start - b.start || a.end - b.end);

@@ -8,7 +8,7 @@
 // never a hang or a runaway allocation.
 import { readFile } from "node:fs/promises";
 
-import { tensor, type Tensor } from "../tensor.js";
+import { type Tensor, tensor } from "../tensor.js";
 import { BYTES_PER_ELEMENT, elementCount, isIndex, isIndexList, typedArrayFromBytes } from "./dtypes.js";
 import { readStoredZip } from "./zip.js";
 
@@ -188,56 +188,173 @@ function unpickle(data: Buffer, storage: (key: string) => Buffer, copies: CopyBu
     if (r.done) throw new Error("the pickle data ends without a STOP opcode (truncated file)");
     const op = r.u8();
     switch (op) {
-      case 0x80: r.u8(); break; // PROTO
-      case 0x95: r.skip(8); break; // FRAME
-      case 0x2e: return pop(); // STOP
-      case 0x28: stack.push(MARK); break;
-      case 0x7d: stack.push(new Map()); break; // EMPTY_DICT
-      case 0x5d: stack.push([]); break; // EMPTY_LIST
-      case 0x29: stack.push([]); break; // EMPTY_TUPLE
-      case 0x8f: stack.push(new Set()); break; // EMPTY_SET
-      case 0x4e: stack.push(null); break; // NONE
-      case 0x88: stack.push(true); break;
-      case 0x89: stack.push(false); break;
-      case 0x4b: stack.push(r.u8()); break; // BININT1
-      case 0x4d: stack.push(r.u16()); break; // BININT2
-      case 0x4a: stack.push(r.i32()); break; // BININT
-      case 0x8a: stack.push(r.long(r.u8())); break; // LONG1
-      case 0x47: stack.push(r.f64()); break; // BINFLOAT
-      case 0x58: stack.push(r.text(r.u32())); break; // BINUNICODE
-      case 0x8c: stack.push(r.text(r.u8())); break; // SHORT_BINUNICODE
-      case 0x8d: stack.push(r.text(r.u64())); break; // BINUNICODE8
-      case 0x55: stack.push(r.text(r.u8())); break; // SHORT_BINSTRING
-      case 0x54: stack.push(r.text(r.u32())); break; // BINSTRING
-      case 0x43: stack.push(r.bytes(r.u8())); break; // SHORT_BINBYTES
-      case 0x42: stack.push(r.bytes(r.u32())); break; // BINBYTES
-      case 0x85: stack.push([pop()]); break; // TUPLE1
-      case 0x86: { const b = pop(); stack.push([pop(), b]); break; } // TUPLE2
-      case 0x87: { const c = pop(); const b = pop(); stack.push([pop(), b, c]); break; } // TUPLE3
-      case 0x74: stack.push(popMark()); break; // TUPLE
-      case 0x6c: stack.push(popMark()); break; // LIST
-      case 0x64: { const items = popMark(); const d = new Map(); setItems(d, items); stack.push(d); break; } // DICT
-      case 0x73: { const v = pop(); const k = pop(); setItems(top(), [k, v]); break; } // SETITEM
-      case 0x75: { const items = popMark(); setItems(top(), items); break; } // SETITEMS
-      case 0x61: { const v = pop(); extend(top(), [v]); break; } // APPEND
-      case 0x65: { const items = popMark(); extend(top(), items); break; } // APPENDS
-      case 0x90: { const items = popMark(); const set = top(); if (set instanceof Set) for (const i of items) set.add(i); break; } // ADDITEMS
-      case 0x71: memo.set(r.u8(), top()); break; // BINPUT
-      case 0x72: memo.set(r.u32(), top()); break; // LONG_BINPUT
-      case 0x94: memo.set(memo.size, top()); break; // MEMOIZE
-      case 0x68: stack.push(memo.get(r.u8())); break; // BINGET
-      case 0x6a: stack.push(memo.get(r.u32())); break; // LONG_BINGET
-      case 0x63: { const module = r.line(); stack.push({ module, name: r.line() } satisfies Global); break; } // GLOBAL "module\nname\n"
-      case 0x93: { const name = String(pop()); stack.push({ module: String(pop()), name } satisfies Global); break; } // STACK_GLOBAL
-      case 0x52: { const args = popArgs(); stack.push(call(popGlobal(), args, copies)); break; } // REDUCE
-      case 0x81: { const args = popArgs(); stack.push(call(popGlobal(), args, copies)); break; } // NEWOBJ
-      case 0x62: { // BUILD
+      case 0x80:
+        r.u8();
+        break; // PROTO
+      case 0x95:
+        r.skip(8);
+        break; // FRAME
+      case 0x2e:
+        return pop(); // STOP
+      case 0x28:
+        stack.push(MARK);
+        break;
+      case 0x7d:
+        stack.push(new Map());
+        break; // EMPTY_DICT
+      case 0x5d:
+        stack.push([]);
+        break; // EMPTY_LIST
+      case 0x29:
+        stack.push([]);
+        break; // EMPTY_TUPLE
+      case 0x8f:
+        stack.push(new Set());
+        break; // EMPTY_SET
+      case 0x4e:
+        stack.push(null);
+        break; // NONE
+      case 0x88:
+        stack.push(true);
+        break;
+      case 0x89:
+        stack.push(false);
+        break;
+      case 0x4b:
+        stack.push(r.u8());
+        break; // BININT1
+      case 0x4d:
+        stack.push(r.u16());
+        break; // BININT2
+      case 0x4a:
+        stack.push(r.i32());
+        break; // BININT
+      case 0x8a:
+        stack.push(r.long(r.u8()));
+        break; // LONG1
+      case 0x47:
+        stack.push(r.f64());
+        break; // BINFLOAT
+      case 0x58:
+        stack.push(r.text(r.u32()));
+        break; // BINUNICODE
+      case 0x8c:
+        stack.push(r.text(r.u8()));
+        break; // SHORT_BINUNICODE
+      case 0x8d:
+        stack.push(r.text(r.u64()));
+        break; // BINUNICODE8
+      case 0x55:
+        stack.push(r.text(r.u8()));
+        break; // SHORT_BINSTRING
+      case 0x54:
+        stack.push(r.text(r.u32()));
+        break; // BINSTRING
+      case 0x43:
+        stack.push(r.bytes(r.u8()));
+        break; // SHORT_BINBYTES
+      case 0x42:
+        stack.push(r.bytes(r.u32()));
+        break; // BINBYTES
+      case 0x85:
+        stack.push([pop()]);
+        break; // TUPLE1
+      case 0x86: {
+        const b = pop();
+        stack.push([pop(), b]);
+        break;
+      } // TUPLE2
+      case 0x87: {
+        const c = pop();
+        const b = pop();
+        stack.push([pop(), b, c]);
+        break;
+      } // TUPLE3
+      case 0x74:
+        stack.push(popMark());
+        break; // TUPLE
+      case 0x6c:
+        stack.push(popMark());
+        break; // LIST
+      case 0x64: {
+        const items = popMark();
+        const d = new Map();
+        setItems(d, items);
+        stack.push(d);
+        break;
+      } // DICT
+      case 0x73: {
+        const v = pop();
+        const k = pop();
+        setItems(top(), [k, v]);
+        break;
+      } // SETITEM
+      case 0x75: {
+        const items = popMark();
+        setItems(top(), items);
+        break;
+      } // SETITEMS
+      case 0x61: {
+        const v = pop();
+        extend(top(), [v]);
+        break;
+      } // APPEND
+      case 0x65: {
+        const items = popMark();
+        extend(top(), items);
+        break;
+      } // APPENDS
+      case 0x90: {
+        const items = popMark();
+        const set = top();
+        if (set instanceof Set) for (const i of items) set.add(i);
+        break;
+      } // ADDITEMS
+      case 0x71:
+        memo.set(r.u8(), top());
+        break; // BINPUT
+      case 0x72:
+        memo.set(r.u32(), top());
+        break; // LONG_BINPUT
+      case 0x94:
+        memo.set(memo.size, top());
+        break; // MEMOIZE
+      case 0x68:
+        stack.push(memo.get(r.u8()));
+        break; // BINGET
+      case 0x6a:
+        stack.push(memo.get(r.u32()));
+        break; // LONG_BINGET
+      case 0x63: {
+        const module = r.line();
+        stack.push({ module, name: r.line() } satisfies Global);
+        break;
+      } // GLOBAL "module\nname\n"
+      case 0x93: {
+        const name = String(pop());
+        stack.push({ module: String(pop()), name } satisfies Global);
+        break;
+      } // STACK_GLOBAL
+      case 0x52: {
+        const args = popArgs();
+        stack.push(call(popGlobal(), args, copies));
+        break;
+      } // REDUCE
+      case 0x81: {
+        const args = popArgs();
+        stack.push(call(popGlobal(), args, copies));
+        break;
+      } // NEWOBJ
+      case 0x62: {
+        // BUILD
         const state = pop();
         const obj = top();
         if (obj && typeof obj === "object" && (obj as OpaqueObject).kind === "object") (obj as OpaqueObject).state = state;
         break;
       }
-      case 0x51: stack.push(persistentLoad(pop(), storage)); break; // BINPERSID
+      case 0x51:
+        stack.push(persistentLoad(pop(), storage));
+        break; // BINPERSID
       default:
         throw new Error(`unsupported pickle opcode 0x${op.toString(16)} at byte ${r.at - 1}`);
     }
@@ -291,14 +408,17 @@ function rebuildTensor(args: unknown[], copies: CopyBudget): StoredTensor {
   const [store, offset, shape, stride] = args;
   if (!isStorage(store)) throw new Error("a tensor without a storage (garbled file)");
   if (!isIndex(offset) || !isIndexList(shape) || !isIndexList(stride) || stride.length !== shape.length) {
-    throw new Error(`a tensor of storage ${store.key} with an invalid layout (offset ${String(offset)}, shape ${String(shape)}, strides ${String(stride)}) (garbled file)`);
+    throw new Error(
+      `a tensor of storage ${store.key} with an invalid layout (offset ${String(offset)}, shape ${String(shape)}, strides ${String(stride)}) (garbled file)`,
+    );
   }
   const layout = `tensor of shape [${shape.join(", ")}] (strides [${stride.join(", ")}], offset ${offset})`;
   const held = Math.floor(store.bytes.length / BYTES_PER_ELEMENT[store.dtype]!);
   const numel = elementCount(shape);
   if (numel > 0) {
     const last = shape.reduce((end, size, d) => end + (size - 1) * stride[d]!, offset);
-    if (last >= held) throw new Error(`a ${layout} needs elements ${offset} to ${last} of storage ${store.key}, which holds ${held} (truncated or garbled file)`);
+    if (last >= held)
+      throw new Error(`a ${layout} needs elements ${offset} to ${last} of storage ${store.key}, which holds ${held} (truncated or garbled file)`);
     if (numel > held) {
       throw new Error(
         `a ${layout} has ${numel} elements but its storage ${store.key} holds ${held}: it repeats stored elements (an expanded or overlapping view). ` +

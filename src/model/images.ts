@@ -1,5 +1,5 @@
 // Image batches as users hold them, turned into the (B, 3, H, W) float tensor a model takes.
-import { tensor, type Tensor } from "../tensor.js";
+import { type Tensor, tensor } from "../tensor.js";
 
 export const IMAGENET_MEAN = [0.485, 0.456, 0.406] as const;
 export const IMAGENET_STD = [0.229, 0.224, 0.225] as const;

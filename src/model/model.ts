@@ -5,7 +5,7 @@ import type { NativeModel, NativeTrainingOutputs } from "../native/surface.js";
 import type { Tensor } from "../tensor.js";
 import { type ImageBatch, imagesToTensor } from "./images.js";
 import { type ModelOptions, modelOptionsSchema, type ResolvedModelOptions } from "./options.js";
-import { type Entries, disposeWeightGroups, readWeightGroups, selectStateDict, toModelNames, writeWeights } from "./weights.js";
+import { disposeWeightGroups, type Entries, readWeightGroups, selectStateDict, toModelNames, writeWeights } from "./weights.js";
 
 export interface LoadOptions {
   /** Which state dict of a training checkpoint: "teacher" (default) or "student". */
@@ -126,7 +126,7 @@ export class Model {
     try {
       const { entries, backboneOnly } = toModelNames(selectStateDict(groups, path, options.checkpointKey));
       try {
-        this.handle.loadState(entries, backboneOnly || (options.backboneOnly ?? this.options.head === false));
+        await this.handle.loadState(entries, backboneOnly || (options.backboneOnly ?? this.options.head === false));
       } catch (err) {
         throw new Error(`cannot load ${path}: ${(err as Error).message}`);
       }

@@ -68,7 +68,7 @@ export const modelOptionsSchema = z
       ctx.addIssue({ code: "custom", path: ["imgSize"], message: `must be a multiple of patchSize (${o.patchSize})` });
     }
     const head = o.head === false ? (false as const) : { ...o.head, patchOutDim: o.head.patchOutDim ?? o.head.outDim };
-    if (head && head.sharedHead && head.patchOutDim !== head.outDim) {
+    if (head !== false && head.sharedHead && head.patchOutDim !== head.outDim) {
       ctx.addIssue({ code: "custom", path: ["head", "patchOutDim"], message: "must equal outDim when sharedHead is true" });
     }
     return { ...o, embedDim, depth, numHeads, head };

@@ -1,9 +1,10 @@
 // Weights in and out: .pth (torch.save format, written by LibTorch) and .safetensors,
 // with the reference's names; what a file holds is mapped onto a model's names here.
-import { native } from "../native/load.js";
-import type { Tensor } from "../tensor.js";
+
 import { readSafetensors, writeSafetensors } from "../io/safetensors.js";
 import { isStoredTensor, materialize, torchLoad } from "../io/torch-load.js";
+import { native } from "../native/load.js";
+import type { Tensor } from "../tensor.js";
 
 export type Entries = Array<[string, Tensor]>;
 export type WeightsFormat = "pth" | "safetensors";

@@ -86,8 +86,8 @@ export interface NativeModel {
   parameterCount(trainableOnly: boolean): number;
   /** Parameters and buffers under the reference's names (detached, sharing memory). */
   state(): NativeEntries;
-  /** Throws listing missing, unexpected and wrongly-shaped keys. */
-  loadState(entries: NativeEntries, backboneOnly: boolean): void;
+  /** Rejects listing missing, unexpected and wrongly-shaped keys. */
+  loadState(entries: NativeEntries, backboneOnly: boolean): Promise<void>;
   features(images: NativeTensor, what: "cls" | "tokens"): Promise<NativeTensor>;
   lastSelfAttention(images: NativeTensor): Promise<NativeTensor>;
   intermediateLayers(images: NativeTensor, n: number): Promise<NativeTensor[]>;
@@ -125,13 +125,7 @@ export interface NativeSereInputs {
   grids: NativeSereGrids;
 }
 
-export type NativeStudentInput =
-  | "studentCls"
-  | "studentPatch"
-  | "studentChannel"
-  | "studentSpatial"
-  | "studentLocalChannel"
-  | "studentLocalSpatial";
+export type NativeStudentInput = "studentCls" | "studentPatch" | "studentChannel" | "studentSpatial" | "studentLocalChannel" | "studentLocalSpatial";
 
 /** Every field required: src/objective/options.ts defaults and validates them (its schema is their one definition). */
 export type NativeObjectiveOptions = ResolvedObjectiveOptions;
@@ -163,8 +157,8 @@ export interface NativeSereLosses extends NativeLossValues {
 export interface NativeSereObjective {
   compute(inputs: NativeSereInputs, settings: NativeComputeSettings): Promise<NativeSereLosses>;
   updateCentres(teacherCls: NativeTensor, teacherPatch: NativeTensor): Promise<void>;
-  centres(): { centre: NativeTensor; patchCentre: NativeTensor };
-  setCentres(centre: NativeTensor, patchCentre: NativeTensor): void;
+  centres(): Promise<{ centre: NativeTensor; patchCentre: NativeTensor }>;
+  setCentres(centre: NativeTensor, patchCentre: NativeTensor): Promise<void>;
   dispose(): void;
   [Symbol.dispose](): void;
 }
@@ -285,13 +279,13 @@ export interface NativeStepResult extends NativeLossValues {
 export interface NativeSereStep {
   run(batch: NativeStepBatch, schedule: NativeStepSchedule): Promise<NativeStepResult>;
   /** Detached copies of a network's parameters and buffers. */
-  state(which: "student" | "teacher"): NativeEntries;
-  centres(): { centre: NativeTensor; patchCentre: NativeTensor };
+  state(which: "student" | "teacher"): Promise<NativeEntries>;
+  centres(): Promise<{ centre: NativeTensor; patchCentre: NativeTensor }>;
   /** Writes a torch.save-compatible checkpoint of the whole training state, plus `extra`. */
   save(path: string, extra: Record<string, number | string>): Promise<void>;
-  restore(state: NativeTrainingState): void;
+  restore(state: NativeTrainingState): Promise<void>;
   /** Replaces every parameter and buffer of both networks (names and shapes as state() gives them). */
-  loadNetworks(student: NativeEntries, teacher: NativeEntries): void;
+  loadNetworks(student: NativeEntries, teacher: NativeEntries): Promise<void>;
   /** Names of the trainable student parameters in AdamW's two groups: [regularised, not]. */
   parameterGroups(): [string[], string[]];
   dispose(): void;
@@ -353,7 +347,11 @@ export interface NativeTesting {
   /** renderViews with the batched tensor ops that CUDA runs, even on the CPU. */
   renderViewsWithTensorOps: NativeAugment["renderViews"];
   /** Seconds per training forward (+ backward) of `images` through `model`. */
-  throughput(model: NativeModel, images: NativeTensor, options: { backward: boolean; precision: string; warmup: number; iterations: number }): Promise<number>;
+  throughput(
+    model: NativeModel,
+    images: NativeTensor,
+    options: { backward: boolean; precision: string; warmup: number; iterations: number },
+  ): Promise<number>;
   /**
    * One training-mode BatchNorm forward and backward with fresh statistics (momentum 0.1,
    * eps 1e-5): with a communicator the statistics cover all ranks (SyncBatchNorm), without

@@ -1,10 +1,10 @@
 // Overlap grids (docs/method.md#overlap-grids): from crop records to the grids that align relations.
+
+import type { CropRecord } from "../data/crops.js";
 import { native } from "../native/load.js";
 import type { NativeSereGrids } from "../native/surface.js";
-import type { CropRecord } from "../data/crops.js";
-import { tensor, type Tensor } from "../tensor.js";
+import { type Tensor, tensor } from "../tensor.js";
 import { integer } from "./check.js";
-
 
 export type SereGrids = NativeSereGrids;
 

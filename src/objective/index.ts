@@ -1,11 +1,11 @@
-export { overlapGrids, sereGrids, disposeGrids, type SereGrids, type SereGridSides } from "./grids.js";
-export { channelRelation, spatialRelation, sampleMap, sampleRelation } from "./relations.js";
+export { disposeGrids, overlapGrids, type SereGridSides, type SereGrids, sereGrids } from "./grids.js";
 export {
+  type ComputeSettings,
+  type SereInputs,
+  type SereLosses,
   SereObjective,
   type SereObjectiveOptions,
-  type SereInputs,
-  type ComputeSettings,
-  type SereLosses,
   type StudentInput,
 } from "./objective.js";
-export { objectiveOptionsSchema, resolveObjectiveOptions, type ResolvedObjectiveOptions } from "./options.js";
+export { objectiveOptionsSchema, type ResolvedObjectiveOptions, resolveObjectiveOptions } from "./options.js";
+export { channelRelation, sampleMap, sampleRelation, spatialRelation } from "./relations.js";

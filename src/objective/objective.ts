@@ -2,10 +2,10 @@
 // their centres, SERE spatial and channel losses, and the weighted total.
 import { native } from "../native/load.js";
 import type { NativeComputeSettings, NativeSereInputs, NativeSereLosses, NativeSereObjective, NativeStudentInput } from "../native/surface.js";
-import { tensor, type Tensor } from "../tensor.js";
+import { type Tensor, tensor } from "../tensor.js";
+import { isTensor, positive, ShapeCheck } from "./check.js";
 import type { SereGrids } from "./grids.js";
-import { ShapeCheck, isTensor, positive } from "./check.js";
-import { type ResolvedObjectiveOptions, type SereObjectiveOptions, resolveObjectiveOptions } from "./options.js";
+import { type ResolvedObjectiveOptions, resolveObjectiveOptions, type SereObjectiveOptions } from "./options.js";
 
 export type { SereObjectiveOptions };
 
@@ -101,18 +101,18 @@ export class SereObjective {
   }
 
   /**
-   * Copies of the centres: centre (1, K), patchCentre (1, 1, K), float32. Calls on one
-   * objective run one at a time: this waits for a compute in flight, so await it first.
+   * Copies of the centres: centre (1, K), patchCentre (1, 1, K), float32, once a compute in
+   * flight is done (calls on one objective run one at a time).
    */
-  centres(): { centre: Tensor; patchCentre: Tensor } {
+  centres(): Promise<{ centre: Tensor; patchCentre: Tensor }> {
     return this.handle.centres();
   }
 
-  setCentres(centre: Tensor, patchCentre: Tensor): void {
+  setCentres(centre: Tensor, patchCentre: Tensor): Promise<void> {
     const check = new ShapeCheck(`${WHERE}.setCentres()`);
     check.tensor("centre", centre, [1, this.options.outDim]);
     check.tensor("patchCentre", patchCentre, [1, 1, this.options.outDim]);
-    this.handle.setCentres(centre, patchCentre);
+    return this.handle.setCentres(centre, patchCentre);
   }
 
   dispose(): void {
@@ -135,7 +135,9 @@ export class SereObjective {
     const B = rows / 2;
     const [studentRows] = c.tensor("studentCls", inputs.studentCls, ["(2 + V_l) B", K]);
     if (studentRows! % B !== 0 || studentRows! < rows) {
-      throw new RangeError(`${WHERE}.compute(): studentCls must have (2 + V_l) B rows with B = ${B}, got ${studentRows}; stack global views, then local views`);
+      throw new RangeError(
+        `${WHERE}.compute(): studentCls must have (2 + V_l) B rows with B = ${B}, got ${studentRows}; stack global views, then local views`,
+      );
     }
     const locals = studentRows! / B - 2;
     c.bind("V_l B", locals * B);
@@ -149,7 +151,8 @@ export class SereObjective {
     c.tensor("studentChannel", inputs.studentChannel, ["2B", "D", "D"]);
     c.tensor("teacherSpatial", inputs.teacherSpatial, ["2B", "H", "N", "N"], "N must equal the patch count of teacherPatch");
     c.tensor("studentSpatial", inputs.studentSpatial, ["2B", "H", "N", "N"]);
-    const D = c.size("D"), H = c.size("H");
+    const D = c.size("D"),
+      H = c.size("H");
     const local = (name: "studentLocalChannel" | "studentLocalSpatial", shape: number[]): Tensor => {
       const given = inputs[name];
       if (given !== undefined || locals > 0) return given as Tensor;
@@ -161,7 +164,16 @@ export class SereObjective {
     const studentLocalSpatial = local("studentLocalSpatial", [0, H, 1, 1]);
     c.tensor("studentLocalChannel", studentLocalChannel, ["V_l B", "D", "D"], `V_l = ${locals} from studentCls`);
     c.tensor("studentLocalSpatial", studentLocalSpatial, ["V_l B", "H", "N_l", "N_l"], `V_l = ${locals} from studentCls`);
-    const names = ["teacherCls", "teacherPatch", "teacherChannel", "teacherSpatial", "studentCls", "studentPatch", "studentChannel", "studentSpatial"] as const;
+    const names = [
+      "teacherCls",
+      "teacherPatch",
+      "teacherChannel",
+      "teacherSpatial",
+      "studentCls",
+      "studentPatch",
+      "studentChannel",
+      "studentSpatial",
+    ] as const;
     for (const name of names) c.floating(name, inputs[name]);
     c.floating("studentLocalChannel", studentLocalChannel);
     c.floating("studentLocalSpatial", studentLocalSpatial);

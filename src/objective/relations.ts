@@ -1,7 +1,7 @@
 // Feature self-relations (docs/method.md#sere-heads) and their bilinear resampling (docs/method.md#aligning-relations).
 import { native } from "../native/load.js";
 import type { Tensor } from "../tensor.js";
-import { ShapeCheck, integer, positive } from "./check.js";
+import { integer, positive, ShapeCheck } from "./check.js";
 
 function features(where: string, x: Tensor): ShapeCheck {
   const check = new ShapeCheck(where);

@@ -115,7 +115,8 @@ export function lineChart(series: readonly Series[], options: ChartOptions): str
     `<polyline points="${points.map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(" ")}" fill="none" stroke="${colour}" ${style} stroke-linejoin="round"/>`;
   for (const s of drawn) {
     // a single point shows as a dot
-    if (s.points.length === 1) parts.push(`<circle cx="${px(s.points[0]![0]).toFixed(1)}" cy="${py(s.points[0]![1]).toFixed(1)}" r="3" fill="${s.colour}"/>`);
+    if (s.points.length === 1)
+      parts.push(`<circle cx="${px(s.points[0]![0]).toFixed(1)}" cy="${py(s.points[0]![1]).toFixed(1)}" r="3" fill="${s.colour}"/>`);
     else if (options.smooth) parts.push(line(s.points, s.colour, `stroke-width="1" stroke-opacity="0.3"`));
     else parts.push(line(s.points, s.colour, `stroke-width="2"`));
   }

@@ -113,7 +113,7 @@ async function attention(runDir: string, config: LogLine, count: number, device:
   const checkpoint = join(runDir, CHECKPOINT);
   if (count === 0) return `<p class="note">Attention maps left out (--images 0).</p>`;
   if (!existsSync(checkpoint)) return `<p class="note">No checkpoint in ${escapeHtml(runDir)}: no attention maps.</p>`;
-  let dataset;
+  let dataset: ReturnType<typeof openDataset>;
   try {
     dataset = openDataset(String(config.dataPath), { split: "train" });
   } catch (err) {

@@ -2,7 +2,7 @@
 // the state a SereStep restores, plus the caller's extras (epoch, config, loader state).
 import { isStoredTensor, materialize, torchLoad } from "../io/torch-load.js";
 import type { NativeEntries, NativeTrainingState } from "../native/surface.js";
-import { tensor, type Tensor } from "../tensor.js";
+import { type Tensor, tensor } from "../tensor.js";
 
 export class CheckpointError extends Error {
   override name = "CheckpointError";

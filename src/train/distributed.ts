@@ -1,8 +1,9 @@
 // Data parallelism from TypeScript's side: which rank this process is (torchrun's
 // environment variables, or SLURM's) and its c10d connection to the others.
+
+import { ConfigError } from "../config/parse.js";
 import { native } from "../native/load.js";
 import type { NativeCommunicator } from "../native/surface.js";
-import { ConfigError } from "../config/parse.js";
 
 /** This process's place in a data-parallel run, as torchrun and the built-in launcher set it. */
 export interface RankEnvironment {
@@ -26,7 +27,8 @@ function integerVariable(env: NodeJS.ProcessEnv, name: string, fallback?: number
   return value;
 }
 
-const TORCHRUN_NEEDS = "WORLD_SIZE is: a data-parallel rank needs RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT (start it with sere-train --nproc-per-node N, or torchrun)";
+const TORCHRUN_NEEDS =
+  "WORLD_SIZE is: a data-parallel rank needs RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT (start it with sere-train --nproc-per-node N, or torchrun)";
 const SLURM_NEEDS = "SLURM_NTASKS is above 1: a rank started by srun needs SLURM_PROCID, SLURM_NTASKS and SLURM_NODELIST (or MASTER_ADDR)";
 
 function checkedPort(env: NodeJS.ProcessEnv): number {

@@ -27,8 +27,8 @@ const sameShape = (a: number[], b: number[]) => a.length === b.length && a.every
 /** Loads the weights in `path` into `step`'s student and teacher before its first step. */
 export async function startFromPretrained(step: NativeSereStep, path: string): Promise<PretrainedStart> {
   const groups = await readWeightGroups(path);
-  const student = step.state("student");
-  const teacher = step.state("teacher");
+  const student = await step.state("student");
+  const teacher = await step.state("teacher");
   try {
     const key = preferredKey(groups);
     const stored = selectStateDict(groups, path, key);
@@ -44,10 +44,12 @@ export async function startFromPretrained(step: NativeSereStep, path: string): P
     }
     const used = [...ours.keys()].filter((name) => given.has(name));
     if (used.length === 0) {
-      throw new Error(`--pretrained-weights ${path}: none of its ${stored.length} tensors has a name of the model's (it has ${listOf(stored.map(([name]) => name))}); it needs the reference's names`);
+      throw new Error(
+        `--pretrained-weights ${path}: none of its ${stored.length} tensors has a name of the model's (it has ${listOf(stored.map(([name]) => name))}); it needs the reference's names`,
+      );
     }
     const merge = (network: NativeEntries): NativeEntries => network.map(([name, t]) => [name, given.get(name) ?? t]);
-    step.loadNetworks(merge(student), merge(teacher));
+    await step.loadNetworks(merge(student), merge(teacher));
     // A shared head's last_layer2 is last_layer: given when last_layer is.
     const aliased = (name: string) => name.startsWith("head.last_layer2.") && given.has(name.replace("last_layer2", "last_layer"));
     return {
@@ -67,7 +69,8 @@ export function describePretrainedStart(path: string, start: PretrainedStart): s
   const from = start.key ? `the ${start.key} of ${path}` : path;
   const parts = [`started student and teacher from ${from}: ${start.used.length} tensors`];
   if (start.missing.length > 0) parts.push(`${start.missing.length} not in the file keep their initial values: ${listOf(start.missing)}`);
-  if (start.unexpected.length > 0) parts.push(`${start.unexpected.length} in the file are not the model's and are ignored: ${listOf(start.unexpected)}`);
+  if (start.unexpected.length > 0)
+    parts.push(`${start.unexpected.length} in the file are not the model's and are ignored: ${listOf(start.unexpected)}`);
   return parts.join("; ");
 }
 

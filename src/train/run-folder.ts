@@ -46,7 +46,8 @@ export function checkRunFolder(dir: string, how: { resume: boolean; overwrite: b
  */
 export function prepareRunFolder(dir: string, how: { overwrite: boolean; resuming: boolean }): void {
   for (const name of readdirSync(dir)) {
-    const stale = name.endsWith(PARTIAL_SUFFIX) || (how.overwrite && CHECKPOINT_FILE.test(name)) || (!how.resuming && (name === LOG || EVENT_FILE.test(name)));
+    const stale =
+      name.endsWith(PARTIAL_SUFFIX) || (how.overwrite && CHECKPOINT_FILE.test(name)) || (!how.resuming && (name === LOG || EVENT_FILE.test(name)));
     if (stale) rmSync(join(dir, name), { force: true });
   }
 }

@@ -1,9 +1,10 @@
 // A training configuration -> the options of the native step (student, teacher, objective).
-import { modelOptionsSchema } from "../model/options.js";
-import { resolveObjectiveOptions } from "../objective/options.js";
-import type { NativeStepOptions } from "../native/surface.js";
+
 import type { TrainConfig } from "../config/train.js";
+import { modelOptionsSchema } from "../model/options.js";
 import { hasNativeBfloat16 } from "../native/cpu.js";
+import type { NativeStepOptions } from "../native/surface.js";
+import { resolveObjectiveOptions } from "../objective/options.js";
 import { architectureOf } from "./backbone.js";
 
 /**

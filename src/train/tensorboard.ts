@@ -5,9 +5,8 @@
 import { closeSync, openSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-
-import { tfRecord } from "../io/tfrecord.js";
 import type { KnnAccuracy } from "../eval/knn.js";
+import { tfRecord } from "../io/tfrecord.js";
 
 /** Matches the event files a run writes into its output folder. */
 export const EVENT_FILE = /^events\.out\.tfevents\./;
@@ -66,10 +65,24 @@ const NOT_SCALARS = new Set(["iteration", "iterationsPerEpoch"]);
 
 /** TensorBoard shows tags grouped by what comes before "/". */
 const GROUPS: Record<string, string> = {
-  total: "loss", ibot: "loss", cls: "loss", mim: "loss", spatial: "loss", channel: "loss", clsEntropy: "loss", clsKl: "loss",
-  lr: "schedule", weightDecay: "schedule", momentum: "schedule", teacherTemp: "schedule", teacherPatchTemp: "schedule",
-  imagesPerSecond: "speed", dataSeconds: "speed", stepSeconds: "speed",
-  rssMiB: "memory", cudaPeakMiB: "memory",
+  total: "loss",
+  ibot: "loss",
+  cls: "loss",
+  mim: "loss",
+  spatial: "loss",
+  channel: "loss",
+  clsEntropy: "loss",
+  clsKl: "loss",
+  lr: "schedule",
+  weightDecay: "schedule",
+  momentum: "schedule",
+  teacherTemp: "schedule",
+  teacherPatchTemp: "schedule",
+  imagesPerSecond: "speed",
+  dataSeconds: "speed",
+  stepSeconds: "speed",
+  rssMiB: "memory",
+  cudaPeakMiB: "memory",
 };
 
 /** The tag of a log field: its group and name ("loss/total"), "train/<name>" for any other. */

@@ -8,21 +8,21 @@ import { join, resolve } from "node:path";
 import { ConfigError } from "../config/parse.js";
 import { type ConfigSources, resolveTrainConfig } from "../config/resolve.js";
 import type { TrainConfig, TrainConfigInput } from "../config/train.js";
-import { Loader, type LoaderState, openDataset } from "../data/index.js";
 import { photometryOf } from "../data/config.js";
+import { Loader, type LoaderState, openDataset } from "../data/index.js";
+import { clsFeatures } from "../eval/features.js";
+import type { KnnAccuracy } from "../eval/knn.js";
+import { knnEvaluation } from "../eval/knn-eval.js";
 import { copyFileAtomically } from "../io/atomic.js";
 import { native } from "../native/load.js";
 import type { NativeCommunicator, NativeSereStep, NativeStepResult, NativeStepSchedule } from "../native/surface.js";
 import { setThreads } from "../runtime.js";
-import { clsFeatures } from "../eval/features.js";
-import type { KnnAccuracy } from "../eval/knn.js";
-import { knnEvaluation } from "../eval/knn-eval.js";
 import { loadBackbone } from "./backbone.js";
 import { disposeCheckpoint, readTrainingCheckpoint } from "./checkpoint.js";
-import { CHECKPOINT, checkRunFolder, cutLog, LOG, prepareRunFolder } from "./run-folder.js";
-import { connectRanks, rankDevice, rankEnvironment, type RankEnvironment } from "./distributed.js";
+import { connectRanks, type RankEnvironment, rankDevice, rankEnvironment } from "./distributed.js";
 import { describePretrainedStart, startFromPretrained } from "./pretrained.js";
 import { ProgressReporter } from "./progress.js";
+import { CHECKPOINT, checkRunFolder, cutLog, LOG, prepareRunFolder } from "./run-folder.js";
 import { accumulationRoundAt, learningRateAt, teacherMomentumAt, teacherTemperatureAt, weightDecayAt } from "./schedules.js";
 import { stepOptionsFrom } from "./step-options.js";
 import { EventFileWriter, knnScalars, stepScalars } from "./tensorboard.js";
@@ -101,7 +101,8 @@ export class Trainer extends EventEmitter<Events> {
     const device = rankDevice(c.device, world);
     const outputDir = resolve(c.outputDir);
     checkRunFolder(outputDir, { resume: this.options.resume ?? false, overwrite: c.overwrite });
-    if (c.pretrainedWeights && !existsSync(c.pretrainedWeights)) throw new ConfigError(`--pretrained-weights ${c.pretrainedWeights}: there is no such file`);
+    if (c.pretrainedWeights && !existsSync(c.pretrainedWeights))
+      throw new ConfigError(`--pretrained-weights ${c.pretrainedWeights}: there is no such file`);
     const checkpointPath = join(outputDir, CHECKPOINT);
     const resuming = (this.options.resume ?? false) && existsSync(checkpointPath);
     // Rank 0 alone writes the run's files.
@@ -155,13 +156,18 @@ export class Trainer extends EventEmitter<Events> {
         if (writes) await cutLog(join(outputDir, LOG), iteration);
         tensorboard?.resumedAt(iteration + 1);
         if (c.maxSteps > 0 && iteration >= c.maxSteps) {
-          if (writes) this.warn(`${checkpointPath} is at step ${iteration}, and --max-steps is ${c.maxSteps}: nothing to train (raise --max-steps to go on)`, "RunWarning");
+          if (writes)
+            this.warn(
+              `${checkpointPath} is at step ${iteration}, and --max-steps is ${c.maxSteps}: nothing to train (raise --max-steps to go on)`,
+              "RunWarning",
+            );
           return { config: c, iterations: iteration, epochs: epoch, lastCheckpoint: checkpointPath, stoppedBy: "maxSteps" };
         }
       }
       const ranks = world && communicator ? { world, communicator } : undefined;
       const evaluates = writes && c.knnEval && dataset.classes.length > 0;
-      if (evaluates && ranks && c.knnEvalEvery > 0) this.warn("--knn-eval-every is for single-process runs: under data parallelism the k-NN evaluation runs at the end only", "RunWarning");
+      if (evaluates && ranks && c.knnEvalEvery > 0)
+        this.warn("--knn-eval-every is for single-process runs: under data parallelism the k-NN evaluation runs at the end only", "RunWarning");
       const knnEvalEvery = evaluates && !ranks ? c.knnEvalEvery : 0;
       const result = await this.loop(step, loader, { epoch, iteration, perEpoch, outputDir, device, ranks, tensorboard, knnEvalEvery });
       await communicator?.barrier();
@@ -223,7 +229,16 @@ export class Trainer extends EventEmitter<Events> {
   private async loop(
     step: NativeSereStep,
     loader: Loader,
-    at: { epoch: number; iteration: number; perEpoch: number; outputDir: string; device: string; ranks?: Ranks; tensorboard?: EventFileWriter; knnEvalEvery: number },
+    at: {
+      epoch: number;
+      iteration: number;
+      perEpoch: number;
+      outputDir: string;
+      device: string;
+      ranks?: Ranks;
+      tensorboard?: EventFileWriter;
+      knnEvalEvery: number;
+    },
   ): Promise<FitResult> {
     const c = this.config;
     const writes = !at.ranks || at.ranks.world.rank === 0;
@@ -345,23 +360,34 @@ export class Trainer extends EventEmitter<Events> {
     };
   }
 
-  private async restore(step: NativeSereStep, loader: Loader, path: string, world: RankEnvironment | undefined): Promise<{ iteration: number; epoch: number }> {
+  private async restore(
+    step: NativeSereStep,
+    loader: Loader,
+    path: string,
+    world: RankEnvironment | undefined,
+  ): Promise<{ iteration: number; epoch: number }> {
     const checkpoint = await readTrainingCheckpoint(path);
     try {
       const written = Number(checkpoint.extra.get("worldSize") ?? 1);
       const worldSize = world?.worldSize ?? 1;
       if (written !== worldSize) {
-        throw new Error(`it was written by a run of ${written} rank(s) and this run has ${worldSize}; resume with the same number of ranks (--nproc-per-node ${written} on one machine)`);
+        throw new Error(
+          `it was written by a run of ${written} rank(s) and this run has ${worldSize}; resume with the same number of ranks (--nproc-per-node ${written} on one machine)`,
+        );
       }
       // Ranks other than 0 keep their own generator (drop path) rather than rank 0's.
-      step.restore(world && world.rank > 0 ? { ...checkpoint.state, cpuGenerator: undefined } : checkpoint.state);
+      await step.restore(world && world.rank > 0 ? { ...checkpoint.state, cpuGenerator: undefined } : checkpoint.state);
       const loaderState = (
-        world ? (JSON.parse(String(checkpoint.extra.get("loaderRanks"))) as LoaderState[])[world.rank] : JSON.parse(String(checkpoint.extra.get("loader")))
+        world
+          ? (JSON.parse(String(checkpoint.extra.get("loaderRanks"))) as LoaderState[])[world.rank]
+          : JSON.parse(String(checkpoint.extra.get("loader")))
       ) as LoaderState;
       loader.restore(loaderState);
       return { iteration: Number(checkpoint.extra.get("step")), epoch: loaderState.epoch };
     } catch (err) {
-      throw new Error(`cannot resume from ${path}: ${(err as Error).message}. Start a new run with another --output-dir, or here with --overwrite instead of --resume.`);
+      throw new Error(
+        `cannot resume from ${path}: ${(err as Error).message}. Start a new run with another --output-dir, or here with --overwrite instead of --resume.`,
+      );
     } finally {
       disposeCheckpoint(checkpoint);
     }

@@ -1,13 +1,14 @@
 // The training bench (bench/train.ts): its two sides, bench/native-step.ts and
 // bench/eager_step.py, take the same step case and compute the same step.
+
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { spawnSync } from "node:child_process";
 
 import { afterAll, describe, expect, it, onTestFinished } from "vitest";
 
-import { type StepCase, runEagerStep, runNativeStep, stepCaseOf, trainConfigOf } from "../../bench/train.js";
+import { runEagerStep, runNativeStep, type StepCase, stepCaseOf, trainConfigOf } from "../../bench/train.js";
 import { resolveTrainConfig } from "../../src/config/resolve.js";
 import { tensor } from "../../src/index.js";
 import { readWeightGroups } from "../../src/model/weights.js";
@@ -75,7 +76,7 @@ describe.runIf(hasPythonTorch())("the eager step against the native step", () =>
 
     const groups = new Map(await readWeightGroups(saved));
     const step = new (native().SereStep)(stepOptionsFrom(trainConfigOf(TINY)));
-    step.restore({
+    await step.restore({
       student: groups.get("student")!,
       teacher: groups.get("teacher")!,
       optimizer: [],
@@ -134,7 +135,9 @@ describe.runIf(hasPythonTorch())("the eager step against the native step", () =>
     const visible = process.env.CUDA_VISIBLE_DEVICES;
     process.env.CUDA_VISIBLE_DEVICES = ""; // the eager process inherits it: no device, GPU machine or not
     try {
-      await expect(runEagerStep({ ...TINY, device: "cuda" })).rejects.toThrow(/device 'cuda', but this PyTorch .* sees no CUDA device: run it where one is/);
+      await expect(runEagerStep({ ...TINY, device: "cuda" })).rejects.toThrow(
+        /device 'cuda', but this PyTorch .* sees no CUDA device: run it where one is/,
+      );
     } finally {
       if (visible === undefined) delete process.env.CUDA_VISIBLE_DEVICES;
       else process.env.CUDA_VISIBLE_DEVICES = visible;

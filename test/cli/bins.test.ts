@@ -24,7 +24,10 @@ describe("the package's own commands in a clone", () => {
 
   it("npm install linked sere-train and sere into node_modules/.bin", () => {
     for (const name of ["sere-train", "sere"]) {
-      expect(existsSync(join(root, "node_modules", ".bin", name)), `node_modules/.bin/${name}: run npm install (its prepare step builds dist/ and links the commands)`).toBe(true);
+      expect(
+        existsSync(join(root, "node_modules", ".bin", name)),
+        `node_modules/.bin/${name}: run npm install (its prepare step builds dist/ and links the commands)`,
+      ).toBe(true);
     }
   });
 

@@ -3,23 +3,21 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parse as parseYaml } from "yaml";
 import { describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
 
-import { readTrainingCheckpoint, disposeCheckpoint } from "../../src/train/checkpoint.js";
+import { disposeCheckpoint, readTrainingCheckpoint } from "../../src/train/checkpoint.js";
 import { hasFashionMnist } from "../requirements.js";
+import { QUICK_FLAGS } from "./quick-flags.js";
 
 const CLI = ["--import", "tsx", "src/cli/sere-train.ts"];
-const FASHION_MNIST = "/usr/share/datasets/fashion-mnist";
-// the default preset, made small and quick
-const quick = ["--embed-dim", "24", "--depth", "1", "--num-heads", "2", "--out-dim", "64", "--hidden-dim", "32", "--bottleneck-dim", "16", "--batch-size-per-gpu", "4", "--knn-eval", "false"];
 
 const exited = (child: ChildProcess) => new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
 
 describe.runIf(hasFashionMnist())("sere-train", () => {
   it("runs the default preset (reduced) and writes logs and a checkpoint that loads", async () => {
     const dir = mkdtempSync(join(tmpdir(), "sere-cli-"));
-    const run = spawnSync(process.execPath, [...CLI, ...quick, "--max-steps", "2", "--output-dir", dir], { encoding: "utf8" });
+    const run = spawnSync(process.execPath, [...CLI, ...QUICK_FLAGS, "--max-steps", "2", "--output-dir", dir], { encoding: "utf8" });
     expect(run.status, run.stderr).toBe(0);
     expect(run.stderr).toContain("stopped (maxSteps) after 2 steps");
     expect(run.stderr).toContain(`outputs in ${dir}`);
@@ -30,10 +28,13 @@ describe.runIf(hasFashionMnist())("sere-train", () => {
     disposeCheckpoint(checkpoint);
   });
 
-  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+  for (const [signal, code] of [
+    ["SIGINT", 130],
+    ["SIGTERM", 143],
+  ] as const) {
     it(`stops on ${signal} after the current step with a checkpoint and exit code ${code}`, async () => {
       const dir = mkdtempSync(join(tmpdir(), "sere-signal-"));
-      const child = spawn(process.execPath, [...CLI, ...quick, "--output-dir", dir], { stdio: ["ignore", "ignore", "pipe"] });
+      const child = spawn(process.execPath, [...CLI, ...QUICK_FLAGS, "--output-dir", dir], { stdio: ["ignore", "ignore", "pipe"] });
       let stderr = "";
       child.stderr!.on("data", (d: Buffer) => {
         stderr += d.toString();
@@ -80,10 +81,20 @@ describe("sere-train's own flags", () => {
   it("--help shows the values of the chosen preset, the file and the flags, and what each field does", () => {
     const tiny = cli("--help");
     expect(tiny.status, tiny.stderr).toBe(0);
-    expect([shown(tiny.stdout, "epochs"), shown(tiny.stdout, "patch-size"), shown(tiny.stdout, "alpha"), shown(tiny.stdout, "device")]).toEqual(["1", "8", "0.2", "cpu"]);
+    expect([shown(tiny.stdout, "epochs"), shown(tiny.stdout, "patch-size"), shown(tiny.stdout, "alpha"), shown(tiny.stdout, "device")]).toEqual([
+      "1",
+      "8",
+      "0.2",
+      "cpu",
+    ]);
     expect(tiny.stdout).toContain("--epochs number (1)\n      passes over the training set\n");
     const imagenet = cli("--preset", "vit-small-imagenet", "--help");
-    expect([shown(imagenet.stdout, "epochs"), shown(imagenet.stdout, "patch-size"), shown(imagenet.stdout, "arch"), shown(imagenet.stdout, "precision")]).toEqual(["100", "16", "vit_small", "float16"]);
+    expect([
+      shown(imagenet.stdout, "epochs"),
+      shown(imagenet.stdout, "patch-size"),
+      shown(imagenet.stdout, "arch"),
+      shown(imagenet.stdout, "precision"),
+    ]).toEqual(["100", "16", "vit_small", "float16"]);
     expect(imagenet.stdout).toContain("preset vit-small-imagenet");
     expect(shown(cli("--epochs", "5", "--help").stdout, "epochs")).toBe("5");
   });

@@ -20,7 +20,20 @@ describe.runIf(hasFashionMnist())("sere", () => {
   const common = ["--pretrained-weights", checkpoint, "--data-path", FASHION_MNIST, "--limit", "60"];
 
   beforeAll(async () => {
-    const overrides = { arch: "custom", embedDim: 24, depth: 1, numHeads: 2, patchSize: 8, outDim: 64, hiddenDim: 32, bottleneckDim: 16, batchSizePerGpu: 4, localCropsNumber: 2, knnEval: false, maxSteps: 1 } as const;
+    const overrides = {
+      arch: "custom",
+      embedDim: 24,
+      depth: 1,
+      numHeads: 2,
+      patchSize: 8,
+      outDim: 64,
+      hiddenDim: 32,
+      bottleneckDim: 16,
+      batchSizePerGpu: 4,
+      localCropsNumber: 2,
+      knnEval: false,
+      maxSteps: 1,
+    } as const;
     await new Trainer({ ...overrides, outputDir: join(dir, "run") }, { progress: false }).fit();
   });
 
@@ -33,7 +46,20 @@ describe.runIf(hasFashionMnist())("sere", () => {
   });
 
   it("eval linear sweeps the learning rates (training on augmented views)", () => {
-    const run = sere(["eval", "linear", ...common, "--lrs", "0.01", "0.1", "--epochs", "2", "--train-views", "2", "--output-dir", join(dir, "linear")]);
+    const run = sere([
+      "eval",
+      "linear",
+      ...common,
+      "--lrs",
+      "0.01",
+      "0.1",
+      "--epochs",
+      "2",
+      "--train-views",
+      "2",
+      "--output-dir",
+      join(dir, "linear"),
+    ]);
     expect(run.status, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout).sweep.map((r: { lr: number }) => r.lr)).toEqual([0.01, 0.1]);
   });
@@ -45,7 +71,11 @@ describe.runIf(hasFashionMnist())("sere", () => {
     expect(train.get("features")!.shape()).toEqual([60, 24]);
     expect(train.get("labels")!.shape()).toEqual([60]);
     // Fashion-MNIST's first training labels, as the IDX file stores them
-    expect(Array.from(train.get("labels")!.toArray() as BigInt64Array).slice(0, 5).map(Number)).toEqual([9, 0, 0, 3, 0]);
+    expect(
+      Array.from(train.get("labels")!.toArray() as BigInt64Array)
+        .slice(0, 5)
+        .map(Number),
+    ).toEqual([9, 0, 0, 3, 0]);
   });
 
   it("features --format npy with --avgpool-patchtokens writes .npy files that NumPy's layout describes", async () => {
@@ -61,12 +91,16 @@ describe.runIf(hasFashionMnist())("sere", () => {
     expect(features.dataBytes).toBe(60 * 48 * 4);
     const labels = header("labels_train.npy");
     expect(labels.text).toContain("'descr': '<i8', 'fortran_order': False, 'shape': (60,), }");
-    expect(Array.from(new BigInt64Array(Uint8Array.from(readFileSync(join(dir, "npy", "labels_train.npy")).subarray(-60 * 8)).buffer).slice(0, 5), Number)).toEqual([9, 0, 0, 3, 0]);
+    expect(
+      Array.from(new BigInt64Array(Uint8Array.from(readFileSync(join(dir, "npy", "labels_train.npy")).subarray(-60 * 8)).buffer).slice(0, 5), Number),
+    ).toEqual([9, 0, 0, 3, 0]);
   });
 
   it("attention writes overlays for an image", async () => {
     const image = join(dir, "image.png");
-    await sharp({ create: { width: 48, height: 32, channels: 3, background: "#808080" } }).png().toFile(image);
+    await sharp({ create: { width: 48, height: 32, channels: 3, background: "#808080" } })
+      .png()
+      .toFile(image);
     const run = sere(["attention", "--pretrained-weights", checkpoint, "--image-path", image, "--output-dir", join(dir, "attention")]);
     expect(run.status, run.stderr).toBe(0);
     expect(existsSync(join(dir, "attention", "attention-head1.png"))).toBe(true);
@@ -76,7 +110,18 @@ describe.runIf(hasFashionMnist())("sere", () => {
   it("eval knn reads an exported .safetensors backbone, given --arch custom and its fields", async () => {
     const [, safetensors] = await exportBackbone(checkpoint, { outputDir: join(dir, "export") });
     const architecture = ["--arch", "custom", "--embed-dim", "24", "--depth", "1", "--num-heads", "2", "--patch-size", "8"];
-    const run = sere(["eval", "knn", ...common.slice(2), "--pretrained-weights", safetensors!, ...architecture, "--nb-knn", "5", "--output-dir", join(dir, "knn-export")]);
+    const run = sere([
+      "eval",
+      "knn",
+      ...common.slice(2),
+      "--pretrained-weights",
+      safetensors!,
+      ...architecture,
+      "--nb-knn",
+      "5",
+      "--output-dir",
+      join(dir, "knn-export"),
+    ]);
     expect(run.status, run.stderr).toBe(0);
     const fromCheckpoint = JSON.parse(readFileSync(join(dir, "knn", "knn.json"), "utf8")) as Array<{ k: number; top1: number }>;
     expect(JSON.parse(run.stdout)).toEqual(fromCheckpoint.filter((r) => r.k === 5)); // the same teacher, the same 32 px input
@@ -85,7 +130,17 @@ describe.runIf(hasFashionMnist())("sere", () => {
   it("features reads an exported .pth backbone with --checkpoint-key teacher (a plain state dict has no keys)", async () => {
     const [pth] = await exportBackbone(checkpoint, { outputDir: join(dir, "export") });
     const architecture = ["--arch", "custom", "--embed-dim", "24", "--depth", "1", "--num-heads", "2", "--patch-size", "8"];
-    const run = sere(["features", ...common.slice(2), "--pretrained-weights", pth!, "--checkpoint-key", "teacher", ...architecture, "--output-dir", join(dir, "features-export")]);
+    const run = sere([
+      "features",
+      ...common.slice(2),
+      "--pretrained-weights",
+      pth!,
+      "--checkpoint-key",
+      "teacher",
+      ...architecture,
+      "--output-dir",
+      join(dir, "features-export"),
+    ]);
     expect(run.status, run.stderr).toBe(0);
     const exported = new Map(await readSafetensors(join(dir, "features-export", "features_test.safetensors")));
     const original = new Map(await readSafetensors(join(dir, "features", "features_test.safetensors")));

@@ -1,14 +1,11 @@
 import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-
+import sharp from "sharp";
 import { describe, expect, it } from "vitest";
-
 import { openDataset } from "../../src/data/datasets/open.js";
 import { decodeImage, shrinkFactor } from "../../src/data/decode.js";
 import { hasFashionMnist } from "../requirements.js";
 import { tempDir, writeIdx, writeJpeg, writePng } from "./helpers.js";
-
-import sharp from "sharp";
 
 describe("datasets", () => {
   it("reads IDX files (gzipped), with labels, splits, classes and size range", async () => {
@@ -80,7 +77,10 @@ describe("datasets", () => {
     const d = openDataset(root);
     const files = Array.from({ length: d.size }, (_, i) => d.describe(i));
     expect(files).toEqual([join(root, "cats", "a.jpg"), join(root, "cats", "b.png"), join(root, "dogs", "c.jpg")]);
-    expect([d.classes, [d.label(0), d.label(1), d.label(2)]]).toEqual([["cats", "dogs"], [0, 0, 1]]);
+    expect([d.classes, [d.label(0), d.label(1), d.label(2)]]).toEqual([
+      ["cats", "dogs"],
+      [0, 0, 1],
+    ]);
     expect((await d.load(1)).height).toBe(40);
   });
 
@@ -95,10 +95,14 @@ describe("datasets", () => {
 
 describe("decoding", () => {
   it("expands grayscale to RGB and drops alpha", async () => {
-    const gray = await sharp(Buffer.alloc(12 * 8, 77), { raw: { width: 12, height: 8, channels: 1 } }).png().toBuffer();
+    const gray = await sharp(Buffer.alloc(12 * 8, 77), { raw: { width: 12, height: 8, channels: 1 } })
+      .png()
+      .toBuffer();
     const g = await decodeImage(gray, "gray.png");
     expect([g.width, g.height, g.data.length, g.data[0], g.data[1], g.data[2]]).toEqual([12, 8, 12 * 8 * 3, 77, 77, 77]);
-    const rgba = await sharp(Buffer.alloc(5 * 5 * 4, 200), { raw: { width: 5, height: 5, channels: 4 } }).png().toBuffer();
+    const rgba = await sharp(Buffer.alloc(5 * 5 * 4, 200), { raw: { width: 5, height: 5, channels: 4 } })
+      .png()
+      .toBuffer();
     expect((await decodeImage(rgba, "rgba.png")).data.length).toBe(75);
   });
 

@@ -19,11 +19,15 @@ export function rgb(width: number, height: number, tint: number): Buffer {
 }
 
 export async function writeJpeg(path: string, width: number, height: number, tint: number): Promise<void> {
-  await sharp(rgb(width, height, tint), { raw: { width, height, channels: 3 } }).jpeg({ quality: 90 }).toFile(path);
+  await sharp(rgb(width, height, tint), { raw: { width, height, channels: 3 } })
+    .jpeg({ quality: 90 })
+    .toFile(path);
 }
 
 export async function writePng(path: string, width: number, height: number, tint: number): Promise<void> {
-  await sharp(rgb(width, height, tint), { raw: { width, height, channels: 3 } }).png().toFile(path);
+  await sharp(rgb(width, height, tint), { raw: { width, height, channels: 3 } })
+    .png()
+    .toFile(path);
 }
 
 /** An IDX pair (gzipped) of `count` 28 x 28 images, labels i % 10. */
@@ -31,7 +35,9 @@ export function writeIdx(dir: string, stem: "train" | "t10k", count: number): vo
   const header = (magic: number, dims: number[]) => {
     const b = Buffer.alloc(4 + 4 * dims.length);
     b.writeUInt32BE(magic, 0);
-    dims.forEach((d, i) => b.writeUInt32BE(d, 4 + 4 * i));
+    dims.forEach((d, i) => {
+      b.writeUInt32BE(d, 4 + 4 * i);
+    });
     return b;
   };
   const pixels = Buffer.alloc(count * 28 * 28);
@@ -51,7 +57,9 @@ export async function writeFolderWithBadFiles(root: string): Promise<{ good: num
   await writeJpeg(join(root, "dogs", "d.jpg"), 50, 40, 4);
   await writePng(join(root, "dogs", "e.png"), 48, 48, 5);
   await writeJpeg(join(root, "dogs", "f.jpg"), 70, 40, 6);
-  const jpeg = await sharp(rgb(64, 64, 9), { raw: { width: 64, height: 64, channels: 3 } }).jpeg().toBuffer();
+  const jpeg = await sharp(rgb(64, 64, 9), { raw: { width: 64, height: 64, channels: 3 } })
+    .jpeg()
+    .toBuffer();
   const bad = [join(root, "cats", "truncated.jpg"), join(root, "dogs", "empty.jpg"), join(root, "dogs", "notes.png")];
   writeFileSync(bad[0]!, jpeg.subarray(0, Math.floor(jpeg.length / 2)));
   writeFileSync(bad[1]!, Buffer.alloc(0));

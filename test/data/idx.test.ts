@@ -1,7 +1,6 @@
 // Broken IDX files: each is an error naming the file and what is wrong with it.
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { gzipSync } from "node:zlib";
 
 import { describe, expect, it } from "vitest";
 
@@ -12,7 +11,9 @@ import { tempDir, writeIdx } from "./helpers.js";
 function idxBytes(dims: number[], pixels = 0): Buffer {
   const header = Buffer.alloc(4 + 4 * dims.length);
   header.writeUInt32BE(0x800 + dims.length, 0);
-  dims.forEach((d, i) => header.writeUInt32BE(d, 4 + 4 * i));
+  dims.forEach((d, i) => {
+    header.writeUInt32BE(d, 4 + 4 * i);
+  });
   return Buffer.concat([header, Buffer.alloc(pixels)]);
 }
 

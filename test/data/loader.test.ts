@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import { openDataset } from "../../src/data/datasets/open.js";
-import { Loader, type Batch } from "../../src/data/loader.js";
+import { type Batch, Loader } from "../../src/data/loader.js";
 import { liveObjects } from "../../src/index.js";
 import { SMALL_VIEWS, tempDir, writeFolderWithBadFiles, writeIdx } from "./helpers.js";
 

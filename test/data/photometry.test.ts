@@ -33,11 +33,23 @@ describe("photometric options per view group", () => {
     for (let i = 0; i < 50; i++) {
       const jitter = byHand.chance(0.8);
       const order = jitter ? byHand.permutation(4) : [0, 1, 2, 3];
-      const factors = jitter ? [byHand.uniform(0.6, 1.4), byHand.uniform(0.6, 1.4), byHand.uniform(0.8, 1.2), byHand.uniform(-0.1, 0.1)] : [1, 1, 1, 0];
+      const factors = jitter
+        ? [byHand.uniform(0.6, 1.4), byHand.uniform(0.6, 1.4), byHand.uniform(0.8, 1.2), byHand.uniform(-0.1, 0.1)]
+        : [1, 1, 1, 0];
       const grayscale = byHand.chance(0.2);
       const blurSigma = byHand.chance(0.1) ? byHand.uniform(0.1, 2) : 0;
       const solarize = byHand.chance(0.2);
-      expected.push({ jitter, order, brightness: factors[0], contrast: factors[1], saturation: factors[2], hue: factors[3], grayscale, blurSigma, solarize });
+      expected.push({
+        jitter,
+        order,
+        brightness: factors[0],
+        contrast: factors[1],
+        saturation: factors[2],
+        hue: factors[3],
+        grayscale,
+        blurSigma,
+        solarize,
+      });
     }
     const drawn = Random.seeded(5);
     const global2 = groupPhotometry(photometrySchema.parse({}), 1, 224);

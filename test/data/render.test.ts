@@ -3,12 +3,11 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
 import { describe, expect, it } from "vitest";
-
-import { COLOUR_COLUMNS, writeColourRow, type ViewPhotometry } from "../../src/data/photometric.js";
 import { viewsSchema } from "../../src/data/config.js";
+import { COLOUR_COLUMNS, type ViewPhotometry, writeColourRow } from "../../src/data/photometric.js";
 import { planStep } from "../../src/data/plan.js";
 import { Random } from "../../src/data/random.js";
-import { IMAGENET_NORMALISATION, NO_NORMALISATION, renderGroups, type RgbImage } from "../../src/data/render.js";
+import { IMAGENET_NORMALISATION, NO_NORMALISATION, type RgbImage, renderGroups } from "../../src/data/render.js";
 import { onDevice, type TestDevice } from "../devices.js";
 
 interface OpCase {
@@ -35,8 +34,16 @@ function floats(b64: string): Float32Array {
 
 function plain(overrides: Partial<ViewPhotometry> = {}): ViewPhotometry {
   return {
-    jitter: false, brightness: 1, contrast: 1, saturation: 1, hue: 0, order: [0, 1, 2, 3],
-    grayscale: false, blurSigma: 0, solarize: false, ...overrides,
+    jitter: false,
+    brightness: 1,
+    contrast: 1,
+    saturation: 1,
+    hue: 0,
+    order: [0, 1, 2, 3],
+    grayscale: false,
+    blurSigma: 0,
+    solarize: false,
+    ...overrides,
   };
 }
 
@@ -81,19 +88,34 @@ const whole = { x: 0, y: 0, width: fixture.width, height: fixture.height };
 // rounding (1e-5); the blur is separable here (2D kernel there), the resize the same
 // antialiased bicubic kernel (a = -0.5, as PIL): 1e-4 covers the summation order.
 const TOLERANCE: Record<string, number> = {
-  brightness: 1e-5, contrast: 1e-5, saturation: 1e-5, hue: 1e-5, grayscale: 1e-5, solarize: 1e-5, blur: 1e-5, resize: 1e-4,
+  brightness: 1e-5,
+  contrast: 1e-5,
+  saturation: 1e-5,
+  hue: 1e-5,
+  grayscale: 1e-5,
+  solarize: 1e-5,
+  blur: 1e-5,
+  resize: 1e-4,
 };
 
 function photometryFor(c: OpCase): ViewPhotometry {
   switch (c.op) {
-    case "brightness": return plain({ jitter: true, brightness: c.param });
-    case "contrast": return plain({ jitter: true, contrast: c.param });
-    case "saturation": return plain({ jitter: true, saturation: c.param });
-    case "hue": return plain({ jitter: true, hue: c.param });
-    case "grayscale": return plain({ grayscale: true });
-    case "blur": return plain({ blurSigma: c.param });
-    case "solarize": return plain({ solarize: true });
-    default: throw new Error(`unknown op ${c.op}`);
+    case "brightness":
+      return plain({ jitter: true, brightness: c.param });
+    case "contrast":
+      return plain({ jitter: true, contrast: c.param });
+    case "saturation":
+      return plain({ jitter: true, saturation: c.param });
+    case "hue":
+      return plain({ jitter: true, hue: c.param });
+    case "grayscale":
+      return plain({ grayscale: true });
+    case "blur":
+      return plain({ blurSigma: c.param });
+    case "solarize":
+      return plain({ solarize: true });
+    default:
+      throw new Error(`unknown op ${c.op}`);
   }
 }
 
@@ -130,7 +152,11 @@ for (const path of PATHS) {
 
     it("renders many views with different ops and parameters in one call, each as its own fixture", async () => {
       const cases = fixture.ops.filter((c) => c.op !== "resize");
-      const out = await draw([source], fixture.width, cases.map((c) => ({ ...whole, photometry: photometryFor(c) })));
+      const out = await draw(
+        [source],
+        fixture.width,
+        cases.map((c) => ({ ...whole, photometry: photometryFor(c) })),
+      );
       const per = 3 * fixture.width * fixture.height;
       cases.forEach((c, i) => {
         expect(maxAbsDiff(out.subarray(i * per, (i + 1) * per), floats(c.expected)), `${c.op}(${c.param})`).toBeLessThan(TOLERANCE[c.op]!);
@@ -161,7 +187,12 @@ for (const path of PATHS) {
         { x: 30, y: 16, width: size, height: size, flipped: true },
       ]);
       const at = (v: number, c: number, i: number, j: number) => Math.round(out[((v * 3 + c) * size + i) * size + j]! * 255);
-      for (const [i, j] of [[0, 0], [5, 7], [31, 31], [17, 0]] as const) {
+      for (const [i, j] of [
+        [0, 0],
+        [5, 7],
+        [31, 31],
+        [17, 0],
+      ] as const) {
         expect([at(0, 0, i, j), at(0, 1, i, j)]).toEqual([4 * (10 + j), 5 * (6 + i)]);
         expect([at(1, 0, i, j), at(1, 1, i, j)]).toEqual([4 * (10 + size - 1 - j), 5 * (6 + i)]);
         expect([at(2, 0, i, j), at(2, 1, i, j)]).toEqual([4 * (30 + size - 1 - j), 5 * (16 + i)]);
@@ -182,7 +213,10 @@ for (const path of PATHS) {
     it("renders views of several images in one call, each from its own image", async () => {
       const a = { width: 8, height: 8, data: new Uint8Array(8 * 8 * 3).fill(40) };
       const b = { width: 10, height: 6, data: new Uint8Array(10 * 6 * 3).fill(200) };
-      const out = await draw([a, b], 4, [{ image: 1, x: 0, y: 0, width: 6, height: 6 }, { image: 0, x: 2, y: 2, width: 4, height: 4 }]);
+      const out = await draw([a, b], 4, [
+        { image: 1, x: 0, y: 0, width: 6, height: 6 },
+        { image: 0, x: 2, y: 2, width: 4, height: 4 },
+      ]);
       expect(Math.round(out[0]! * 255)).toBe(200);
       expect(Math.round(out[48]! * 255)).toBe(40);
     });
@@ -194,7 +228,7 @@ function randomPlan() {
   const width = 150;
   const height = 110;
   const data = new Uint8Array(width * height * 3);
-  for (let p = 0; p < data.length; p++) data[p] = (p * 2654435761) >>> 24 ^ (p % 7) * 30;
+  for (let p = 0; p < data.length; p++) data[p] = ((p * 2654435761) >>> 24) ^ ((p % 7) * 30);
   const images = Array.from({ length: 4 }, (_, i) => (i % 2 ? { width, height, data } : { width: height, height: width, data }));
   const views = viewsSchema.parse({ globalSize: 64, localSize: 32, patchSize: 16 });
   const plan = planStep(Random.seeded(3), images, views);
@@ -229,8 +263,13 @@ describe("native view rendering", () => {
     }
     // The plan used every op somewhere: jitter, grayscale, blur, solarisation columns.
     const rows = [plan.global.colour, plan.local.colour].flatMap((c) =>
-      Array.from({ length: c.length / COLOUR_COLUMNS }, (_, v) => c.subarray(v * COLOUR_COLUMNS, (v + 1) * COLOUR_COLUMNS)));
-    for (const column of [0, 9, 10, 11]) expect(rows.some((row) => row[column]! > 0), `column ${column}`).toBe(true);
+      Array.from({ length: c.length / COLOUR_COLUMNS }, (_, v) => c.subarray(v * COLOUR_COLUMNS, (v + 1) * COLOUR_COLUMNS)),
+    );
+    for (const column of [0, 9, 10, 11])
+      expect(
+        rows.some((row) => row[column]! > 0),
+        `column ${column}`,
+      ).toBe(true);
     for (const t of [...loops, ...ops]) t.dispose();
   });
 

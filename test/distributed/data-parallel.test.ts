@@ -54,8 +54,8 @@ describe.runIf(hasDataParallelism())("data parallelism (Gloo, 2 ranks on loopbac
     expect(ranks[1]!.losses).toEqual(ranks[0]!.losses);
 
     for (const which of ["student", "teacher"] as const) {
-      const single = step.state(which);
-      const initial = new (native().SereStep)(tinyStepOptions()).state(which);
+      const single = await step.state(which);
+      const initial = await new (native().SereStep)(tinyStepOptions()).state(which);
       for (const [name, tensor] of single) {
         const expected = numbers(tensor);
         // the ranks agree exactly (same averaged gradients, same statistics) ...
@@ -64,11 +64,11 @@ describe.runIf(hasDataParallelism())("data parallelism (Gloo, 2 ranks on loopbac
         expect(maxDiff(ranks[0]![which][name]!, expected), `${which} ${name}`).toBeLessThan(1e-4);
       }
       // the comparison is not vacuous: the weights moved by far more than the tolerance
-      const moved = single.map(([name, t], i) => maxDiff(numbers(t), numbers(initial[i]![1]!)));
+      const moved = single.map(([, t], i) => maxDiff(numbers(t), numbers(initial[i]![1]!)));
       expect(Math.max(...moved)).toBeGreaterThan(2e-3);
       expect(single.some(([name]) => name.endsWith("running_var"))).toBe(true);
     }
-    const { centre, patchCentre } = step.centres();
+    const { centre, patchCentre } = await step.centres();
     expect(maxDiff(ranks[0]!.centre, numbers(centre))).toBeLessThan(1e-5);
     expect(maxDiff(ranks[0]!.patchCentre, numbers(patchCentre))).toBeLessThan(1e-5);
     step.dispose();

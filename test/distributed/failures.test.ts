@@ -9,17 +9,20 @@ import { describe, expect, it } from "vitest";
 import type { TrainConfig } from "../../src/config/train.js";
 import { disposeCheckpoint, readTrainingCheckpoint } from "../../src/train/checkpoint.js";
 import { learningRateAt } from "../../src/train/schedules.js";
+import { QUICK_FLAGS } from "../cli/quick-flags.js";
 import { hasDataParallelism, hasFashionMnist } from "../requirements.js";
 import { freePort, startRanks } from "./helpers.js";
 
-const FASHION_MNIST = "/usr/share/datasets/fashion-mnist";
 const CLI = "src/cli/sere-train.ts";
-// the default preset, made small and quick
-const quick = ["--embed-dim", "24", "--depth", "1", "--num-heads", "2", "--out-dim", "64", "--hidden-dim", "32", "--bottleneck-dim", "16", "--batch-size-per-gpu", "4", "--knn-eval", "false", "--log-every", "1"];
+const quick = [...QUICK_FLAGS, "--log-every", "1"];
 
 /** The processes whose parent is `pid`. */
 const childrenOf = (pid: number) =>
-  execFileSync("ps", ["-o", "pid=", "--ppid", String(pid)], { encoding: "utf8" }).trim().split(/\s+/).filter((p) => p !== "").map(Number);
+  execFileSync("ps", ["-o", "pid=", "--ppid", String(pid)], { encoding: "utf8" })
+    .trim()
+    .split(/\s+/)
+    .filter((p) => p !== "")
+    .map(Number);
 
 /** Whether a process runs (a zombie awaiting its reaper does not). */
 function alive(pid: number): boolean {
@@ -31,7 +34,10 @@ function alive(pid: number): boolean {
 }
 
 function launcher(args: string[]) {
-  const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, OMP_NUM_THREADS: "1" } });
+  const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args], {
+    stdio: ["ignore", "ignore", "pipe"],
+    env: { ...process.env, OMP_NUM_THREADS: "1" },
+  });
   let stderr = "";
   child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<{ code: number | null; stderr: string }>((resolve) => child.on("exit", (code) => resolve({ code, stderr })));
@@ -46,7 +52,10 @@ describe.runIf(hasFashionMnist() && hasDataParallelism())("data-parallel sere-tr
     expect(code, stderr).toBe(0);
     expect(stderr).toContain("stopped (maxSteps) after 3 steps");
     // rank 0 alone wrote the log: one line per step
-    const log = readFileSync(join(dir, "log.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { iteration: number; lr: number; iterationsPerEpoch: number });
+    const log = readFileSync(join(dir, "log.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { iteration: number; lr: number; iterationsPerEpoch: number });
     expect(log).toHaveLength(3);
     // the learning rate scales with the batch of both ranks (2 x 4 images), over each rank's epoch
     const c = JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as TrainConfig;
@@ -68,13 +77,29 @@ describe.runIf(hasFashionMnist() && hasDataParallelism())("data-parallel sere-tr
     const single = launcher([...quick, "--resume", "--max-steps", "5", "--output-dir", dir]);
     const refused = await single.exited;
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toContain("it was written by a run of 2 rank(s) and this run has 1; resume with the same number of ranks (--nproc-per-node 2");
+    expect(refused.stderr).toContain(
+      "it was written by a run of 2 rank(s) and this run has 1; resume with the same number of ranks (--nproc-per-node 2",
+    );
     // ... and with them continues where the run stopped
-    const again = launcher(["--nproc-per-node", "2", "--master-port", String(await freePort()), ...quick, "--resume", "--max-steps", "5", "--output-dir", dir]);
+    const again = launcher([
+      "--nproc-per-node",
+      "2",
+      "--master-port",
+      String(await freePort()),
+      ...quick,
+      "--resume",
+      "--max-steps",
+      "5",
+      "--output-dir",
+      dir,
+    ]);
     const resumed = await again.exited;
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stderr).toContain("stopped (maxSteps) after 5 steps");
-    const lines = readFileSync(join(dir, "log.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { iteration: number });
+    const lines = readFileSync(join(dir, "log.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { iteration: number });
     expect(lines.map((l) => l.iteration)).toEqual([1, 2, 3, 4, 5]);
   }, 180_000);
 
@@ -84,7 +109,10 @@ describe.runIf(hasFashionMnist() && hasDataParallelism())("data-parallel sere-tr
     let victim = 0;
     run.child.stderr!.on("data", () => {
       if (victim || !run.stderr().includes("step 2/")) return;
-      const ranks = execFileSync("ps", ["-o", "pid=", "--ppid", String(run.child.pid)], { encoding: "utf8" }).trim().split(/\s+/).map(Number);
+      const ranks = execFileSync("ps", ["-o", "pid=", "--ppid", String(run.child.pid)], { encoding: "utf8" })
+        .trim()
+        .split(/\s+/)
+        .map(Number);
       victim = ranks[1]!;
       process.kill(victim, "SIGKILL");
     });
@@ -95,7 +123,10 @@ describe.runIf(hasFashionMnist() && hasDataParallelism())("data-parallel sere-tr
     expect(stderr).toContain(`sere-train: stopped because rank ${rank} failed`);
   }, 120_000);
 
-  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+  for (const [signal, code] of [
+    ["SIGINT", 130],
+    ["SIGTERM", 143],
+  ] as const) {
     it(`${signal} on the launcher stops every rank after the same step, with a checkpoint, exit code ${code}`, async () => {
       const dir = mkdtempSync(join(tmpdir(), "sere-launch-signal-"));
       const run = launcher(["--nproc-per-node", "2", "--master-port", String(await freePort()), ...quick, "--output-dir", dir]);
@@ -138,11 +169,16 @@ describe.runIf(hasFashionMnist() && hasDataParallelism())("data-parallel sere-tr
     writeFileSync(join(dir, "checkpoint.pth"), "");
     const { code, stderr } = await launcher(["--nproc-per-node", "2", ...quick, "--output-dir", dir]).exited;
     expect(code).toBe(1);
-    expect(stderr).toContain(`the output folder ${dir} holds an earlier run (checkpoint.pth): continue it with --resume, start anew with --overwrite`);
+    expect(stderr).toContain(
+      `the output folder ${dir} holds an earlier run (checkpoint.pth): continue it with --resume, start anew with --overwrite`,
+    );
     expect(stderr).not.toContain("rank");
   });
 
-  for (const [what, signal] of [["dies", "SIGKILL"], ["hangs", "SIGSTOP"]] as const) {
+  for (const [what, signal] of [
+    ["dies", "SIGKILL"],
+    ["hangs", "SIGSTOP"],
+  ] as const) {
     it(`when a rank ${what}, the other stops within --dist-timeout with an error naming it`, async () => {
       const dir = mkdtempSync(join(tmpdir(), "sere-fail-"));
       const timeout = 5;

@@ -26,7 +26,16 @@ export async function startRanks(script: string, worldSize: number, args: string
   const port = await freePort();
   return Array.from({ length: worldSize }, (_, rank) => {
     const child = spawn(process.execPath, ["--import", "tsx", script, ...args], {
-      env: { ...process.env, RANK: String(rank), LOCAL_RANK: String(rank), WORLD_SIZE: String(worldSize), MASTER_ADDR: "127.0.0.1", MASTER_PORT: String(port), OMP_NUM_THREADS: "1", ...env },
+      env: {
+        ...process.env,
+        RANK: String(rank),
+        LOCAL_RANK: String(rank),
+        WORLD_SIZE: String(worldSize),
+        MASTER_ADDR: "127.0.0.1",
+        MASTER_PORT: String(port),
+        OMP_NUM_THREADS: "1",
+        ...env,
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";
@@ -56,8 +65,8 @@ export function batchNormCase() {
   };
 }
 
-import { tensor } from "../../src/tensor.js";
 import type { NativeStepBatch } from "../../src/native/surface.js";
+import { tensor } from "../../src/tensor.js";
 
 export { tinySchedule, tinyStepOptions } from "../train/helpers.js";
 
@@ -76,17 +85,22 @@ export function tinyBatch(images: number, index: number, rank = 0, worldSize = 1
     for (let v = 0; v < views; v++) out.push(...all.slice((v * images + rank * mine) * perRow, (v * images + (rank + 1) * mine) * perRow));
     return out;
   };
-  const pixels = (views: number, size: number) => tensor(Float32Array.from(rowsOf(views, 3 * size * size, () => random.next() * 2 - 1)), [views * mine, 3, size, size]);
+  const pixels = (views: number, size: number) =>
+    tensor(Float32Array.from(rowsOf(views, 3 * size * size, () => random.next() * 2 - 1)), [views * mine, 3, size, size]);
   const records = (views: number, side: number) =>
     tensor(
       Float32Array.from(
-        rowsOf(views, 5, (() => {
-          let column = 0;
-          return () => {
-            const c = column++ % 5;
-            return c === 4 ? Math.round(random.next()) : c < 2 ? random.next() * (100 - side) : side * (0.8 + 0.2 * random.next());
-          };
-        })()),
+        rowsOf(
+          views,
+          5,
+          (() => {
+            let column = 0;
+            return () => {
+              const c = column++ % 5;
+              return c === 4 ? Math.round(random.next()) : c < 2 ? random.next() * (100 - side) : side * (0.8 + 0.2 * random.next());
+            };
+          })(),
+        ),
       ),
       [views * mine, 5],
     );

@@ -54,7 +54,12 @@ function mappingRows(markdown: string): Array<{ file: string; names: string[] }>
   return section
     .split("\n")
     .filter((line) => line.startsWith("|") && !/^\|[\s|-]+\|?$/.test(line))
-    .map((line) => line.split("|").slice(1, -1).map((cell) => cell.trim()))
+    .map((line) =>
+      line
+        .split("|")
+        .slice(1, -1)
+        .map((cell) => cell.trim()),
+    )
     .filter((cells) => cells[1]?.startsWith("`"))
     .map((cells) => ({
       file: cells[1]!.replace(/`/g, ""),
@@ -73,8 +78,16 @@ describe("docs/method.md", () => {
   const anchors = headingAnchors(markdown);
 
   it("computes anchors as GitHub does", () => {
-    const sample = headingAnchors("# The SERE method, as sere-torch computes it\n## Cross-entropy, centring and sharpening\n## Weighted k-NN\n## Notes\n## Notes\n```\n# not a heading\n```");
-    expect([...sample]).toEqual(["the-sere-method-as-sere-torch-computes-it", "cross-entropy-centring-and-sharpening", "weighted-k-nn", "notes", "notes-1"]);
+    const sample = headingAnchors(
+      "# The SERE method, as sere-torch computes it\n## Cross-entropy, centring and sharpening\n## Weighted k-NN\n## Notes\n## Notes\n```\n# not a heading\n```",
+    );
+    expect([...sample]).toEqual([
+      "the-sere-method-as-sere-torch-computes-it",
+      "cross-entropy-centring-and-sharpening",
+      "weighted-k-nn",
+      "notes",
+      "notes-1",
+    ]);
   });
 
   it("has every anchor that a comment, test or the README cites", () => {
@@ -116,7 +129,9 @@ describe("docs/method.md", () => {
     const outside = files.flatMap((file) =>
       readFileSync(file, "utf8")
         .split("\n")
-        .flatMap((line, i) => (/\bspec\s+(sections?\s+)?\d|spec section|sere-method/i.test(line) ? [`${relative(ROOT, file)}:${i + 1}: ${line.trim()}`] : [])),
+        .flatMap((line, i) =>
+          /\bspec\s+(sections?\s+)?\d|spec section|sere-method/i.test(line) ? [`${relative(ROOT, file)}:${i + 1}: ${line.trim()}`] : [],
+        ),
     );
     expect(outside).toEqual([]);
   });

@@ -16,7 +16,9 @@ describe("attention maps", () => {
     const pixels = Buffer.alloc(width * height * 3, 20);
     for (let y = 4; y < 12; y++) for (let x = 8; x < 20; x++) pixels.fill(230, (y * width + x) * 3, (y * width + x) * 3 + 3);
     const path = join(dir, "square.png");
-    await sharp(pixels, { raw: { width, height, channels: 3 } }).png().toFile(path);
+    await sharp(pixels, { raw: { width, height, channels: 3 } })
+      .png()
+      .toFile(path);
 
     const model = Model.create({ arch: "custom", embedDim: 24, depth: 2, numHeads: 3, patchSize: 8, imgSize: 32, head: false, seed: 1 });
     const result = await attentionMaps(model, path, join(dir, "out"));

@@ -16,8 +16,17 @@ import { maxAbsDiff } from "../model/helpers.js";
 import { TINY_ARCHITECTURE, tinyStepOptions } from "../train/helpers.js";
 import { TINY_RUN, tinyRun, writeImageFolder } from "./helpers.js";
 
-const images = tensor(Float32Array.from({ length: 2 * 3 * 32 * 32 }, (_, i) => Math.sin(i * 0.37)), [2, 3, 32, 32]);
-const architecture = { arch: "custom", embedDim: TINY_RUN.embedDim, depth: TINY_RUN.depth, numHeads: TINY_RUN.numHeads, patchSize: TINY_RUN.patchSize } as const;
+const images = tensor(
+  Float32Array.from({ length: 2 * 3 * 32 * 32 }, (_, i) => Math.sin(i * 0.37)),
+  [2, 3, 32, 32],
+);
+const architecture = {
+  arch: "custom",
+  embedDim: TINY_RUN.embedDim,
+  depth: TINY_RUN.depth,
+  numHeads: TINY_RUN.numHeads,
+  patchSize: TINY_RUN.patchSize,
+} as const;
 
 /** The CLS features of `model` on the test images; disposes the model. */
 async function featuresOf(model: Model): Promise<Tensor> {
@@ -68,7 +77,10 @@ describe("the backbone of a weights file", () => {
   it("a DINO-style backbone (no SERE heads) opens as a backbone", async () => {
     const [[, entries]] = (await readWeightGroups(exported[0]!)) as [[string, Array<[string, Tensor]>]];
     const path = join(dir, "dino-style.safetensors");
-    await writeSafetensors(path, entries.filter(([name]) => !name.includes("_sere")));
+    await writeSafetensors(
+      path,
+      entries.filter(([name]) => !name.includes("_sere")),
+    );
     expect(entries.some(([name]) => name.startsWith("channel_sere."))).toBe(true);
     const opened = await openBackbone(path, { architecture });
     expect(maxAbsDiff(await featuresOf(opened.model), teacher)).toBe(0);
@@ -83,7 +95,10 @@ describe("the backbone of a weights file", () => {
     const { patchSize, imgSize, ...rest } = TINY_ARCHITECTURE;
     const full = Model.create({ ...TINY_ARCHITECTURE, head: { outDim: 32, hiddenDim: 16, bottleneckDim: 8, normLastLayer: false } });
     await full.load(path);
-    const small = tensor(Float32Array.from({ length: 3 * imgSize * imgSize }, (_, i) => Math.cos(i)), [1, 3, imgSize, imgSize]);
+    const small = tensor(
+      Float32Array.from({ length: 3 * imgSize * imgSize }, (_, i) => Math.cos(i)),
+      [1, 3, imgSize, imgSize],
+    );
     const expected = await full.features(small);
     full.dispose();
     for (const checkpointKey of ["teacher", "student"]) {
@@ -93,7 +108,9 @@ describe("the backbone of a weights file", () => {
       opened.model.dispose();
       if (checkpointKey === "teacher") expect(maxAbsDiff(features, expected)).toBe(0);
     }
-    await expect(openBackbone(path, { architecture, checkpointKey: "ema" })).rejects.toThrow(/has no state dict under "ema"; it has "student", "teacher"/);
+    await expect(openBackbone(path, { architecture, checkpointKey: "ema" })).rejects.toThrow(
+      /has no state dict under "ema"; it has "student", "teacher"/,
+    );
   });
 
   it("names what is missing or wrong when the file stores no architecture", async () => {

@@ -6,10 +6,17 @@ import { clsFeatures, extractFeatures } from "../../src/eval/features.js";
 import { Model, tensor } from "../../src/index.js";
 
 const model = () => Model.create({ arch: "custom", embedDim: 12, depth: 3, numHeads: 2, patchSize: 4, imgSize: 16, head: false, seed: 3 });
-const images = () => tensor(Float32Array.from({ length: 2 * 3 * 16 * 16 }, (_, i) => Math.cos(i * 0.11)), [2, 3, 16, 16]);
+const images = () =>
+  tensor(
+    Float32Array.from({ length: 2 * 3 * 16 * 16 }, (_, i) => Math.cos(i * 0.11)),
+    [2, 3, 16, 16],
+  );
 const rows = (t: { toArray(): unknown; shape(): number[] }) => {
   const values = t.toArray() as Float32Array;
-  const width = t.shape().slice(1).reduce((a, b) => a * b, 1);
+  const width = t
+    .shape()
+    .slice(1)
+    .reduce((a, b) => a * b, 1);
   return Array.from({ length: t.shape()[0]! }, (_, b) => Array.from(values.subarray(b * width, (b + 1) * width)));
 };
 
@@ -29,8 +36,12 @@ describe("features", () => {
         for (let t = 1; t <= 16; t++) mean += b2![b]![t * 12 + d]! / 16;
         expected.push(mean);
       }
-      row.forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, 5));
-      row.slice(12, 24).forEach((v, i) => expect(v).toBeCloseTo(last[b]![i]!, 5));
+      row.forEach((v, i) => {
+        expect(v).toBeCloseTo(expected[i]!, 5);
+      });
+      row.slice(12, 24).forEach((v, i) => {
+        expect(v).toBeCloseTo(last[b]![i]!, 5);
+      });
     }
     m.dispose();
   });

@@ -2,7 +2,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 
-import { Trainer, type TrainConfigInput } from "../../src/index.js";
+import { type TrainConfigInput, Trainer } from "../../src/index.js";
 import { writeJpeg } from "../data/helpers.js";
 
 import { TINY_RUN } from "../train/helpers.js";
@@ -12,7 +12,9 @@ export { TINY_RUN };
 /** `count` small JPEGs in two class folders, "a" and "b". */
 export async function writeImageFolder(root: string, count: number): Promise<void> {
   for (const c of ["a", "b"]) mkdirSync(join(root, c), { recursive: true });
-  await Promise.all(Array.from({ length: count }, (_, i) => writeJpeg(join(root, i % 2 ? "b" : "a", `${String(i).padStart(3, "0")}.jpg`), 24, 20, i)));
+  await Promise.all(
+    Array.from({ length: count }, (_, i) => writeJpeg(join(root, i % 2 ? "b" : "a", `${String(i).padStart(3, "0")}.jpg`), 24, 20, i)),
+  );
 }
 
 /** Trains TINY_RUN (with `config` over it) into `outputDir`; the warnings it gave. */

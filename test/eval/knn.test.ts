@@ -8,7 +8,10 @@ import { cudaFeatures, onDevice } from "../devices.js";
 /** A small seeded generator, so the random cases are the same every run. */
 function random(seed: number) {
   let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
 }
 
 function bruteForce(train: number[][], trainY: number[], test: number[][], testY: number[], k: number, T: number, classes: number) {
@@ -25,7 +28,10 @@ function bruteForce(train: number[][], trainY: number[], test: number[][], testY
     sims.sort((a, b) => b.s - a.s || a.i - b.i);
     const votes = new Array<number>(classes).fill(0);
     for (const { i, s } of sims.slice(0, k)) votes[trainY[i]!]! += Math.exp(s / T);
-    const ranking = votes.map((v, c) => ({ v, c })).sort((a, b) => b.v - a.v || a.c - b.c).map((r) => r.c);
+    const ranking = votes
+      .map((v, c) => ({ v, c }))
+      .sort((a, b) => b.v - a.v || a.c - b.c)
+      .map((r) => r.c);
     if (ranking[0] === testY[t]) top1++;
     if (ranking.slice(0, 5).includes(testY[t]!)) top5++;
   });
@@ -91,9 +97,7 @@ describe("weighted k-NN", () => {
     await expect(knnAccuracy({ features: f, labels: labels([0]) }, { features: f, labels: labels([0]) }, { ks: [2] })).rejects.toThrow(
       "k = 2 exceeds the 1 training features",
     );
-    await expect(knnAccuracy({ features: f, labels: labels([0, 1]) }, { features: f, labels: labels([0]) })).rejects.toThrow(
-      "one label per feature",
-    );
+    await expect(knnAccuracy({ features: f, labels: labels([0, 1]) }, { features: f, labels: labels([0]) })).rejects.toThrow("one label per feature");
   });
 });
 
@@ -103,7 +107,11 @@ describe.runIf(onDevice("cuda"))("weighted k-NN, on cuda", () => {
     const [train, test] = [await cudaFeatures(120, 1), await cudaFeatures(40, 2)];
     const [trainY, testY] = [train.rows.map((_, i) => (i * 7) % classes), test.rows.map((_, i) => (i * 3) % classes)];
     const ks = [1, 5, 20];
-    const ours = await knnAccuracy({ features: train.features, labels: labels(trainY) }, { features: test.features, labels: labels(testY) }, { ks, temperature: 0.07, numClasses: classes, chunkSize: 16 });
+    const ours = await knnAccuracy(
+      { features: train.features, labels: labels(trainY) },
+      { features: test.features, labels: labels(testY) },
+      { ks, temperature: 0.07, numClasses: classes, chunkSize: 16 },
+    );
     ks.forEach((k, i) => {
       const expected = bruteForce(train.rows, trainY, test.rows, testY, k, 0.07, classes);
       expect(ours[i]!.top1, `k = ${k}`).toBeCloseTo(expected.top1, 9);

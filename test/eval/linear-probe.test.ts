@@ -7,7 +7,10 @@ import { cudaFeatures, onDevice } from "../devices.js";
 /** Four classes, each a Gaussian blob around its own direction: linearly separable. */
 function blobs(count: number, seed: number) {
   let s = seed;
-  const uniform = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const uniform = () => {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    return s / 2 ** 32;
+  };
   const gaussian = () => Math.sqrt(-2 * Math.log(uniform() + 1e-12)) * Math.cos(2 * Math.PI * uniform());
   const D = 8;
   const features = new Float32Array(count * D);
@@ -31,14 +34,20 @@ describe("linear probe", () => {
   it("learns nothing beyond chance when labels are unrelated to the features", async () => {
     const train = blobs(400, 3);
     const test = blobs(200, 4);
-    const shuffled = tensor(BigInt64Array.from({ length: 200 }, (_, i) => BigInt((i * 7 + 3) % 4 === i % 4 ? (i + 1) % 4 : (i * 7 + 3) % 4)), [200]);
+    const shuffled = tensor(
+      BigInt64Array.from({ length: 200 }, (_, i) => BigInt((i * 7 + 3) % 4 === i % 4 ? (i + 1) % 4 : (i * 7 + 3) % 4)),
+      [200],
+    );
     const result = await linearProbe(train, { features: test.features, labels: shuffled }, { lrs: [0.1], epochs: 10 });
     expect(result.best.top1).toBeLessThan(40);
   });
 
   it("trains epoch e on augmented view e mod V of (V, N, D) training features", async () => {
     const informative = blobs(400, 5);
-    const noise = tensor(Float32Array.from({ length: 400 * 8 }, (_, i) => Math.sin(i * 12.9898) * 3), [400, 8]);
+    const noise = tensor(
+      Float32Array.from({ length: 400 * 8 }, (_, i) => Math.sin(i * 12.9898) * 3),
+      [400, 8],
+    );
     const stack = (a: typeof noise, b: typeof noise) =>
       tensor(Float32Array.from([...(a.toArray() as Float32Array), ...(b.toArray() as Float32Array)]), [2, 400, 8]);
     const test = blobs(200, 6);
@@ -62,8 +71,16 @@ describe.runIf(onDevice("cuda"))("linear probe, on cuda", () => {
     const labels = (rows: number[][]) => tensor(BigInt64Array.from(rows.map((r) => BigInt(r.indexOf(Math.max(...r.slice(0, 4)))))), [rows.length]);
     const onCpu = (t: typeof train.features) => tensor(t.toArray() as Float32Array, t.shape());
     const options = { lrs: [0.01, 0.1], epochs: 5, batchSize: 32 };
-    const gpu = await linearProbe({ features: train.features, labels: labels(train.rows) }, { features: test.features, labels: labels(test.rows) }, options);
-    const cpu = await linearProbe({ features: onCpu(train.features), labels: labels(train.rows) }, { features: onCpu(test.features), labels: labels(test.rows) }, options);
+    const gpu = await linearProbe(
+      { features: train.features, labels: labels(train.rows) },
+      { features: test.features, labels: labels(test.rows) },
+      options,
+    );
+    const cpu = await linearProbe(
+      { features: onCpu(train.features), labels: labels(train.rows) },
+      { features: onCpu(test.features), labels: labels(test.rows) },
+      options,
+    );
     gpu.sweep.forEach((r, i) => {
       expect(Math.abs(r.top1 - cpu.sweep[i]!.top1), `lr ${r.lr}`).toBeLessThanOrEqual(100 / 50);
       expect(Math.abs(r.top5 - cpu.sweep[i]!.top5), `lr ${r.lr}`).toBeLessThanOrEqual(100 / 50);

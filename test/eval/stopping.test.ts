@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
 import type { Dataset } from "../../src/data/datasets/dataset.js";
-import { extractFeatures, type Embed } from "../../src/eval/features.js";
+import { type Embed, extractFeatures } from "../../src/eval/features.js";
 import { knnEvaluation } from "../../src/eval/knn-eval.js";
 import { linearProbe } from "../../src/eval/linear-probe.js";
 import { tensor } from "../../src/index.js";
@@ -16,12 +16,21 @@ import { tinyRun, writeImageFolder } from "./helpers.js";
 
 /** `size` 20 x 20 gray images; embedded as their mean pixel. */
 const dataset = (size: number) =>
-  ({ path: "gray", size, classes: ["a"], label: () => 0, load: async (i: number) => ({ width: 20, height: 20, data: new Uint8Array(20 * 20 * 3).fill(i % 256) }) }) as unknown as Dataset;
+  ({
+    path: "gray",
+    size,
+    classes: ["a"],
+    label: () => 0,
+    load: async (i: number) => ({ width: 20, height: 20, data: new Uint8Array(20 * 20 * 3).fill(i % 256) }),
+  }) as unknown as Dataset;
 const meanPixel: Embed = async (images) => {
   const [batch] = images.shape();
   const values = images.toArray() as Float32Array;
   const per = values.length / batch!;
-  return tensor(Float32Array.from({ length: batch! }, (_, b) => values.subarray(b * per, (b + 1) * per).reduce((a, v) => a + v, 0) / per), [batch!, 1]);
+  return tensor(
+    Float32Array.from({ length: batch! }, (_, b) => values.subarray(b * per, (b + 1) * per).reduce((a, v) => a + v, 0) / per),
+    [batch!, 1],
+  );
 };
 
 describe("stopping and progress of evaluations", () => {
@@ -38,42 +47,60 @@ describe("stopping and progress of evaluations", () => {
       },
     });
     await expect(extraction).rejects.toThrow(expect.objectContaining({ name: "AbortError" }));
-    expect(seen).toEqual([[0, 40], [8, 40], [16, 40]]);
+    expect(seen).toEqual([
+      [0, 40],
+      [8, 40],
+      [16, 40],
+    ]);
   });
 
   it("knnEvaluation refuses to start on an aborted signal", async () => {
     const dir = mkdtempSync(join(tmpdir(), "sere-stop-"));
     await writeImageFolder(join(dir, "train"), 4);
     await writeImageFolder(join(dir, "val"), 4);
-    await expect(knnEvaluation(dir, meanPixel, { size: 16, ks: [1], signal: AbortSignal.abort() })).rejects.toThrow(expect.objectContaining({ name: "AbortError" }));
+    await expect(knnEvaluation(dir, meanPixel, { size: 16, ks: [1], signal: AbortSignal.abort() })).rejects.toThrow(
+      expect.objectContaining({ name: "AbortError" }),
+    );
   });
 
   it("the linear probe reports epochs and stops within a step of the abort", async () => {
-    const features = tensor(Float32Array.from({ length: 2000 * 16 }, (_, i) => Math.sin(i)), [2000, 16]);
-    const labels = tensor(BigInt64Array.from({ length: 2000 }, (_, i) => BigInt(i % 4)), [2000]);
+    const features = tensor(
+      Float32Array.from({ length: 2000 * 16 }, (_, i) => Math.sin(i)),
+      [2000, 16],
+    );
+    const labels = tensor(
+      BigInt64Array.from({ length: 2000 }, (_, i) => BigInt(i % 4)),
+      [2000],
+    );
     const controller = new AbortController();
     const seen: number[] = [];
     let abortedAt = 0;
-    const probe = linearProbe({ features, labels }, { features, labels }, {
-      lrs: [0.1, 0.01],
-      epochs: 1_000_000, // hours, unless stopped
-      batchSize: 16,
-      signal: controller.signal,
-      progressEveryMs: 20,
-      onProgress: (done, total) => {
-        seen.push(done);
-        expect(total).toBe(2_000_000);
-        if (done >= 2 && !controller.signal.aborted) {
-          controller.abort();
-          abortedAt = performance.now();
-        }
+    const probe = linearProbe(
+      { features, labels },
+      { features, labels },
+      {
+        lrs: [0.1, 0.01],
+        epochs: 1_000_000, // hours, unless stopped
+        batchSize: 16,
+        signal: controller.signal,
+        progressEveryMs: 20,
+        onProgress: (done, total) => {
+          seen.push(done);
+          expect(total).toBe(2_000_000);
+          if (done >= 2 && !controller.signal.aborted) {
+            controller.abort();
+            abortedAt = performance.now();
+          }
+        },
       },
-    });
+    );
     await expect(probe).rejects.toThrow(expect.objectContaining({ name: "AbortError" }));
     expect(performance.now() - abortedAt).toBeLessThan(1000);
     expect(seen[0]).toBe(0);
     expect(Math.max(...seen)).toBeGreaterThanOrEqual(2);
-    await expect(linearProbe({ features, labels }, { features, labels }, { signal: AbortSignal.abort() })).rejects.toThrow(expect.objectContaining({ name: "AbortError" }));
+    await expect(linearProbe({ features, labels }, { features, labels }, { signal: AbortSignal.abort() })).rejects.toThrow(
+      expect.objectContaining({ name: "AbortError" }),
+    );
     for (const t of [features, labels]) t.dispose();
   });
 
@@ -83,8 +110,27 @@ describe("stopping and progress of evaluations", () => {
     await writeImageFolder(join(dir, "data", "val"), 8);
     await tinyRun(join(dir, "data", "train"), join(dir, "run"));
     const backbone = (await exportBackbone(join(dir, "run", "checkpoint.pth"), { outputDir: join(dir, "export") }))[0]!;
-    const args = ["eval", "linear", "--pretrained-weights", backbone, "--arch", "custom", "--embed-dim", "24", "--depth", "1", "--num-heads", "2", "--patch-size", "8"];
-    const child = spawn(process.execPath, ["--import", "tsx", "src/cli/sere.ts", ...args, "--data-path", join(dir, "data"), "--epochs", "10000000", "--lrs", "0.1"], { stdio: ["ignore", "pipe", "pipe"] });
+    const args = [
+      "eval",
+      "linear",
+      "--pretrained-weights",
+      backbone,
+      "--arch",
+      "custom",
+      "--embed-dim",
+      "24",
+      "--depth",
+      "1",
+      "--num-heads",
+      "2",
+      "--patch-size",
+      "8",
+    ];
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", "src/cli/sere.ts", ...args, "--data-path", join(dir, "data"), "--epochs", "10000000", "--lrs", "0.1"],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
     let stderr = "";
     let signalled = 0;
     child.stderr.on("data", (d: Buffer) => {

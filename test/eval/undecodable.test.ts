@@ -24,7 +24,12 @@ describe("feature extraction with undecodable images", () => {
     const { good, bad } = await writeFolderWithBadFiles(root);
     const data = openDataset(root);
     const warnings: string[] = [];
-    const { features, labels, skipped } = await extractFeatures(data, pixelFeatures, { size: 16, batchSize: 4, maxFailureShare: 0.5, warn: (m) => warnings.push(m) });
+    const { features, labels, skipped } = await extractFeatures(data, pixelFeatures, {
+      size: 16,
+      batchSize: 4,
+      maxFailureShare: 0.5,
+      warn: (m) => warnings.push(m),
+    });
     expect(features.shape()).toEqual([good, 3 * 16 * 16]);
     const decodable = Array.from({ length: data.size }, (_, i) => i).filter((i) => !bad.includes(data.describe(i)));
     expect(Array.from(labels.toArray() as BigInt64Array, Number)).toEqual(decodable.map((i) => data.label(i)));
@@ -56,7 +61,9 @@ describe("training with undecodable images", () => {
     writeFileSync(join(root, "a", "empty.jpg"), Buffer.alloc(0));
     const { result, warnings } = await tinyRun(root, tempDir("knn-bad-run"), { knnEval: true });
     expect(result.knn!.map((r) => r.k)).toEqual([10, 20, 100, 200]);
-    expect(warnings.some((w) => w.startsWith("skipped 1 of 201 images that cannot be decoded") && w.includes(join(root, "a", "empty.jpg")))).toBe(true);
+    expect(warnings.some((w) => w.startsWith("skipped 1 of 201 images that cannot be decoded") && w.includes(join(root, "a", "empty.jpg")))).toBe(
+      true,
+    );
   });
 
   it("a folder where not one image decodes is an error naming it, even when every failure is allowed", async () => {

@@ -25,7 +25,9 @@ describe("writeFileAtomically", () => {
     const dir = folder();
     mkdirSync(join(dir, "taken"));
     writeFileSync(join(dir, "taken", "inside"), "kept");
-    await expect(writeFileAtomically(join(dir, "taken"), [Buffer.from("new")])).rejects.toThrow(/cannot rename .*taken\.partial to .*taken: Is a directory/);
+    await expect(writeFileAtomically(join(dir, "taken"), [Buffer.from("new")])).rejects.toThrow(
+      /cannot rename .*taken\.partial to .*taken: Is a directory/,
+    );
     expect(readdirSync(dir)).toEqual(["taken"]);
     expect(readFileSync(join(dir, "taken", "inside"), "utf8")).toBe("kept");
   });

@@ -9,7 +9,10 @@ const fixture = (name: string) => new Uint8Array(readFileSync(new URL(`../fixtur
 
 describe(".npy", () => {
   it("float32 features equal NumPy's file", () => {
-    const features = tensor(Float32Array.from({ length: 6 }, (_, i) => i / 4), [2, 3]);
+    const features = tensor(
+      Float32Array.from({ length: 6 }, (_, i) => i / 4),
+      [2, 3],
+    );
     expect(npyBytes(features)).toEqual(fixture("features.npy"));
   });
 

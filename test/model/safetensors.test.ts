@@ -64,7 +64,10 @@ describe("safetensors", () => {
     for (const [name, header, dataBytes, problem] of cases) {
       it(name, async () => {
         const path = write(name, header, dataBytes);
-        const error = await readSafetensors(path).then(() => undefined, (err: Error) => err.message);
+        const error = await readSafetensors(path).then(
+          () => undefined,
+          (err: Error) => err.message,
+        );
         expect(error).toContain(`${path} is not a valid safetensors file`);
         expect(error).toMatch(problem);
       });

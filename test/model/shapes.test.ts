@@ -58,7 +58,9 @@ describe("ViT-S/16 shapes (the method's facts to test against)", () => {
     expect(shapes.get("head.last_layer.weight_g")).toEqual([8192, 1]);
     expect(shapes.get("head.last_layer2.weight_v")).toEqual([8192, 256]);
     // ViT-S/16 backbone: 21.7M parameters (DINO's figure: 21M); worked out by hand:
-    const D = 384, L = 12, N = 196;
+    const D = 384,
+      L = 12,
+      N = 196;
     const block = 2 * 2 * D + (3 * D * D + 3 * D) + (D * D + D) + (4 * D * D + 4 * D) + (4 * D * D + D);
     const vit = D + (N + 1) * D + (3 * 16 * 16 * D + D) + L * block + 2 * D;
     const sereHeads = 4 * (2 * D + D * D + 2 * D); // BN(D) + conv 1x1 + BN(D), four heads

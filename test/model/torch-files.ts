@@ -63,10 +63,26 @@ const ints = (values: number[]) => Buffer.concat([op.mark, ...values.map(op.int)
 
 /** The pickle of the call that rebuilds a float32 tensor over storage "0" with this layout. */
 function rebuildTensor(layout: { offset: number; shape: number[]; stride: number[] }, storageElements: number): Buffer {
-  const storage = Buffer.concat([op.mark, op.str("storage"), op.global("torch", "FloatStorage"), op.str("0"), op.str("cpu"), op.int(storageElements), op.tuple, op.binpersid]);
+  const storage = Buffer.concat([
+    op.mark,
+    op.str("storage"),
+    op.global("torch", "FloatStorage"),
+    op.str("0"),
+    op.str("cpu"),
+    op.int(storageElements),
+    op.tuple,
+    op.binpersid,
+  ]);
   return Buffer.concat([
     op.global("torch._utils", "_rebuild_tensor_v2"),
-    op.mark, storage, op.int(layout.offset), ints(layout.shape), ints(layout.stride), Buffer.from([0x89]), op.none, op.tuple,
+    op.mark,
+    storage,
+    op.int(layout.offset),
+    ints(layout.shape),
+    ints(layout.stride),
+    Buffer.from([0x89]),
+    op.none,
+    op.tuple,
     op.reduce,
   ]);
 }

@@ -71,14 +71,20 @@ describe("broken and hostile torch.save files", () => {
   it("a file garbled anywhere loads or fails naming the file, never hangs", async () => {
     const valid = readFileSync(writeTorchFile(join(dir, "whole.pth"), validPickle, { "0": validStorage }));
     let seed = 1;
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
     let failures = 0;
     for (let trial = 0; trial < 300; trial++) {
       const garbled = Buffer.from(valid);
       for (let flips = 0; flips < 3; flips++) garbled[Math.floor(random() * garbled.length)] = Math.floor(random() * 256);
       const path = join(dir, `garbled-${trial}.pth`);
       writeFileSync(path, garbled);
-      const outcome = await torchLoad(path).then(() => undefined, (err: Error) => err);
+      const outcome = await torchLoad(path).then(
+        () => undefined,
+        (err: Error) => err,
+      );
       if (outcome) {
         failures++;
         expect(outcome.message).toContain(`garbled-${trial}.pth`);
@@ -100,7 +106,9 @@ describe("broken and hostile torch.save files", () => {
   it("one stored tensor named many times is not copied over and over", async () => {
     // 16 KiB of data under 2,000 names: 32 MB if every name got its own copy
     const path = writeTorchFile(join(dir, "repeated.pth"), repeatedTensorPickle(2000, 4096), { "0": Buffer.alloc(4096 * 4) });
-    await expect(readWeightGroups(path)).rejects.toThrow(/repeated\.pth: its tensors share stored data so much that copying them out would take over 4 times the file's size/);
+    await expect(readWeightGroups(path)).rejects.toThrow(
+      /repeated\.pth: its tensors share stored data so much that copying them out would take over 4 times the file's size/,
+    );
     const few = writeTorchFile(join(dir, "tied.pth"), repeatedTensorPickle(2, 4096), { "0": Buffer.alloc(4096 * 4) });
     expect((await readWeightGroups(few))[0]![1].map(([name]) => name)).toEqual(["k0", "k1"]); // tied weights still load
   });

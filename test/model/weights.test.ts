@@ -13,7 +13,10 @@ import { maxAbsDiff } from "./helpers.js";
 
 const tiny = { arch: "custom", embedDim: 24, depth: 2, numHeads: 2, patchSize: 4, imgSize: 16 } as const;
 const head = { outDim: 32, hiddenDim: 16, bottleneckDim: 8 };
-const images = tensor(Float32Array.from({ length: 2 * 3 * 16 * 16 }, (_, i) => Math.sin(i)), [2, 3, 16, 16]);
+const images = tensor(
+  Float32Array.from({ length: 2 * 3 * 16 * 16 }, (_, i) => Math.sin(i)),
+  [2, 3, 16, 16],
+);
 const dir = mkdtempSync(join(tmpdir(), "sere-weights-"));
 
 /** Python with torch, when this machine has it (Debian's python3-torch). */
@@ -144,12 +147,15 @@ describe("model options and lifetime", () => {
 
   it("says why CUDA cannot be used when it is requested but absent", () => {
     if (native().info().cuda.available) return;
-    expect(() => Model.create({ ...tiny, device: "cuda" })).toThrow(/device "cuda" was requested but (this build of sere-torch has no CUDA support|no CUDA device is usable)/);
+    expect(() => Model.create({ ...tiny, device: "cuda" })).toThrow(
+      /device "cuda" was requested but (this build of sere-torch has no CUDA support|no CUDA device is usable)/,
+    );
   });
 
   it("1,000 create/dispose cycles leave the live-object count where it started", () => {
     const before = liveObjects();
-    for (let i = 0; i < 1000; i++) Model.create({ arch: "custom", embedDim: 4, depth: 1, numHeads: 1, patchSize: 4, imgSize: 8, head: false }).dispose();
+    for (let i = 0; i < 1000; i++)
+      Model.create({ arch: "custom", embedDim: 4, depth: 1, numHeads: 1, patchSize: 4, imgSize: 8, head: false }).dispose();
     expect(liveObjects()).toBe(before);
   });
 });

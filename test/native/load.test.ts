@@ -32,9 +32,9 @@ describe("the addon loader", () => {
   });
 
   it("names the cause for the failures of an addon built elsewhere", () => {
-    expect(explainLoadFailure("x.node", "The module 'x.node' was compiled against a different Node.js version using NODE_MODULE_VERSION 108")).toContain(
-      "built for another version of Node.js",
-    );
+    expect(
+      explainLoadFailure("x.node", "The module 'x.node' was compiled against a different Node.js version using NODE_MODULE_VERSION 108"),
+    ).toContain("built for another version of Node.js");
     expect(explainLoadFailure("x.node", "libtorch_cpu.so: cannot open shared object file: No such file or directory")).toContain(
       "the LibTorch it was built against cannot be found any more",
     );

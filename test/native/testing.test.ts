@@ -3,8 +3,8 @@
 import { describe, expect, it } from "vitest";
 
 import { Model, tensor } from "../../src/index.js";
-import { native } from "../../src/native/load.js";
 import { modelOptionsSchema } from "../../src/model/options.js";
+import { native } from "../../src/native/load.js";
 
 const TINY = { arch: "custom", embedDim: 8, depth: 1, numHeads: 2, patchSize: 4, imgSize: 8, head: false } as const;
 

@@ -1,7 +1,7 @@
 // Overlap grids and sampling: the facts about grids of docs/method.md#facts-to-test-against.
 import { describe, expect, it } from "vitest";
 
-import { disposeGrids, overlapGrids, sampleMap, sampleRelation, sereGrids, type CropRecord } from "../../src/index.js";
+import { type CropRecord, disposeGrids, overlapGrids, sampleMap, sampleRelation, sereGrids } from "../../src/index.js";
 import { native } from "../../src/native/load.js";
 import { tensor } from "../../src/tensor.js";
 import { expectAllClose, filled, values } from "./helpers.js";
@@ -19,7 +19,8 @@ describe("overlap grids", () => {
     const s = 5;
     const { query, key } = overlapGrids([crop(0, 0, 100, 100)], [crop(50, 20, 100, 100, true)], s);
     expect(query.shape()).toEqual([1, s, s, 2]);
-    const q = values(query), k = values(key);
+    const q = values(query),
+      k = values(key);
     const close = (a: [number, number], b: [number, number]) => expectAllClose(a, b, 1e-6);
     close(point(q, s, 0, 0), [0, -0.6]);
     close(point(q, s, s - 1, s - 1), [1, 1]);
@@ -41,10 +42,12 @@ describe("overlap grids", () => {
   });
 
   it("point g[i][j] of q and of k are the same source pixel", () => {
-    const q = crop(10, 20, 80, 60, true), k = crop(30, 5, 50, 90);
+    const q = crop(10, 20, 80, 60, true),
+      k = crop(30, 5, 50, 90);
     const s = 4;
     const grids = overlapGrids([q], [k], s);
-    const gq = values(grids.query), gk = values(grids.key);
+    const gq = values(grids.query),
+      gk = values(grids.key);
     // back to source pixels: u = (x + 1) / 2 (unflipped), pixel = crop.x + u * crop.width
     const source = (r: CropRecord, g: [number, number]) => {
       let u = (g[0] + 1) / 2;
@@ -81,7 +84,11 @@ describe("overlap grids", () => {
     // a relation of ones resampled on both axes: the product of the two border weights
     const relation = filled([1, 1, 25, 25], () => 1);
     const both = values(await sampleRelation(relation, query, key));
-    expectAllClose(both, expected.flatMap((wq) => expected.map((wk) => wq * wk)), 1e-6);
+    expectAllClose(
+      both,
+      expected.flatMap((wq) => expected.map((wk) => wq * wk)),
+      1e-6,
+    );
     for (const t of [query, key, ones, relation]) t.dispose();
   });
 
@@ -90,21 +97,29 @@ describe("overlap grids", () => {
       [crop(0, 0, 80, 90), crop(20, 10, 70, 60, true), crop(5, 5, 30, 30), crop(60, 60, 20, 20, true), crop(0, 70, 20, 20)],
       [crop(10, 0, 50, 50, true), crop(30, 30, 60, 60), crop(40, 40, 20, 20), crop(0, 0, 15, 15), crop(45, 5, 30, 30, true)],
     ];
-    const B = 2, V_l = 3, s = 3;
+    const B = 2,
+      V_l = 3,
+      s = 3;
     const g = sereGrids(records, { globalSides: [4, 5], localSide: s });
     expect(g.globalQueryAxis.shape()).toEqual([2 * B, 4, 4, 2]);
     expect(g.globalKeyAxis.shape()).toEqual([2 * B, 5, 5, 2]);
     expect(g.globalToLocal.shape()).toEqual([2 * B, V_l, s, s, 2]);
     expect(g.localToGlobal.shape()).toEqual([V_l * B, 2, s, s, 2]);
-    const pair1 = overlapGrids(records.map((r) => r[0]!), records.map((r) => r[1]!), 4);
+    const pair1 = overlapGrids(
+      records.map((r) => r[0]!),
+      records.map((r) => r[1]!),
+      4,
+    );
     expect(values(g.globalQueryAxis)).toEqual([...values(pair1.query), ...values(pair1.key)]);
-    const g2l = values(g.globalToLocal), l2g = values(g.localToGlobal);
+    const g2l = values(g.globalToLocal),
+      l2g = values(g.localToGlobal);
     const cell = s * s * 2;
     for (let b = 0; b < B; b++) {
       for (let v = 0; v < V_l; v++) {
         for (let gv = 0; gv < 2; gv++) {
           const one = overlapGrids([records[b]![2 + v]!], [records[b]![gv]!], s);
-          const globalAt = ((gv * B + b) * V_l + v) * cell, localAt = ((v * B + b) * 2 + gv) * cell;
+          const globalAt = ((gv * B + b) * V_l + v) * cell,
+            localAt = ((v * B + b) * 2 + gv) * cell;
           expect(g2l.slice(globalAt, globalAt + cell)).toEqual(values(one.key));
           expect(l2g.slice(localAt, localAt + cell)).toEqual(values(one.query));
           one.query.dispose();

@@ -4,7 +4,7 @@ import { join } from "node:path";
 
 import { expect } from "vitest";
 
-import { tensor, type Tensor } from "../../src/index.js";
+import { type Tensor, tensor } from "../../src/index.js";
 
 export interface FixtureTensor {
   shape: number[];

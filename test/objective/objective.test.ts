@@ -2,7 +2,7 @@
 // finite differences, batched = term by term, and errors.
 import { afterAll, describe, expect, it } from "vitest";
 
-import { SereObjective, disposeGrids, liveObjects, sereGrids, tensor, type CropRecord, type SereInputs, type Tensor } from "../../src/index.js";
+import { type CropRecord, disposeGrids, liveObjects, type SereInputs, SereObjective, sereGrids, type Tensor, tensor } from "../../src/index.js";
 import { expectAllClose, filled, normals, values } from "./helpers.js";
 
 interface Sizes {
@@ -19,6 +19,20 @@ interface Sizes {
 type Fill = (i: number) => number;
 const zero: Fill = () => 0;
 
+/** The same fill for every network output. */
+const everyInput = (fill: Fill) => ({
+  teacherCls: fill,
+  studentCls: fill,
+  teacherPatch: fill,
+  studentPatch: fill,
+  teacherChannel: fill,
+  studentChannel: fill,
+  studentLocalChannel: fill,
+  teacherSpatial: fill,
+  studentSpatial: fill,
+  studentLocalSpatial: fill,
+});
+
 /** Inputs of the given sizes; each tensor filled by its own function (zeros by default). */
 function makeInputs(
   z: Sizes,
@@ -27,7 +41,8 @@ function makeInputs(
   type: "f32" | "f64" = "f32",
 ): SereInputs {
   const { B, V_l, K, D, H } = z;
-  const N = z.n * z.n, Nl = z.nLocal * z.nLocal;
+  const N = z.n * z.n,
+    Nl = z.nLocal * z.nLocal;
   const f = (name: keyof typeof fills, shape: number[]) => filled(shape, fills[name] ?? zero, type);
   const maskFill = fills.masks ?? (() => 1);
   return {
@@ -41,7 +56,10 @@ function makeInputs(
     studentSpatial: f("studentSpatial", [2 * B, H, N, N]),
     studentLocalChannel: f("studentLocalChannel", [V_l * B, D, D]),
     studentLocalSpatial: f("studentLocalSpatial", [V_l * B, H, Nl, Nl]),
-    masks: tensor(Uint8Array.from({ length: 2 * B * N }, (_, i) => maskFill(i)), [2 * B, N]),
+    masks: tensor(
+      Uint8Array.from({ length: 2 * B * N }, (_, i) => maskFill(i)),
+      [2 * B, N],
+    ),
     grids: sereGrids(records, { globalSides: z.globalSides, localSide: z.nLocal }),
   };
 }
@@ -54,7 +72,11 @@ function disposeInputs(inputs: SereInputs): void {
 const crop = (x: number, y: number, w: number, h: number, flipped = false): CropRecord => ({ x, y, width: w, height: h, flipped });
 /** B images: global views overlapping, local views each away from both global views. */
 const disjointLocals = (B: number, V_l: number): CropRecord[][] =>
-  Array.from({ length: B }, () => [crop(0, 0, 50, 50), crop(10, 10, 40, 40, true), ...Array.from({ length: V_l }, (_, v) => crop(60 + v, 60, 20, 20))]);
+  Array.from({ length: B }, () => [
+    crop(0, 0, 50, 50),
+    crop(10, 10, 40, 40, true),
+    ...Array.from({ length: V_l }, (_, v) => crop(60 + v, 60, 20, 20)),
+  ]);
 
 const temps = { teacherTemp: 0.04, teacherPatchTemp: 0.07 };
 
@@ -65,13 +87,19 @@ describe("the SERE objective", () => {
     made.push(o);
     return o;
   };
-  afterAll(() => made.forEach((o) => o.dispose()));
+  afterAll(() =>
+    made.forEach((o) => {
+      o.dispose();
+    }),
+  );
 
   it("with V_l = 10 averages 22 CLS, 22 spatial and 22 channel terms, and 2 MIM terms", async () => {
     // Uniform teacher targets everywhere; the student's global views give one CE value,
     // its local views another, so each average reveals its count of terms.
     const z: Sizes = { B: 2, V_l: 10, K: 5, D: 4, H: 1, n: 3, nLocal: 2, globalSides: [3, 3] };
-    const { B, K, D } = z, N = 9, c = 0.3;
+    const { B, K, D } = z,
+      N = 9,
+      c = 0.3;
     const rowOf = (i: number, width: number) => Math.floor(i / width);
     const inputs = makeInputs(z, disjointLocals(B, z.V_l), {
       studentCls: (i) => (rowOf(i, K) >= 2 * B && i % K === 0 ? c : 0), // local views: c on class 0
@@ -98,10 +126,7 @@ describe("the SERE objective", () => {
     const z: Sizes = { B: 1, V_l: 1, K: 3, D: 2, H: 1, n: 2, nLocal: 2, globalSides: [2, 2] };
     const rnd = normals(5);
     const r = () => rnd();
-    const inputs = makeInputs(z, disjointLocals(1, 1), {
-      teacherCls: r, studentCls: r, teacherPatch: r, studentPatch: r, teacherChannel: r, studentChannel: r,
-      studentLocalChannel: r, teacherSpatial: r, studentSpatial: r, studentLocalSpatial: r,
-    });
+    const inputs = makeInputs(z, disjointLocals(1, 1), everyInput(r));
     const l = await objective({ outDim: 3, alpha: 0.2, beta: 0.5, lambda1: 0.7, lambda2: 1.3 }).compute(inputs, temps);
     expect(l.ibot).toBeCloseTo(0.7 * l.cls + 1.3 * l.mim, 5);
     expect(l.total).toBeCloseTo((l.ibot * (4 - 0.7)) / 2 + 0.2 * l.spatial + 0.5 * l.channel, 5);
@@ -118,23 +143,29 @@ describe("the SERE objective", () => {
     expect(Math.log(36)).toBeCloseTo(3.58, 2);
     expect(l.spatial).toBeCloseTo((2 * Math.log(169) + 4 * Math.log(36)) / 6, 5);
     for (const key of ["studentSpatial", "studentLocalSpatial"] as const) {
-      expect(values(l.grads![key]).every((g) => g === 0), key).toBe(true);
+      expect(
+        values(l.grads![key]).every((g) => g === 0),
+        key,
+      ).toBe(true);
     }
     for (const g of Object.values(l.grads!)) g.dispose();
     disposeInputs(inputs);
   });
 
   it("keeps the centres as the EMA c <- 0.9 c + 0.1 mean, worked by hand over several updates", async () => {
-    const K = 3, N = 2;
+    const K = 3,
+      N = 2;
     const obj = objective({ outDim: K });
-    const c = [0, 0, 0], c2 = [0, 0, 0];
+    const c = [0, 0, 0],
+      c2 = [0, 0, 0];
     const rnd = normals(21);
     for (let step = 0; step < 4; step++) {
       const rows = 4;
       const cls = Array.from({ length: rows * K }, () => rnd());
       const patch = Array.from({ length: rows * N * K }, () => rnd());
       for (let k = 0; k < K; k++) {
-        let m = 0, m2 = 0;
+        let m = 0,
+          m2 = 0;
         for (let r = 0; r < rows; r++) {
           m += cls[r * K + k]! / rows;
           for (let p = 0; p < N; p++) m2 += patch[(r * N + p) * K + k]! / (rows * N);
@@ -142,12 +173,13 @@ describe("the SERE objective", () => {
         c[k] = 0.9 * c[k]! + 0.1 * m;
         c2[k] = 0.9 * c2[k]! + 0.1 * m2;
       }
-      const t = tensor(Float32Array.from(cls), [rows, K]), tp = tensor(Float32Array.from(patch), [rows, N, K]);
+      const t = tensor(Float32Array.from(cls), [rows, K]),
+        tp = tensor(Float32Array.from(patch), [rows, N, K]);
       await obj.updateCentres(t, tp);
       t.dispose();
       tp.dispose();
     }
-    const { centre, patchCentre } = obj.centres();
+    const { centre, patchCentre } = await obj.centres();
     expect(centre.shape()).toEqual([1, K]);
     expect(patchCentre.shape()).toEqual([1, 1, K]);
     expectAllClose(values(centre), c, 1e-6, "centre");
@@ -161,7 +193,7 @@ describe("the SERE objective", () => {
     const inputs = makeInputs(z, disjointLocals(1, 0), { teacherCls: (i) => i + 1, teacherPatch: (i) => i % 2 });
     const obj = objective({ outDim: 2 });
     await Promise.all([1, 2, 3].map(() => obj.compute(inputs, { ...temps, updateCentres: true })));
-    const { centre, patchCentre } = obj.centres();
+    const { centre, patchCentre } = await obj.centres();
     const after3 = (mean: number) => mean * (1 - 0.9 ** 3); // from zero, three times towards the same mean
     expectAllClose(values(centre), [after3(2), after3(3)], 1e-6, "centre"); // rows [1, 2] and [3, 4]
     expectAllClose(values(patchCentre), [after3(0), after3(1)], 1e-6, "patch centre");
@@ -182,11 +214,16 @@ describe("the SERE objective", () => {
     const obj = objective({ outDim: 2, alpha: 1, beta: 1 });
     const spatialAt = async (key: "studentSpatial" | "studentLocalSpatial", index: number, delta: number, grad = false) => {
       const data = { ...base, [key]: base[key].map((v, i) => (i === index ? v + delta : v)) };
-      const inputs = makeInputs(z, records, {
-        teacherSpatial: (i) => data.teacherSpatial[i]!,
-        studentSpatial: (i) => data.studentSpatial[i]!,
-        studentLocalSpatial: (i) => data.studentLocalSpatial[i]!,
-      }, "f64");
+      const inputs = makeInputs(
+        z,
+        records,
+        {
+          teacherSpatial: (i) => data.teacherSpatial[i]!,
+          studentSpatial: (i) => data.studentSpatial[i]!,
+          studentLocalSpatial: (i) => data.studentLocalSpatial[i]!,
+        },
+        "f64",
+      );
       const l = await obj.compute(inputs, { ...temps, requiresGrad: grad });
       disposeInputs(inputs);
       return l;
@@ -197,10 +234,14 @@ describe("the SERE objective", () => {
       const grad = values(analytic.grads![key]); // d total / d x = alpha * d spatial / d x
       const numeric: number[] = [];
       for (let i = 0; i < base[key].length; i++) {
-        const up = (await spatialAt(key, i, eps)).spatial, down = (await spatialAt(key, i, -eps)).spatial;
+        const up = (await spatialAt(key, i, eps)).spatial,
+          down = (await spatialAt(key, i, -eps)).spatial;
         numeric.push((up - down) / (2 * eps));
       }
-      expect(grad.some((g) => Math.abs(g) > 1e-3), `${key} has a gradient to check`).toBe(true);
+      expect(
+        grad.some((g) => Math.abs(g) > 1e-3),
+        `${key} has a gradient to check`,
+      ).toBe(true);
       expectAllClose(grad, numeric, 1e-7, key);
     }
     for (const g of Object.values(analytic.grads!)) g.dispose();
@@ -218,8 +259,7 @@ describe("the SERE objective", () => {
     );
     const r = () => 2 * rnd();
     const inputs = makeInputs(z, records, {
-      teacherCls: r, studentCls: r, teacherPatch: r, studentPatch: r, teacherChannel: r, studentChannel: r,
-      studentLocalChannel: r, teacherSpatial: r, studentSpatial: r, studentLocalSpatial: r,
+      ...everyInput(r),
       masks: () => (uniform() > 0.6 ? 1 : 0),
     });
     const obj = objective({ outDim: z.K, alpha: 0.2, beta: 0.5 });
@@ -277,9 +317,17 @@ describe("the SERE objective", () => {
     };
     await swap("teacherCls", filled([4, 5], zero), "teacherCls must have shape (2B, 4), got [4, 5]: dimension 1 is 5, not 4");
     await swap("studentCls", filled([7, 4], zero), "studentCls must have (2 + V_l) B rows with B = 2, got 7");
-    await swap("studentPatch", filled([4, 3, 4], zero), "studentPatch must have shape (2B, N, 4), got [4, 3, 4]: dimension 1 (N) is 3 but N = 4 elsewhere");
+    await swap(
+      "studentPatch",
+      filled([4, 3, 4], zero),
+      "studentPatch must have shape (2B, N, 4), got [4, 3, 4]: dimension 1 (N) is 3 but N = 4 elsewhere",
+    );
     await swap("teacherSpatial", filled([4, 1, 3, 3], zero), "teacherSpatial must have shape (2B, H, N, N)");
-    await swap("studentLocalChannel", filled([4, 2, 2], zero), "studentLocalChannel must have shape (V_l B, D, D), got [4, 2, 2]: dimension 0 (V_l B) is 4 but V_l B = 2 elsewhere. V_l = 1 from studentCls");
+    await swap(
+      "studentLocalChannel",
+      filled([4, 2, 2], zero),
+      "studentLocalChannel must have shape (V_l B, D, D), got [4, 2, 2]: dimension 0 (V_l B) is 4 but V_l B = 2 elsewhere. V_l = 1 from studentCls",
+    );
     await swap("masks", filled([4, 4], zero), "masks must be uint8 or bool");
     const otherGrids = sereGrids(disjointLocals(2, 3), { globalSides: [2, 2], localSide: 2 });
     await expect(Promise.resolve().then(() => obj.compute({ ...inputs, grids: otherGrids }, temps))).rejects.toThrow(
@@ -294,8 +342,9 @@ describe("the SERE objective", () => {
     // the native checks hold for callers that bypass these (the training step, say)
     const { native } = await import("../../src/native/load.js");
     const raw = new (native().SereObjective)({ ...obj.options, outDim: 5 });
-    await expect(Promise.resolve().then(() => raw.compute(inputs as never, { ...temps, requiresGrad: false, updateCentres: false })))
-      .rejects.toThrow("teacher_cls must have shape (*, 5), got [4, 4]");
+    await expect(Promise.resolve().then(() => raw.compute(inputs as never, { ...temps, requiresGrad: false, updateCentres: false }))).rejects.toThrow(
+      "teacher_cls must have shape (*, 5), got [4, 4]",
+    );
     raw.dispose();
     disposeInputs(inputs);
   });

@@ -2,8 +2,8 @@
 // grids, the three losses and their gradients term by term from the text of docs/method.md#objective.
 import { afterAll, describe, expect, it } from "vitest";
 
-import { SereObjective, disposeGrids, sereGrids, tensor, type CropRecord, type SereInputs, type StudentInput } from "../../src/index.js";
-import { expectAllClose, f32, loadFixture, values, type FixtureTensor } from "./helpers.js";
+import { type CropRecord, disposeGrids, type SereInputs, SereObjective, type StudentInput, sereGrids, tensor } from "../../src/index.js";
+import { expectAllClose, type FixtureTensor, f32, loadFixture, values } from "./helpers.js";
 
 interface Fixture {
   sizes: { B: number; V_l: number; K: number; globalSides: [number, number]; localSide: number };
@@ -43,7 +43,7 @@ describe.each(cases)("parity with the method's term-by-term definition, case %s"
     grids,
   };
   const o = fx.options;
-  const objective = () => {
+  const objective = async () => {
     const obj = new SereObjective({
       outDim: fx.sizes.K,
       studentTemp: o.studentTemp,
@@ -55,8 +55,9 @@ describe.each(cases)("parity with the method's term-by-term definition, case %s"
       alpha: o.alpha,
       beta: o.beta,
     });
-    const c = f32(fx.centre), c2 = f32(fx.patchCentre);
-    obj.setCentres(c, c2);
+    const c = f32(fx.centre),
+      c2 = f32(fx.patchCentre);
+    await obj.setCentres(c, c2);
     c.dispose();
     c2.dispose();
     return obj;
@@ -75,7 +76,7 @@ describe.each(cases)("parity with the method's term-by-term definition, case %s"
 
   for (const termByTerm of [false, true]) {
     it(`matches losses and gradients within ${TOL} (${termByTerm ? "term by term" : "batched"})`, async () => {
-      const obj = objective();
+      const obj = await objective();
       const got = await obj.compute(inputs, { ...settings, termByTerm });
       for (const [key, want] of Object.entries(fx.expected.losses)) {
         expect(Math.abs(got[key as keyof typeof fx.expected.losses] - want), `${key}: ${got[key as "total"]} vs ${want}`).toBeLessThanOrEqual(TOL);
@@ -91,10 +92,10 @@ describe.each(cases)("parity with the method's term-by-term definition, case %s"
   }
 
   it("updates the centres after the step's loss, with the step's teacher outputs", async () => {
-    const obj = objective();
+    const obj = await objective();
     const before = await obj.compute(inputs, { ...settings, requiresGrad: false, updateCentres: true });
     expect(Math.abs(before.total - fx.expected.losses.total)).toBeLessThanOrEqual(TOL); // computed with the old centres
-    const { centre, patchCentre } = obj.centres();
+    const { centre, patchCentre } = await obj.centres();
     expectAllClose(values(centre), fx.expected.centre.data, 1e-6, "centre");
     expectAllClose(values(patchCentre), fx.expected.patchCentre.data, 1e-6, "patch centre");
     for (const t of [centre, patchCentre]) t.dispose();

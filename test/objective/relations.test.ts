@@ -6,7 +6,10 @@ import { expectAllClose, filled, normals, values } from "./helpers.js";
 
 describe("relations", () => {
   it("the channel relation is the mean over positions of z_n z_n^T", async () => {
-    const B = 2, D = 3, n = 3, N = n * n;
+    const B = 2,
+      D = 3,
+      n = 3,
+      N = n * n;
     const rnd = normals(7);
     const x = filled([B, D, n, n], () => rnd());
     const z = values(x);
@@ -21,12 +24,19 @@ describe("relations", () => {
         }
     expectAllClose(relation, expected, 1e-5);
     // with an explicit scale s: (x / s)(x / s)^T
-    expectAllClose(values(await channelRelation(x, 2)), expected.map((v) => (v * N) / 4), 1e-5);
+    expectAllClose(
+      values(await channelRelation(x, 2)),
+      expected.map((v) => (v * N) / 4),
+      1e-5,
+    );
     x.dispose();
   });
 
   it("the spatial relation splits channels into heads: x x^T * d^-0.5", async () => {
-    const B = 1, H = 2, d = 2, N = 4;
+    const B = 1,
+      H = 2,
+      d = 2,
+      N = 4;
     const rnd = normals(3);
     const x = filled([B, H * d, N], () => rnd());
     const z = values(x);
@@ -46,12 +56,22 @@ describe("relations", () => {
   });
 
   it("resampling a relation equals the relation of the grid-sampled features (bilinear sampling is linear)", async () => {
-    const B = 2, H = 2, D = 8, n = 5, s = 4;
+    const B = 2,
+      H = 2,
+      D = 8,
+      n = 5,
+      s = 4;
     const rnd = normals(11);
     const x = filled([B, D, n, n], () => rnd());
     const { query, key } = overlapGrids(
-      [{ x: 0, y: 0, width: 100, height: 100, flipped: false }, { x: 10, y: 30, width: 60, height: 50, flipped: true }],
-      [{ x: 20, y: 10, width: 70, height: 80, flipped: true }, { x: 0, y: 0, width: 90, height: 90, flipped: false }],
+      [
+        { x: 0, y: 0, width: 100, height: 100, flipped: false },
+        { x: 10, y: 30, width: 60, height: 50, flipped: true },
+      ],
+      [
+        { x: 20, y: 10, width: 70, height: 80, flipped: true },
+        { x: 0, y: 0, width: 90, height: 90, flipped: false },
+      ],
       s,
     );
     const relation = await spatialRelation(x, H);
@@ -84,7 +104,9 @@ describe("relations", () => {
     const oneGrid = tensor(new Float32Array(3 * 3 * 2), [1, 3, 3, 2]);
     expect(() => sampleRelation(r, grid, grid)).toThrow("N = 10 positions do not form a square n x n map");
     const square = tensor(new Float32Array(2 * 9 * 9), [2, 1, 9, 9]);
-    expect(() => sampleRelation(square, oneGrid, grid)).toThrow("queryGrid must have shape (M, sq, sq, 2), got [1, 3, 3, 2]: dimension 0 (M) is 1 but M = 2 elsewhere");
+    expect(() => sampleRelation(square, oneGrid, grid)).toThrow(
+      "queryGrid must have shape (M, sq, sq, 2), got [1, 3, 3, 2]: dimension 0 (M) is 1 but M = 2 elsewhere",
+    );
     expect(() => channelRelation(square, -1)).toThrow("scale must be a finite number > 0, got -1");
     const ints = tensor(new Int32Array(4), [1, 1, 4]);
     expect(() => channelRelation(ints)).toThrow("x must hold floating-point values, got int32");

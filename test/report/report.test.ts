@@ -14,6 +14,7 @@ import { CHARTS, PALETTE } from "../../src/report/report.js";
 import { Trainer } from "../../src/train/trainer.js";
 import { tempDir, writeIdx } from "../data/helpers.js";
 import { CHROMIUM, hasChromium } from "../requirements.js";
+import { MICRO_RUN } from "../train/helpers.js";
 
 const sere = (args: string[]) => spawnSync(process.execPath, ["--import", "tsx", "src/cli/sere.ts", ...args], { encoding: "utf8" });
 
@@ -23,15 +24,30 @@ const WIDTH = 1240;
 function chromium(page: string, height: number, ...args: string[]): string {
   const run = spawnSync(
     CHROMIUM,
-    ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--force-device-scale-factor=1", `--user-data-dir=${tempDir("chromium-profile")}`,
-      `--window-size=${WIDTH},${height}`, ...args, pathToFileURL(page).href],
+    [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--hide-scrollbars",
+      "--force-device-scale-factor=1",
+      `--user-data-dir=${tempDir("chromium-profile")}`,
+      `--window-size=${WIDTH},${height}`,
+      ...args,
+      pathToFileURL(page).href,
+    ],
     { encoding: "utf8", timeout: 120_000 },
   );
   expect(run.status, run.stderr).toBe(0);
   return run.stdout;
 }
 
-interface Box { id: string; x: number; y: number; w: number; h: number }
+interface Box {
+  id: string;
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
 
 /**
  * Where the page lays out its charts and images: a copy of it with a script that writes
@@ -58,13 +74,18 @@ describe.runIf(hasChromium())("sere report in Chromium", () => {
     writeIdx(data, "train", 16);
     writeIdx(data, "t10k", 10);
     const tiny = {
-      arch: "custom", embedDim: 16, depth: 1, numHeads: 2, patchSize: 8, outDim: 32, hiddenDim: 16, bottleneckDim: 8, globalCropsSize: 16,
-      localCropsNumber: 0, batchSizePerGpu: 4, precision: "float32", epochs: 2, warmupEpochs: 1,
+      ...MICRO_RUN,
+      epochs: 2,
+      warmupEpochs: 1,
       // two temperature curves apart, so that neither hides the other
-      warmupTeacherPatchTemp: 0.06, teacherPatchTemp: 0.06,
+      warmupTeacherPatchTemp: 0.06,
+      teacherPatchTemp: 0.06,
     } as const;
     // 4 steps per epoch, 8 in all: evaluations after steps 3 and 6, and the final one
-    await new Trainer({ ...tiny, dataPath: data, outputDir: runDir, knnEval: true, knnEvalLimit: 10, knnEvalEvery: 3 }, { preset: "fashion-mnist-tiny", progress: false }).fit();
+    await new Trainer(
+      { ...tiny, dataPath: data, outputDir: runDir, knnEval: true, knnEvalLimit: 10, knnEvalEvery: 3 },
+      { preset: "fashion-mnist-tiny", progress: false },
+    ).fit();
     const run = sere(["report", runDir, "--images", "2"]);
     expect(run.status, run.stderr).toBe(0);
     expect(run.stdout).toContain(join(runDir, "report.html"));
@@ -90,7 +111,10 @@ describe.runIf(hasChromium())("sere report in Chromium", () => {
   };
 
   it("draws every chart, each series' line in its colour inside the plot area", () => {
-    const log = readFileSync(join(runDir, "log.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    const log = readFileSync(join(runDir, "log.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(boxes.charts.map((c) => c.id)).toEqual(["chart-knn", ...CHARTS.map((c) => `chart-${c.id}`)]);
     for (const chart of CHARTS) {
       const box = boxes.charts.find((c) => c.id === `chart-${chart.id}`)!;
@@ -107,7 +131,10 @@ describe.runIf(hasChromium())("sere report in Chromium", () => {
   });
 
   it("logs a k-NN evaluation after steps 3 and 6 and at the end, and draws top-1 against the steps", () => {
-    const log = readFileSync(join(runDir, "log.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { iteration?: number; knn?: unknown });
+    const log = readFileSync(join(runDir, "log.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { iteration?: number; knn?: unknown });
     expect(log.filter((l) => l.knn).map((l) => l.iteration)).toEqual([3, 6, 8]);
     const box = boxes.charts.find((c) => c.id === "chart-knn")!;
     const plot = { x: box.x + MARGIN.left, y: box.y + MARGIN.top, w: box.w - MARGIN.left - MARGIN.right, h: box.h - MARGIN.top - MARGIN.bottom };

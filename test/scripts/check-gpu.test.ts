@@ -50,7 +50,13 @@ describe("scripts/check-gpu.sh, rehearsed on the CPU", () => {
     const step = stages.get("step tiny b2 bfloat16")!;
     expect(step.ok).toBe(false);
     expect(step.error).toMatch(/^eager: bench\/eager_step.py: cannot start .*no-such-python/);
-    expect(step.result).toMatchObject({ batch: 2, precision: "bfloat16", device: "cpu", eager: { error: expect.stringContaining("no-such-python") }, speedRatio: null });
+    expect(step.result).toMatchObject({
+      batch: 2,
+      precision: "bfloat16",
+      device: "cpu",
+      eager: { error: expect.stringContaining("no-such-python") },
+      speedRatio: null,
+    });
     expect((step.result!.native as { imagesPerSecond: number }).imagesPerSecond).toBeGreaterThan(0);
 
     // ...and the stage after it still ran.

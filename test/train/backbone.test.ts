@@ -11,7 +11,18 @@ import { storedTrainConfig } from "../../src/train/backbone.js";
 import { stepOptionsFrom } from "../../src/train/step-options.js";
 
 const config = resolveTrainConfig({
-  overrides: { arch: "custom", embedDim: 24, depth: 2, numHeads: 2, patchSize: 8, globalCropsSize: 32, localCropsSize: 16, outDim: 64, hiddenDim: 32, bottleneckDim: 16 },
+  overrides: {
+    arch: "custom",
+    embedDim: 24,
+    depth: 2,
+    numHeads: 2,
+    patchSize: 8,
+    globalCropsSize: 32,
+    localCropsSize: 16,
+    outDim: 64,
+    hiddenDim: 32,
+    bottleneckDim: 16,
+  },
 });
 
 describe("the configuration a checkpoint stores", () => {
@@ -34,7 +45,9 @@ describe("the configuration a checkpoint stores", () => {
 
   it("claiming embedDim 32768 and depth 48 is refused before a model is built", async () => {
     const path = await save("forged.pth", JSON.stringify({ ...config, embedDim: 32768, depth: 48 }));
-    await expect(storedTrainConfig(path)).rejects.toThrow(/forged\.pth: its stored configuration does not match its "teacher" weights: embedDim 32768 .*backbone\.cls_token of shape \[1, 1, 24\]/);
+    await expect(storedTrainConfig(path)).rejects.toThrow(
+      /forged\.pth: its stored configuration does not match its "teacher" weights: embedDim 32768 .*backbone\.cls_token of shape \[1, 1, 24\]/,
+    );
   });
 
   const mismatches: Array<[string, Record<string, number>, RegExp]> = [

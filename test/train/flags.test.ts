@@ -12,7 +12,20 @@ const shape = trainConfigSchema.shape;
 describe("command-line flags", () => {
   it("maps the reference's argument names in kebab-case onto the schema, with types", () => {
     const parsed = parseFlags(
-      ["--arch", "vit_tiny", "--batch-size-per-gpu", "32", "--norm-last-layer", "false", "--global-crops-scale", "0.3", "1", "--lr=0.001", "--preset", "vit-small-imagenet"],
+      [
+        "--arch",
+        "vit_tiny",
+        "--batch-size-per-gpu",
+        "32",
+        "--norm-last-layer",
+        "false",
+        "--global-crops-scale",
+        "0.3",
+        "1",
+        "--lr=0.001",
+        "--preset",
+        "vit-small-imagenet",
+      ],
       shape,
       ["preset", "config"],
     );
@@ -78,17 +91,35 @@ describe("configuration sources", () => {
 
   it("the ImageNet presets are the published settings", () => {
     const s = resolveTrainConfig({ preset: "vit-small-imagenet" });
-    expect([s.lr, s.minLr, s.weightDecay, s.weightDecayEnd, s.clipGrad, s.dropPath, s.alpha, s.beta]).toEqual([5e-4, 1e-6, 0.04, 0.4, 0.3, 0.1, 0.2, 0.5]);
-    expect([s.normLastLayer, s.freezeLastLayer, s.warmupTeacherTempEpochs, s.globalCropsScale, s.localCropsScale]).toEqual([false, 1, 30, [0.4, 1], [0.05, 0.4]]);
+    expect([s.lr, s.minLr, s.weightDecay, s.weightDecayEnd, s.clipGrad, s.dropPath, s.alpha, s.beta]).toEqual([
+      5e-4, 1e-6, 0.04, 0.4, 0.3, 0.1, 0.2, 0.5,
+    ]);
+    expect([s.normLastLayer, s.freezeLastLayer, s.warmupTeacherTempEpochs, s.globalCropsScale, s.localCropsScale]).toEqual([
+      false,
+      1,
+      30,
+      [0.4, 1],
+      [0.05, 0.4],
+    ]);
     const b = resolveTrainConfig({ preset: "vit-base-imagenet" });
     expect([b.lr, b.minLr, b.normLastLayer, b.freezeLastLayer, b.warmupTeacherTempEpochs, b.globalCropsScale, b.localCropsScale]).toEqual([
-      7.5e-4, 2e-6, true, 3, 50, [0.32, 1], [0.05, 0.32],
+      7.5e-4,
+      2e-6,
+      true,
+      3,
+      50,
+      [0.32, 1],
+      [0.05, 0.32],
     ]);
   });
 
   it("names a bad preset, file or value", () => {
-    expect(() => resolveTrainConfig({ preset: "vit-huge" })).toThrow(/unknown preset "vit-huge"; the presets are vit-small-imagenet, vit-base-imagenet, fashion-mnist-tiny/);
+    expect(() => resolveTrainConfig({ preset: "vit-huge" })).toThrow(
+      /unknown preset "vit-huge"; the presets are vit-small-imagenet, vit-base-imagenet, fashion-mnist-tiny/,
+    );
     expect(() => resolveTrainConfig({ configFile: "/nonexistent.json" })).toThrow(/cannot read the config file \/nonexistent\.json/);
-    expect(() => resolveTrainConfig({ overrides: { epochs: -1 } })).toThrow(/invalid training configuration \(preset fashion-mnist-tiny\):\n {2}epochs: .*\(given: -1\)/);
+    expect(() => resolveTrainConfig({ overrides: { epochs: -1 } })).toThrow(
+      /invalid training configuration \(preset fashion-mnist-tiny\):\n {2}epochs: .*\(given: -1\)/,
+    );
   });
 });

@@ -1,8 +1,9 @@
 // The tiny SERE step the step tests run: a 2-block ViT on 16 px global / 8 px local views.
-import { modelOptionsSchema } from "../../src/model/options.js";
-import { resolveObjectiveOptions } from "../../src/objective/options.js";
+
 import type { TrainConfigInput } from "../../src/config/train.js";
+import { modelOptionsSchema } from "../../src/model/options.js";
 import type { NativeStepOptions, NativeStepSchedule } from "../../src/native/surface.js";
+import { resolveObjectiveOptions } from "../../src/objective/options.js";
 
 export const TINY_ARCHITECTURE = { arch: "custom", embedDim: 16, depth: 2, numHeads: 2, patchSize: 4, imgSize: 16 } as const;
 export const TINY_HEAD = { outDim: 32, hiddenDim: 16, bottleneckDim: 8, normLastLayer: false };
@@ -23,7 +24,14 @@ export function tinyStepOptions(dropPathRate = 0): NativeStepOptions {
   };
 }
 
-export const tinySchedule: NativeStepSchedule = { lr: 1e-3, weightDecay: 0.04, momentum: 0.9, teacherTemp: 0.04, teacherPatchTemp: 0.04, freezeLastLayer: false };
+export const tinySchedule: NativeStepSchedule = {
+  lr: 1e-3,
+  weightDecay: 0.04,
+  momentum: 0.9,
+  teacherTemp: 0.04,
+  teacherPatchTemp: 0.04,
+  freezeLastLayer: false,
+};
 
 /** A training configuration of a one-block ViT on 32 px views, 4 images a batch: a step takes milliseconds. */
 export const TINY_RUN = {
@@ -43,4 +51,20 @@ export const TINY_RUN = {
   precision: "float32",
   maxSteps: 1,
   knnEval: false,
+} as const satisfies TrainConfigInput;
+
+/** A one-block ViT on 16 px views of 8 px patches (2 x 2 tokens), 4 images a batch: a run over a handful of images. */
+export const MICRO_RUN = {
+  arch: "custom",
+  embedDim: 16,
+  depth: 1,
+  numHeads: 2,
+  patchSize: 8,
+  outDim: 32,
+  hiddenDim: 16,
+  bottleneckDim: 8,
+  globalCropsSize: 16,
+  localCropsNumber: 0,
+  batchSizePerGpu: 4,
+  precision: "float32",
 } as const satisfies TrainConfigInput;

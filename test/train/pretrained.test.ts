@@ -10,19 +10,22 @@ import { writeSafetensors } from "../../src/io/safetensors.js";
 import { readWeightGroups } from "../../src/model/weights.js";
 import { native } from "../../src/native/load.js";
 import type { NativeEntries, NativeSereStep } from "../../src/native/surface.js";
+import { tensor } from "../../src/tensor.js";
 import { exportBackbone } from "../../src/train/export.js";
 import { startFromPretrained } from "../../src/train/pretrained.js";
 import { stepOptionsFrom } from "../../src/train/step-options.js";
-import { tensor } from "../../src/tensor.js";
 import { Trainer } from "../../src/train/trainer.js";
 import { TINY_RUN, tinyRun, writeImageFolder } from "../eval/helpers.js";
 
 const values = (entries: NativeEntries) => new Map(entries.map(([name, t]) => [name, Array.from(t.toArray(), Number)]));
-const dispose = (entries: NativeEntries) => entries.forEach(([, t]) => t.dispose());
+const dispose = (entries: NativeEntries) =>
+  entries.forEach(([, t]) => {
+    t.dispose();
+  });
 /** A fresh step of TINY_RUN, initialised from another seed than the run that made the files. */
 const freshStep = (): NativeSereStep => new (native().SereStep)(stepOptionsFrom(resolveTrainConfig({ overrides: { ...TINY_RUN, seed: 7 } })));
-const stateOf = (step: NativeSereStep, which: "student" | "teacher") => {
-  const entries = step.state(which);
+const stateOf = async (step: NativeSereStep, which: "student" | "teacher") => {
+  const entries = await step.state(which);
   const out = values(entries);
   dispose(entries);
   return out;
@@ -44,9 +47,9 @@ describe("--pretrained-weights", () => {
     const file = values((await readWeightGroups(backbone))[0]![1]);
     for (const path of [backbone, backbonePth]) {
       const step = freshStep();
-      const [studentBefore, teacherBefore] = [stateOf(step, "student"), stateOf(step, "teacher")];
+      const [studentBefore, teacherBefore] = [await stateOf(step, "student"), await stateOf(step, "teacher")];
       const start = await startFromPretrained(step, path);
-      const [student, teacher] = [stateOf(step, "student"), stateOf(step, "teacher")];
+      const [student, teacher] = [await stateOf(step, "student"), await stateOf(step, "teacher")];
       step.dispose();
 
       expect(start.key).toBe("");
@@ -60,7 +63,9 @@ describe("--pretrained-weights", () => {
       // what the backbone lacks: the heads, as initialised, alike in both networks
       expect(start.missing).toEqual(expect.arrayContaining(["head.mlp.0.weight", "head.last_layer.weight_v", "backbone.masked_embed"]));
       for (const name of start.missing) {
-        expect(student.has(name) ? student.get(name) : teacher.get(name), name).toEqual(studentBefore.has(name) ? studentBefore.get(name) : teacherBefore.get(name));
+        expect(student.has(name) ? student.get(name) : teacher.get(name), name).toEqual(
+          studentBefore.has(name) ? studentBefore.get(name) : teacherBefore.get(name),
+        );
         if (student.has(name) && teacher.has(name)) expect(teacher.get(name), name).toEqual(student.get(name));
       }
     }
@@ -69,7 +74,7 @@ describe("--pretrained-weights", () => {
   it("a training checkpoint: its teacher, heads included", async () => {
     const step = freshStep();
     const start = await startFromPretrained(step, join(dir, "first", "checkpoint.pth"));
-    const teacher = stateOf(step, "teacher");
+    const teacher = await stateOf(step, "teacher");
     step.dispose();
     const source = (await readWeightGroups(join(dir, "first", "checkpoint.pth"))).find(([key]) => key === "teacher")![1];
     expect(start.key).toBe("teacher");
@@ -81,30 +86,44 @@ describe("--pretrained-weights", () => {
   it("the trainer reports the keys used, missing and unexpected, and ignores the weights on --resume", async () => {
     const second = join(dir, "second");
     const run = async (options: { resume?: boolean }, maxSteps: number) => {
-      const trainer = new Trainer({ ...TINY_RUN, dataPath: data, outputDir: second, maxSteps, pretrainedWeights: backbone }, { progress: false, ...options });
+      const trainer = new Trainer(
+        { ...TINY_RUN, dataPath: data, outputDir: second, maxSteps, pretrainedWeights: backbone },
+        { progress: false, ...options },
+      );
       const warnings: string[] = [];
       trainer.on("warning", (message) => warnings.push(message));
       await trainer.fit();
       return warnings;
     };
     const [started] = await run({}, 1);
-    expect(started).toMatch(new RegExp(`^started student and teacher from ${backbone}: \\d+ tensors; \\d+ not in the file keep their initial values: .*head\\.`));
-    expect(await run({ resume: true }, 2)).toContain(`--pretrained-weights ${backbone} is ignored: the run resumes from ${join(second, "checkpoint.pth")}`);
+    expect(started).toMatch(
+      new RegExp(`^started student and teacher from ${backbone}: \\d+ tensors; \\d+ not in the file keep their initial values: .*head\\.`),
+    );
+    expect(await run({ resume: true }, 2)).toContain(
+      `--pretrained-weights ${backbone} is ignored: the run resumes from ${join(second, "checkpoint.pth")}`,
+    );
   });
 
   it("names weights that do not fit, and a missing file", async () => {
     const other = join(dir, "wide");
     await tinyRun(data, other, { embedDim: 32 });
     const step = freshStep();
-    await expect(startFromPretrained(step, join(other, "checkpoint.pth"))).rejects.toThrow(/tensors do not fit the model: .*cls_token \(file \[1, 1, 32\], model \[1, 1, 24\]\).*--arch/);
+    await expect(startFromPretrained(step, join(other, "checkpoint.pth"))).rejects.toThrow(
+      /tensors do not fit the model: .*cls_token \(file \[1, 1, 32\], model \[1, 1, 24\]\).*--arch/,
+    );
     const stranger = join(dir, "stranger.safetensors");
     const t = tensor(new Float32Array(4), [4]);
     await writeSafetensors(stranger, [["encoder.layer.0.weight", t]]);
     t.dispose();
-    await expect(startFromPretrained(step, stranger)).rejects.toThrow(/none of its 1 tensors has a name of the model's \(it has encoder\.layer\.0\.weight\)/);
-    step.dispose();
-    await expect(new Trainer({ ...TINY_RUN, dataPath: data, outputDir: join(dir, "none"), pretrainedWeights: join(dir, "nothing.pth") }, { progress: false }).fit()).rejects.toThrow(
-      /--pretrained-weights .*nothing\.pth: there is no such file/,
+    await expect(startFromPretrained(step, stranger)).rejects.toThrow(
+      /none of its 1 tensors has a name of the model's \(it has encoder\.layer\.0\.weight\)/,
     );
+    step.dispose();
+    await expect(
+      new Trainer(
+        { ...TINY_RUN, dataPath: data, outputDir: join(dir, "none"), pretrainedWeights: join(dir, "nothing.pth") },
+        { progress: false },
+      ).fit(),
+    ).rejects.toThrow(/--pretrained-weights .*nothing\.pth: there is no such file/);
   });
 });

@@ -21,8 +21,12 @@ describe("run folders", () => {
       `the output folder ${dir} holds an earlier run (checkpoint.pth, log.jsonl): continue it with --resume, start anew with --overwrite (deletes those files), or give another --output-dir`,
     );
     // a log without a checkpoint cannot be resumed: only --overwrite is offered
-    expect(() => checkRunFolder(folderWith({ "log.jsonl": line(1) }), how)).toThrow(/holds an earlier run \(log\.jsonl\): start anew with --overwrite/);
-    expect(() => checkRunFolder(dir, { resume: true, overwrite: true })).toThrow("--resume continues the run in the output folder and --overwrite deletes it: give one of them");
+    expect(() => checkRunFolder(folderWith({ "log.jsonl": line(1) }), how)).toThrow(
+      /holds an earlier run \(log\.jsonl\): start anew with --overwrite/,
+    );
+    expect(() => checkRunFolder(dir, { resume: true, overwrite: true })).toThrow(
+      "--resume continues the run in the output folder and --overwrite deletes it: give one of them",
+    );
     checkRunFolder(dir, { resume: true, overwrite: false });
     checkRunFolder(dir, { resume: false, overwrite: true });
     checkRunFolder(folderWith({ "config.json": "{}" }), how);
@@ -30,7 +34,14 @@ describe("run folders", () => {
   });
 
   it("removes stale .partial files; --overwrite removes the earlier run; a new run's log starts anew", () => {
-    const files = { "checkpoint.pth": "c", "checkpoint0040.pth": "c", "log.jsonl": line(1), "checkpoint.pth.partial": "torn", "features.npy.partial": "torn", "notes.txt": "mine" };
+    const files = {
+      "checkpoint.pth": "c",
+      "checkpoint0040.pth": "c",
+      "log.jsonl": line(1),
+      "checkpoint.pth.partial": "torn",
+      "features.npy.partial": "torn",
+      "notes.txt": "mine",
+    };
     const resumed = folderWith(files);
     prepareRunFolder(resumed, { overwrite: false, resuming: true });
     expect(readdirSync(resumed).sort()).toEqual(["checkpoint.pth", "checkpoint0040.pth", "log.jsonl", "notes.txt"]);
@@ -50,7 +61,7 @@ describe("run folders", () => {
     // steps 1-5 and an evaluation after step 2, then a line torn by a kill
     writeFileSync(log, [line(1), line(2), knn, line(3), line(4), line(5), '{"epoch": 0, "itera'].join("\n"));
     expect(await cutLog(log, 3)).toBe(3);
-    expect(readFileSync(log, "utf8")).toBe([line(1), line(2), knn, line(3)].join("\n") + "\n");
+    expect(readFileSync(log, "utf8")).toBe(`${[line(1), line(2), knn, line(3)].join("\n")}\n`);
     expect(await cutLog(log, 3)).toBe(0);
     expect(await cutLog(log, 0)).toBe(4);
     expect(readFileSync(log, "utf8")).toBe("");

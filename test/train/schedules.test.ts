@@ -2,7 +2,14 @@
 // np.linspace / cosine formulas).
 import { describe, expect, it } from "vitest";
 
-import { accumulationRoundAt, cosineScheduleAt, learningRateAt, teacherMomentumAt, teacherTemperatureAt, weightDecayAt } from "../../src/train/schedules.js";
+import {
+  accumulationRoundAt,
+  cosineScheduleAt,
+  learningRateAt,
+  teacherMomentumAt,
+  teacherTemperatureAt,
+  weightDecayAt,
+} from "../../src/train/schedules.js";
 
 describe("schedules", () => {
   it("warms up linearly, both ends included, then follows the cosine", () => {
@@ -34,7 +41,7 @@ describe("schedules", () => {
     const m = { momentumTeacher: 0.996, epochs: 1, iterationsPerEpoch: 4 };
     expect(teacherMomentumAt(0, m)).toBeCloseTo(0.996, 15);
     expect(teacherMomentumAt(2, m)).toBeCloseTo(0.998, 15);
-    expect(teacherMomentumAt(3, m)).toBeCloseTo(1 - 0.004 * (1 - Math.SQRT1_2) / 2, 15);
+    expect(teacherMomentumAt(3, m)).toBeCloseTo(1 - (0.004 * (1 - Math.SQRT1_2)) / 2, 15);
   });
 
   it("teacher temperature rises per epoch from warmup to final, then stays", () => {

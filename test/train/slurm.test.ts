@@ -32,7 +32,10 @@ describe("rankEnvironment under srun", () => {
 
   it("prefers SLURM_JOB_NODELIST's forms, MASTER_ADDR and MASTER_PORT when set", () => {
     const { SLURM_NODELIST: _, ...rest } = srun;
-    expect(rankEnvironment({ ...rest, SLURM_JOB_NODELIST: "gpu[7,9]", SLURM_NTASKS_PER_NODE: "4(x2)" })).toMatchObject({ masterAddr: "gpu7", localWorldSize: 4 });
+    expect(rankEnvironment({ ...rest, SLURM_JOB_NODELIST: "gpu[7,9]", SLURM_NTASKS_PER_NODE: "4(x2)" })).toMatchObject({
+      masterAddr: "gpu7",
+      localWorldSize: 4,
+    });
     expect(rankEnvironment({ ...srun, MASTER_ADDR: "10.0.0.1", MASTER_PORT: "1234" })).toMatchObject({ masterAddr: "10.0.0.1", masterPort: 1234 });
   });
 
@@ -42,7 +45,12 @@ describe("rankEnvironment under srun", () => {
   });
 
   it("leaves torchrun's variables first and a single task alone", () => {
-    expect(rankEnvironment({ ...srun, WORLD_SIZE: "2", RANK: "1", MASTER_ADDR: "h" })).toMatchObject({ rank: 1, worldSize: 2, masterAddr: "h", localWorldSize: 2 });
+    expect(rankEnvironment({ ...srun, WORLD_SIZE: "2", RANK: "1", MASTER_ADDR: "h" })).toMatchObject({
+      rank: 1,
+      worldSize: 2,
+      masterAddr: "h",
+      localWorldSize: 2,
+    });
     expect(rankEnvironment({ ...srun, SLURM_PROCID: "0", SLURM_NTASKS: "1" })).toBeUndefined();
     expect(rankEnvironment({})).toBeUndefined();
   });

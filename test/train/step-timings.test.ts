@@ -9,10 +9,12 @@ import { info } from "../../src/runtime.js";
 import { type StepEvent, Trainer } from "../../src/train/trainer.js";
 import { tempDir, writeIdx } from "../data/helpers.js";
 import { requireOrSkip } from "../requirements.js";
+import { MICRO_RUN } from "./helpers.js";
 
 const tiny = {
-  arch: "custom", embedDim: 16, depth: 1, numHeads: 2, patchSize: 8, outDim: 32, hiddenDim: 16, bottleneckDim: 8,
-  globalCropsSize: 16, localCropsNumber: 0, batchSizePerGpu: 4, precision: "float32", knnEval: false, tensorboard: false,
+  ...MICRO_RUN,
+  knnEval: false,
+  tensorboard: false,
 } as const;
 
 async function train(device: string): Promise<StepEvent[]> {
@@ -20,7 +22,10 @@ async function train(device: string): Promise<StepEvent[]> {
   writeIdx(data, "train", 12);
   const dir = tempDir("timings-run");
   await new Trainer({ ...tiny, device, dataPath: data, outputDir: dir, maxSteps: 3 }, { preset: "fashion-mnist-tiny", progress: false }).fit();
-  return readFileSync(join(dir, "log.jsonl"), "utf8").trim().split("\n").map((line) => JSON.parse(line) as StepEvent);
+  return readFileSync(join(dir, "log.jsonl"), "utf8")
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line) as StepEvent);
 }
 
 describe("step timings and memory in log.jsonl", () => {

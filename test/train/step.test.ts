@@ -17,7 +17,10 @@ const optionsOn = (device: TestDevice) => ({ ...options(), device });
 
 function batch(fill?: number) {
   const views = (n: number, size: number) =>
-    tensor(Float32Array.from({ length: n * 3 * size * size }, (_, i) => fill ?? Math.sin(i * 0.37)), [n, 3, size, size]);
+    tensor(
+      Float32Array.from({ length: n * 3 * size * size }, (_, i) => fill ?? Math.sin(i * 0.37)),
+      [n, 3, size, size],
+    );
   // per image: two global crops and two local crops of a 100 x 100 source, (x, y, w, h, flipped)
   const crops = [
     [0, 0, 80, 80, 0],
@@ -28,7 +31,10 @@ function batch(fill?: number) {
   return {
     globalViews: views(2 * B, 16),
     localViews: views(LOCALS * B, 8),
-    masks: tensor(Uint8Array.from({ length: 2 * B * 16 }, (_, i) => (i % 3 === 0 ? 1 : 0)), [2 * B, 4, 4]),
+    masks: tensor(
+      Uint8Array.from({ length: 2 * B * 16 }, (_, i) => (i % 3 === 0 ? 1 : 0)),
+      [2 * B, 4, 4],
+    ),
     // view-major rows: view v of image b at row v * B + b
     globalRecords: tensor(Float32Array.from([0, 0, 1, 1].flatMap((v) => crops[v]!)), [2 * B, 5]),
     localRecords: tensor(Float32Array.from([2, 2, 3, 3].flatMap((v) => crops[v]!)), [LOCALS * B, 5]),
@@ -43,8 +49,8 @@ describe.each(DEVICES)("the native SERE step, on %s", (device) => {
   const it = test.runIf(onDevice(device));
   it("runs an iteration: finite losses, the teacher is the EMA of the student", async () => {
     const step = new (native().SereStep)(optionsOn(device));
-    const teacher0 = asMap(step.state("teacher"));
-    const student0 = asMap(step.state("student"));
+    const teacher0 = asMap(await step.state("teacher"));
+    const student0 = asMap(await step.state("student"));
     // teacher and student start from the same weights; masked_embed is the student's alone
     expect(teacher0.get("backbone.blocks.0.attn.qkv.weight")).toEqual(student0.get("backbone.blocks.0.attn.qkv.weight"));
     expect(student0.has("backbone.masked_embed")).toBe(true);
@@ -55,24 +61,26 @@ describe.each(DEVICES)("the native SERE step, on %s", (device) => {
     expect(result.total).toBeCloseTo((result.ibot * (4 - 1 - 1)) / 2 + result.spatial + result.channel, 5);
     expect(result.stepped).toBe(true);
 
-    const student1 = asMap(step.state("student"));
-    const teacher1 = asMap(step.state("teacher"));
+    const student1 = asMap(await step.state("student"));
+    const teacher1 = asMap(await step.state("teacher"));
     for (const name of ["backbone.blocks.0.attn.qkv.weight", "backbone.pos_embed", "head.mlp.0.bias", "backbone.pixel_sere.predictor.0.weight"]) {
       const [t0, s1, t1] = [teacher0.get(name)!, student1.get(name)!, teacher1.get(name)!];
       expect(s1).not.toEqual(student0.get(name)); // the student moved
-      t1.forEach((v, i) => expect(v).toBeCloseTo(0.9 * t0[i]! + 0.1 * s1[i]!, 6));
+      t1.forEach((v, i) => {
+        expect(v).toBeCloseTo(0.9 * t0[i]! + 0.1 * s1[i]!, 6);
+      });
     }
     // the centres moved from zero towards the teacher outputs
-    const { centre } = step.centres();
+    const { centre } = await step.centres();
     expect((centre.toArray() as Float32Array).some((v) => v !== 0)).toBe(true);
     step.dispose();
   });
 
   it("leaves the last layer alone while it is frozen", async () => {
     const step = new (native().SereStep)(optionsOn(device));
-    const before = asMap(step.state("student"));
+    const before = asMap(await step.state("student"));
     await step.run(batch(), { ...schedule, freezeLastLayer: true });
-    const after = asMap(step.state("student"));
+    const after = asMap(await step.state("student"));
     expect(after.get("head.last_layer.weight_v")).toEqual(before.get("head.last_layer.weight_v"));
     expect(after.get("head.last_layer.weight_g")).toEqual(before.get("head.last_layer.weight_g"));
     expect(after.get("head.mlp.4.weight")).not.toEqual(before.get("head.mlp.4.weight"));
@@ -117,26 +125,31 @@ describe("the step's randomness", () => {
 describe.each(DEVICES)("fp16's loss scale, on %s", (device) => {
   // On CUDA in float16 itself, the precision the scale is for; on the CPU the scale alone.
   const precision = device === "cuda" ? { precision: "float16" as const } : {};
-  test.runIf(onDevice(device))("an overflowing step skips the student's update, halves the scale and still moves the teacher (as the reference)", async () => {
-    const step = new (native().SereStep)({ ...optionsOn(device), ...precision, lossScaling: true });
-    const student0 = step.state("student");
-    // a teacher away from the student, so that the EMA shows; a scale that overflows float32
-    const elsewhere = new (native().SereStep)({ ...optionsOn(device), ...precision, seed: 9 });
-    const teacher0 = elsewhere.state("teacher");
-    elsewhere.dispose();
-    const { centre, patchCentre } = step.centres();
-    step.restore({ student: student0, teacher: teacher0, optimizer: [], centre, patchCentre, lossScale: 3e38, goodSteps: 0, iteration: 0 });
-    const result = await step.run(batch(), schedule);
-    expect(result).toMatchObject({ stepped: false, skipped: true, lossScale: 1.5e38 });
-    const [s0, t0] = [asMap(student0), asMap(teacher0)];
-    const [s1, t1] = [asMap(step.state("student")), asMap(step.state("teacher"))];
-    for (const name of ["backbone.blocks.0.attn.qkv.weight", "backbone.pos_embed"]) {
-      expect(s1.get(name), name).toEqual(s0.get(name)); // the student was not updated
-      expect(t1.get(name), name).not.toEqual(t0.get(name)); // the teacher was
-      t1.get(name)!.forEach((v, i) => expect(v).toBeCloseTo(0.9 * t0.get(name)![i]! + 0.1 * s0.get(name)![i]!, 6));
-    }
-    step.dispose();
-  });
+  test.runIf(onDevice(device))(
+    "an overflowing step skips the student's update, halves the scale and still moves the teacher (as the reference)",
+    async () => {
+      const step = new (native().SereStep)({ ...optionsOn(device), ...precision, lossScaling: true });
+      const student0 = await step.state("student");
+      // a teacher away from the student, so that the EMA shows; a scale that overflows float32
+      const elsewhere = new (native().SereStep)({ ...optionsOn(device), ...precision, seed: 9 });
+      const teacher0 = await elsewhere.state("teacher");
+      elsewhere.dispose();
+      const { centre, patchCentre } = await step.centres();
+      await step.restore({ student: student0, teacher: teacher0, optimizer: [], centre, patchCentre, lossScale: 3e38, goodSteps: 0, iteration: 0 });
+      const result = await step.run(batch(), schedule);
+      expect(result).toMatchObject({ stepped: false, skipped: true, lossScale: 1.5e38 });
+      const [s0, t0] = [asMap(student0), asMap(teacher0)];
+      const [s1, t1] = [asMap(await step.state("student")), asMap(await step.state("teacher"))];
+      for (const name of ["backbone.blocks.0.attn.qkv.weight", "backbone.pos_embed"]) {
+        expect(s1.get(name), name).toEqual(s0.get(name)); // the student was not updated
+        expect(t1.get(name), name).not.toEqual(t0.get(name)); // the teacher was
+        t1.get(name)!.forEach((v, i) => {
+          expect(v).toBeCloseTo(0.9 * t0.get(name)![i]! + 0.1 * s0.get(name)![i]!, 6);
+        });
+      }
+      step.dispose();
+    },
+  );
 });
 
 describe("training checkpoints", () => {
@@ -158,7 +171,7 @@ describe("training checkpoints", () => {
     expect(checkpoint.extra.get("epoch")).toBe(1);
     expect(checkpoint.extra.get("config")).toBe('{"lr":0.001}');
     expect(checkpoint.state.iteration).toBe(1);
-    second.restore(checkpoint.state);
+    await second.restore(checkpoint.state);
     disposeCheckpoint(checkpoint);
     const resumed = [await second.run(batch(), schedule), await second.run(batch(), { ...schedule, lr: 5e-4 })];
     expect(resumed).toEqual(uninterrupted);
@@ -169,12 +182,30 @@ describe("training checkpoints", () => {
 
 describe("AdamW parameter groups (docs/method.md#adamw-parameter-groups)", () => {
   it("regularise every >= 2-D parameter and every bias; not norm weights; frozen ones left out", () => {
-    const step = new (native().SereStep)({ ...options(), student: modelOptionsSchema.parse({ ...architecture, head: { ...head, normLastLayer: true }, maskedImModeling: true }) });
+    const step = new (native().SereStep)({
+      ...options(),
+      student: modelOptionsSchema.parse({ ...architecture, head: { ...head, normLastLayer: true }, maskedImModeling: true }),
+    });
     const [regularised, notRegularised] = step.parameterGroups();
-    for (const name of ["backbone.cls_token", "backbone.pos_embed", "backbone.masked_embed", "backbone.blocks.0.attn.qkv.weight", "backbone.blocks.0.attn.qkv.bias", "backbone.norm.bias", "backbone.channel_sere.projection.0.bias", "head.mlp.0.bias", "head.last_layer.weight_v"]) {
+    for (const name of [
+      "backbone.cls_token",
+      "backbone.pos_embed",
+      "backbone.masked_embed",
+      "backbone.blocks.0.attn.qkv.weight",
+      "backbone.blocks.0.attn.qkv.bias",
+      "backbone.norm.bias",
+      "backbone.channel_sere.projection.0.bias",
+      "head.mlp.0.bias",
+      "head.last_layer.weight_v",
+    ]) {
       expect(regularised, name).toContain(name);
     }
-    for (const name of ["backbone.norm.weight", "backbone.blocks.1.norm2.weight", "backbone.channel_sere.projection.0.weight", "backbone.pixel_sere.predictor.1.weight"]) {
+    for (const name of [
+      "backbone.norm.weight",
+      "backbone.blocks.1.norm2.weight",
+      "backbone.channel_sere.projection.0.weight",
+      "backbone.pixel_sere.predictor.1.weight",
+    ]) {
       expect(notRegularised, name).toContain(name);
     }
     // norm_last_layer freezes weight_g: in no group

@@ -14,6 +14,7 @@ import { crc32c } from "../../src/io/tfrecord.js";
 import { EVENT_FILE, scalarTag } from "../../src/train/tensorboard.js";
 import { Trainer } from "../../src/train/trainer.js";
 import { tempDir, writeIdx } from "../data/helpers.js";
+import { MICRO_RUN } from "./helpers.js";
 
 const PROTO = fileURLToPath(new URL("../fixtures/tensorboard/event.proto", import.meta.url));
 
@@ -39,8 +40,9 @@ async function readEvents(path: string): Promise<DecodedEvent[]> {
 const eventFiles = (dir: string) => readdirSync(dir).filter((name) => EVENT_FILE.test(name));
 
 const tiny = {
-  arch: "custom", embedDim: 16, depth: 1, numHeads: 2, patchSize: 8, outDim: 32, hiddenDim: 16, bottleneckDim: 8,
-  globalCropsSize: 16, localCropsNumber: 0, batchSizePerGpu: 4, precision: "float32", epochs: 2, warmupEpochs: 1,
+  ...MICRO_RUN,
+  epochs: 2,
+  warmupEpochs: 1,
 } as const;
 
 describe("TensorBoard event files", () => {
@@ -54,7 +56,10 @@ describe("TensorBoard event files", () => {
     writeIdx(data, "t10k", 10);
     const dir = tempDir("tensorboard-run");
     const before = Math.floor(Date.now() / 1000);
-    await new Trainer({ ...tiny, dataPath: data, outputDir: dir, maxSteps: 3, knnEval: true, knnEvalLimit: 10 }, { preset: "fashion-mnist-tiny", progress: false }).fit();
+    await new Trainer(
+      { ...tiny, dataPath: data, outputDir: dir, maxSteps: 3, knnEval: true, knnEvalLimit: 10 },
+      { preset: "fashion-mnist-tiny", progress: false },
+    ).fit();
 
     const files = eventFiles(dir);
     expect(files).toHaveLength(1);
@@ -64,7 +69,10 @@ describe("TensorBoard event files", () => {
 
     const events = await readEvents(join(dir, files[0]!));
     expect(events[0]).toMatchObject({ fileVersion: "brain.Event:2" });
-    const log = readFileSync(join(dir, "log.jsonl"), "utf8").trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
+    const log = readFileSync(join(dir, "log.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
     const steps = log.filter((line) => typeof line.iteration === "number" && !line.knn);
     const summaries = events.filter((e) => e.summary);
     expect(summaries.map((e) => e.step)).toEqual([...steps.map((line) => line.iteration), 3]);
@@ -76,8 +84,24 @@ describe("TensorBoard event files", () => {
       for (const [field, value] of numbers) expect(written.get(scalarTag(field)), field).toBe(Math.fround(value as number));
     });
     const tags = [...new Map(summaries[0]!.summary!.value.map((v) => [v.tag, v])).keys()];
-    expect(tags).toEqual(expect.arrayContaining(["loss/total", "loss/cls", "loss/mim", "loss/spatial", "loss/channel", "schedule/lr", "schedule/weightDecay",
-      "schedule/momentum", "schedule/teacherTemp", "schedule/teacherPatchTemp", "speed/imagesPerSecond", "speed/dataSeconds", "speed/stepSeconds", "memory/rssMiB"]));
+    expect(tags).toEqual(
+      expect.arrayContaining([
+        "loss/total",
+        "loss/cls",
+        "loss/mim",
+        "loss/spatial",
+        "loss/channel",
+        "schedule/lr",
+        "schedule/weightDecay",
+        "schedule/momentum",
+        "schedule/teacherTemp",
+        "schedule/teacherPatchTemp",
+        "speed/imagesPerSecond",
+        "speed/dataSeconds",
+        "speed/stepSeconds",
+        "memory/rssMiB",
+      ]),
+    );
 
     const knn = (log.at(-1) as { knn: Array<{ k: number; top1: number; top5: number }> }).knn;
     expect(knn.map((a) => a.k)).toEqual([10]);
@@ -94,7 +118,13 @@ describe("TensorBoard event files", () => {
     const config = { ...tiny, dataPath: data, outputDir: dir, knnEval: false };
     await new Trainer({ ...config, maxSteps: 2 }, { preset: "fashion-mnist-tiny", progress: false }).fit();
     await new Trainer({ ...config, maxSteps: 3 }, { preset: "fashion-mnist-tiny", progress: false, resume: true }).fit();
-    const events = (await Promise.all(eventFiles(dir).sort().map((f) => readEvents(join(dir, f))))).flat();
+    const events = (
+      await Promise.all(
+        eventFiles(dir)
+          .sort()
+          .map((f) => readEvents(join(dir, f))),
+      )
+    ).flat();
     const marks = events.filter((e) => e.sessionLog);
     expect(marks).toMatchObject([{ step: 3, sessionLog: { status: "START" } }]);
     expect(events.filter((e) => e.summary).map((e) => e.step)).toEqual([1, 2, 3]);

@@ -6,11 +6,10 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-
+import { readWeightGroups } from "../../src/model/weights.js";
+import { learningRateAt, weightDecayAt } from "../../src/train/schedules.js";
 import type { StepEvent } from "../../src/train/trainer.js";
 import { Trainer } from "../../src/train/trainer.js";
-import { learningRateAt, weightDecayAt } from "../../src/train/schedules.js";
-import { readWeightGroups } from "../../src/model/weights.js";
 import { tempDir, writeIdx } from "../data/helpers.js";
 import { TINY_RUN } from "./helpers.js";
 
@@ -23,7 +22,10 @@ describe("Trainer with gradient accumulation", () => {
     const dir = mkdtempSync(join(tmpdir(), "sere-accumulation-"));
     const config = { ...tiny, dataPath: data, outputDir: dir, batchSizePerGpu: 4, accumIter: 2, epochs: 4, warmupEpochs: 1, lr: 0.01, maxSteps: 6 };
     await new Trainer(config, { preset: "fashion-mnist-tiny", progress: false }).fit();
-    const log = readFileSync(join(dir, "log.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as StepEvent & { stepped: boolean });
+    const log = readFileSync(join(dir, "log.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as StepEvent & { stepped: boolean });
     expect(log.map((l) => l.iteration)).toEqual([1, 2, 3, 4, 5, 6]);
     // iteration i (1-based) is global iteration i - 1; epoch 1 starts at global iteration 3
     expect(log.map((l) => l.stepped)).toEqual([false, true, false, false, true, false]);
@@ -33,7 +35,10 @@ describe("Trainer with gradient accumulation", () => {
     const lr = (i: number) => learningRateAt(i, { ...timing, lr: 0.01, minLr: c.minLr, globalBatchSize: 8, warmupEpochs: 1 });
     log.forEach((l, k) => {
       expect(l.lr, `lr at iteration ${l.iteration}`).toBeCloseTo(lr(roundStarts[k]!), 12);
-      expect(l.weightDecay).toBeCloseTo(weightDecayAt(roundStarts[k]!, { ...timing, weightDecay: c.weightDecay, weightDecayEnd: c.weightDecayEnd }), 12);
+      expect(l.weightDecay).toBeCloseTo(
+        weightDecayAt(roundStarts[k]!, { ...timing, weightDecay: c.weightDecay, weightDecayEnd: c.weightDecayEnd }),
+        12,
+      );
     });
     expect(log[1]!.lr).toBe(log[0]!.lr);
     expect(log[2]!.lr).toBeGreaterThan(log[1]!.lr); // warmup: the next round's lr is higher
@@ -46,13 +51,19 @@ describe("Trainer without local views (--local-crops-number 0, the reference's d
     writeIdx(data, "train", 8);
     const dir = mkdtempSync(join(tmpdir(), "sere-no-locals-"));
     const steps: StepEvent[] = [];
-    const trainer = new Trainer({ ...tiny, localCropsNumber: 0, dataPath: data, outputDir: dir, batchSizePerGpu: 4, maxSteps: 2 }, { preset: "fashion-mnist-tiny", progress: false });
+    const trainer = new Trainer(
+      { ...tiny, localCropsNumber: 0, dataPath: data, outputDir: dir, batchSizePerGpu: 4, maxSteps: 2 },
+      { preset: "fashion-mnist-tiny", progress: false },
+    );
     trainer.on("step", (e) => steps.push(e));
     const result = await trainer.fit();
     expect(result).toMatchObject({ iterations: 2, stoppedBy: "maxSteps" });
     for (const s of steps) for (const key of ["total", "cls", "mim", "spatial", "channel"] as const) expect(Number.isFinite(s[key]), key).toBe(true);
     // DINO's collapse monitor in the log: cls = entropy of the teacher's targets + KL
-    const log = readFileSync(join(dir, "log.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as StepEvent);
+    const log = readFileSync(join(dir, "log.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as StepEvent);
     for (const l of log) {
       expect(l.clsEntropy).toBeGreaterThan(0);
       expect(l.clsEntropy).toBeLessThanOrEqual(Math.log(64) + 1e-6);

@@ -4,11 +4,10 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-
+import type { TrainConfigInput } from "../../src/config/train.js";
 import { Model } from "../../src/index.js";
 import { readWeightGroups } from "../../src/model/weights.js";
 import { exportBackbone } from "../../src/train/export.js";
-import type { TrainConfigInput } from "../../src/config/train.js";
 import { type EpochEvent, type StepEvent, Trainer } from "../../src/train/trainer.js";
 import { tempDir, writeIdx } from "../data/helpers.js";
 import { hasFashionMnist } from "../requirements.js";
@@ -28,7 +27,12 @@ const run = async (outputDir: string, maxSteps: number, resume = false, signal?:
   const result = await trainer.fit();
   return { result, steps, epochs, warnings };
 };
-const logged = (dir: string) => readFileSync(join(dir, "log.jsonl"), "utf8").trim().split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as StepEvent);
+const logged = (dir: string) =>
+  readFileSync(join(dir, "log.jsonl"), "utf8")
+    .trim()
+    .split("\n")
+    .filter((l) => l !== "")
+    .map((l) => JSON.parse(l) as StepEvent);
 
 describe.runIf(hasFashionMnist())("Trainer", () => {
   it("trains, logs every step as JSON and writes a checkpoint", async () => {
@@ -36,11 +40,26 @@ describe.runIf(hasFashionMnist())("Trainer", () => {
     const { result, steps } = await run(dir, 3);
     expect(result.stoppedBy).toBe("maxSteps");
     expect(result.iterations).toBe(3);
-    const lines = readFileSync(join(dir, "log.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as StepEvent);
+    const lines = readFileSync(join(dir, "log.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as StepEvent);
     expect(lines).toHaveLength(3);
     expect(lines.map((l) => l.iteration)).toEqual([1, 2, 3]);
     for (const l of lines) {
-      for (const key of ["total", "cls", "mim", "spatial", "channel", "lr", "weightDecay", "momentum", "teacherTemp", "imagesPerSecond", "rssMiB"] as const) {
+      for (const key of [
+        "total",
+        "cls",
+        "mim",
+        "spatial",
+        "channel",
+        "lr",
+        "weightDecay",
+        "momentum",
+        "teacherTemp",
+        "imagesPerSecond",
+        "rssMiB",
+      ] as const) {
         expect(Number.isFinite(l[key]), key).toBe(true);
       }
     }
@@ -48,7 +67,9 @@ describe.runIf(hasFashionMnist())("Trainer", () => {
     // the preset warms up over a tenth of an epoch (1,500 of 15,000 iterations of 4 images),
     // linearly from 0 to the peak, lr * batch / 256
     const peak = (4e-3 * 4) / 256;
-    lines.forEach((l, i) => expect(l.lr).toBeCloseTo((peak * i) / (1500 - 1), 15));
+    lines.forEach((l, i) => {
+      expect(l.lr).toBeCloseTo((peak * i) / (1500 - 1), 15);
+    });
     expect(existsSync(join(dir, "checkpoint.pth"))).toBe(true);
     expect(JSON.parse(readFileSync(join(dir, "config.json"), "utf8")).embedDim).toBe(24);
   });
@@ -65,7 +86,11 @@ describe.runIf(hasFashionMnist())("Trainer", () => {
     expect(resumed.steps.map((s) => s.iteration)).toEqual([3, 4]);
     expect(resumed.steps.map((s) => s.total)).toEqual(whole.steps.slice(2).map((s) => s.total));
     expect(logged(dir).map((l) => l.iteration)).toEqual([1, 2, 3, 4]);
-    expect(logged(dir).slice(2).map((l) => l.total)).toEqual(whole.steps.slice(2).map((s) => s.total));
+    expect(
+      logged(dir)
+        .slice(2)
+        .map((l) => l.total),
+    ).toEqual(whole.steps.slice(2).map((s) => s.total));
     expect(existsSync(join(dir, "checkpoint.pth.partial"))).toBe(false);
   });
 
@@ -90,13 +115,18 @@ describe.runIf(hasFashionMnist())("Trainer", () => {
     const done = await run(dir, 1, true);
     expect(done.steps).toEqual([]);
     expect(done.result).toMatchObject({ iterations: 1, stoppedBy: "maxSteps" });
-    expect(done.warnings).toContain(`${join(dir, "checkpoint.pth")} is at step 1, and --max-steps is 1: nothing to train (raise --max-steps to go on)`);
+    expect(done.warnings).toContain(
+      `${join(dir, "checkpoint.pth")} is at step 1, and --max-steps is 1: nothing to train (raise --max-steps to go on)`,
+    );
     expect(logged(dir).map((l) => l.iteration)).toEqual([1]);
   });
 
   it("evaluates the teacher by k-NN at the end of training and logs it", async () => {
     const dir = mkdtempSync(join(tmpdir(), "sere-knn-"));
-    const trainer = new Trainer({ ...tiny, outputDir: dir, maxSteps: 1, knnEval: true, knnEvalLimit: 200 }, { preset: "fashion-mnist-tiny", progress: false });
+    const trainer = new Trainer(
+      { ...tiny, outputDir: dir, maxSteps: 1, knnEval: true, knnEvalLimit: 200 },
+      { preset: "fashion-mnist-tiny", progress: false },
+    );
     const result = await trainer.fit();
     expect(result.knn!.map((r) => r.k)).toEqual([10, 20, 100, 200]);
     for (const r of result.knn!) expect(r.top1).toBeGreaterThan(10); // 10 classes: above chance even untrained
@@ -118,7 +148,10 @@ describe.runIf(hasFashionMnist())("Trainer", () => {
     const dir = mkdtempSync(join(tmpdir(), "sere-export-"));
     await run(dir, 1);
     const [pth, safetensors] = await exportBackbone(join(dir, "checkpoint.pth"));
-    const names = (await readWeightGroups(pth!))[0]![1].map(([n, t]) => (t.dispose(), n));
+    const names = (await readWeightGroups(pth!))[0]![1].map(([n, t]) => {
+      t.dispose();
+      return n;
+    });
     expect(names).toContain("cls_token");
     expect(names).toContain("blocks.1.attn.qkv.weight");
     expect(names.some((n) => n.startsWith("head.") || n.startsWith("backbone.") || n === "masked_embed")).toBe(false);

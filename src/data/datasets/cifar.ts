@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
 import type { RgbImage } from "../render.js";
-import { DatasetError, type Dataset, type SizeRange, type Split } from "./dataset.js";
+import { type Dataset, DatasetError, type SizeRange, type Split } from "./dataset.js";
 
 const SIDE = 32;
 const PIXELS = SIDE * SIDE * 3;
@@ -23,7 +23,10 @@ export function cifarFiles(dir: string, split: Split): { files: string[]; labelB
 function classNames(dir: string, labelBytes: 1 | 2, count: number): string[] {
   const file = join(dir, labelBytes === 1 ? "batches.meta.txt" : "fine_label_names.txt");
   if (existsSync(file)) {
-    const names = readFileSync(file, "utf8").split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
+    const names = readFileSync(file, "utf8")
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .filter((l) => l.length > 0);
     if (names.length >= count) return names;
   }
   return Array.from({ length: count }, (_, i) => String(i));
@@ -36,12 +39,18 @@ export class CifarDataset implements Dataset {
   private readonly records: { file: string; data: Uint8Array; offset: number }[] = [];
   private readonly labels: number[] = [];
 
-  constructor(readonly path: string, files: string[], labelBytes: 1 | 2) {
+  constructor(
+    readonly path: string,
+    files: string[],
+    labelBytes: 1 | 2,
+  ) {
     const record = labelBytes + PIXELS;
     for (const file of files) {
       const data = readFileSync(file);
       if (data.length % record !== 0) {
-        throw new DatasetError(`${file} is ${data.length} bytes, not a whole number of ${record}-byte CIFAR records; download the binary version again`);
+        throw new DatasetError(
+          `${file} is ${data.length} bytes, not a whole number of ${record}-byte CIFAR records; download the binary version again`,
+        );
       }
       for (let offset = 0; offset < data.length; offset += record) {
         this.records.push({ file, data, offset: offset + labelBytes });

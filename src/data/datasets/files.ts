@@ -1,9 +1,9 @@
 // Datasets whose images are files: an image folder or a text list of paths.
 import { readFile } from "node:fs/promises";
 
-import { DecodeError, decodeImage, readImageSize, type DetailToKeep } from "../decode.js";
+import { DecodeError, type DetailToKeep, decodeImage, readImageSize } from "../decode.js";
 import type { RgbImage } from "../render.js";
-import { rangeOf, type Dataset, type DatasetFormat, type SizeRange } from "./dataset.js";
+import { type Dataset, type DatasetFormat, rangeOf, type SizeRange } from "./dataset.js";
 
 export const IMAGE_EXTENSIONS = /\.(jpe?g|png|webp)$/i;
 

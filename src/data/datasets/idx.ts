@@ -6,7 +6,7 @@ import { gunzipSync } from "node:zlib";
 
 import { grayToRgb } from "../decode.js";
 import type { RgbImage } from "../render.js";
-import { DatasetError, type Dataset, type SizeRange, type Split } from "./dataset.js";
+import { type Dataset, DatasetError, type SizeRange, type Split } from "./dataset.js";
 
 const FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
 
@@ -36,11 +36,13 @@ function readIdx(path: string): { dims: number[]; data: Uint8Array } {
   }
   const ndim = bytes[3]!;
   const start = 4 + 4 * ndim;
-  if (bytes.length < start) throw new DatasetError(`${path} is truncated: its header needs ${start} bytes, it has ${bytes.length}; download it again`);
+  if (bytes.length < start)
+    throw new DatasetError(`${path} is truncated: its header needs ${start} bytes, it has ${bytes.length}; download it again`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const dims = Array.from({ length: ndim }, (_, i) => view.getUint32(4 + 4 * i, false));
   const count = dims.reduce((a, b) => a * b, 1);
-  if (bytes.length < start + count) throw new DatasetError(`${path} is truncated: it needs ${start + count} bytes, has ${bytes.length}; download it again`);
+  if (bytes.length < start + count)
+    throw new DatasetError(`${path} is truncated: it needs ${start + count} bytes, has ${bytes.length}; download it again`);
   return { dims, data: bytes.subarray(start, start + count) };
 }
 
@@ -53,11 +55,16 @@ export class IdxDataset implements Dataset {
   private readonly rows: number;
   private readonly cols: number;
 
-  constructor(readonly path: string, private readonly imagesFile: string) {
+  constructor(
+    readonly path: string,
+    private readonly imagesFile: string,
+  ) {
     const images = readIdx(imagesFile);
-    if (images.dims.length !== 3) throw new DatasetError(`${imagesFile}: expected images (count, rows, columns), found ${images.dims.length} dimensions`);
+    if (images.dims.length !== 3)
+      throw new DatasetError(`${imagesFile}: expected images (count, rows, columns), found ${images.dims.length} dimensions`);
     [this.size, this.rows, this.cols] = images.dims as [number, number, number];
-    if (this.rows === 0 || this.cols === 0) throw new DatasetError(`${imagesFile}: its images are ${this.rows} x ${this.cols} pixels (a corrupt header); download it again`);
+    if (this.rows === 0 || this.cols === 0)
+      throw new DatasetError(`${imagesFile}: its images are ${this.rows} x ${this.cols} pixels (a corrupt header); download it again`);
     if (this.size === 0) throw new DatasetError(`${imagesFile} holds no images (its header counts 0)`);
     this.images = images.data;
     const labelsFile = imagesFile.replace("images-idx3", "labels-idx1").replace("images.idx3", "labels.idx1");

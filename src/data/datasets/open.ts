@@ -10,7 +10,7 @@ import { type Dirent, existsSync, readdirSync, readFileSync, realpathSync, statS
 import { dirname, join, relative, resolve, sep } from "node:path";
 
 import { CifarDataset, cifarFiles } from "./cifar.js";
-import { DatasetError, type Dataset, type Split } from "./dataset.js";
+import { type Dataset, DatasetError, type Split } from "./dataset.js";
 import { FileDataset, IMAGE_EXTENSIONS } from "./files.js";
 import { IdxDataset, idxImagesFile } from "./idx.js";
 
@@ -79,7 +79,13 @@ function openFolder(dir: string): Dataset {
   });
   const classes = [...new Set(classOf.filter((c): c is string => c !== undefined))].sort();
   const index = new Map(classes.map((c, i) => [c, i]));
-  return new FileDataset("image-folder", dir, files, classOf.map((c) => (c === undefined ? -1 : index.get(c)!)), classes);
+  return new FileDataset(
+    "image-folder",
+    dir,
+    files,
+    classOf.map((c) => (c === undefined ? -1 : index.get(c)!)),
+    classes,
+  );
 }
 
 function openList(file: string): Dataset {

@@ -10,10 +10,11 @@ const communicator = await connectRanks(world, { device: "cpu", timeoutSeconds: 
 const step = new (native().SereStep)({ ...tinyStepOptions(), communicator });
 const losses = [];
 for (let i = 0; i < steps; i++) losses.push((await step.run(tinyBatch(images, i, world.rank, world.worldSize), tinySchedule)).total);
-const entries = (which: "student" | "teacher") => Object.fromEntries(step.state(which).map(([name, t]) => [name, Array.from(t.toArray() as ArrayLike<number>, Number)]));
-const { centre, patchCentre } = step.centres();
+const entries = async (which: "student" | "teacher") =>
+  Object.fromEntries((await step.state(which)).map(([name, t]) => [name, Array.from(t.toArray() as ArrayLike<number>, Number)]));
+const { centre, patchCentre } = await step.centres();
 process.stdout.write(
-  `${JSON.stringify({ losses, student: entries("student"), teacher: entries("teacher"), centre: Array.from(centre.toArray() as Float32Array), patchCentre: Array.from(patchCentre.toArray() as Float32Array) })}\n`,
+  `${JSON.stringify({ losses, student: await entries("student"), teacher: await entries("teacher"), centre: Array.from(centre.toArray() as Float32Array), patchCentre: Array.from(patchCentre.toArray() as Float32Array) })}\n`,
 );
 step.dispose();
 communicator.dispose();
