@@ -55,7 +55,7 @@ export const PRESETS = {
     localCropsScale: [0.05, 0.32],
   },
   "fashion-mnist-tiny": {
-    // One pass over the 60,000 images in minutes on 2 CPU cores. A short run learns from
+    // Two passes over the 60,000 images in minutes on 2 CPU cores. A short run learns from
     // many small steps: 8 px patches (4 x 4 tokens on 32 px), batches of 32, a 256-way head,
     // a faster teacher. From short trials (800 steps each, teacher k-NN on the full test
     // split; README, "The default run"): sharper teacher targets (all teacher temperatures
@@ -81,7 +81,9 @@ export const PRESETS = {
     localCropsSize: 16,
     localCropsScale: [0.1, 0.4],
     overlapSize: [3, 3],
-    epochs: 1,
+    // Two passes: on all cores a step takes about half the time it did on one, and the second
+    // pass gained 1.3 points of k-NN over one (README, "The default run").
+    epochs: 2,
     warmupEpochs: 0.1,
     warmupTeacherTempEpochs: 0,
     warmupTeacherTemp: 0.02,
