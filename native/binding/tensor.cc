@@ -12,8 +12,8 @@ Napi::Function Tensor::Define(Napi::Env env) {
   return DefineClass(env, "Tensor",
                      {InstanceMethod<&Tensor::Shape>("shape"), InstanceMethod<&Tensor::Dtype>("dtype"),
                       InstanceMethod<&Tensor::Device>("device"), InstanceMethod<&Tensor::ToArray>("toArray"),
-                      InstanceMethod<&Tensor::Reshape>("reshape"), InstanceMethod<&Tensor::Dispose>("dispose"),
-                      InstanceMethod<&Tensor::Disposed>("isDisposed")});
+                      InstanceMethod<&Tensor::Bytes>("bytes"), InstanceMethod<&Tensor::Reshape>("reshape"),
+                      InstanceMethod<&Tensor::Dispose>("dispose"), InstanceMethod<&Tensor::Disposed>("isDisposed")});
 }
 
 Napi::Object Tensor::New(Napi::Env env, at::Tensor tensor) {
@@ -77,6 +77,16 @@ Napi::Value Tensor::Device(const Napi::CallbackInfo& info) {
 Napi::Value Tensor::ToArray(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, [&] { return TypedArrayFromTensor(env, Get(env)); });
+}
+
+// bytes(): the elements as they lie in memory (row-major, little-endian on the machines
+// LibTorch runs on), in the tensor's own dtype: half precision stays two bytes an element.
+Napi::Value Tensor::Bytes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, [&] {
+    at::Tensor t = Get(env).to(at::kCPU).contiguous();
+    return Napi::Buffer<uint8_t>::Copy(env, static_cast<const uint8_t*>(t.data_ptr()), t.nbytes()).As<Napi::Value>();
+  });
 }
 
 Napi::Value Tensor::Reshape(const Napi::CallbackInfo& info) {

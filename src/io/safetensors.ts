@@ -29,9 +29,12 @@ export async function writeSafetensors(path: string, entries: Entries, metadata:
   const chunks: Uint8Array[] = [];
   let offset = 0;
   for (const [name, t] of entries) {
-    const values = t.toArray();
-    const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
-    header[name] = { dtype: DTYPE_CODES[dtypeOfArray(values, t.dtype())], shape: t.shape(), data_offsets: [offset, offset + bytes.length] };
+    // Half precision is written as it is held (F16, BF16); the rest through toArray's typed arrays.
+    const half = t.dtype() === "float16" || t.dtype() === "bfloat16";
+    const values = half ? undefined : t.toArray();
+    const bytes = values ? new Uint8Array(values.buffer, values.byteOffset, values.byteLength) : t.bytes();
+    const dtype = values ? dtypeOfArray(values, t.dtype()) : t.dtype();
+    header[name] = { dtype: DTYPE_CODES[dtype], shape: t.shape(), data_offsets: [offset, offset + bytes.length] };
     chunks.push(bytes);
     offset += bytes.length;
   }

@@ -39,8 +39,10 @@ export interface NativeTensor {
   /** PyTorch's dtype names: "float32", "int64", ... */
   dtype(): string;
   device(): string;
-  /** A copy of the data on the CPU. */
+  /** A copy of the data on the CPU (half precision as float32). */
   toArray(): NativeTypedArray;
+  /** A copy of the data on the CPU as raw bytes in the tensor's own dtype (row-major, little-endian). */
+  bytes(): Uint8Array;
   /** A reshaped copy. */
   reshape(shape: readonly number[]): NativeTensor;
   /** Frees the native memory now; later use throws. */

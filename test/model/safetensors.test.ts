@@ -1,10 +1,10 @@
 // The safetensors reader against a file laid out by hand from the format's definition.
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
-import { readSafetensors } from "../../src/index.js";
+import { Model, readSafetensors } from "../../src/index.js";
 
 describe("safetensors", () => {
   it("reads F32, BF16, F16 and I64 tensors at their offsets", async () => {
@@ -36,6 +36,37 @@ describe("safetensors", () => {
     expect(Array.from(entries.get("f16")!.toArray() as Float32Array)).toEqual([0.5, -5]);
     expect(entries.get("i64")!.dtype()).toBe("int64");
     expect(Array.from(entries.get("i64")!.toArray() as BigInt64Array)).toEqual([-7n]);
+  });
+
+  it.each([
+    ["bfloat16", "BF16", (bits: number) => bits >>> 16],
+    ["float16", "F16", undefined],
+  ] as const)("writes %s weights as they are held (%s, two bytes an element)", async (dtype, code, fromFloatBits) => {
+    const model = Model.create({ arch: "custom", embedDim: 8, depth: 1, numHeads: 2, patchSize: 4, imgSize: 8, head: false, dtype });
+    const path = join(mkdtempSync(join(tmpdir(), "sere-st-half-")), "model.safetensors");
+    await model.save(path);
+    const file = readFileSync(path);
+    const headerLength = Number(file.readBigUInt64LE(0));
+    const header = JSON.parse(file.subarray(8, 8 + headerLength).toString("utf8")) as Record<
+      string,
+      { dtype: string; shape: number[]; data_offsets: [number, number] }
+    >;
+    const state = new Map(model.state());
+    const name = Object.keys(header).find((key) => key.endsWith("blocks.0.mlp.fc1.weight"))!;
+    const weight = header[name]!;
+    expect(weight.dtype).toBe(code);
+    expect(weight.data_offsets[1] - weight.data_offsets[0]).toBe(2 * 32 * 8);
+    // The values read back are the model's; bfloat16's bits are float32's upper half.
+    const written = new Map(await readSafetensors(path));
+    const held = state.get("backbone.blocks.0.mlp.fc1.weight")!.toArray() as Float32Array;
+    expect(Array.from(written.get(name)!.toArray() as Float32Array)).toEqual(Array.from(held));
+    if (fromFloatBits) {
+      const data = file.subarray(8 + headerLength + weight.data_offsets[0]);
+      const floatBits = new Uint32Array(held.buffer, held.byteOffset, held.length);
+      expect(Array.from({ length: held.length }, (_, i) => data.readUInt16LE(2 * i))).toEqual(Array.from(floatBits, fromFloatBits));
+    }
+    for (const t of written.values()) t.dispose();
+    model.dispose();
   });
 
   describe("broken files are refused naming the file and the problem", () => {
