@@ -38,18 +38,21 @@ export interface GroupPhotometry {
   solarize: number;
 }
 
+/** A view's photometry that changes nothing. */
+export const IDENTITY_PHOTOMETRY: Readonly<ViewPhotometry> = {
+  jitter: false,
+  brightness: 1,
+  contrast: 1,
+  saturation: 1,
+  hue: 0,
+  order: [0, 1, 2, 3],
+  grayscale: false,
+  blurSigma: 0,
+  solarize: false,
+};
+
 export function drawPhotometry(random: Random, p: GroupPhotometry): ViewPhotometry {
-  const view: ViewPhotometry = {
-    jitter: false,
-    brightness: 1,
-    contrast: 1,
-    saturation: 1,
-    hue: 0,
-    order: [0, 1, 2, 3],
-    grayscale: false,
-    blurSigma: 0,
-    solarize: false,
-  };
+  const view: ViewPhotometry = { ...IDENTITY_PHOTOMETRY };
   if (random.chance(p.jitter)) {
     const s = p.jitterStrength;
     view.jitter = true;

@@ -4,7 +4,7 @@ import { join } from "node:path";
 
 import { describe, expect, it } from "vitest";
 import { viewsSchema } from "../../src/data/config.js";
-import { COLOUR_COLUMNS, type ViewPhotometry, writeColourRow } from "../../src/data/photometric.js";
+import { COLOUR_COLUMNS, IDENTITY_PHOTOMETRY, type ViewPhotometry, writeColourRow } from "../../src/data/photometric.js";
 import { planStep } from "../../src/data/plan.js";
 import { Random } from "../../src/data/random.js";
 import { IMAGENET_NORMALISATION, NO_NORMALISATION, type RgbImage, renderGroups } from "../../src/data/render.js";
@@ -34,15 +34,7 @@ function floats(b64: string): Float32Array {
 
 function plain(overrides: Partial<ViewPhotometry> = {}): ViewPhotometry {
   return {
-    jitter: false,
-    brightness: 1,
-    contrast: 1,
-    saturation: 1,
-    hue: 0,
-    order: [0, 1, 2, 3],
-    grayscale: false,
-    blurSigma: 0,
-    solarize: false,
+    ...IDENTITY_PHOTOMETRY,
     ...overrides,
   };
 }
