@@ -26,7 +26,7 @@ import { resolveTrainConfig } from "../src/config/resolve.js";
 import type { TrainConfig, TrainConfigInput } from "../src/config/train.js";
 import { tensor } from "../src/index.js";
 import { modelOptionsSchema } from "../src/model/options.js";
-import { chooseOpenBlasKernels } from "../src/native/cpu.js";
+import { chooseOpenBlasKernels, chooseOpenMpSpinning } from "../src/native/cpu.js";
 import { architectureOf } from "../src/train/backbone.js";
 import { stepPrecision } from "../src/train/step-options.js";
 
@@ -227,6 +227,7 @@ const REPOSITORY = dirname(dirname(fileURLToPath(import.meta.url)));
 export function stepEnvironment(): NodeJS.ProcessEnv {
   const env = { ...process.env };
   chooseOpenBlasKernels(env);
+  chooseOpenMpSpinning(env); // both sides wait for work alike
   return env;
 }
 

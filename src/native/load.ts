@@ -4,7 +4,7 @@ import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { chooseOpenBlasKernels } from "./cpu.js";
+import { chooseOpenBlasKernels, chooseOpenMpSpinning } from "./cpu.js";
 import type { NativeAddon } from "./surface.js";
 
 /** The package root: two levels above src/native/ and dist/native/. */
@@ -47,6 +47,7 @@ export function native(): NativeAddon {
     throw new NativeAddonError(`sere-torch's native addon is not built: there is no ${path}.\n${REBUILD}`);
   }
   chooseOpenBlasKernels();
+  chooseOpenMpSpinning();
   try {
     addon = createRequire(import.meta.url)(path) as NativeAddon;
   } catch (err) {

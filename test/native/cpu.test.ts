@@ -4,7 +4,7 @@ import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 
 import { info } from "../../src/index.js";
-import { cpuFlags, hasNativeBfloat16, openBlasCoreTypeFor } from "../../src/native/cpu.js";
+import { chooseOpenMpSpinning, cpuFlags, hasNativeBfloat16, openBlasCoreTypeFor } from "../../src/native/cpu.js";
 
 const CORE_NAMES: Record<string, string> = { SKYLAKEX: "SkylakeX", HASWELL: "Haswell" };
 
@@ -27,6 +27,22 @@ describe("OpenBLAS kernels", () => {
     expect(hasNativeBfloat16(new Set(["avx512f", "avx512_bf16"]))).toBe(true);
     expect(hasNativeBfloat16(new Set(["amx_tile", "amx_bf16"]))).toBe(true);
     expect(hasNativeBfloat16(new Set(["avx512f", "avx512bw", "avx512_vnni"]))).toBe(false);
+  });
+
+  it("OpenMP spins 5,000 times before sleeping unless the user set GOMP_SPINCOUNT or OMP_WAIT_POLICY", () => {
+    const env = (given: NodeJS.ProcessEnv) => {
+      const e = { ...given };
+      chooseOpenMpSpinning(e);
+      return e;
+    };
+    expect(env({}).GOMP_SPINCOUNT).toBe("5000");
+    expect(env({ GOMP_SPINCOUNT: "300000" }).GOMP_SPINCOUNT).toBe("300000");
+    expect(env({ OMP_WAIT_POLICY: "ACTIVE" }).GOMP_SPINCOUNT).toBeUndefined();
+    const script = 'import { info } from "./src/index.ts"; info(); console.log(process.env.GOMP_SPINCOUNT);';
+    const { GOMP_SPINCOUNT: _, OMP_WAIT_POLICY: __, ...unset } = process.env;
+    expect(execFileSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { env: unset, encoding: "utf8" }).trim()).toBe(
+      "5000",
+    );
   });
 
   it("keep OPENBLAS_CORETYPE when the user set it", () => {
