@@ -26,7 +26,7 @@ import { resolveTrainConfig } from "../src/config/resolve.js";
 import type { TrainConfig, TrainConfigInput } from "../src/config/train.js";
 import { tensor } from "../src/index.js";
 import { modelOptionsSchema } from "../src/model/options.js";
-import { chooseOpenBlasKernels, chooseOpenMpSpinning } from "../src/native/cpu.js";
+import { chooseNativeLibrarySettings } from "../src/native/cpu.js";
 import { architectureOf } from "../src/train/backbone.js";
 import { stepPrecision } from "../src/train/step-options.js";
 
@@ -220,14 +220,13 @@ const eagerPython = () => process.env.SERE_BENCH_PYTHON ?? "/usr/bin/python3";
 const REPOSITORY = dirname(dirname(fileURLToPath(import.meta.url)));
 
 /**
- * The environment of both sides: the OpenBLAS kernels the project picks for itself
- * (OPENBLAS_CORETYPE, src/native/cpu.ts) serve the eager side too, so that both multiply
- * matrices with the same kernels.
+ * The environment of both sides: the library settings the project picks for itself
+ * (OPENBLAS_CORETYPE, GOMP_SPINCOUNT; src/native/cpu.ts) serve the eager side too, so that both
+ * multiply matrices with the same kernels and their OpenMP threads wait alike.
  */
 export function stepEnvironment(): NodeJS.ProcessEnv {
   const env = { ...process.env };
-  chooseOpenBlasKernels(env);
-  chooseOpenMpSpinning(env); // both sides wait for work alike
+  chooseNativeLibrarySettings(env);
   return env;
 }
 

@@ -4,7 +4,7 @@ import { readFile } from "node:fs/promises";
 
 import { type Tensor, tensor } from "../tensor.js";
 import { writeFileAtomically } from "./atomic.js";
-import { BYTES_PER_ELEMENT, dtypeOfArray, elementCount, isIndexList, typedArrayFromBytes } from "./dtypes.js";
+import { BYTES_PER_ELEMENT, elementCount, isIndexList, typedArrayFromBytes } from "./dtypes.js";
 
 type Entries = Array<[string, Tensor]>;
 
@@ -29,12 +29,15 @@ export async function writeSafetensors(path: string, entries: Entries, metadata:
   const chunks: Uint8Array[] = [];
   let offset = 0;
   for (const [name, t] of entries) {
-    // Half precision is written as it is held (F16, BF16); the rest through toArray's typed arrays.
-    const half = t.dtype() === "float16" || t.dtype() === "bfloat16";
-    const values = half ? undefined : t.toArray();
-    const bytes = values ? new Uint8Array(values.buffer, values.byteOffset, values.byteLength) : t.bytes();
-    const dtype = values ? dtypeOfArray(values, t.dtype()) : t.dtype();
-    header[name] = { dtype: DTYPE_CODES[dtype], shape: t.shape(), data_offsets: [offset, offset + bytes.length] };
+    // Every tensor as it is held: its own dtype, its bytes as they lie in memory.
+    const dtype = DTYPE_CODES[t.dtype()];
+    if (dtype === undefined) {
+      throw new Error(
+        `${path}: tensor ${name} is ${t.dtype()}, which safetensors files here cannot hold (${Object.values(DTYPE_NAMES).join(", ")}); convert it first`,
+      );
+    }
+    const bytes = t.bytes();
+    header[name] = { dtype, shape: t.shape(), data_offsets: [offset, offset + bytes.length] };
     chunks.push(bytes);
     offset += bytes.length;
   }

@@ -55,3 +55,9 @@ export function chooseOpenMpSpinning(env: NodeJS.ProcessEnv = process.env): void
 export function hasNativeBfloat16(flags: ReadonlySet<string> = cpuFlags()): boolean {
   return flags.has("avx512_bf16") || flags.has("amx_bf16");
 }
+
+/** What the native libraries read from the environment once, as they load: set before the addon loads (and for child processes). */
+export function chooseNativeLibrarySettings(env: NodeJS.ProcessEnv = process.env): void {
+  chooseOpenBlasKernels(env);
+  chooseOpenMpSpinning(env);
+}

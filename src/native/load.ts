@@ -4,7 +4,7 @@ import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { chooseOpenBlasKernels, chooseOpenMpSpinning } from "./cpu.js";
+import { chooseNativeLibrarySettings } from "./cpu.js";
 import type { NativeAddon } from "./surface.js";
 
 /** The package root: two levels above src/native/ and dist/native/. */
@@ -46,8 +46,7 @@ export function native(): NativeAddon {
   if (!existsSync(path)) {
     throw new NativeAddonError(`sere-torch's native addon is not built: there is no ${path}.\n${REBUILD}`);
   }
-  chooseOpenBlasKernels();
-  chooseOpenMpSpinning();
+  chooseNativeLibrarySettings();
   try {
     addon = createRequire(import.meta.url)(path) as NativeAddon;
   } catch (err) {
