@@ -36,9 +36,8 @@ export function chooseOpenBlasKernels(env: NodeJS.ProcessEnv = process.env): voi
 /**
  * OpenMP's threads spin this many times waiting for the next parallel op before they sleep
  * (libgomp's default: 300,000). Long spins serve an idle machine, but beside other work a spinning
- * thread holds a core the other team member needs: with one core busy elsewhere, 60 default
- * steps on 2 threads took 28.6 s with libgomp's default, 16.3 s with 5,000 spins and 10.8 s on
- * 1 thread; idle, 5,000 spins were as fast as the default (README, Runtime).
+ * thread holds a core the other team member needs: with one core busy elsewhere, default steps
+ * on 2 threads took 0.58x the wall time with 5,000 spins; idle, 1.08x (README, Runtime).
  */
 export const OPENMP_SPIN_COUNT = "5000";
 
