@@ -16,6 +16,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterModel(env, exports);
   RegisterEval(env, exports);
   RegisterTrain(env, exports);
+  RegisterFinetune(env, exports);
   RegisterObjective(env, exports);
   RegisterAugment(env, exports);
   RegisterDistributed(env, exports);

@@ -38,6 +38,7 @@ void RegisterTensor(Napi::Env env, Napi::Object exports);
 void RegisterModel(Napi::Env env, Napi::Object exports);
 void RegisterEval(Napi::Env env, Napi::Object exports);
 void RegisterTrain(Napi::Env env, Napi::Object exports);
+void RegisterFinetune(Napi::Env env, Napi::Object exports);
 void RegisterObjective(Napi::Env env, Napi::Object exports);
 void RegisterAugment(Napi::Env env, Napi::Object exports);
 void RegisterDistributed(Napi::Env env, Napi::Object exports);

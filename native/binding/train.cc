@@ -7,6 +7,7 @@
 
 #include "binding/addon.h"
 #include "binding/async.h"
+#include "binding/checkpoint_extras.h"
 #include "binding/distributed.h"
 #include "binding/errors.h"
 #include "binding/live_objects.h"
@@ -160,25 +161,7 @@ class SereStep : public Napi::ObjectWrap<SereStep> {
       auto training = Get(env);
       if (!info[0].IsString()) throw Napi::TypeError::New(env, "save(path, extra): path must be a string");
       std::string path = info[0].As<Napi::String>().Utf8Value();
-      c10::impl::GenericDict extra(c10::StringType::get(), c10::AnyType::get());
-      Napi::Object o = ObjectArg(info, 1, "checkpoint extras");
-      Napi::Array keys = o.GetPropertyNames();
-      for (uint32_t i = 0; i < keys.Length(); ++i) {
-        std::string key = keys.Get(i).As<Napi::String>().Utf8Value();
-        Napi::Value v = o.Get(key);
-        if (v.IsString()) {
-          extra.insert(key, v.As<Napi::String>().Utf8Value());
-        } else if (v.IsNumber()) {
-          double d = v.As<Napi::Number>().DoubleValue();
-          if (d == static_cast<double>(static_cast<int64_t>(d))) {
-            extra.insert(key, static_cast<int64_t>(d));
-          } else {
-            extra.insert(key, d);
-          }
-        } else {
-          throw Napi::TypeError::New(env, "checkpoint extra `" + key + "` must be a number or a string");
-        }
-      }
+      auto extra = CheckpointExtrasFrom(env, ObjectArg(info, 1, "checkpoint extras"));
       return RunAsync(env,
                       [training, path, extra]() -> Finish {
                         std::lock_guard<std::mutex> lock(training->mutex);

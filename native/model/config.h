@@ -14,6 +14,7 @@ struct BackboneConfig {
   double drop_path_rate = 0.0;
   bool masked_im_modeling = false;  // student only: adds `masked_embed`
   bool local_heads = true;          // `channel_sere_local` / `pixel_sere_local` for local views
+  bool sere_heads = true;           // the SERE heads at all (a classifier for fine-tuning has none)
 };
 
 struct HeadConfig {

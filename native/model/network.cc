@@ -42,30 +42,44 @@ bool IsSharedAlias(const std::string& name) { return name.rfind("head.last_layer
 
 bool StartsWith(const std::string& name, const char* prefix) { return name.rfind(prefix, 0) == 0; }
 
-// Parts of a backbone that only training uses: the student's masked_embed and the SERE
-// heads (DINO and iBOT backbones have none). Loading a backbone alone takes them when the
-// file has them and does without them otherwise.
+}  // namespace
+
+// Loading a backbone alone takes these when the file has them and does without them otherwise.
 bool IsTrainingOnly(const std::string& name) {
   return name == "backbone.masked_embed" || StartsWith(name, "backbone.channel_sere") ||
          StartsWith(name, "backbone.pixel_sere");
 }
 
-}  // namespace
-
 void SereNetworkImpl::load_state(const NamedTensors& entries, bool backbone_only) {
-  std::map<std::string, at::Tensor> ours;
-  for (auto& [name, tensor] : state()) {
-    if (backbone_only && name.rfind("backbone.", 0) != 0) continue;
-    ours.emplace(name, tensor);
-  }
+  NamedTensors ours;
+  for (auto& [name, tensor] : state())
+    if (!backbone_only || StartsWith(name, "backbone.")) ours.emplace_back(name, tensor);
   const bool shared = head && head->shared();
+  // With a shared head, last_layer2 aliases last_layer: last_layer's entry decides.
+  NamedTensors given;
+  for (const auto& entry : entries)
+    if (!(shared && IsSharedAlias(entry.first))) given.push_back(entry);
+  LoadNamedTensors(
+      ours, given,
+      /*may_be_missing=*/
+      [&](const std::string& name) {
+        return (shared && IsSharedAlias(name)) || (backbone_only && IsTrainingOnly(name));
+      },
+      // The head of a full checkpoint is simply not wanted when loading a backbone.
+      /*may_be_extra=*/
+      [&](const std::string& name) { return backbone_only && (StartsWith(name, "head.") || IsTrainingOnly(name)); });
+}
+
+void LoadNamedTensors(const NamedTensors& ours, const NamedTensors& entries,
+                      const std::function<bool(const std::string&)>& may_be_missing,
+                      const std::function<bool(const std::string&)>& may_be_extra) {
+  std::map<std::string, at::Tensor> by_name(ours.begin(), ours.end());
   std::vector<std::string> missing, unexpected, wrong_shape;
   std::map<std::string, bool> given;
   for (const auto& [name, tensor] : entries) {
-    auto it = ours.find(name);
-    if (it == ours.end()) {
-      // The head of a full checkpoint is simply not wanted when loading a backbone.
-      if (!(backbone_only && (StartsWith(name, "head.") || IsTrainingOnly(name)))) unexpected.push_back(name);
+    auto it = by_name.find(name);
+    if (it == by_name.end()) {
+      if (!may_be_extra(name)) unexpected.push_back(name);
       continue;
     }
     given[name] = true;
@@ -76,8 +90,7 @@ void SereNetworkImpl::load_state(const NamedTensors& entries, bool backbone_only
     }
   }
   for (const auto& [name, tensor] : ours)
-    if (!given.count(name) && !(shared && IsSharedAlias(name)) && !(backbone_only && IsTrainingOnly(name)))
-      missing.push_back(name);
+    if (!given.count(name) && !may_be_missing(name)) missing.push_back(name);
   if (!missing.empty() || !unexpected.empty() || !wrong_shape.empty()) {
     std::ostringstream msg;
     msg << "the checkpoint does not match the model";
@@ -89,11 +102,8 @@ void SereNetworkImpl::load_state(const NamedTensors& entries, bool backbone_only
   }
   torch::NoGradGuard no_grad;
   for (const auto& [name, tensor] : entries) {
-    auto it = ours.find(name);
-    if (it == ours.end()) continue;
-    // With a shared head, last_layer2 aliases last_layer: last_layer's entry decides.
-    if (shared && IsSharedAlias(name)) continue;
-    it->second.copy_(tensor.to(it->second.device(), it->second.scalar_type()));
+    auto it = by_name.find(name);
+    if (it != by_name.end()) it->second.copy_(tensor.to(it->second.device(), it->second.scalar_type()));
   }
 }
 

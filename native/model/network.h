@@ -3,6 +3,7 @@
 // so its state dict names are `backbone.*` and `head.*`.
 #include <torch/torch.h>
 
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -37,6 +38,17 @@ class SereNetworkImpl : public torch::nn::Module {
   NetworkConfig config_;
 };
 TORCH_MODULE(SereNetwork);
+
+// Copies `entries` into `ours` (tensors of a network) by name. Every difference of names or
+// shapes that the two predicates do not allow makes it throw one message listing the missing,
+// unexpected and wrongly-shaped keys, before anything is copied.
+void LoadNamedTensors(const NamedTensors& ours, const NamedTensors& entries,
+                      const std::function<bool(const std::string&)>& may_be_missing,
+                      const std::function<bool(const std::string&)>& may_be_extra);
+
+// Parts of a backbone that only pretraining uses: the student's masked_embed and the SERE
+// heads (DINO and iBOT backbones have none), named `backbone.*`.
+bool IsTrainingOnly(const std::string& name);
 
 // For a scope: evaluation mode (no stochastic depth) without gradients; the network's mode
 // comes back when the scope ends, so inference between training steps leaves training alone.

@@ -115,9 +115,11 @@ VisionTransformerImpl::VisionTransformerImpl(const BackboneConfig& config) : con
     blocks->push_back(Block(D, config.num_heads, config.mlp_ratio, rate));
   }
   norm = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({D}).eps(1e-6)));
-  channel_sere = register_module("channel_sere", SereHead(D, RelationKind::kChannel, config.num_heads));
-  pixel_sere = register_module("pixel_sere", SereHead(D, RelationKind::kSpatial, config.num_heads));
-  if (config.local_heads) {
+  if (config.sere_heads) {
+    channel_sere = register_module("channel_sere", SereHead(D, RelationKind::kChannel, config.num_heads));
+    pixel_sere = register_module("pixel_sere", SereHead(D, RelationKind::kSpatial, config.num_heads));
+  }
+  if (config.sere_heads && config.local_heads) {
     channel_sere_local = register_module("channel_sere_local", SereHead(D, RelationKind::kChannel, config.num_heads));
     pixel_sere_local = register_module("pixel_sere_local", SereHead(D, RelationKind::kSpatial, config.num_heads));
   }
@@ -176,6 +178,7 @@ at::Tensor VisionTransformerImpl::RunBlocks(at::Tensor x) {
 
 BackboneOutput VisionTransformerImpl::forward(const at::Tensor& images, const std::optional<at::Tensor>& mask,
                                               bool local) {
+  TORCH_CHECK(config_.sere_heads, "this backbone has no SERE heads: use tokens() for its features");
   auto x = RunBlocks(PrepareTokens(images, mask));
   // The SERE heads see the patch tokens of the last block before the final norm.
   auto patches = x.narrow(1, 1, x.size(1) - 1);
@@ -188,7 +191,11 @@ BackboneOutput VisionTransformerImpl::forward(const at::Tensor& images, const st
 }
 
 at::Tensor VisionTransformerImpl::tokens(const at::Tensor& images) {
-  return norm->forward(RunBlocks(PrepareTokens(images, std::nullopt)));
+  return norm->forward(unnormalised_tokens(images));
+}
+
+at::Tensor VisionTransformerImpl::unnormalised_tokens(const at::Tensor& images) {
+  return RunBlocks(PrepareTokens(images, std::nullopt));
 }
 
 at::Tensor VisionTransformerImpl::last_self_attention(const at::Tensor& images) {

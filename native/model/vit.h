@@ -78,6 +78,8 @@ class VisionTransformerImpl : public torch::nn::Module {
                          bool local = false);
   // Tokens after the final norm, without the SERE heads (evaluation, features).
   at::Tensor tokens(const at::Tensor& images);
+  // The last block's tokens before the final norm (mean pooling normalises the mean instead).
+  at::Tensor unnormalised_tokens(const at::Tensor& images);
   // The last block's self-attention, (B, H, 1+N, 1+N).
   at::Tensor last_self_attention(const at::Tensor& images);
   // Outputs of the last n blocks, each after the final norm.

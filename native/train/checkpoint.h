@@ -1,12 +1,14 @@
 #pragma once
 // The training state of a SereStep as a torch.save-compatible checkpoint: student,
 // teacher, optimiser, iBOT centres, fp16 loss scale, the step's drop path generator, plus
-// what the caller adds (epoch, configuration, data generator state, ...).
+// what the caller adds (epoch, configuration, data generator state, ...). The same for a
+// FinetuneStep: classifier, optimiser, generator.
 #include <ATen/core/Dict.h>
 #include <ATen/core/ivalue.h>
 
 #include <string>
 
+#include "train/finetune_step.h"
 #include "train/sere_step.h"
 
 namespace sere::train {
@@ -27,5 +29,18 @@ struct TrainingState {
 };
 
 void RestoreTrainingState(SereStep& step, const TrainingState& state);
+
+// A fine-tuning checkpoint, laid out as BEiT's and iBOT's: {"model": the classifier's
+// flat state, "optimizer", "iteration", "cpu_generator", ...extra}.
+void SaveFinetuneCheckpoint(const std::string& path, FinetuneStep& step, const c10::impl::GenericDict& extra);
+
+struct FinetuneState {
+  model::NamedTensors model;
+  model::NamedTensors optimizer;  // as TrainingState::optimizer
+  int64_t iteration = 0;
+  at::Tensor cpu_generator;
+};
+
+void RestoreFinetuneState(FinetuneStep& step, const FinetuneState& state);
 
 }  // namespace sere::train

@@ -88,19 +88,19 @@ export const pixelFeatures: Embed = async (images) => {
 };
 
 /** DINO's centre crop of `image` (shorter side * 224 / 256, centred) as a box row. */
-function centreCrop(index: number, image: RgbImage): number[] {
+export function centreCrop(index: number, image: RgbImage): number[] {
   const side = Math.max(1, Math.round((Math.min(image.width, image.height) * 224) / 256));
   return [index, Math.floor((image.width - side) / 2), Math.floor((image.height - side) / 2), side, side, 0];
 }
 
-/** DINO's linear-probe training crop: RandomResizedCrop (scale 0.08-1) and a random flip. */
-function augmentedCrop(index: number, image: RgbImage, random: Random): number[] {
-  const box = randomResizedCrop(image.width, image.height, [0.08, 1], CROP_RATIO, () => random.next());
-  return [index, box.x, box.y, box.width, box.height, random.next() < 0.5 ? 1 : 0];
+/** A training crop as a box row: RandomResizedCrop (DINO's linear probe: scale 0.08-1) and a flip with probability `flip`. */
+export function augmentedCrop(index: number, image: RgbImage, random: Random, scale: readonly [number, number] = [0.08, 1], flip = 0.5): number[] {
+  const box = randomResizedCrop(image.width, image.height, scale, CROP_RATIO, () => random.next());
+  return [index, box.x, box.y, box.width, box.height, random.next() < flip ? 1 : 0];
 }
 
 /** Decodes the images at `indices`; those that cannot be decoded are left out and recorded. */
-async function loadImages(dataset: Dataset, indices: number[], failures: DecodeFailures, skipped: DecodeError[]) {
+export async function loadImages(dataset: Dataset, indices: number[], failures: DecodeFailures, skipped: DecodeError[]) {
   const loaded = await Promise.all(
     indices.map(async (index) => {
       try {

@@ -339,6 +339,70 @@ export interface NativeAugment {
   ): Promise<NativeTensor[]>;
 }
 
+/** Options of a FinetuneStep (src/finetune/finetuner.ts builds them from the configuration). */
+export interface NativeFinetuneOptions {
+  /** The backbone's architecture (its head options are ignored). */
+  network: NativeModelOptions;
+  numClasses: number;
+  /** The mean patch token under fc_norm instead of the CLS token. */
+  meanPooling: boolean;
+  /** The head's initial weights and bias are multiplied by this. */
+  initScale: number;
+  layerDecay: number;
+  /** The gradients' global norm limit; 0: off. */
+  clipGrad: number;
+  labelSmoothing: number;
+  precision: "float32" | "bfloat16" | "float16";
+  device: string;
+  seed?: number;
+}
+
+/** Mixup (no box) or CutMix (the flipped batch pasted into [x0, x1) x [y0, y1)); lambda 1 without a box: none. */
+export interface NativeMixPlan {
+  lambda: number;
+  box?: [number, number, number, number];
+}
+
+export interface NativeFinetuneBatch {
+  /** (B, 3, S, S) normalised. */
+  images: NativeTensor;
+  /** (B) int64 class indices. */
+  labels: NativeTensor;
+  /** (M, 5) int64 rows (image, x, y, width, height): random erasing's boxes. */
+  eraseBoxes?: NativeTensor;
+  mix: NativeMixPlan;
+}
+
+/** One AdamW group of a FinetuneStep: one layer's parameters, decayed or not. */
+export interface NativeLayerGroup {
+  layer: number;
+  lrScale: number;
+  decayed: boolean;
+  names: string[];
+}
+
+export interface NativeFinetuneState {
+  /** The classifier's flat state (timm's names). */
+  model: NativeEntries;
+  /** As NativeTrainingState.optimizer. */
+  optimizer: NativeEntries;
+  iteration: number;
+  cpuGenerator?: NativeTensor;
+}
+
+export interface NativeFinetuneStep {
+  run(batch: NativeFinetuneBatch, schedule: { lr: number; weightDecay: number }): Promise<{ loss: number }>;
+  /** (B, classes) logits in evaluation mode. */
+  logits(images: NativeTensor): Promise<NativeTensor>;
+  /** A pretrained backbone under a SereNetwork's `backbone.*` names (SERE heads and masked_embed are dropped). */
+  loadBackbone(entries: NativeEntries): Promise<void>;
+  state(): Promise<NativeEntries>;
+  save(path: string, extra: Record<string, number | string>): Promise<void>;
+  restore(state: NativeFinetuneState): Promise<void>;
+  parameterGroups(): NativeLayerGroup[];
+  dispose(): void;
+}
+
 /**
  * `testing`: what only checks and benchmarks call, apart from the library's surface: another
  * code path for the same result, a measurement, one kernel in isolation.
@@ -348,6 +412,12 @@ export interface NativeTesting {
   computeTermByTerm(objective: NativeSereObjective, inputs: NativeSereInputs, settings: NativeComputeSettings): Promise<NativeSereLosses>;
   /** renderViews with the batched tensor ops that CUDA runs, even on the CPU. */
   renderViewsWithTensorOps: NativeAugment["renderViews"];
+  /**
+   * RandAugment's ops (native/augment/rand_augment.h) on float32 images (N, 3, H, W) in [0, 1]:
+   * each image's K ops in order, from integer ops (N, K) and float magnitudes (N, K) in each
+   * op's units (src/data/rand-augment.ts draws them). Resolves with new images.
+   */
+  randAugment(images: NativeTensor, ops: NativeTensor, magnitudes: NativeTensor): Promise<NativeTensor>;
   /** Seconds per training forward (+ backward) of `images` through `model`. */
   throughput(
     model: NativeModel,
@@ -369,6 +439,12 @@ export interface NativeTesting {
   /** The intra-op threads of a task on the compute lane or a libuv worker, or of the JS thread (at once). */
   threadsByLane(lane: "compute" | "pool"): Promise<number>;
   threadsByLane(lane: "js"): number;
+  /** Mixup / CutMix of a batch and its label-smoothed soft targets, as a FinetuneStep does it. */
+  mixBatch(
+    images: NativeTensor,
+    labels: NativeTensor,
+    options: NativeMixPlan & { classes: number; smoothing: number },
+  ): { images: NativeTensor; targets: NativeTensor };
 }
 
 export interface NativeAddon extends NativeObjectiveAddon, NativeAugment {
@@ -388,6 +464,7 @@ export interface NativeAddon extends NativeObjectiveAddon, NativeAugment {
   writeFileAtomically(path: string, pieces: readonly Uint8Array[]): Promise<void>;
 
   SereStep: new (options: NativeStepOptions) => NativeSereStep;
+  FinetuneStep: new (options: NativeFinetuneOptions) => NativeFinetuneStep;
 
   Communicator: new (options: NativeCommunicatorOptions) => NativeCommunicator;
 

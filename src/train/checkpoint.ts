@@ -16,17 +16,17 @@ export interface TrainingCheckpoint {
 
 const STATE_KEYS = new Set(["student", "teacher", "optimizer", "ibot_loss", "fp16_scaler", "iteration", "cpu_generator"]);
 
-function asMap(value: unknown, what: string, path: string): Map<unknown, unknown> {
+export function asMap(value: unknown, what: string, path: string): Map<unknown, unknown> {
   if (!(value instanceof Map)) throw new CheckpointError(`${path} is not a sere-torch training checkpoint: it has no ${what}`);
   return value;
 }
 
-function tensorOf(value: unknown, what: string, path: string): Tensor {
+export function tensorOf(value: unknown, what: string, path: string): Tensor {
   if (!isStoredTensor(value)) throw new CheckpointError(`${path} is not a sere-torch training checkpoint: ${what} is not a tensor`);
   return materialize(value, `${path}: ${what}`);
 }
 
-function entries(dict: Map<unknown, unknown>, path: string): NativeEntries {
+export function entries(dict: Map<unknown, unknown>, path: string): NativeEntries {
   return [...dict].filter(([, v]) => isStoredTensor(v)).map(([k, v]) => [String(k), tensorOf(v, String(k), path)]);
 }
 
@@ -37,16 +37,21 @@ export function disposeCheckpoint(c: TrainingCheckpoint): void {
   for (const t of [s.centre, s.patchCentre, s.cpuGenerator]) t?.dispose();
 }
 
-export async function readTrainingCheckpoint(path: string): Promise<TrainingCheckpoint> {
-  const root = asMap(await torchLoad(path), "top-level dict", path);
+/** The optimiser's state of a checkpoint (PyTorch's state_dict layout) as "{i}.exp_avg", "{i}.exp_avg_sq", "{i}.step" entries. */
+export function optimizerEntries(root: Map<unknown, unknown>, path: string): NativeEntries {
   const optimizer = asMap(root.get("optimizer"), '"optimizer"', path);
-  const optimizerEntries: NativeEntries = [];
+  const out: NativeEntries = [];
   for (const [index, s] of asMap(optimizer.get("state"), "optimizer state", path)) {
     const state = asMap(s, `optimizer state ${String(index)}`, path);
-    optimizerEntries.push([`${String(index)}.exp_avg`, tensorOf(state.get("exp_avg"), "exp_avg", path)]);
-    optimizerEntries.push([`${String(index)}.exp_avg_sq`, tensorOf(state.get("exp_avg_sq"), "exp_avg_sq", path)]);
-    optimizerEntries.push([`${String(index)}.step`, tensor(BigInt64Array.of(BigInt(Number(state.get("step")))), [])]);
+    out.push([`${String(index)}.exp_avg`, tensorOf(state.get("exp_avg"), "exp_avg", path)]);
+    out.push([`${String(index)}.exp_avg_sq`, tensorOf(state.get("exp_avg_sq"), "exp_avg_sq", path)]);
+    out.push([`${String(index)}.step`, tensor(BigInt64Array.of(BigInt(Number(state.get("step")))), [])]);
   }
+  return out;
+}
+
+export async function readTrainingCheckpoint(path: string): Promise<TrainingCheckpoint> {
+  const root = asMap(await torchLoad(path), "top-level dict", path);
   const centres = asMap(root.get("ibot_loss"), '"ibot_loss"', path);
   const scaler = asMap(root.get("fp16_scaler"), '"fp16_scaler"', path);
   const generator = root.get("cpu_generator");
@@ -54,7 +59,7 @@ export async function readTrainingCheckpoint(path: string): Promise<TrainingChec
     state: {
       student: entries(asMap(root.get("student"), '"student"', path), path),
       teacher: entries(asMap(root.get("teacher"), '"teacher"', path), path),
-      optimizer: optimizerEntries,
+      optimizer: optimizerEntries(root, path),
       centre: tensorOf(centres.get("center"), "ibot_loss.center", path),
       patchCentre: tensorOf(centres.get("center2"), "ibot_loss.center2", path),
       lossScale: Number(scaler.get("scale")),

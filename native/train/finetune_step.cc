@@ -1,0 +1,121 @@
+#include "train/finetune_step.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <utility>
+
+#include "augment/erasing.h"
+#include "runtime/precision.h"
+#include "runtime/random.h"
+
+namespace sere::train {
+namespace {
+
+bool StartsWith(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+bool EndsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+}  // namespace
+
+int64_t LayerOf(const std::string& name, int64_t depth) {
+  if (name == "cls_token" || name == "pos_embed" || StartsWith(name, "patch_embed.")) return 0;
+  if (StartsWith(name, "blocks.")) return std::stoll(name.substr(7)) + 1;
+  return depth + 1;
+}
+
+bool IsDecayed(const std::string& name, const at::Tensor& parameter) {
+  return !(parameter.dim() == 1 || EndsWith(name, ".bias") || name == "cls_token" || name == "pos_embed");
+}
+
+std::vector<LayerGroup> LayerGroups(const model::ClassifierImpl& classifier, double layer_decay) {
+  const int64_t depth = classifier.config().backbone.depth;
+  std::map<std::pair<int64_t, bool>, LayerGroup> by_key;  // (layer, not decayed): decayed first
+  for (const auto& [name, t] : classifier.state()) {
+    if (!t.requires_grad()) continue;  // buffers
+    const int64_t layer = LayerOf(name, depth);
+    const bool decayed = IsDecayed(name, t);
+    auto& group = by_key[{layer, !decayed}];
+    group.layer = layer;
+    group.decayed = decayed;
+    group.lr_scale = std::pow(layer_decay, static_cast<double>(depth + 1 - layer));
+    group.names.push_back(name);
+  }
+  std::vector<LayerGroup> out;
+  for (auto& [key, group] : by_key) out.push_back(std::move(group));
+  return out;
+}
+
+FinetuneStep::FinetuneStep(const FinetuneConfig& config) : config_(config) {
+  {
+    SeededConstruction seeded(config.seed);
+    classifier = model::Classifier(config.classifier);
+  }
+  generator_ = OwnCpuGenerator(config.seed);
+  classifier->backbone->set_drop_path_generator(generator_);
+  classifier->to(config.device);
+
+  groups_ = LayerGroups(*classifier, config.layer_decay);
+  std::map<std::string, at::Tensor> by_name;
+  for (const auto& [name, t] : classifier->state()) by_name.emplace(name, t);
+  std::vector<torch::optim::OptimizerParamGroup> param_groups;
+  for (const auto& group : groups_) {
+    std::vector<at::Tensor> params;
+    for (const auto& name : group.names) params.push_back(by_name.at(name));
+    auto options = std::make_unique<torch::optim::AdamWOptions>(0.0);
+    options->weight_decay(0.0);  // decayed groups follow the weight decay schedule, set every step
+    param_groups.emplace_back(params, std::move(options));
+  }
+  optimizer = std::make_unique<torch::optim::AdamW>(param_groups, torch::optim::AdamWOptions(0.0));
+}
+
+double FinetuneStep::Run(const FinetuneBatch& batch, const FinetuneSchedule& schedule) {
+  const auto& c = config_;
+  classifier->train();
+  auto images = batch.images.to(c.device, at::kFloat);
+  if (batch.erase_boxes.defined()) {
+    images = images.clone();  // the caller's tensor stays as it was
+    augment::EraseBoxes(images, batch.erase_boxes, generator_);
+  }
+  auto [mixed, targets] =
+      augment::MixBatch(images, batch.labels.to(c.device), c.classifier.num_classes, c.label_smoothing, batch.mix);
+  at::Tensor logits;
+  {
+    AutocastRegion autocast(c.device.type(), c.precision);
+    logits = classifier->forward(mixed);
+  }
+  // timm's SoftTargetCrossEntropy, in fp32 whatever the forward's precision.
+  auto loss = at::sum(-targets * at::log_softmax(logits.to(at::kFloat), -1), -1).mean();
+  const double value = loss.item<double>();
+  TORCH_CHECK(std::isfinite(value), "the loss is not finite (", value, ") at iteration ", iteration_,
+              ": fine-tuning stopped. Lower the learning rate, raise warmup, or use float32/bfloat16 precision.");
+  optimizer->zero_grad();
+  loss.backward();
+  if (c.clip_grad > 0) torch::nn::utils::clip_grad_norm_(classifier->parameters(), c.clip_grad);
+  auto& param_groups = optimizer->param_groups();
+  for (size_t i = 0; i < param_groups.size(); ++i) {
+    auto& options = static_cast<torch::optim::AdamWOptions&>(param_groups[i].options());
+    options.lr(schedule.lr * groups_[i].lr_scale);
+    options.weight_decay(groups_[i].decayed ? schedule.weight_decay : 0.0);
+  }
+  optimizer->step();
+  optimizer->zero_grad();
+  ++iteration_;
+  return value;
+}
+
+at::Tensor FinetuneStep::Logits(const at::Tensor& images) {
+  const bool was_training = classifier->is_training();
+  classifier->eval();
+  torch::NoGradGuard no_grad;
+  at::Tensor logits;
+  {
+    AutocastRegion autocast(config_.device.type(), config_.precision);
+    logits = classifier->forward(images.to(config_.device, at::kFloat));
+  }
+  classifier->train(was_training);
+  return logits.to(at::kFloat);
+}
+
+}  // namespace sere::train

@@ -1,0 +1,83 @@
+#pragma once
+// One fine-tuning iteration, all on the native side (iBOT's and BEiT's classification
+// recipe): random erasing and mixup / CutMix on the batch, the classifier's forward, the
+// soft-target cross-entropy, backward, optional gradient-norm clipping and AdamW with
+// layer-wise learning-rate decay. Schedule values come in per call (src/finetune/).
+#include <torch/torch.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "augment/mix.h"
+#include "model/classifier.h"
+
+namespace sere::train {
+
+struct FinetuneConfig {
+  model::ClassifierConfig classifier;
+  // Layer-wise lr decay: layer 0 = patch embedding, cls_token and pos_embed; layer i + 1 =
+  // block i; layer depth + 1 = the final norms and the head. A parameter's lr is
+  // lr * layer_decay ^ (depth + 1 - layer).
+  double layer_decay = 0.75;
+  double clip_grad = 0.0;  // the gradients' global norm limit; 0 = off
+  double label_smoothing = 0.1;
+  c10::ScalarType precision = c10::kFloat;  // autocast dtype: float32 (off), bfloat16, float16
+  c10::Device device = c10::kCPU;
+  // Initial weights (of what the pretrained backbone does not give) come from `seed`; the
+  // stochastic depth and the erasing noise draw from a generator of the step's own.
+  uint64_t seed = 0;
+};
+
+struct FinetuneBatch {
+  at::Tensor images;       // (B, 3, S, S), normalised
+  at::Tensor labels;       // (B) class indices
+  at::Tensor erase_boxes;  // (M, 5) rows (image, x, y, w, h); undefined: none
+  augment::MixPlan mix;    // lambda 1 and no box: no mixing
+};
+
+struct FinetuneSchedule {
+  double lr = 0;  // before the layer's decay
+  double weight_decay = 0;
+};
+
+// One AdamW group: parameters of one layer, with or without weight decay.
+struct LayerGroup {
+  int64_t layer = 0;
+  double lr_scale = 1.0;
+  bool decayed = true;
+  std::vector<std::string> names;
+};
+
+// The layer of a parameter (flat names, see FinetuneConfig::layer_decay).
+int64_t LayerOf(const std::string& name, int64_t depth);
+// Whether weight decay applies: not to 1-D parameters, biases, cls_token and pos_embed.
+bool IsDecayed(const std::string& name, const at::Tensor& parameter);
+// The AdamW groups of a classifier, layer by layer, decayed group first.
+std::vector<LayerGroup> LayerGroups(const model::ClassifierImpl& classifier, double layer_decay);
+
+class FinetuneStep {
+ public:
+  explicit FinetuneStep(const FinetuneConfig& config);
+
+  // Returns the batch's mean loss (before the update).
+  double Run(const FinetuneBatch& batch, const FinetuneSchedule& schedule);
+  // Evaluation mode (no stochastic depth), no gradients: (B, classes) float32.
+  at::Tensor Logits(const at::Tensor& images);
+
+  model::Classifier classifier{nullptr};
+  std::unique_ptr<torch::optim::AdamW> optimizer;
+  const std::vector<LayerGroup>& groups() const { return groups_; }
+  const FinetuneConfig& config() const { return config_; }
+  at::Generator& generator() { return generator_; }
+  int64_t iteration() const { return iteration_; }
+  void set_iteration(int64_t iteration) { iteration_ = iteration; }
+
+ private:
+  FinetuneConfig config_;
+  std::vector<LayerGroup> groups_;  // aligned with the optimiser's groups
+  at::Generator generator_;
+  int64_t iteration_ = 0;
+};
+
+}  // namespace sere::train

@@ -1,0 +1,155 @@
+// The fine-tuning configuration (`sere finetune`): one zod schema, defaults from iBOT's
+// end-to-end classification recipe (bytedance/ibot, evaluation/classification_layer_decay/
+// run_class_finetuning.py get_args() and run.sh `imagenet_cls`), which follows BEiT's.
+import { z } from "zod";
+
+import { ConfigError, parseOptions } from "./parse.js";
+
+const positiveInt = z.number().int().positive();
+const probability = z.number().min(0).max(1);
+
+export const finetuneConfigSchema = z.object({
+  // Where the network starts
+  pretrainedWeights: z
+    .string()
+    .default("")
+    .describe(
+      "the backbone to fine-tune: a training checkpoint, an exported backbone (.pth, .safetensors) or a DINO / iBOT / SERE checkpoint; empty: random initialisation",
+    ),
+  checkpointKey: z.enum(["teacher", "student"]).default("teacher").describe("the network of a training checkpoint (iBOT fine-tunes the teacher)"),
+  arch: z
+    .enum(["vit_tiny", "vit_small", "vit_base", "vit_large", "custom"])
+    .default("vit_small")
+    .describe("the architecture, for weights that store none and for random initialisation"),
+  patchSize: positiveInt.default(16).describe("patch size, for weights that store none and for random initialisation"),
+  embedDim: positiveInt.optional().describe("token width, for arch custom"),
+  depth: positiveInt.optional().describe("transformer blocks, for arch custom"),
+  numHeads: positiveInt.optional().describe("attention heads, for arch custom"),
+  mlpRatio: z.number().positive().optional().describe("MLP width / token width, for arch custom"),
+
+  // Data
+  dataPath: z.string().describe("a labelled dataset: train/ and val/ (or test/) image folders, IDX or CIFAR files"),
+  inputSize: positiveInt.optional().describe("side of the training and evaluation images; default: the pretraining resolution, else 224"),
+  labelFraction: z
+    .number()
+    .gt(0)
+    .max(1)
+    .default(1)
+    .describe("keep this share of the training labels: a seeded subset with the same share of every class (0.01: the 1% protocol)"),
+  limit: z.number().int().min(0).default(0).describe("use only the first N images of each split (0: all)"),
+
+  // The classifier
+  pooling: z
+    .enum(["cls", "mean"])
+    .default("cls")
+    .describe("the image's representation: the CLS token (iBOT's --use_cls) or the mean patch token under fc_norm"),
+  initScale: z.number().positive().default(0.001).describe("the head's initial weights and bias are multiplied by this (BEiT's --init_scale)"),
+  dropPath: probability.default(0.1).describe("stochastic depth rate of the last block"),
+
+  // Optimisation
+  epochs: positiveInt.default(100).describe("passes over the (kept) training images"),
+  warmupEpochs: z.number().min(0).default(20).describe("epochs of linear learning-rate warmup from 0"),
+  batchSizePerGpu: positiveInt.default(128).describe("images per step (per process)"),
+  lr: z.number().positive().default(4e-3).describe("peak learning rate, used as given (the recipe does not scale it by the batch size)"),
+  minLr: z.number().min(0).default(1e-6).describe("learning rate at the end of the cosine"),
+  weightDecay: z.number().min(0).default(0.05).describe("AdamW weight decay (not on 1-D parameters, biases, cls_token, pos_embed)"),
+  layerDecay: z
+    .number()
+    .gt(0)
+    .max(1)
+    .default(0.65)
+    .describe("layer-wise lr decay: block i gets lr * layerDecay^(depth - i), the embeddings layerDecay^(depth + 1); 1: off"),
+  clipGrad: z.number().min(0).default(0).describe("limit of the gradients' global norm (0: no clipping, the recipe's default)"),
+  precision: z.enum(["float32", "bfloat16", "float16"]).default("float32").describe("precision of the forward and backward (autocast)"),
+
+  // Regularisation
+  smoothing: probability.default(0.1).describe("label smoothing"),
+  mixup: z.number().min(0).default(0.8).describe("mixup's Beta(alpha, alpha) alpha; 0: no mixup"),
+  cutmix: z.number().min(0).default(1).describe("CutMix's Beta(alpha, alpha) alpha; 0: no CutMix"),
+  mixupProb: probability.default(1).describe("probability that a batch is mixed at all"),
+  mixupSwitchProb: probability.default(0.5).describe("with both on: probability of CutMix rather than mixup"),
+  reprob: probability.default(0.25).describe("random erasing: probability per image (timm's RandomErasing, pixel mode)"),
+  hflip: probability.default(0.5).describe("probability of a horizontal flip of each training image"),
+  cropScale: z
+    .tuple([probability, probability])
+    .default([0.08, 1])
+    .describe("area range of the training crop (RandomResizedCrop), as a share of the image"),
+
+  // Running
+  device: z.string().default("cpu").describe('"cpu", "cuda" or "cuda:N"'),
+  seed: z.number().int().min(0).default(0).describe("seed of the head's initial weights, the data order, crops, mixing and erasing"),
+  outputDir: z.string().default(".").describe("folder of log.jsonl, checkpoint.pth, best.pth and result.json"),
+  resume: z.boolean().default(false).describe("continue from OUTPUT_DIR/checkpoint.pth"),
+  evalEvery: positiveInt.default(1).describe("evaluate on the test split every N epochs (and after the last)"),
+  maxSteps: z.number().int().min(0).default(0).describe("stop after this many steps (0: run all epochs)"),
+  threads: z.number().int().min(0).default(0).describe("LibTorch threads (0: one per core)"),
+});
+
+export type FinetuneConfig = z.output<typeof finetuneConfigSchema>;
+export type FinetuneConfigInput = z.input<typeof finetuneConfigSchema>;
+
+/** iBOT's published ImageNet fine-tuning (evaluation/README.md; run.sh imagenet_cls): 8 GPUs x 128 images. */
+const IMAGENET = {
+  dataPath: "/path/to/imagenet",
+  epochs: 100,
+  warmupEpochs: 20,
+  batchSizePerGpu: 128,
+  lr: 4e-3, // the script's default; the README says the lr was swept and gives none
+  inputSize: 224,
+  precision: "float16",
+  device: "cuda",
+} satisfies Partial<FinetuneConfigInput>;
+
+export const FINETUNE_PRESETS = {
+  // README: --epochs 200 --drop_path 0.1 --layer_decay 0.75
+  "vit-small-imagenet-finetune": { ...IMAGENET, arch: "vit_small", epochs: 200, dropPath: 0.1, layerDecay: 0.75 },
+  // README: --epochs 100 --drop_path 0.2 --layer_decay 0.65
+  "vit-base-imagenet-finetune": { ...IMAGENET, arch: "vit_base", epochs: 100, dropPath: 0.2, layerDecay: 0.65 },
+  // Transfer to small datasets (evaluation/eval_cls.py, DeiT's recipe): no layer decay, base lr
+  // 7.5e-6 scaled by 768 / 512 images, 5 warmup epochs, cosine to 1e-5, 1000 epochs, init scale 1.
+  "deit-transfer-finetune": {
+    ...IMAGENET,
+    arch: "vit_base",
+    epochs: 1000,
+    warmupEpochs: 5,
+    batchSizePerGpu: 96,
+    lr: 1.125e-5,
+    minLr: 1e-5,
+    layerDecay: 1,
+    initScale: 1,
+    dropPath: 0.1,
+  },
+  // The demo: the default pretraining run's network on Fashion-MNIST, minutes on 2 CPU cores.
+  "fashion-mnist-tiny-finetune": {
+    pretrainedWeights: "runs/fashion-mnist-tiny/checkpoint.pth",
+    dataPath: "/usr/share/datasets/fashion-mnist",
+    arch: "custom",
+    embedDim: 96,
+    depth: 4,
+    numHeads: 3,
+    patchSize: 8,
+    inputSize: 32,
+    epochs: 3,
+    warmupEpochs: 0.3,
+    batchSizePerGpu: 64,
+    lr: 2e-3,
+    minLr: 1e-5,
+    layerDecay: 0.75,
+    dropPath: 0.1,
+    cropScale: [0.35, 1],
+    mixup: 0.8,
+    cutmix: 1,
+    reprob: 0.25,
+  },
+} satisfies Record<string, Partial<FinetuneConfigInput>>;
+
+export type FinetunePresetName = keyof typeof FINETUNE_PRESETS;
+
+/** A preset (none: the schema's defaults, iBOT's recipe) overridden by explicit values, validated. */
+export function resolveFinetuneConfig(preset: string | undefined, overrides: Partial<FinetuneConfigInput>): FinetuneConfig {
+  if (preset !== undefined && !(preset in FINETUNE_PRESETS)) {
+    throw new ConfigError(`unknown fine-tuning preset "${preset}"; the presets are ${Object.keys(FINETUNE_PRESETS).join(", ")}`);
+  }
+  const base = preset === undefined ? {} : FINETUNE_PRESETS[preset as FinetunePresetName];
+  return parseOptions(finetuneConfigSchema, { ...base, ...overrides }, "fine-tuning configuration");
+}

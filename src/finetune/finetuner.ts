@@ -1,0 +1,314 @@
+// `sere finetune`, from code: end-to-end image classification from a pretrained backbone (or
+// from random initialisation) with iBOT's recipe (src/config/finetune.ts). Per step the data
+// side runs here (decode, crop plan, erasing and mixing plans, rendering on the pool lane)
+// while one native call runs the step on the compute lane; the next batch is prepared while
+// the current one trains. After every `evalEvery` epochs the test split is classified and the
+// best checkpoint kept.
+import { existsSync, mkdirSync } from "node:fs";
+import { appendFile } from "node:fs/promises";
+import { availableParallelism } from "node:os";
+import { join } from "node:path";
+
+import { type FinetuneConfig, finetuneConfigSchema } from "../config/finetune.js";
+import { ConfigError, parseOptions } from "../config/parse.js";
+import type { Dataset } from "../data/datasets/dataset.js";
+import { openDataset } from "../data/datasets/open.js";
+import type { DecodeError } from "../data/decode.js";
+import { DEFAULT_MAX_FAILURE_SHARE, DecodeFailures } from "../data/failures.js";
+import { Random } from "../data/random.js";
+import { IMAGENET_NORMALISATION, renderGroups } from "../data/render.js";
+import { openBackbone } from "../eval/backbone.js";
+import { augmentedCrop, extractFeatures, loadImages } from "../eval/features.js";
+import { isStoredTensor, materialize, torchLoad } from "../io/torch-load.js";
+import { modelOptionsSchema, type ResolvedModelOptions } from "../model/options.js";
+import { native } from "../native/load.js";
+import type { NativeFinetuneStep, NativeMixPlan, NativeTensor } from "../native/surface.js";
+import { setThreads } from "../runtime.js";
+import { tensor } from "../tensor.js";
+import { asMap, entries, optimizerEntries } from "../train/checkpoint.js";
+import { cosineScheduleAt } from "../train/schedules.js";
+import { topAccuracy } from "./accuracy.js";
+import { drawErasing } from "./erasing.js";
+import { labelledSubset } from "./labels.js";
+import { drawMix } from "./mix.js";
+
+export const FINETUNE_CHECKPOINT = "checkpoint.pth";
+export const BEST_CHECKPOINT = "best.pth";
+export const FINETUNE_LOG = "log.jsonl";
+
+export interface FinetuneEvaluation {
+  epoch: number;
+  top1: number;
+  top5: number;
+}
+
+export interface FinetuneResult {
+  /** The last evaluation's accuracy (percent) on the test split. */
+  top1: number;
+  top5: number;
+  best: FinetuneEvaluation;
+  epochs: number;
+  steps: number;
+  trainImages: number;
+  seconds: number;
+  imagesPerSecond: number;
+  stopped: boolean;
+}
+
+export interface FinetuneHooks {
+  /** A line for the user (the CLI prints it on stderr). */
+  say?: (line: string) => void;
+  /** Told the steps done of this run's total after each step. */
+  onStep?: (done: number, total: number, loss: number) => void;
+  /** Stops after the current step: a checkpoint is written, `fit` resolves with stopped = true. */
+  signal?: AbortSignal;
+}
+
+interface Prepared {
+  images: NativeTensor;
+  labels: NativeTensor;
+  eraseBoxes?: NativeTensor;
+  mix: NativeMixPlan;
+}
+
+export class Finetuner {
+  readonly config: FinetuneConfig;
+
+  constructor(
+    config: Partial<FinetuneConfig> & Pick<FinetuneConfig, "dataPath">,
+    private readonly hooks: FinetuneHooks = {},
+  ) {
+    this.config = parseOptions(finetuneConfigSchema, config, "fine-tuning configuration");
+  }
+
+  async fit(): Promise<FinetuneResult> {
+    const c = this.config;
+    const say = this.hooks.say ?? (() => {});
+    setThreads(c.threads > 0 ? c.threads : availableParallelism());
+    mkdirSync(c.outputDir, { recursive: true });
+    const checkpointPath = join(c.outputDir, FINETUNE_CHECKPOINT);
+    if (existsSync(checkpointPath) && !c.resume) {
+      throw new ConfigError(`${checkpointPath} exists: add --resume to continue that run, or choose another --output-dir`);
+    }
+    if (c.resume && !existsSync(checkpointPath)) {
+      throw new ConfigError(`--resume: ${checkpointPath} does not exist; start without --resume`);
+    }
+
+    const train = openDataset(c.dataPath, { split: "train" });
+    const test = openDataset(c.dataPath, { split: "test" });
+    const all = Array.from({ length: c.limit > 0 ? Math.min(c.limit, train.size) : train.size }, (_, i) => train.label(i));
+    if (all.some((label) => label < 0)) throw new ConfigError(`${c.dataPath}: fine-tuning needs labelled training images, and some have no label`);
+    const kept = labelledSubset(all, c.labelFraction, c.seed);
+    const numClasses = Math.max(train.classes.length, 1 + Math.max(...all));
+    const steps = Math.floor(kept.length / c.batchSizePerGpu);
+    if (steps === 0) throw new ConfigError(`${kept.length} training images make no batch of ${c.batchSizePerGpu}: lower --batch-size-per-gpu`);
+
+    const { step, size } = await this.buildStep(numClasses, say);
+    try {
+      let start = { epoch: 0, iteration: 0, best: { epoch: -1, top1: -1, top5: 0 } };
+      if (c.resume) start = await this.restore(step, checkpointPath, say);
+
+      const totalSteps = c.epochs * steps;
+      const lastStep = c.maxSteps > 0 ? Math.min(totalSteps, c.maxSteps) : totalSteps;
+      const log = (record: object) => appendFile(join(c.outputDir, FINETUNE_LOG), `${JSON.stringify(record)}\n`);
+      say(
+        `fine-tuning on ${kept.length} of ${all.length} training images (${numClasses} classes), ${steps} steps per epoch, ` +
+          `${c.epochs} epochs, input ${size} px`,
+      );
+
+      const started = performance.now();
+      let iteration = start.iteration;
+      let best = start.best;
+      let last: FinetuneEvaluation | undefined;
+      let stopped = false;
+      const prepare = (epoch: number, index: number) => this.prepareBatch(train, kept, epoch, index, size);
+      for (let epoch = start.epoch; epoch < c.epochs && iteration < lastStep && !stopped; epoch++) {
+        let next = prepare(epoch, iteration - epoch * steps);
+        for (let index = iteration - epoch * steps; index < steps && iteration < lastStep; index++) {
+          const batch = await next;
+          if (index + 1 < steps && iteration + 1 < lastStep) next = prepare(epoch, index + 1);
+          const lr = cosineScheduleAt(iteration, {
+            base: c.lr,
+            final: c.minLr,
+            epochs: c.epochs,
+            iterationsPerEpoch: steps,
+            warmupEpochs: c.warmupEpochs,
+          });
+          const { loss } = await step.run(batch, { lr, weightDecay: c.weightDecay });
+          for (const t of [batch.images, batch.labels, batch.eraseBoxes]) t?.dispose();
+          iteration++;
+          await log({ epoch, iteration, lr, loss, seconds: (performance.now() - started) / 1000 });
+          this.hooks.onStep?.(iteration - start.iteration, lastStep - start.iteration, loss);
+          if (this.hooks.signal?.aborted) {
+            stopped = true;
+            await step.save(checkpointPath, checkpointExtras(c, epoch, iteration, best));
+            say(`stopped: wrote ${checkpointPath}; continue with --resume`);
+            break;
+          }
+        }
+        if (stopped) break;
+        const epochDone = iteration === (epoch + 1) * steps;
+        const finalStep = iteration >= lastStep;
+        if ((epochDone && (epoch + 1) % c.evalEvery === 0) || finalStep) {
+          last = { epoch, ...(await this.evaluate(step, test, size)) };
+          await log({ epoch, iteration, test_top1: last.top1, test_top5: last.top5 });
+          say(`epoch ${epoch + 1}/${c.epochs}: test top-1 ${last.top1.toFixed(2)}%, top-5 ${last.top5.toFixed(2)}%`);
+          if (last.top1 > best.top1) {
+            best = last;
+            await step.save(join(c.outputDir, BEST_CHECKPOINT), checkpointExtras(c, epoch + 1, iteration, best));
+          }
+        }
+        await step.save(checkpointPath, checkpointExtras(c, epochDone ? epoch + 1 : epoch, iteration, best));
+      }
+      const seconds = (performance.now() - started) / 1000;
+      const trained = (iteration - start.iteration) * c.batchSizePerGpu;
+      return {
+        top1: last?.top1 ?? Number.NaN,
+        top5: last?.top5 ?? Number.NaN,
+        best,
+        epochs: c.epochs,
+        steps: iteration,
+        trainImages: kept.length,
+        seconds,
+        imagesPerSecond: trained / seconds,
+        stopped,
+      };
+    } finally {
+      step.dispose();
+    }
+  }
+
+  /** The native step with the pretrained backbone loaded (or freshly initialised), and the input side. */
+  private async buildStep(numClasses: number, say: (line: string) => void): Promise<{ step: NativeFinetuneStep; size: number }> {
+    const c = this.config;
+    const architecture = { arch: c.arch, embedDim: c.embedDim, depth: c.depth, numHeads: c.numHeads, mlpRatio: c.mlpRatio, patchSize: c.patchSize };
+    let network: ResolvedModelOptions;
+    let size: number;
+    let backbone: Awaited<ReturnType<typeof openBackbone>> | undefined;
+    if (c.pretrainedWeights) {
+      backbone = await openBackbone(c.pretrainedWeights, { checkpointKey: c.checkpointKey, architecture, device: "cpu" });
+      network = backbone.model.options;
+      size = c.inputSize ?? backbone.trainedSize;
+    } else {
+      size = c.inputSize ?? 224;
+      network = parseOptions(modelOptionsSchema, { ...architecture, imgSize: size, head: false }, "the architecture");
+    }
+    const step = new (native().FinetuneStep)({
+      network: { ...network, dropPathRate: c.dropPath, device: c.device },
+      numClasses,
+      meanPooling: c.pooling === "mean",
+      initScale: c.initScale,
+      layerDecay: c.layerDecay,
+      clipGrad: c.clipGrad,
+      labelSmoothing: c.smoothing,
+      precision: c.precision,
+      device: c.device,
+      seed: c.seed,
+    });
+    if (backbone) {
+      const state = backbone.model.state();
+      try {
+        await step.loadBackbone(state);
+        say(`started from the backbone of ${c.pretrainedWeights} (${state.length} tensors); the head starts afresh`);
+      } catch (err) {
+        step.dispose();
+        throw err;
+      } finally {
+        for (const [, t] of state) t.dispose();
+        backbone.model.dispose();
+      }
+    } else {
+      say("started from random initialisation (no --pretrained-weights)");
+    }
+    if (size % network.patchSize !== 0) {
+      step.dispose();
+      throw new ConfigError(`--input-size ${size} is not a multiple of the patch size ${network.patchSize}`);
+    }
+    return { step, size };
+  }
+
+  /** Puts the checkpoint's state into `step`; where the run continues. */
+  private async restore(step: NativeFinetuneStep, path: string, say: (line: string) => void) {
+    const root = asMap(await torchLoad(path), "top-level dict", path);
+    const model = entries(asMap(root.get("model"), '"model"', path), path);
+    const optimizer = optimizerEntries(root, path);
+    const generator = root.get("cpu_generator");
+    const cpuGenerator = isStoredTensor(generator) ? materialize(generator, `${path}: cpu_generator`) : undefined;
+    const iteration = Number(root.get("iteration"));
+    try {
+      await step.restore({ model, optimizer, iteration, cpuGenerator });
+    } finally {
+      for (const [, t] of [...model, ...optimizer]) t.dispose();
+      cpuGenerator?.dispose();
+    }
+    const best = { epoch: Number(root.get("best_epoch") ?? -1), top1: Number(root.get("best_top1") ?? -1), top5: Number(root.get("best_top5") ?? 0) };
+    say(`resumed from ${path} at step ${iteration}`);
+    return { epoch: Number(root.get("epoch")), iteration, best };
+  }
+
+  /** Batch `index` of `epoch`: decoded, cropped and flipped, rendered, with its erasing and mixing drawn. */
+  private async prepareBatch(dataset: Dataset, kept: number[], epoch: number, index: number, size: number): Promise<Prepared> {
+    const c = this.config;
+    const order = this.epochOrder(kept.length, epoch);
+    const random = Random.seeded(c.seed, 2, epoch, index);
+    const indices = order.slice(index * c.batchSizePerGpu, (index + 1) * c.batchSizePerGpu).map((k) => kept[k]!);
+    const failures = new DecodeFailures(dataset, indices.length, 1, "this batch's");
+    const skipped: DecodeError[] = [];
+    const loaded = await loadImages(dataset, indices, failures, skipped);
+    for (const e of skipped) process.emitWarning(`skipped an image that cannot be decoded: ${e.message}`, "DataWarning");
+    if (loaded.length === 0) throw failures.noneDecoded();
+    const boxes = Int32Array.from(loaded.flatMap(({ image }, i) => augmentedCrop(i, image, random, c.cropScale, c.hflip)));
+    const colour = new Float32Array(loaded.length * 12); // no photometric change
+    const [images] = await renderGroups(
+      loaded.map((l) => l.image),
+      [{ size, boxes, colour }],
+      IMAGENET_NORMALISATION,
+      c.device,
+    );
+    const labels = tensor(BigInt64Array.from(loaded.map((l) => BigInt(dataset.label(l.index)))), [loaded.length]);
+    const erase = drawErasing(random, c.reprob, loaded.length, size, size);
+    return {
+      images: images!,
+      labels,
+      eraseBoxes: erase.length > 0 ? tensor(BigInt64Array.from(erase.flat().map(BigInt)), [erase.length, 5]) : undefined,
+      mix: drawMix(random, c, size, size),
+    };
+  }
+
+  /** The training images' order in `epoch`: a seeded permutation, the same on resume. */
+  private epochOrder(count: number, epoch: number): number[] {
+    if (this.order?.epoch !== epoch) this.order = { epoch, order: Random.seeded(this.config.seed, 1, epoch).permutation(count) };
+    return this.order.order;
+  }
+
+  private order?: { epoch: number; order: number[] };
+
+  /** Top-1 / top-5 accuracy (percent) on the test split: centre crops, as DINO's evaluation. */
+  private async evaluate(step: NativeFinetuneStep, test: Dataset, size: number): Promise<{ top1: number; top5: number }> {
+    const c = this.config;
+    const { features: logits, labels } = await extractFeatures(test, (images) => step.logits(images), {
+      size,
+      batchSize: 256,
+      device: c.device,
+      limit: c.limit > 0 ? c.limit : undefined,
+      maxFailureShare: DEFAULT_MAX_FAILURE_SHARE,
+    });
+    try {
+      return topAccuracy(logits, labels);
+    } finally {
+      logits.dispose();
+      labels.dispose();
+    }
+  }
+}
+
+function checkpointExtras(c: FinetuneConfig, epoch: number, iteration: number, best: FinetuneEvaluation) {
+  return {
+    epoch,
+    iteration,
+    best_epoch: best.epoch,
+    best_top1: best.top1,
+    best_top5: best.top5,
+    config: JSON.stringify(c),
+  };
+}
