@@ -1,10 +1,13 @@
 #!/usr/bin/env node
-// sere: evaluation, export and run reports, with DINO's evaluation flags.
-//   sere eval knn | sere eval linear | sere features | sere attention | sere export | sere report RUN_DIR
+// sere: fine-tuning, evaluation, export and run reports, with DINO's evaluation flags.
+//   sere finetune | sere eval knn | sere eval linear | sere eval classify | sere features | sere attention |
+//   sere export | sere report RUN_DIR
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 import { z } from "zod";
+
+import { FINETUNE_PRESETS, finetuneConfigSchema, resolveFinetuneConfig } from "../config/finetune.js";
 
 import { flagsHelp, parseFlags } from "../config/flags.js";
 import { parseOptions } from "../config/parse.js";
@@ -15,6 +18,8 @@ import { openBackbone } from "../eval/backbone.js";
 import { clsFeatures, extractFeatures } from "../eval/features.js";
 import { knnAccuracy } from "../eval/knn.js";
 import { linearProbe } from "../eval/linear-probe.js";
+import { openFinetuned, testAccuracy } from "../finetune/classify.js";
+import { Finetuner } from "../finetune/finetuner.js";
 import { writeNpy } from "../io/npy.js";
 import { writeSafetensors } from "../io/safetensors.js";
 import { writeReport } from "../report/report.js";
@@ -79,6 +84,15 @@ const COMMANDS = {
       .describe("augmented views (random resized crop + flip) per training image, one per epoch in turn; 0: the centre crop only"),
     seed: z.number().int().min(0).default(0).describe("seed of the views, the initial weights and the batch order"),
   }),
+  "eval classify": z.object({
+    pretrainedWeights: z.string().describe("a fine-tuning checkpoint (checkpoint.pth or best.pth of sere finetune)"),
+    dataPath,
+    device: common.device,
+    batchSizePerGpu: common.batchSizePerGpu,
+    limit: common.limit,
+    outputDir: common.outputDir,
+  }),
+  finetune: finetuneConfigSchema,
   features: z.object({
     ...common,
     dataPath,
@@ -211,14 +225,46 @@ async function run(command: Command, argv: string[]): Promise<void> {
   const schema = COMMANDS[command];
   // sere report RUN_DIR: the folder may come first, without its flag
   if (command === "report" && argv[0] !== undefined && !argv[0].startsWith("-")) argv = ["--run-dir", ...argv];
-  const flags = parseFlags(argv, schema.shape);
+  const flags = parseFlags(argv, schema.shape, command === "finetune" ? ["preset"] : []);
   if (flags.help) {
-    process.stdout.write(`Usage: sere ${command} [--flag value ...]\n\n${flagsHelp(schema.shape)}\n`);
+    const presets = command === "finetune" ? `  --preset NAME   ${Object.keys(FINETUNE_PRESETS).join(", ")} (default: iBOT's recipe)\n\n` : "";
+    process.stdout.write(`Usage: sere ${command} [--flag value ...]\n\n${presets}${flagsHelp(schema.shape)}\n`);
     return;
   }
   const parse = <C extends Command>(c: C) => parseOptions(COMMANDS[c], flags.values, `sere ${c} flags`) as z.output<(typeof COMMANDS)[C]>;
   const say = (text: string) => process.stdout.write(`${text}\n`);
   switch (command) {
+    case "finetune": {
+      const config = resolveFinetuneConfig(flags.extra.preset as string | undefined, flags.values);
+      const bar = progress("fine-tuning", "steps");
+      const finetuner = new Finetuner(config, {
+        say: (line) => process.stderr.write(`${line}\n`),
+        onStep: (done, total) => bar(done, total),
+        signal: ctrlC.signal,
+      });
+      const result = await finetuner.fit();
+      report(config.outputDir, "result.json", result);
+      if (result.stopped) process.exitCode = signalExitCode("SIGINT");
+      return;
+    }
+    case "eval classify": {
+      const o = parse("eval classify");
+      const { step, size } = await openFinetuned(o.pretrainedWeights, o.device);
+      try {
+        const accuracy = await testAccuracy(step, openDataset(o.dataPath, { split: "test" }), {
+          size,
+          device: o.device,
+          limit: o.limit,
+          batchSize: o.batchSizePerGpu,
+          onProgress: progress("test images", "images"),
+          signal: ctrlC.signal,
+        });
+        report(o.outputDir, "classify.json", accuracy);
+      } finally {
+        step.dispose();
+      }
+      return;
+    }
     case "report": {
       const o = parse("report");
       say(`wrote ${await writeReport(o.runDir, { images: o.images, device: o.device, output: o.output })}`);
@@ -284,7 +330,8 @@ async function run(command: Command, argv: string[]): Promise<void> {
   }
 }
 
-const USAGE = `Usage: sere eval knn | sere eval linear | sere features | sere attention | sere export  [--flag value ...]
+const USAGE = `Usage: sere finetune [--preset NAME] [--flag value ...]   end-to-end classification from a pretrained backbone
+       sere eval knn | sere eval linear | sere eval classify | sere features | sere attention | sere export  [--flag value ...]
        sere report RUN_DIR   one HTML page on a training run: curves, k-NN, attention maps, configuration
        sere <command> --help   lists the command's flags
        sere --version

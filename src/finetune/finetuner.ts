@@ -14,11 +14,11 @@ import { ConfigError, parseOptions } from "../config/parse.js";
 import type { Dataset } from "../data/datasets/dataset.js";
 import { openDataset } from "../data/datasets/open.js";
 import type { DecodeError } from "../data/decode.js";
-import { DEFAULT_MAX_FAILURE_SHARE, DecodeFailures } from "../data/failures.js";
+import { DecodeFailures } from "../data/failures.js";
 import { Random } from "../data/random.js";
 import { IMAGENET_NORMALISATION, renderGroups } from "../data/render.js";
 import { openBackbone } from "../eval/backbone.js";
-import { augmentedCrop, extractFeatures, loadImages } from "../eval/features.js";
+import { augmentedCrop, loadImages } from "../eval/features.js";
 import { isStoredTensor, materialize, torchLoad } from "../io/torch-load.js";
 import { modelOptionsSchema, type ResolvedModelOptions } from "../model/options.js";
 import { native } from "../native/load.js";
@@ -27,7 +27,7 @@ import { setThreads } from "../runtime.js";
 import { tensor } from "../tensor.js";
 import { asMap, entries, optimizerEntries } from "../train/checkpoint.js";
 import { cosineScheduleAt } from "../train/schedules.js";
-import { topAccuracy } from "./accuracy.js";
+import { testAccuracy } from "./classify.js";
 import { drawErasing } from "./erasing.js";
 import { labelledSubset } from "./labels.js";
 import { drawMix } from "./mix.js";
@@ -103,7 +103,8 @@ export class Finetuner {
     const steps = Math.floor(kept.length / c.batchSizePerGpu);
     if (steps === 0) throw new ConfigError(`${kept.length} training images make no batch of ${c.batchSizePerGpu}: lower --batch-size-per-gpu`);
 
-    const { step, size } = await this.buildStep(numClasses, say);
+    const { step, size, network } = await this.buildStep(numClasses, say);
+    const shape = { size, numClasses, network };
     try {
       let start = { epoch: 0, iteration: 0, best: { epoch: -1, top1: -1, top5: 0 } };
       if (c.resume) start = await this.restore(step, checkpointPath, say);
@@ -141,7 +142,7 @@ export class Finetuner {
           this.hooks.onStep?.(iteration - start.iteration, lastStep - start.iteration, loss);
           if (this.hooks.signal?.aborted) {
             stopped = true;
-            await step.save(checkpointPath, checkpointExtras(c, epoch, iteration, best));
+            await step.save(checkpointPath, checkpointExtras(c, epoch, iteration, best, shape));
             say(`stopped: wrote ${checkpointPath}; continue with --resume`);
             break;
           }
@@ -150,15 +151,15 @@ export class Finetuner {
         const epochDone = iteration === (epoch + 1) * steps;
         const finalStep = iteration >= lastStep;
         if ((epochDone && (epoch + 1) % c.evalEvery === 0) || finalStep) {
-          last = { epoch, ...(await this.evaluate(step, test, size)) };
+          last = { epoch, ...(await testAccuracy(step, test, { size, device: c.device, limit: c.limit })) };
           await log({ epoch, iteration, test_top1: last.top1, test_top5: last.top5 });
           say(`epoch ${epoch + 1}/${c.epochs}: test top-1 ${last.top1.toFixed(2)}%, top-5 ${last.top5.toFixed(2)}%`);
           if (last.top1 > best.top1) {
             best = last;
-            await step.save(join(c.outputDir, BEST_CHECKPOINT), checkpointExtras(c, epoch + 1, iteration, best));
+            await step.save(join(c.outputDir, BEST_CHECKPOINT), checkpointExtras(c, epoch + 1, iteration, best, shape));
           }
         }
-        await step.save(checkpointPath, checkpointExtras(c, epochDone ? epoch + 1 : epoch, iteration, best));
+        await step.save(checkpointPath, checkpointExtras(c, epochDone ? epoch + 1 : epoch, iteration, best, shape));
       }
       const seconds = (performance.now() - started) / 1000;
       const trained = (iteration - start.iteration) * c.batchSizePerGpu;
@@ -179,7 +180,7 @@ export class Finetuner {
   }
 
   /** The native step with the pretrained backbone loaded (or freshly initialised), and the input side. */
-  private async buildStep(numClasses: number, say: (line: string) => void): Promise<{ step: NativeFinetuneStep; size: number }> {
+  private async buildStep(numClasses: number, say: (line: string) => void) {
     const c = this.config;
     const architecture = { arch: c.arch, embedDim: c.embedDim, depth: c.depth, numHeads: c.numHeads, mlpRatio: c.mlpRatio, patchSize: c.patchSize };
     let network: ResolvedModelOptions;
@@ -224,7 +225,7 @@ export class Finetuner {
       step.dispose();
       throw new ConfigError(`--input-size ${size} is not a multiple of the patch size ${network.patchSize}`);
     }
-    return { step, size };
+    return { step, size, network: { ...network, dropPathRate: c.dropPath } };
   }
 
   /** Puts the checkpoint's state into `step`; where the run continues. */
@@ -282,33 +283,24 @@ export class Finetuner {
   }
 
   private order?: { epoch: number; order: number[] };
-
-  /** Top-1 / top-5 accuracy (percent) on the test split: centre crops, as DINO's evaluation. */
-  private async evaluate(step: NativeFinetuneStep, test: Dataset, size: number): Promise<{ top1: number; top5: number }> {
-    const c = this.config;
-    const { features: logits, labels } = await extractFeatures(test, (images) => step.logits(images), {
-      size,
-      batchSize: 256,
-      device: c.device,
-      limit: c.limit > 0 ? c.limit : undefined,
-      maxFailureShare: DEFAULT_MAX_FAILURE_SHARE,
-    });
-    try {
-      return topAccuracy(logits, labels);
-    } finally {
-      logits.dispose();
-      labels.dispose();
-    }
-  }
 }
 
-function checkpointExtras(c: FinetuneConfig, epoch: number, iteration: number, best: FinetuneEvaluation) {
+interface RunShape {
+  size: number;
+  numClasses: number;
+  network: ResolvedModelOptions;
+}
+
+function checkpointExtras(c: FinetuneConfig, epoch: number, iteration: number, best: FinetuneEvaluation, shape: RunShape) {
   return {
     epoch,
     iteration,
     best_epoch: best.epoch,
     best_top1: best.top1,
     best_top5: best.top5,
+    input_size: shape.size,
+    num_classes: shape.numClasses,
+    network: JSON.stringify(shape.network),
     config: JSON.stringify(c),
   };
 }
