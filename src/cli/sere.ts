@@ -227,7 +227,8 @@ async function run(command: Command, argv: string[]): Promise<void> {
   if (command === "report" && argv[0] !== undefined && !argv[0].startsWith("-")) argv = ["--run-dir", ...argv];
   const flags = parseFlags(argv, schema.shape, command === "finetune" ? ["preset"] : []);
   if (flags.help) {
-    const presets = command === "finetune" ? `  --preset NAME   ${Object.keys(FINETUNE_PRESETS).join(", ")} (default: iBOT's recipe)\n\n` : "";
+    const presets =
+      command === "finetune" ? `  --preset NAME\n      start from a preset: ${Object.keys(FINETUNE_PRESETS).join(", ")} (none: iBOT's recipe)\n` : "";
     process.stdout.write(`Usage: sere ${command} [--flag value ...]\n\n${presets}${flagsHelp(schema.shape)}\n`);
     return;
   }

@@ -147,6 +147,54 @@ describe.runIf(hasFashionMnist())("sere", () => {
     expect(Array.from(exported.get("features")!.toArray() as Float32Array)).toEqual(Array.from(original.get("features")!.toArray() as Float32Array));
   });
 
+  it("finetune trains a classifier from the run's backbone: log, checkpoints, accuracy; eval classify agrees; --resume continues", () => {
+    const out = join(dir, "finetune");
+    const args = ["finetune", "--pretrained-weights", checkpoint, "--data-path", FASHION_MNIST, "--limit", "64", "--batch-size-per-gpu", "16"];
+    const first = sere([...args, "--epochs", "2", "--warmup-epochs", "0.5", "--lr", "1e-3", "--max-steps", "5", "--output-dir", out]);
+    expect(first.status, first.stderr).toBe(0);
+    expect(first.stderr).toMatch(/started from the backbone of .*checkpoint\.pth \(\d+ tensors\); the head starts afresh/);
+    const result = JSON.parse(readFileSync(join(out, "result.json"), "utf8")) as { top1: number; top5: number; steps: number };
+    expect(result.steps).toBe(5);
+    expect(result.top1).toBeGreaterThanOrEqual(0);
+    expect(result.top5).toBeGreaterThanOrEqual(result.top1);
+    const log = readFileSync(join(out, "log.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as Record<string, number>);
+    expect(log.filter((r) => "loss" in r).map((r) => r.iteration)).toEqual([1, 2, 3, 4, 5]);
+    expect(log.at(-1)).toMatchObject({ test_top1: result.top1, test_top5: result.top5 });
+    for (const file of ["checkpoint.pth", "best.pth"]) expect(existsSync(join(out, file)), file).toBe(true);
+
+    const classify = sere([
+      "eval",
+      "classify",
+      "--pretrained-weights",
+      join(out, "checkpoint.pth"),
+      "--data-path",
+      FASHION_MNIST,
+      "--limit",
+      "64",
+      "--output-dir",
+      out,
+    ]);
+    expect(classify.status, classify.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(out, "classify.json"), "utf8"))).toEqual({ top1: result.top1, top5: result.top5 });
+
+    const again = sere([...args, "--epochs", "2", "--output-dir", out]);
+    expect(again.status).toBe(1);
+    expect(again.stderr).toMatch(/checkpoint\.pth exists: add --resume to continue that run, or choose another --output-dir/);
+    const resumed = sere([...args, "--epochs", "2", "--warmup-epochs", "0.5", "--lr", "1e-3", "--resume", "true", "--output-dir", out]);
+    expect(resumed.status, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toMatch(/resumed from .* at step 5/);
+    expect((JSON.parse(readFileSync(join(out, "result.json"), "utf8")) as { steps: number }).steps).toBe(8);
+  });
+
+  it("eval classify refuses a pretraining checkpoint, saying what it needs", () => {
+    const run = sere(["eval", "classify", "--pretrained-weights", checkpoint, "--data-path", FASHION_MNIST]);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/is not a sere finetune checkpoint .* give the checkpoint\.pth or best\.pth a fine-tuning run writes/);
+  });
+
   it("names a missing flag", () => {
     const run = sere(["eval", "knn", "--data-path", FASHION_MNIST]);
     expect(run.status).toBe(1);
@@ -155,12 +203,15 @@ describe.runIf(hasFashionMnist())("sere", () => {
 });
 
 describe("sere --help", () => {
-  it.each(["eval knn", "eval linear", "features", "attention", "export", "report"])("sere %s --help says what each flag does", (command) => {
-    const run = sere([...command.split(" "), "--help"]);
-    expect(run.status, run.stderr).toBe(0);
-    const lines = run.stdout.split("\n");
-    const flags = lines.flatMap((line, i) => (line.startsWith("  --") ? [[line, lines[i + 1] ?? ""] as const] : []));
-    expect(flags.length).toBeGreaterThan(2);
-    for (const [flag, description] of flags) expect(description, flag).toMatch(/^ {6}\S/);
-  });
+  it.each(["finetune", "eval knn", "eval linear", "eval classify", "features", "attention", "export", "report"])(
+    "sere %s --help says what each flag does",
+    (command) => {
+      const run = sere([...command.split(" "), "--help"]);
+      expect(run.status, run.stderr).toBe(0);
+      const lines = run.stdout.split("\n");
+      const flags = lines.flatMap((line, i) => (line.startsWith("  --") ? [[line, lines[i + 1] ?? ""] as const] : []));
+      expect(flags.length).toBeGreaterThan(2);
+      for (const [flag, description] of flags) expect(description, flag).toMatch(/^ {6}\S/);
+    },
+  );
 });
