@@ -8,6 +8,7 @@
 
 #include "augment/cpu_render.h"
 #include "augment/photometric.h"
+#include "augment/subset.h"
 #include "runtime/threads.h"
 
 namespace sere::augment {
@@ -113,14 +114,6 @@ std::pair<std::vector<int64_t>, std::vector<float>> Select(const at::Tensor& col
   return {idx, values};
 }
 
-// Applies `op` to the selected views only.
-template <class Op>
-void ApplyTo(at::Tensor& views, const std::vector<int64_t>& idx, Op op) {
-  if (idx.empty()) return;
-  at::Tensor index = at::tensor(idx, at::kLong).to(views.device());
-  views.index_copy_(0, index, op(views.index_select(0, index)));
-}
-
 // Colour jitter and grayscale as batched tensor ops over the views that need each op.
 void JitterAndGrayscale(at::Tensor& views, const at::Tensor& colour) {
   const at::Device device = views.device();
@@ -160,7 +153,8 @@ void Photometric(at::Tensor& views, const at::Tensor& colour_in) {
   auto blur = Select(colour, kBlurSigma, [](auto row) { return row[kBlurSigma] > 0; });
   ApplyTo(views, blur.first, [&](const at::Tensor& x) { return GaussianBlur(x, at::tensor(blur.second, at::kFloat)); });
   auto solarize = Select(colour, kSolarize, [](auto row) { return row[kSolarize] != 0; });
-  ApplyTo(views, solarize.first, [](const at::Tensor& x) { return Solarize(x); });
+  ApplyTo(views, solarize.first,
+          [](const at::Tensor& x) { return Solarize(x, at::full({x.size(0)}, 128.0 / 255.0, x.options())); });
 }
 
 }  // namespace

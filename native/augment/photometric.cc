@@ -95,6 +95,22 @@ at::Tensor GaussianBlur(const at::Tensor& x, const at::Tensor& sigma_cpu) {
   return both;
 }
 
-at::Tensor Solarize(const at::Tensor& x) { return at::where(x >= 128.0 / 255.0, 1.0 - x, x); }
+at::Tensor Sharpness(const at::Tensor& x, const at::Tensor& factor) {
+  const int64_t h = x.size(2), w = x.size(3);
+  if (h <= 2 || w <= 2) return x;  // no inner pixels to smooth: torchvision returns the image
+  at::Tensor kernel = at::ones({3, 3}, x.options());
+  kernel[1][1] = 5.0;
+  kernel /= kernel.sum();
+  at::Tensor smooth = x.clone();
+  smooth.narrow(2, 1, h - 2)
+      .narrow(3, 1, w - 2)
+      .copy_(at::conv2d(x, kernel.expand({x.size(1), 1, 3, 3}), {}, /*stride=*/1, /*padding=*/at::IntArrayRef{0},
+                        /*dilation=*/1, /*groups=*/x.size(1)));
+  return Blend(x, smooth, factor);
+}
+
+at::Tensor Solarize(const at::Tensor& x, const at::Tensor& threshold) {
+  return at::where(x >= PerImage(threshold), 1.0 - x, x);
+}
 
 }  // namespace sere::augment

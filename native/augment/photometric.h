@@ -15,6 +15,9 @@ at::Tensor Grayscale(const at::Tensor& x);
 // Kernel of side 2*ceil(3*sigma)+1 per image, reflect padding: torchvision's
 // gaussian_blur(img, kernel_size, sigma) with that kernel size.
 at::Tensor GaussianBlur(const at::Tensor& x, const at::Tensor& sigma_cpu);
-at::Tensor Solarize(const at::Tensor& x);
+// Blend with a smoothed copy whose border pixels are the image's own: torchvision's adjust_sharpness.
+at::Tensor Sharpness(const at::Tensor& x, const at::Tensor& factor);
+// Values >= the image's threshold are inverted (1 - x).
+at::Tensor Solarize(const at::Tensor& x, const at::Tensor& threshold);
 
 }  // namespace sere::augment

@@ -1,8 +1,10 @@
-// renderViews(): hands a planned batch to native/augment and resolves with the view tensors.
+// renderViews(): hands a planned batch to native/augment and resolves with the view tensors;
+// testing.randAugment(): RandAugment's ops on a batch of images.
 #include "augment/augment.h"
 
 #include <memory>
 
+#include "augment/rand_augment.h"
 #include "binding/addon.h"
 #include "binding/async.h"
 #include "binding/errors.h"
@@ -101,16 +103,35 @@ Napi::Value RenderViews(const Napi::CallbackInfo& info, bool tensor_ops) {
   });
 }
 
+// testing.randAugment(images, ops, magnitudes): Promise<Tensor>: each image's RandAugment ops
+// in order (native/augment/rand_augment.h), on the compute lane.
+Napi::Value RandAugment(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, [&] {
+    at::Tensor images = TensorArg(info, 0, "randAugment: images");
+    at::Tensor ops = TensorArg(info, 1, "randAugment: ops");
+    at::Tensor magnitudes = TensorArg(info, 2, "randAugment: magnitudes");
+    return RunAsync(env,
+                    [images, ops, magnitudes]() -> Finish {
+                      at::Tensor out = augment::RandAugment(images, ops, magnitudes);
+                      return [out](Napi::Env env) { return Tensor::New(env, out); };
+                    })
+        .As<Napi::Value>();
+  });
+}
+
 }  // namespace
 
 void RegisterAugment(Napi::Env env, Napi::Object exports) {
   exports.Set("renderViews",
               Napi::Function::New(
                   env, [](const Napi::CallbackInfo& info) { return RenderViews(info, false); }, "renderViews"));
-  TestingExports(env, exports)
-      .Set("renderViewsWithTensorOps", Napi::Function::New(
-                                           env, [](const Napi::CallbackInfo& info) { return RenderViews(info, true); },
-                                           "renderViewsWithTensorOps"));
+  Napi::Object testing = TestingExports(env, exports);
+  testing.Set(
+      "renderViewsWithTensorOps",
+      Napi::Function::New(
+          env, [](const Napi::CallbackInfo& info) { return RenderViews(info, true); }, "renderViewsWithTensorOps"));
+  testing.Set("randAugment", Napi::Function::New(env, RandAugment, "randAugment"));
 }
 
 }  // namespace sere::binding

@@ -11,7 +11,7 @@ const TINY = { arch: "custom", embedDim: 8, depth: 1, numHeads: 2, patchSize: 4,
 describe("the addon's testing namespace", () => {
   it("holds the test-only entries, and the library's surface does not", () => {
     const addon = native();
-    for (const name of ["computeTermByTerm", "renderViewsWithTensorOps", "throughput", "batchNorm2d"] as const) {
+    for (const name of ["computeTermByTerm", "renderViewsWithTensorOps", "randAugment", "throughput", "batchNorm2d"] as const) {
       expect(typeof addon.testing[name], name).toBe("function");
     }
     expect("batchNorm2d" in addon).toBe(false);
