@@ -35,6 +35,9 @@ train::FinetuneConfig FinetuneConfigFrom(const Napi::Object& o) {
   c.layer_decay = NumberField(o, "layerDecay");
   c.clip_grad = NumberField(o, "clipGrad");
   c.label_smoothing = NumberField(o, "labelSmoothing");
+  Napi::Object normalisation = ObjectField(o, "normalisation");
+  c.mean = NumbersField<double>(normalisation, "mean");
+  c.std = NumbersField<double>(normalisation, "std");
   c.precision = ParseFloatDtype(StringField(o, "precision"));
   c.device = ParseDevice(StringField(o, "device"));
   if (auto seed = OptionalIntField(o, "seed")) c.seed = static_cast<uint64_t>(*seed);
@@ -94,7 +97,8 @@ class FinetuneStep : public Napi::ObjectWrap<FinetuneStep> {
     return [](Napi::Env env) { return env.Undefined(); };
   }
 
-  // run({ images, labels, eraseBoxes?, mix: { lambda, box? } }, { lr, weightDecay }) -> Promise<{ loss }>
+  // run({ images, labels, randAugment?: { ops, magnitudes }, eraseBoxes?, mix: { lambda, box? } }, { lr, weightDecay })
+  //   -> Promise<{ loss }>
   Napi::Value Run(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return Guard(env, [&] {
@@ -103,6 +107,11 @@ class FinetuneStep : public Napi::ObjectWrap<FinetuneStep> {
       batch.images = TensorField(b, "images");
       batch.labels = TensorField(b, "labels");
       batch.erase_boxes = OptionalTensorField(b, "eraseBoxes").value_or(at::Tensor());
+      if (auto plan = OptionalField(b, "randAugment")) {
+        Napi::Object p = AsObject(*plan, "option `randAugment`");
+        batch.rand_augment_ops = TensorField(p, "ops");
+        batch.rand_augment_magnitudes = TensorField(p, "magnitudes");
+      }
       batch.mix = MixPlanFrom(ObjectField(b, "mix"));
       Napi::Object s = ObjectArg(info, 1, "schedule");
       train::FinetuneSchedule schedule{NumberField(s, "lr"), NumberField(s, "weightDecay")};

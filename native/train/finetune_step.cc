@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "augment/erasing.h"
+#include "augment/rand_augment.h"
 #include "runtime/precision.h"
 #include "runtime/random.h"
 
@@ -52,6 +53,11 @@ FinetuneStep::FinetuneStep(const FinetuneConfig& config) : config_(config) {
     SeededConstruction seeded(config.seed);
     classifier = model::Classifier(config.classifier);
   }
+  TORCH_CHECK(config.mean.size() == 3 && config.std.size() == 3,
+              "the normalisation needs a mean and a std per channel");
+  const auto channel = at::TensorOptions().dtype(at::kDouble);
+  mean_ = at::tensor(config.mean, channel).to(config.device, at::kFloat).view({1, 3, 1, 1});
+  std_ = at::tensor(config.std, channel).to(config.device, at::kFloat).view({1, 3, 1, 1});
   generator_ = OwnCpuGenerator(config.seed);
   classifier->backbone->set_drop_path_generator(generator_);
   classifier->to(config.device);
@@ -74,10 +80,11 @@ double FinetuneStep::Run(const FinetuneBatch& batch, const FinetuneSchedule& sch
   const auto& c = config_;
   classifier->train();
   auto images = batch.images.to(c.device, at::kFloat);
-  if (batch.erase_boxes.defined()) {
-    images = images.clone();  // the caller's tensor stays as it was
-    augment::EraseBoxes(images, batch.erase_boxes, generator_);
-  }
+  if (batch.rand_augment_ops.defined())
+    images = augment::RandAugment(images, batch.rand_augment_ops, batch.rand_augment_magnitudes);
+  // Erasing fills with standard normal noise: it comes after the normalisation, as in timm.
+  images = Normalise(images);
+  if (batch.erase_boxes.defined()) augment::EraseBoxes(images, batch.erase_boxes, generator_);
   auto [mixed, targets] =
       augment::MixBatch(images, batch.labels.to(c.device), c.classifier.num_classes, c.label_smoothing, batch.mix);
   at::Tensor logits;
@@ -105,6 +112,8 @@ double FinetuneStep::Run(const FinetuneBatch& batch, const FinetuneSchedule& sch
   return value;
 }
 
+at::Tensor FinetuneStep::Normalise(const at::Tensor& pixels) const { return (pixels - mean_) / std_; }
+
 at::Tensor FinetuneStep::Logits(const at::Tensor& images) {
   const bool was_training = classifier->is_training();
   classifier->eval();
@@ -112,7 +121,7 @@ at::Tensor FinetuneStep::Logits(const at::Tensor& images) {
   at::Tensor logits;
   {
     AutocastRegion autocast(config_.device.type(), config_.precision);
-    logits = classifier->forward(images.to(config_.device, at::kFloat));
+    logits = classifier->forward(Normalise(images.to(config_.device, at::kFloat)));
   }
   classifier->train(was_training);
   return logits.to(at::kFloat);

@@ -1,6 +1,7 @@
 #pragma once
 // One fine-tuning iteration, all on the native side (iBOT's and BEiT's classification
-// recipe): random erasing and mixup / CutMix on the batch, the classifier's forward, the
+// recipe): RandAugment, normalisation, random erasing and mixup / CutMix on the batch (in
+// timm's order), the classifier's forward, the
 // soft-target cross-entropy, backward, optional gradient-norm clipping and AdamW with
 // layer-wise learning-rate decay. Schedule values come in per call (src/finetune/).
 #include <torch/torch.h>
@@ -22,6 +23,8 @@ struct FinetuneConfig {
   double layer_decay = 0.75;
   double clip_grad = 0.0;  // the gradients' global norm limit; 0 = off
   double label_smoothing = 0.1;
+  // The classifier sees (pixels in [0, 1] - mean) / std, per channel.
+  std::vector<double> mean{0.485, 0.456, 0.406}, std{0.229, 0.224, 0.225};
   c10::ScalarType precision = c10::kFloat;  // autocast dtype: float32 (off), bfloat16, float16
   c10::Device device = c10::kCPU;
   // Initial weights (of what the pretrained backbone does not give) come from `seed`; the
@@ -30,8 +33,10 @@ struct FinetuneConfig {
 };
 
 struct FinetuneBatch {
-  at::Tensor images;       // (B, 3, S, S), normalised
-  at::Tensor labels;       // (B) class indices
+  at::Tensor images;  // (B, 3, S, S), pixels in [0, 1] (cropped and flipped)
+  at::Tensor labels;  // (B) class indices
+  // RandAugment per image (augment/rand_augment.h): (B, K) op ids and magnitudes; undefined: none.
+  at::Tensor rand_augment_ops, rand_augment_magnitudes;
   at::Tensor erase_boxes;  // (M, 5) rows (image, x, y, w, h); undefined: none
   augment::MixPlan mix;    // lambda 1 and no box: no mixing
 };
@@ -62,7 +67,7 @@ class FinetuneStep {
 
   // Returns the batch's mean loss (before the update).
   double Run(const FinetuneBatch& batch, const FinetuneSchedule& schedule);
-  // Evaluation mode (no stochastic depth), no gradients: (B, classes) float32.
+  // Evaluation mode (no stochastic depth), no gradients: (B, classes) float32 for pixels in [0, 1].
   at::Tensor Logits(const at::Tensor& images);
 
   model::Classifier classifier{nullptr};
@@ -74,7 +79,10 @@ class FinetuneStep {
   void set_iteration(int64_t iteration) { iteration_ = iteration; }
 
  private:
+  at::Tensor Normalise(const at::Tensor& pixels) const;
+
   FinetuneConfig config_;
+  at::Tensor mean_, std_;           // (1, 3, 1, 1) on the device
   std::vector<LayerGroup> groups_;  // aligned with the optimiser's groups
   at::Generator generator_;
   int64_t iteration_ = 0;

@@ -68,6 +68,13 @@ export const finetuneConfigSchema = z.object({
   cutmix: z.number().min(0).default(1).describe("CutMix's Beta(alpha, alpha) alpha; 0: no CutMix"),
   mixupProb: probability.default(1).describe("probability that a batch is mixed at all"),
   mixupSwitchProb: probability.default(0.5).describe("with both on: probability of CutMix rather than mixup"),
+  randAugmentOps: z
+    .number()
+    .int()
+    .min(0)
+    .default(2)
+    .describe("RandAugment: ops per training image, torchvision's RandAugment (the recipe's timm rand-m9-mstd0.5-inc1 differs in details); 0: off"),
+  randAugmentMagnitude: z.number().int().min(0).max(30).default(9).describe("RandAugment: the magnitude bin of every op (of 31)"),
   reprob: probability.default(0.25).describe("random erasing: probability per image (timm's RandomErasing, pixel mode)"),
   hflip: probability.default(0.5).describe("probability of a horizontal flip of each training image"),
   cropScale: z

@@ -5,6 +5,7 @@ import { type FinetuneConfig, finetuneConfigSchema } from "../config/finetune.js
 import { ConfigError, parseOptions } from "../config/parse.js";
 import type { Dataset } from "../data/datasets/dataset.js";
 import { DEFAULT_MAX_FAILURE_SHARE } from "../data/failures.js";
+import { IMAGENET_NORMALISATION, NO_NORMALISATION } from "../data/render.js";
 import { extractFeatures } from "../eval/features.js";
 import { torchLoad } from "../io/torch-load.js";
 import { modelOptionsSchema } from "../model/options.js";
@@ -32,6 +33,7 @@ export async function testAccuracy(step: NativeFinetuneStep, dataset: Dataset, o
     device: o.device,
     limit: o.limit && o.limit > 0 ? o.limit : undefined,
     maxFailureShare: DEFAULT_MAX_FAILURE_SHARE,
+    normalisation: NO_NORMALISATION, // the step normalises
     onProgress: o.onProgress,
     signal: o.signal,
   });
@@ -70,6 +72,7 @@ export async function openFinetuned(path: string, device: string): Promise<Opene
     layerDecay: config.layerDecay,
     clipGrad: config.clipGrad,
     labelSmoothing: config.smoothing,
+    normalisation: IMAGENET_NORMALISATION,
     precision: config.precision,
     device,
   });

@@ -15,8 +15,9 @@ import type { Dataset } from "../data/datasets/dataset.js";
 import { openDataset } from "../data/datasets/open.js";
 import type { DecodeError } from "../data/decode.js";
 import { DecodeFailures } from "../data/failures.js";
+import { planRandAugment } from "../data/rand-augment.js";
 import { Random } from "../data/random.js";
-import { IMAGENET_NORMALISATION, renderGroups } from "../data/render.js";
+import { IMAGENET_NORMALISATION, NO_NORMALISATION, renderGroups } from "../data/render.js";
 import { openBackbone } from "../eval/backbone.js";
 import { augmentedCrop, loadImages } from "../eval/features.js";
 import { isStoredTensor, materialize, torchLoad } from "../io/torch-load.js";
@@ -67,6 +68,7 @@ export interface FinetuneHooks {
 interface Prepared {
   images: NativeTensor;
   labels: NativeTensor;
+  randAugment?: { ops: NativeTensor; magnitudes: NativeTensor };
   eraseBoxes?: NativeTensor;
   mix: NativeMixPlan;
 }
@@ -136,7 +138,7 @@ export class Finetuner {
             warmupEpochs: c.warmupEpochs,
           });
           const { loss } = await step.run(batch, { lr, weightDecay: c.weightDecay });
-          for (const t of [batch.images, batch.labels, batch.eraseBoxes]) t?.dispose();
+          for (const t of [batch.images, batch.labels, batch.eraseBoxes, batch.randAugment?.ops, batch.randAugment?.magnitudes]) t?.dispose();
           iteration++;
           await log({ epoch, iteration, lr, loss, seconds: (performance.now() - started) / 1000 });
           this.hooks.onStep?.(iteration - start.iteration, lastStep - start.iteration, loss);
@@ -202,6 +204,7 @@ export class Finetuner {
       layerDecay: c.layerDecay,
       clipGrad: c.clipGrad,
       labelSmoothing: c.smoothing,
+      normalisation: IMAGENET_NORMALISATION,
       precision: c.precision,
       device: c.device,
       seed: c.seed,
@@ -260,17 +263,23 @@ export class Finetuner {
     if (loaded.length === 0) throw failures.noneDecoded();
     const boxes = Int32Array.from(loaded.flatMap(({ image }, i) => augmentedCrop(i, image, random, c.cropScale, c.hflip)));
     const colour = new Float32Array(loaded.length * 12); // no photometric change
+    // Pixels in [0, 1]: RandAugment works on them, the step normalises after it.
     const [images] = await renderGroups(
       loaded.map((l) => l.image),
       [{ size, boxes, colour }],
-      IMAGENET_NORMALISATION,
+      NO_NORMALISATION,
       c.device,
     );
     const labels = tensor(BigInt64Array.from(loaded.map((l) => BigInt(dataset.label(l.index)))), [loaded.length]);
+    const plan = c.randAugmentOps > 0 ? planRandAugment(random, loaded.length, { height: size, width: size }, RAND_AUGMENT_OPTIONS(c)) : undefined;
     const erase = drawErasing(random, c.reprob, loaded.length, size, size);
     return {
       images: images!,
       labels,
+      randAugment: plan && {
+        ops: tensor(plan.ops, [loaded.length, c.randAugmentOps]),
+        magnitudes: tensor(plan.magnitudes, [loaded.length, c.randAugmentOps]),
+      },
       eraseBoxes: erase.length > 0 ? tensor(BigInt64Array.from(erase.flat().map(BigInt)), [erase.length, 5]) : undefined,
       mix: drawMix(random, c, size, size),
     };
@@ -284,6 +293,8 @@ export class Finetuner {
 
   private order?: { epoch: number; order: number[] };
 }
+
+const RAND_AUGMENT_OPTIONS = (c: FinetuneConfig) => ({ numOps: c.randAugmentOps, magnitude: c.randAugmentMagnitude, numMagnitudeBins: 31 });
 
 interface RunShape {
   size: number;

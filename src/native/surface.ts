@@ -352,6 +352,8 @@ export interface NativeFinetuneOptions {
   /** The gradients' global norm limit; 0: off. */
   clipGrad: number;
   labelSmoothing: number;
+  /** The classifier sees (pixels - mean) / std, per channel. */
+  normalisation: { mean: readonly number[]; std: readonly number[] };
   precision: "float32" | "bfloat16" | "float16";
   device: string;
   seed?: number;
@@ -364,8 +366,10 @@ export interface NativeMixPlan {
 }
 
 export interface NativeFinetuneBatch {
-  /** (B, 3, S, S) normalised. */
+  /** (B, 3, S, S) pixels in [0, 1], cropped and flipped. */
   images: NativeTensor;
+  /** RandAugment's per-image plan (src/data/rand-augment.ts): (B, K) op ids and magnitudes. */
+  randAugment?: { ops: NativeTensor; magnitudes: NativeTensor };
   /** (B) int64 class indices. */
   labels: NativeTensor;
   /** (M, 5) int64 rows (image, x, y, width, height): random erasing's boxes. */
@@ -392,7 +396,7 @@ export interface NativeFinetuneState {
 
 export interface NativeFinetuneStep {
   run(batch: NativeFinetuneBatch, schedule: { lr: number; weightDecay: number }): Promise<{ loss: number }>;
-  /** (B, classes) logits in evaluation mode. */
+  /** (B, classes) logits in evaluation mode, of (B, 3, S, S) pixels in [0, 1]. */
   logits(images: NativeTensor): Promise<NativeTensor>;
   /** A pretrained backbone under a SereNetwork's `backbone.*` names (SERE heads and masked_embed are dropped). */
   loadBackbone(entries: NativeEntries): Promise<void>;

@@ -20,6 +20,7 @@ const finetuneStep = (meanPooling: boolean, layerDecay: number) =>
     layerDecay,
     clipGrad: 0,
     labelSmoothing: 0.1,
+    normalisation: { mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] },
     precision: "float32",
     device: "cpu",
   });
@@ -70,6 +71,29 @@ describe("layer-wise lr decay (BEiT's get_num_layer_for_vit and get_parameter_gr
     expect(new Set(step.parameterGroups().map((g) => g.lrScale))).toEqual(new Set([1]));
     expect(step.parameterGroups().flatMap((g) => g.names)).not.toContain("fc_norm.weight");
     step.dispose();
+  });
+});
+
+describe("RandAugment in the step", () => {
+  it("runs on the pixels before the normalisation: a plan gives the loss of its ops applied beforehand", async () => {
+    const pixels = tensor(
+      Float32Array.from({ length: 4 * 3 * 8 * 8 }, (_, i) => ((i * 37) % 256) / 255),
+      [4, 3, 8, 8],
+    );
+    const labels = tensor(BigInt64Array.of(0n, 1n, 2n, 1n), [4]);
+    // Rotate 30 degrees, Solarize at 0.5, Posterize 3 bits, Contrast 1.5, per image two ops
+    const ops = tensor(BigInt64Array.of(5n, 11n, 10n, 8n, 0n, 5n, 11n, 10n), [4, 2]);
+    const magnitudes = tensor(Float32Array.of(30, 0.5, 3, 0.5, 0, -30, 0.25, 4), [4, 2]);
+    const loss = async (images: typeof pixels, randAugment?: { ops: typeof ops; magnitudes: typeof magnitudes }) => {
+      const step = finetuneStep(false, 0.75);
+      const { loss } = await step.run({ images, labels, randAugment, mix: { lambda: 1 } }, { lr: 0, weightDecay: 0 });
+      step.dispose();
+      return loss;
+    };
+    const planned = await loss(pixels, { ops, magnitudes });
+    const beforehand = await loss(await native().testing.randAugment(pixels, ops, magnitudes));
+    expect(planned).toBeCloseTo(beforehand, 6);
+    expect(Math.abs(planned - (await loss(pixels)))).toBeGreaterThan(1e-4);
   });
 });
 

@@ -37,6 +37,7 @@ describe.each(DEVICES)("fine-tuning steps against the PyTorch reference, on %s",
         layerDecay: 0.75,
         clipGrad: 0,
         labelSmoothing: 0.1,
+        normalisation: { mean: [0, 0, 0], std: [1, 1, 1] }, // the fixture's images are the classifier's inputs
         precision: "float32",
         device,
       });
