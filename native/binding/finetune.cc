@@ -98,7 +98,7 @@ class FinetuneStep : public Napi::ObjectWrap<FinetuneStep> {
   }
 
   // run({ images, labels, randAugment?: { ops, magnitudes }, eraseBoxes?, mix: { lambda, box? } }, { lr, weightDecay })
-  //   -> Promise<{ loss }>
+  //   -> Promise<{ loss, stepped }>
   Napi::Value Run(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return Guard(env, [&] {
@@ -116,10 +116,11 @@ class FinetuneStep : public Napi::ObjectWrap<FinetuneStep> {
       Napi::Object s = ObjectArg(info, 1, "schedule");
       train::FinetuneSchedule schedule{NumberField(s, "lr"), NumberField(s, "weightDecay")};
       return Locked(env, [batch, schedule](train::FinetuneStep& step) -> Finish {
-        const double loss = step.Run(batch, schedule);
-        return [loss](Napi::Env env) -> Napi::Value {
+        const auto result = step.Run(batch, schedule);
+        return [result](Napi::Env env) -> Napi::Value {
           Napi::Object out = Napi::Object::New(env);
-          out.Set("loss", loss);
+          out.Set("loss", result.loss);
+          out.Set("stepped", result.stepped);
           return out;
         };
       });
@@ -174,7 +175,7 @@ class FinetuneStep : public Napi::ObjectWrap<FinetuneStep> {
     });
   }
 
-  // restore({ model, optimizer, iteration, cpuGenerator? }) -> Promise<void>
+  // restore({ model, optimizer, iteration, lossScale?, goodSteps?, cpuGenerator? }) -> Promise<void>
   Napi::Value Restore(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return Guard(env, [&] {
@@ -183,6 +184,8 @@ class FinetuneStep : public Napi::ObjectWrap<FinetuneStep> {
       state.model = EntriesFromJs(env, Field(o, "model"));
       state.optimizer = EntriesFromJs(env, Field(o, "optimizer"));
       state.iteration = IntField(o, "iteration");
+      if (auto scale = OptionalField(o, "lossScale")) state.loss_scale = AsNumber(*scale, "option `lossScale`");
+      state.good_steps = OptionalIntField(o, "goodSteps").value_or(0);
       state.cpu_generator = OptionalTensorField(o, "cpuGenerator").value_or(at::Tensor());
       return Locked(env, [state](train::FinetuneStep& step) -> Finish {
         train::RestoreFinetuneState(step, state);

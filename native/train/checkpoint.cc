@@ -20,10 +20,7 @@ void SaveCheckpoint(const std::string& path, SereStep& step, const c10::impl::Ge
   centres.insert("center2", step.objective.patch_centre().to(at::kCPU));
   out.insert("ibot_loss", centres);
 
-  c10::impl::GenericDict scaler(c10::StringType::get(), c10::AnyType::get());
-  scaler.insert("scale", step.scaler.scale);
-  scaler.insert("_growth_tracker", step.scaler.good_steps);
-  out.insert("fp16_scaler", scaler);
+  out.insert("fp16_scaler", LossScalerDict(step.scaler));
   out.insert("iteration", step.iteration());
   out.insert("cpu_generator", GeneratorState(step.drop_path_generator()));
   for (const auto& item : extra) out.insert(item.key(), item.value());
@@ -46,6 +43,7 @@ void SaveFinetuneCheckpoint(const std::string& path, FinetuneStep& step, const c
   c10::impl::GenericDict out(c10::StringType::get(), c10::AnyType::get());
   out.insert("model", TensorDict(step.classifier->state()));
   out.insert("optimizer", OptimizerStateDict(*step.optimizer));
+  out.insert("fp16_scaler", LossScalerDict(step.scaler));
   out.insert("iteration", step.iteration());
   out.insert("cpu_generator", GeneratorState(step.generator()));
   for (const auto& item : extra) out.insert(item.key(), item.value());
@@ -55,6 +53,8 @@ void SaveFinetuneCheckpoint(const std::string& path, FinetuneStep& step, const c
 void RestoreFinetuneState(FinetuneStep& step, const FinetuneState& state) {
   step.classifier->load_state(state.model);
   RestoreOptimizerState(*step.optimizer, state.optimizer);
+  step.scaler.scale = state.loss_scale;
+  step.scaler.good_steps = state.good_steps;
   step.set_iteration(state.iteration);
   SetGeneratorState(step.generator(), state.cpu_generator);
 }

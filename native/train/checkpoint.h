@@ -31,12 +31,14 @@ struct TrainingState {
 void RestoreTrainingState(SereStep& step, const TrainingState& state);
 
 // A fine-tuning checkpoint, laid out as BEiT's and iBOT's: {"model": the classifier's
-// flat state, "optimizer", "iteration", "cpu_generator", ...extra}.
+// flat state, "optimizer", "fp16_scaler", "iteration", "cpu_generator", ...extra}.
 void SaveFinetuneCheckpoint(const std::string& path, FinetuneStep& step, const c10::impl::GenericDict& extra);
 
 struct FinetuneState {
   model::NamedTensors model;
   model::NamedTensors optimizer;  // as TrainingState::optimizer
+  double loss_scale = 65536.0;
+  int64_t good_steps = 0;
   int64_t iteration = 0;
   at::Tensor cpu_generator;
 };

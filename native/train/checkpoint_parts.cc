@@ -88,6 +88,13 @@ void RestoreOptimizerState(torch::optim::AdamW& optimizer, const model::NamedTen
   }
 }
 
+c10::impl::GenericDict LossScalerDict(const LossScaler& scaler) {
+  c10::impl::GenericDict out(c10::StringType::get(), c10::AnyType::get());
+  out.insert("scale", scaler.scale);
+  out.insert("_growth_tracker", scaler.good_steps);
+  return out;
+}
+
 at::Tensor GeneratorState(at::Generator& generator) {
   std::lock_guard<std::mutex> lock(generator.mutex());
   return generator.get_state();

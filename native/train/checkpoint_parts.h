@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include "model/network.h"
+#include "train/loss_scaler.h"
 
 namespace sere::train {
 
@@ -17,6 +18,9 @@ c10::impl::GenericDict OptimizerStateDict(torch::optim::AdamW& optimizer);
 // `saved`: per parameter, in optimiser order, "{i}.exp_avg", "{i}.exp_avg_sq", "{i}.step"
 // (src/train/checkpoint.ts reads them so). Parameters without entries start afresh.
 void RestoreOptimizerState(torch::optim::AdamW& optimizer, const model::NamedTensors& saved);
+
+// {"scale", "_growth_tracker"}, as PyTorch's GradScaler names them.
+c10::impl::GenericDict LossScalerDict(const LossScaler& scaler);
 
 // A CPU generator's state (uint8), and back; an undefined state leaves the generator alone.
 at::Tensor GeneratorState(at::Generator& generator);

@@ -76,7 +76,7 @@ FinetuneStep::FinetuneStep(const FinetuneConfig& config) : config_(config) {
   optimizer = std::make_unique<torch::optim::AdamW>(param_groups, torch::optim::AdamWOptions(0.0));
 }
 
-double FinetuneStep::Run(const FinetuneBatch& batch, const FinetuneSchedule& schedule) {
+FinetuneStep::Result FinetuneStep::Run(const FinetuneBatch& batch, const FinetuneSchedule& schedule) {
   const auto& c = config_;
   classifier->train();
   auto images = batch.images.to(c.device, at::kFloat);
@@ -98,7 +98,18 @@ double FinetuneStep::Run(const FinetuneBatch& batch, const FinetuneSchedule& sch
   TORCH_CHECK(std::isfinite(value), "the loss is not finite (", value, ") at iteration ", iteration_,
               ": fine-tuning stopped. Lower the learning rate, raise warmup, or use float32/bfloat16 precision.");
   optimizer->zero_grad();
-  loss.backward();
+  const bool scaled = c.precision == c10::kHalf;
+  (scaled ? loss * scaler.scale : loss).backward();
+  ++iteration_;
+  if (scaled) {
+    std::vector<at::Tensor> grads;
+    for (auto& p : classifier->parameters())
+      if (p.grad().defined()) grads.push_back(p.grad());
+    if (!scaler.Unscale(grads)) {
+      optimizer->zero_grad();
+      return {value, false};
+    }
+  }
   if (c.clip_grad > 0) torch::nn::utils::clip_grad_norm_(classifier->parameters(), c.clip_grad);
   auto& param_groups = optimizer->param_groups();
   for (size_t i = 0; i < param_groups.size(); ++i) {
@@ -108,8 +119,7 @@ double FinetuneStep::Run(const FinetuneBatch& batch, const FinetuneSchedule& sch
   }
   optimizer->step();
   optimizer->zero_grad();
-  ++iteration_;
-  return value;
+  return {value, true};
 }
 
 at::Tensor FinetuneStep::Normalise(const at::Tensor& pixels) const { return (pixels - mean_) / std_; }

@@ -12,6 +12,7 @@
 
 #include "augment/mix.h"
 #include "model/classifier.h"
+#include "train/loss_scaler.h"
 
 namespace sere::train {
 
@@ -65,13 +66,19 @@ class FinetuneStep {
  public:
   explicit FinetuneStep(const FinetuneConfig& config);
 
-  // Returns the batch's mean loss (before the update).
-  double Run(const FinetuneBatch& batch, const FinetuneSchedule& schedule);
+  // The batch's mean loss (before the update), and whether the update happened (float16:
+  // skipped when the scaled gradients overflowed).
+  struct Result {
+    double loss = 0;
+    bool stepped = true;
+  };
+  Result Run(const FinetuneBatch& batch, const FinetuneSchedule& schedule);
   // Evaluation mode (no stochastic depth), no gradients: (B, classes) float32 for pixels in [0, 1].
   at::Tensor Logits(const at::Tensor& images);
 
   model::Classifier classifier{nullptr};
   std::unique_ptr<torch::optim::AdamW> optimizer;
+  LossScaler scaler;  // float16 only
   const std::vector<LayerGroup>& groups() const { return groups_; }
   const FinetuneConfig& config() const { return config_; }
   at::Generator& generator() { return generator_; }

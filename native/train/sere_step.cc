@@ -171,19 +171,9 @@ bool SereStep::ApplyGradients(const StepSchedule& schedule) {
   std::vector<at::Tensor> grads;
   for (auto& p : student->parameters())
     if (p.grad().defined()) grads.push_back(p.grad());
-  if (config_.loss_scaling) {
-    auto finite = at::ones({}, at::TensorOptions().dtype(at::kBool).device(config_.device));
-    for (auto& g : grads) {
-      g.div_(scaler.scale);
-      finite = finite.logical_and(at::isfinite(g).all());
-    }
-    if (!finite.item<bool>()) {
-      scaler.scale /= 2;
-      scaler.good_steps = 0;
-      optimizer->zero_grad();
-      return false;
-    }
-    if (++scaler.good_steps % scaler.growth_interval == 0) scaler.scale *= 2;
+  if (config_.loss_scaling && !scaler.Unscale(grads)) {
+    optimizer->zero_grad();
+    return false;
   }
   if (config_.clip_grad > 0) {
     // Per parameter: a gradient whose norm exceeds clip is scaled to norm clip (no host sync).

@@ -15,6 +15,7 @@
 #include "distributed/gradient_averager.h"
 #include "model/network.h"
 #include "objective/sere_objective.h"
+#include "train/loss_scaler.h"
 
 namespace sere::train {
 
@@ -73,13 +74,6 @@ struct StepResult {
   bool skipped = false;     // fp16: gradients overflowed, the step was skipped
   double loss_scale = 1.0;  // fp16 loss scale after this iteration
   bool stop = false;        // some rank asked to stop after this step
-};
-
-// fp16's dynamic loss scale: halve on overflow, double after `growth_interval` good steps.
-struct LossScaler {
-  double scale = 65536.0;
-  int64_t good_steps = 0;
-  int64_t growth_interval = 2000;
 };
 
 class SereStep {

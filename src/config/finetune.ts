@@ -8,89 +8,105 @@ import { ConfigError, parseOptions } from "./parse.js";
 const positiveInt = z.number().int().positive();
 const probability = z.number().min(0).max(1);
 
-export const finetuneConfigSchema = z.object({
-  // Where the network starts
-  pretrainedWeights: z
-    .string()
-    .default("")
-    .describe(
-      "the backbone to fine-tune: a training checkpoint, an exported backbone (.pth, .safetensors) or a DINO / iBOT / SERE checkpoint; empty: random initialisation",
-    ),
-  checkpointKey: z.enum(["teacher", "student"]).default("teacher").describe("the network of a training checkpoint (iBOT fine-tunes the teacher)"),
-  arch: z
-    .enum(["vit_tiny", "vit_small", "vit_base", "vit_large", "custom"])
-    .default("vit_small")
-    .describe("the architecture, for weights that store none and for random initialisation"),
-  patchSize: positiveInt.default(16).describe("patch size, for weights that store none and for random initialisation"),
-  embedDim: positiveInt.optional().describe("token width, for arch custom"),
-  depth: positiveInt.optional().describe("transformer blocks, for arch custom"),
-  numHeads: positiveInt.optional().describe("attention heads, for arch custom"),
-  mlpRatio: z.number().positive().optional().describe("MLP width / token width, for arch custom"),
+export const finetuneConfigSchema = z
+  .object({
+    // Where the network starts
+    pretrainedWeights: z
+      .string()
+      .default("")
+      .describe(
+        "the backbone to fine-tune: a training checkpoint, an exported backbone (.pth, .safetensors) or a DINO / iBOT / SERE checkpoint; empty: random initialisation",
+      ),
+    checkpointKey: z.enum(["teacher", "student"]).default("teacher").describe("the network of a training checkpoint (iBOT fine-tunes the teacher)"),
+    arch: z
+      .enum(["vit_tiny", "vit_small", "vit_base", "vit_large", "custom"])
+      .default("vit_small")
+      .describe("the architecture, for weights that store none and for random initialisation"),
+    patchSize: positiveInt.default(16).describe("patch size, for weights that store none and for random initialisation"),
+    embedDim: positiveInt.optional().describe("token width, for arch custom"),
+    depth: positiveInt.optional().describe("transformer blocks, for arch custom"),
+    numHeads: positiveInt.optional().describe("attention heads, for arch custom"),
+    mlpRatio: z.number().positive().optional().describe("MLP width / token width, for arch custom"),
 
-  // Data
-  dataPath: z.string().describe("a labelled dataset: train/ and val/ (or test/) image folders, IDX or CIFAR files"),
-  inputSize: positiveInt.optional().describe("side of the training and evaluation images; default: the pretraining resolution, else 224"),
-  labelFraction: z
-    .number()
-    .gt(0)
-    .max(1)
-    .default(1)
-    .describe("keep this share of the training labels: a seeded subset with the same share of every class (0.01: the 1% protocol)"),
-  limit: z.number().int().min(0).default(0).describe("use only the first N images of each split (0: all)"),
+    // Data
+    dataPath: z.string().describe("a labelled dataset: train/ and val/ (or test/) image folders, IDX or CIFAR files"),
+    inputSize: positiveInt.optional().describe("side of the training and evaluation images; default: the pretraining resolution, else 224"),
+    labelFraction: z
+      .number()
+      .gt(0)
+      .max(1)
+      .default(1)
+      .describe("keep this share of the training labels: a seeded subset with the same share of every class (0.01: the 1% protocol)"),
+    limit: z.number().int().min(0).default(0).describe("use only the first N images of each split (0: all)"),
 
-  // The classifier
-  pooling: z
-    .enum(["cls", "mean"])
-    .default("cls")
-    .describe("the image's representation: the CLS token (iBOT's --use_cls) or the mean patch token under fc_norm"),
-  initScale: z.number().positive().default(0.001).describe("the head's initial weights and bias are multiplied by this (BEiT's --init_scale)"),
-  dropPath: probability.default(0.1).describe("stochastic depth rate of the last block"),
+    // The classifier
+    pooling: z
+      .enum(["cls", "mean"])
+      .default("cls")
+      .describe("the image's representation: the CLS token (iBOT's --use_cls) or the mean patch token under fc_norm"),
+    initScale: z.number().positive().default(0.001).describe("the head's initial weights and bias are multiplied by this (BEiT's --init_scale)"),
+    dropPath: probability.default(0.1).describe("stochastic depth rate of the last block"),
 
-  // Optimisation
-  epochs: positiveInt.default(100).describe("passes over the (kept) training images"),
-  warmupEpochs: z.number().min(0).default(20).describe("epochs of linear learning-rate warmup from 0"),
-  batchSizePerGpu: positiveInt.default(128).describe("images per step (per process)"),
-  lr: z.number().positive().default(4e-3).describe("peak learning rate, used as given (the recipe does not scale it by the batch size)"),
-  minLr: z.number().min(0).default(1e-6).describe("learning rate at the end of the cosine"),
-  weightDecay: z.number().min(0).default(0.05).describe("AdamW weight decay (not on 1-D parameters, biases, cls_token, pos_embed)"),
-  layerDecay: z
-    .number()
-    .gt(0)
-    .max(1)
-    .default(0.65)
-    .describe("layer-wise lr decay: block i gets lr * layerDecay^(depth - i), the embeddings layerDecay^(depth + 1); 1: off"),
-  clipGrad: z.number().min(0).default(0).describe("limit of the gradients' global norm (0: no clipping, the recipe's default)"),
-  precision: z.enum(["float32", "bfloat16", "float16"]).default("float32").describe("precision of the forward and backward (autocast)"),
+    // Optimisation
+    epochs: positiveInt.default(100).describe("passes over the (kept) training images"),
+    warmupEpochs: z.number().min(0).default(20).describe("epochs of linear learning-rate warmup from 0"),
+    batchSizePerGpu: positiveInt.default(128).describe("images per step (per process)"),
+    lr: z.number().positive().default(4e-3).describe("peak learning rate, used as given (the recipe does not scale it by the batch size)"),
+    minLr: z.number().min(0).default(1e-6).describe("learning rate at the end of the cosine"),
+    weightDecay: z.number().min(0).default(0.05).describe("AdamW weight decay (not on 1-D parameters, biases, cls_token, pos_embed)"),
+    layerDecay: z
+      .number()
+      .gt(0)
+      .max(1)
+      .default(0.65)
+      .describe("layer-wise lr decay: block i gets lr * layerDecay^(depth - i), the embeddings layerDecay^(depth + 1); 1: off"),
+    clipGrad: z.number().min(0).default(0).describe("limit of the gradients' global norm (0: no clipping, the recipe's default)"),
+    precision: z
+      .enum(["float32", "bfloat16", "float16"])
+      .default("float32")
+      .describe("precision of the forward and backward (autocast): float32, bfloat16, or float16 (CUDA, with loss scaling)"),
 
-  // Regularisation
-  smoothing: probability.default(0.1).describe("label smoothing"),
-  mixup: z.number().min(0).default(0.8).describe("mixup's Beta(alpha, alpha) alpha; 0: no mixup"),
-  cutmix: z.number().min(0).default(1).describe("CutMix's Beta(alpha, alpha) alpha; 0: no CutMix"),
-  mixupProb: probability.default(1).describe("probability that a batch is mixed at all"),
-  mixupSwitchProb: probability.default(0.5).describe("with both on: probability of CutMix rather than mixup"),
-  randAugmentOps: z
-    .number()
-    .int()
-    .min(0)
-    .default(2)
-    .describe("RandAugment: ops per training image, torchvision's RandAugment (the recipe's timm rand-m9-mstd0.5-inc1 differs in details); 0: off"),
-  randAugmentMagnitude: z.number().int().min(0).max(30).default(9).describe("RandAugment: the magnitude bin of every op (of 31)"),
-  reprob: probability.default(0.25).describe("random erasing: probability per image (timm's RandomErasing, pixel mode)"),
-  hflip: probability.default(0.5).describe("probability of a horizontal flip of each training image"),
-  cropScale: z
-    .tuple([probability, probability])
-    .default([0.08, 1])
-    .describe("area range of the training crop (RandomResizedCrop), as a share of the image"),
+    // Regularisation
+    smoothing: probability.default(0.1).describe("label smoothing"),
+    mixup: z.number().min(0).default(0.8).describe("mixup's Beta(alpha, alpha) alpha; 0: no mixup"),
+    cutmix: z.number().min(0).default(1).describe("CutMix's Beta(alpha, alpha) alpha; 0: no CutMix"),
+    mixupProb: probability.default(1).describe("probability that a batch is mixed at all"),
+    mixupSwitchProb: probability.default(0.5).describe("with both on: probability of CutMix rather than mixup"),
+    randAugmentOps: z
+      .number()
+      .int()
+      .min(0)
+      .default(2)
+      .describe("RandAugment: ops per training image, torchvision's RandAugment (the recipe's timm rand-m9-mstd0.5-inc1 differs in details); 0: off"),
+    randAugmentMagnitude: z.number().int().min(0).max(30).default(9).describe("RandAugment: the magnitude bin of every op (of 31)"),
+    reprob: probability.default(0.25).describe("random erasing: probability per image (timm's RandomErasing, pixel mode)"),
+    hflip: probability.default(0.5).describe("probability of a horizontal flip of each training image"),
+    cropScale: z
+      .tuple([probability, probability])
+      .default([0.08, 1])
+      .describe("area range of the training crop (RandomResizedCrop), as a share of the image"),
 
-  // Running
-  device: z.string().default("cpu").describe('"cpu", "cuda" or "cuda:N"'),
-  seed: z.number().int().min(0).default(0).describe("seed of the head's initial weights, the data order, crops, mixing and erasing"),
-  outputDir: z.string().default(".").describe("folder of log.jsonl, checkpoint.pth, best.pth and result.json"),
-  resume: z.boolean().default(false).describe("continue from OUTPUT_DIR/checkpoint.pth"),
-  evalEvery: positiveInt.default(1).describe("evaluate on the test split every N epochs (and after the last)"),
-  maxSteps: z.number().int().min(0).default(0).describe("stop after this many steps (0: run all epochs)"),
-  threads: z.number().int().min(0).default(0).describe("LibTorch threads (0: one per core)"),
-});
+    // Running
+    device: z.string().default("cpu").describe('"cpu", "cuda" or "cuda:N"'),
+    seed: z.number().int().min(0).default(0).describe("seed of the head's initial weights, the data order, crops, mixing and erasing"),
+    outputDir: z.string().default(".").describe("folder of log.jsonl, checkpoint.pth, best.pth and result.json"),
+    resume: z.boolean().default(false).describe("continue from OUTPUT_DIR/checkpoint.pth"),
+    evalEvery: positiveInt.default(1).describe("evaluate on the test split every N epochs (and after the last)"),
+    maxSteps: z.number().int().min(0).default(0).describe("stop after this many steps (0: run all epochs)"),
+    threads: z.number().int().min(0).default(0).describe("LibTorch threads (0: one per core)"),
+  })
+  .superRefine((c, ctx) => {
+    if (c.precision === "float16" && c.device === "cpu") {
+      ctx.addIssue({ code: "custom", path: ["precision"], message: 'float16 needs a CUDA device; on the CPU use "bfloat16" or "float32"' });
+    }
+    if (c.warmupEpochs > c.epochs) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["warmupEpochs"],
+        message: `warmup (${c.warmupEpochs} epochs) is longer than the run (${c.epochs} epochs)`,
+      });
+    }
+  });
 
 export type FinetuneConfig = z.output<typeof finetuneConfigSchema>;
 export type FinetuneConfigInput = z.input<typeof finetuneConfigSchema>;

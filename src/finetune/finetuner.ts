@@ -239,8 +239,11 @@ export class Finetuner {
     const generator = root.get("cpu_generator");
     const cpuGenerator = isStoredTensor(generator) ? materialize(generator, `${path}: cpu_generator`) : undefined;
     const iteration = Number(root.get("iteration"));
+    const scaler = root.get("fp16_scaler");
+    const lossScale = scaler instanceof Map ? Number(scaler.get("scale")) : undefined;
+    const goodSteps = scaler instanceof Map ? Number(scaler.get("_growth_tracker")) : undefined;
     try {
-      await step.restore({ model, optimizer, iteration, cpuGenerator });
+      await step.restore({ model, optimizer, iteration, lossScale, goodSteps, cpuGenerator });
     } finally {
       for (const [, t] of [...model, ...optimizer]) t.dispose();
       cpuGenerator?.dispose();

@@ -391,11 +391,15 @@ export interface NativeFinetuneState {
   /** As NativeTrainingState.optimizer. */
   optimizer: NativeEntries;
   iteration: number;
+  /** float16's loss scale and its good steps (default 65536 and 0). */
+  lossScale?: number;
+  goodSteps?: number;
   cpuGenerator?: NativeTensor;
 }
 
 export interface NativeFinetuneStep {
-  run(batch: NativeFinetuneBatch, schedule: { lr: number; weightDecay: number }): Promise<{ loss: number }>;
+  /** `stepped`: false when float16's scaled gradients overflowed and the update was skipped. */
+  run(batch: NativeFinetuneBatch, schedule: { lr: number; weightDecay: number }): Promise<{ loss: number; stepped: boolean }>;
   /** (B, classes) logits in evaluation mode, of (B, 3, S, S) pixels in [0, 1]. */
   logits(images: NativeTensor): Promise<NativeTensor>;
   /** A pretrained backbone under a SereNetwork's `backbone.*` names (SERE heads and masked_embed are dropped). */

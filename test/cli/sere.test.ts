@@ -180,7 +180,7 @@ describe.runIf(hasFashionMnist())("sere", () => {
     expect(classify.status, classify.stderr).toBe(0);
     expect(JSON.parse(readFileSync(join(out, "classify.json"), "utf8"))).toEqual({ top1: result.top1, top5: result.top5 });
 
-    const again = sere([...args, "--epochs", "2", "--output-dir", out]);
+    const again = sere([...args, "--epochs", "2", "--warmup-epochs", "0.5", "--output-dir", out]);
     expect(again.status).toBe(1);
     expect(again.stderr).toMatch(/checkpoint\.pth exists: add --resume to continue that run, or choose another --output-dir/);
     const resumed = sere([...args, "--epochs", "2", "--warmup-epochs", "0.5", "--lr", "1e-3", "--resume", "true", "--output-dir", out]);
