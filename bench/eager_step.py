@@ -416,14 +416,16 @@ REQUIRED = ["embedDim", "depth", "numHeads", "patchSize", "outDim", "hiddenDim",
             "lambda2", "temperaturePixel", "temperatureChannel", "precision", "threads", "warmup", "steps"]
 
 
-def read_config(text):
+def read_config(text, required=REQUIRED, writer="bench/train.ts's stepCaseOf"):
+    """The case (a JSON object, or the path of a JSON file) with every field in `required`,
+    its device and precision checked; `writer` is named as what writes the cases."""
     try:
         c = json.loads(text) if text.lstrip().startswith("{") else json.load(open(text))
     except (OSError, ValueError) as err:
         raise SystemExit(f"--config: not a JSON object or a readable JSON file ({err})")
-    missing = [k for k in REQUIRED if k not in c]
+    missing = [k for k in required if k not in c]
     if missing:
-        raise SystemExit(f"--config: missing fields {', '.join(missing)} (bench/train.ts's stepCaseOf writes them all)")
+        raise SystemExit(f"--config: missing fields {', '.join(missing)} ({writer} writes them all)")
     device = c.get("device", "cpu")
     if not (device == "cpu" or device.startswith("cuda")):
         raise SystemExit(f'--config: device must be "cpu", "cuda" or "cuda:N", got {device!r}')
@@ -463,19 +465,30 @@ def main():
         torch.save({"student": state(step.student), "teacher": state(step.teacher), "batch": stored}, args.save)
     schedule = {"lr": c.get("lr", 1e-4), "weightDecay": 0.04, "momentum": 0.996, "teacherTemp": 0.04, "teacherPatchTemp": 0.04}
     batch = {k: v.to(step.device) if v is not None else None for k, v in batch.items()}
-    cuda = step.device.type == "cuda"
+    print_times(*time_steps(c, step.device, lambda: step.run(batch, schedule)), step.device)
+
+
+def time_steps(c, device, run):
+    """c["warmup"] + c["steps"] calls of run() (each returns its step's losses): the seconds of
+    the timed steps and the losses of all."""
     seconds, losses = [], []
     for i in range(c["warmup"] + c["steps"]):
         started = time.perf_counter()
-        losses.append(step.run(batch, schedule))
-        if cuda:
-            torch.cuda.synchronize(step.device)  # the step's last kernels (optimizer, EMA) are done
+        losses.append(run())
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)  # the step's last kernels (optimizer, EMA) are done
         if i >= c["warmup"]:
             seconds.append(time.perf_counter() - started)
+    return seconds, losses
+
+
+def print_times(seconds, losses, device):
+    """The one JSON line of a step process: the timed steps' seconds, the process's peak RSS,
+    on CUDA the device's peak, every step's losses, the threads and OpenBLAS kernels."""
     print(json.dumps({
         "secondsPerStep": {"median": statistics.median(seconds), "min": min(seconds), "max": max(seconds), "all": seconds},
         "peakRssMiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        **({"cudaPeakMiB": torch.cuda.max_memory_allocated(step.device) / 2 ** 20} if cuda else {}),
+        **({"cudaPeakMiB": torch.cuda.max_memory_allocated(device) / 2 ** 20} if device.type == "cuda" else {}),
         "losses": losses,
         "threads": torch.get_num_threads(),
         "blasCore": blas_core(),

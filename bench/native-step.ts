@@ -8,35 +8,12 @@
 // one JSON line: seconds per step over the timed steps (median, min, max, all), the process's
 // peak RSS (MiB) and on CUDA the device's peak (MiB), the losses of every step and the OpenBLAS
 // kernels that ran. The case's optional `device` ("cuda", "cuda:N") moves the step there.
-import { readFileSync } from "node:fs";
-
-import { info, setThreads } from "../src/index.js";
+import { setThreads } from "../src/index.js";
 import { native } from "../src/native/load.js";
 import { stepOptionsFrom } from "../src/train/step-options.js";
-import { median, STEP_CASE_FIELDS, type StepCase, syntheticBatch, trainConfigOf } from "./train.js";
+import { readCaseArgument, STEP_CASE_FIELDS, type StepCase, syntheticBatch, trainConfigOf, writeStepTimes } from "./train.js";
 
-function readCase(argv: string[]): StepCase {
-  const at = argv.indexOf("--config");
-  const text = at >= 0 ? argv[at + 1] : undefined;
-  if (text === undefined) throw new Error("usage: node --import tsx bench/native-step.ts --config <JSON object or JSON file>");
-  let fields: Record<string, unknown>;
-  try {
-    fields = JSON.parse(text.trimStart().startsWith("{") ? text : readFileSync(text, "utf8")) as Record<string, unknown>;
-  } catch (err) {
-    throw new Error(`--config: not a JSON object or a readable JSON file (${(err as Error).message})`);
-  }
-  const missing = STEP_CASE_FIELDS.filter((name) => !(name in fields));
-  if (missing.length > 0) throw new Error(`--config: missing fields ${missing.join(", ")} (bench/train.ts's stepCaseOf writes them all)`);
-  return fields as unknown as StepCase;
-}
-
-let stepCase: StepCase;
-try {
-  stepCase = readCase(process.argv.slice(2));
-} catch (err) {
-  console.error(`bench/native-step.ts: ${(err as Error).message}`);
-  process.exit(2);
-}
+const stepCase = readCaseArgument<StepCase>("bench/native-step.ts", STEP_CASE_FIELDS, "bench/train.ts's stepCaseOf");
 const config = trainConfigOf(stepCase);
 setThreads(stepCase.threads);
 const step = new (native().SereStep)(stepOptionsFrom(config));
@@ -54,12 +31,4 @@ for (let i = 0; i < stepCase.warmup + stepCase.steps; i++) {
 }
 step.dispose();
 for (const t of Object.values(batch)) t?.dispose();
-process.stdout.write(
-  `${JSON.stringify({
-    secondsPerStep: { median: median(seconds), min: Math.min(...seconds), max: Math.max(...seconds), all: seconds },
-    peakRssMiB: process.resourceUsage().maxRSS / 1024,
-    ...(config.device.startsWith("cuda") ? { cudaPeakMiB: native().cudaPeakMemory(config.device) / 2 ** 20 } : {}),
-    losses,
-    blasCore: info().blasCore,
-  })}\n`,
-);
+writeStepTimes(seconds, losses, config.device);

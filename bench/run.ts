@@ -3,6 +3,7 @@
 
 import * as data from "./data.js";
 import * as distributed from "./distributed.js";
+import * as finetune from "./finetune.js";
 import * as model from "./model.js";
 import * as objective from "./objective.js";
 import * as runtime from "./runtime.js";
@@ -14,6 +15,7 @@ const suites: Record<string, { run(): Promise<object> }> = {
   objective,
   data,
   train,
+  finetune,
   distributed,
 };
 

@@ -18,15 +18,17 @@
 // a compiler), which costs the eager step, with its many small ops, far more than the
 // project's: each case reports the load average before and after it.
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { resolveTrainConfig } from "../src/config/resolve.js";
 import type { TrainConfig, TrainConfigInput } from "../src/config/train.js";
-import { tensor } from "../src/index.js";
+import { info, tensor } from "../src/index.js";
 import { modelOptionsSchema } from "../src/model/options.js";
 import { chooseNativeLibrarySettings } from "../src/native/cpu.js";
+import { native } from "../src/native/load.js";
 import { architectureOf } from "../src/train/backbone.js";
 import { stepPrecision } from "../src/train/step-options.js";
 
@@ -230,7 +232,10 @@ export function stepEnvironment(): NodeJS.ProcessEnv {
   return env;
 }
 
-/** `timeoutMs`: the process is killed after that long (0: no limit), and the promise rejects. */
+/**
+ * Runs one step process and reads the JSON line it prints last. `timeoutMs`: the process is
+ * killed after that long (0: no limit), and the promise rejects.
+ */
 function runProcess(command: string, args: string[], what: string, timeoutMs = 0): Promise<StepTimes> {
   const child = spawn(command, args, {
     cwd: REPOSITORY,
@@ -258,12 +263,64 @@ function runProcess(command: string, args: string[], what: string, timeoutMs = 0
   });
 }
 
+/** The project's side of a bench: `script` (TypeScript, run by tsx) on the case `config`. */
+export function runNativeScript(script: string, config: object, timeoutMs = 0): Promise<StepTimes> {
+  return runProcess(process.execPath, ["--import", "tsx", script, "--config", JSON.stringify(config)], script, timeoutMs);
+}
+
+/** The eager side of a bench: `script` (Python, with eagerPython()) on the case `config`. */
+export function runEagerScript(script: string, config: object, timeoutMs = 0): Promise<StepTimes> {
+  return runProcess(eagerPython(), [script, "--config", JSON.stringify(config)], script, timeoutMs);
+}
+
 export function runNativeStep(s: StepCase, timeoutMs = 0): Promise<StepTimes> {
-  return runProcess(process.execPath, ["--import", "tsx", "bench/native-step.ts", "--config", JSON.stringify(s)], "bench/native-step.ts", timeoutMs);
+  return runNativeScript("bench/native-step.ts", s, timeoutMs);
 }
 
 export function runEagerStep(s: StepCase, timeoutMs = 0): Promise<StepTimes> {
-  return runProcess(eagerPython(), ["bench/eager_step.py", "--config", JSON.stringify(s)], "bench/eager_step.py", timeoutMs);
+  return runEagerScript("bench/eager_step.py", s, timeoutMs);
+}
+
+/**
+ * The case a step process is given (`--config`: a JSON object, or the path of a JSON file),
+ * with every one of `fields`; on a bad or missing argument, says why on stderr (as `script`,
+ * naming `writer`, what writes the cases) and exits with status 2.
+ */
+export function readCaseArgument<T>(script: string, fields: readonly string[], writer: string): T {
+  try {
+    const argv = process.argv.slice(2);
+    const at = argv.indexOf("--config");
+    const text = at >= 0 ? argv[at + 1] : undefined;
+    if (text === undefined) throw new Error(`usage: node --import tsx ${script} --config <JSON object or JSON file>`);
+    let given: Record<string, unknown>;
+    try {
+      given = JSON.parse(text.trimStart().startsWith("{") ? text : readFileSync(text, "utf8")) as Record<string, unknown>;
+    } catch (err) {
+      throw new Error(`--config: not a JSON object or a readable JSON file (${(err as Error).message})`);
+    }
+    const missing = fields.filter((name) => !(name in given));
+    if (missing.length > 0) throw new Error(`--config: missing fields ${missing.join(", ")} (${writer} writes them all)`);
+    return given as T;
+  } catch (err) {
+    console.error(`${script}: ${(err as Error).message}`);
+    process.exit(2);
+  }
+}
+
+/**
+ * What a native step process prints, as one JSON line on stdout (StepTimes): the timed steps'
+ * seconds, the process's peak RSS, on CUDA the device's peak, every step's losses.
+ */
+export function writeStepTimes(seconds: number[], losses: Array<Record<string, number>>, device: string): void {
+  process.stdout.write(
+    `${JSON.stringify({
+      secondsPerStep: { median: median(seconds), min: Math.min(...seconds), max: Math.max(...seconds), all: seconds },
+      peakRssMiB: process.resourceUsage().maxRSS / 1024,
+      ...(device.startsWith("cuda") ? { cudaPeakMiB: native().cudaPeakMemory(device) / 2 ** 20 } : {}),
+      losses,
+      blasCore: info().blasCore,
+    })}\n`,
+  );
 }
 
 export const median = (xs: number[]) => {
@@ -273,7 +330,7 @@ export const median = (xs: number[]) => {
 };
 
 /** One side's processes summed up: all timed steps of all rounds, and the largest peak RSS. */
-function summary(runs: StepTimes[], batch: number) {
+export function summary(runs: StepTimes[], batch: number) {
   const all = runs.flatMap((r) => r.secondsPerStep.all);
   const seconds = median(all);
   return {
@@ -285,20 +342,25 @@ function summary(runs: StepTimes[], batch: number) {
   };
 }
 
-/** Alternates the sides' processes, round by round: a, b, a, b, ... (progress on stderr). */
-async function alternate(name: string, sides: Array<[string, () => Promise<StepTimes>]>, rounds: number): Promise<StepTimes[][]> {
+/** Alternates the sides' processes, round by round: a, b, a, b, ... (progress on stderr, as `suite`). */
+export async function alternate(
+  name: string,
+  sides: Array<[string, () => Promise<StepTimes>]>,
+  rounds: number,
+  suite = "train",
+): Promise<StepTimes[][]> {
   const results: StepTimes[][] = sides.map(() => []);
   for (let r = 0; r < rounds; r++) {
     for (const [i, [side, runSide]] of sides.entries()) {
       const times = await runSide();
-      console.error(`train: ${name}, round ${r + 1}/${rounds}, ${side}: ${times.secondsPerStep.median.toFixed(3)} s per step`);
+      console.error(`${suite}: ${name}, round ${r + 1}/${rounds}, ${side}: ${times.secondsPerStep.median.toFixed(3)} s per step`);
       results[i]!.push(times);
     }
   }
   return results;
 }
 
-function envCount(name: string, fallback: number, min: number): number {
+export function envCount(name: string, fallback: number, min: number): number {
   const text = process.env[name];
   if (text === undefined || text === "") return fallback;
   const n = Number(text);
@@ -307,7 +369,7 @@ function envCount(name: string, fallback: number, min: number): number {
 }
 
 /** Rounds and steps: defaults per case, or SERE_BENCH_ROUNDS / _WARMUP / _STEPS for all of them. */
-function schedule(defaults: { rounds: number; warmup: number; steps: number }) {
+export function schedule(defaults: { rounds: number; warmup: number; steps: number }) {
   return {
     rounds: envCount("SERE_BENCH_ROUNDS", defaults.rounds, 1),
     warmup: envCount("SERE_BENCH_WARMUP", defaults.warmup, 0),
@@ -336,7 +398,7 @@ const SIDE_BY_SIDE_PRESET = "vit-small-imagenet";
 const DEFAULT_PRESET = "fashion-mnist-tiny";
 
 /** SERE_BENCH_CASES: comma-separated parts of case names; only the cases that contain one run. */
-function wanted(name: string): boolean {
+export function wanted(name: string): boolean {
   const parts = (process.env.SERE_BENCH_CASES ?? "").split(",").filter((p) => p.trim() !== "");
   return parts.length === 0 || parts.some((p) => name.includes(p.trim()));
 }

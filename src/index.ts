@@ -1,3 +1,11 @@
+export {
+  FINETUNE_PRESETS,
+  type FinetuneConfig,
+  type FinetuneConfigInput,
+  type FinetunePresetName,
+  finetuneConfigSchema,
+  resolveFinetuneConfig,
+} from "./config/finetune.js";
 export { ConfigError } from "./config/parse.js";
 export { DEFAULT_PRESET, PRESETS, type PresetName } from "./config/presets.js";
 export { resolveTrainConfig } from "./config/resolve.js";
@@ -8,6 +16,8 @@ export { clsFeatures, type Embed, extractFeatures, type FeatureOptions, pixelFea
 export { type KnnAccuracy, type KnnOptions, knnAccuracy, knnOptionsSchema } from "./eval/knn.js";
 export { type KnnEvaluationOptions, knnEvaluation } from "./eval/knn-eval.js";
 export { type LinearProbeOptions, type LinearProbeResult, linearProbe, linearProbeOptionsSchema } from "./eval/linear-probe.js";
+export { openFinetuned, testAccuracy } from "./finetune/classify.js";
+export { type FinetuneEvaluation, type FinetuneHooks, type FinetuneResult, Finetuner } from "./finetune/finetuner.js";
 export { readSafetensors, writeSafetensors } from "./io/safetensors.js";
 export { IMAGENET_MEAN, IMAGENET_STD, type ImageBatch } from "./model/images.js";
 export { type LoadOptions, Model, type SaveOptions } from "./model/model.js";

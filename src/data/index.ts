@@ -9,5 +9,13 @@ export { type Batch, Loader, type LoaderMetrics, type LoaderState } from "./load
 export { type BlockMask, blockMask, DEFAULT_MASK_OPTIONS, drawMask, type MaskOptions } from "./masks.js";
 export { drawPhotometry, type GroupPhotometry, type ViewPhotometry } from "./photometric.js";
 export { GLOBAL_VIEWS, planStep, RECORD_COLUMNS, type StepPlan, type ViewGroupPlan } from "./plan.js";
+export {
+  planRandAugment,
+  RAND_AUGMENT_DEFAULTS,
+  RAND_AUGMENT_OPS,
+  type RandAugmentOptions,
+  type RandAugmentPlan,
+  randAugmentSpace,
+} from "./rand-augment.js";
 export { Random, type RandomState } from "./random.js";
 export { IMAGENET_NORMALISATION, type Normalisation, type RgbImage, renderGroups, renderStep } from "./render.js";
