@@ -101,7 +101,7 @@ export class Finetuner {
     const all = Array.from({ length: c.limit > 0 ? Math.min(c.limit, train.size) : train.size }, (_, i) => train.label(i));
     if (all.some((label) => label < 0)) throw new ConfigError(`${c.dataPath}: fine-tuning needs labelled training images, and some have no label`);
     const kept = labelledSubset(all, c.labelFraction, c.seed);
-    const numClasses = Math.max(train.classes.length, 1 + Math.max(...all));
+    const numClasses = Math.max(train.classes.length, 1 + all.reduce((a, b) => Math.max(a, b), -1));
     const steps = Math.floor(kept.length / c.batchSizePerGpu);
     if (steps === 0) throw new ConfigError(`${kept.length} training images make no batch of ${c.batchSizePerGpu}: lower --batch-size-per-gpu`);
 
@@ -124,12 +124,21 @@ export class Finetuner {
       let best = start.best;
       let last: FinetuneEvaluation | undefined;
       let stopped = false;
-      const prepare = (epoch: number, index: number) => this.prepareBatch(train, kept, epoch, index, size);
+      // The next batch is prepared while the step runs; a failure there surfaces when it is awaited.
+      const prepare = (epoch: number, index: number) => {
+        const batch = this.prepareBatch(train, kept, epoch, index, size);
+        batch.catch(() => {});
+        return batch;
+      };
+      const dispose = (b: Prepared) => {
+        for (const t of [b.images, b.labels, b.eraseBoxes, b.randAugment?.ops, b.randAugment?.magnitudes]) t?.dispose();
+      };
       for (let epoch = start.epoch; epoch < c.epochs && iteration < lastStep && !stopped; epoch++) {
         let next = prepare(epoch, iteration - epoch * steps);
         for (let index = iteration - epoch * steps; index < steps && iteration < lastStep; index++) {
           const batch = await next;
-          if (index + 1 < steps && iteration + 1 < lastStep) next = prepare(epoch, index + 1);
+          const prefetching = index + 1 < steps && iteration + 1 < lastStep;
+          if (prefetching) next = prepare(epoch, index + 1);
           const lr = cosineScheduleAt(iteration, {
             base: c.lr,
             final: c.minLr,
@@ -138,12 +147,13 @@ export class Finetuner {
             warmupEpochs: c.warmupEpochs,
           });
           const { loss } = await step.run(batch, { lr, weightDecay: c.weightDecay });
-          for (const t of [batch.images, batch.labels, batch.eraseBoxes, batch.randAugment?.ops, batch.randAugment?.magnitudes]) t?.dispose();
+          dispose(batch);
           iteration++;
           await log({ epoch, iteration, lr, loss, seconds: (performance.now() - started) / 1000 });
           this.hooks.onStep?.(iteration - start.iteration, lastStep - start.iteration, loss);
           if (this.hooks.signal?.aborted) {
             stopped = true;
+            if (prefetching) await next.then(dispose, () => {});
             await step.save(checkpointPath, checkpointExtras(c, epoch, iteration, best, shape));
             say(`stopped: wrote ${checkpointPath}; continue with --resume`);
             break;
