@@ -8,6 +8,7 @@
 #include "binding/addon.h"
 #include "binding/async.h"
 #include "binding/checkpoint_extras.h"
+#include "binding/distributed.h"
 #include "binding/errors.h"
 #include "binding/live_objects.h"
 #include "binding/model_options.h"
@@ -41,6 +42,8 @@ train::FinetuneConfig FinetuneConfigFrom(const Napi::Object& o) {
   c.precision = ParseFloatDtype(StringField(o, "precision"));
   c.device = ParseDevice(StringField(o, "device"));
   if (auto seed = OptionalIntField(o, "seed")) c.seed = static_cast<uint64_t>(*seed);
+  if (auto communicator = OptionalField(o, "communicator"))
+    c.communicator = CommunicatorFrom(o.Env(), *communicator, "fine-tuning options.communicator");
   return c;
 }
 
@@ -64,6 +67,7 @@ class FinetuneStep : public Napi::ObjectWrap<FinetuneStep> {
         {InstanceMethod<&FinetuneStep::Run>("run"), InstanceMethod<&FinetuneStep::Logits>("logits"),
          InstanceMethod<&FinetuneStep::LoadBackbone>("loadBackbone"), InstanceMethod<&FinetuneStep::State>("state"),
          InstanceMethod<&FinetuneStep::Save>("save"), InstanceMethod<&FinetuneStep::Restore>("restore"),
+         InstanceMethod<&FinetuneStep::JoinRanks>("joinRanks"),
          InstanceMethod<&FinetuneStep::ParameterGroups>("parameterGroups"),
          InstanceMethod<&FinetuneStep::Dispose>("dispose")});
   }
@@ -97,8 +101,9 @@ class FinetuneStep : public Napi::ObjectWrap<FinetuneStep> {
     return [](Napi::Env env) { return env.Undefined(); };
   }
 
-  // run({ images, labels, randAugment?: { ops, magnitudes }, eraseBoxes?, mix: { lambda, box? } }, { lr, weightDecay })
-  //   -> Promise<{ loss, stepped }>
+  // run({ images, labels, randAugment?: { ops, magnitudes }, eraseBoxes?, mix: { lambda, box? } }, { lr, weightDecay,
+  // stop? })
+  //   -> Promise<{ loss, stepped, stop }>
   Napi::Value Run(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return Guard(env, [&] {
@@ -114,13 +119,15 @@ class FinetuneStep : public Napi::ObjectWrap<FinetuneStep> {
       }
       batch.mix = MixPlanFrom(ObjectField(b, "mix"));
       Napi::Object s = ObjectArg(info, 1, "schedule");
-      train::FinetuneSchedule schedule{NumberField(s, "lr"), NumberField(s, "weightDecay")};
+      train::FinetuneSchedule schedule{NumberField(s, "lr"), NumberField(s, "weightDecay"),
+                                       OptionalBoolField(s, "stop").value_or(false)};
       return Locked(env, [batch, schedule](train::FinetuneStep& step) -> Finish {
         const auto result = step.Run(batch, schedule);
         return [result](Napi::Env env) -> Napi::Value {
           Napi::Object out = Napi::Object::New(env);
           out.Set("loss", result.loss);
           out.Set("stepped", result.stepped);
+          out.Set("stop", result.stop);
           return out;
         };
       });
@@ -189,6 +196,16 @@ class FinetuneStep : public Napi::ObjectWrap<FinetuneStep> {
       state.cpu_generator = OptionalTensorField(o, "cpuGenerator").value_or(at::Tensor());
       return Locked(env, [state](train::FinetuneStep& step) -> Finish {
         train::RestoreFinetuneState(step, state);
+        return Done();
+      });
+    });
+  }
+
+  // joinRanks() -> Promise<void>: data parallelism, every rank takes rank 0's weights.
+  Napi::Value JoinRanks(const Napi::CallbackInfo& info) {
+    return Guard(info.Env(), [&] {
+      return Locked(info.Env(), [](train::FinetuneStep& step) -> Finish {
+        step.JoinRanks();
         return Done();
       });
     });

@@ -18,8 +18,12 @@ ClassifierImpl::ClassifierImpl(const ClassifierConfig& config) : config_(config)
   config_.backbone = WithoutPretrainingParts(config.backbone);
   const int64_t D = config_.backbone.embed_dim;
   backbone = register_module("backbone", VisionTransformer(config_.backbone));
-  if (config.mean_pooling)
+  if (config.mean_pooling) {
     fc_norm = register_module("fc_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({D}).eps(1e-6)));
+    // The final norm is not used: it takes no gradient, and no optimiser group (or gradient
+    // averaging) waits for one.
+    for (auto& p : backbone->norm->parameters()) p.set_requires_grad(false);
+  }
   head = register_module("head", torch::nn::Linear(D, config.num_classes));
   torch::NoGradGuard no_grad;
   TruncNormal_(head->weight, 0.02);

@@ -58,7 +58,8 @@ FinetuneStep::FinetuneStep(const FinetuneConfig& config) : config_(config) {
   const auto channel = at::TensorOptions().dtype(at::kDouble);
   mean_ = at::tensor(config.mean, channel).to(config.device, at::kFloat).view({1, 3, 1, 1});
   std_ = at::tensor(config.std, channel).to(config.device, at::kFloat).view({1, 3, 1, 1});
-  generator_ = OwnCpuGenerator(config.seed);
+  const int64_t rank = config.communicator ? config.communicator->rank() : 0;
+  generator_ = OwnCpuGenerator(config.seed + static_cast<uint64_t>(rank));
   classifier->backbone->set_drop_path_generator(generator_);
   classifier->to(config.device);
 
@@ -74,6 +75,20 @@ FinetuneStep::FinetuneStep(const FinetuneConfig& config) : config_(config) {
     param_groups.emplace_back(params, std::move(options));
   }
   optimizer = std::make_unique<torch::optim::AdamW>(param_groups, torch::optim::AdamWOptions(0.0));
+  if (config.communicator) {
+    std::vector<std::pair<std::string, at::Tensor>> trainable;
+    for (const auto& p : classifier->named_parameters())
+      if (p.value().requires_grad()) trainable.emplace_back(p.key(), p.value());
+    gradient_averager_ = std::make_unique<distributed::GradientAverager>(trainable, *config.communicator);
+  }
+}
+
+void FinetuneStep::JoinRanks() {
+  if (!config_.communicator) return;
+  std::vector<at::Tensor> state;
+  for (auto& [name, t] : classifier->state()) state.push_back(t);
+  torch::NoGradGuard no_grad;
+  config_.communicator->Broadcast(state, /*root=*/0);
 }
 
 FinetuneStep::Result FinetuneStep::Run(const FinetuneBatch& batch, const FinetuneSchedule& schedule) {
@@ -94,11 +109,22 @@ FinetuneStep::Result FinetuneStep::Run(const FinetuneBatch& batch, const Finetun
   }
   // timm's SoftTargetCrossEntropy, in fp32 whatever the forward's precision.
   auto loss = at::sum(-targets * at::log_softmax(logits.to(at::kFloat), -1), -1).mean();
-  const double value = loss.item<double>();
+  double value = loss.item<double>();
+  bool stop = schedule.stop;
+  if (c.communicator) {
+    // Every rank sees the mean loss and every stop request, so all of them stop together.
+    auto report = at::tensor({value, stop ? 1.0 : 0.0}, at::TensorOptions().dtype(at::kDouble)).to(c.device);
+    c.communicator->MarkProgress(iteration_);
+    c.communicator->AllReduceSum(report);
+    report = report.cpu();
+    value = report[0].item<double>() / static_cast<double>(c.communicator->world_size());
+    stop = report[1].item<double>() > 0;
+  }
   TORCH_CHECK(std::isfinite(value), "the loss is not finite (", value, ") at iteration ", iteration_,
               ": fine-tuning stopped. Lower the learning rate, raise warmup, or use float32/bfloat16 precision.");
   optimizer->zero_grad();
   const bool scaled = c.precision == c10::kHalf;
+  if (gradient_averager_) gradient_averager_->ExpectBackward();
   (scaled ? loss * scaler.scale : loss).backward();
   ++iteration_;
   if (scaled) {
@@ -107,7 +133,7 @@ FinetuneStep::Result FinetuneStep::Run(const FinetuneBatch& batch, const Finetun
       if (p.grad().defined()) grads.push_back(p.grad());
     if (!scaler.Unscale(grads)) {
       optimizer->zero_grad();
-      return {value, false};
+      return {value, false, stop};
     }
   }
   if (c.clip_grad > 0) torch::nn::utils::clip_grad_norm_(classifier->parameters(), c.clip_grad);
@@ -119,7 +145,7 @@ FinetuneStep::Result FinetuneStep::Run(const FinetuneBatch& batch, const Finetun
   }
   optimizer->step();
   optimizer->zero_grad();
-  return {value, true};
+  return {value, true, stop};
 }
 
 at::Tensor FinetuneStep::Normalise(const at::Tensor& pixels) const { return (pixels - mean_) / std_; }

@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "augment/mix.h"
+#include "distributed/communicator.h"
+#include "distributed/gradient_averager.h"
 #include "model/classifier.h"
 #include "train/loss_scaler.h"
 
@@ -29,8 +31,12 @@ struct FinetuneConfig {
   c10::ScalarType precision = c10::kFloat;  // autocast dtype: float32 (off), bfloat16, float16
   c10::Device device = c10::kCPU;
   // Initial weights (of what the pretrained backbone does not give) come from `seed`; the
-  // stochastic depth and the erasing noise draw from a generator of the step's own.
+  // stochastic depth and the erasing noise draw from a generator of the step's own, seeded
+  // with seed + rank.
   uint64_t seed = 0;
+  // Data parallelism (null: one process): weights start as rank 0's (after loading, call
+  // JoinRanks), gradients are averaged, the reported loss is the mean over ranks.
+  std::shared_ptr<distributed::Communicator> communicator;
 };
 
 struct FinetuneBatch {
@@ -45,6 +51,7 @@ struct FinetuneBatch {
 struct FinetuneSchedule {
   double lr = 0;  // before the layer's decay
   double weight_decay = 0;
+  bool stop = false;  // this rank wants to stop after this step (reported to every rank)
 };
 
 // One AdamW group: parameters of one layer, with or without weight decay.
@@ -71,8 +78,11 @@ class FinetuneStep {
   struct Result {
     double loss = 0;
     bool stepped = true;
+    bool stop = false;  // some rank asked to stop after this step
   };
   Result Run(const FinetuneBatch& batch, const FinetuneSchedule& schedule);
+  // Data parallelism: every rank takes rank 0's weights (call once the weights are loaded).
+  void JoinRanks();
   // Evaluation mode (no stochastic depth), no gradients: (B, classes) float32 for pixels in [0, 1].
   at::Tensor Logits(const at::Tensor& images);
 
@@ -89,8 +99,9 @@ class FinetuneStep {
   at::Tensor Normalise(const at::Tensor& pixels) const;
 
   FinetuneConfig config_;
-  at::Tensor mean_, std_;           // (1, 3, 1, 1) on the device
-  std::vector<LayerGroup> groups_;  // aligned with the optimiser's groups
+  at::Tensor mean_, std_;                                             // (1, 3, 1, 1) on the device
+  std::vector<LayerGroup> groups_;                                    // aligned with the optimiser's groups
+  std::unique_ptr<distributed::GradientAverager> gradient_averager_;  // data parallelism only
   at::Generator generator_;
   int64_t iteration_ = 0;
 };

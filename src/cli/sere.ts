@@ -26,7 +26,7 @@ import { writeReport } from "../report/report.js";
 import { type Tensor, tensor } from "../tensor.js";
 import { exportBackbone } from "../train/export.js";
 import { TaskProgress } from "../train/progress.js";
-import { signalExitCode } from "./launch.js";
+import { LAUNCH_USAGE, launchRanks, signalExitCode, takeLaunchFlags } from "./launch.js";
 import { packageVersion } from "./version.js";
 
 /** Flags every command shares: which weights, which architecture when the file does not say (each with its --help line). */
@@ -225,10 +225,14 @@ async function run(command: Command, argv: string[]): Promise<void> {
   const schema = COMMANDS[command];
   // sere report RUN_DIR: the folder may come first, without its flag
   if (command === "report" && argv[0] !== undefined && !argv[0].startsWith("-")) argv = ["--run-dir", ...argv];
-  const flags = parseFlags(argv, schema.shape, command === "finetune" ? ["preset"] : []);
+  // sere finetune --nproc-per-node N: data parallelism, one rank per process
+  const { launch, rest } = command === "finetune" ? takeLaunchFlags(argv) : { rest: argv };
+  const flags = parseFlags(rest, schema.shape, command === "finetune" ? ["preset"] : []);
   if (flags.help) {
     const presets =
-      command === "finetune" ? `  --preset NAME\n      start from a preset: ${Object.keys(FINETUNE_PRESETS).join(", ")} (none: iBOT's recipe)\n` : "";
+      command === "finetune"
+        ? `${LAUNCH_USAGE}\n\n  --preset NAME\n      start from a preset: ${Object.keys(FINETUNE_PRESETS).join(", ")} (none: iBOT's recipe)\n`
+        : "";
     process.stdout.write(`Usage: sere ${command} [--flag value ...]\n\n${presets}${flagsHelp(schema.shape)}\n`);
     return;
   }
@@ -237,6 +241,11 @@ async function run(command: Command, argv: string[]): Promise<void> {
   switch (command) {
     case "finetune": {
       const config = resolveFinetuneConfig(flags.extra.preset as string | undefined, flags.values);
+      if (launch) {
+        // Bad values fail here, once, rather than in every rank.
+        process.exitCode = await launchRanks(launch, process.argv[1]!, ["finetune", ...rest]);
+        return;
+      }
       const bar = progress("fine-tuning", "steps");
       const finetuner = new Finetuner(config, {
         say: (line) => process.stderr.write(`${line}\n`),
@@ -331,7 +340,7 @@ async function run(command: Command, argv: string[]): Promise<void> {
   }
 }
 
-const USAGE = `Usage: sere finetune [--preset NAME] [--flag value ...]   end-to-end classification from a pretrained backbone
+const USAGE = `Usage: sere finetune [--preset NAME] [--nproc-per-node N] [--flag value ...]   end-to-end classification from a pretrained backbone
        sere eval knn | sere eval linear | sere eval classify | sere features | sere attention | sere export  [--flag value ...]
        sere report RUN_DIR   one HTML page on a training run: curves, k-NN, attention maps, configuration
        sere <command> --help   lists the command's flags

@@ -93,7 +93,12 @@ export const finetuneConfigSchema = z
     resume: z.boolean().default(false).describe("continue from OUTPUT_DIR/checkpoint.pth"),
     evalEvery: positiveInt.default(1).describe("evaluate on the test split every N epochs (and after the last)"),
     maxSteps: z.number().int().min(0).default(0).describe("stop after this many steps (0: run all epochs)"),
-    threads: z.number().int().min(0).default(0).describe("LibTorch threads (0: one per core)"),
+    threads: z.number().int().min(0).default(0).describe("LibTorch threads (0: the machine's cores, shared among the ranks on one machine)"),
+    distTimeout: z
+      .number()
+      .positive()
+      .default(1800)
+      .describe("data parallelism: seconds a rank waits for the others before it fails naming the rank it misses"),
   })
   .superRefine((c, ctx) => {
     if (c.precision === "float16" && c.device === "cpu") {

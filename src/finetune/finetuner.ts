@@ -23,10 +23,11 @@ import { augmentedCrop, loadImages } from "../eval/features.js";
 import { isStoredTensor, materialize, torchLoad } from "../io/torch-load.js";
 import { modelOptionsSchema, type ResolvedModelOptions } from "../model/options.js";
 import { native } from "../native/load.js";
-import type { NativeFinetuneStep, NativeMixPlan, NativeTensor } from "../native/surface.js";
+import type { NativeCommunicator, NativeFinetuneStep, NativeMixPlan, NativeTensor } from "../native/surface.js";
 import { setThreads } from "../runtime.js";
 import { tensor } from "../tensor.js";
 import { asMap, entries, optimizerEntries } from "../train/checkpoint.js";
+import { connectRanks, rankDevice, rankEnvironment } from "../train/distributed.js";
 import { cosineScheduleAt } from "../train/schedules.js";
 import { testAccuracy } from "./classify.js";
 import { drawErasing } from "./erasing.js";
@@ -85,8 +86,14 @@ export class Finetuner {
 
   async fit(): Promise<FinetuneResult> {
     const c = this.config;
-    const say = this.hooks.say ?? (() => {});
-    setThreads(c.threads > 0 ? c.threads : availableParallelism());
+    // Data parallelism: every rank trains on its share of each batch; rank 0 writes the files.
+    const world = rankEnvironment();
+    const rank = world?.rank ?? 0;
+    const ranks = world?.worldSize ?? 1;
+    const speaks = rank === 0;
+    const say = speaks ? (this.hooks.say ?? (() => {})) : () => {};
+    setThreads(c.threads > 0 ? c.threads : Math.max(1, Math.floor(availableParallelism() / (world?.localWorldSize ?? 1))));
+    const device = rankDevice(c.device, world);
     mkdirSync(c.outputDir, { recursive: true });
     const checkpointPath = join(c.outputDir, FINETUNE_CHECKPOINT);
     if (existsSync(checkpointPath) && !c.resume) {
@@ -102,10 +109,13 @@ export class Finetuner {
     if (all.some((label) => label < 0)) throw new ConfigError(`${c.dataPath}: fine-tuning needs labelled training images, and some have no label`);
     const kept = labelledSubset(all, c.labelFraction, c.seed);
     const numClasses = Math.max(train.classes.length, 1 + all.reduce((a, b) => Math.max(a, b), -1));
-    const steps = Math.floor(kept.length / c.batchSizePerGpu);
-    if (steps === 0) throw new ConfigError(`${kept.length} training images make no batch of ${c.batchSizePerGpu}: lower --batch-size-per-gpu`);
+    const steps = Math.floor(kept.length / (c.batchSizePerGpu * ranks));
+    if (steps === 0) {
+      throw new ConfigError(`${kept.length} training images make no batch of ${c.batchSizePerGpu} x ${ranks} rank(s): lower --batch-size-per-gpu`);
+    }
 
-    const { step, size, network } = await this.buildStep(numClasses, say);
+    const communicator = world ? await connectRanks(world, { device, timeoutSeconds: c.distTimeout }) : undefined;
+    const { step, size, network } = await this.buildStep(numClasses, device, communicator, say);
     const shape = { size, numClasses, network };
     try {
       let start = { epoch: 0, iteration: 0, best: { epoch: -1, top1: -1, top5: 0 } };
@@ -113,10 +123,15 @@ export class Finetuner {
 
       const totalSteps = c.epochs * steps;
       const lastStep = c.maxSteps > 0 ? Math.min(totalSteps, c.maxSteps) : totalSteps;
-      const log = (record: object) => appendFile(join(c.outputDir, FINETUNE_LOG), `${JSON.stringify(record)}\n`);
+      const log = async (record: object) => {
+        if (speaks) await appendFile(join(c.outputDir, FINETUNE_LOG), `${JSON.stringify(record)}\n`);
+      };
+      const save = async (path: string, epoch: number, iteration: number, best: FinetuneEvaluation) => {
+        if (speaks) await step.save(path, checkpointExtras(c, epoch, iteration, best, shape));
+      };
       say(
-        `fine-tuning on ${kept.length} of ${all.length} training images (${numClasses} classes), ${steps} steps per epoch, ` +
-          `${c.epochs} epochs, input ${size} px`,
+        `fine-tuning on ${kept.length} of ${all.length} training images (${numClasses} classes), ${steps} steps per epoch` +
+          `${ranks > 1 ? ` on ${ranks} ranks` : ""}, ${c.epochs} epochs, input ${size} px`,
       );
 
       const started = performance.now();
@@ -126,7 +141,7 @@ export class Finetuner {
       let stopped = false;
       // The next batch is prepared while the step runs; a failure there surfaces when it is awaited.
       const prepare = (epoch: number, index: number) => {
-        const batch = this.prepareBatch(train, kept, epoch, index, size);
+        const batch = this.prepareBatch(train, kept, epoch, index, size, device, { rank, ranks });
         batch.catch(() => {});
         return batch;
       };
@@ -146,15 +161,15 @@ export class Finetuner {
             iterationsPerEpoch: steps,
             warmupEpochs: c.warmupEpochs,
           });
-          const { loss } = await step.run(batch, { lr, weightDecay: c.weightDecay });
+          const result = await step.run(batch, { lr, weightDecay: c.weightDecay, stop: this.hooks.signal?.aborted ?? false });
           dispose(batch);
           iteration++;
-          await log({ epoch, iteration, lr, loss, seconds: (performance.now() - started) / 1000 });
-          this.hooks.onStep?.(iteration - start.iteration, lastStep - start.iteration, loss);
-          if (this.hooks.signal?.aborted) {
+          await log({ epoch, iteration, lr, loss: result.loss, seconds: (performance.now() - started) / 1000 });
+          this.hooks.onStep?.(iteration - start.iteration, lastStep - start.iteration, result.loss);
+          if (result.stop) {
             stopped = true;
             if (prefetching) await next.then(dispose, () => {});
-            await step.save(checkpointPath, checkpointExtras(c, epoch, iteration, best, shape));
+            await save(checkpointPath, epoch, iteration, best);
             say(`stopped: wrote ${checkpointPath}; continue with --resume`);
             break;
           }
@@ -163,18 +178,20 @@ export class Finetuner {
         const epochDone = iteration === (epoch + 1) * steps;
         const finalStep = iteration >= lastStep;
         if ((epochDone && (epoch + 1) % c.evalEvery === 0) || finalStep) {
-          last = { epoch, ...(await testAccuracy(step, test, { size, device: c.device, limit: c.limit })) };
+          // Every rank classifies the test split (the same weights, the same result): no rank waits.
+          last = { epoch, ...(await testAccuracy(step, test, { size, device, limit: c.limit })) };
           await log({ epoch, iteration, test_top1: last.top1, test_top5: last.top5 });
           say(`epoch ${epoch + 1}/${c.epochs}: test top-1 ${last.top1.toFixed(2)}%, top-5 ${last.top5.toFixed(2)}%`);
           if (last.top1 > best.top1) {
             best = last;
-            await step.save(join(c.outputDir, BEST_CHECKPOINT), checkpointExtras(c, epoch + 1, iteration, best, shape));
+            await save(join(c.outputDir, BEST_CHECKPOINT), epoch + 1, iteration, best);
           }
         }
-        await step.save(checkpointPath, checkpointExtras(c, epochDone ? epoch + 1 : epoch, iteration, best, shape));
+        await save(checkpointPath, epochDone ? epoch + 1 : epoch, iteration, best);
       }
       const seconds = (performance.now() - started) / 1000;
-      const trained = (iteration - start.iteration) * c.batchSizePerGpu;
+      await communicator?.barrier();
+      const trained = (iteration - start.iteration) * c.batchSizePerGpu * ranks;
       return {
         top1: last?.top1 ?? Number.NaN,
         top5: last?.top5 ?? Number.NaN,
@@ -188,11 +205,12 @@ export class Finetuner {
       };
     } finally {
       step.dispose();
+      communicator?.dispose();
     }
   }
 
   /** The native step with the pretrained backbone loaded (or freshly initialised), and the input side. */
-  private async buildStep(numClasses: number, say: (line: string) => void) {
+  private async buildStep(numClasses: number, device: string, communicator: NativeCommunicator | undefined, say: (line: string) => void) {
     const c = this.config;
     const architecture = { arch: c.arch, embedDim: c.embedDim, depth: c.depth, numHeads: c.numHeads, mlpRatio: c.mlpRatio, patchSize: c.patchSize };
     let network: ResolvedModelOptions;
@@ -207,7 +225,7 @@ export class Finetuner {
       network = parseOptions(modelOptionsSchema, { ...architecture, imgSize: size, head: false }, "the architecture");
     }
     const step = new (native().FinetuneStep)({
-      network: { ...network, dropPathRate: c.dropPath, device: c.device },
+      network: { ...network, dropPathRate: c.dropPath, device },
       numClasses,
       meanPooling: c.pooling === "mean",
       initScale: c.initScale,
@@ -216,13 +234,15 @@ export class Finetuner {
       labelSmoothing: c.smoothing,
       normalisation: IMAGENET_NORMALISATION,
       precision: c.precision,
-      device: c.device,
+      device,
       seed: c.seed,
+      communicator,
     });
     if (backbone) {
       const state = backbone.model.state();
       try {
         await step.loadBackbone(state);
+        await step.joinRanks();
         say(`started from the backbone of ${c.pretrainedWeights} (${state.length} tensors); the head starts afresh`);
       } catch (err) {
         step.dispose();
@@ -232,6 +252,7 @@ export class Finetuner {
         backbone.model.dispose();
       }
     } else {
+      await step.joinRanks();
       say("started from random initialisation (no --pretrained-weights)");
     }
     if (size % network.patchSize !== 0) {
@@ -264,11 +285,21 @@ export class Finetuner {
   }
 
   /** Batch `index` of `epoch`: decoded, cropped and flipped, rendered, with its erasing and mixing drawn. */
-  private async prepareBatch(dataset: Dataset, kept: number[], epoch: number, index: number, size: number): Promise<Prepared> {
+  private async prepareBatch(
+    dataset: Dataset,
+    kept: number[],
+    epoch: number,
+    index: number,
+    size: number,
+    device: string,
+    at: { rank: number; ranks: number },
+  ): Promise<Prepared> {
     const c = this.config;
     const order = this.epochOrder(kept.length, epoch);
-    const random = Random.seeded(c.seed, 2, epoch, index);
-    const indices = order.slice(index * c.batchSizePerGpu, (index + 1) * c.batchSizePerGpu).map((k) => kept[k]!);
+    const random = Random.seeded(c.seed, 2, epoch, index, at.rank);
+    // This rank's share of global batch `index`: every ranks-th image of it, from its rank on.
+    const global = order.slice(index * c.batchSizePerGpu * at.ranks, (index + 1) * c.batchSizePerGpu * at.ranks);
+    const indices = global.filter((_, i) => i % at.ranks === at.rank).map((k) => kept[k]!);
     const failures = new DecodeFailures(dataset, indices.length, 1, "this batch's");
     const skipped: DecodeError[] = [];
     const loaded = await loadImages(dataset, indices, failures, skipped);
@@ -281,7 +312,7 @@ export class Finetuner {
       loaded.map((l) => l.image),
       [{ size, boxes, colour }],
       NO_NORMALISATION,
-      c.device,
+      device,
     );
     const labels = tensor(BigInt64Array.from(loaded.map((l) => BigInt(dataset.label(l.index)))), [loaded.length]);
     const plan = c.randAugmentOps > 0 ? planRandAugment(random, loaded.length, { height: size, width: size }, RAND_AUGMENT_OPTIONS(c)) : undefined;

@@ -357,6 +357,8 @@ export interface NativeFinetuneOptions {
   precision: "float32" | "bfloat16" | "float16";
   device: string;
   seed?: number;
+  /** Data parallelism: gradients averaged over the ranks, the loss reported as their mean. */
+  communicator?: NativeCommunicator;
 }
 
 /** Mixup (no box) or CutMix (the flipped batch pasted into [x0, x1) x [y0, y1)); lambda 1 without a box: none. */
@@ -398,8 +400,14 @@ export interface NativeFinetuneState {
 }
 
 export interface NativeFinetuneStep {
-  /** `stepped`: false when float16's scaled gradients overflowed and the update was skipped. */
-  run(batch: NativeFinetuneBatch, schedule: { lr: number; weightDecay: number }): Promise<{ loss: number; stepped: boolean }>;
+  /**
+   * `stepped`: false when float16's scaled gradients overflowed and the update was skipped.
+   * `stop` in: this rank wants to stop after this step; out: some rank does (all stop together).
+   */
+  run(
+    batch: NativeFinetuneBatch,
+    schedule: { lr: number; weightDecay: number; stop?: boolean },
+  ): Promise<{ loss: number; stepped: boolean; stop: boolean }>;
   /** (B, classes) logits in evaluation mode, of (B, 3, S, S) pixels in [0, 1]. */
   logits(images: NativeTensor): Promise<NativeTensor>;
   /** A pretrained backbone under a SereNetwork's `backbone.*` names (SERE heads and masked_embed are dropped). */
@@ -407,6 +415,8 @@ export interface NativeFinetuneStep {
   state(): Promise<NativeEntries>;
   save(path: string, extra: Record<string, number | string>): Promise<void>;
   restore(state: NativeFinetuneState): Promise<void>;
+  /** Data parallelism: every rank takes rank 0's weights (after loading them). */
+  joinRanks(): Promise<void>;
   parameterGroups(): NativeLayerGroup[];
   dispose(): void;
 }

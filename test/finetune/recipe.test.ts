@@ -55,21 +55,23 @@ describe("layer-wise lr decay (BEiT's get_num_layer_for_vit and get_parameter_gr
       "blocks.0.mlp.fc2.weight": [0.25, true],
       "blocks.1.norm2.bias": [0.5, false],
       "blocks.1.mlp.fc1.weight": [0.5, true],
-      "norm.weight": [1, false],
       "fc_norm.weight": [1, false],
       "fc_norm.bias": [1, false],
       "head.weight": [1, true],
       "head.bias": [1, false],
     };
     for (const [name, [scale, decayed]] of Object.entries(expected)) expect(byName.get(name), name).toEqual({ scale, decayed });
-    // every parameter is in exactly one group: 4 embedding tensors, 12 per block, 2 + 2 + 2 at the top
-    expect(byName.size).toBe(4 + 2 * 12 + 6);
+    // every parameter is in exactly one group: 4 embedding tensors, 12 per block, fc_norm and head at
+    // the top; the final norm, which mean pooling leaves unused, in none
+    expect(byName.size).toBe(4 + 2 * 12 + 4);
+    expect(byName.has("norm.weight")).toBe(false);
   });
 
   it("layer decay 1 leaves every lr as given", () => {
     const step = finetuneStep(false, 1);
     expect(new Set(step.parameterGroups().map((g) => g.lrScale))).toEqual(new Set([1]));
     expect(step.parameterGroups().flatMap((g) => g.names)).not.toContain("fc_norm.weight");
+    expect(step.parameterGroups().flatMap((g) => g.names)).toContain("norm.weight");
     step.dispose();
   });
 });
