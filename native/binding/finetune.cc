@@ -36,6 +36,7 @@ train::FinetuneConfig FinetuneConfigFrom(const Napi::Object& o) {
   c.layer_decay = NumberField(o, "layerDecay");
   c.clip_grad = NumberField(o, "clipGrad");
   c.label_smoothing = NumberField(o, "labelSmoothing");
+  if (auto decay = OptionalField(o, "emaDecay")) c.ema_decay = AsNumber(*decay, "option `emaDecay`");
   Napi::Object normalisation = ObjectField(o, "normalisation");
   c.mean = NumbersField<double>(normalisation, "mean");
   c.std = NumbersField<double>(normalisation, "std");
@@ -134,13 +135,14 @@ class FinetuneStep : public Napi::ObjectWrap<FinetuneStep> {
     });
   }
 
-  // logits(images) -> Promise<Tensor> (B, classes), in evaluation mode.
+  // logits(images, ema?) -> Promise<Tensor> (B, classes), in evaluation mode.
   Napi::Value Logits(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return Guard(env, [&] {
-      auto images = TensorArg(info, 0, "logits(images): images");
-      return Locked(env, [images](train::FinetuneStep& step) -> Finish {
-        auto logits = step.Logits(images).cpu();
+      auto images = TensorArg(info, 0, "logits(images, ema): images");
+      const bool ema = info.Length() > 1 && !info[1].IsUndefined() && BoolArg(info, 1, "logits(images, ema): ema");
+      return Locked(env, [images, ema](train::FinetuneStep& step) -> Finish {
+        auto logits = step.Logits(images, ema).cpu();
         return [logits](Napi::Env env) { return Tensor::New(env, logits); };
       });
     });
@@ -158,11 +160,14 @@ class FinetuneStep : public Napi::ObjectWrap<FinetuneStep> {
     });
   }
 
-  // state() -> Promise of the classifier's [name, Tensor] pairs (flat names, detached copies).
+  // state(ema?) -> Promise of the classifier's (or its moving average's) [name, Tensor] pairs
+  // (flat names, detached copies).
   Napi::Value State(const Napi::CallbackInfo& info) {
     return Guard(info.Env(), [&] {
-      return Locked(info.Env(), [](train::FinetuneStep& step) -> Finish {
-        auto entries = step.classifier->state();
+      const bool ema = info.Length() > 0 && !info[0].IsUndefined() && BoolArg(info, 0, "state(ema): ema");
+      return Locked(info.Env(), [ema](train::FinetuneStep& step) -> Finish {
+        TORCH_CHECK(!ema || step.ema, "this fine-tuning keeps no moving average of its weights (ema_decay is 0)");
+        auto entries = (ema ? step.ema : step.classifier)->state();
         for (auto& e : entries) e.second = e.second.detach().cpu().clone();
         return [entries](Napi::Env env) { return EntriesToJs(env, entries).As<Napi::Value>(); };
       });
@@ -182,13 +187,14 @@ class FinetuneStep : public Napi::ObjectWrap<FinetuneStep> {
     });
   }
 
-  // restore({ model, optimizer, iteration, lossScale?, goodSteps?, cpuGenerator? }) -> Promise<void>
+  // restore({ model, modelEma?, optimizer, iteration, lossScale?, goodSteps?, cpuGenerator? }) -> Promise<void>
   Napi::Value Restore(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return Guard(env, [&] {
       Napi::Object o = ObjectArg(info, 0, "fine-tuning state");
       train::FinetuneState state;
       state.model = EntriesFromJs(env, Field(o, "model"));
+      if (auto average = OptionalField(o, "modelEma")) state.model_ema = EntriesFromJs(env, *average);
       state.optimizer = EntriesFromJs(env, Field(o, "optimizer"));
       state.iteration = IntField(o, "iteration");
       if (auto scale = OptionalField(o, "lossScale")) state.loss_scale = AsNumber(*scale, "option `lossScale`");

@@ -42,6 +42,7 @@ void RestoreTrainingState(SereStep& step, const TrainingState& state) {
 void SaveFinetuneCheckpoint(const std::string& path, FinetuneStep& step, const c10::impl::GenericDict& extra) {
   c10::impl::GenericDict out(c10::StringType::get(), c10::AnyType::get());
   out.insert("model", TensorDict(step.classifier->state()));
+  if (step.ema && step.ema_started) out.insert("model_ema", TensorDict(step.ema->state()));
   out.insert("optimizer", OptimizerStateDict(*step.optimizer));
   out.insert("fp16_scaler", LossScalerDict(step.scaler));
   out.insert("iteration", step.iteration());
@@ -52,6 +53,10 @@ void SaveFinetuneCheckpoint(const std::string& path, FinetuneStep& step, const c
 
 void RestoreFinetuneState(FinetuneStep& step, const FinetuneState& state) {
   step.classifier->load_state(state.model);
+  if (step.ema && !state.model_ema.empty()) {
+    step.ema->load_state(state.model_ema);
+    step.ema_started = true;
+  }
   RestoreOptimizerState(*step.optimizer, state.optimizer);
   step.scaler.scale = state.loss_scale;
   step.scaler.good_steps = state.good_steps;

@@ -31,11 +31,13 @@ struct TrainingState {
 void RestoreTrainingState(SereStep& step, const TrainingState& state);
 
 // A fine-tuning checkpoint, laid out as BEiT's and iBOT's: {"model": the classifier's
-// flat state, "optimizer", "fp16_scaler", "iteration", "cpu_generator", ...extra}.
+// flat state, "model_ema" (with a moving average), "optimizer", "fp16_scaler", "iteration",
+// "cpu_generator", ...extra}.
 void SaveFinetuneCheckpoint(const std::string& path, FinetuneStep& step, const c10::impl::GenericDict& extra);
 
 struct FinetuneState {
   model::NamedTensors model;
+  model::NamedTensors model_ema;  // empty: the average (if kept) starts afresh
   model::NamedTensors optimizer;  // as TrainingState::optimizer
   double loss_scale = 65536.0;
   int64_t good_steps = 0;

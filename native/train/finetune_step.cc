@@ -52,6 +52,13 @@ FinetuneStep::FinetuneStep(const FinetuneConfig& config) : config_(config) {
   {
     SeededConstruction seeded(config.seed);
     classifier = model::Classifier(config.classifier);
+    if (config.ema_decay > 0) ema = model::Classifier(config.classifier);
+  }
+  TORCH_CHECK(config.ema_decay >= 0 && config.ema_decay < 1, "the EMA decay must be in [0, 1), got ", config.ema_decay);
+  if (ema) {
+    ema->to(config.device);
+    ema->eval();
+    for (auto& p : ema->parameters()) p.set_requires_grad(false);
   }
   TORCH_CHECK(config.mean.size() == 3 && config.std.size() == 3,
               "the normalisation needs a mean and a std per channel");
@@ -145,21 +152,41 @@ FinetuneStep::Result FinetuneStep::Run(const FinetuneBatch& batch, const Finetun
   }
   optimizer->step();
   optimizer->zero_grad();
+  UpdateEma();
   return {value, true, stop};
+}
+
+void FinetuneStep::UpdateEma() {
+  if (!ema) return;
+  torch::NoGradGuard no_grad;
+  auto weights = classifier->state();
+  auto averages = ema->state();
+  const double decay = ema_started ? config_.ema_decay : 0.0;  // the first update copies
+  for (size_t i = 0; i < weights.size(); ++i) {
+    auto& average = averages[i].second;
+    const auto& w = weights[i].second;
+    if (average.is_floating_point())
+      average.mul_(decay).add_(w.detach(), 1.0 - decay);
+    else
+      average.copy_(w);
+  }
+  ema_started = true;
 }
 
 at::Tensor FinetuneStep::Normalise(const at::Tensor& pixels) const { return (pixels - mean_) / std_; }
 
-at::Tensor FinetuneStep::Logits(const at::Tensor& images) {
-  const bool was_training = classifier->is_training();
-  classifier->eval();
+at::Tensor FinetuneStep::Logits(const at::Tensor& images, bool use_ema) {
+  TORCH_CHECK(!use_ema || ema, "this fine-tuning keeps no moving average of its weights (ema_decay is 0)");
+  auto& network = use_ema ? ema : classifier;
+  const bool was_training = network->is_training();
+  network->eval();
   torch::NoGradGuard no_grad;
   at::Tensor logits;
   {
     AutocastRegion autocast(config_.device.type(), config_.precision);
-    logits = classifier->forward(Normalise(images.to(config_.device, at::kFloat)));
+    logits = network->forward(Normalise(images.to(config_.device, at::kFloat)));
   }
-  classifier->train(was_training);
+  network->train(was_training);
   return logits.to(at::kFloat);
 }
 

@@ -26,6 +26,9 @@ struct FinetuneConfig {
   double layer_decay = 0.75;
   double clip_grad = 0.0;  // the gradients' global norm limit; 0 = off
   double label_smoothing = 0.1;
+  // An exponential moving average of the weights (timm's ModelEmaV2: every parameter and
+  // buffer, after every update): ema = decay * ema + (1 - decay) * weights. 0: none.
+  double ema_decay = 0.0;
   // The classifier sees (pixels in [0, 1] - mean) / std, per channel.
   std::vector<double> mean{0.485, 0.456, 0.406}, std{0.229, 0.224, 0.225};
   c10::ScalarType precision = c10::kFloat;  // autocast dtype: float32 (off), bfloat16, float16
@@ -83,8 +86,13 @@ class FinetuneStep {
   Result Run(const FinetuneBatch& batch, const FinetuneSchedule& schedule);
   // Data parallelism: every rank takes rank 0's weights (call once the weights are loaded).
   void JoinRanks();
-  // Evaluation mode (no stochastic depth), no gradients: (B, classes) float32 for pixels in [0, 1].
-  at::Tensor Logits(const at::Tensor& images);
+  // Evaluation mode (no stochastic depth), no gradients: (B, classes) float32 for pixels in [0, 1];
+  // `ema`: of the weights' moving average.
+  at::Tensor Logits(const at::Tensor& images, bool ema = false);
+  // The moving average's network (null without ema_decay), and whether it has started (it
+  // starts as a copy of the weights at the first step).
+  model::Classifier ema{nullptr};
+  bool ema_started = false;
 
   model::Classifier classifier{nullptr};
   std::unique_ptr<torch::optim::AdamW> optimizer;
@@ -97,6 +105,7 @@ class FinetuneStep {
 
  private:
   at::Tensor Normalise(const at::Tensor& pixels) const;
+  void UpdateEma();
 
   FinetuneConfig config_;
   at::Tensor mean_, std_;                                             // (1, 3, 1, 1) on the device

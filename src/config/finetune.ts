@@ -60,6 +60,8 @@ export const finetuneConfigSchema = z
       .max(1)
       .default(0.65)
       .describe("layer-wise lr decay: block i gets lr * layerDecay^(depth - i), the embeddings layerDecay^(depth + 1); 1: off"),
+    modelEma: z.boolean().default(false).describe("keep a moving average of the weights (timm's ModelEmaV2) and report its test accuracy too"),
+    modelEmaDecay: z.number().min(0).lt(1).default(0.9999).describe("the moving average's decay per step"),
     clipGrad: z.number().min(0).default(0).describe("limit of the gradients' global norm (0: no clipping, the recipe's default)"),
     precision: z
       .enum(["float32", "bfloat16", "float16"])
@@ -146,6 +148,8 @@ export const FINETUNE_PRESETS = {
     layerDecay: 1,
     initScale: 1,
     dropPath: 0.1,
+    modelEma: true, // DeiT's --model-ema, decay 0.99996
+    modelEmaDecay: 0.99996,
   },
   // The demo: the default pretraining run's network on Fashion-MNIST, about 8 minutes on 2 CPU
   // cores (10 passes of 937 steps, with a test evaluation after each). From 1-epoch trials (README, "Fine-tuning"): ImageNet's regularisation (RandAugment,

@@ -23,11 +23,13 @@ export interface ClassifyOptions {
   batchSize?: number;
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
+  /** The weights' moving average instead of the weights. */
+  ema?: boolean;
 }
 
 /** Top-1 / top-5 accuracy (percent) on `dataset`: DINO's centre crops, logits in evaluation mode. */
 export async function testAccuracy(step: NativeFinetuneStep, dataset: Dataset, o: ClassifyOptions): Promise<{ top1: number; top5: number }> {
-  const { features: logits, labels } = await extractFeatures(dataset, (images) => step.logits(images), {
+  const { features: logits, labels } = await extractFeatures(dataset, (images) => step.logits(images, o.ema ?? false), {
     size: o.size,
     batchSize: o.batchSize ?? 256,
     device: o.device,

@@ -180,8 +180,19 @@ export class Finetuner {
         if ((epochDone && (epoch + 1) % c.evalEvery === 0) || finalStep) {
           // Every rank classifies the test split (the same weights, the same result): no rank waits.
           last = { epoch, ...(await testAccuracy(step, test, { size, device, limit: c.limit })) };
-          await log({ epoch, iteration, test_top1: last.top1, test_top5: last.top5 });
-          say(`epoch ${epoch + 1}/${c.epochs}: test top-1 ${last.top1.toFixed(2)}%, top-5 ${last.top5.toFixed(2)}%`);
+          // The best checkpoint follows the weights themselves, as iBOT's; the average is reported beside them.
+          const average = c.modelEma ? await testAccuracy(step, test, { size, device, limit: c.limit, ema: true }) : undefined;
+          await log({
+            epoch,
+            iteration,
+            test_top1: last.top1,
+            test_top5: last.top5,
+            ...(average ? { test_top1_ema: average.top1, test_top5_ema: average.top5 } : {}),
+          });
+          say(
+            `epoch ${epoch + 1}/${c.epochs}: test top-1 ${last.top1.toFixed(2)}%, top-5 ${last.top5.toFixed(2)}%` +
+              (average ? `; moving average ${average.top1.toFixed(2)}%, ${average.top5.toFixed(2)}%` : ""),
+          );
           if (last.top1 > best.top1) {
             best = last;
             await save(join(c.outputDir, BEST_CHECKPOINT), epoch + 1, iteration, best);
@@ -232,6 +243,7 @@ export class Finetuner {
       layerDecay: c.layerDecay,
       clipGrad: c.clipGrad,
       labelSmoothing: c.smoothing,
+      emaDecay: c.modelEma ? c.modelEmaDecay : 0,
       normalisation: IMAGENET_NORMALISATION,
       precision: c.precision,
       device,
@@ -266,6 +278,7 @@ export class Finetuner {
   private async restore(step: NativeFinetuneStep, path: string, say: (line: string) => void) {
     const root = asMap(await torchLoad(path), "top-level dict", path);
     const model = entries(asMap(root.get("model"), '"model"', path), path);
+    const modelEma = root.get("model_ema") instanceof Map ? entries(root.get("model_ema") as Map<unknown, unknown>, path) : undefined;
     const optimizer = optimizerEntries(root, path);
     const generator = root.get("cpu_generator");
     const cpuGenerator = isStoredTensor(generator) ? materialize(generator, `${path}: cpu_generator`) : undefined;
@@ -274,9 +287,9 @@ export class Finetuner {
     const lossScale = scaler instanceof Map ? Number(scaler.get("scale")) : undefined;
     const goodSteps = scaler instanceof Map ? Number(scaler.get("_growth_tracker")) : undefined;
     try {
-      await step.restore({ model, optimizer, iteration, lossScale, goodSteps, cpuGenerator });
+      await step.restore({ model, modelEma, optimizer, iteration, lossScale, goodSteps, cpuGenerator });
     } finally {
-      for (const [, t] of [...model, ...optimizer]) t.dispose();
+      for (const [, t] of [...model, ...(modelEma ?? []), ...optimizer]) t.dispose();
       cpuGenerator?.dispose();
     }
     const best = { epoch: Number(root.get("best_epoch") ?? -1), top1: Number(root.get("best_top1") ?? -1), top5: Number(root.get("best_top5") ?? 0) };

@@ -352,6 +352,8 @@ export interface NativeFinetuneOptions {
   /** The gradients' global norm limit; 0: off. */
   clipGrad: number;
   labelSmoothing: number;
+  /** A moving average of the weights after every update (timm's ModelEmaV2); 0 or absent: none. */
+  emaDecay?: number;
   /** The classifier sees (pixels - mean) / std, per channel. */
   normalisation: { mean: readonly number[]; std: readonly number[] };
   precision: "float32" | "bfloat16" | "float16";
@@ -390,6 +392,8 @@ export interface NativeLayerGroup {
 export interface NativeFinetuneState {
   /** The classifier's flat state (timm's names). */
   model: NativeEntries;
+  /** Its moving average's; absent: the average (if kept) starts afresh. */
+  modelEma?: NativeEntries;
   /** As NativeTrainingState.optimizer. */
   optimizer: NativeEntries;
   iteration: number;
@@ -408,11 +412,12 @@ export interface NativeFinetuneStep {
     batch: NativeFinetuneBatch,
     schedule: { lr: number; weightDecay: number; stop?: boolean },
   ): Promise<{ loss: number; stepped: boolean; stop: boolean }>;
-  /** (B, classes) logits in evaluation mode, of (B, 3, S, S) pixels in [0, 1]. */
-  logits(images: NativeTensor): Promise<NativeTensor>;
+  /** (B, classes) logits in evaluation mode, of (B, 3, S, S) pixels in [0, 1]; `ema`: of the moving average. */
+  logits(images: NativeTensor, ema?: boolean): Promise<NativeTensor>;
   /** A pretrained backbone under a SereNetwork's `backbone.*` names (SERE heads and masked_embed are dropped). */
   loadBackbone(entries: NativeEntries): Promise<void>;
-  state(): Promise<NativeEntries>;
+  /** The classifier's state, or with `ema` its moving average's (flat names, copies). */
+  state(ema?: boolean): Promise<NativeEntries>;
   save(path: string, extra: Record<string, number | string>): Promise<void>;
   restore(state: NativeFinetuneState): Promise<void>;
   /** Data parallelism: every rank takes rank 0's weights (after loading them). */

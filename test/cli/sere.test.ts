@@ -149,7 +149,19 @@ describe.runIf(hasFashionMnist())("sere", () => {
 
   it("finetune trains a classifier from the run's backbone: log, checkpoints, accuracy; eval classify agrees; --resume continues", () => {
     const out = join(dir, "finetune");
-    const args = ["finetune", "--pretrained-weights", checkpoint, "--data-path", FASHION_MNIST, "--limit", "64", "--batch-size-per-gpu", "16"];
+    const args = [
+      "finetune",
+      "--pretrained-weights",
+      checkpoint,
+      "--data-path",
+      FASHION_MNIST,
+      "--limit",
+      "64",
+      "--batch-size-per-gpu",
+      "16",
+      "--model-ema",
+      "true",
+    ];
     const first = sere([...args, "--epochs", "2", "--warmup-epochs", "0.5", "--lr", "1e-3", "--max-steps", "5", "--output-dir", out]);
     expect(first.status, first.stderr).toBe(0);
     expect(first.stderr).toMatch(/started from the backbone of .*checkpoint\.pth \(\d+ tensors\); the head starts afresh/);
@@ -163,6 +175,7 @@ describe.runIf(hasFashionMnist())("sere", () => {
       .map((line) => JSON.parse(line) as Record<string, number>);
     expect(log.filter((r) => "loss" in r).map((r) => r.iteration)).toEqual([1, 2, 3, 4, 5]);
     expect(log.at(-1)).toMatchObject({ test_top1: result.top1, test_top5: result.top5 });
+    expect(log.at(-1)!.test_top1_ema).toBeGreaterThanOrEqual(0); // the moving average's accuracy beside
     for (const file of ["checkpoint.pth", "best.pth"]) expect(existsSync(join(out, file)), file).toBe(true);
 
     const classify = sere([
@@ -212,7 +225,7 @@ describe("sere --help", () => {
       const flags = lines.flatMap((line, i) => (line.startsWith("  --") ? [[line, lines[i + 1] ?? ""] as const] : []));
       expect(flags.length).toBeGreaterThan(2);
       // the description on the next line, or (the launcher's flags) beside the flag
-    for (const [flag, description] of flags) expect(/^ {6}\S/.test(description) || /^ {2}--\S+( \S+)? {2,}\S/.test(flag), flag).toBe(true);
+      for (const [flag, description] of flags) expect(/^ {6}\S/.test(description) || /^ {2}--\S+( \S+)? {2,}\S/.test(flag), flag).toBe(true);
     },
   );
 });

@@ -11,8 +11,9 @@ import { modelOptionsSchema, tensor } from "../../src/index.js";
 import { native } from "../../src/native/load.js";
 
 const TINY = modelOptionsSchema.parse({ arch: "custom", embedDim: 8, depth: 2, numHeads: 2, patchSize: 4, imgSize: 8, head: false });
-const finetuneStep = (meanPooling: boolean, layerDecay: number) =>
+const finetuneStep = (meanPooling: boolean, layerDecay: number, emaDecay = 0) =>
   new (native().FinetuneStep)({
+    emaDecay,
     network: TINY,
     numClasses: 3,
     meanPooling,
@@ -96,6 +97,39 @@ describe("RandAugment in the step", () => {
     const beforehand = await loss(await native().testing.randAugment(pixels, ops, magnitudes));
     expect(planned).toBeCloseTo(beforehand, 6);
     expect(Math.abs(planned - (await loss(pixels)))).toBeGreaterThan(1e-4);
+  });
+});
+
+describe("the weights' moving average (timm's ModelEmaV2)", () => {
+  it("starts as the weights after the first update, then follows decay * average + (1 - decay) * weights", async () => {
+    const step = finetuneStep(false, 0.75, 0.9);
+    const pixels = tensor(
+      Float32Array.from({ length: 2 * 3 * 8 * 8 }, (_, i) => ((i * 53) % 256) / 255),
+      [2, 3, 8, 8],
+    );
+    const batch = { images: pixels, labels: tensor(BigInt64Array.of(0n, 2n), [2]), mix: { lambda: 1 } };
+    const weightsOf = async (ema: boolean) => new Map((await step.state(ema)).map(([n, t]) => [n, [...(t.toArray() as Float32Array)]]));
+    await step.run(batch, { lr: 1e-2, weightDecay: 0.05 });
+    const first = await weightsOf(false);
+    expect(await weightsOf(true)).toEqual(first);
+    await step.run(batch, { lr: 1e-2, weightDecay: 0.05 });
+    const second = await weightsOf(false);
+    const average = await weightsOf(true);
+    for (const name of ["blocks.0.attn.qkv.weight", "head.weight", "pos_embed"]) {
+      const byHand = first.get(name)!.map((v, i) => 0.9 * v + 0.1 * second.get(name)![i]!);
+      expectClose(average.get(name)!, byHand, 6);
+      expect(Math.max(...second.get(name)!.map((v, i) => Math.abs(v - first.get(name)![i]!)))).toBeGreaterThan(1e-4);
+    }
+    // and the average classifies: its logits differ from the weights'
+    const [mine, theirs] = [await step.logits(pixels), await step.logits(pixels, true)].map((t) => [...(t.toArray() as Float32Array)]);
+    expect(mine).not.toEqual(theirs);
+    step.dispose();
+  });
+
+  it("is refused by name where none is kept", async () => {
+    const step = finetuneStep(false, 0.75);
+    await expect(step.state(true)).rejects.toThrow(/keeps no moving average of its weights/);
+    step.dispose();
   });
 });
 
