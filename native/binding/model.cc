@@ -84,6 +84,7 @@ class Model : public Napi::ObjectWrap<Model> {
          InstanceMethod<&Model::LoadState>("loadState"), InstanceMethod<&Model::Features>("features"),
          InstanceMethod<&Model::LastSelfAttention>("lastSelfAttention"),
          InstanceMethod<&Model::IntermediateLayers>("intermediateLayers"),
+         InstanceMethod<&Model::EvaluationFeatures>("evaluationFeatures"),
          InstanceMethod<&Model::TrainingForward>("trainingForward"), InstanceMethod<&Model::Dispose>("dispose"),
          InstanceMethod<&Model::Disposed>("isDisposed")});
   }
@@ -181,6 +182,15 @@ class Model : public Napi::ObjectWrap<Model> {
     return Inference(info, true, [all_tokens](SereNetwork& net, const at::Tensor& images) {
       auto tokens = net->backbone->tokens(images);
       return std::vector<at::Tensor>{all_tokens ? tokens : tokens.select(1, 0).contiguous()};
+    });
+  }
+
+  // evaluationFeatures(images, nLastBlocks, avgpoolPatchtokens): DINO's evaluation features.
+  Napi::Value EvaluationFeatures(const Napi::CallbackInfo& info) {
+    int64_t n = IntArg(info, 1, "evaluationFeatures(images, nLastBlocks, avgpool): nLastBlocks");
+    bool avgpool = BoolArg(info, 2, "evaluationFeatures(images, nLastBlocks, avgpool): avgpool");
+    return Inference(info, true, [n, avgpool](SereNetwork& net, const at::Tensor& images) {
+      return std::vector<at::Tensor>{net->backbone->evaluation_features(images, n, avgpool)};
     });
   }
 

@@ -218,4 +218,15 @@ std::vector<at::Tensor> VisionTransformerImpl::intermediate_layers(const at::Ten
   return outputs;
 }
 
+at::Tensor VisionTransformerImpl::evaluation_features(const at::Tensor& images, int64_t n, bool avgpool) {
+  auto layers = intermediate_layers(images, n);
+  std::vector<at::Tensor> parts;
+  for (const auto& layer : layers) parts.push_back(layer.select(1, 0));
+  if (avgpool) {
+    const auto& last = layers.back();
+    parts.push_back(last.narrow(1, 1, last.size(1) - 1).mean(1));
+  }
+  return at::cat(parts, 1).contiguous();
+}
+
 }  // namespace sere::model

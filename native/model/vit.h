@@ -84,6 +84,10 @@ class VisionTransformerImpl : public torch::nn::Module {
   at::Tensor last_self_attention(const at::Tensor& images);
   // Outputs of the last n blocks, each after the final norm.
   std::vector<at::Tensor> intermediate_layers(const at::Tensor& images, int64_t n);
+  // DINO's evaluation features (eval_linear.py --n_last_blocks, --avgpool_patchtokens): the CLS
+  // tokens of the last n blocks, concatenated, and with `avgpool` the last block's mean patch
+  // token after them: (B, (n + avgpool) * D).
+  at::Tensor evaluation_features(const at::Tensor& images, int64_t n, bool avgpool);
 
   const BackboneConfig& config() const { return config_; }
   // Every block's stochastic depth draws from `generator` (see BlockImpl).

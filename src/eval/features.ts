@@ -61,24 +61,7 @@ export interface TokenChoice {
 export function clsFeatures(model: Model, choice: TokenChoice = {}): Embed {
   const n = choice.nLastBlocks ?? 1;
   if (n === 1 && !choice.avgpoolPatchtokens) return (images) => model.features(images);
-  return async (images) => {
-    const blocks = await model.intermediateLayers(images, n);
-    const [batch, tokens, dim] = blocks[0]!.shape() as [number, number, number];
-    const parts = n + (choice.avgpoolPatchtokens ? 1 : 0);
-    const out = new Float32Array(batch * parts * dim);
-    blocks.forEach((block, k) => {
-      const values = block.toArray() as Float32Array;
-      for (let b = 0; b < batch; b++) out.set(values.subarray(b * tokens * dim, b * tokens * dim + dim), (b * parts + k) * dim);
-      if (k === n - 1 && choice.avgpoolPatchtokens) {
-        for (let b = 0; b < batch; b++) {
-          const mean = out.subarray((b * parts + n) * dim, (b * parts + n + 1) * dim);
-          for (let t = 1; t < tokens; t++) for (let d = 0; d < dim; d++) mean[d]! += values[(b * tokens + t) * dim + d]! / (tokens - 1);
-        }
-      }
-      block.dispose();
-    });
-    return tensor(out, [batch, parts * dim]);
-  };
+  return (images) => model.evaluationFeatures(images, { nLastBlocks: n, avgpoolPatchtokens: choice.avgpoolPatchtokens ?? false });
 }
 
 /** The normalised pixels themselves, flattened: the baseline a pretrained model must beat. */

@@ -69,6 +69,19 @@ export class Model {
   }
 
   /** The outputs of the last `n` blocks, each after the final norm, (B, 1+N, D). */
+  /**
+   * DINO's evaluation features (eval_linear.py's --n_last_blocks, --avgpool_patchtokens): the
+   * CLS tokens of the last n blocks (each after the final norm), concatenated, and optionally
+   * the last block's mean patch token after them: (B, (n + avgpool) * D).
+   */
+  async evaluationFeatures(images: ImageBatch | Tensor, options: { nLastBlocks?: number; avgpoolPatchtokens?: boolean } = {}): Promise<Tensor> {
+    const n = options.nLastBlocks ?? 1;
+    if (!Number.isInteger(n) || n < 1 || n > this.options.depth) {
+      throw new RangeError(`evaluationFeatures: nLastBlocks must be an integer in [1, ${this.options.depth}], got ${n}`);
+    }
+    return this.withImages(images, (t) => this.handle.evaluationFeatures(t, n, options.avgpoolPatchtokens ?? false));
+  }
+
   async intermediateLayers(images: ImageBatch | Tensor, n: number): Promise<Tensor[]> {
     if (!Number.isInteger(n) || n < 1 || n > this.options.depth) {
       throw new RangeError(`intermediateLayers: n must be an integer in [1, ${this.options.depth}], got ${n}`);

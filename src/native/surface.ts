@@ -93,6 +93,8 @@ export interface NativeModel {
   features(images: NativeTensor, what: "cls" | "tokens"): Promise<NativeTensor>;
   lastSelfAttention(images: NativeTensor): Promise<NativeTensor>;
   intermediateLayers(images: NativeTensor, n: number): Promise<NativeTensor[]>;
+  /** DINO's evaluation features: the last n blocks' CLS tokens, concatenated, then (avgpool) the mean patch token. */
+  evaluationFeatures(images: NativeTensor, nLastBlocks: number, avgpoolPatchtokens: boolean): Promise<NativeTensor>;
   trainingForward(images: NativeTensor, options: { mask?: NativeTensor; local: boolean }): Promise<NativeTrainingOutputs>;
   dispose(): void;
   [Symbol.dispose](): void;
