@@ -1,0 +1,67 @@
+// The fine-tuning configuration: iBOT's recipe by default, the presets' published values, and
+// bad values refused by name with what to do.
+import { describe, expect, it } from "vitest";
+
+import { FINETUNE_PRESETS, finetuneConfigSchema, resolveFinetuneConfig } from "../../src/config/finetune.js";
+
+const data = { dataPath: "/data" };
+
+describe("the fine-tuning configuration", () => {
+  it("defaults to iBOT's run_class_finetuning.py and run.sh imagenet_cls values", () => {
+    const c = finetuneConfigSchema.parse(data);
+    expect(c).toMatchObject({
+      epochs: 100,
+      warmupEpochs: 20,
+      batchSizePerGpu: 128,
+      lr: 4e-3,
+      minLr: 1e-6,
+      weightDecay: 0.05,
+      layerDecay: 0.65,
+      dropPath: 0.1,
+      smoothing: 0.1,
+      mixup: 0.8,
+      cutmix: 1,
+      mixupProb: 1,
+      mixupSwitchProb: 0.5,
+      reprob: 0.25,
+      randAugmentOps: 2,
+      randAugmentMagnitude: 9,
+      initScale: 0.001,
+      pooling: "cls",
+      clipGrad: 0,
+      modelEma: false,
+    });
+  });
+
+  it("has the published commands' values in its ImageNet presets", () => {
+    expect(resolveFinetuneConfig("vit-small-imagenet-finetune", {})).toMatchObject({
+      arch: "vit_small",
+      epochs: 200,
+      dropPath: 0.1,
+      layerDecay: 0.75,
+    });
+    expect(resolveFinetuneConfig("vit-base-imagenet-finetune", {})).toMatchObject({ arch: "vit_base", epochs: 100, dropPath: 0.2, layerDecay: 0.65 });
+    expect(resolveFinetuneConfig("deit-transfer-finetune", {})).toMatchObject({
+      layerDecay: 1,
+      lr: 1.125e-5,
+      minLr: 1e-5,
+      warmupEpochs: 5,
+      modelEma: true,
+    });
+    expect(Object.keys(FINETUNE_PRESETS)).toContain("fashion-mnist-tiny-finetune");
+  });
+
+  it("refuses bad values by name, with the fix", () => {
+    expect(() => resolveFinetuneConfig("no-such-preset", data)).toThrow(
+      /unknown fine-tuning preset "no-such-preset"; the presets are vit-small-imagenet-finetune/,
+    );
+    expect(() => resolveFinetuneConfig(undefined, { ...data, precision: "float16" })).toThrow(
+      /precision: float16 needs a CUDA device; on the CPU use "bfloat16" or "float32"/,
+    );
+    expect(() => resolveFinetuneConfig(undefined, { ...data, epochs: 5 })).toThrow(
+      /warmupEpochs: warmup \(20 epochs\) is longer than the run \(5 epochs\)/,
+    );
+    expect(() => resolveFinetuneConfig(undefined, { ...data, labelFraction: 0 })).toThrow(/labelFraction/);
+    expect(() => resolveFinetuneConfig(undefined, {})).toThrow(/dataPath/);
+  });
+});
