@@ -3,6 +3,8 @@
 #include <map>
 #include <sstream>
 
+#include "model/names.h"
+
 namespace sere::model {
 
 SereNetworkImpl::SereNetworkImpl(const NetworkConfig& config) : config_(config) {
@@ -38,9 +40,7 @@ std::string ListOf(const std::vector<std::string>& items) {
   return out.str();
 }
 
-bool IsSharedAlias(const std::string& name) { return name.rfind("head.last_layer2.", 0) == 0; }
-
-bool StartsWith(const std::string& name, const char* prefix) { return name.rfind(prefix, 0) == 0; }
+bool IsSharedAlias(const std::string& name) { return StartsWith(name, "head.last_layer2."); }
 
 }  // namespace
 

@@ -54,7 +54,7 @@ bool IsTrainingOnly(const std::string& name);
 // comes back when the scope ends, so inference between training steps leaves training alone.
 class InferenceScope {
  public:
-  explicit InferenceScope(SereNetworkImpl& network) : network_(network), was_training_(network.is_training()) {
+  explicit InferenceScope(torch::nn::Module& network) : network_(network), was_training_(network.is_training()) {
     network_.eval();
   }
   ~InferenceScope() { network_.train(was_training_); }
@@ -62,7 +62,7 @@ class InferenceScope {
   InferenceScope& operator=(const InferenceScope&) = delete;
 
  private:
-  SereNetworkImpl& network_;
+  torch::nn::Module& network_;
   bool was_training_;
   torch::NoGradGuard no_grad_;
 };

@@ -7,18 +7,13 @@
 
 #include "augment/erasing.h"
 #include "augment/rand_augment.h"
+#include "model/names.h"
 #include "runtime/precision.h"
 #include "runtime/random.h"
 
 namespace sere::train {
-namespace {
 
-bool StartsWith(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
-bool EndsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-}  // namespace
+using model::StartsWith;
 
 int64_t LayerOf(const std::string& name, int64_t depth) {
   if (name == "cls_token" || name == "pos_embed" || StartsWith(name, "patch_embed.")) return 0;
@@ -27,7 +22,7 @@ int64_t LayerOf(const std::string& name, int64_t depth) {
 }
 
 bool IsDecayed(const std::string& name, const at::Tensor& parameter) {
-  return !(parameter.dim() == 1 || EndsWith(name, ".bias") || name == "cls_token" || name == "pos_embed");
+  return !(parameter.dim() == 1 || model::IsBias(name) || name == "cls_token" || name == "pos_embed");
 }
 
 std::vector<LayerGroup> LayerGroups(const model::ClassifierImpl& classifier, double layer_decay) {
@@ -69,6 +64,11 @@ FinetuneStep::FinetuneStep(const FinetuneConfig& config) : config_(config) {
   generator_ = OwnCpuGenerator(config.seed + static_cast<uint64_t>(rank));
   classifier->backbone->set_drop_path_generator(generator_);
   classifier->to(config.device);
+  if (ema) {
+    // Both networks list the same names in the same order.
+    auto averages = ema->state(), weights = classifier->state();
+    for (size_t i = 0; i < averages.size(); ++i) ema_pairs_.emplace_back(averages[i].second, weights[i].second);
+  }
 
   groups_ = LayerGroups(*classifier, config.layer_decay);
   std::map<std::string, at::Tensor> by_name;
@@ -159,16 +159,12 @@ FinetuneStep::Result FinetuneStep::Run(const FinetuneBatch& batch, const Finetun
 void FinetuneStep::UpdateEma() {
   if (!ema) return;
   torch::NoGradGuard no_grad;
-  auto weights = classifier->state();
-  auto averages = ema->state();
   const double decay = ema_started ? config_.ema_decay : 0.0;  // the first update copies
-  for (size_t i = 0; i < weights.size(); ++i) {
-    auto& average = averages[i].second;
-    const auto& w = weights[i].second;
+  for (auto& [average, weights] : ema_pairs_) {
     if (average.is_floating_point())
-      average.mul_(decay).add_(w.detach(), 1.0 - decay);
+      average.mul_(decay).add_(weights.detach(), 1.0 - decay);
     else
-      average.copy_(w);
+      average.copy_(weights);
   }
   ema_started = true;
 }
@@ -178,16 +174,9 @@ at::Tensor FinetuneStep::Normalise(const at::Tensor& pixels) const { return (pix
 at::Tensor FinetuneStep::Logits(const at::Tensor& images, bool use_ema) {
   TORCH_CHECK(!use_ema || ema, "this fine-tuning keeps no moving average of its weights (ema_decay is 0)");
   auto& network = use_ema ? ema : classifier;
-  const bool was_training = network->is_training();
-  network->eval();
-  torch::NoGradGuard no_grad;
-  at::Tensor logits;
-  {
-    AutocastRegion autocast(config_.device.type(), config_.precision);
-    logits = network->forward(Normalise(images.to(config_.device, at::kFloat)));
-  }
-  network->train(was_training);
-  return logits.to(at::kFloat);
+  model::InferenceScope inference(*network);
+  AutocastRegion autocast(config_.device.type(), config_.precision);
+  return network->forward(Normalise(images.to(config_.device, at::kFloat))).to(at::kFloat);
 }
 
 }  // namespace sere::train

@@ -111,6 +111,7 @@ class FinetuneStep {
   at::Tensor mean_, std_;                                             // (1, 3, 1, 1) on the device
   std::vector<LayerGroup> groups_;                                    // aligned with the optimiser's groups
   std::unique_ptr<distributed::GradientAverager> gradient_averager_;  // data parallelism only
+  std::vector<std::pair<at::Tensor, at::Tensor>> ema_pairs_;          // (average, weights), every tensor
   at::Generator generator_;
   int64_t iteration_ = 0;
 };

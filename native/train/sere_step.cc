@@ -3,6 +3,7 @@
 #include <cmath>
 #include <map>
 
+#include "model/names.h"
 #include "runtime/precision.h"
 #include "runtime/random.h"
 
@@ -13,8 +14,7 @@ std::vector<model::NamedTensors> ParameterGroups(const model::SereNetwork& netwo
   for (const auto& p : network->named_parameters()) {
     if (!p.value().requires_grad()) continue;
     const std::string& name = p.key();
-    const bool bias = name.size() >= 5 && name.compare(name.size() - 5, 5, ".bias") == 0;
-    (bias || p.value().dim() >= 2 ? regularised : not_regularised).emplace_back(name, p.value());
+    (model::IsBias(name) || p.value().dim() >= 2 ? regularised : not_regularised).emplace_back(name, p.value());
   }
   return {regularised, not_regularised};
 }
