@@ -3,6 +3,7 @@
 // run_class_finetuning.py get_args() and run.sh `imagenet_cls`), which follows BEiT's.
 import { z } from "zod";
 
+import { DEFAULT_MAX_FAILURE_SHARE } from "../data/failures.js";
 import { ConfigError, parseOptions } from "./parse.js";
 
 const positiveInt = z.number().int().positive();
@@ -38,6 +39,9 @@ export const finetuneConfigSchema = z
       .default(1)
       .describe("keep this share of the training labels: a seeded subset with the same share of every class (0.01: the 1% protocol)"),
     limit: z.number().int().min(0).default(0).describe("use only the first N images of each split (0: all)"),
+    maxFailureShare: probability
+      .default(DEFAULT_MAX_FAILURE_SHARE)
+      .describe("share of an epoch's (or the test split's) images that may fail to decode, each skipped with a warning, before the run stops"),
 
     // The classifier
     pooling: z

@@ -5,14 +5,16 @@ import { type FinetuneConfig, finetuneConfigSchema } from "../config/finetune.js
 import { ConfigError, parseOptions } from "../config/parse.js";
 import type { Dataset } from "../data/datasets/dataset.js";
 import { DEFAULT_MAX_FAILURE_SHARE } from "../data/failures.js";
-import { IMAGENET_NORMALISATION, NO_NORMALISATION } from "../data/render.js";
+import { NO_NORMALISATION } from "../data/render.js";
 import { extractFeatures } from "../eval/features.js";
 import { torchLoad } from "../io/torch-load.js";
 import { modelOptionsSchema } from "../model/options.js";
 import { native } from "../native/load.js";
 import type { NativeFinetuneStep } from "../native/surface.js";
+import { type Tensor, tensor } from "../tensor.js";
 import { asMap, entries } from "../train/checkpoint.js";
 import { topAccuracy } from "./accuracy.js";
+import { finetuneStepOptions } from "./step-options.js";
 
 export interface ClassifyOptions {
   /** Side of the centre crops. */
@@ -23,24 +25,52 @@ export interface ClassifyOptions {
   batchSize?: number;
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
-  /** The weights' moving average instead of the weights. */
-  ema?: boolean;
+  /** Share of the images that may fail to decode (each skipped) before it stops; default 1%. */
+  maxFailureShare?: number;
+  /** Also the accuracy of the weights' moving average, from the same pass over the images. */
+  withAverage?: boolean;
 }
 
-/** Top-1 / top-5 accuracy (percent) on `dataset`: DINO's centre crops, logits in evaluation mode. */
-export async function testAccuracy(step: NativeFinetuneStep, dataset: Dataset, o: ClassifyOptions): Promise<{ top1: number; top5: number }> {
-  const { features: logits, labels } = await extractFeatures(dataset, (images) => step.logits(images, o.ema ?? false), {
+export interface Accuracy {
+  top1: number;
+  top5: number;
+}
+
+/** Logits of the weights and of their moving average, side by side: (B, 2 x classes). */
+async function bothLogits(step: NativeFinetuneStep, images: Tensor): Promise<Tensor> {
+  const [weights, average] = [await step.logits(images), await step.logits(images, true)];
+  const [rows, classes] = weights.shape() as [number, number];
+  const [a, b] = [weights.toArray() as Float32Array, average.toArray() as Float32Array];
+  weights.dispose();
+  average.dispose();
+  const out = new Float32Array(rows * 2 * classes);
+  for (let r = 0; r < rows; r++) {
+    out.set(a.subarray(r * classes, (r + 1) * classes), r * 2 * classes);
+    out.set(b.subarray(r * classes, (r + 1) * classes), (r * 2 + 1) * classes);
+  }
+  return tensor(out, [rows, 2 * classes]);
+}
+
+/**
+ * Top-1 / top-5 accuracy (percent) on `dataset`: DINO's centre crops, logits in evaluation mode;
+ * with `withAverage`, the moving average's too, the images decoded once for both.
+ */
+export async function testAccuracy(step: NativeFinetuneStep, dataset: Dataset, o: ClassifyOptions): Promise<Accuracy & { average?: Accuracy }> {
+  const embed = o.withAverage ? (images: Tensor) => bothLogits(step, images) : (images: Tensor) => step.logits(images);
+  const { features: logits, labels } = await extractFeatures(dataset, embed, {
     size: o.size,
     batchSize: o.batchSize ?? 256,
     device: o.device,
     limit: o.limit && o.limit > 0 ? o.limit : undefined,
-    maxFailureShare: DEFAULT_MAX_FAILURE_SHARE,
+    maxFailureShare: o.maxFailureShare ?? DEFAULT_MAX_FAILURE_SHARE,
     normalisation: NO_NORMALISATION, // the step normalises
     onProgress: o.onProgress,
     signal: o.signal,
   });
   try {
-    return topAccuracy(logits, labels);
+    if (!o.withAverage) return topAccuracy(logits, labels);
+    const classes = logits.shape()[1]! / 2;
+    return { ...topAccuracy(logits, labels, { from: 0, count: classes }), average: topAccuracy(logits, labels, { from: classes, count: classes }) };
   } finally {
     logits.dispose();
     labels.dispose();
@@ -66,18 +96,8 @@ export async function openFinetuned(path: string, device: string): Promise<Opene
   const config = parseOptions(finetuneConfigSchema, JSON.parse(stored("config") as string), `${path}: its stored configuration`);
   const network = parseOptions(modelOptionsSchema, JSON.parse(stored("network") as string), `${path}: its stored architecture`);
   const model = entries(asMap(stored("model"), '"model"', path), path);
-  const step = new (native().FinetuneStep)({
-    network: { ...network, device },
-    numClasses: Number(stored("num_classes")),
-    meanPooling: config.pooling === "mean",
-    initScale: config.initScale,
-    layerDecay: config.layerDecay,
-    clipGrad: config.clipGrad,
-    labelSmoothing: config.smoothing,
-    normalisation: IMAGENET_NORMALISATION,
-    precision: config.precision,
-    device,
-  });
+  // Scoring needs the weights alone: no moving average kept beside them.
+  const step = new (native().FinetuneStep)({ ...finetuneStepOptions(config, network, Number(stored("num_classes")), device), emaDecay: 0 });
   try {
     await step.restore({ model, optimizer: [], iteration: 0 });
   } catch (err) {

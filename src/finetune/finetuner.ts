@@ -11,28 +11,29 @@ import { join } from "node:path";
 
 import { type FinetuneConfig, finetuneConfigSchema } from "../config/finetune.js";
 import { ConfigError, parseOptions } from "../config/parse.js";
-import type { Dataset } from "../data/datasets/dataset.js";
+import { type Dataset, DatasetError } from "../data/datasets/dataset.js";
 import { openDataset } from "../data/datasets/open.js";
 import type { DecodeError } from "../data/decode.js";
 import { DecodeFailures } from "../data/failures.js";
 import { planRandAugment } from "../data/rand-augment.js";
 import { Random } from "../data/random.js";
-import { IMAGENET_NORMALISATION, NO_NORMALISATION, renderGroups } from "../data/render.js";
+import { NO_NORMALISATION, renderGroups } from "../data/render.js";
 import { openBackbone } from "../eval/backbone.js";
 import { augmentedCrop, loadImages } from "../eval/features.js";
-import { isStoredTensor, materialize, torchLoad } from "../io/torch-load.js";
+import { torchLoad } from "../io/torch-load.js";
 import { modelOptionsSchema, type ResolvedModelOptions } from "../model/options.js";
 import { native } from "../native/load.js";
 import type { NativeCommunicator, NativeFinetuneStep, NativeMixPlan, NativeTensor } from "../native/surface.js";
 import { setThreads } from "../runtime.js";
 import { tensor } from "../tensor.js";
-import { asMap, entries, optimizerEntries } from "../train/checkpoint.js";
+import { asMap, entries, optimizerEntries, stepProgress } from "../train/checkpoint.js";
 import { connectRanks, rankDevice, rankEnvironment } from "../train/distributed.js";
 import { cosineScheduleAt } from "../train/schedules.js";
 import { testAccuracy } from "./classify.js";
 import { drawErasing } from "./erasing.js";
 import { labelledSubset } from "./labels.js";
 import { drawMix } from "./mix.js";
+import { finetuneStepOptions } from "./step-options.js";
 
 export const FINETUNE_CHECKPOINT = "checkpoint.pth";
 export const BEST_CHECKPOINT = "best.pth";
@@ -140,8 +141,8 @@ export class Finetuner {
       let last: FinetuneEvaluation | undefined;
       let stopped = false;
       // The next batch is prepared while the step runs; a failure there surfaces when it is awaited.
-      const prepare = (epoch: number, index: number) => {
-        const batch = this.prepareBatch(train, kept, epoch, index, size, device, { rank, ranks });
+      const prepare = (epoch: number, index: number, failures: DecodeFailures) => {
+        const batch = this.prepareBatch(train, kept, epoch, index, size, device, { rank, ranks }, failures);
         batch.catch(() => {});
         return batch;
       };
@@ -149,11 +150,13 @@ export class Finetuner {
         for (const t of [b.images, b.labels, b.eraseBoxes, b.randAugment?.ops, b.randAugment?.magnitudes]) t?.dispose();
       };
       for (let epoch = start.epoch; epoch < c.epochs && iteration < lastStep && !stopped; epoch++) {
-        let next = prepare(epoch, iteration - epoch * steps);
+        // Images that cannot be decoded are skipped with a warning, up to the share training allows per epoch.
+        const failures = new DecodeFailures(train, steps * c.batchSizePerGpu, c.maxFailureShare, "this epoch's");
+        let next = prepare(epoch, iteration - epoch * steps, failures);
         for (let index = iteration - epoch * steps; index < steps && iteration < lastStep; index++) {
           const batch = await next;
           const prefetching = index + 1 < steps && iteration + 1 < lastStep;
-          if (prefetching) next = prepare(epoch, index + 1);
+          if (prefetching) next = prepare(epoch, index + 1, failures);
           const lr = cosineScheduleAt(iteration, {
             base: c.lr,
             final: c.minLr,
@@ -179,9 +182,15 @@ export class Finetuner {
         const finalStep = iteration >= lastStep;
         if ((epochDone && (epoch + 1) % c.evalEvery === 0) || finalStep) {
           // Every rank classifies the test split (the same weights, the same result): no rank waits.
-          last = { epoch, ...(await testAccuracy(step, test, { size, device, limit: c.limit })) };
           // The best checkpoint follows the weights themselves, as iBOT's; the average is reported beside them.
-          const average = c.modelEma ? await testAccuracy(step, test, { size, device, limit: c.limit, ema: true }) : undefined;
+          const { average, ...weights } = await testAccuracy(step, test, {
+            size,
+            device,
+            limit: c.limit,
+            maxFailureShare: c.maxFailureShare,
+            withAverage: c.modelEma,
+          });
+          last = { epoch, ...weights };
           await log({
             epoch,
             iteration,
@@ -235,21 +244,7 @@ export class Finetuner {
       size = c.inputSize ?? 224;
       network = parseOptions(modelOptionsSchema, { ...architecture, imgSize: size, head: false }, "the architecture");
     }
-    const step = new (native().FinetuneStep)({
-      network: { ...network, dropPathRate: c.dropPath, device },
-      numClasses,
-      meanPooling: c.pooling === "mean",
-      initScale: c.initScale,
-      layerDecay: c.layerDecay,
-      clipGrad: c.clipGrad,
-      labelSmoothing: c.smoothing,
-      emaDecay: c.modelEma ? c.modelEmaDecay : 0,
-      normalisation: IMAGENET_NORMALISATION,
-      precision: c.precision,
-      device,
-      seed: c.seed,
-      communicator,
-    });
+    const step = new (native().FinetuneStep)({ ...finetuneStepOptions(c, network, numClasses, device), communicator });
     if (backbone) {
       const state = backbone.model.state();
       try {
@@ -271,7 +266,7 @@ export class Finetuner {
       step.dispose();
       throw new ConfigError(`--input-size ${size} is not a multiple of the patch size ${network.patchSize}`);
     }
-    return { step, size, network: { ...network, dropPathRate: c.dropPath } };
+    return { step, size, network };
   }
 
   /** Puts the checkpoint's state into `step`; where the run continues. */
@@ -280,17 +275,13 @@ export class Finetuner {
     const model = entries(asMap(root.get("model"), '"model"', path), path);
     const modelEma = root.get("model_ema") instanceof Map ? entries(root.get("model_ema") as Map<unknown, unknown>, path) : undefined;
     const optimizer = optimizerEntries(root, path);
-    const generator = root.get("cpu_generator");
-    const cpuGenerator = isStoredTensor(generator) ? materialize(generator, `${path}: cpu_generator`) : undefined;
-    const iteration = Number(root.get("iteration"));
-    const scaler = root.get("fp16_scaler");
-    const lossScale = scaler instanceof Map ? Number(scaler.get("scale")) : undefined;
-    const goodSteps = scaler instanceof Map ? Number(scaler.get("_growth_tracker")) : undefined;
+    const progress = stepProgress(root, path);
+    const { iteration } = progress;
     try {
-      await step.restore({ model, modelEma, optimizer, iteration, lossScale, goodSteps, cpuGenerator });
+      await step.restore({ model, modelEma, optimizer, ...progress });
     } finally {
       for (const [, t] of [...model, ...(modelEma ?? []), ...optimizer]) t.dispose();
-      cpuGenerator?.dispose();
+      progress.cpuGenerator?.dispose();
     }
     const best = { epoch: Number(root.get("best_epoch") ?? -1), top1: Number(root.get("best_top1") ?? -1), top5: Number(root.get("best_top5") ?? 0) };
     say(`resumed from ${path} at step ${iteration}`);
@@ -306,6 +297,7 @@ export class Finetuner {
     size: number,
     device: string,
     at: { rank: number; ranks: number },
+    failures: DecodeFailures,
   ): Promise<Prepared> {
     const c = this.config;
     const order = this.epochOrder(kept.length, epoch);
@@ -313,11 +305,14 @@ export class Finetuner {
     // This rank's share of global batch `index`: every ranks-th image of it, from its rank on.
     const global = order.slice(index * c.batchSizePerGpu * at.ranks, (index + 1) * c.batchSizePerGpu * at.ranks);
     const indices = global.filter((_, i) => i % at.ranks === at.rank).map((k) => kept[k]!);
-    const failures = new DecodeFailures(dataset, indices.length, 1, "this batch's");
     const skipped: DecodeError[] = [];
     const loaded = await loadImages(dataset, indices, failures, skipped);
     for (const e of skipped) process.emitWarning(`skipped an image that cannot be decoded: ${e.message}`, "DataWarning");
-    if (loaded.length === 0) throw failures.noneDecoded();
+    if (loaded.length === 0) {
+      throw new DatasetError(
+        `not one of a batch's ${indices.length} images could be decoded (the latest ${skipped.at(-1)!.file}); fix or remove the broken files`,
+      );
+    }
     const boxes = Int32Array.from(loaded.flatMap(({ image }, i) => augmentedCrop(i, image, random, c.cropScale, c.hflip)));
     const colour = new Float32Array(loaded.length * 12); // no photometric change
     // Pixels in [0, 1]: RandAugment works on them, the step normalises after it.

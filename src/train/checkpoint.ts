@@ -50,11 +50,24 @@ export function optimizerEntries(root: Map<unknown, unknown>, path: string): Nat
   return out;
 }
 
+/**
+ * What every checkpoint of the package stores beside its networks and optimiser: the fp16 loss
+ * scale, the iteration and the step's generator state (the caller disposes the generator).
+ */
+export function stepProgress(root: Map<unknown, unknown>, path: string) {
+  const scaler = asMap(root.get("fp16_scaler"), '"fp16_scaler"', path);
+  const generator = root.get("cpu_generator");
+  return {
+    lossScale: Number(scaler.get("scale")),
+    goodSteps: Number(scaler.get("_growth_tracker")),
+    iteration: Number(root.get("iteration")),
+    cpuGenerator: isStoredTensor(generator) ? materialize(generator, `${path}: cpu_generator`) : undefined,
+  };
+}
+
 export async function readTrainingCheckpoint(path: string): Promise<TrainingCheckpoint> {
   const root = asMap(await torchLoad(path), "top-level dict", path);
   const centres = asMap(root.get("ibot_loss"), '"ibot_loss"', path);
-  const scaler = asMap(root.get("fp16_scaler"), '"fp16_scaler"', path);
-  const generator = root.get("cpu_generator");
   return {
     state: {
       student: entries(asMap(root.get("student"), '"student"', path), path),
@@ -62,10 +75,7 @@ export async function readTrainingCheckpoint(path: string): Promise<TrainingChec
       optimizer: optimizerEntries(root, path),
       centre: tensorOf(centres.get("center"), "ibot_loss.center", path),
       patchCentre: tensorOf(centres.get("center2"), "ibot_loss.center2", path),
-      lossScale: Number(scaler.get("scale")),
-      goodSteps: Number(scaler.get("_growth_tracker")),
-      iteration: Number(root.get("iteration")),
-      cpuGenerator: isStoredTensor(generator) ? materialize(generator, `${path}: cpu_generator`) : undefined,
+      ...stepProgress(root, path),
     },
     extra: new Map([...root].filter(([k]) => typeof k === "string" && !STATE_KEYS.has(k)) as Array<[string, unknown]>),
   };
