@@ -1,10 +1,11 @@
 // The fine-tuning bench (bench/finetune.ts): its two sides, bench/native-finetune-step.ts and
 // bench/eager_finetune_step.py, take the same case and print the same JSON line.
 
-import { describe, expect, it, onTestFinished } from "vitest";
+import { describe, expect, it } from "vitest";
 
 import { type FinetuneCase, runEagerFinetuneStep, runNativeFinetuneStep } from "../../bench/finetune.js";
 import { hasPythonTorch } from "../requirements.js";
+import { expectStepTimes, withoutInheritedKernelChoice } from "./helpers.js";
 
 /** Both poolings' parts (fc_norm with mean pooling), small enough for a test. */
 const TINY: FinetuneCase = {
@@ -27,20 +28,10 @@ const TINY: FinetuneCase = {
 describe.runIf(hasPythonTorch())("the eager fine-tuning step beside the native one", () => {
   it("each side runs as a process and prints its timings, peak RSS and losses as one JSON line", async () => {
     const kernels: Array<string | null> = [];
-    // As in a bench process that has not loaded the addon: no kernel choice to inherit.
-    const inherited = process.env.OPENBLAS_CORETYPE;
-    delete process.env.OPENBLAS_CORETYPE;
-    onTestFinished(() => {
-      if (inherited !== undefined) process.env.OPENBLAS_CORETYPE = inherited;
-    });
+    withoutInheritedKernelChoice();
     for (const side of [runNativeFinetuneStep, runEagerFinetuneStep]) {
       const times = await side(TINY);
-      expect(times.secondsPerStep.all).toHaveLength(TINY.steps);
-      expect(times.secondsPerStep.min).toBeGreaterThan(0);
-      expect(times.secondsPerStep.min).toBeLessThanOrEqual(times.secondsPerStep.median);
-      expect(times.secondsPerStep.median).toBeLessThanOrEqual(times.secondsPerStep.max);
-      expect(times.peakRssMiB).toBeGreaterThan(50);
-      expect(times.losses).toHaveLength(TINY.warmup + TINY.steps);
+      expectStepTimes(times, TINY);
       // The head starts scaled by 0.001: near-uniform predictions, a loss of about ln(classes).
       expect(Math.abs(times.losses[0]!.loss! - Math.log(TINY.classes))).toBeLessThan(0.01);
       kernels.push(times.blasCore);

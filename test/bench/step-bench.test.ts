@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { afterAll, describe, expect, it, onTestFinished } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 
 import { runEagerStep, runNativeStep, type StepCase, stepCaseOf, trainConfigOf } from "../../bench/train.js";
 import { resolveTrainConfig } from "../../src/config/resolve.js";
@@ -15,6 +15,7 @@ import { readWeightGroups } from "../../src/model/weights.js";
 import { native } from "../../src/native/load.js";
 import { stepOptionsFrom } from "../../src/train/step-options.js";
 import { hasPythonTorch, pythonWithTorch } from "../requirements.js";
+import { expectStepTimes, withoutInheritedKernelChoice } from "./helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "sere-step-bench-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -109,20 +110,10 @@ describe.runIf(hasPythonTorch())("the eager step against the native step", () =>
 
   it("each side runs as a process and prints its timings, peak RSS and losses as one JSON line", async () => {
     const kernels: Array<string | null> = [];
-    // As in a bench process that has not loaded the addon: no kernel choice to inherit.
-    const inherited = process.env.OPENBLAS_CORETYPE;
-    delete process.env.OPENBLAS_CORETYPE;
-    onTestFinished(() => {
-      if (inherited !== undefined) process.env.OPENBLAS_CORETYPE = inherited;
-    });
+    withoutInheritedKernelChoice();
     for (const side of [runNativeStep, runEagerStep]) {
       const times = await side(TINY);
-      expect(times.secondsPerStep.all).toHaveLength(TINY.steps);
-      expect(times.secondsPerStep.min).toBeGreaterThan(0);
-      expect(times.secondsPerStep.min).toBeLessThanOrEqual(times.secondsPerStep.median);
-      expect(times.secondsPerStep.median).toBeLessThanOrEqual(times.secondsPerStep.max);
-      expect(times.peakRssMiB).toBeGreaterThan(50);
-      expect(times.losses).toHaveLength(TINY.warmup + TINY.steps);
+      expectStepTimes(times, TINY);
       // At initialisation the channel relations are near uniform: CE about ln D.
       expect(Math.abs(times.losses[0]!.channel! - Math.log(TINY.embedDim))).toBeLessThan(0.3);
       kernels.push(times.blasCore);
