@@ -11,6 +11,7 @@ struct AddonData {
   Napi::FunctionReference communicator_class;
   Napi::FunctionReference model_class;
   Napi::FunctionReference objective_class;
+  Napi::FunctionReference pth_archive_class;
 };
 
 inline AddonData& DataOf(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }

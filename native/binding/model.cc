@@ -13,7 +13,6 @@
 #include "binding/options.h"
 #include "binding/tensor.h"
 #include "model/network.h"
-#include "model/pth.h"
 #include "model/throughput.h"
 #include "runtime/device.h"
 #include "runtime/random.h"
@@ -280,21 +279,6 @@ class Model : public Napi::ObjectWrap<Model> {
   std::shared_ptr<std::mutex> busy_ = std::make_shared<std::mutex>();
 };
 
-// savePth(path, entries): Promise<void>, for state dicts assembled in JS.
-Napi::Value SaveEntriesPth(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  return Guard(env, [&] {
-    std::string path = StringArg(info, 0, "savePth(path, entries): path");
-    NamedTensors entries = EntriesFromJs(env, info[1]);
-    return RunAsync(env,
-                    [path, entries]() -> Finish {
-                      model::SavePth(path, entries);
-                      return [](Napi::Env env) { return env.Undefined(); };
-                    })
-        .As<Napi::Value>();
-  });
-}
-
 }  // namespace
 
 void RegisterModel(Napi::Env env, Napi::Object exports) {
@@ -302,7 +286,6 @@ void RegisterModel(Napi::Env env, Napi::Object exports) {
   DataOf(env).model_class = Napi::Persistent(model_class);
   exports.Set("Model", model_class);
   TestingExports(env, exports).Set("throughput", Napi::Function::New(env, Model::Throughput, "throughput"));
-  exports.Set("savePth", Napi::Function::New(env, SaveEntriesPth, "savePth"));
 }
 
 }  // namespace sere::binding

@@ -125,4 +125,12 @@ std::string DtypeName(at::ScalarType type) {
   }
 }
 
+at::ScalarType DtypeNamed(const std::string& name) {
+  for (at::ScalarType type : {at::kFloat, at::kDouble, at::kHalf, at::kBFloat16, at::kInt, at::kLong, at::kShort,
+                              at::kByte, at::kChar, at::kBool}) {
+    if (DtypeName(type) == name) return type;
+  }
+  TORCH_CHECK(false, "unknown dtype \"", name, "\"");
+}
+
 }  // namespace sere::binding

@@ -16,5 +16,7 @@ at::Tensor TensorFromTypedArray(Napi::Env env, Napi::Value data, const std::vect
 Napi::Value TypedArrayFromTensor(Napi::Env env, const at::Tensor& tensor);
 // PyTorch's names: "float32", "bfloat16", "int64", ...
 std::string DtypeName(at::ScalarType type);
+// The inverse of DtypeName; throws for a name it does not give.
+at::ScalarType DtypeNamed(const std::string& name);
 
 }  // namespace sere::binding

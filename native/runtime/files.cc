@@ -72,4 +72,16 @@ void WriteFileAtomically(const std::string& path, const std::vector<char>& bytes
   WriteFileAtomically(path, std::vector<ByteSpan>{{bytes.data(), bytes.size()}});
 }
 
+void ReadFileAt(int fd, uint64_t offset, size_t size, char* into, const std::string& what) {
+  while (size > 0) {
+    const ssize_t got = ::pread(fd, into, size, static_cast<off_t>(offset));
+    if (got < 0 && errno == EINTR) continue;
+    TORCH_CHECK(got >= 0, "reading ", what, " failed: ", Reason());
+    TORCH_CHECK(got > 0, what, " ends before byte ", offset + size, " (truncated file)");
+    into += got;
+    offset += static_cast<uint64_t>(got);
+    size -= static_cast<size_t>(got);
+  }
+}
+
 }  // namespace sere

@@ -1,7 +1,9 @@
 #pragma once
 // Files written whole or not at all. Every file sere-torch writes (checkpoints, exported
-// weights, features) goes through here, from C++ and from TypeScript alike.
+// weights, features) goes through here, from C++ and from TypeScript alike; and reads of
+// byte ranges of open files (the data of safetensors files).
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -22,5 +24,9 @@ struct ByteSpan {
 // failure removes the partial file and says which file and why.
 void WriteFileAtomically(const std::string& path, const std::vector<ByteSpan>& pieces);
 void WriteFileAtomically(const std::string& path, const std::vector<char>& bytes);
+
+// Reads bytes [offset, offset + size) of the open file `fd` into `into`; throws naming
+// `what` when the file ends before them or the read fails.
+void ReadFileAt(int fd, uint64_t offset, size_t size, char* into, const std::string& what);
 
 }  // namespace sere

@@ -6,7 +6,7 @@ import { kebab } from "../config/flags.js";
 import { ConfigError } from "../config/parse.js";
 import { Model } from "../model/model.js";
 import type { ModelOptions } from "../model/options.js";
-import { disposeWeightGroups, formatOf, readWeightGroups, selectStateDict, toModelNames } from "../model/weights.js";
+import { formatOf, readStateDict, toModelNames } from "../model/weights.js";
 import { loadBackbone, storedTrainConfig } from "../train/backbone.js";
 
 /** The architecture of weights that do not carry theirs (model/options.ts fields). */
@@ -57,13 +57,13 @@ export async function openBackbone(path: string, source: BackboneSource = {}): P
 
 /** The side of the square patch grid the weights' position embedding was made for; 0 when there is none. */
 async function positionGridSide(path: string, key: string): Promise<number> {
-  const groups = await readWeightGroups(path);
+  const stored = await readStateDict(path, key);
   try {
-    const { entries } = toModelNames(selectStateDict(groups, path, key));
+    const { entries } = toModelNames(stored.entries);
     const tokens = entries.find(([name]) => name === "backbone.pos_embed")?.[1].shape()[1] ?? 1;
     const side = Math.round(Math.sqrt(tokens - 1));
     return side * side === tokens - 1 ? side : 0;
   } finally {
-    disposeWeightGroups(groups);
+    for (const [, t] of stored.entries) t.dispose();
   }
 }

@@ -95,7 +95,7 @@ export async function openFinetuned(path: string, device: string): Promise<Opene
   }
   const config = parseOptions(finetuneConfigSchema, JSON.parse(stored("config") as string), `${path}: its stored configuration`);
   const network = parseOptions(modelOptionsSchema, JSON.parse(stored("network") as string), `${path}: its stored architecture`);
-  const model = entries(asMap(stored("model"), '"model"', path), path);
+  const model = await entries(asMap(stored("model"), '"model"', path), path);
   // Scoring needs the weights alone: no moving average kept beside them.
   const step = new (native().FinetuneStep)({ ...finetuneStepOptions(config, network, Number(stored("num_classes")), device), emaDecay: 0 });
   try {

@@ -272,10 +272,10 @@ export class Finetuner {
   /** Puts the checkpoint's state into `step`; where the run continues. */
   private async restore(step: NativeFinetuneStep, path: string, say: (line: string) => void) {
     const root = asMap(await torchLoad(path), "top-level dict", path);
-    const model = entries(asMap(root.get("model"), '"model"', path), path);
-    const modelEma = root.get("model_ema") instanceof Map ? entries(root.get("model_ema") as Map<unknown, unknown>, path) : undefined;
-    const optimizer = optimizerEntries(root, path);
-    const progress = stepProgress(root, path);
+    const model = await entries(asMap(root.get("model"), '"model"', path), path);
+    const modelEma = root.get("model_ema") instanceof Map ? await entries(root.get("model_ema") as Map<unknown, unknown>, path) : undefined;
+    const optimizer = await optimizerEntries(root, path);
+    const progress = await stepProgress(root, path);
     const { iteration } = progress;
     try {
       await step.restore({ model, modelEma, optimizer, ...progress });

@@ -1,4 +1,4 @@
-// Raw little-endian bytes of a given dtype (PyTorch's names) -> a typed array tensor() takes.
+// Dtypes by PyTorch's names: their sizes, and the typed arrays Tensor.toArray() gives.
 import type { TypedArray } from "../tensor.js";
 
 export const BYTES_PER_ELEMENT: Record<string, number> = {
@@ -30,49 +30,4 @@ export function dtypeOfArray(values: TypedArray, dtype: string): string {
   if (values instanceof Int32Array) return "int32";
   if (values instanceof Int8Array) return "int8";
   return dtype === "bool" ? "bool" : "uint8";
-}
-
-function halfToFloat(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exponent = (bits >> 10) & 0x1f;
-  const fraction = bits & 0x3ff;
-  if (exponent === 0) return sign * 2 ** -14 * (fraction / 1024);
-  if (exponent === 0x1f) return fraction ? NaN : sign * Infinity;
-  return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
-}
-
-/**
- * A typed array holding a copy of `bytes` read as `dtype`. float16 and bfloat16 come back
- * as Float32Array, bool as Uint8Array, int16 as Int32Array.
- */
-export function typedArrayFromBytes(dtype: string, bytes: Uint8Array, where: string): TypedArray {
-  const copy = new Uint8Array(bytes); // aligned, and not a view of a larger buffer
-  const buf = copy.buffer;
-  switch (dtype) {
-    case "float32":
-      return new Float32Array(buf);
-    case "float64":
-      return new Float64Array(buf);
-    case "int64":
-      return new BigInt64Array(buf);
-    case "int32":
-      return new Int32Array(buf);
-    case "int16":
-      return Int32Array.from(new Int16Array(buf));
-    case "int8":
-      return new Int8Array(buf);
-    case "uint8":
-    case "bool":
-      return copy;
-    case "float16":
-      return Float32Array.from(new Uint16Array(buf), halfToFloat);
-    case "bfloat16": {
-      const half = new Uint16Array(buf);
-      const out = new Uint32Array(half.length);
-      for (let i = 0; i < half.length; i++) out[i] = half[i]! << 16;
-      return new Float32Array(out.buffer);
-    }
-    default:
-      throw new Error(`${where} has dtype ${dtype}, which sere-torch cannot read`);
-  }
 }

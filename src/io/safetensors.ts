@@ -1,10 +1,11 @@
 // The safetensors format: an 8-byte little-endian header length, a JSON header
 // {name: {dtype, shape, data_offsets}, "__metadata__"?: {...}}, then the raw data.
-import { readFile } from "node:fs/promises";
+import { open } from "node:fs/promises";
 
-import { type Tensor, tensor } from "../tensor.js";
+import { native } from "../native/load.js";
+import type { Tensor } from "../tensor.js";
 import { writeFileAtomically } from "./atomic.js";
-import { BYTES_PER_ELEMENT, elementCount, isIndexList, typedArrayFromBytes } from "./dtypes.js";
+import { BYTES_PER_ELEMENT, elementCount, isIndexList } from "./dtypes.js";
 
 type Entries = Array<[string, Tensor]>;
 
@@ -94,22 +95,34 @@ function headerEntries(header: unknown, dataLength: number, corrupt: (why: strin
   return entries;
 }
 
-/** Reads every tensor of a .safetensors file (half precision comes back as float32). */
+/**
+ * Reads every tensor of a .safetensors file, in its stored dtype. The header is read here; the
+ * data goes from the file straight into native memory, so files of any size read.
+ */
 export async function readSafetensors(path: string): Promise<Entries> {
-  const file = await readFile(path);
   const corrupt = (why: string) => new Error(`${path} is not a valid safetensors file: ${why}`);
-  if (file.length < 8) throw corrupt("shorter than its 8-byte header length");
-  const headerLength = Number(file.readBigUInt64LE(0));
-  if (8 + headerLength > file.length) throw corrupt("header length beyond the end of the file");
-  let header: unknown;
+  const file = await open(path, "r");
   try {
-    header = JSON.parse(file.subarray(8, 8 + headerLength).toString("utf8"));
-  } catch {
-    throw corrupt("header is not JSON");
+    const { size } = await file.stat();
+    const read = async (at: number, length: number) => (await file.read(Buffer.alloc(length), 0, length, at)).buffer;
+    if (size < 8) throw corrupt("shorter than its 8-byte header length");
+    const headerLength = Number((await read(0, 8)).readBigUInt64LE(0));
+    if (8 + headerLength > size) throw corrupt("header length beyond the end of the file");
+    let header: unknown;
+    try {
+      header = JSON.parse((await read(8, headerLength)).toString("utf8"));
+    } catch {
+      throw corrupt("header is not JSON");
+    }
+    const dataStart = 8 + headerLength;
+    const listed = headerEntries(header, size - dataStart, corrupt);
+    const tensors = await native().readTensorsAt(
+      file.fd,
+      path,
+      listed.map(({ dtype, shape, start }) => ({ offset: dataStart + start, dtype, shape })),
+    );
+    return listed.map(({ name }, i): [string, Tensor] => [name, tensors[i]!]);
+  } finally {
+    await file.close();
   }
-  const data = file.subarray(8 + headerLength);
-  return headerEntries(header, data.length, corrupt).map(({ name, dtype, shape, start, end }): [string, Tensor] => [
-    name,
-    tensor(typedArrayFromBytes(dtype, data.subarray(start, end), `${path}: tensor ${name}`), shape),
-  ]);
 }

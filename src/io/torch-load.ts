@@ -1,16 +1,20 @@
 // Reads files written by PyTorch's torch.save (the zip format, default since PyTorch 1.6):
-// a pickle program (data.pkl) whose tensors point at raw storages (data/<key>). Only
-// the pickle opcodes and globals that checkpoints use are understood; any other class
-// (argparse.Namespace in a training checkpoint, say) becomes an opaque object, so the
-// tensors around it can still be read.
-// Every read stays inside the file, every tensor inside its storage, and the copies made of a
-// file's tensors are bounded by its size: a broken or hostile file is an error naming it,
+// a pickle program (data.pkl) whose tensors point at raw storages (data/<key>). The archive
+// is read natively, through LibTorch's own zip reader (zip64 included: files over 4 GiB),
+// and each storage only when a tensor over it is materialized, straight into native memory.
+// The pickle program is read here: LibTorch's unpickler refuses classes that checkpoints
+// hold (argparse.Namespace in DINO's and iBOT's). Only the opcodes and globals that
+// checkpoints use are understood; any other class becomes an opaque object, so the tensors
+// around it can still be read.
+// Every read stays inside the pickle, every tensor inside its storage, and the copies made of
+// a file's tensors are bounded by its size: a broken or hostile file is an error naming it,
 // never a hang or a runaway allocation.
-import { readFile } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 
-import { type Tensor, tensor } from "../tensor.js";
-import { BYTES_PER_ELEMENT, elementCount, isIndex, isIndexList, typedArrayFromBytes } from "./dtypes.js";
-import { readStoredZip } from "./zip.js";
+import { native } from "../native/load.js";
+import type { NativePthArchive } from "../native/surface.js";
+import type { Tensor } from "../tensor.js";
+import { BYTES_PER_ELEMENT, elementCount, isIndex, isIndexList } from "./dtypes.js";
 
 /** A tensor as stored: dtype, shape and strides over a storage of raw bytes. */
 export interface StoredTensor {
@@ -19,7 +23,7 @@ export interface StoredTensor {
   shape: number[];
   stride: number[];
   offset: number;
-  storage: Buffer;
+  storage: Storage;
   /** What copying out of the file this tensor came from may still take. */
   copies: CopyBudget;
 }
@@ -69,26 +73,15 @@ type Global = { module: string; name: string };
 
 /** Reads a torch.save file into plain values: Maps for dicts, arrays, StoredTensors. */
 export async function torchLoad(path: string): Promise<PickleValue> {
-  const file = await readFile(path);
-  let entries: Map<string, Buffer>;
+  const { size } = await stat(path); // a missing file fails here, with Node's ENOENT error
+  let archive: NativePthArchive;
   try {
-    entries = readStoredZip(file);
+    archive = await native().openPth(path);
   } catch (err) {
-    throw new TorchLoadError(
-      `${path} is not a torch.save file of the zip format (${(err as Error).message}). ` +
-        "Re-save it in Python with torch.save(obj, path) (PyTorch >= 1.6 writes this format by default).",
-    );
+    throw new TorchLoadError((err as Error).message);
   }
-  const pkl = [...entries.keys()].find((name) => name.endsWith("/data.pkl") || name === "data.pkl");
-  if (!pkl) throw new TorchLoadError(`${path} is a zip archive but not a torch.save file (no data.pkl)`);
-  const prefix = pkl.slice(0, pkl.length - "data.pkl".length);
-  const storage = (key: string) => {
-    const bytes = entries.get(`${prefix}data/${key}`);
-    if (!bytes) throw new TorchLoadError(`${path}: storage ${key} is missing from the archive (truncated file?)`);
-    return bytes;
-  };
   try {
-    return unpickle(entries.get(pkl)!, storage, { path, bytesLeft: COPY_LIMIT * file.length });
+    return unpickle(archive.pickle(), archive, { path, bytesLeft: COPY_LIMIT * size });
   } catch (err) {
     if (err instanceof TorchLoadError) throw err;
     throw new TorchLoadError(`${path} cannot be read: ${(err as Error).message}`);
@@ -147,7 +140,7 @@ function isGlobal(value: unknown): value is Global {
   return typeof value === "object" && value !== null && typeof (value as Global).module === "string" && typeof (value as Global).name === "string";
 }
 
-function unpickle(data: Buffer, storage: (key: string) => Buffer, copies: CopyBudget): PickleValue {
+function unpickle(data: Buffer, archive: NativePthArchive, copies: CopyBudget): PickleValue {
   const r = new PickleBytes(data);
   const stack: unknown[] = [];
   const memo = new Map<number, unknown>();
@@ -353,7 +346,7 @@ function unpickle(data: Buffer, storage: (key: string) => Buffer, copies: CopyBu
         break;
       }
       case 0x51:
-        stack.push(persistentLoad(pop(), storage));
+        stack.push(persistentLoad(pop(), archive));
         break; // BINPERSID
       default:
         throw new Error(`unsupported pickle opcode 0x${op.toString(16)} at byte ${r.at - 1}`);
@@ -361,21 +354,24 @@ function unpickle(data: Buffer, storage: (key: string) => Buffer, copies: CopyBu
   }
 }
 
+/** A storage of the archive: `elements` of `dtype` in record data/<key>, read when a tensor over it is materialized. */
 interface Storage {
   key: string;
   dtype: string;
-  bytes: Buffer;
+  elements: number;
+  archive: NativePthArchive;
 }
 
 /** A storage reference: ("storage", storage class, key, location, numel). */
-function persistentLoad(pid: unknown, storage: (key: string) => Buffer): Storage {
+function persistentLoad(pid: unknown, archive: NativePthArchive): Storage {
   if (!Array.isArray(pid)) throw new Error("a persistent id that is not a tuple (garbled file)");
-  const [tag, cls, key] = pid as [unknown, unknown, unknown];
+  const [tag, cls, key, , elements] = pid as [unknown, unknown, unknown, unknown, unknown];
   if (tag !== "storage") throw new Error(`unknown persistent id ${String(tag)}`);
   if (!isGlobal(cls)) throw new Error("a storage without a storage type (garbled file)");
   const type = STORAGES[cls.name];
   if (!type) throw new Error(`unsupported storage type ${cls.module}.${cls.name}`);
-  return { key: String(key), dtype: type[0], bytes: storage(String(key)) };
+  if (!isIndex(elements)) throw new Error(`storage ${String(key)} has no valid size (${String(elements)}) (garbled file)`);
+  return { key: String(key), dtype: type[0], elements, archive };
 }
 
 function call(fn: Global, args: unknown[], copies: CopyBudget): unknown {
@@ -396,7 +392,7 @@ function call(fn: Global, args: unknown[], copies: CopyBudget): unknown {
 }
 
 const isStorage = (value: unknown): value is Storage =>
-  typeof value === "object" && value !== null && Buffer.isBuffer((value as Storage).bytes) && typeof (value as Storage).dtype === "string";
+  typeof value === "object" && value !== null && typeof (value as Storage).archive === "object" && typeof (value as Storage).dtype === "string";
 
 /**
  * A tensor over (storage, offset, shape, stride), checked against the bytes the file holds
@@ -413,7 +409,7 @@ function rebuildTensor(args: unknown[], copies: CopyBudget): StoredTensor {
     );
   }
   const layout = `tensor of shape [${shape.join(", ")}] (strides [${stride.join(", ")}], offset ${offset})`;
-  const held = Math.floor(store.bytes.length / BYTES_PER_ELEMENT[store.dtype]!);
+  const held = store.elements;
   const numel = elementCount(shape);
   if (numel > 0) {
     const last = shape.reduce((end, size, d) => end + (size - 1) * stride[d]!, offset);
@@ -426,7 +422,7 @@ function rebuildTensor(args: unknown[], copies: CopyBudget): StoredTensor {
       );
     }
   }
-  return { kind: "tensor", dtype: store.dtype, shape, stride, offset, storage: store.bytes, copies };
+  return { kind: "tensor", dtype: store.dtype, shape, stride, offset, storage: store, copies };
 }
 
 export function isStoredTensor(value: unknown): value is StoredTensor {
@@ -434,38 +430,11 @@ export function isStoredTensor(value: unknown): value is StoredTensor {
 }
 
 /**
- * The elements of a stored tensor in row-major order, as raw bytes (strides applied; the
- * layout was checked against the storage when the tensor was read).
+ * A native tensor of a stored tensor, in its stored dtype (half precision stays half). The
+ * layout was checked against the storage when the tensor was read; the storage's size in the
+ * file is checked natively.
  */
-function rowMajorBytes(t: StoredTensor): Uint8Array {
-  const size = BYTES_PER_ELEMENT[t.dtype]!;
-  const numel = elementCount(t.shape);
-  let expected = 1;
-  let contiguous = true;
-  for (let d = t.shape.length - 1; d >= 0; d--) {
-    if (t.shape[d]! !== 1 && t.stride[d] !== expected) contiguous = false;
-    expected *= t.shape[d]!;
-  }
-  const start = t.offset * size;
-  if (contiguous) {
-    return t.storage.subarray(start, start + numel * size);
-  }
-  const out = new Uint8Array(numel * size);
-  const index = new Array<number>(t.shape.length).fill(0);
-  for (let i = 0; i < numel; i++) {
-    let element = t.offset;
-    for (let d = 0; d < index.length; d++) element += index[d]! * t.stride[d]!;
-    out.set(t.storage.subarray(element * size, element * size + size), i * size);
-    for (let d = index.length - 1; d >= 0; d--) {
-      if (++index[d]! < t.shape[d]!) break;
-      index[d] = 0;
-    }
-  }
-  return out;
-}
-
-/** A native tensor holding a copy of a stored tensor (half precision becomes float32). */
-export function materialize(t: StoredTensor, where: string): Tensor {
+export async function materialize(t: StoredTensor, where: string): Promise<Tensor> {
   const bytes = elementCount(t.shape) * BYTES_PER_ELEMENT[t.dtype]!;
   if (bytes > t.copies.bytesLeft) {
     throw new TorchLoadError(
@@ -474,5 +443,9 @@ export function materialize(t: StoredTensor, where: string): Tensor {
     );
   }
   t.copies.bytesLeft -= bytes;
-  return tensor(typedArrayFromBytes(t.dtype, rowMajorBytes(t), where), t.shape);
+  try {
+    return await t.storage.archive.tensor(t.storage.key, t.dtype, t.storage.elements, { offset: t.offset, shape: t.shape, stride: t.stride });
+  } catch (err) {
+    throw new TorchLoadError(`${(err as Error).message} (reading ${where})`);
+  }
 }

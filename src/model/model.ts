@@ -5,7 +5,7 @@ import type { NativeModel, NativeTrainingOutputs } from "../native/surface.js";
 import type { Tensor } from "../tensor.js";
 import { type ImageBatch, imagesToTensor } from "./images.js";
 import { type ModelOptions, modelOptionsSchema, type ResolvedModelOptions } from "./options.js";
-import { disposeWeightGroups, type Entries, readWeightGroups, selectStateDict, toModelNames, writeWeights } from "./weights.js";
+import { type Entries, readStateDict, toModelNames, writeWeights } from "./weights.js";
 
 export interface LoadOptions {
   /** Which state dict of a training checkpoint: "teacher" (default) or "student". */
@@ -135,16 +135,16 @@ export class Model {
    * or student. A mismatch throws listing missing, unexpected and wrongly-shaped keys.
    */
   async load(path: string, options: LoadOptions = {}): Promise<void> {
-    const groups = await readWeightGroups(path);
+    const stored = await readStateDict(path, options.checkpointKey);
     try {
-      const { entries, backboneOnly } = toModelNames(selectStateDict(groups, path, options.checkpointKey));
+      const { entries, backboneOnly } = toModelNames(stored.entries);
       try {
         await this.handle.loadState(entries, backboneOnly || (options.backboneOnly ?? this.options.head === false));
       } catch (err) {
         throw new Error(`cannot load ${path}: ${(err as Error).message}`);
       }
     } finally {
-      disposeWeightGroups(groups);
+      for (const [, t] of stored.entries) t.dispose();
     }
   }
 

@@ -2,7 +2,7 @@
 // with the reference's names; what a file holds is mapped onto a model's names here.
 
 import { readSafetensors, writeSafetensors } from "../io/safetensors.js";
-import { isStoredTensor, materialize, torchLoad } from "../io/torch-load.js";
+import { isStoredTensor, materialize, type StoredTensor, torchLoad } from "../io/torch-load.js";
 import { native } from "../native/load.js";
 import type { Tensor } from "../tensor.js";
 
@@ -13,30 +13,49 @@ export function formatOf(path: string): WeightsFormat {
   return path.endsWith(".safetensors") ? "safetensors" : "pth";
 }
 
-/** The tensors directly in a dict, as [name, tensor] pairs (copies in native memory). */
-function tensorsOf(dict: Map<unknown, unknown>, where: string): Entries {
+type Group<T> = [string, Array<[string, T]>];
+
+/**
+ * The groups of tensors in a .pth file, not yet read: "" for a plain state dict, else one per
+ * key of a checkpoint whose value is a dict of tensors ("teacher", "student", ...).
+ */
+async function storedGroups(path: string): Promise<Array<Group<StoredTensor>>> {
+  const root = await torchLoad(path);
+  if (!(root instanceof Map)) throw new Error(`${path} does not hold a dict of tensors or a checkpoint dict`);
+  const tensorsOf = (dict: Map<unknown, unknown>) =>
+    [...dict].filter((entry): entry is [string, StoredTensor] => typeof entry[0] === "string" && isStoredTensor(entry[1]));
+  const groups: Array<Group<StoredTensor>> = [];
+  const direct = tensorsOf(root);
+  if (direct.length > 0) groups.push(["", direct]);
+  for (const [key, value] of root) {
+    if (typeof key !== "string" || !(value instanceof Map)) continue;
+    const nested = tensorsOf(value);
+    if (nested.length > 0) groups.push([key, nested]);
+  }
+  return groups;
+}
+
+/** Reads stored tensors into native memory; on a failure, what was read is released. */
+async function readAll(stored: Array<[string, StoredTensor]>, path: string): Promise<Entries> {
   const entries: Entries = [];
-  for (const [key, value] of dict) {
-    if (typeof key === "string" && isStoredTensor(value)) entries.push([key, materialize(value, `${where}: ${key}`)]);
+  try {
+    for (const [name, t] of stored) entries.push([name, await materialize(t, `${path}: ${name}`)]);
+  } catch (err) {
+    for (const [, t] of entries) t.dispose();
+    throw err;
   }
   return entries;
 }
 
-/**
- * The groups of tensors in a weights file: "" for a plain state dict, else one per key of
- * a checkpoint whose value is a dict of tensors ("teacher", "student", ...).
- */
+/** Every group of tensors in a weights file, read (a .safetensors file has one, ""). */
 export async function readWeightGroups(path: string): Promise<Array<[string, Entries]>> {
   if (formatOf(path) === "safetensors") return [["", await readSafetensors(path)]];
-  const root = await torchLoad(path);
-  if (!(root instanceof Map)) throw new Error(`${path} does not hold a dict of tensors or a checkpoint dict`);
   const groups: Array<[string, Entries]> = [];
-  const direct = tensorsOf(root, path);
-  if (direct.length > 0) groups.push(["", direct]);
-  for (const [key, value] of root) {
-    if (typeof key !== "string" || !(value instanceof Map)) continue;
-    const nested = tensorsOf(value, path);
-    if (nested.length > 0) groups.push([key, nested]);
+  try {
+    for (const [key, stored] of await storedGroups(path)) groups.push([key, await readAll(stored, path)]);
+  } catch (err) {
+    disposeWeightGroups(groups);
+    throw err;
   }
   return groups;
 }
@@ -46,28 +65,41 @@ export function disposeWeightGroups(groups: Array<[string, Entries]>): void {
   for (const [, entries] of groups) for (const [, t] of entries) t.dispose();
 }
 
+/**
+ * The state dict that `checkpointKey` selects (see selectStateDict) and the key it was found
+ * under, read from the file; the file's other tensors are never read (a checkpoint's
+ * optimiser state can be most of a file of many gigabytes).
+ */
+export async function readStateDict(path: string, checkpointKey?: string | readonly string[]): Promise<{ key: string; entries: Entries }> {
+  if (formatOf(path) === "safetensors") return { key: "", entries: await readSafetensors(path) };
+  const [key, stored] = selectStateDict(await storedGroups(path), path, checkpointKey);
+  return { key, entries: await readAll(stored, path) };
+}
+
 export async function writeWeights(path: string, entries: Entries): Promise<void> {
   if (formatOf(path) === "safetensors") return writeSafetensors(path, entries);
   return native().savePth(path, entries);
 }
 
 /**
- * The state dict to load from a file's groups: a checkpoint's `checkpointKey` ("teacher" by
- * default), or, in a file of tensors alone, those tensors. A file that holds dicts of
- * tensors is a checkpoint, whatever tensors lie beside them (a training checkpoint keeps
- * its generator state there); a plain state dict has no keys to choose from and ignores
- * `checkpointKey`, as DINO's evaluation does.
+ * The group to load from a file's groups: a checkpoint's `checkpointKey` ("teacher" by
+ * default; given a list, the first the file has), or, in a file of tensors alone, those
+ * tensors. A file that holds dicts of tensors is a checkpoint, whatever tensors lie beside
+ * them (a training checkpoint keeps its generator state there); a plain state dict has no
+ * keys to choose from and ignores `checkpointKey`, as DINO's evaluation does.
  */
-export function selectStateDict(groups: Array<[string, Entries]>, path: string, checkpointKey?: string): Entries {
-  const keys = groups.map(([key]) => key);
+function selectStateDict<T>(groups: Array<Group<T>>, path: string, checkpointKey: string | readonly string[] = "teacher"): Group<T> {
   const plain = groups.find(([key]) => key === "");
-  if (plain && groups.length === 1) return plain[1];
-  const wanted = checkpointKey ?? "teacher";
-  const found = groups.find(([key]) => key === wanted);
-  if (found) return found[1];
-  const available = keys.filter((k) => k !== "").map((k) => `"${k}"`);
+  if (plain && groups.length === 1) return plain;
+  const wanted = typeof checkpointKey === "string" ? [checkpointKey] : checkpointKey;
+  const found = wanted.map((key) => groups.find(([k]) => k === key)).find((group) => group !== undefined);
+  if (found) return found;
+  const available = groups
+    .map(([key]) => key)
+    .filter((k) => k !== "")
+    .map((k) => `"${k}"`);
   throw new Error(
-    `${path} has no state dict under "${wanted}"` +
+    `${path} has no state dict under ${wanted.map((k) => `"${k}"`).join(" or ")}` +
       (available.length > 0 ? `; it has ${available.join(", ")}: pass one of them as checkpointKey` : `; it holds no dict of tensors`),
   );
 }

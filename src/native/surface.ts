@@ -472,6 +472,17 @@ export interface NativeTesting {
   ): { images: NativeTensor; targets: NativeTensor };
 }
 
+/** An open torch.save archive; the file closes when the object is collected. */
+export interface NativePthArchive {
+  /** The pickle program (data.pkl). */
+  pickle(): Buffer;
+  /**
+   * The tensor at `layout` of storage `key`, which holds `elements` of `dtype` (checked against
+   * the file). A tensor spanning its storage is read with no copy; a view is copied out.
+   */
+  tensor(key: string, dtype: string, elements: number, layout: { offset: number; shape: number[]; stride: number[] }): Promise<NativeTensor>;
+}
+
 export interface NativeAddon extends NativeObjectiveAddon, NativeAugment {
   info(): NativeInfo;
   setThreads(n: number): void;
@@ -485,6 +496,13 @@ export interface NativeAddon extends NativeObjectiveAddon, NativeAugment {
 
   Model: new (options: NativeModelOptions) => NativeModel;
   savePth(path: string, entries: NativeEntries): Promise<void>;
+  /** Opens a torch.save file (LibTorch's zip reader: zip64, files over 4 GiB). */
+  openPth(path: string): Promise<NativePthArchive>;
+  /**
+   * Tensors from the row-major bytes at each `offset` of the open file `fd` (a FileHandle's,
+   * open until the promise settles); `what` names the file in errors.
+   */
+  readTensorsAt(fd: number, what: string, requests: ReadonlyArray<{ offset: number; dtype: string; shape: number[] }>): Promise<NativeTensor[]>;
   /** Writes the pieces to `path` whole or not at all (via `path.partial`, fsync, rename). */
   writeFileAtomically(path: string, pieces: readonly Uint8Array[]): Promise<void>;
 

@@ -21,13 +21,15 @@ export function asMap(value: unknown, what: string, path: string): Map<unknown, 
   return value;
 }
 
-export function tensorOf(value: unknown, what: string, path: string): Tensor {
+export function tensorOf(value: unknown, what: string, path: string): Promise<Tensor> {
   if (!isStoredTensor(value)) throw new CheckpointError(`${path} is not a sere-torch training checkpoint: ${what} is not a tensor`);
   return materialize(value, `${path}: ${what}`);
 }
 
-export function entries(dict: Map<unknown, unknown>, path: string): NativeEntries {
-  return [...dict].filter(([, v]) => isStoredTensor(v)).map(([k, v]) => [String(k), tensorOf(v, String(k), path)]);
+export async function entries(dict: Map<unknown, unknown>, path: string): Promise<NativeEntries> {
+  const out: NativeEntries = [];
+  for (const [k, v] of dict) if (isStoredTensor(v)) out.push([String(k), await tensorOf(v, String(k), path)]);
+  return out;
 }
 
 /** Disposes every tensor of a checkpoint read with readTrainingCheckpoint. */
@@ -38,13 +40,13 @@ export function disposeCheckpoint(c: TrainingCheckpoint): void {
 }
 
 /** The optimiser's state of a checkpoint (PyTorch's state_dict layout) as "{i}.exp_avg", "{i}.exp_avg_sq", "{i}.step" entries. */
-export function optimizerEntries(root: Map<unknown, unknown>, path: string): NativeEntries {
+export async function optimizerEntries(root: Map<unknown, unknown>, path: string): Promise<NativeEntries> {
   const optimizer = asMap(root.get("optimizer"), '"optimizer"', path);
   const out: NativeEntries = [];
   for (const [index, s] of asMap(optimizer.get("state"), "optimizer state", path)) {
     const state = asMap(s, `optimizer state ${String(index)}`, path);
-    out.push([`${String(index)}.exp_avg`, tensorOf(state.get("exp_avg"), "exp_avg", path)]);
-    out.push([`${String(index)}.exp_avg_sq`, tensorOf(state.get("exp_avg_sq"), "exp_avg_sq", path)]);
+    out.push([`${String(index)}.exp_avg`, await tensorOf(state.get("exp_avg"), "exp_avg", path)]);
+    out.push([`${String(index)}.exp_avg_sq`, await tensorOf(state.get("exp_avg_sq"), "exp_avg_sq", path)]);
     out.push([`${String(index)}.step`, tensor(BigInt64Array.of(BigInt(Number(state.get("step")))), [])]);
   }
   return out;
@@ -54,14 +56,14 @@ export function optimizerEntries(root: Map<unknown, unknown>, path: string): Nat
  * What every checkpoint of the package stores beside its networks and optimiser: the fp16 loss
  * scale, the iteration and the step's generator state (the caller disposes the generator).
  */
-export function stepProgress(root: Map<unknown, unknown>, path: string) {
+export async function stepProgress(root: Map<unknown, unknown>, path: string) {
   const scaler = asMap(root.get("fp16_scaler"), '"fp16_scaler"', path);
   const generator = root.get("cpu_generator");
   return {
     lossScale: Number(scaler.get("scale")),
     goodSteps: Number(scaler.get("_growth_tracker")),
     iteration: Number(root.get("iteration")),
-    cpuGenerator: isStoredTensor(generator) ? materialize(generator, `${path}: cpu_generator`) : undefined,
+    cpuGenerator: isStoredTensor(generator) ? await materialize(generator, `${path}: cpu_generator`) : undefined,
   };
 }
 
@@ -70,12 +72,12 @@ export async function readTrainingCheckpoint(path: string): Promise<TrainingChec
   const centres = asMap(root.get("ibot_loss"), '"ibot_loss"', path);
   return {
     state: {
-      student: entries(asMap(root.get("student"), '"student"', path), path),
-      teacher: entries(asMap(root.get("teacher"), '"teacher"', path), path),
-      optimizer: optimizerEntries(root, path),
-      centre: tensorOf(centres.get("center"), "ibot_loss.center", path),
-      patchCentre: tensorOf(centres.get("center2"), "ibot_loss.center2", path),
-      ...stepProgress(root, path),
+      student: await entries(asMap(root.get("student"), '"student"', path), path),
+      teacher: await entries(asMap(root.get("teacher"), '"teacher"', path), path),
+      optimizer: await optimizerEntries(root, path),
+      centre: await tensorOf(centres.get("center"), "ibot_loss.center", path),
+      patchCentre: await tensorOf(centres.get("center2"), "ibot_loss.center2", path),
+      ...(await stepProgress(root, path)),
     },
     extra: new Map([...root].filter(([k]) => typeof k === "string" && !STATE_KEYS.has(k)) as Array<[string, unknown]>),
   };

@@ -2,7 +2,7 @@
 // of a DINO, iBOT or SERE checkpoint or of an exported backbone (.pth or .safetensors, the
 // reference's names). What the file lacks (the heads, for a backbone) keeps its initial
 // value, the same in both networks, as at any start.
-import { disposeWeightGroups, readWeightGroups, selectStateDict, toModelNames } from "../model/weights.js";
+import { readStateDict, toModelNames } from "../model/weights.js";
 import type { NativeEntries, NativeSereStep } from "../native/surface.js";
 
 export interface PretrainedStart {
@@ -16,22 +16,15 @@ export interface PretrainedStart {
   unexpected: string[];
 }
 
-/** The network a checkpoint holds: its teacher (as DINO's evaluation takes), else its student. */
-function preferredKey(groups: Array<[string, unknown]>): string | undefined {
-  const keys = groups.map(([key]) => key);
-  return ["teacher", "student"].find((key) => keys.includes(key));
-}
-
 const sameShape = (a: number[], b: number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 
 /** Loads the weights in `path` into `step`'s student and teacher before its first step. */
 export async function startFromPretrained(step: NativeSereStep, path: string): Promise<PretrainedStart> {
-  const groups = await readWeightGroups(path);
+  // A checkpoint's teacher, as DINO's evaluation takes, else its student.
+  const { key, entries: stored } = await readStateDict(path, ["teacher", "student"]);
   const student = await step.state("student");
   const teacher = await step.state("teacher");
   try {
-    const key = preferredKey(groups);
-    const stored = selectStateDict(groups, path, key);
     const given = new Map(toModelNames(stored).entries);
     const ours = new Map([...teacher, ...student]);
     const wrongShape = [...given].filter(([name, t]) => ours.has(name) && !sameShape(t.shape(), ours.get(name)!.shape()));
@@ -53,14 +46,13 @@ export async function startFromPretrained(step: NativeSereStep, path: string): P
     // A shared head's last_layer2 is last_layer: given when last_layer is.
     const aliased = (name: string) => name.startsWith("head.last_layer2.") && given.has(name.replace("last_layer2", "last_layer"));
     return {
-      key: key ?? "",
+      key,
       used,
       missing: [...ours.keys()].filter((name) => !given.has(name) && !aliased(name)),
       unexpected: [...given.keys()].filter((name) => !ours.has(name)),
     };
   } finally {
-    disposeWeightGroups(groups);
-    for (const [, t] of [...student, ...teacher]) t.dispose();
+    for (const [, t] of [...stored, ...student, ...teacher]) t.dispose();
   }
 }
 

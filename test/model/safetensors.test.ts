@@ -1,13 +1,13 @@
 // The safetensors reader against a file laid out by hand from the format's definition.
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 
-import { Model, readSafetensors } from "../../src/index.js";
+import { Model, readSafetensors, writeSafetensors } from "../../src/index.js";
 
 describe("safetensors", () => {
-  it("reads F32, BF16, F16 and I64 tensors at their offsets", async () => {
+  it("reads F32, BF16, F16 and I64 tensors at their offsets, each in its own dtype", async () => {
     const header = JSON.stringify({
       __metadata__: { format: "pt" },
       f32: { dtype: "F32", shape: [2], data_offsets: [0, 8] },
@@ -36,6 +36,13 @@ describe("safetensors", () => {
     expect(Array.from(entries.get("f16")!.toArray() as Float32Array)).toEqual([0.5, -5]);
     expect(entries.get("i64")!.dtype()).toBe("int64");
     expect(Array.from(entries.get("i64")!.toArray() as BigInt64Array)).toEqual([-7n]);
+    expect([...entries.values()].map((t) => t.dtype())).toEqual(["float32", "bfloat16", "float16", "int64"]);
+    // written back as they were read: half precision stays two bytes an element
+    const again = join(dirname(path), "again.safetensors");
+    await writeSafetensors(again, [...entries]);
+    const back = await readSafetensors(again);
+    expect(back.map(([, t]) => t.dtype())).toEqual(["float32", "bfloat16", "float16", "int64"]);
+    expect(Buffer.concat(back.map(([, t]) => t.bytes()))).toEqual(data);
   });
 
   it.each([

@@ -1,21 +1,25 @@
 // Hand-made torch.save files for the reader's tests: a stored zip around a pickle program
 // written opcode by opcode, so broken and hostile files need no binary fixtures.
 import { writeFileSync } from "node:fs";
+import { crc32 } from "node:zlib";
 
-/** An uncompressed zip archive of `entries` (CRCs left 0: the reader does not check them). */
+/** An uncompressed zip archive of `entries`, with the CRCs the reader checks. */
 export function storedZip(entries: Record<string, Buffer>): Buffer {
   const locals: Buffer[] = [];
   const central: Buffer[] = [];
   let offset = 0;
   for (const [name, data] of Object.entries(entries)) {
     const nameBytes = Buffer.from(name);
+    const crc = crc32(data);
     const local = Buffer.alloc(30);
     local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt32LE(crc, 14);
     local.writeUInt32LE(data.length, 18);
     local.writeUInt32LE(data.length, 22);
     local.writeUInt16LE(nameBytes.length, 26);
     const record = Buffer.alloc(46);
     record.writeUInt32LE(0x02014b50, 0);
+    record.writeUInt32LE(crc, 16);
     record.writeUInt32LE(data.length, 20);
     record.writeUInt32LE(data.length, 24);
     record.writeUInt16LE(nameBytes.length, 28);
@@ -99,10 +103,11 @@ export function repeatedTensorPickle(keys: number, elements: number): Buffer {
   return Buffer.concat([op.proto, op.emptyDict, op.mark, first, ...more, op.setitems, op.stop]);
 }
 
-/** Writes a torch.save-style archive: archive/data.pkl and archive/data/<key> storages. */
+/** Writes a torch.save-style archive: archive/data.pkl, archive/data/<key> storages and archive/version. */
 export function writeTorchFile(path: string, pickle: Buffer, storages: Record<string, Buffer> = {}): string {
   const entries: Record<string, Buffer> = { "archive/data.pkl": pickle };
   for (const [key, bytes] of Object.entries(storages)) entries[`archive/data/${key}`] = bytes;
+  entries["archive/version"] = Buffer.from("3\n");
   writeFileSync(path, storedZip(entries));
   return path;
 }

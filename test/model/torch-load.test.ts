@@ -36,6 +36,7 @@ describe("torch.save files", () => {
     expect(Array.from(teacher.get("backbone.transposed")!.toArray() as Float32Array)).toEqual(transposed);
     expect(Array.from(student.get("module.backbone.half")!.toArray() as Float32Array)).toEqual([1.5, -2.25]);
     expect(Array.from(teacher.get("backbone.half")!.toArray() as Float32Array)).toEqual([1.5, -2.25]);
+    expect(teacher.get("backbone.half")!.dtype()).toBe("bfloat16"); // kept as stored
     expect(Array.from(teacher.get("backbone.cls_token")!.toArray() as Float32Array)).toEqual([0.25, 0.25, 0.25, 0.25]);
   });
 });
