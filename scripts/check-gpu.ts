@@ -21,6 +21,7 @@ import sharp from "sharp";
 import { median, runEagerStep, runNativeStep, type StepCase, type StepTimes, stepCaseOf } from "../bench/train.js";
 import { resolveTrainConfig } from "../src/config/resolve.js";
 import type { TrainConfigInput } from "../src/config/train.js";
+import { TINY_NETWORK } from "../test/train/helpers.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 /** The whole check, build included, stays under 8 minutes. */
@@ -47,22 +48,8 @@ interface Plan {
   train: { flags: string[]; steps: number; images: number; side: number };
 }
 
-/** The CPU rehearsal's network: a one-block ViT on 32 px views (a step takes milliseconds). */
-const TINY: TrainConfigInput = {
-  arch: "custom",
-  embedDim: 24,
-  depth: 1,
-  numHeads: 2,
-  patchSize: 8,
-  outDim: 64,
-  hiddenDim: 32,
-  bottleneckDim: 16,
-  globalCropsSize: 32,
-  localCropsNumber: 2,
-  localCropsSize: 16,
-  overlapSize: [4, 4],
-  dropPath: 0,
-};
+/** The CPU rehearsal's network: the tests' one-block ViT on 32 px views (a step takes milliseconds). */
+const TINY: TrainConfigInput = { ...TINY_NETWORK, dropPath: 0 };
 
 function planFor(device: Device): Plan {
   if (device === "cuda") {

@@ -10,6 +10,7 @@ import { readSafetensors } from "../../src/index.js";
 import { exportBackbone } from "../../src/train/export.js";
 import { Trainer } from "../../src/train/trainer.js";
 import { hasFashionMnist } from "../requirements.js";
+import { TINY_RUN } from "../train/helpers.js";
 
 const FASHION_MNIST = "/usr/share/datasets/fashion-mnist";
 const sere = (args: string[]) => spawnSync(process.execPath, ["--import", "tsx", "src/cli/sere.ts", ...args], { encoding: "utf8" });
@@ -20,21 +21,7 @@ describe.runIf(hasFashionMnist())("sere", () => {
   const common = ["--pretrained-weights", checkpoint, "--data-path", FASHION_MNIST, "--limit", "60"];
 
   beforeAll(async () => {
-    const overrides = {
-      arch: "custom",
-      embedDim: 24,
-      depth: 1,
-      numHeads: 2,
-      patchSize: 8,
-      outDim: 64,
-      hiddenDim: 32,
-      bottleneckDim: 16,
-      batchSizePerGpu: 4,
-      localCropsNumber: 2,
-      knnEval: false,
-      maxSteps: 1,
-    } as const;
-    await new Trainer({ ...overrides, outputDir: join(dir, "run") }, { progress: false }).fit();
+    await new Trainer({ ...TINY_RUN, outputDir: join(dir, "run") }, { progress: false }).fit();
   });
 
   it("eval knn prints and writes the accuracy for each k", () => {

@@ -33,8 +33,8 @@ export const tinySchedule: NativeStepSchedule = {
   freezeLastLayer: false,
 };
 
-/** A training configuration of a one-block ViT on 32 px views, 4 images a batch: a step takes milliseconds. */
-export const TINY_RUN = {
+/** A one-block ViT on 32 px views (and 16 px local views): a step takes milliseconds. */
+export const TINY_NETWORK = {
   arch: "custom",
   embedDim: 24,
   depth: 1,
@@ -47,6 +47,11 @@ export const TINY_RUN = {
   localCropsNumber: 2,
   localCropsSize: 16,
   overlapSize: [4, 4],
+} as const satisfies TrainConfigInput;
+
+/** A one-step run of TINY_NETWORK, 4 images a batch. */
+export const TINY_RUN = {
+  ...TINY_NETWORK,
   batchSizePerGpu: 4,
   precision: "float32",
   maxSteps: 1,
