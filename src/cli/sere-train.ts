@@ -1,19 +1,18 @@
 #!/usr/bin/env node
-import { resolve } from "node:path";
-import { stringify as toYaml } from "yaml";
-import { z } from "zod";
 // sere-train: SERE pretraining from the command line.
 //   sere-train [--preset NAME] [--config FILE] [--resume] [--print-config] [--flag value ...]
-//   sere-train export --pretrained-weights CHECKPOINT [--checkpoint-key teacher] [--output-dir DIR]
+//   sere-train export ...: the same as sere export (src/cli/commands.ts)
+import { resolve } from "node:path";
+import { stringify as toYaml } from "yaml";
+
 import { flagsHelp, parseFlags } from "../config/flags.js";
-import { ConfigError } from "../config/parse.js";
 import { DEFAULT_PRESET, PRESETS } from "../config/presets.js";
 import { type ConfigSources, resolveTrainConfig } from "../config/resolve.js";
 import { trainConfigSchema } from "../config/train.js";
 import { rankEnvironment } from "../train/distributed.js";
-import { exportBackbone } from "../train/export.js";
 import { checkRunFolder } from "../train/run-folder.js";
 import { Trainer } from "../train/trainer.js";
+import { runSere } from "./commands.js";
 import { LAUNCH_USAGE, launchRanks, signalExitCode, takeLaunchFlags, watchLauncher } from "./launch.js";
 import { packageVersion } from "./version.js";
 
@@ -138,30 +137,14 @@ function stopOnRequest(controller: AbortController): () => number {
   return () => code;
 }
 
-const exportFlags = z.object({
-  pretrainedWeights: z.string(),
-  checkpointKey: z.enum(["teacher", "student"]).default("teacher"),
-  outputDir: z.string().optional(),
-});
-
-async function exportCommand(argv: string[]): Promise<void> {
-  const flags = parseFlags(argv, exportFlags.shape);
-  if (flags.help || flags.values.pretrainedWeights === undefined) {
-    process.stdout.write(usage(helpValues({}), {}));
-    if (!flags.help) throw new ConfigError("sere-train export needs --pretrained-weights CHECKPOINT");
-    return;
-  }
-  const written = await exportBackbone(String(flags.values.pretrainedWeights), {
-    checkpointKey: flags.values.checkpointKey as string | undefined,
-    outputDir: flags.values.outputDir as string | undefined,
-  });
-  process.stderr.write(`wrote ${written.join(" and ")}\n`);
-}
-
 const [first, ...rest] = process.argv.slice(2);
-const run = first === "export" ? exportCommand(rest) : train(process.argv.slice(2));
-run.catch((err: Error) => {
-  const rank = process.env.WORLD_SIZE ? ` (rank ${process.env.RANK})` : "";
-  process.stderr.write(`\nsere-train${rank}: ${err.message}\n`);
-  process.exitCode = 1;
-});
+if (first === "export") {
+  // One export command: `sere-train export` is `sere export`.
+  runSere(["export", ...rest], "sere-train");
+} else {
+  train(process.argv.slice(2)).catch((err: Error) => {
+    const rank = process.env.WORLD_SIZE ? ` (rank ${process.env.RANK})` : "";
+    process.stderr.write(`\nsere-train${rank}: ${err.message}\n`);
+    process.exitCode = 1;
+  });
+}

@@ -24,6 +24,23 @@ describe.runIf(hasFashionMnist())("sere", () => {
     await new Trainer({ ...TINY_RUN, outputDir: join(dir, "run") }, { progress: false }).fit();
   });
 
+  it("export writes the teacher's backbone, and sere-train export is the same command", () => {
+    const run = sere(["export", "--pretrained-weights", checkpoint, "--output-dir", join(dir, "sere-export")]);
+    expect(run.status, run.stderr).toBe(0);
+    const viaTrain = spawnSync(
+      process.execPath,
+      ["--import", "tsx", "src/cli/sere-train.ts", "export", "--pretrained-weights", checkpoint, "--output-dir", join(dir, "train-export")],
+      { encoding: "utf8" },
+    );
+    expect(viaTrain.status, viaTrain.stderr).toBe(0);
+    for (const file of ["teacher_backbone.pth", "teacher_backbone.safetensors"]) {
+      expect(readFileSync(join(dir, "train-export", file))).toEqual(readFileSync(join(dir, "sere-export", file)));
+    }
+    const bad = spawnSync(process.execPath, ["--import", "tsx", "src/cli/sere-train.ts", "export", "--checkpoint-key", "ema"], { encoding: "utf8" });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/^sere-train: invalid sere export flags[\s\S]*checkpointKey: .*"ema"/m);
+  });
+
   it("eval knn prints and writes the accuracy for each k", () => {
     const run = sere(["eval", "knn", ...common, "--nb-knn", "5", "10", "--output-dir", join(dir, "knn")]);
     expect(run.status, run.stderr).toBe(0);

@@ -1,0 +1,370 @@
+// The commands of `sere` (src/cli/sere.ts): fine-tuning, evaluation, export and run reports,
+// with DINO's evaluation flags. `sere-train export` runs `sere export` from here too.
+//   sere finetune | sere eval knn | sere eval linear | sere eval classify | sere features | sere attention |
+//   sere export | sere report RUN_DIR
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+import { z } from "zod";
+
+import { FINETUNE_PRESETS, finetuneConfigSchema, resolveFinetuneConfig } from "../config/finetune.js";
+
+import { flagsHelp, parseFlags } from "../config/flags.js";
+import { parseOptions } from "../config/parse.js";
+import { openDataset } from "../data/datasets/open.js";
+import { DEFAULT_MAX_FAILURE_SHARE } from "../data/failures.js";
+import { attentionMaps } from "../eval/attention.js";
+import { openBackbone } from "../eval/backbone.js";
+import { clsFeatures, extractFeatures } from "../eval/features.js";
+import { knnAccuracy } from "../eval/knn.js";
+import { linearProbe } from "../eval/linear-probe.js";
+import { openFinetuned, testAccuracy } from "../finetune/classify.js";
+import { Finetuner } from "../finetune/finetuner.js";
+import { writeNpy } from "../io/npy.js";
+import { writeSafetensors } from "../io/safetensors.js";
+import { writeReport } from "../report/report.js";
+import { type Tensor, tensor } from "../tensor.js";
+import { exportBackbone } from "../train/export.js";
+import { TaskProgress } from "../train/progress.js";
+import { LAUNCH_USAGE, launchRanks, signalExitCode, takeLaunchFlags } from "./launch.js";
+import { packageVersion } from "./version.js";
+
+/** Flags every command shares: which weights, which architecture when the file does not say (each with its --help line). */
+const common = {
+  pretrainedWeights: z
+    .string()
+    .describe("a training checkpoint, an exported backbone (.pth or .safetensors) or a reference (DINO, iBOT, SERE) checkpoint"),
+  checkpointKey: z.enum(["teacher", "student"]).default("teacher").describe("the network of a training checkpoint; a plain state dict ignores it"),
+  arch: z
+    .enum(["vit_tiny", "vit_small", "vit_base", "vit_large", "custom"])
+    .default("vit_small")
+    .describe("the architecture, only for weights without a stored configuration (exported or reference files)"),
+  patchSize: z.number().int().positive().default(16).describe("patch size, only for weights without a stored configuration"),
+  embedDim: z.number().int().positive().optional().describe("token width, for --arch custom (or to override an arch's)"),
+  depth: z.number().int().positive().optional().describe("transformer blocks, for --arch custom"),
+  numHeads: z.number().int().positive().optional().describe("attention heads, for --arch custom"),
+  mlpRatio: z.number().positive().optional().describe("MLP width / token width, for --arch custom"),
+  imageSize: z.number().int().positive().optional().describe("input side for evaluation; default: the training resolution (or 224)"),
+  batchSizePerGpu: z.number().int().positive().default(256).describe("images embedded at once"),
+  device: z.string().default("cpu").describe('where the backbone runs: "cpu", "cuda" or "cuda:N"'),
+  outputDir: z.string().default(".").describe("folder of the results"),
+  limit: z.number().int().min(0).default(0).describe("use only the first N images of each split (0: all)"),
+  nLastBlocks: z
+    .number()
+    .int()
+    .positive()
+    .default(1)
+    .describe("features: the CLS tokens of the last N blocks, concatenated (DINO's --n_last_blocks)"),
+  avgpoolPatchtokens: z.boolean().default(false).describe("features: also the mean patch token of the last block (DINO's --avgpool_patchtokens)"),
+  maxFailureShare: z
+    .number()
+    .min(0)
+    .max(1)
+    .default(DEFAULT_MAX_FAILURE_SHARE)
+    .describe("share of the images that may fail to decode (each skipped with a warning) before evaluation stops"),
+};
+const dataPath = z.string().describe("a labelled dataset: train/ and val/ (or test/) image folders, IDX or CIFAR files");
+const COMMANDS = {
+  "eval knn": z.object({
+    ...common,
+    dataPath,
+    nbKnn: z.array(z.number().int().positive()).default([10, 20, 100, 200]).describe("the k to report"),
+    temperature: z.number().positive().default(0.07).describe("temperature of the neighbours' votes"),
+  }),
+  "eval linear": z.object({
+    ...common,
+    dataPath,
+    lrs: z.array(z.number().positive()).default([0.001, 0.01, 0.1]).describe("learning rates of the sweep; the best is reported"),
+    epochs: z.number().int().positive().default(100).describe("epochs of each linear classifier"),
+    trainViews: z
+      .number()
+      .int()
+      .min(0)
+      .default(4)
+      .describe("augmented views (random resized crop + flip) per training image, one per epoch in turn; 0: the centre crop only"),
+    seed: z.number().int().min(0).default(0).describe("seed of the views, the initial weights and the batch order"),
+  }),
+  "eval classify": z.object({
+    pretrainedWeights: z.string().describe("a fine-tuning checkpoint (checkpoint.pth or best.pth of sere finetune)"),
+    dataPath,
+    device: common.device,
+    batchSizePerGpu: common.batchSizePerGpu,
+    limit: common.limit,
+    outputDir: common.outputDir,
+  }),
+  finetune: finetuneConfigSchema,
+  features: z.object({
+    ...common,
+    dataPath,
+    format: z.enum(["safetensors", "npy"]).default("safetensors").describe("file format of the features and labels"),
+  }),
+  attention: z.object({
+    ...common,
+    imagePath: z.string().describe("the image whose attention maps to draw"),
+    imageShortSide: z.number().int().positive().optional().describe("resize the image's shorter side to this first"),
+  }),
+  export: z.object({
+    pretrainedWeights: z.string().describe("a training checkpoint"),
+    checkpointKey: z.enum(["teacher", "student"]).default("teacher").describe("the network to export"),
+    outputDir: z.string().optional().describe("folder of the files; default: the checkpoint's"),
+  }),
+  report: z.object({
+    runDir: z.string().describe("a training run's output folder (also the first argument: sere report RUN_DIR)"),
+    images: z.number().int().min(0).default(4).describe("training images whose attention maps the report shows"),
+    device: z.string().default("cpu").describe("where the backbone runs for the attention maps"),
+    output: z.string().optional().describe("the page's path; default RUN_DIR/report.html"),
+  }),
+};
+type Command = keyof typeof COMMANDS;
+
+/** The backbone of the weights (architecture from the file, else from the flags) and the input side to use. */
+async function backbone(o: z.output<z.ZodObject<typeof common>>) {
+  const { arch, embedDim, depth, numHeads, mlpRatio, patchSize } = o;
+  const { model, trainedSize } = await openBackbone(o.pretrainedWeights, {
+    checkpointKey: o.checkpointKey,
+    architecture: { arch, embedDim, depth, numHeads, mlpRatio, patchSize },
+    device: o.device,
+  });
+  return { model, size: o.imageSize ?? trainedSize };
+}
+
+/** Warns on stderr, each message once (the views of the linear probe meet the same broken files). */
+const warnings = new Set<string>();
+function warn(message: string): void {
+  if (warnings.has(message)) return;
+  warnings.add(message);
+  process.stderr.write(`warning: ${message}\n`);
+}
+
+/** Ctrl-C: the running evaluation stops at its next batch or step (exit code 130); a second Ctrl-C quits at once. */
+const ctrlC = new AbortController();
+function stopOnCtrlC(): void {
+  process.once("SIGINT", () => {
+    process.stderr.write("\nCtrl-C: stopping (press it again to quit now)\n");
+    ctrlC.abort();
+    process.once("SIGINT", () => process.exit(signalExitCode("SIGINT")));
+  });
+}
+
+/** A progress callback drawing `label` on stderr. */
+function progress(label: string, unit: string): (done: number, total: number) => void {
+  const reporter = new TaskProgress(label, unit);
+  return (done, total) => reporter.update(done, total);
+}
+
+/**
+ * Training and test features: centre crops; with `trainViews` > 0 the training split
+ * instead as (views, N, D), one random resized crop + flip per view.
+ */
+type FeatureFlags = Omit<z.output<(typeof COMMANDS)["features"]>, "format"> & { trainViews?: number; seed?: number };
+
+async function features(o: FeatureFlags) {
+  const { model, size } = await backbone(o);
+  try {
+    const embed = clsFeatures(model, { nLastBlocks: o.nLastBlocks, avgpoolPatchtokens: o.avgpoolPatchtokens });
+    const options = {
+      size,
+      batchSize: o.batchSizePerGpu,
+      device: o.device,
+      limit: o.limit > 0 ? o.limit : undefined,
+      maxFailureShare: o.maxFailureShare,
+      warn,
+      signal: ctrlC.signal,
+    };
+    const trainSet = openDataset(o.dataPath, { split: "train" });
+    const views = o.trainViews ?? 0;
+    const train =
+      views > 0
+        ? await stackViews(
+            Array.from(
+              { length: views },
+              (_, view) => () =>
+                extractFeatures(trainSet, embed, {
+                  ...options,
+                  augment: { seed: o.seed ?? 0, view },
+                  onProgress: progress(`training features, view ${view + 1}/${views}`, "images"),
+                }),
+            ),
+          )
+        : await extractFeatures(trainSet, embed, { ...options, onProgress: progress("training features", "images") });
+    const test = await extractFeatures(openDataset(o.dataPath, { split: "test" }), embed, {
+      ...options,
+      onProgress: progress("test features", "images"),
+    });
+    return { train, test };
+  } finally {
+    model.dispose();
+  }
+}
+
+/** Runs the extractions one after another and stacks their features: (views, N, D). */
+async function stackViews(extractions: Array<() => Promise<{ features: Tensor; labels: Tensor }>>) {
+  let stacked: Float32Array | undefined;
+  let shape: number[] = [];
+  let labels: Tensor | undefined;
+  for (const [v, extract] of extractions.entries()) {
+    const f = await extract();
+    shape = f.features.shape();
+    stacked ??= new Float32Array(extractions.length * shape[0]! * shape[1]!);
+    stacked.set(f.features.toArray() as Float32Array, v * shape[0]! * shape[1]!);
+    f.features.dispose();
+    if (labels) f.labels.dispose();
+    labels ??= f.labels;
+  }
+  return { features: tensor(stacked!, [extractions.length, ...shape]), labels: labels! };
+}
+
+/** Prints a result and writes it as JSON into the output folder. */
+function report(outputDir: string, file: string, result: object): void {
+  mkdirSync(outputDir, { recursive: true });
+  writeFileSync(join(outputDir, file), `${JSON.stringify(result, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+async function run(command: Command, argv: string[]): Promise<void> {
+  const schema = COMMANDS[command];
+  // sere report RUN_DIR: the folder may come first, without its flag
+  if (command === "report" && argv[0] !== undefined && !argv[0].startsWith("-")) argv = ["--run-dir", ...argv];
+  // sere finetune --nproc-per-node N: data parallelism, one rank per process
+  const { launch, rest } = command === "finetune" ? takeLaunchFlags(argv) : { rest: argv };
+  const flags = parseFlags(rest, schema.shape, command === "finetune" ? ["preset"] : []);
+  if (flags.help) {
+    const presets =
+      command === "finetune"
+        ? `${LAUNCH_USAGE}\n\n  --preset NAME\n      start from a preset: ${Object.keys(FINETUNE_PRESETS).join(", ")} (none: iBOT's recipe)\n`
+        : "";
+    process.stdout.write(`Usage: sere ${command} [--flag value ...]\n\n${presets}${flagsHelp(schema.shape)}\n`);
+    return;
+  }
+  const parse = <C extends Command>(c: C) => parseOptions(COMMANDS[c], flags.values, `sere ${c} flags`) as z.output<(typeof COMMANDS)[C]>;
+  const say = (text: string) => process.stdout.write(`${text}\n`);
+  switch (command) {
+    case "finetune": {
+      const config = resolveFinetuneConfig(flags.extra.preset as string | undefined, flags.values);
+      if (launch) {
+        // Bad values fail here, once, rather than in every rank.
+        process.exitCode = await launchRanks(launch, process.argv[1]!, ["finetune", ...rest]);
+        return;
+      }
+      const bar = progress("fine-tuning", "steps");
+      const finetuner = new Finetuner(config, {
+        say: (line) => process.stderr.write(`${line}\n`),
+        onStep: (done, total) => bar(done, total),
+        signal: ctrlC.signal,
+      });
+      const result = await finetuner.fit();
+      report(config.outputDir, "result.json", result);
+      if (result.stopped) process.exitCode = signalExitCode("SIGINT");
+      return;
+    }
+    case "eval classify": {
+      const o = parse("eval classify");
+      const { step, size } = await openFinetuned(o.pretrainedWeights, o.device);
+      try {
+        const accuracy = await testAccuracy(step, openDataset(o.dataPath, { split: "test" }), {
+          size,
+          device: o.device,
+          limit: o.limit,
+          batchSize: o.batchSizePerGpu,
+          onProgress: progress("test images", "images"),
+          signal: ctrlC.signal,
+        });
+        report(o.outputDir, "classify.json", accuracy);
+      } finally {
+        step.dispose();
+      }
+      return;
+    }
+    case "report": {
+      const o = parse("report");
+      say(`wrote ${await writeReport(o.runDir, { images: o.images, device: o.device, output: o.output })}`);
+      return;
+    }
+    case "export": {
+      const o = parse("export");
+      say(`wrote ${(await exportBackbone(o.pretrainedWeights, { checkpointKey: o.checkpointKey, outputDir: o.outputDir })).join(" and ")}`);
+      return;
+    }
+    case "attention": {
+      const o = parse("attention");
+      const { model } = await backbone(o);
+      try {
+        const maps = await attentionMaps(model, o.imagePath, o.outputDir, { shortSide: o.imageShortSide });
+        say(`wrote ${maps.files.length} overlays and ${maps.panels}`);
+      } finally {
+        model.dispose();
+      }
+      return;
+    }
+    case "features": {
+      const o = parse("features");
+      const { train, test } = await features(o);
+      mkdirSync(o.outputDir, { recursive: true });
+      for (const [name, f] of [
+        ["train", train],
+        ["test", test],
+      ] as const) {
+        if (o.format === "npy") {
+          for (const [what, t] of [
+            ["features", f.features],
+            ["labels", f.labels],
+          ] as const) {
+            const path = join(o.outputDir, `${what}_${name}.npy`);
+            await writeNpy(path, t);
+            say(`wrote ${path}: ${what} ${JSON.stringify(t.shape())}`);
+          }
+        } else {
+          const path = join(o.outputDir, `features_${name}.safetensors`);
+          await writeSafetensors(path, [
+            ["features", f.features],
+            ["labels", f.labels],
+          ]);
+          say(`wrote ${path}: features ${JSON.stringify(f.features.shape())}, labels`);
+        }
+      }
+      return;
+    }
+    case "eval knn": {
+      const o = parse("eval knn");
+      const { train, test } = await features(o);
+      report(o.outputDir, "knn.json", await knnAccuracy(train, test, { ks: o.nbKnn, temperature: o.temperature }));
+      return;
+    }
+    case "eval linear": {
+      const o = parse("eval linear");
+      const { train, test } = await features(o);
+      const options = { lrs: o.lrs, epochs: o.epochs, seed: o.seed, signal: ctrlC.signal, onProgress: progress("linear probe", "epochs") };
+      report(o.outputDir, "linear.json", await linearProbe(train, test, options));
+      return;
+    }
+  }
+}
+
+const USAGE = `Usage: sere finetune [--preset NAME] [--nproc-per-node N] [--flag value ...]   end-to-end classification from a pretrained backbone
+       sere eval knn | sere eval linear | sere eval classify | sere features | sere attention | sere export  [--flag value ...]
+       sere report RUN_DIR   one HTML page on a training run: curves, k-NN, attention maps, configuration
+       sere <command> --help   lists the command's flags
+       sere --version
+`;
+
+/** Runs `sere ARGS` (`program` names it in errors); sets process.exitCode. */
+export function runSere(args: string[], program = "sere"): void {
+  const command = (args[0] === "eval" ? `eval ${args[1]}` : args[0]) as Command;
+  if (args[0] === "--version") {
+    process.stdout.write(`sere ${packageVersion()}\n`);
+  } else if (!(command in COMMANDS)) {
+    process.stderr.write(USAGE);
+    process.exitCode = args.length === 0 || args[0] === "--help" ? 0 : 2;
+  } else {
+    stopOnCtrlC();
+    run(command, args.slice(command.startsWith("eval") ? 2 : 1)).catch((err: Error) => {
+      if (ctrlC.signal.aborted) {
+        process.stderr.write(`${program} ${command}: stopped (Ctrl-C)\n`);
+        process.exitCode = signalExitCode("SIGINT");
+        return;
+      }
+      process.stderr.write(`${program}: ${err.message}\n`);
+      process.exitCode = 1;
+    });
+  }
+}
