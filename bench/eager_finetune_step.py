@@ -35,62 +35,23 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from eager_step import print_times, read_config, time_steps, trunc_normal_
+from eager_step import print_times, read_config, time_steps
+from reference_vit import Block, PatchEmbed, trunc_normal_  # bench/reference_vit.py: this script's folder is on sys.path
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 SMOOTHING, INIT_SCALE, WEIGHT_DECAY = 0.1, 0.001, 0.05
 
 
 # ---- The classifier (modeling_finetune.VisionTransformer without layer scale and relative position bias) ----
-class Attention(nn.Module):
-    def __init__(self, dim, heads):
-        super().__init__()
-        self.heads = heads
-        self.scale = (dim // heads) ** -0.5
-        self.qkv = nn.Linear(dim, 3 * dim, bias=True)
-        self.proj = nn.Linear(dim, dim)
-
-    def forward(self, x):
-        b, t, c = x.shape
-        q, k, v = self.qkv(x).reshape(b, t, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
-        a = ((q * self.scale) @ k.transpose(-2, -1)).softmax(-1)
-        return self.proj((a @ v).transpose(1, 2).reshape(b, t, c))
-
-
-class Mlp(nn.Module):
-    def __init__(self, dim):
-        super().__init__()
-        self.fc1 = nn.Linear(dim, 4 * dim)
-        self.act = nn.GELU()
-        self.fc2 = nn.Linear(4 * dim, dim)
-
-    def forward(self, x):
-        return self.fc2(self.act(self.fc1(x)))
-
-
-class Block(nn.Module):
-    def __init__(self, dim, heads):
-        super().__init__()
-        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
-        self.attn = Attention(dim, heads)
-        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
-        self.mlp = Mlp(dim)
-
-    def forward(self, x):
-        x = x + self.attn(self.norm1(x))
-        return x + self.mlp(self.norm2(x))
-
-
 class VisionTransformer(nn.Module):
     def __init__(self, c):
         super().__init__()
         d, patch, n = c["embedDim"], c["patchSize"], c["size"] // c["patchSize"]
         self.mean_pooling = c["meanPooling"]
-        self.patch_embed = nn.Module()
-        self.patch_embed.proj = nn.Conv2d(3, d, patch, patch)
+        self.patch_embed = PatchEmbed(patch, d)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, d))
         self.pos_embed = nn.Parameter(torch.zeros(1, 1 + n * n, d))
-        self.blocks = nn.ModuleList([Block(d, c["numHeads"]) for _ in range(c["depth"])])
+        self.blocks = nn.ModuleList([Block(d, c["numHeads"], scale_queries=True) for _ in range(c["depth"])])
         self.norm = nn.Identity() if self.mean_pooling else nn.LayerNorm(d, eps=1e-6)
         self.fc_norm = nn.LayerNorm(d, eps=1e-6) if self.mean_pooling else None
         self.head = nn.Linear(d, c["classes"])
@@ -115,7 +76,7 @@ class VisionTransformer(nn.Module):
         return {"pos_embed", "cls_token"}
 
     def forward_features(self, x):
-        x = self.patch_embed.proj(x).flatten(2).transpose(1, 2).float()  # the token stream in float32, as under CUDA autocast
+        x = self.patch_embed(x).float()  # the token stream in float32, as under CUDA autocast
         x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], 1) + self.pos_embed
         for blk in self.blocks:
             x = blk(x)

@@ -39,174 +39,19 @@ import statistics
 import time
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
-
-# ---- Networks (docs/method.md#networks; the reference's vision_transformer.py and heads) ------------
-def trunc_normal_(t, std=0.02):
-    with torch.no_grad():
-        return t.normal_(0, std).clamp_(-2, 2)
+from reference_vit import IBOTHead, Network, VisionTransformer  # bench/reference_vit.py: this script's folder is on sys.path
 
 
-class DropPath(nn.Module):
-    def __init__(self, rate):
-        super().__init__()
-        self.rate = rate
-
-    def forward(self, x):
-        if not self.training or self.rate == 0:
-            return x
-        keep = 1 - self.rate
-        mask = (keep + torch.rand(x.shape[0], 1, 1, dtype=x.dtype, device=x.device)).floor_()
-        return x / keep * mask
-
-
-class Attention(nn.Module):
-    def __init__(self, dim, heads):
-        super().__init__()
-        self.heads = heads
-        self.scale = (dim // heads) ** -0.5
-        self.qkv = nn.Linear(dim, 3 * dim)
-        self.proj = nn.Linear(dim, dim)
-
-    def forward(self, x):
-        b, t, c = x.shape
-        q, k, v = self.qkv(x).reshape(b, t, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
-        a = ((q @ k.transpose(-2, -1)) * self.scale).softmax(-1)
-        return self.proj((a @ v).transpose(1, 2).reshape(b, t, c))
-
-
-class Mlp(nn.Module):
-    def __init__(self, dim):
-        super().__init__()
-        self.fc1 = nn.Linear(dim, 4 * dim)
-        self.fc2 = nn.Linear(4 * dim, dim)
-
-    def forward(self, x):
-        return self.fc2(F.gelu(self.fc1(x)))
-
-
-class Block(nn.Module):
-    def __init__(self, dim, heads, drop_path):
-        super().__init__()
-        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
-        self.attn = Attention(dim, heads)
-        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
-        self.mlp = Mlp(dim)
-        self.drop_path = DropPath(drop_path)
-
-    def forward(self, x):
-        x = x + self.drop_path(self.attn(self.norm1(x)))
-        return x + self.drop_path(self.mlp(self.norm2(x)))
-
-
-class SereHead(nn.Module):
-    """Projection (BN, ReLU) and predictor (1x1 conv, BN, ReLU); relations of both (docs/method.md#sere-heads)."""
-
-    def __init__(self, dim, heads, channel):
-        super().__init__()
-        self.heads, self.channel = heads, channel
-        self.projection = nn.Sequential(nn.BatchNorm2d(dim), nn.ReLU())
-        self.predictor = nn.Sequential(nn.Conv2d(dim, dim, 1, bias=False), nn.BatchNorm2d(dim), nn.ReLU())
-
-    def relation(self, m):
-        b, c = m.shape[:2]
-        x = m.reshape(b, c, -1)
-        n = x.shape[-1]
-        if self.channel:
-            x = x / math.sqrt(n)
-            return x @ x.transpose(1, 2)
-        g = x.reshape(b, self.heads, c // self.heads, n).transpose(2, 3)
-        return (g @ g.transpose(2, 3)) * (c // self.heads) ** -0.5
-
-    def forward(self, tokens):
-        b, n, c = tokens.shape
-        side = int(math.sqrt(n))
-        m = tokens.transpose(1, 2).reshape(b, c, side, side).float()
-        # BatchNorm and the relations in float32; the 1x1 conv follows autocast.
-        z = self.projection(m)
-        p = self.predictor[2](self.predictor[1](self.predictor[0](z).float()))
-        with torch.autocast(m.device.type, enabled=False):
-            return self.relation(z), self.relation(p)
-
-
-class VisionTransformer(nn.Module):
-    def __init__(self, c, masked, local_heads, drop_path):
-        super().__init__()
-        d, patch = c["embedDim"], c["patchSize"]
-        n0 = c["globalSize"] // patch
-        self.cls_token = nn.Parameter(trunc_normal_(torch.zeros(1, 1, d)))
-        self.pos_embed = nn.Parameter(trunc_normal_(torch.zeros(1, 1 + n0 * n0, d)))
-        self.masked_embed = nn.Parameter(torch.zeros(1, d)) if masked else None
-        self.patch_embed = nn.Module()
-        self.patch_embed.proj = nn.Conv2d(3, d, patch, patch)
-        rates = [drop_path * i / max(1, c["depth"] - 1) for i in range(c["depth"])]
-        self.blocks = nn.ModuleList([Block(d, c["numHeads"], r) for r in rates])
-        self.norm = nn.LayerNorm(d, eps=1e-6)
-        self.channel_sere = SereHead(d, c["numHeads"], True)
-        self.pixel_sere = SereHead(d, c["numHeads"], False)
-        if local_heads:
-            self.channel_sere_local = SereHead(d, c["numHeads"], True)
-            self.pixel_sere_local = SereHead(d, c["numHeads"], False)
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                trunc_normal_(m.weight)
-                nn.init.zeros_(m.bias)
-
-    def pos(self, n):
-        n0 = int(math.sqrt(self.pos_embed.shape[1] - 1))
-        if n == n0:
-            return self.pos_embed
-        d = self.pos_embed.shape[2]
-        grid = self.pos_embed[:, 1:].reshape(1, n0, n0, d).permute(0, 3, 1, 2)
-        grid = F.interpolate(grid, scale_factor=((n + 0.1) / n0, (n + 0.1) / n0), mode="bicubic")
-        return torch.cat([self.pos_embed[:, :1], grid.permute(0, 2, 3, 1).reshape(1, n * n, d)], 1)
-
-    def forward(self, images, mask=None, local=False):
-        x = self.patch_embed.proj(images)
-        if mask is not None:
-            x = torch.where(mask.unsqueeze(1), self.masked_embed.to(x.dtype).reshape(1, -1, 1, 1), x)
-        n = x.shape[-1]
-        x = x.flatten(2).transpose(1, 2).float()  # the token stream in float32, as under CUDA autocast
-        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], 1) + self.pos(n)
-        for blk in self.blocks:
-            x = blk(x)
-        patches = x[:, 1:]
-        channel = (self.channel_sere_local if local else self.channel_sere)(patches)
-        spatial = (self.pixel_sere_local if local else self.pixel_sere)(patches)
-        return self.norm(x), channel, spatial
-
-
-class IBOTHead(nn.Module):
-    def __init__(self, c):
-        super().__init__()
-        d, hidden, bottleneck, k = c["embedDim"], c["hiddenDim"], c["bottleneckDim"], c["outDim"]
-        self.mlp = nn.Sequential(nn.Linear(d, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, bottleneck))
-        for m in self.mlp:
-            if isinstance(m, nn.Linear):
-                trunc_normal_(m.weight)
-                nn.init.zeros_(m.bias)
-        self.last_layer = self.weight_normed(bottleneck, k, c["normLastLayer"])
-        self.last_layer2 = self.last_layer if c["sharedHead"] else self.weight_normed(bottleneck, k, c["normLastLayer"])
-
-    @staticmethod
-    def weight_normed(inp, out, freeze_norm):
-        layer = nn.utils.weight_norm(nn.Linear(inp, out, bias=False))
-        layer.weight_g.data.fill_(1)
-        layer.weight_g.requires_grad = not freeze_norm
-        return layer
-
-    def forward(self, tokens):
-        z = F.normalize(self.mlp(tokens), dim=-1)
-        return self.last_layer(z[:, 0]), self.last_layer2(z[:, 1:])
-
-
-class Network(nn.Module):
-    def __init__(self, c, masked, drop_path):
-        super().__init__()
-        self.backbone = VisionTransformer(c, masked, c["localCount"] > 0, drop_path)
-        self.head = IBOTHead(c)
+# ---- Networks (bench/reference_vit.py: docs/method.md#networks, the reference's vision_transformer.py and heads) ---
+def network(c, masked, drop_path):
+    """The student (masked, with drop path) or the teacher, initialised as the reference does."""
+    backbone = VisionTransformer(c["globalSize"], c["patchSize"], c["embedDim"], c["depth"], c["numHeads"], drop_path,
+                                 masked=masked, local_heads=c["localCount"] > 0)
+    head = IBOTHead(c["embedDim"], c["outDim"], c["hiddenDim"], c["bottleneckDim"], shared_head=c["sharedHead"],
+                    norm_last_layer=c["normLastLayer"])
+    return Network(backbone, head)
 
 
 # ---- Crop geometry and alignment (docs/method.md#overlap-grids, docs/method.md#aligning-relations) ---
@@ -298,8 +143,8 @@ class EagerSereStep:
         self.c = c
         self.device = torch.device(c.get("device", "cpu"))
         # Built on the CPU (the same initial weights from the same seed), then moved.
-        self.student = Network(c, masked=True, drop_path=c["dropPath"]).to(self.device)
-        self.teacher = Network(c, masked=False, drop_path=0.0).to(self.device)
+        self.student = network(c, masked=True, drop_path=c["dropPath"]).to(self.device)
+        self.teacher = network(c, masked=False, drop_path=0.0).to(self.device)
         self.teacher.load_state_dict(self.student.state_dict(), strict=False)
         for p in self.teacher.parameters():
             p.requires_grad = False
