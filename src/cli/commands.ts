@@ -22,6 +22,7 @@ import { openFinetuned, testAccuracy } from "../finetune/classify.js";
 import { Finetuner } from "../finetune/finetuner.js";
 import { writeNpy } from "../io/npy.js";
 import { writeSafetensors } from "../io/safetensors.js";
+import { archSchema, deviceSchema } from "../model/options.js";
 import { writeReport } from "../report/report.js";
 import { type Tensor, tensor } from "../tensor.js";
 import { exportBackbone } from "../train/export.js";
@@ -35,10 +36,7 @@ const common = {
     .string()
     .describe("a training checkpoint, an exported backbone (.pth or .safetensors) or a reference (DINO, iBOT, SERE) checkpoint"),
   checkpointKey: z.enum(["teacher", "student"]).default("teacher").describe("the network of a training checkpoint; a plain state dict ignores it"),
-  arch: z
-    .enum(["vit_tiny", "vit_small", "vit_base", "vit_large", "custom"])
-    .default("vit_small")
-    .describe("the architecture, only for weights without a stored configuration (exported or reference files)"),
+  arch: archSchema.describe("the architecture, only for weights without a stored configuration (exported or reference files)"),
   patchSize: z.number().int().positive().default(16).describe("patch size, only for weights without a stored configuration"),
   embedDim: z.number().int().positive().optional().describe("token width, for --arch custom (or to override an arch's)"),
   depth: z.number().int().positive().optional().describe("transformer blocks, for --arch custom"),
@@ -46,7 +44,7 @@ const common = {
   mlpRatio: z.number().positive().optional().describe("MLP width / token width, for --arch custom"),
   imageSize: z.number().int().positive().optional().describe("input side for evaluation; default: the training resolution (or 224)"),
   batchSizePerGpu: z.number().int().positive().default(256).describe("images embedded at once"),
-  device: z.string().default("cpu").describe('where the backbone runs: "cpu", "cuda" or "cuda:N"'),
+  device: deviceSchema.describe('where the backbone runs: "cpu", "cuda" or "cuda:N"'),
   outputDir: z.string().default(".").describe("folder of the results"),
   limit: z.number().int().min(0).default(0).describe("use only the first N images of each split (0: all)"),
   nLastBlocks: z
@@ -111,7 +109,7 @@ const COMMANDS = {
   report: z.object({
     runDir: z.string().describe("a training run's output folder (also the first argument: sere report RUN_DIR)"),
     images: z.number().int().min(0).default(4).describe("training images whose attention maps the report shows"),
-    device: z.string().default("cpu").describe("where the backbone runs for the attention maps"),
+    device: deviceSchema.describe("where the backbone runs for the attention maps"),
     output: z.string().optional().describe("the page's path; default RUN_DIR/report.html"),
   }),
 };

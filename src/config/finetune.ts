@@ -4,6 +4,7 @@
 import { z } from "zod";
 
 import { DEFAULT_MAX_FAILURE_SHARE } from "../data/failures.js";
+import { archSchema, deviceSchema } from "../model/options.js";
 import { ConfigError, parseOptions } from "./parse.js";
 
 const positiveInt = z.number().int().positive();
@@ -19,10 +20,7 @@ export const finetuneConfigSchema = z
         "the backbone to fine-tune: a training checkpoint, an exported backbone (.pth, .safetensors) or a DINO / iBOT / SERE checkpoint; empty: random initialisation",
       ),
     checkpointKey: z.enum(["teacher", "student"]).default("teacher").describe("the network of a training checkpoint (iBOT fine-tunes the teacher)"),
-    arch: z
-      .enum(["vit_tiny", "vit_small", "vit_base", "vit_large", "custom"])
-      .default("vit_small")
-      .describe("the architecture, for weights that store none and for random initialisation"),
+    arch: archSchema.describe("the architecture, for weights that store none and for random initialisation"),
     patchSize: positiveInt.default(16).describe("patch size, for weights that store none and for random initialisation"),
     embedDim: positiveInt.optional().describe("token width, for arch custom"),
     depth: positiveInt.optional().describe("transformer blocks, for arch custom"),
@@ -93,7 +91,7 @@ export const finetuneConfigSchema = z
       .describe("area range of the training crop (RandomResizedCrop), as a share of the image"),
 
     // Running
-    device: z.string().default("cpu").describe('"cpu", "cuda" or "cuda:N"'),
+    device: deviceSchema.describe('"cpu", "cuda" or "cuda:N"'),
     seed: z.number().int().min(0).default(0).describe("seed of the head's initial weights, the data order, crops, mixing and erasing"),
     outputDir: z.string().default(".").describe("folder of log.jsonl, checkpoint.pth, best.pth and result.json"),
     resume: z.boolean().default(false).describe("continue from OUTPUT_DIR/checkpoint.pth"),

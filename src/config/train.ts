@@ -4,6 +4,7 @@
 import { z } from "zod";
 
 import { photometryFields } from "../data/config.js";
+import { archSchema, deviceSchema } from "../model/options.js";
 
 const positiveInt = z.number().int().positive();
 const probability = z.number().min(0).max(1);
@@ -12,10 +13,7 @@ const scaleRange = z.tuple([probability, probability]).refine(([a, b]) => a <= b
 export const trainConfigSchema = z
   .object({
     // Model (docs/method.md#networks)
-    arch: z
-      .enum(["vit_tiny", "vit_small", "vit_base", "vit_large", "custom"])
-      .default("vit_small")
-      .describe("ViT size: vit_tiny, vit_small, vit_base, vit_large, or custom (give embedDim, depth and numHeads)"),
+    arch: archSchema.describe("ViT size: vit_tiny, vit_small, vit_base, vit_large, or custom (give embedDim, depth and numHeads)"),
     embedDim: positiveInt.optional().describe("token width, for arch custom"),
     depth: positiveInt.optional().describe("transformer blocks, for arch custom"),
     numHeads: positiveInt.optional().describe("attention heads, for arch custom"),
@@ -93,11 +91,7 @@ export const trainConfigSchema = z
     seed: z.number().int().min(0).default(0).describe("seed of the initial weights, crops, masks and shuffling"),
 
     // Device and precision
-    device: z
-      .string()
-      .regex(/^(cpu|cuda(:\d+)?)$/, 'expected "cpu", "cuda" or "cuda:N"')
-      .default("cpu")
-      .describe('where to train: "cpu", "cuda" or "cuda:N"'),
+    device: deviceSchema.describe('where to train: "cpu", "cuda" or "cuda:N"'),
     precision: z
       .enum(["auto", "float32", "bfloat16", "float16"])
       .default("float32")

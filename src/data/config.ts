@@ -2,6 +2,7 @@
 // defaults and error messages.
 import { z } from "zod";
 
+import { deviceSchema } from "../model/options.js";
 import { DEFAULT_MAX_FAILURE_SHARE } from "./failures.js";
 
 const range = (name: string, low: number, high: number) =>
@@ -93,7 +94,7 @@ export const loaderSchema = z
     /** Share of this rank's images per epoch that may fail to decode before the run stops. */
     maxFailureShare: z.number().min(0).max(1).default(DEFAULT_MAX_FAILURE_SHARE),
     /** Where the views are rendered: "cpu", "cuda", "cuda:1", ... */
-    device: z.string().default("cpu"),
+    device: deviceSchema,
     views: viewsSchema.default(viewsSchema.parse({})),
     mean: z.tuple([z.number(), z.number(), z.number()]).default([0.485, 0.456, 0.406]),
     std: z.tuple([z.number().positive(), z.number().positive(), z.number().positive()]).default([0.229, 0.224, 0.225]),

@@ -11,10 +11,14 @@ export const ARCHITECTURES = {
 
 const positiveInt = z.number().int().positive();
 
+/** Where a network runs: "cpu", "cuda" or "cuda:N"; every schema with a device uses this one. */
 export const deviceSchema = z
   .string()
   .regex(/^(cpu|cuda(:\d+)?)$/, 'expected "cpu", "cuda" or "cuda:N"')
   .default("cpu");
+
+/** The architecture: one of ARCHITECTURES, or "custom" with embedDim, depth and numHeads given; every schema with an arch uses this one. */
+export const archSchema = z.enum(["vit_tiny", "vit_small", "vit_base", "vit_large", "custom"]).default("vit_small");
 
 export const headOptionsSchema = z.object({
   outDim: positiveInt.default(8192),
@@ -30,7 +34,7 @@ export const headOptionsSchema = z.object({
 
 export const modelOptionsSchema = z
   .object({
-    arch: z.enum(["vit_tiny", "vit_small", "vit_base", "vit_large", "custom"]).default("vit_small"),
+    arch: archSchema,
     /** Width, depth and heads: required for "custom", override the preset otherwise. */
     embedDim: positiveInt.optional(),
     depth: positiveInt.optional(),
