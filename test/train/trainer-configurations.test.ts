@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { resolveTrainConfig } from "../../src/config/resolve.js";
 import { readWeightGroups } from "../../src/model/weights.js";
 import { learningRateAt, weightDecayAt } from "../../src/train/schedules.js";
 import type { StepEvent } from "../../src/train/trainer.js";
@@ -72,5 +73,31 @@ describe("Trainer without local views (--local-crops-number 0, the reference's d
     const names = (await readWeightGroups(join(dir, "checkpoint.pth"))).find(([k]) => k === "student")![1].map(([n]) => n);
     expect(names).toContain("backbone.pixel_sere.predictor.0.weight");
     expect(names.some((n) => n.includes("_sere_local"))).toBe(false);
+  });
+});
+
+describe("the Fashion-MNIST presets", () => {
+  it("fashion-mnist-1h is the default run's network and recipe for ten passes", () => {
+    const tiny = resolveTrainConfig({ preset: "fashion-mnist-tiny" });
+    const hour = resolveTrainConfig({ preset: "fashion-mnist-1h" });
+    expect({ ...hour, epochs: tiny.epochs, outputDir: tiny.outputDir }).toEqual(tiny);
+    expect([tiny.epochs, hour.epochs, hour.outputDir]).toEqual([2, 10, "runs/fashion-mnist-1h"]);
+  });
+
+  it.each(["fashion-mnist-tiny", "fashion-mnist-1h"])("%s runs as it is, a few steps, and logs the collapse monitor", async (preset) => {
+    const data = tempDir(`preset-${preset}`);
+    writeIdx(data, "train", 8);
+    const dir = mkdtempSync(join(tmpdir(), `sere-${preset}-`));
+    await new Trainer({ dataPath: data, outputDir: dir, batchSizePerGpu: 4, maxSteps: 2, knnEval: false }, { preset, progress: false }).fit();
+    const log = readFileSync(join(dir, "log.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as StepEvent);
+    expect(log).toHaveLength(2);
+    for (const l of log) {
+      expect(l.clsEntropy).toBeGreaterThan(0);
+      expect(l.clsEntropy).toBeLessThanOrEqual(Math.log(256) + 1e-6);
+      expect(l.clsEntropy + l.clsKl).toBeCloseTo(l.cls, 9);
+    }
   });
 });
