@@ -17,7 +17,7 @@ import { attentionMaps } from "../eval/attention.js";
 import { openBackbone } from "../eval/backbone.js";
 import { clsFeatures, extractFeatures } from "../eval/features.js";
 import { knnAccuracy } from "../eval/knn.js";
-import { linearProbe } from "../eval/linear-probe.js";
+import { linearProbe, linearProbeOptionsSchema } from "../eval/linear-probe.js";
 import { openFinetuned, testAccuracy } from "../finetune/classify.js";
 import { Finetuner } from "../finetune/finetuner.js";
 import { writeNpy } from "../io/npy.js";
@@ -72,8 +72,8 @@ const COMMANDS = {
   "eval linear": z.object({
     ...common,
     dataPath,
-    lrs: z.array(z.number().positive()).default([0.001, 0.01, 0.1]).describe("learning rates of the sweep; the best is reported"),
-    epochs: z.number().int().positive().default(100).describe("epochs of each linear classifier"),
+    lrs: linearProbeOptionsSchema.shape.lrs.describe("learning rates of the sweep; the best is reported"),
+    epochs: linearProbeOptionsSchema.shape.epochs.describe("epochs of each linear classifier"),
     trainViews: z
       .number()
       .int()
