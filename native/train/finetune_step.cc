@@ -10,6 +10,7 @@
 #include "model/names.h"
 #include "runtime/precision.h"
 #include "runtime/random.h"
+#include "train/parameter_updates.h"
 
 namespace sere::train {
 
@@ -150,7 +151,7 @@ FinetuneStep::Result FinetuneStep::Run(const FinetuneBatch& batch, const Finetun
     options.lr(schedule.lr * groups_[i].lr_scale);
     options.weight_decay(groups_[i].decayed ? schedule.weight_decay : 0.0);
   }
-  optimizer->step();
+  AdamWStep(*optimizer);
   optimizer->zero_grad();
   UpdateEma();
   return {value, true, stop};
@@ -162,7 +163,7 @@ void FinetuneStep::UpdateEma() {
   const double decay = ema_started ? config_.ema_decay : 0.0;  // the first update copies
   for (auto& [average, weights] : ema_pairs_) {
     if (average.is_floating_point())
-      average.mul_(decay).add_(weights.detach(), 1.0 - decay);
+      UpdateMovingAverage(average, weights, decay);
     else
       average.copy_(weights);
   }

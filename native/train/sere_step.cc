@@ -6,6 +6,7 @@
 #include "model/names.h"
 #include "runtime/precision.h"
 #include "runtime/random.h"
+#include "train/parameter_updates.h"
 
 namespace sere::train {
 
@@ -168,16 +169,14 @@ objective::SereLosses SereStep::Forward(const StepBatch& batch, const StepSchedu
 
 bool SereStep::ApplyGradients(const StepSchedule& schedule) {
   torch::NoGradGuard no_grad;
-  std::vector<at::Tensor> grads;
-  for (auto& p : student->parameters())
-    if (p.grad().defined()) grads.push_back(p.grad());
-  if (config_.loss_scaling && !scaler.Unscale(grads)) {
-    optimizer->zero_grad();
-    return false;
-  }
-  if (config_.clip_grad > 0) {
-    // Per parameter: a gradient whose norm exceeds clip is scaled to norm clip (no host sync).
-    for (auto& g : grads) g.mul_((config_.clip_grad / (g.norm() + 1e-6)).clamp_max(1.0));
+  if (config_.loss_scaling) {
+    std::vector<at::Tensor> grads;
+    for (auto& p : student->parameters())
+      if (p.grad().defined()) grads.push_back(p.grad());
+    if (!scaler.Unscale(grads)) {
+      optimizer->zero_grad();
+      return false;
+    }
   }
   if (schedule.freeze_last_layer)
     for (auto& p : last_layer_params_) p.mutable_grad().reset();
@@ -188,14 +187,15 @@ bool SereStep::ApplyGradients(const StepSchedule& schedule) {
     options.lr(schedule.lr);
     if (i == 0) options.weight_decay(schedule.weight_decay);  // only group 0 is regularised
   }
-  optimizer->step();
+  // Per parameter: a gradient whose norm exceeds clip_grad counts as scaled to norm clip_grad.
+  AdamWStep(*optimizer, config_.clip_grad);
   optimizer->zero_grad();
   return true;
 }
 
 void SereStep::UpdateTeacher(double momentum) {
   torch::NoGradGuard no_grad;
-  for (auto& [t, s] : ema_pairs_) t.mul_(momentum).add_(s.detach(), 1.0 - momentum);
+  for (auto& [t, s] : ema_pairs_) UpdateMovingAverage(t, s, momentum);
 }
 
 StepResult SereStep::Run(const StepBatch& batch, const StepSchedule& schedule) {
