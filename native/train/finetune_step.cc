@@ -130,7 +130,7 @@ FinetuneStep::Result FinetuneStep::Run(const FinetuneBatch& batch, const Finetun
   }
   TORCH_CHECK(std::isfinite(value), "the loss is not finite (", value, ") at iteration ", iteration_,
               ": fine-tuning stopped. Lower the learning rate, raise warmup, or use float32/bfloat16 precision.");
-  optimizer->zero_grad();
+  ZeroGradients(*optimizer);
   const bool scaled = c.precision == c10::kHalf;
   if (gradient_averager_) gradient_averager_->ExpectBackward();
   (scaled ? loss * scaler.scale : loss).backward();
@@ -139,10 +139,7 @@ FinetuneStep::Result FinetuneStep::Run(const FinetuneBatch& batch, const Finetun
     std::vector<at::Tensor> grads;
     for (auto& p : classifier->parameters())
       if (p.grad().defined()) grads.push_back(p.grad());
-    if (!scaler.Unscale(grads)) {
-      optimizer->zero_grad();
-      return {value, false, stop};
-    }
+    if (!scaler.Unscale(grads)) return {value, false, stop};
   }
   if (c.clip_grad > 0) torch::nn::utils::clip_grad_norm_(classifier->parameters(), c.clip_grad);
   auto& param_groups = optimizer->param_groups();
@@ -152,7 +149,6 @@ FinetuneStep::Result FinetuneStep::Run(const FinetuneBatch& batch, const Finetun
     options.weight_decay(groups_[i].decayed ? schedule.weight_decay : 0.0);
   }
   AdamWStep(*optimizer);
-  optimizer->zero_grad();
   UpdateEma();
   return {value, true, stop};
 }

@@ -2,6 +2,7 @@
 
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 
@@ -118,6 +119,18 @@ void AdamWStep(torch::optim::AdamW& optimizer, double clip_each) {
         UpdateWithOps(p, grad, exp_avg, exp_avg_sq, k, clip_each);
     }
   }
+}
+
+void ZeroGradients(torch::optim::AdamW& optimizer) {
+  for (auto& group : optimizer.param_groups())
+    for (auto& p : group.params()) {
+      auto& grad = p.mutable_grad();
+      if (!grad.defined()) continue;
+      if (RawFloat32OnCpu(grad) && !grad.requires_grad())
+        std::fill_n(grad.data_ptr<float>(), grad.numel(), 0.0f);
+      else
+        grad.detach_().zero_();
+    }
 }
 
 void UpdateMovingAverage(at::Tensor& average, const at::Tensor& value, double decay) {

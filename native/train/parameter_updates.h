@@ -19,6 +19,9 @@ namespace sere::train {
 // reference's clip_gradients does (the gradient itself is left as it is).
 void AdamWStep(torch::optim::AdamW& optimizer, double clip_each = 0);
 
+// Every parameter's gradient set to zero, as Optimizer::zero_grad (LibTorch 1.x) leaves them.
+void ZeroGradients(torch::optim::AdamW& optimizer);
+
 // average = decay * average + (1 - decay) * value.
 void UpdateMovingAverage(at::Tensor& average, const at::Tensor& value, double decay);
 

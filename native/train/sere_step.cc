@@ -173,10 +173,7 @@ bool SereStep::ApplyGradients(const StepSchedule& schedule) {
     std::vector<at::Tensor> grads;
     for (auto& p : student->parameters())
       if (p.grad().defined()) grads.push_back(p.grad());
-    if (!scaler.Unscale(grads)) {
-      optimizer->zero_grad();
-      return false;
-    }
+    if (!scaler.Unscale(grads)) return false;  // the next round starts from zero gradients
   }
   if (schedule.freeze_last_layer)
     for (auto& p : last_layer_params_) p.mutable_grad().reset();
@@ -189,7 +186,6 @@ bool SereStep::ApplyGradients(const StepSchedule& schedule) {
   }
   // Per parameter: a gradient whose norm exceeds clip_grad counts as scaled to norm clip_grad.
   AdamWStep(*optimizer, config_.clip_grad);
-  optimizer->zero_grad();
   return true;
 }
 
@@ -205,7 +201,7 @@ StepResult SereStep::Run(const StepBatch& batch, const StepSchedule& schedule) {
   if (starts_round) {
     // What an unfinished round left (the end of an epoch) is dropped, as the reference's
     // zero_grad at the start of every epoch does.
-    optimizer->zero_grad();
+    ZeroGradients(*optimizer);
     objective.ClearCentreSums();
   }
   student->train();
