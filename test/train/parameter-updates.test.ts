@@ -3,7 +3,7 @@
 // Python's torch.optim.AdamW after DINO's clip_gradients on the same gradients. Several steps,
 // because one AdamW step hardly depends on the gradient's scale (m / sqrt(v)); a parameter
 // that misses a gradient keeps its own step count; one tensor is large enough to be split
-// over the threads.
+// over the threads. In float64 the update takes the ATen ops that CUDA runs.
 import { spawnSync } from "node:child_process";
 
 import { describe, expect, it } from "vitest";
@@ -48,31 +48,39 @@ json.dump([p.flatten().tolist() for p in params], sys.stdout)
 `;
 
 describe("the optimiser's update", () => {
-  it.runIf(hasPythonTorch())("matches torch.optim.AdamW after the reference's clipping, over four steps, at one and two threads", async () => {
-    const run = spawnSync(pythonWithTorch()!, ["-c", REFERENCE], {
-      input: JSON.stringify({ initial, shapes: SHAPES, gradients, ...OPTIONS }),
-      encoding: "utf8",
-      maxBuffer: 64 << 20,
-    });
-    expect(run.status, run.stderr).toBe(0);
-    const expected = JSON.parse(run.stdout) as number[][];
+  it.runIf(hasPythonTorch())(
+    "matches torch.optim.AdamW after the reference's clipping, over four steps, at one and two threads, in one pass and in ATen ops",
+    async () => {
+      const run = spawnSync(pythonWithTorch()!, ["-c", REFERENCE], {
+        input: JSON.stringify({ initial, shapes: SHAPES, gradients, ...OPTIONS }),
+        encoding: "utf8",
+        maxBuffer: 64 << 20,
+      });
+      expect(run.status, run.stderr).toBe(0);
+      const expected = JSON.parse(run.stdout) as number[][];
 
-    for (const threads of [1, 2]) {
-      setThreads(threads);
-      const params = SHAPES.map((shape, p) => tensor(Float32Array.from(initial[p]!), shape));
-      const grads = gradients.map((step) => step.map((g, p) => (g === null ? null : tensor(Float32Array.from(g), SHAPES[p]!))));
-      const updated = await native().testing.adamwSteps(params, grads, OPTIONS);
-      for (let p = 0; p < SHAPES.length; p++) {
-        const got = updated[p]!.toArray() as Float32Array;
-        let worst = 0;
-        for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i]! - expected[p]![i]!));
-        // Each step moves a parameter by about lr = 0.01; float32 rounding stays near 1e-7.
-        expect(worst, `parameter ${p}, ${threads} thread(s)`).toBeLessThan(1e-6);
-        // ...and the update did move it (four steps of about lr each).
-        expect(Math.abs(got[0]! - initial[p]![0]!)).toBeGreaterThan(0.005);
+      // float32 on the CPU takes the one-pass update; float64 the ATen ops that CUDA runs.
+      for (const [threads, Values] of [
+        [1, Float32Array],
+        [2, Float32Array],
+        [2, Float64Array],
+      ] as const) {
+        setThreads(threads);
+        const params = SHAPES.map((shape, p) => tensor(Values.from(initial[p]!), shape));
+        const grads = gradients.map((step) => step.map((g, p) => (g === null ? null : tensor(Values.from(g), SHAPES[p]!))));
+        const updated = await native().testing.adamwSteps(params, grads, OPTIONS);
+        for (let p = 0; p < SHAPES.length; p++) {
+          const got = updated[p]!.toArray() as Float32Array | Float64Array;
+          let worst = 0;
+          for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i]! - expected[p]![i]!));
+          // Each step moves a parameter by about lr = 0.01; float32 rounding stays near 1e-7.
+          expect(worst, `parameter ${p}, ${Values.name}, ${threads} thread(s)`).toBeLessThan(1e-6);
+          // ...and the update did move it (four steps of about lr each).
+          expect(Math.abs(got[0]! - initial[p]![0]!)).toBeGreaterThan(0.005);
+        }
+        for (const t of [...params, ...updated, ...grads.flat()]) t?.dispose();
       }
-      for (const t of [...params, ...updated, ...grads.flat()]) t?.dispose();
-    }
-    setThreads(Number(process.env.OMP_NUM_THREADS) || (await import("node:os")).availableParallelism());
-  });
+      setThreads(Number(process.env.OMP_NUM_THREADS) || (await import("node:os")).availableParallelism());
+    },
+  );
 });
