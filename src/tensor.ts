@@ -16,7 +16,7 @@ export function tensor(data: TypedArray, shape: readonly number[]): Tensor {
   return new (native().Tensor)(data, shape);
 }
 
-/** Matrix product (LibTorch's matmul; batches of small float32 matrices on the CPU are split over the threads), computed off the JavaScript thread. */
+/** Matrix product (LibTorch's matmul), computed off the JavaScript thread. */
 export function matmul(a: Tensor, b: Tensor): Promise<Tensor> {
   return native().matmul(a, b);
 }

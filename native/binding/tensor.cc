@@ -5,7 +5,6 @@
 #include "binding/errors.h"
 #include "binding/options.h"
 #include "binding/typed_arrays.h"
-#include "runtime/batched_matmul.h"
 
 namespace sere::binding {
 
@@ -112,7 +111,7 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
     at::Tensor b = TensorArg(info, 1, "matmul: b");
     return RunAsync(env,
                     [a, b]() -> Finish {
-                      at::Tensor product = BatchedMatmul(a, b);
+                      at::Tensor product = at::matmul(a, b);
                       return [product](Napi::Env env) { return Tensor::New(env, product); };
                     })
         .As<Napi::Value>();

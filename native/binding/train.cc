@@ -17,7 +17,6 @@
 #include "binding/tensor.h"
 #include "runtime/device.h"
 #include "train/checkpoint.h"
-#include "train/parameter_updates.h"
 #include "train/sere_step.h"
 
 namespace sere::binding {
@@ -243,54 +242,8 @@ class SereStep : public Napi::ObjectWrap<SereStep> {
   Owned<std::shared_ptr<Training>> training_;
 };
 
-// testing.adamwSteps(params, gradients, { lr, weightDecay, clipEach }) -> Promise<Tensor[]>: copies
-// of `params` after one AdamWStep for each entry of `gradients` (that step's gradient of every
-// parameter, null for none), from a fresh AdamW with one group.
-Napi::Value AdamWSteps(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  return Guard(env, [&] {
-    std::vector<at::Tensor> params;
-    Napi::Array params_arg = info[0].As<Napi::Array>();
-    for (uint32_t i = 0; i < params_arg.Length(); ++i)
-      params.push_back(AsTensor(params_arg.Get(i), "adamwSteps: params").clone());
-    std::vector<std::vector<at::Tensor>> gradients;
-    Napi::Array steps_arg = info[1].As<Napi::Array>();
-    for (uint32_t s = 0; s < steps_arg.Length(); ++s) {
-      Napi::Array step_arg = steps_arg.Get(s).As<Napi::Array>();
-      TORCH_CHECK(step_arg.Length() == params.size(), "adamwSteps: every step needs one gradient per parameter");
-      std::vector<at::Tensor> step;
-      for (uint32_t i = 0; i < step_arg.Length(); ++i)
-        step.push_back(step_arg.Get(i).IsNull() ? at::Tensor() : AsTensor(step_arg.Get(i), "adamwSteps: gradient"));
-      gradients.push_back(std::move(step));
-    }
-    Napi::Object o = ObjectArg(info, 2, "adamwSteps options");
-    const double lr = NumberField(o, "lr"), weight_decay = NumberField(o, "weightDecay"),
-                 clip_each = NumberField(o, "clipEach");
-    return RunAsync(env,
-                    [params, gradients, lr, weight_decay, clip_each]() -> Finish {
-                      torch::optim::AdamW optimizer(params, torch::optim::AdamWOptions(lr).weight_decay(weight_decay));
-                      for (const auto& step : gradients) {
-                        for (size_t i = 0; i < params.size(); ++i) {
-                          auto p = params[i];
-                          p.mutable_grad() = step[i].defined() ? step[i].clone() : at::Tensor();
-                        }
-                        train::AdamWStep(optimizer, clip_each);
-                      }
-                      return [params](Napi::Env env) -> Napi::Value {
-                        Napi::Array out = Napi::Array::New(env, params.size());
-                        for (size_t i = 0; i < params.size(); ++i) out.Set(i, Tensor::New(env, params[i]));
-                        return out;
-                      };
-                    })
-        .As<Napi::Value>();
-  });
-}
-
 }  // namespace
 
-void RegisterTrain(Napi::Env env, Napi::Object exports) {
-  exports.Set("SereStep", SereStep::Define(env));
-  TestingExports(env, exports).Set("adamwSteps", Napi::Function::New(env, AdamWSteps, "adamwSteps"));
-}
+void RegisterTrain(Napi::Env env, Napi::Object exports) { exports.Set("SereStep", SereStep::Define(env)); }
 
 }  // namespace sere::binding

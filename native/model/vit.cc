@@ -4,8 +4,6 @@
 
 #include <cmath>
 
-#include "runtime/batched_matmul.h"
-
 namespace sere::model {
 
 void TruncNormal_(at::Tensor t, double std) {
@@ -43,7 +41,7 @@ namespace {
 // softmax(q k^T * d^-0.5): the attention weights of docs/method.md#vit-backbone.
 at::Tensor SoftmaxWeights(const at::Tensor& q, const at::Tensor& k) {
   const double scale = std::pow(static_cast<double>(q.size(-1)), -0.5);
-  return (BatchedMatmul(q, k.transpose(-2, -1)) * scale).softmax(-1);
+  return (at::matmul(q, k.transpose(-2, -1)) * scale).softmax(-1);
 }
 }  // namespace
 
@@ -59,7 +57,7 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x) {
   // Fused kernel (flash / memory-efficient where available); same result as below.
   auto out = at::scaled_dot_product_attention(q, k, v);
 #else
-  auto out = BatchedMatmul(SoftmaxWeights(q, k), v);
+  auto out = at::matmul(SoftmaxWeights(q, k), v);
 #endif
   return proj->forward(out.transpose(1, 2).reshape(x.sizes()));
 }

@@ -2,7 +2,6 @@
 
 #include <cmath>
 
-#include "runtime/batched_matmul.h"
 #include "runtime/precision.h"
 
 namespace sere::objective {
@@ -27,7 +26,7 @@ at::Tensor ChannelRelation(const at::Tensor& x, double scale) {
   NoAutocast fp32;
   TORCH_CHECK(scale > 0, "channel relation scale must be > 0, got ", scale);
   auto f = Flattened(x) / scale;
-  return BatchedMatmul(f, f.transpose(1, 2));
+  return at::bmm(f, f.transpose(1, 2));
 }
 
 at::Tensor ChannelRelation(const at::Tensor& x) {
@@ -42,7 +41,7 @@ at::Tensor SpatialRelation(const at::Tensor& x, int64_t heads) {
               heads, " heads");
   int64_t d = channels / heads;
   auto groups = f.view({batch, heads, d, positions}).transpose(2, 3);  // (B, H, N, d)
-  return BatchedMatmul(groups, groups.transpose(2, 3)) * std::pow(static_cast<double>(d), -0.5);
+  return at::matmul(groups, groups.transpose(2, 3)) * std::pow(static_cast<double>(d), -0.5);
 }
 
 at::Tensor SampleMap(const at::Tensor& map, const at::Tensor& grid) {

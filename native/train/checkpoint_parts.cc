@@ -3,12 +3,23 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <type_traits>
 #include <vector>
-
-#include "train/parameter_updates.h"
 
 namespace sere::train {
 namespace {
+
+// The optimiser's state map is keyed by a parameter's TensorImpl (as a string on
+// LibTorch 1.x, as a pointer on 2.x).
+template <class Map>
+auto StateKey(const Map&, const at::Tensor& p) {
+  using Key = typename Map::key_type;
+  if constexpr (std::is_same_v<Key, std::string>) {
+    return c10::guts::to_string(p.unsafeGetTensorImpl());
+  } else {
+    return static_cast<Key>(p.unsafeGetTensorImpl());
+  }
+}
 
 std::vector<at::Tensor> OptimisedParameters(torch::optim::AdamW& optimizer) {
   std::vector<at::Tensor> params;

@@ -10,7 +10,6 @@
 #include "model/names.h"
 #include "runtime/precision.h"
 #include "runtime/random.h"
-#include "train/parameter_updates.h"
 
 namespace sere::train {
 
@@ -130,7 +129,7 @@ FinetuneStep::Result FinetuneStep::Run(const FinetuneBatch& batch, const Finetun
   }
   TORCH_CHECK(std::isfinite(value), "the loss is not finite (", value, ") at iteration ", iteration_,
               ": fine-tuning stopped. Lower the learning rate, raise warmup, or use float32/bfloat16 precision.");
-  ZeroGradients(*optimizer);
+  optimizer->zero_grad();
   const bool scaled = c.precision == c10::kHalf;
   if (gradient_averager_) gradient_averager_->ExpectBackward();
   (scaled ? loss * scaler.scale : loss).backward();
@@ -139,7 +138,10 @@ FinetuneStep::Result FinetuneStep::Run(const FinetuneBatch& batch, const Finetun
     std::vector<at::Tensor> grads;
     for (auto& p : classifier->parameters())
       if (p.grad().defined()) grads.push_back(p.grad());
-    if (!scaler.Unscale(grads)) return {value, false, stop};
+    if (!scaler.Unscale(grads)) {
+      optimizer->zero_grad();
+      return {value, false, stop};
+    }
   }
   if (c.clip_grad > 0) torch::nn::utils::clip_grad_norm_(classifier->parameters(), c.clip_grad);
   auto& param_groups = optimizer->param_groups();
@@ -148,7 +150,8 @@ FinetuneStep::Result FinetuneStep::Run(const FinetuneBatch& batch, const Finetun
     options.lr(schedule.lr * groups_[i].lr_scale);
     options.weight_decay(groups_[i].decayed ? schedule.weight_decay : 0.0);
   }
-  AdamWStep(*optimizer);
+  optimizer->step();
+  optimizer->zero_grad();
   UpdateEma();
   return {value, true, stop};
 }
@@ -159,7 +162,7 @@ void FinetuneStep::UpdateEma() {
   const double decay = ema_started ? config_.ema_decay : 0.0;  // the first update copies
   for (auto& [average, weights] : ema_pairs_) {
     if (average.is_floating_point())
-      UpdateMovingAverage(average, weights, decay);
+      average.mul_(decay).add_(weights.detach(), 1.0 - decay);
     else
       average.copy_(weights);
   }

@@ -6,7 +6,6 @@
 #include "model/names.h"
 #include "runtime/precision.h"
 #include "runtime/random.h"
-#include "train/parameter_updates.h"
 
 namespace sere::train {
 
@@ -169,11 +168,16 @@ objective::SereLosses SereStep::Forward(const StepBatch& batch, const StepSchedu
 
 bool SereStep::ApplyGradients(const StepSchedule& schedule) {
   torch::NoGradGuard no_grad;
-  if (config_.loss_scaling) {
-    std::vector<at::Tensor> grads;
-    for (auto& p : student->parameters())
-      if (p.grad().defined()) grads.push_back(p.grad());
-    if (!scaler.Unscale(grads)) return false;  // the next round starts from zero gradients
+  std::vector<at::Tensor> grads;
+  for (auto& p : student->parameters())
+    if (p.grad().defined()) grads.push_back(p.grad());
+  if (config_.loss_scaling && !scaler.Unscale(grads)) {
+    optimizer->zero_grad();
+    return false;
+  }
+  if (config_.clip_grad > 0) {
+    // Per parameter: a gradient whose norm exceeds clip is scaled to norm clip (no host sync).
+    for (auto& g : grads) g.mul_((config_.clip_grad / (g.norm() + 1e-6)).clamp_max(1.0));
   }
   if (schedule.freeze_last_layer)
     for (auto& p : last_layer_params_) p.mutable_grad().reset();
@@ -184,14 +188,14 @@ bool SereStep::ApplyGradients(const StepSchedule& schedule) {
     options.lr(schedule.lr);
     if (i == 0) options.weight_decay(schedule.weight_decay);  // only group 0 is regularised
   }
-  // Per parameter: a gradient whose norm exceeds clip_grad counts as scaled to norm clip_grad.
-  AdamWStep(*optimizer, config_.clip_grad);
+  optimizer->step();
+  optimizer->zero_grad();
   return true;
 }
 
 void SereStep::UpdateTeacher(double momentum) {
   torch::NoGradGuard no_grad;
-  for (auto& [t, s] : ema_pairs_) UpdateMovingAverage(t, s, momentum);
+  for (auto& [t, s] : ema_pairs_) t.mul_(momentum).add_(s.detach(), 1.0 - momentum);
 }
 
 StepResult SereStep::Run(const StepBatch& batch, const StepSchedule& schedule) {
@@ -201,7 +205,7 @@ StepResult SereStep::Run(const StepBatch& batch, const StepSchedule& schedule) {
   if (starts_round) {
     // What an unfinished round left (the end of an epoch) is dropped, as the reference's
     // zero_grad at the start of every epoch does.
-    ZeroGradients(*optimizer);
+    optimizer->zero_grad();
     objective.ClearCentreSums();
   }
   student->train();

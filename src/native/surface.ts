@@ -464,16 +464,6 @@ export interface NativeTesting {
   /** The intra-op threads of a task on the compute lane or a libuv worker, or of the JS thread (at once). */
   threadsByLane(lane: "compute" | "pool"): Promise<number>;
   threadsByLane(lane: "js"): number;
-  /**
-   * Copies of `params` after one AdamW step (native/train/parameter_updates.h) per entry of
-   * `gradients`: that step's gradient of each parameter, null for none. A fresh optimiser with
-   * one group; with clipEach > 0 each gradient's norm is first clipped to it.
-   */
-  adamwSteps(
-    params: NativeTensor[],
-    gradients: Array<Array<NativeTensor | null>>,
-    options: { lr: number; weightDecay: number; clipEach: number },
-  ): Promise<NativeTensor[]>;
   /** Mixup / CutMix of a batch and its label-smoothed soft targets, as a FinetuneStep does it. */
   mixBatch(
     images: NativeTensor,
