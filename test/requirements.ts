@@ -39,6 +39,10 @@ export const hasDataParallelism = () =>
 export const CLANG_FORMAT = "clang-format";
 export const hasClangFormat = () => requireOrSkip(spawnSync(CLANG_FORMAT, ["--version"]).status === 0, "clang-format (Debian's clang-format)");
 
+/** Debian's LibTorch loads oneDNN (libdnnl2) as a shared library, where float products can reach it. */
+export const ONEDNN_LIBRARY = "/usr/lib/x86_64-linux-gnu/libdnnl.so.2";
+export const hasSharedOneDnn = () => requireOrSkip(existsSync(ONEDNN_LIBRARY), "oneDNN as a shared library (Debian's libdnnl2, with libtorch-dev)");
+
 let python: { path?: string } | undefined;
 
 /** The python3 that imports torch (Debian's python3-torch), if this machine has one. */

@@ -48,6 +48,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
     out.Set("threads", r.intra_op_threads);
     out.Set("parallelBackend", r.parallel_backend);
     out.Set("blasCore", r.blas_core.empty() ? env.Null() : Napi::String::New(env, r.blas_core));
+    out.Set("floatGemm", r.float_gemm);
     out.Set("build", build);
     return out.As<Napi::Value>();
   });

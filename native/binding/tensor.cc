@@ -13,7 +13,8 @@ Napi::Function Tensor::Define(Napi::Env env) {
                      {InstanceMethod<&Tensor::Shape>("shape"), InstanceMethod<&Tensor::Dtype>("dtype"),
                       InstanceMethod<&Tensor::Device>("device"), InstanceMethod<&Tensor::ToArray>("toArray"),
                       InstanceMethod<&Tensor::Bytes>("bytes"), InstanceMethod<&Tensor::Reshape>("reshape"),
-                      InstanceMethod<&Tensor::Dispose>("dispose"), InstanceMethod<&Tensor::Disposed>("isDisposed")});
+                      InstanceMethod<&Tensor::Transpose>("transpose"), InstanceMethod<&Tensor::Dispose>("dispose"),
+                      InstanceMethod<&Tensor::Disposed>("isDisposed")});
 }
 
 Napi::Object Tensor::New(Napi::Env env, at::Tensor tensor) {
@@ -92,6 +93,15 @@ Napi::Value Tensor::Bytes(const Napi::CallbackInfo& info) {
 Napi::Value Tensor::Reshape(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, [&] { return New(env, Get(env).reshape(ShapeFrom(env, info[0])).clone()).As<Napi::Value>(); });
+}
+
+Napi::Value Tensor::Transpose(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, [&] {
+    const int64_t dim0 = IntArg(info, 0, "transpose(dim0, dim1): dim0");
+    const int64_t dim1 = IntArg(info, 1, "transpose(dim0, dim1): dim1");
+    return New(env, Get(env).transpose(dim0, dim1)).As<Napi::Value>();
+  });
 }
 
 Napi::Value Tensor::Dispose(const Napi::CallbackInfo& info) {

@@ -9,6 +9,7 @@
 #include <ATen/cuda/CUDAContext.h>
 #endif
 
+#include "runtime/gemm.h"
 #include "runtime/threads.h"
 
 namespace sere {
@@ -59,6 +60,7 @@ RuntimeInfo GetRuntimeInfo() {
   using CoreName = char* (*)();
   if (auto core_name = reinterpret_cast<CoreName>(dlsym(RTLD_DEFAULT, "openblas_get_corename")))
     r.blas_core = core_name();
+  r.float_gemm = FloatGemmRoute();
   return r;
 }
 

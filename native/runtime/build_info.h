@@ -24,6 +24,8 @@ struct RuntimeInfo {
   std::string parallel_backend;
   // The kernels OpenBLAS chose for this CPU (openblas_get_corename); empty with another BLAS.
   std::string blas_core;
+  // Where LibTorch's larger float matrix products run: "oneDNN" or "BLAS" (runtime/gemm.h).
+  std::string float_gemm;
 };
 
 BuildInfo GetBuildInfo();

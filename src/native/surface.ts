@@ -20,6 +20,11 @@ export interface NativeInfo {
   parallelBackend: string;
   /** The kernels OpenBLAS uses on this CPU ("SkylakeX", "Haswell", ...); null with another BLAS. */
   blasCore: string | null;
+  /**
+   * Where LibTorch's larger float32 matrix products run on the CPU: "oneDNN" (its sgemm, where
+   * LibTorch ships oneDNN as a shared library; SERE_TORCH_BLAS_GEMM=1 opts out) or "BLAS".
+   */
+  floatGemm: "oneDNN" | "BLAS";
   build: {
     compiler: string;
     cxx11Abi: boolean;
@@ -45,6 +50,8 @@ export interface NativeTensor {
   bytes(): Uint8Array;
   /** A reshaped copy. */
   reshape(shape: readonly number[]): NativeTensor;
+  /** A view with two dimensions swapped (PyTorch's transpose): it shares this tensor's memory. */
+  transpose(dim0: number, dim1: number): NativeTensor;
   /** Frees the native memory now; later use throws. */
   dispose(): void;
   isDisposed(): boolean;
