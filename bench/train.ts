@@ -1,7 +1,7 @@
 // Training: the project's full SERE step (teacher and student forwards, objective, backward,
 // clipping, AdamW, EMA) against an eager PyTorch step of the same math (bench/eager_step.py,
 // Debian's python3-torch), side by side on one configuration, and the default preset at 1
-// and 2 threads. Every measurement is its own process (bench/native-step.ts, eager_step.py),
+// and 2 threads (and at 2 with SERE_TORCH_BLAS_GEMM=1: its float products on BLAS). Every measurement is its own process (bench/native-step.ts, eager_step.py),
 // the two sides alternating round by round, so that each peak RSS is that step's alone and
 // a slow spell of the machine falls on both. Synthetic views; the same batch every step.
 //
@@ -236,10 +236,10 @@ export function stepEnvironment(): NodeJS.ProcessEnv {
  * Runs one step process and reads the JSON line it prints last. `timeoutMs`: the process is
  * killed after that long (0: no limit), and the promise rejects.
  */
-function runProcess(command: string, args: string[], what: string, timeoutMs = 0): Promise<StepTimes> {
+function runProcess(command: string, args: string[], what: string, timeoutMs = 0, env: NodeJS.ProcessEnv = {}): Promise<StepTimes> {
   const child = spawn(command, args, {
     cwd: REPOSITORY,
-    env: stepEnvironment(),
+    env: { ...stepEnvironment(), ...env },
     stdio: ["ignore", "pipe", "pipe"],
     timeout: timeoutMs,
     killSignal: "SIGKILL",
@@ -263,9 +263,9 @@ function runProcess(command: string, args: string[], what: string, timeoutMs = 0
   });
 }
 
-/** The project's side of a bench: `script` (TypeScript, run by tsx) on the case `config`. */
-export function runNativeScript(script: string, config: object, timeoutMs = 0): Promise<StepTimes> {
-  return runProcess(process.execPath, ["--import", "tsx", script, "--config", JSON.stringify(config)], script, timeoutMs);
+/** The project's side of a bench: `script` (TypeScript, run by tsx) on the case `config`; `env` over the bench's. */
+export function runNativeScript(script: string, config: object, timeoutMs = 0, env: NodeJS.ProcessEnv = {}): Promise<StepTimes> {
+  return runProcess(process.execPath, ["--import", "tsx", script, "--config", JSON.stringify(config)], script, timeoutMs, env);
 }
 
 /** The eager side of a bench: `script` (Python, with eagerPython()) on the case `config`. */
@@ -273,8 +273,8 @@ export function runEagerScript(script: string, config: object, timeoutMs = 0): P
   return runProcess(eagerPython(), [script, "--config", JSON.stringify(config)], script, timeoutMs);
 }
 
-export function runNativeStep(s: StepCase, timeoutMs = 0): Promise<StepTimes> {
-  return runNativeScript("bench/native-step.ts", s, timeoutMs);
+export function runNativeStep(s: StepCase, timeoutMs = 0, env: NodeJS.ProcessEnv = {}): Promise<StepTimes> {
+  return runNativeScript("bench/native-step.ts", s, timeoutMs, env);
 }
 
 export function runEagerStep(s: StepCase, timeoutMs = 0): Promise<StepTimes> {
@@ -439,19 +439,25 @@ export async function run(): Promise<object> {
   }
 
   if (!wanted(DEFAULT_PRESET)) return { openBlasCoreType, sideBySide };
-  // The default preset, native only: does the second core pay?
+  // The default preset, native only: does the second core pay, and what do oneDNN's products give
+  // (runtime/gemm.h; SERE_TORCH_BLAS_GEMM=1 keeps them on BLAS)?
   const presetRuns = schedule({ rounds: 3, warmup: 3, steps: 5 });
   const config = resolveTrainConfig({ preset: DEFAULT_PRESET });
   const cases = [1, 2].map((threads) => stepCaseOf(DEFAULT_PRESET, config, { threads, warmup: presetRuns.warmup, steps: presetRuns.steps }));
   const loadBefore = loadavg()[0]!;
-  const sides = cases.map((s): [string, () => Promise<StepTimes>] => [`native, ${s.threads} thread(s)`, () => runNativeStep(s)]);
-  const [one, two] = (await alternate(DEFAULT_PRESET, sides, presetRuns.rounds)).map((runs) => summary(runs, config.batchSizePerGpu));
+  const sides: Array<[string, () => Promise<StepTimes>]> = [
+    ...cases.map((s): [string, () => Promise<StepTimes>] => [`native, ${s.threads} thread(s)`, () => runNativeStep(s)]),
+    ["native, 2 thread(s), BLAS products", () => runNativeStep(cases[1]!, 0, { SERE_TORCH_BLAS_GEMM: "1" })],
+  ];
+  const [one, two, twoBlas] = (await alternate(DEFAULT_PRESET, sides, presetRuns.rounds)).map((runs) => summary(runs, config.batchSizePerGpu));
   const defaultPreset = {
     batch: config.batchSizePerGpu,
     precision: cases[0]!.precision,
     oneThread: one,
     twoThreads: two,
+    twoThreadsBlasProducts: twoBlas,
     twoThreadSpeedUp: one!.secondsPerStep.median / two!.secondsPerStep.median,
+    oneDnnProductsSpeedUp: twoBlas!.secondsPerStep.median / two!.secondsPerStep.median,
     rounds: presetRuns.rounds,
     stepsPerProcess: { warmup: presetRuns.warmup, timed: presetRuns.steps },
     loadAverage: { before: loadBefore, after: loadavg()[0]! },
