@@ -1,9 +1,10 @@
 // Training: the project's full SERE step (teacher and student forwards, objective, backward,
 // clipping, AdamW, EMA) against an eager PyTorch step of the same math (bench/eager_step.py,
 // Debian's python3-torch), side by side on one configuration, and the default preset at 1
-// and 2 threads (and at 2 with SERE_TORCH_BLAS_GEMM=1: its float products on BLAS). Every measurement is its own process (bench/native-step.ts, eager_step.py),
-// the two sides alternating round by round, so that each peak RSS is that step's alone and
-// a slow spell of the machine falls on both. Synthetic views; the same batch every step.
+// and 2 threads (and at 2 with SERE_TORCH_BLAS_GEMM=1: its float products on BLAS). Every
+// measurement is its own process (bench/native-step.ts, eager_step.py), the sides
+// alternating round by round, so that each peak RSS is that step's alone and a slow spell of
+// the machine falls on all of them. Synthetic views; the same batch every step.
 //
 //   npm run bench -- train
 //   SERE_BENCH_ROUNDS=1 SERE_BENCH_WARMUP=1 SERE_BENCH_STEPS=2 npm run bench -- train   (quick)

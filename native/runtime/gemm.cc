@@ -59,13 +59,17 @@ extern "C" __attribute__((visibility("default"))) void sgemm_(const char* transa
 namespace sere {
 
 std::string FloatGemmRoute() {
-  if (FindRoutes().onednn == nullptr) return "BLAS";
-  // A product just over the threshold, to see whether LibTorch's calls arrive here (they do
-  // not where LibTorch links its BLAS statically or was loaded before the addon).
-  const int64_t before = onednn_products.load();
-  auto a = at::ones({128, 128}, at::kFloat);
-  auto product = at::mm(a, at::ones({128, 64}, at::kFloat));
-  return onednn_products.load() > before ? "oneDNN" : "BLAS";
+  // Fixed for the process: found once, by a product just over the threshold, to see whether
+  // LibTorch's calls arrive here (they do not where LibTorch links its BLAS statically or was
+  // loaded before the addon).
+  static const std::string route = [] {
+    if (FindRoutes().onednn == nullptr) return "BLAS";
+    const int64_t before = onednn_products.load();
+    auto a = at::ones({128, 128}, at::kFloat);
+    auto product = at::mm(a, at::ones({128, 64}, at::kFloat));
+    return onednn_products.load() > before ? "oneDNN" : "BLAS";
+  }();
+  return route;
 }
 
 }  // namespace sere
