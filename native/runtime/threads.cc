@@ -2,9 +2,11 @@
 
 #include <ATen/Config.h>
 #include <ATen/Parallel.h>
+#include <ATen/ThreadLocalState.h>
 
 #include <atomic>
 #include <cstdlib>
+#include <future>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -51,6 +53,31 @@ void SetIntraOpThreadsHere(int n) {
 #else
   at::set_num_threads(n);  // one pool for the process: nothing is per thread
 #endif
+}
+
+void RunSideBySide(const std::function<void()>& first, const std::function<void()>& second) {
+  const int threads = IntraOpThreads();
+  if (threads < 2) {
+    first();
+    second();
+    return;
+  }
+  at::ThreadLocalState state;
+  auto helper = std::async(std::launch::async, [&] {
+    at::ThreadLocalStateGuard guard(state);
+    SetIntraOpThreadsHere(1);
+    first();
+  });
+  SetIntraOpThreadsHere(1);
+  try {
+    second();
+  } catch (...) {
+    helper.wait();
+    SetIntraOpThreadsHere(threads);
+    throw;
+  }
+  SetIntraOpThreadsHere(threads);
+  helper.get();
 }
 
 }  // namespace sere

@@ -7,6 +7,8 @@
 // parallel ops wake its threads from sleep: two threads ran the default step at 0.6x the
 // speed of one. So the process has one thread for parallel work (binding/async.h's compute
 // lane) and runs everything else on one intra-op thread.
+#include <functional>
+
 namespace sere {
 
 // The intra-op threads of the compute thread from its next task on (n >= 1).
@@ -18,5 +20,12 @@ int DefaultIntraOpThreads();
 void UseOneIntraOpThreadByDefault();
 // This OS thread's intra-op threads (the others keep theirs).
 void SetIntraOpThreadsHere(int n);
+
+// Runs `first` and `second`, which must not touch each other's tensors. With two or more
+// intra-op threads, `first` runs on a helper thread beside `second` on this one, one intra-op
+// thread each: a small model's ops are too short to split across cores, so two of them side
+// by side keep both busy. With one, they run in turn here. LibTorch's thread-local state
+// (grad mode, autocast, dispatch keys) follows `first`; an exception from either is rethrown.
+void RunSideBySide(const std::function<void()>& first, const std::function<void()>& second);
 
 }  // namespace sere

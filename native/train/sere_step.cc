@@ -6,6 +6,7 @@
 #include "model/names.h"
 #include "runtime/precision.h"
 #include "runtime/random.h"
+#include "runtime/threads.h"
 
 namespace sere::train {
 
@@ -124,7 +125,7 @@ objective::SereLosses SereStep::Forward(const StepBatch& batch, const StepSchedu
   // The MIM loss reads the masked patches alone (docs/method.md#mim-loss); the patch centre, the teacher's
   // mean over all patches.
   auto masked = objective::MaskedPatchRows(masks);
-  {
+  auto teacher_forward = [&] {
     torch::NoGradGuard no_grad;
     AutocastRegion autocast(device_type, config_.precision);
     auto t = teacher->backbone->forward(global);
@@ -134,8 +135,8 @@ objective::SereLosses SereStep::Forward(const StepBatch& batch, const StepSchedu
     teacher_patch_mean = head.patch_mean;
     in.teacher_channel = t.channel.of_z;
     in.teacher_spatial = t.spatial.of_z;
-  }
-  {
+  };
+  auto student_forward = [&] {
     AutocastRegion autocast(device_type, config_.precision);
     auto s = student->backbone->forward(global, masks);
     auto head = student->head->forward(s.tokens, masked);
@@ -150,6 +151,14 @@ objective::SereLosses SereStep::Forward(const StepBatch& batch, const StepSchedu
       in.student_local_channel = local.channel.of_p;
       in.student_local_spatial = local.spatial.of_p;
     }
+  };
+  // The two forwards share only their inputs. On the CPU they run side by side; on a GPU,
+  // one stream would run them in turn anyway.
+  if (config_.device.is_cpu()) {
+    RunSideBySide(teacher_forward, student_forward);
+  } else {
+    teacher_forward();
+    student_forward();
   }
   in.masks = masks.flatten(1);
   // Without local views there are no local grids to build (their side does not matter).

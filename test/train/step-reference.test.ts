@@ -1,9 +1,10 @@
 // Full training steps against an independent PyTorch implementation of docs/method.md (fixtures
 // from test/fixtures/train/generate.py): losses, updated weights, centres. Three cases: two
-// local views, no local views, and gradients accumulated over two micro-batches.
-import { describe, expect, it } from "vitest";
+// local views, no local views, and gradients accumulated over two micro-batches; each with one
+// intra-op thread (the forwards in turn) and with two (teacher and student forwards side by side).
+import { describe, expect, it, onTestFinished } from "vitest";
 
-import { modelOptionsSchema, tensor } from "../../src/index.js";
+import { info, modelOptionsSchema, setThreads, tensor } from "../../src/index.js";
 import { readWeightGroups } from "../../src/model/weights.js";
 import { native } from "../../src/native/load.js";
 import type { NativeEntries } from "../../src/native/surface.js";
@@ -18,7 +19,7 @@ const cases = [
   { name: "two local views", file: "step_reference.pth", locals: true, microBatches: 1 },
   { name: "no local views (--local-crops-number 0)", file: "step_reference_no_locals.pth", locals: false, microBatches: 1 },
   { name: "gradient accumulation over two micro-batches (accum_iter 2)", file: "step_reference_accumulation.pth", locals: true, microBatches: 2 },
-];
+].flatMap((c) => [1, 2].map((threads) => ({ ...c, threads })));
 
 // CUDA's kernels (cuDNN's TF32 convolutions among them) round differently: 1e-3 there.
 const TOLERANCE = { cpu: 1e-4, cuda: 1e-3 };
@@ -26,8 +27,11 @@ const TOLERANCE = { cpu: 1e-4, cuda: 1e-3 };
 describe.each(DEVICES)("one SERE step against the PyTorch reference, on %s", (device) => {
   const tolerance = TOLERANCE[device];
   it.runIf(onDevice(device)).each(cases)(
-    `$name: the same losses, student, teacher and centres (${tolerance.toExponential()})`,
-    async ({ file, locals, microBatches }) => {
+    `$name, $threads intra-op thread(s): the same losses, student, teacher and centres (${tolerance.toExponential()})`,
+    async ({ file, locals, microBatches, threads }) => {
+      const threadsBefore = info().threads;
+      setThreads(threads);
+      onTestFinished(() => setThreads(threadsBefore));
       const groups = new Map((await readWeightGroups(fixture(file))).map(([k, e]) => [k, e]));
       const group = (k: string) => new Map(groups.get(k)!);
       const architecture = { arch: "custom", embedDim: 16, depth: 2, numHeads: 2, patchSize: 4, imgSize: 16, localHeads: locals } as const;

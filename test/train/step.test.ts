@@ -1,7 +1,7 @@
 // The native training step on a tiny network: losses, EMA teacher, centres, freezing, errors.
-import { describe, expect, it, test } from "vitest";
+import { describe, expect, it, onTestFinished, test } from "vitest";
 
-import { Model, modelOptionsSchema, tensor } from "../../src/index.js";
+import { info, Model, modelOptionsSchema, setThreads, tensor } from "../../src/index.js";
 import { native } from "../../src/native/load.js";
 import type { NativeEntries } from "../../src/native/surface.js";
 import { DEVICES, onDevice, type TestDevice } from "../devices.js";
@@ -91,6 +91,28 @@ describe.each(DEVICES)("the native SERE step, on %s", (device) => {
     const step = new (native().SereStep)(optionsOn(device));
     await expect(step.run(batch(Number.NaN), schedule)).rejects.toThrow(/the loss is not finite \(-?nan\) at iteration 0: training stopped/);
     step.dispose();
+  });
+});
+
+describe("the step with two intra-op threads (teacher and student forwards side by side)", () => {
+  it("turns an error in the student's forward into a rejection, then runs the next batch as one thread would", async () => {
+    const threadsBefore = info().threads;
+    onTestFinished(() => setThreads(threadsBefore));
+    setThreads(2);
+    const step = new (native().SereStep)(options());
+    // One-channel local views: only the student's forward reads them, so it fails while the teacher's runs.
+    const bad = { ...batch(), localViews: tensor(new Float32Array(LOCALS * B * 64), [LOCALS * B, 1, 8, 8]) };
+    await expect(step.run(bad, schedule)).rejects.toThrow(/images must be \(B, 3, H, W\), got \[4, 1, 8, 8\]/);
+    const sideBySide = await step.run(batch(), schedule);
+    step.dispose();
+
+    // The failed iteration drew the student's drop path for the global views: do the same in turn.
+    setThreads(1);
+    const inTurn = new (native().SereStep)(options());
+    await expect(inTurn.run(bad, schedule)).rejects.toThrow(/images must be \(B, 3, H, W\), got \[4, 1, 8, 8\]/);
+    const expected = await inTurn.run(batch(), schedule);
+    inTurn.dispose();
+    for (const key of ["total", "ibot", "cls", "mim", "spatial", "channel"] as const) expect(sideBySide[key]).toBeCloseTo(expected[key], 4);
   });
 });
 
