@@ -152,9 +152,8 @@ objective::SereLosses SereStep::Forward(const StepBatch& batch, const StepSchedu
       in.student_local_spatial = local.spatial.of_p;
     }
   };
-  // The two forwards share only their inputs. On the CPU they run side by side; on a GPU,
-  // one stream would run them in turn anyway.
-  if (config_.device.is_cpu()) {
+  // The two forwards share only their inputs. On a GPU one stream would run them in turn anyway.
+  if (config_.forwards_side_by_side && config_.device.is_cpu()) {
     RunSideBySide(teacher_forward, student_forward);
   } else {
     teacher_forward();

@@ -35,6 +35,11 @@ struct StepConfig {
   // of the step's own, seeded with seed + rank (the reference seeds every rank alike; here each
   // rank drops its own paths). Neither touches LibTorch's process-wide generator.
   uint64_t seed = 0;
+  // On the CPU with two or more intra-op threads: the teacher's forward beside the student's,
+  // one intra-op thread each (runtime/threads.h's RunSideBySide). For models whose ops are too
+  // small to split well over the threads; larger ones lose speed and hold both forwards'
+  // activations at once.
+  bool forwards_side_by_side = false;
   // Data parallelism (null: one process). Weights start as rank 0's, gradients are averaged,
   // the SERE heads' BatchNorm, the centres and the reported losses cover all ranks.
   std::shared_ptr<distributed::Communicator> communicator;

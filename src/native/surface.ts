@@ -203,6 +203,11 @@ export interface NativeStepOptions {
   accumIter: number;
   device: string;
   seed?: number;
+  /**
+   * On the CPU with two or more intra-op threads: the teacher's forward on a helper thread beside
+   * the student's, one intra-op thread each (default false: one after the other, on all threads).
+   */
+  forwardsSideBySide?: boolean;
   /** Data parallelism: this rank's connected communicator (absent: one process). */
   communicator?: NativeCommunicator;
 }

@@ -49,3 +49,22 @@ describe("precision auto", () => {
     expect(stepPrecision({ precision: "bfloat16", device: "cpu" })).toBe("bfloat16");
   });
 });
+
+describe("forwardsSideBySide", () => {
+  it("auto is on for the Fashion-MNIST presets on the CPU and off for vit_tiny at 224 px and on CUDA; on and off stay as given", async () => {
+    const { stepOptionsFrom } = await import("../../src/train/step-options.js");
+    const { resolveTrainConfig } = await import("../../src/config/resolve.js");
+    const sideBySide = (preset: "fashion-mnist-tiny" | "fashion-mnist-1h" | "vit-small-imagenet", overrides = {}) =>
+      stepOptionsFrom(resolveTrainConfig({ preset, overrides: { precision: "float32", ...overrides } })).forwardsSideBySide;
+    // 2 x 32 images x 17 tokens x 96 = 104,448 values per layer; 2 x 8 x 197 x 192 = 605,184.
+    expect(sideBySide("fashion-mnist-tiny")).toBe(true);
+    expect(sideBySide("fashion-mnist-1h")).toBe(true);
+    expect(sideBySide("vit-small-imagenet", { arch: "vit_tiny", device: "cpu", batchSizePerGpu: 8 })).toBe(false);
+    // 2 x 80 x 17 x 96 = 261,120 is under 2^18 = 262,144; 2 x 81 x 17 x 96 is over.
+    expect(sideBySide("fashion-mnist-tiny", { batchSizePerGpu: 80 })).toBe(true);
+    expect(sideBySide("fashion-mnist-tiny", { batchSizePerGpu: 81 })).toBe(false);
+    expect(sideBySide("fashion-mnist-tiny", { device: "cuda" })).toBe(false);
+    expect(sideBySide("fashion-mnist-tiny", { forwardsSideBySide: "off" })).toBe(false);
+    expect(sideBySide("vit-small-imagenet", { device: "cpu", forwardsSideBySide: "on" })).toBe(true);
+  });
+});

@@ -1,7 +1,7 @@
 // Full training steps against an independent PyTorch implementation of docs/method.md (fixtures
 // from test/fixtures/train/generate.py): losses, updated weights, centres. Three cases: two
 // local views, no local views, and gradients accumulated over two micro-batches; each with one
-// intra-op thread (the forwards in turn) and with two (teacher and student forwards side by side).
+// intra-op thread (the forwards in turn) and with two (on the CPU, teacher and student forwards side by side).
 import { describe, expect, it, onTestFinished } from "vitest";
 
 import { info, modelOptionsSchema, setThreads, tensor } from "../../src/index.js";
@@ -57,6 +57,7 @@ describe.each(DEVICES)("one SERE step against the PyTorch reference, on %s", (de
         precision: "float32",
         accumIter: microBatches,
         device,
+        forwardsSideBySide: true,
       });
       await step.restore({
         student: groups.get("student")!,

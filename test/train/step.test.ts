@@ -99,7 +99,8 @@ describe("the step with two intra-op threads (teacher and student forwards side 
     const threadsBefore = info().threads;
     onTestFinished(() => setThreads(threadsBefore));
     setThreads(2);
-    const step = new (native().SereStep)(options());
+    const sideBySideOptions = { ...options(), forwardsSideBySide: true };
+    const step = new (native().SereStep)(sideBySideOptions);
     // One-channel local views: only the student's forward reads them, so it fails while the teacher's runs.
     const bad = { ...batch(), localViews: tensor(new Float32Array(LOCALS * B * 64), [LOCALS * B, 1, 8, 8]) };
     await expect(step.run(bad, schedule)).rejects.toThrow(/images must be \(B, 3, H, W\), got \[4, 1, 8, 8\]/);
@@ -108,7 +109,7 @@ describe("the step with two intra-op threads (teacher and student forwards side 
 
     // The failed iteration drew the student's drop path for the global views: do the same in turn.
     setThreads(1);
-    const inTurn = new (native().SereStep)(options());
+    const inTurn = new (native().SereStep)(sideBySideOptions);
     await expect(inTurn.run(bad, schedule)).rejects.toThrow(/images must be \(B, 3, H, W\), got \[4, 1, 8, 8\]/);
     const expected = await inTurn.run(batch(), schedule);
     inTurn.dispose();
