@@ -43,7 +43,7 @@ train::StepConfig StepConfigFrom(const Napi::Object& o) {
   c.accum_iter = IntField(o, "accumIter");
   c.device = ParseDevice(StringField(o, "device"));
   if (auto seed = OptionalIntField(o, "seed")) c.seed = static_cast<uint64_t>(*seed);
-  c.forwards_side_by_side = OptionalBoolField(o, "forwardsSideBySide").value_or(false);
+  c.side_by_side = OptionalBoolField(o, "sideBySide").value_or(false);
   if (auto communicator = OptionalField(o, "communicator"))
     c.communicator = CommunicatorFrom(o.Env(), *communicator, "training options.communicator");
   return c;

@@ -7,6 +7,7 @@
 #include "runtime/precision.h"
 #include "runtime/random.h"
 #include "runtime/threads.h"
+#include "train/parameter_update.h"
 
 namespace sere::train {
 
@@ -152,13 +153,8 @@ objective::SereLosses SereStep::Forward(const StepBatch& batch, const StepSchedu
       in.student_local_spatial = local.spatial.of_p;
     }
   };
-  // The two forwards share only their inputs. On a GPU one stream would run them in turn anyway.
-  if (config_.forwards_side_by_side && config_.device.is_cpu()) {
-    RunSideBySide(teacher_forward, student_forward);
-  } else {
-    teacher_forward();
-    student_forward();
-  }
+  // The two forwards share only their inputs.
+  InTurnOrSideBySide(teacher_forward, student_forward);
   in.masks = masks.flatten(1);
   // Without local views there are no local grids to build (their side does not matter).
   const int64_t local_side = !has_locals ? 0
@@ -183,27 +179,49 @@ bool SereStep::ApplyGradients(const StepSchedule& schedule) {
     optimizer->zero_grad();
     return false;
   }
-  if (config_.clip_grad > 0) {
-    // Per parameter: a gradient whose norm exceeds clip is scaled to norm clip (no host sync).
-    for (auto& g : grads) g.mul_((config_.clip_grad / (g.norm() + 1e-6)).clamp_max(1.0));
-  }
   if (schedule.freeze_last_layer)
     for (auto& p : last_layer_params_) p.mutable_grad().reset();
 
+  // (parameter, its group's options) of every parameter with a gradient.
+  std::vector<std::pair<at::Tensor, const torch::optim::AdamWOptions*>> updates;
   auto& groups = optimizer->param_groups();
   for (size_t i = 0; i < groups.size(); ++i) {
     auto& options = static_cast<torch::optim::AdamWOptions&>(groups[i].options());
     options.lr(schedule.lr);
     if (i == 0) options.weight_decay(schedule.weight_decay);  // only group 0 is regularised
+    for (auto& p : groups[i].params())
+      if (p.grad().defined()) updates.emplace_back(p, &options);
   }
-  optimizer->step();
+  EnsureAdamWState(*optimizer);
+  // Every other parameter: the two halves have about as many ops each.
+  auto update_every_other = [&](size_t first) {
+    for (size_t i = first; i < updates.size(); i += 2)
+      ClipAndStep(*optimizer, updates[i].first, *updates[i].second, config_.clip_grad);
+  };
+  InTurnOrSideBySide([&] { update_every_other(0); }, [&] { update_every_other(1); });
   optimizer->zero_grad();
   return true;
 }
 
 void SereStep::UpdateTeacher(double momentum) {
   torch::NoGradGuard no_grad;
-  for (auto& [t, s] : ema_pairs_) t.mul_(momentum).add_(s.detach(), 1.0 - momentum);
+  auto update_every_other = [&](size_t first) {
+    for (size_t i = first; i < ema_pairs_.size(); i += 2) {
+      auto& [t, s] = ema_pairs_[i];
+      t.mul_(momentum).add_(s.detach(), 1.0 - momentum);
+    }
+  };
+  InTurnOrSideBySide([&] { update_every_other(0); }, [&] { update_every_other(1); });
+}
+
+void SereStep::InTurnOrSideBySide(const std::function<void()>& first, const std::function<void()>& second) {
+  // On a GPU one stream would run them in turn anyway.
+  if (config_.side_by_side && config_.device.is_cpu()) {
+    RunSideBySide(first, second);
+  } else {
+    first();
+    second();
+  }
 }
 
 StepResult SereStep::Run(const StepBatch& batch, const StepSchedule& schedule) {

@@ -5,6 +5,7 @@
 // groups, the EMA teacher and the centre update. Schedule values come in per call.
 #include <torch/torch.h>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -36,10 +37,11 @@ struct StepConfig {
   // rank drops its own paths). Neither touches LibTorch's process-wide generator.
   uint64_t seed = 0;
   // On the CPU with two or more intra-op threads: the teacher's forward beside the student's,
-  // one intra-op thread each (runtime/threads.h's RunSideBySide). For models whose ops are too
-  // small to split well over the threads; larger ones lose speed and hold both forwards'
-  // activations at once.
-  bool forwards_side_by_side = false;
+  // and each half of the parameter updates (clipping and AdamW, the EMA) beside the other, one
+  // intra-op thread each (runtime/threads.h's RunSideBySide). For models whose ops are too small
+  // to split well over the threads; larger ones lose speed and hold both forwards' activations
+  // at once.
+  bool side_by_side = false;
   // Data parallelism (null: one process). Weights start as rank 0's, gradients are averaged,
   // the SERE heads' BatchNorm, the centres and the reported losses cover all ranks.
   std::shared_ptr<distributed::Communicator> communicator;
@@ -104,6 +106,8 @@ class SereStep {
   // Clips, unscales (loss scaling) and applies the optimiser; false when scaled gradients overflowed.
   bool ApplyGradients(const StepSchedule& schedule);
   void UpdateTeacher(double momentum);
+  // first(); second(); or, with config.side_by_side on the CPU, the two side by side.
+  void InTurnOrSideBySide(const std::function<void()>& first, const std::function<void()>& second);
   // Data parallelism: rank 0's weights everywhere, synchronised BatchNorm, gradient averaging.
   void JoinRanks(distributed::Communicator& communicator);
   // The losses (and stop requests) of all ranks: means over ranks (sums for the flag).

@@ -205,9 +205,10 @@ export interface NativeStepOptions {
   seed?: number;
   /**
    * On the CPU with two or more intra-op threads: the teacher's forward on a helper thread beside
-   * the student's, one intra-op thread each (default false: one after the other, on all threads).
+   * the student's, and each half of the parameter updates beside the other, one intra-op thread
+   * each (default false: one after the other, on all threads).
    */
-  forwardsSideBySide?: boolean;
+  sideBySide?: boolean;
   /** Data parallelism: this rank's connected communicator (absent: one process). */
   communicator?: NativeCommunicator;
 }

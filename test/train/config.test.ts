@@ -50,12 +50,12 @@ describe("precision auto", () => {
   });
 });
 
-describe("forwardsSideBySide", () => {
+describe("sideBySide (the step's forwards and updates side by side)", () => {
   it("auto is on for the Fashion-MNIST presets on the CPU and off for vit_tiny at 224 px and on CUDA; on and off stay as given", async () => {
     const { stepOptionsFrom } = await import("../../src/train/step-options.js");
     const { resolveTrainConfig } = await import("../../src/config/resolve.js");
     const sideBySide = (preset: "fashion-mnist-tiny" | "fashion-mnist-1h" | "vit-small-imagenet", overrides = {}) =>
-      stepOptionsFrom(resolveTrainConfig({ preset, overrides: { precision: "float32", ...overrides } })).forwardsSideBySide;
+      stepOptionsFrom(resolveTrainConfig({ preset, overrides: { precision: "float32", ...overrides } })).sideBySide;
     // 2 x 32 images x 17 tokens x 96 = 104,448 values per layer; 2 x 8 x 197 x 192 = 605,184.
     expect(sideBySide("fashion-mnist-tiny")).toBe(true);
     expect(sideBySide("fashion-mnist-1h")).toBe(true);
@@ -64,7 +64,7 @@ describe("forwardsSideBySide", () => {
     expect(sideBySide("fashion-mnist-tiny", { batchSizePerGpu: 80 })).toBe(true);
     expect(sideBySide("fashion-mnist-tiny", { batchSizePerGpu: 81 })).toBe(false);
     expect(sideBySide("fashion-mnist-tiny", { device: "cuda" })).toBe(false);
-    expect(sideBySide("fashion-mnist-tiny", { forwardsSideBySide: "off" })).toBe(false);
-    expect(sideBySide("vit-small-imagenet", { device: "cpu", forwardsSideBySide: "on" })).toBe(true);
+    expect(sideBySide("fashion-mnist-tiny", { sideBySide: "off" })).toBe(false);
+    expect(sideBySide("vit-small-imagenet", { device: "cpu", sideBySide: "on" })).toBe(true);
   });
 });

@@ -57,7 +57,7 @@ describe.each(DEVICES)("one SERE step against the PyTorch reference, on %s", (de
         precision: "float32",
         accumIter: microBatches,
         device,
-        forwardsSideBySide: true,
+        sideBySide: true,
       });
       await step.restore({
         student: groups.get("student")!,

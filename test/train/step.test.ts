@@ -94,12 +94,12 @@ describe.each(DEVICES)("the native SERE step, on %s", (device) => {
   });
 });
 
-describe("the step with two intra-op threads (teacher and student forwards side by side)", () => {
+describe("the step with two intra-op threads, side by side (teacher and student forwards; halves of the updates)", () => {
   it("turns an error in the student's forward into a rejection, then runs the next batch as one thread would", async () => {
     const threadsBefore = info().threads;
     onTestFinished(() => setThreads(threadsBefore));
     setThreads(2);
-    const sideBySideOptions = { ...options(), forwardsSideBySide: true };
+    const sideBySideOptions = { ...options(), sideBySide: true };
     const step = new (native().SereStep)(sideBySideOptions);
     // One-channel local views: only the student's forward reads them, so it fails while the teacher's runs.
     const bad = { ...batch(), localViews: tensor(new Float32Array(LOCALS * B * 64), [LOCALS * B, 1, 8, 8]) };
