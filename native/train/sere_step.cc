@@ -215,8 +215,9 @@ void SereStep::UpdateTeacher(double momentum) {
 }
 
 void SereStep::InTurnOrSideBySide(const std::function<void()>& first, const std::function<void()>& second) {
-  // On a GPU one stream would run them in turn anyway.
-  if (config_.side_by_side && config_.device.is_cpu()) {
+  // On a GPU one stream would run them in turn anyway. Under data parallelism both forwards
+  // all-reduce BatchNorm statistics, and every rank must issue its collectives in one order.
+  if (config_.side_by_side && config_.device.is_cpu() && !config_.communicator) {
     RunSideBySide(first, second);
   } else {
     first();

@@ -36,7 +36,8 @@ struct StepConfig {
   // of the step's own, seeded with seed + rank (the reference seeds every rank alike; here each
   // rank drops its own paths). Neither touches LibTorch's process-wide generator.
   uint64_t seed = 0;
-  // On the CPU with two or more intra-op threads: the teacher's forward beside the student's,
+  // On the CPU with two or more intra-op threads, in one process (ranks' collectives need one
+  // order): the teacher's forward beside the student's,
   // and each half of the parameter updates (clipping and AdamW, the EMA) beside the other, one
   // intra-op thread each (runtime/threads.h's RunSideBySide). For models whose ops are too small
   // to split well over the threads; larger ones lose speed and hold both forwards' activations
@@ -106,7 +107,7 @@ class SereStep {
   // Clips, unscales (loss scaling) and applies the optimiser; false when scaled gradients overflowed.
   bool ApplyGradients(const StepSchedule& schedule);
   void UpdateTeacher(double momentum);
-  // first(); second(); or, with config.side_by_side on the CPU, the two side by side.
+  // first(); second(); or, with config.side_by_side on the CPU in one process, the two side by side.
   void InTurnOrSideBySide(const std::function<void()>& first, const std::function<void()>& second);
   // Data parallelism: rank 0's weights everywhere, synchronised BatchNorm, gradient averaging.
   void JoinRanks(distributed::Communicator& communicator);

@@ -108,7 +108,7 @@ export const trainConfigSchema = z
       .enum(["auto", "on", "off"])
       .default("auto")
       .describe(
-        "on the CPU with 2+ threads, run the teacher's forward beside the student's and the two halves of the parameter updates side by side, one thread each; auto: on for small models (2 x batch x tokens x width of at most 2^18, as the Fashion-MNIST presets), where it is faster",
+        "on the CPU with 2+ threads, in one process, run the teacher's forward beside the student's and the two halves of the parameter updates side by side, one thread each; auto: on for small models (2 x batch x tokens x width of at most 2^18, as the Fashion-MNIST presets), where it is faster",
       ),
 
     // Data parallelism: one process per device, placed by RANK, WORLD_SIZE, MASTER_ADDR and

@@ -204,9 +204,10 @@ export interface NativeStepOptions {
   device: string;
   seed?: number;
   /**
-   * On the CPU with two or more intra-op threads: the teacher's forward on a helper thread beside
-   * the student's, and each half of the parameter updates beside the other, one intra-op thread
-   * each (default false: one after the other, on all threads).
+   * On the CPU with two or more intra-op threads, in one process (ignored with a communicator: the
+   * ranks' collectives need one order): the teacher's forward on a helper thread beside the
+   * student's, and each half of the parameter updates beside the other, one intra-op thread each
+   * (default false: one after the other, on all threads).
    */
   sideBySide?: boolean;
   /** Data parallelism: this rank's connected communicator (absent: one process). */

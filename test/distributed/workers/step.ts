@@ -1,5 +1,6 @@
 // One rank of the data-parallel step check: `steps` iterations on its share of each seeded
 // batch of `images` images; prints the losses, weights and centres as JSON.
+import { setThreads } from "../../../src/index.js";
 import { native } from "../../../src/native/load.js";
 import { connectRanks, rankEnvironment } from "../../../src/train/distributed.js";
 import { tinyBatch, tinySchedule, tinyStepOptions } from "../helpers.js";
@@ -7,7 +8,9 @@ import { tinyBatch, tinySchedule, tinyStepOptions } from "../helpers.js";
 const [images, steps] = process.argv.slice(2).map(Number) as [number, number];
 const world = rankEnvironment()!;
 const communicator = await connectRanks(world, { device: "cpu", timeoutSeconds: 30 });
-const step = new (native().SereStep)({ ...tinyStepOptions(), communicator });
+// Two threads with sideBySide asked for: ranks keep their collectives in one order, so the step runs its parts in turn.
+setThreads(2);
+const step = new (native().SereStep)({ ...tinyStepOptions(), communicator, sideBySide: true });
 const losses = [];
 for (let i = 0; i < steps; i++) losses.push((await step.run(tinyBatch(images, i, world.rank, world.worldSize), tinySchedule)).total);
 const entries = async (which: "student" | "teacher") =>
