@@ -32,7 +32,8 @@ void EnsureAdamWState(torch::optim::AdamW& optimizer) {
 void ClipAndStep(torch::optim::AdamW& optimizer, at::Tensor& p, const torch::optim::AdamWOptions& options,
                  double clip) {
   auto& grad = p.mutable_grad();
-  // Per parameter: a gradient whose norm exceeds clip is scaled to norm clip (no host sync).
+  // Per parameter (docs/method.md#per-parameter-gradient-clipping): a gradient whose norm exceeds
+  // clip is scaled to norm clip (no host sync).
   if (clip > 0) grad.mul_((clip / (grad.norm() + 1e-6)).clamp_max(1.0));
 
   auto& state = static_cast<torch::optim::AdamWParamState&>(*optimizer.state().at(StateKey(p)));
