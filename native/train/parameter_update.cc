@@ -4,39 +4,29 @@
 
 #include <cmath>
 #include <memory>
-#include <string>
 
 namespace sere::train {
-namespace {
 
-// AdamW's key for a parameter's state (what its state_dict and our checkpoints use).
-std::string StateKey(const at::Tensor& p) { return c10::guts::to_string(p.unsafeGetTensorImpl()); }
-
-}  // namespace
-
-void EnsureAdamWState(torch::optim::AdamW& optimizer) {
-  auto& state = optimizer.state();
-  for (auto& group : optimizer.param_groups()) {
-    TORCH_CHECK(!static_cast<torch::optim::AdamWOptions&>(group.options()).amsgrad(), "amsgrad is not supported");
-    for (auto& p : group.params()) {
-      if (!p.grad().defined() || state.count(StateKey(p)) > 0) continue;
-      auto s = std::make_unique<torch::optim::AdamWParamState>();
-      s->step(0);
-      s->exp_avg(torch::zeros_like(p, at::MemoryFormat::Preserve));
-      s->exp_avg_sq(torch::zeros_like(p, at::MemoryFormat::Preserve));
-      state[StateKey(p)] = std::move(s);
-    }
+torch::optim::AdamWParamState& AdamWStateOf(torch::optim::AdamW& optimizer, const at::Tensor& p) {
+  // AdamW's key for a parameter's state (what its state_dict and checkpoints use).
+  auto& slot = optimizer.state()[c10::guts::to_string(p.unsafeGetTensorImpl())];
+  if (!slot) {
+    auto s = std::make_unique<torch::optim::AdamWParamState>();
+    s->step(0);
+    s->exp_avg(torch::zeros_like(p, at::MemoryFormat::Preserve));
+    s->exp_avg_sq(torch::zeros_like(p, at::MemoryFormat::Preserve));
+    slot = std::move(s);
   }
+  return static_cast<torch::optim::AdamWParamState&>(*slot);
 }
 
-void ClipAndStep(torch::optim::AdamW& optimizer, at::Tensor& p, const torch::optim::AdamWOptions& options,
+void ClipAndStep(at::Tensor& p, torch::optim::AdamWParamState& state, const torch::optim::AdamWOptions& options,
                  double clip) {
   auto& grad = p.mutable_grad();
   // Per parameter (docs/method.md#per-parameter-gradient-clipping): a gradient whose norm exceeds
   // clip is scaled to norm clip (no host sync).
   if (clip > 0) grad.mul_((clip / (grad.norm() + 1e-6)).clamp_max(1.0));
 
-  auto& state = static_cast<torch::optim::AdamWParamState&>(*optimizer.state().at(StateKey(p)));
   if (options.weight_decay() != 0) p.mul_(1 - options.lr() * options.weight_decay());
   state.step(state.step() + 1);
   const auto [beta1, beta2] = options.betas();

@@ -7,13 +7,14 @@
 
 namespace sere::train {
 
-// Gives every parameter with a gradient the AdamW state it lacks (zero moments, step 0), as
-// AdamW::step does on first use. Not thread-safe: call it before the updates.
-void EnsureAdamWState(torch::optim::AdamW& optimizer);
+// p's AdamW state in `optimizer`, created as AdamW::step does on first use (zero moments, step
+// 0). Not thread-safe: take every parameter's before the updates.
+torch::optim::AdamWParamState& AdamWStateOf(torch::optim::AdamW& optimizer, const at::Tensor& p);
 
 // Scales p's gradient to norm `clip` if it exceeds it (clip > 0), then applies AdamW's step to
-// p with `options` (decoupled weight decay, bias-corrected moments). Safe beside another call
-// for a different parameter.
-void ClipAndStep(torch::optim::AdamW& optimizer, at::Tensor& p, const torch::optim::AdamWOptions& options, double clip);
+// p with `options` and its `state` (decoupled weight decay, bias-corrected moments). Safe beside
+// another call for a different parameter.
+void ClipAndStep(at::Tensor& p, torch::optim::AdamWParamState& state, const torch::optim::AdamWOptions& options,
+                 double clip);
 
 }  // namespace sere::train

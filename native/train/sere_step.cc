@@ -172,31 +172,36 @@ objective::SereLosses SereStep::Forward(const StepBatch& batch, const StepSchedu
 
 bool SereStep::ApplyGradients(const StepSchedule& schedule) {
   torch::NoGradGuard no_grad;
-  std::vector<at::Tensor> grads;
-  for (auto& p : student->parameters())
-    if (p.grad().defined()) grads.push_back(p.grad());
-  if (config_.loss_scaling && !scaler.Unscale(grads)) {
-    optimizer->zero_grad();
-    return false;
+  if (config_.loss_scaling) {
+    std::vector<at::Tensor> grads;
+    for (auto& p : student->parameters())
+      if (p.grad().defined()) grads.push_back(p.grad());
+    if (!scaler.Unscale(grads)) {
+      optimizer->zero_grad();
+      return false;
+    }
   }
   if (schedule.freeze_last_layer)
     for (auto& p : last_layer_params_) p.mutable_grad().reset();
 
-  // (parameter, its group's options) of every parameter with a gradient.
-  std::vector<std::pair<at::Tensor, const torch::optim::AdamWOptions*>> updates;
+  struct Update {
+    at::Tensor parameter;
+    torch::optim::AdamWParamState* state;
+    const torch::optim::AdamWOptions* options;
+  };
+  std::vector<Update> updates;  // every parameter with a gradient
   auto& groups = optimizer->param_groups();
   for (size_t i = 0; i < groups.size(); ++i) {
     auto& options = static_cast<torch::optim::AdamWOptions&>(groups[i].options());
     options.lr(schedule.lr);
     if (i == 0) options.weight_decay(schedule.weight_decay);  // only group 0 is regularised
     for (auto& p : groups[i].params())
-      if (p.grad().defined()) updates.emplace_back(p, &options);
+      if (p.grad().defined()) updates.push_back({p, &AdamWStateOf(*optimizer, p), &options});
   }
-  EnsureAdamWState(*optimizer);
   // Every other parameter: the two halves have about as many ops each.
   auto update_every_other = [&](size_t first) {
     for (size_t i = first; i < updates.size(); i += 2)
-      ClipAndStep(*optimizer, updates[i].first, *updates[i].second, config_.clip_grad);
+      ClipAndStep(updates[i].parameter, *updates[i].state, *updates[i].options, config_.clip_grad);
   };
   InTurnOrSideBySide([&] { update_every_other(0); }, [&] { update_every_other(1); });
   optimizer->zero_grad();

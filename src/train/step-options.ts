@@ -37,14 +37,15 @@ export function sideBySide(
 export function stepOptionsFrom(c: TrainConfig): NativeStepOptions {
   const architecture = { ...architectureOf(c), seed: c.seed };
   const head = { outDim: c.outDim, hiddenDim: c.hiddenDim, bottleneckDim: c.bottleneckDim };
+  // The student masks its global views and drops paths; the teacher does neither.
+  const student = modelOptionsSchema.parse({
+    ...architecture,
+    maskedImModeling: true,
+    dropPathRate: c.dropPath,
+    head: { ...head, normLastLayer: c.normLastLayer, sharedHead: c.sharedHead },
+  });
   return {
-    // The student masks its global views and drops paths; the teacher does neither.
-    student: modelOptionsSchema.parse({
-      ...architecture,
-      maskedImModeling: true,
-      dropPathRate: c.dropPath,
-      head: { ...head, normLastLayer: c.normLastLayer, sharedHead: c.sharedHead },
-    }),
+    student,
     teacher: modelOptionsSchema.parse({ ...architecture, head: { ...head, sharedHead: c.sharedHeadTeacher } }),
     // The student temperature and the centres' momentum are not training flags: the objective's defaults.
     objective: resolveObjectiveOptions({
@@ -64,6 +65,6 @@ export function stepOptionsFrom(c: TrainConfig): NativeStepOptions {
     accumIter: c.accumIter,
     device: c.device,
     seed: c.seed,
-    sideBySide: sideBySide(c, modelOptionsSchema.parse({ ...architecture, head: false }).embedDim),
+    sideBySide: sideBySide(c, student.embedDim),
   };
 }
