@@ -29,6 +29,7 @@ model::NetworkConfig NetworkConfigFrom(const Napi::Object& o) {
   c.backbone.num_heads = IntField(o, "numHeads");
   c.backbone.mlp_ratio = NumberField(o, "mlpRatio");
   c.backbone.patch_size = IntField(o, "patchSize");
+  c.backbone.conv_stem = BoolField(o, "convStem");
   c.backbone.img_size = IntField(o, "imgSize");
   c.backbone.drop_path_rate = NumberField(o, "dropPathRate");
   c.backbone.masked_im_modeling = BoolField(o, "maskedImModeling");

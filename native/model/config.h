@@ -10,6 +10,7 @@ struct BackboneConfig {
   int64_t num_heads = 6;
   double mlp_ratio = 4.0;
   int64_t patch_size = 16;
+  bool conv_stem = false;  // patch_embed: a convolutional stem instead of one P x P convolution
   int64_t img_size = 224;  // the resolution pos_embed is built for
   double drop_path_rate = 0.0;
   bool masked_im_modeling = false;  // student only: adds `masked_embed`

@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "runtime/precision.h"
+
 namespace sere::model {
 
 void TruncNormal_(at::Tensor t, double std) {
@@ -25,12 +27,40 @@ void InitLinearAndNorm(torch::nn::Module& module) {
   }
 }
 
-PatchEmbedImpl::PatchEmbedImpl(int64_t patch_size, int64_t embed_dim) {
-  proj =
-      register_module("proj", torch::nn::Conv2d(torch::nn::Conv2dOptions(3, embed_dim, patch_size).stride(patch_size)));
+PatchEmbedImpl::PatchEmbedImpl(int64_t patch_size, int64_t embed_dim, bool conv_stem) {
+  if (!conv_stem) {
+    proj = register_module("proj",
+                           torch::nn::Conv2d(torch::nn::Conv2dOptions(3, embed_dim, patch_size).stride(patch_size)));
+    return;
+  }
+  int64_t stages = 0;
+  while ((int64_t{1} << stages) < patch_size) ++stages;
+  TORCH_CHECK(stages > 0 && (int64_t{1} << stages) == patch_size, "a convolutional stem needs a patch size that is a ",
+              "power of two (2, 4, 8, 16, ...), got ", patch_size);
+  TORCH_CHECK(embed_dim % (int64_t{1} << (stages - 1)) == 0, "a convolutional stem halves embed_dim ", embed_dim,
+              " ", stages - 1, " times: it must be a multiple of ", int64_t{1} << (stages - 1));
+  convs = register_module("convs", torch::nn::ModuleList());
+  norms = register_module("norms", torch::nn::ModuleList());
+  int64_t in = 3;
+  for (int64_t i = stages - 1; i >= 0; --i) {
+    const int64_t out = embed_dim >> i;
+    convs->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).stride(2).padding(1).bias(false)));
+    norms->push_back(torch::nn::BatchNorm2d(out));
+    in = out;
+  }
+  proj = register_module("proj", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, embed_dim, 1)));
 }
 
-at::Tensor PatchEmbedImpl::forward(const at::Tensor& images) { return proj->forward(images); }
+at::Tensor PatchEmbedImpl::forward(const at::Tensor& images) {
+  auto x = images;
+  for (size_t i = 0; convs && i < convs->size(); ++i) {
+    x = convs[i]->as<torch::nn::Conv2dImpl>()->forward(x);
+    // BatchNorm in fp32, as in the SERE heads; the convolutions may run in lower precision.
+    NoAutocast fp32;
+    x = at::relu(NormaliseBatch(*norms[i]->as<torch::nn::BatchNorm2dImpl>(), x.to(at::kFloat), all_reduce_.get()));
+  }
+  return proj->forward(x);
+}
 
 AttentionImpl::AttentionImpl(int64_t dim, int64_t num_heads) : num_heads_(num_heads) {
   qkv = register_module("qkv", torch::nn::Linear(torch::nn::LinearOptions(dim, 3 * dim).bias(true)));
@@ -107,7 +137,7 @@ VisionTransformerImpl::VisionTransformerImpl(const BackboneConfig& config) : con
   cls_token = register_parameter("cls_token", torch::zeros({1, 1, D}));
   pos_embed = register_parameter("pos_embed", torch::zeros({1, 1 + n0 * n0, D}));
   if (config.masked_im_modeling) masked_embed = register_parameter("masked_embed", torch::zeros({1, D}));
-  patch_embed = register_module("patch_embed", PatchEmbed(P, D));
+  patch_embed = register_module("patch_embed", PatchEmbed(P, D, config.conv_stem));
   blocks = register_module("blocks", torch::nn::ModuleList());
   for (int64_t i = 0; i < config.depth; ++i) {
     // Stochastic depth grows linearly from 0 to drop_path_rate over the blocks.

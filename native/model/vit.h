@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <array>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -13,11 +14,23 @@
 
 namespace sere::model {
 
+// Images to a grid of patch embeddings. The reference's: one P x P convolution of stride P.
+// With `conv_stem` (Xiao et al. 2021, "Early convolutions help transformers see better"):
+// log2(P) 3x3 convolutions of stride 2, each with BatchNorm and ReLU and twice the channels
+// of the one before, ending at D, then the 1x1 projection.
 class PatchEmbedImpl : public torch::nn::Module {
  public:
-  PatchEmbedImpl(int64_t patch_size, int64_t embed_dim);
+  PatchEmbedImpl(int64_t patch_size, int64_t embed_dim, bool conv_stem);
   at::Tensor forward(const at::Tensor& images);  // (B, 3, H, W) -> (B, D, H/P, W/P)
+  // From now on the stem's BatchNorms take their statistics over all ranks.
+  void SynchroniseBatchNorm(AllReduceSum all_reduce) {
+    all_reduce_ = std::make_shared<AllReduceSum>(std::move(all_reduce));
+  }
+  torch::nn::ModuleList convs{nullptr}, norms{nullptr};  // the stem; null without one
   torch::nn::Conv2d proj{nullptr};
+
+ private:
+  std::shared_ptr<AllReduceSum> all_reduce_;  // unset: per-process BatchNorm
 };
 TORCH_MODULE(PatchEmbed);
 

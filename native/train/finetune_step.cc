@@ -94,8 +94,13 @@ void FinetuneStep::JoinRanks() {
   if (!config_.communicator) return;
   std::vector<at::Tensor> state;
   for (auto& [name, t] : classifier->state()) state.push_back(t);
-  torch::NoGradGuard no_grad;
-  config_.communicator->Broadcast(state, /*root=*/0);
+  {
+    torch::NoGradGuard no_grad;
+    config_.communicator->Broadcast(state, /*root=*/0);
+  }
+  // A convolutional stem's BatchNorm takes its statistics over all ranks, as in pre-training.
+  auto shared = config_.communicator;
+  classifier->backbone->patch_embed->SynchroniseBatchNorm([shared](at::Tensor& t) { shared->AllReduceSum(t); });
 }
 
 FinetuneStep::Result FinetuneStep::Run(const FinetuneBatch& batch, const FinetuneSchedule& schedule) {

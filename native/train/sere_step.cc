@@ -80,6 +80,7 @@ void SereStep::JoinRanks(distributed::Communicator& communicator) {
     for (auto* head :
          {&backbone->channel_sere, &backbone->pixel_sere, &backbone->channel_sere_local, &backbone->pixel_sere_local})
       if (*head) (*head)->SynchroniseBatchNorm(all_reduce);
+    backbone->patch_embed->SynchroniseBatchNorm(all_reduce);
   }
   std::vector<std::pair<std::string, at::Tensor>> trainable;
   for (const auto& p : student->named_parameters())

@@ -18,6 +18,10 @@ export const trainConfigSchema = z
     depth: positiveInt.optional().describe("transformer blocks, for arch custom"),
     numHeads: positiveInt.optional().describe("attention heads, for arch custom"),
     patchSize: positiveInt.default(16).describe("side of the square patches, in pixels"),
+    convStem: z
+      .boolean()
+      .default(false)
+      .describe("embed patches with a stem of 3x3 stride-2 convolutions (BatchNorm, ReLU) instead of one patch-sized convolution; the patch size must be a power of two"),
     outDim: positiveInt.default(8192).describe("output dimensions (prototypes) of the iBOT head"),
     hiddenDim: positiveInt.default(2048).describe("hidden width of the head's MLP"),
     bottleneckDim: positiveInt.default(256).describe("width of the head's bottleneck, before its last layer"),

@@ -41,6 +41,8 @@ export const modelOptionsSchema = z
     numHeads: positiveInt.optional(),
     mlpRatio: z.number().positive().default(4),
     patchSize: positiveInt.default(16),
+    /** patch_embed as a convolutional stem (log2(patchSize) 3x3 stride-2 convolutions) instead of one patchSize convolution. */
+    convStem: z.boolean().default(false),
     /** The resolution pos_embed is built for; other sizes are interpolated. */
     imgSize: positiveInt.default(224),
     /** Stochastic depth rate of the last block. */
@@ -70,6 +72,14 @@ export const modelOptionsSchema = z
     }
     if (o.imgSize % o.patchSize !== 0) {
       ctx.addIssue({ code: "custom", path: ["imgSize"], message: `must be a multiple of patchSize (${o.patchSize})` });
+    }
+    if (o.convStem) {
+      // log2(patchSize) stride-2 stages, the first with embedDim / (patchSize / 2) channels.
+      if (o.patchSize < 2 || (o.patchSize & (o.patchSize - 1)) !== 0) {
+        ctx.addIssue({ code: "custom", path: ["patchSize"], message: `must be a power of two (2, 4, 8, 16, ...) with convStem, got ${o.patchSize}` });
+      } else if (embedDim % (o.patchSize / 2) !== 0) {
+        ctx.addIssue({ code: "custom", path: ["embedDim"], message: `must be a multiple of patchSize / 2 (${o.patchSize / 2}) with convStem, got ${embedDim}` });
+      }
     }
     const head = o.head === false ? (false as const) : { ...o.head, patchOutDim: o.head.patchOutDim ?? o.head.outDim };
     if (head !== false && head.sharedHead && head.patchOutDim !== head.outDim) {

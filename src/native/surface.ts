@@ -69,6 +69,7 @@ export interface NativeModelOptions {
   numHeads: number;
   mlpRatio: number;
   patchSize: number;
+  convStem: boolean;
   imgSize: number;
   dropPathRate: number;
   maskedImModeling: boolean;

@@ -13,6 +13,7 @@ export function architectureOf(config: TrainConfig) {
     depth: config.depth,
     numHeads: config.numHeads,
     patchSize: config.patchSize,
+    convStem: config.convStem,
     imgSize: config.globalCropsSize,
     localHeads: config.localCropsNumber > 0,
     device: config.device,
