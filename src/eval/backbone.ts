@@ -37,9 +37,13 @@ export async function openBackbone(path: string, source: BackboneSource = {}): P
   if (architecture.arch === "custom" && [architecture.embedDim, architecture.depth, architecture.numHeads].includes(undefined)) {
     throw new ConfigError(`${path} stores no architecture, and arch "custom" needs embedDim, depth and numHeads (--embed-dim, --depth, --num-heads)`);
   }
-  const patchSize = architecture.patchSize ?? 16;
-  const trainedSize = (await positionGridSide(path, key)) * patchSize || 224;
-  const model = Model.create({ ...architecture, imgSize: trainedSize, head: false, device });
+  const stored = await storedLayout(path, key);
+  // A convolutional stem is in the weights' names, and gives its patch size away: one
+  // stride-2 stage per factor of two.
+  const convStem = stored.convStages > 0;
+  const patchSize = convStem ? 2 ** stored.convStages : (architecture.patchSize ?? 16);
+  const trainedSize = stored.gridSide * patchSize || 224;
+  const model = Model.create({ ...architecture, patchSize, convStem, imgSize: trainedSize, head: false, device });
   try {
     await model.load(path, { checkpointKey: key });
   } catch (err) {
@@ -55,14 +59,19 @@ export async function openBackbone(path: string, source: BackboneSource = {}): P
   return { model, trainedSize };
 }
 
-/** The side of the square patch grid the weights' position embedding was made for; 0 when there is none. */
-async function positionGridSide(path: string, key: string): Promise<number> {
+/**
+ * What the stored weights say of their layout: the side of the square patch grid their position
+ * embedding was made for (0 when there is none) and the stages of their convolutional stem (0
+ * for the reference's single patch convolution).
+ */
+async function storedLayout(path: string, key: string): Promise<{ gridSide: number; convStages: number }> {
   const stored = await readStateDict(path, key);
   try {
     const { entries } = toModelNames(stored.entries);
     const tokens = entries.find(([name]) => name === "backbone.pos_embed")?.[1].shape()[1] ?? 1;
     const side = Math.round(Math.sqrt(tokens - 1));
-    return side * side === tokens - 1 ? side : 0;
+    const convStages = entries.filter(([name]) => /^backbone\.patch_embed\.convs\.\d+\.weight$/.test(name)).length;
+    return { gridSide: side * side === tokens - 1 ? side : 0, convStages };
   } finally {
     for (const [, t] of stored.entries) t.dispose();
   }

@@ -47,7 +47,7 @@ export async function storedTrainConfig(checkpoint: string): Promise<TrainConfig
 /** Throws `mismatch: ...` naming the first field of the configuration the stored backbone contradicts. */
 function checkArchitecture(config: TrainConfig, weights: Map<unknown, unknown>, mismatch: string): void {
   const model = parseOptions(modelOptionsSchema, { ...architectureOf(config), head: false }, mismatch);
-  const { embedDim, patchSize } = model;
+  const { embedDim, patchSize, convStem } = model;
   const grid = model.imgSize / patchSize;
   const shapeOf = (name: string) => {
     const t = weights.get(`backbone.${name}`);
@@ -58,7 +58,10 @@ function checkArchitecture(config: TrainConfig, weights: Map<unknown, unknown>, 
     [`embedDim ${embedDim}`, "cls_token", embedDim, 2],
     [`embedDim ${embedDim}`, "patch_embed.proj.weight", embedDim, 0],
     [`embedDim ${embedDim}`, "pos_embed", embedDim, 2],
-    [`patchSize ${patchSize}`, "patch_embed.proj.weight", patchSize, 2],
+    // A convolutional stem ends in a 1x1 projection after log2(patchSize) stages.
+    convStem
+      ? [`patchSize ${patchSize} with convStem`, `patch_embed.convs.${Math.log2(patchSize) - 1}.weight`, embedDim, 0]
+      : [`patchSize ${patchSize}`, "patch_embed.proj.weight", patchSize, 2],
     [`globalCropsSize ${config.globalCropsSize} (${grid} x ${grid} patches)`, "pos_embed", 1 + grid * grid, 1],
   ];
   for (const [field, name, size, dim] of checks) {
