@@ -167,6 +167,7 @@ export const FINETUNE_PRESETS = {
     depth: 4,
     numHeads: 3,
     patchSize: 8,
+    convStem: true,
     inputSize: 32,
     epochs: 10,
     warmupEpochs: 0.5,

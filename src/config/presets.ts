@@ -56,6 +56,9 @@ const FASHION_MNIST_TINY = {
   depth: 4,
   numHeads: 3,
   patchSize: 8,
+  // A convolutional stem (3 stages of 3x3 stride-2 convolutions) instead of one 8 px patch
+  // convolution: +2.2 points of k-NN after 800 steps, +1.6 after the whole default run.
+  convStem: true,
   outDim: 256,
   hiddenDim: 512,
   bottleneckDim: 128,

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { native } from "../../src/native/load.js";
 import type { NativeTensor } from "../../src/native/surface.js";
 import { hasDataParallelism } from "../requirements.js";
-import { batchNormCase, startRanks, tinyBatch, tinySchedule, tinyStepOptions } from "./helpers.js";
+import { batchNormCase, startRanks, tinyBatch, tinySchedule, tinyStepOptions, withConvStem } from "./helpers.js";
 
 const numbers = (t: NativeTensor) => Array.from(t.toArray() as ArrayLike<number | bigint>, Number);
 const maxDiff = (a: number[], b: number[]) => {
@@ -41,13 +41,17 @@ describe.runIf(hasDataParallelism())("data parallelism (Gloo, 2 ranks on loopbac
     }
   }, 60_000);
 
-  it("two ranks with batch B equal one process with batch 2B after 3 steps: losses, weights, BatchNorm statistics, teacher, centres", async () => {
+  it.each([
+    ["", tinyStepOptions()],
+    [" (a convolutional stem: its BatchNorm too)", withConvStem(tinyStepOptions())],
+  ])("two ranks with batch B equal one process with batch 2B after 3 steps: losses, weights, BatchNorm statistics, teacher, centres%s", async (variant, options) => {
     const steps = 3;
     const images = 4;
     type Out = { losses: number[]; student: Record<string, number[]>; teacher: Record<string, number[]>; centre: number[]; patchCentre: number[] };
-    const ranks = (await outputsOf("test/distributed/workers/step.ts", 2, [String(images), String(steps)])) as unknown as Out[];
+    const args = [String(images), String(steps), ...(variant ? ["convStem"] : [])];
+    const ranks = (await outputsOf("test/distributed/workers/step.ts", 2, args)) as unknown as Out[];
 
-    const step = new (native().SereStep)(tinyStepOptions());
+    const step = new (native().SereStep)(options);
     const losses: number[] = [];
     for (let i = 0; i < steps; i++) losses.push((await step.run(tinyBatch(images, i), tinySchedule)).total);
     expect(maxDiff(ranks[0]!.losses, losses)).toBeLessThan(1e-4);
@@ -55,7 +59,7 @@ describe.runIf(hasDataParallelism())("data parallelism (Gloo, 2 ranks on loopbac
 
     for (const which of ["student", "teacher"] as const) {
       const single = await step.state(which);
-      const initial = await new (native().SereStep)(tinyStepOptions()).state(which);
+      const initial = await new (native().SereStep)(options).state(which);
       for (const [name, tensor] of single) {
         const expected = numbers(tensor);
         // the ranks agree exactly (same averaged gradients, same statistics) ...
@@ -67,6 +71,7 @@ describe.runIf(hasDataParallelism())("data parallelism (Gloo, 2 ranks on loopbac
       const moved = single.map(([, t], i) => maxDiff(numbers(t), numbers(initial[i]![1]!)));
       expect(Math.max(...moved)).toBeGreaterThan(2e-3);
       expect(single.some(([name]) => name.endsWith("running_var"))).toBe(true);
+      if (variant) expect(single.some(([name]) => name === "backbone.patch_embed.norms.0.running_var")).toBe(true);
     }
     const { centre, patchCentre } = await step.centres();
     expect(maxDiff(ranks[0]!.centre, numbers(centre))).toBeLessThan(1e-5);

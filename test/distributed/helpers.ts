@@ -68,7 +68,7 @@ export function batchNormCase() {
 import type { NativeStepBatch } from "../../src/native/surface.js";
 import { tensor } from "../../src/tensor.js";
 
-export { tinySchedule, tinyStepOptions } from "../train/helpers.js";
+export { tinySchedule, tinyStepOptions, withConvStem } from "../train/helpers.js";
 
 const LOCALS = 2;
 

@@ -122,3 +122,32 @@ describe("the backbone of a weights file", () => {
     );
   });
 });
+
+describe("the backbone of a run with a convolutional stem", () => {
+  const dir = tempDir("conv-stem-backbones");
+  const checkpoint = join(dir, "run", "checkpoint.pth");
+
+  beforeAll(async () => {
+    await writeImageFolder(join(dir, "images"), 8);
+    await tinyRun(join(dir, "images"), join(dir, "run"), { convStem: true });
+  });
+
+  it("its checkpoint and exported backbones open as a stem, its patch size read from the stem's stages", async () => {
+    const config = (await storedTrainConfig(checkpoint))!;
+    expect(config.convStem).toBe(true);
+    const teacher = await featuresOf((await openBackbone(checkpoint)).model);
+    for (const path of await exportBackbone(checkpoint, { outputDir: join(dir, "export") })) {
+      // --patch-size 16 is the CLI's default for files without an architecture: the stem's 3 stages say 8
+      const opened = await openBackbone(path, { architecture: { ...architecture, patchSize: 16 } });
+      expect(opened.model.options).toMatchObject({ convStem: true, patchSize: 8 });
+      expect(opened.trainedSize).toBe(32);
+      expect(maxAbsDiff(await featuresOf(opened.model), teacher)).toBe(0);
+    }
+  });
+
+  it("a backbone without a stem refuses the stem's weights, naming them", async () => {
+    const model = Model.create({ ...architecture, imgSize: 32, head: false });
+    await expect(model.load(checkpoint)).rejects.toThrow(/backbone\.patch_embed\.(convs|norms|proj)/);
+    model.dispose();
+  });
+});

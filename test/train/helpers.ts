@@ -24,6 +24,11 @@ export function tinyStepOptions(dropPathRate = 0): NativeStepOptions {
   };
 }
 
+/** `options` with a convolutional stem in both networks. */
+export function withConvStem(options: NativeStepOptions): NativeStepOptions {
+  return { ...options, student: { ...options.student, convStem: true }, teacher: { ...options.teacher, convStem: true } };
+}
+
 export const tinySchedule: NativeStepSchedule = {
   lr: 1e-3,
   weightDecay: 0.04,
