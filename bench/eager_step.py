@@ -281,6 +281,8 @@ def read_config(text, required=REQUIRED, writer="bench/train.ts's stepCaseOf"):
         raise SystemExit(f'--config: precision must be one of {", ".join(precisions)} on {device}, got {c["precision"]!r}')
     if c["steps"] < 1:
         raise SystemExit("--config: steps must be >= 1")
+    if c.get("convStem"):
+        raise SystemExit("--config: convStem is true, but the eager step builds the reference's patch embedding only: give convStem false")
     return c
 
 

@@ -85,7 +85,7 @@ const VIT_TINY = (precision: "float32" | "bfloat16"): CaseShape => ({
   mixLambda: 0.7,
   precision,
 });
-// The fine-tuning demo's network (the fashion-mnist-tiny-finetune preset's shape).
+// The fine-tuning demo's network (the fashion-mnist-tiny-finetune preset's shape, without its convolutional stem, which the eager step does not build).
 const FASHION: CaseShape = {
   embedDim: 96,
   depth: 4,

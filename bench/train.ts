@@ -70,6 +70,8 @@ export interface StepCase {
   depth: number;
   numHeads: number;
   patchSize: number;
+  /** A convolutional stem: the native step only (the eager step refuses it). */
+  convStem: boolean;
   outDim: number;
   hiddenDim: number;
   bottleneckDim: number;
@@ -104,6 +106,7 @@ export const STEP_CASE_FIELDS = [
   "depth",
   "numHeads",
   "patchSize",
+  "convStem",
   "outDim",
   "hiddenDim",
   "bottleneckDim",
@@ -146,6 +149,7 @@ export function stepCaseOf(preset: string, c: TrainConfig, run: StepRun): StepCa
     depth,
     numHeads,
     patchSize: c.patchSize,
+    convStem: c.convStem,
     outDim: c.outDim,
     hiddenDim: c.hiddenDim,
     bottleneckDim: c.bottleneckDim,
@@ -180,6 +184,7 @@ export function trainConfigOf(s: StepCase): TrainConfig {
       depth: s.depth,
       numHeads: s.numHeads,
       patchSize: s.patchSize,
+      convStem: s.convStem,
       outDim: s.outDim,
       hiddenDim: s.hiddenDim,
       bottleneckDim: s.bottleneckDim,

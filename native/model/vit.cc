@@ -37,8 +37,8 @@ PatchEmbedImpl::PatchEmbedImpl(int64_t patch_size, int64_t embed_dim, bool conv_
   while ((int64_t{1} << stages) < patch_size) ++stages;
   TORCH_CHECK(stages > 0 && (int64_t{1} << stages) == patch_size, "a convolutional stem needs a patch size that is a ",
               "power of two (2, 4, 8, 16, ...), got ", patch_size);
-  TORCH_CHECK(embed_dim % (int64_t{1} << (stages - 1)) == 0, "a convolutional stem halves embed_dim ", embed_dim,
-              " ", stages - 1, " times: it must be a multiple of ", int64_t{1} << (stages - 1));
+  TORCH_CHECK(embed_dim % (int64_t{1} << (stages - 1)) == 0, "a convolutional stem halves embed_dim ", embed_dim, " ",
+              stages - 1, " times: it must be a multiple of ", int64_t{1} << (stages - 1));
   convs = register_module("convs", torch::nn::ModuleList());
   norms = register_module("norms", torch::nn::ModuleList());
   int64_t in = 3;

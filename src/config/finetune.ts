@@ -22,7 +22,10 @@ export const finetuneConfigSchema = z
     checkpointKey: z.enum(["teacher", "student"]).default("teacher").describe("the network of a training checkpoint (iBOT fine-tunes the teacher)"),
     arch: archSchema.describe("the architecture, for weights that store none and for random initialisation"),
     patchSize: positiveInt.default(16).describe("patch size, for weights that store none and for random initialisation"),
-    convStem: z.boolean().default(false).describe("a convolutional stem (see sere-train --conv-stem), for random initialisation; weights with one are read as such"),
+    convStem: z
+      .boolean()
+      .default(false)
+      .describe("a convolutional stem (see sere-train --conv-stem), for random initialisation; weights with one are read as such"),
     embedDim: positiveInt.optional().describe("token width, for arch custom"),
     depth: positiveInt.optional().describe("transformer blocks, for arch custom"),
     numHeads: positiveInt.optional().describe("attention heads, for arch custom"),

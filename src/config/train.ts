@@ -4,7 +4,7 @@
 import { z } from "zod";
 
 import { photometryFields } from "../data/config.js";
-import { archSchema, deviceSchema } from "../model/options.js";
+import { ARCHITECTURES, archSchema, convStemIssue, deviceSchema } from "../model/options.js";
 
 const positiveInt = z.number().int().positive();
 const probability = z.number().min(0).max(1);
@@ -21,7 +21,9 @@ export const trainConfigSchema = z
     convStem: z
       .boolean()
       .default(false)
-      .describe("embed patches with a stem of 3x3 stride-2 convolutions (BatchNorm, ReLU) instead of one patch-sized convolution; the patch size must be a power of two"),
+      .describe(
+        "embed patches with a stem of 3x3 stride-2 convolutions (BatchNorm, ReLU) instead of one patch-sized convolution; the patch size must be a power of two",
+      ),
     outDim: positiveInt.default(8192).describe("output dimensions (prototypes) of the iBOT head"),
     hiddenDim: positiveInt.default(2048).describe("hidden width of the head's MLP"),
     bottleneckDim: positiveInt.default(256).describe("width of the head's bottleneck, before its last layer"),
@@ -157,6 +159,10 @@ export const trainConfigSchema = z
     if (c.localCropsNumber > 0 && c.localCropsSize % c.patchSize !== 0) {
       ctx.addIssue({ code: "custom", path: ["localCropsSize"], message: `must be a multiple of patchSize (${c.patchSize})` });
     }
+    const stemIssue = c.convStem
+      ? convStemIssue(c.patchSize, c.embedDim ?? (c.arch === "custom" ? undefined : ARCHITECTURES[c.arch].embedDim))
+      : undefined;
+    if (stemIssue) ctx.addIssue({ code: "custom", ...stemIssue });
     if (c.warmupEpochs > c.epochs) {
       ctx.addIssue({ code: "custom", path: ["warmupEpochs"], message: `must not exceed epochs (${c.epochs})` });
     }

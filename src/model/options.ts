@@ -32,6 +32,20 @@ export const headOptionsSchema = z.object({
   sharedHead: z.boolean().default(true),
 });
 
+/**
+ * What stops a convolutional stem for these sizes, if anything: it has log2(patchSize) stride-2
+ * stages, the first with embedDim / (patchSize / 2) channels.
+ */
+export function convStemIssue(patchSize: number, embedDim: number | undefined): { path: string[]; message: string } | undefined {
+  if (patchSize < 2 || (patchSize & (patchSize - 1)) !== 0) {
+    return { path: ["patchSize"], message: `must be a power of two (2, 4, 8, 16, ...) with convStem, got ${patchSize}` };
+  }
+  if (embedDim !== undefined && embedDim % (patchSize / 2) !== 0) {
+    return { path: ["embedDim"], message: `must be a multiple of patchSize / 2 (${patchSize / 2}) with convStem, got ${embedDim}` };
+  }
+  return undefined;
+}
+
 export const modelOptionsSchema = z
   .object({
     arch: archSchema,
@@ -73,14 +87,8 @@ export const modelOptionsSchema = z
     if (o.imgSize % o.patchSize !== 0) {
       ctx.addIssue({ code: "custom", path: ["imgSize"], message: `must be a multiple of patchSize (${o.patchSize})` });
     }
-    if (o.convStem) {
-      // log2(patchSize) stride-2 stages, the first with embedDim / (patchSize / 2) channels.
-      if (o.patchSize < 2 || (o.patchSize & (o.patchSize - 1)) !== 0) {
-        ctx.addIssue({ code: "custom", path: ["patchSize"], message: `must be a power of two (2, 4, 8, 16, ...) with convStem, got ${o.patchSize}` });
-      } else if (embedDim % (o.patchSize / 2) !== 0) {
-        ctx.addIssue({ code: "custom", path: ["embedDim"], message: `must be a multiple of patchSize / 2 (${o.patchSize / 2}) with convStem, got ${embedDim}` });
-      }
-    }
+    const stemIssue = o.convStem ? convStemIssue(o.patchSize, embedDim) : undefined;
+    if (stemIssue) ctx.addIssue({ code: "custom", ...stemIssue });
     const head = o.head === false ? (false as const) : { ...o.head, patchOutDim: o.head.patchOutDim ?? o.head.outDim };
     if (head !== false && head.sharedHead && head.patchOutDim !== head.outDim) {
       ctx.addIssue({ code: "custom", path: ["head", "patchOutDim"], message: "must equal outDim when sharedHead is true" });

@@ -27,6 +27,7 @@ const TINY: StepCase & { lr: number } = {
   depth: 2,
   numHeads: 2,
   patchSize: 8,
+  convStem: false,
   outDim: 64,
   hiddenDim: 32,
   bottleneckDim: 16,

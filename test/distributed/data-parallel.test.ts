@@ -44,38 +44,42 @@ describe.runIf(hasDataParallelism())("data parallelism (Gloo, 2 ranks on loopbac
   it.each([
     ["", tinyStepOptions()],
     [" (a convolutional stem: its BatchNorm too)", withConvStem(tinyStepOptions())],
-  ])("two ranks with batch B equal one process with batch 2B after 3 steps: losses, weights, BatchNorm statistics, teacher, centres%s", async (variant, options) => {
-    const steps = 3;
-    const images = 4;
-    type Out = { losses: number[]; student: Record<string, number[]>; teacher: Record<string, number[]>; centre: number[]; patchCentre: number[] };
-    const args = [String(images), String(steps), ...(variant ? ["convStem"] : [])];
-    const ranks = (await outputsOf("test/distributed/workers/step.ts", 2, args)) as unknown as Out[];
+  ])(
+    "two ranks with batch B equal one process with batch 2B after 3 steps: losses, weights, BatchNorm statistics, teacher, centres%s",
+    async (variant, options) => {
+      const steps = 3;
+      const images = 4;
+      type Out = { losses: number[]; student: Record<string, number[]>; teacher: Record<string, number[]>; centre: number[]; patchCentre: number[] };
+      const args = [String(images), String(steps), ...(variant ? ["convStem"] : [])];
+      const ranks = (await outputsOf("test/distributed/workers/step.ts", 2, args)) as unknown as Out[];
 
-    const step = new (native().SereStep)(options);
-    const losses: number[] = [];
-    for (let i = 0; i < steps; i++) losses.push((await step.run(tinyBatch(images, i), tinySchedule)).total);
-    expect(maxDiff(ranks[0]!.losses, losses)).toBeLessThan(1e-4);
-    expect(ranks[1]!.losses).toEqual(ranks[0]!.losses);
+      const step = new (native().SereStep)(options);
+      const losses: number[] = [];
+      for (let i = 0; i < steps; i++) losses.push((await step.run(tinyBatch(images, i), tinySchedule)).total);
+      expect(maxDiff(ranks[0]!.losses, losses)).toBeLessThan(1e-4);
+      expect(ranks[1]!.losses).toEqual(ranks[0]!.losses);
 
-    for (const which of ["student", "teacher"] as const) {
-      const single = await step.state(which);
-      const initial = await new (native().SereStep)(options).state(which);
-      for (const [name, tensor] of single) {
-        const expected = numbers(tensor);
-        // the ranks agree exactly (same averaged gradients, same statistics) ...
-        expect(ranks[1]![which][name], `${which} ${name}`).toEqual(ranks[0]![which][name]);
-        // ... and equal the single process within fp32 rounding
-        expect(maxDiff(ranks[0]![which][name]!, expected), `${which} ${name}`).toBeLessThan(1e-4);
+      for (const which of ["student", "teacher"] as const) {
+        const single = await step.state(which);
+        const initial = await new (native().SereStep)(options).state(which);
+        for (const [name, tensor] of single) {
+          const expected = numbers(tensor);
+          // the ranks agree exactly (same averaged gradients, same statistics) ...
+          expect(ranks[1]![which][name], `${which} ${name}`).toEqual(ranks[0]![which][name]);
+          // ... and equal the single process within fp32 rounding
+          expect(maxDiff(ranks[0]![which][name]!, expected), `${which} ${name}`).toBeLessThan(1e-4);
+        }
+        // the comparison is not vacuous: the weights moved by far more than the tolerance
+        const moved = single.map(([, t], i) => maxDiff(numbers(t), numbers(initial[i]![1]!)));
+        expect(Math.max(...moved)).toBeGreaterThan(2e-3);
+        expect(single.some(([name]) => name.endsWith("running_var"))).toBe(true);
+        if (variant) expect(single.some(([name]) => name === "backbone.patch_embed.norms.0.running_var")).toBe(true);
       }
-      // the comparison is not vacuous: the weights moved by far more than the tolerance
-      const moved = single.map(([, t], i) => maxDiff(numbers(t), numbers(initial[i]![1]!)));
-      expect(Math.max(...moved)).toBeGreaterThan(2e-3);
-      expect(single.some(([name]) => name.endsWith("running_var"))).toBe(true);
-      if (variant) expect(single.some(([name]) => name === "backbone.patch_embed.norms.0.running_var")).toBe(true);
-    }
-    const { centre, patchCentre } = await step.centres();
-    expect(maxDiff(ranks[0]!.centre, numbers(centre))).toBeLessThan(1e-5);
-    expect(maxDiff(ranks[0]!.patchCentre, numbers(patchCentre))).toBeLessThan(1e-5);
-    step.dispose();
-  }, 120_000);
+      const { centre, patchCentre } = await step.centres();
+      expect(maxDiff(ranks[0]!.centre, numbers(centre))).toBeLessThan(1e-5);
+      expect(maxDiff(ranks[0]!.patchCentre, numbers(patchCentre))).toBeLessThan(1e-5);
+      step.dispose();
+    },
+    120_000,
+  );
 });

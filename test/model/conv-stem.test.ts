@@ -53,7 +53,8 @@ describe.each(DEVICES)("convolutional stem against torchvision's, on %s", (devic
 
 describe("convStem options", () => {
   test("need a power-of-two patch size and a width the stages can halve", () => {
-    const errors = (options: object) => modelOptionsSchema.safeParse({ ...ARCHITECTURE, ...options }).error?.issues.map((i) => `${i.path}: ${i.message}`);
+    const errors = (options: object) =>
+      modelOptionsSchema.safeParse({ ...ARCHITECTURE, ...options }).error?.issues.map((i) => `${i.path}: ${i.message}`);
     expect(errors({ patchSize: 6, imgSize: 36 })).toEqual(["patchSize: must be a power of two (2, 4, 8, 16, ...) with convStem, got 6"]);
     expect(errors({ patchSize: 16, embedDim: 36, numHeads: 3 })).toEqual(["embedDim: must be a multiple of patchSize / 2 (8) with convStem, got 36"]);
     expect(errors({ patchSize: 6, imgSize: 36, convStem: false })).toBeUndefined();

@@ -37,6 +37,14 @@ describe("the training configuration", () => {
     expect(() => parseOptions(trainConfigSchema, { patchSize: 16, globalCropsSize: 100 }, "training configuration")).toThrow(
       /globalCropsSize: must be a multiple of patchSize \(16\)/,
     );
+    expect(() => parseOptions(trainConfigSchema, { convStem: true, patchSize: 12, globalCropsSize: 96 }, "training configuration")).toThrow(
+      /patchSize: must be a power of two \(2, 4, 8, 16, \.\.\.\) with convStem, got 12/,
+    );
+    // vit_small's 384 channels halve three times for 16 px patches; 36 does not
+    expect(parseOptions(trainConfigSchema, { convStem: true }, "training configuration").convStem).toBe(true);
+    expect(() =>
+      parseOptions(trainConfigSchema, { convStem: true, arch: "custom", embedDim: 36, depth: 1, numHeads: 3 }, "training configuration"),
+    ).toThrow(/embedDim: must be a multiple of patchSize \/ 2 \(8\) with convStem, got 36/);
   });
 });
 
