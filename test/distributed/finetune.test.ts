@@ -32,33 +32,54 @@ const lossesOf = (dir: string) =>
     .flatMap((r) => (r.loss === undefined ? [] : [r.loss]));
 
 describe.runIf(hasDataParallelism() && hasFashionMnist())("data-parallel sere finetune (Gloo, loopback)", () => {
-  it("two ranks of batch 8 equal one process of batch 16 after 3 steps: losses and weights", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "sere-finetune-dp-"));
-    const one = spawnSync(process.execPath, [...SERE, ...deterministic, "--batch-size-per-gpu", "16", "--output-dir", join(dir, "one")], {
-      encoding: "utf8",
-      env,
-    });
-    expect(one.status, one.stderr).toBe(0);
-    const port = String(await freePort());
-    const two = spawnSync(
-      process.execPath,
-      [...SERE, "--nproc-per-node", "2", "--master-port", port, ...deterministic, "--batch-size-per-gpu", "8", "--output-dir", join(dir, "two")],
-      { encoding: "utf8", env },
-    );
-    expect(two.status, two.stderr).toBe(0);
-    expect(two.stderr).toMatch(/steps per epoch on 2 ranks/);
+  it.each([
+    ["", []],
+    // Per-rank statistics (8 images each) would leave the stem's running statistics 5e-3 apart after one step
+    [" (a convolutional stem: its BatchNorm statistics over both ranks)", ["--conv-stem", "true"]],
+  ])(
+    "two ranks of batch 8 equal one process of batch 16 after 3 steps: losses and weights%s",
+    async (_, stem) => {
+      const dir = mkdtempSync(join(tmpdir(), "sere-finetune-dp-"));
+      const one = spawnSync(process.execPath, [...SERE, ...deterministic, ...stem, "--batch-size-per-gpu", "16", "--output-dir", join(dir, "one")], {
+        encoding: "utf8",
+        env,
+      });
+      expect(one.status, one.stderr).toBe(0);
+      const port = String(await freePort());
+      const two = spawnSync(
+        process.execPath,
+        [
+          ...SERE,
+          "--nproc-per-node",
+          "2",
+          "--master-port",
+          port,
+          ...deterministic,
+          ...stem,
+          "--batch-size-per-gpu",
+          "8",
+          "--output-dir",
+          join(dir, "two"),
+        ],
+        { encoding: "utf8", env },
+      );
+      expect(two.status, two.stderr).toBe(0);
+      expect(two.stderr).toMatch(/steps per epoch on 2 ranks/);
 
-    const [a, b] = [lossesOf(join(dir, "one")), lossesOf(join(dir, "two"))];
-    expect(b).toHaveLength(3);
-    for (const [i, loss] of a.entries()) expect(Math.abs(loss - b[i]!), `loss ${i + 1}`).toBeLessThan(1e-5);
-    const model = async (run: string) => {
-      const groups = new Map(await readWeightGroups(join(dir, run, "checkpoint.pth")));
-      return new Map(groups.get("model")!);
-    };
-    const [single, ranks] = [await model("one"), await model("two")];
-    expect(single.size).toBeGreaterThan(20);
-    for (const [name, t] of single) expect(maxAbsDiff(t, ranks.get(name)!), name).toBeLessThan(1e-5);
-  }, 120_000);
+      const [a, b] = [lossesOf(join(dir, "one")), lossesOf(join(dir, "two"))];
+      expect(b).toHaveLength(3);
+      for (const [i, loss] of a.entries()) expect(Math.abs(loss - b[i]!), `loss ${i + 1}`).toBeLessThan(1e-5);
+      const model = async (run: string) => {
+        const groups = new Map(await readWeightGroups(join(dir, run, "checkpoint.pth")));
+        return new Map(groups.get("model")!);
+      };
+      const [single, ranks] = [await model("one"), await model("two")];
+      expect(single.size).toBeGreaterThan(20);
+      expect(single.has("patch_embed.norms.0.running_var")).toBe(stem.length > 0);
+      for (const [name, t] of single) expect(maxAbsDiff(t, ranks.get(name)!), name).toBeLessThan(1e-5);
+    },
+    120_000,
+  );
 
   it("Ctrl-C on the launcher stops both ranks after the same step, with a checkpoint, exit code 130", async () => {
     const dir = mkdtempSync(join(tmpdir(), "sere-finetune-dp-stop-"));

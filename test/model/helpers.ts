@@ -10,8 +10,9 @@ export async function readFixture(path = FIXTURE): Promise<Record<string, Map<st
 }
 
 export function maxAbsDiff(a: Tensor, b: Tensor): number {
-  const x = a.toArray() as Float32Array;
-  const y = b.toArray() as Float32Array;
+  // Integer tensors (BatchNorm's num_batches_tracked) come as BigInt64Array: compared as numbers.
+  const x = Array.from(a.toArray() as ArrayLike<number | bigint>, Number);
+  const y = Array.from(b.toArray() as ArrayLike<number | bigint>, Number);
   if (x.length !== y.length) throw new Error(`sizes differ: ${x.length} vs ${y.length}`);
   let worst = 0;
   for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i]! - y[i]!));
