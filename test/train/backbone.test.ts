@@ -17,6 +17,7 @@ const config = resolveTrainConfig({
     depth: 2,
     numHeads: 2,
     patchSize: 8,
+    convStem: false,
     globalCropsSize: 32,
     localCropsSize: 16,
     outDim: 64,
@@ -50,10 +51,11 @@ describe("the configuration a checkpoint stores", () => {
     );
   });
 
-  const mismatches: Array<[string, Record<string, number>, RegExp]> = [
+  const mismatches: Array<[string, Record<string, number | boolean>, RegExp]> = [
     ["depth", { depth: 3 }, /depth 3 .*2 blocks/],
     ["patchSize", { patchSize: 4 }, /patchSize 4 .*backbone\.patch_embed\.proj\.weight of shape \[24, 3, 8, 8\]/],
     ["globalCropsSize", { globalCropsSize: 64 }, /globalCropsSize 64 .*backbone\.pos_embed of shape \[1, 17, 24\]/],
+    ["convStem", { convStem: true }, /they have no backbone\.patch_embed\.convs\.2\.weight/],
   ];
   for (const [field, change, problem] of mismatches) {
     it(`a wrong ${field} is refused naming the field`, async () => {

@@ -38,13 +38,14 @@ export const tinySchedule: NativeStepSchedule = {
   freezeLastLayer: false,
 };
 
-/** A one-block ViT on 32 px views (and 16 px local views): a step takes milliseconds. */
+/** A one-block ViT on 32 px views (and 16 px local views): a step takes milliseconds. The reference's patch embedding, whatever the preset's. */
 export const TINY_NETWORK = {
   arch: "custom",
   embedDim: 24,
   depth: 1,
   numHeads: 2,
   patchSize: 8,
+  convStem: false,
   outDim: 64,
   hiddenDim: 32,
   bottleneckDim: 16,
