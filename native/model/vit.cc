@@ -159,6 +159,12 @@ VisionTransformerImpl::VisionTransformerImpl(const BackboneConfig& config) : con
   InitLinearAndNorm(*this);
 }
 
+void VisionTransformerImpl::SynchroniseBatchNorm(const AllReduceSum& all_reduce) {
+  patch_embed->SynchroniseBatchNorm(all_reduce);
+  for (auto* head : {&channel_sere, &pixel_sere, &channel_sere_local, &pixel_sere_local})
+    if (*head) (*head)->SynchroniseBatchNorm(all_reduce);
+}
+
 void VisionTransformerImpl::set_drop_path_generator(const at::Generator& generator) {
   for (const auto& block : *blocks) block->as<BlockImpl>()->set_drop_path_generator(generator);
 }

@@ -103,6 +103,9 @@ class VisionTransformerImpl : public torch::nn::Module {
   at::Tensor evaluation_features(const at::Tensor& images, int64_t n, bool avgpool);
 
   const BackboneConfig& config() const { return config_; }
+  // From now on every BatchNorm of the backbone (the stem's, the SERE heads') takes its
+  // statistics over all ranks.
+  void SynchroniseBatchNorm(const AllReduceSum& all_reduce);
   // Every block's stochastic depth draws from `generator` (see BlockImpl).
   void set_drop_path_generator(const at::Generator& generator);
 

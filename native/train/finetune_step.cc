@@ -100,7 +100,7 @@ void FinetuneStep::JoinRanks() {
   }
   // A convolutional stem's BatchNorm takes its statistics over all ranks, as in pre-training.
   auto shared = config_.communicator;
-  classifier->backbone->patch_embed->SynchroniseBatchNorm([shared](at::Tensor& t) { shared->AllReduceSum(t); });
+  classifier->backbone->SynchroniseBatchNorm([shared](at::Tensor& t) { shared->AllReduceSum(t); });
 }
 
 FinetuneStep::Result FinetuneStep::Run(const FinetuneBatch& batch, const FinetuneSchedule& schedule) {

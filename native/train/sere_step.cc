@@ -75,13 +75,7 @@ void SereStep::JoinRanks(distributed::Communicator& communicator) {
   }
   auto shared = config_.communicator;
   auto all_reduce = [shared](at::Tensor& t) { shared->AllReduceSum(t); };
-  for (auto* network : {&student, &teacher}) {
-    auto& backbone = (*network)->backbone;
-    for (auto* head :
-         {&backbone->channel_sere, &backbone->pixel_sere, &backbone->channel_sere_local, &backbone->pixel_sere_local})
-      if (*head) (*head)->SynchroniseBatchNorm(all_reduce);
-    backbone->patch_embed->SynchroniseBatchNorm(all_reduce);
-  }
+  for (auto* network : {&student, &teacher}) (*network)->backbone->SynchroniseBatchNorm(all_reduce);
   std::vector<std::pair<std::string, at::Tensor>> trainable;
   for (const auto& p : student->named_parameters())
     if (p.value().requires_grad()) trainable.emplace_back(p.key(), p.value());

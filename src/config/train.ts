@@ -4,7 +4,7 @@
 import { z } from "zod";
 
 import { photometryFields } from "../data/config.js";
-import { ARCHITECTURES, archSchema, convStemIssue, deviceSchema } from "../model/options.js";
+import { archSchema, convStemIssue, deviceSchema } from "../model/options.js";
 
 const positiveInt = z.number().int().positive();
 const probability = z.number().min(0).max(1);
@@ -159,9 +159,7 @@ export const trainConfigSchema = z
     if (c.localCropsNumber > 0 && c.localCropsSize % c.patchSize !== 0) {
       ctx.addIssue({ code: "custom", path: ["localCropsSize"], message: `must be a multiple of patchSize (${c.patchSize})` });
     }
-    const stemIssue = c.convStem
-      ? convStemIssue(c.patchSize, c.embedDim ?? (c.arch === "custom" ? undefined : ARCHITECTURES[c.arch].embedDim))
-      : undefined;
+    const stemIssue = c.convStem ? convStemIssue(c) : undefined;
     if (stemIssue) ctx.addIssue({ code: "custom", ...stemIssue });
     if (c.warmupEpochs > c.epochs) {
       ctx.addIssue({ code: "custom", path: ["warmupEpochs"], message: `must not exceed epochs (${c.epochs})` });

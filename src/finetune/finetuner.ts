@@ -233,7 +233,6 @@ export class Finetuner {
   private async buildStep(numClasses: number, device: string, communicator: NativeCommunicator | undefined, say: (line: string) => void) {
     const c = this.config;
     const architecture = { arch: c.arch, embedDim: c.embedDim, depth: c.depth, numHeads: c.numHeads, mlpRatio: c.mlpRatio, patchSize: c.patchSize };
-    const fresh = { ...architecture, convStem: c.convStem };
     let network: ResolvedModelOptions;
     let size: number;
     let backbone: Awaited<ReturnType<typeof openBackbone>> | undefined;
@@ -243,7 +242,7 @@ export class Finetuner {
       size = c.inputSize ?? backbone.trainedSize;
     } else {
       size = c.inputSize ?? 224;
-      network = parseOptions(modelOptionsSchema, { ...fresh, imgSize: size, head: false }, "the architecture");
+      network = parseOptions(modelOptionsSchema, { ...architecture, convStem: c.convStem, imgSize: size, head: false }, "the architecture");
     }
     const step = new (native().FinetuneStep)({ ...finetuneStepOptions(c, network, numClasses, device), communicator });
     if (backbone) {

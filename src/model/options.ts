@@ -34,9 +34,15 @@ export const headOptionsSchema = z.object({
 
 /**
  * What stops a convolutional stem for these sizes, if anything: it has log2(patchSize) stride-2
- * stages, the first with embedDim / (patchSize / 2) channels.
+ * stages, the first with embedDim / (patchSize / 2) channels (embedDim as given, else the arch's).
  */
-export function convStemIssue(patchSize: number, embedDim: number | undefined): { path: string[]; message: string } | undefined {
+export function convStemIssue(o: {
+  arch: keyof typeof ARCHITECTURES | "custom";
+  embedDim?: number | undefined;
+  patchSize: number;
+}): { path: string[]; message: string } | undefined {
+  const { patchSize } = o;
+  const embedDim = o.embedDim ?? (o.arch === "custom" ? undefined : ARCHITECTURES[o.arch].embedDim);
   if (patchSize < 2 || (patchSize & (patchSize - 1)) !== 0) {
     return { path: ["patchSize"], message: `must be a power of two (2, 4, 8, 16, ...) with convStem, got ${patchSize}` };
   }
@@ -87,7 +93,7 @@ export const modelOptionsSchema = z
     if (o.imgSize % o.patchSize !== 0) {
       ctx.addIssue({ code: "custom", path: ["imgSize"], message: `must be a multiple of patchSize (${o.patchSize})` });
     }
-    const stemIssue = o.convStem ? convStemIssue(o.patchSize, embedDim) : undefined;
+    const stemIssue = o.convStem ? convStemIssue({ ...o, embedDim }) : undefined;
     if (stemIssue) ctx.addIssue({ code: "custom", ...stemIssue });
     const head = o.head === false ? (false as const) : { ...o.head, patchOutDim: o.head.patchOutDim ?? o.head.outDim };
     if (head !== false && head.sharedHead && head.patchOutDim !== head.outDim) {
