@@ -213,8 +213,17 @@ export function trainConfigOf(s: StepCase): TrainConfig {
 }
 
 /** What one process of either side prints. */
+/** Where a native step's time goes (NativeStepResult's forwardSeconds, backwardSeconds, updateSeconds). */
+export interface PhaseSeconds {
+  forward: number;
+  backward: number;
+  update: number;
+}
+
 export interface StepTimes {
   secondsPerStep: { median: number; min: number; max: number; all: number[] };
+  /** The project's step only: the median of each phase over the timed steps. */
+  phaseSeconds?: PhaseSeconds;
   peakRssMiB: number;
   /** On a CUDA device: the most that tensors held at once there (MiB). */
   cudaPeakMiB?: number;
@@ -317,10 +326,16 @@ export function readCaseArgument<T>(script: string, fields: readonly string[], w
  * What a native step process prints, as one JSON line on stdout (StepTimes): the timed steps'
  * seconds, the process's peak RSS, on CUDA the device's peak, every step's losses.
  */
-export function writeStepTimes(seconds: number[], losses: Array<Record<string, number>>, device: string): void {
+export function writeStepTimes(
+  seconds: number[],
+  losses: Array<Record<string, number>>,
+  device: string,
+  phases?: Record<keyof PhaseSeconds, number[]>,
+): void {
   process.stdout.write(
     `${JSON.stringify({
       secondsPerStep: { median: median(seconds), min: Math.min(...seconds), max: Math.max(...seconds), all: seconds },
+      ...(phases ? { phaseSeconds: { forward: median(phases.forward), backward: median(phases.backward), update: median(phases.update) } } : {}),
       peakRssMiB: process.resourceUsage().maxRSS / 1024,
       ...(device.startsWith("cuda") ? { cudaPeakMiB: native().cudaPeakMemory(device) / 2 ** 20 } : {}),
       losses,
@@ -335,6 +350,12 @@ export const median = (xs: number[]) => {
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 };
 
+const medianPhases = (phases: PhaseSeconds[]): PhaseSeconds => ({
+  forward: median(phases.map((p) => p.forward)),
+  backward: median(phases.map((p) => p.backward)),
+  update: median(phases.map((p) => p.update)),
+});
+
 /** One side's processes summed up: all timed steps of all rounds, and the largest peak RSS. */
 export function summary(runs: StepTimes[], batch: number) {
   const all = runs.flatMap((r) => r.secondsPerStep.all);
@@ -342,6 +363,8 @@ export function summary(runs: StepTimes[], batch: number) {
   return {
     secondsPerStep: { median: seconds, min: Math.min(...all), max: Math.max(...all), roundMedians: runs.map((r) => r.secondsPerStep.median) },
     imagesPerSecond: batch / seconds,
+    // each phase's median over the rounds' medians
+    ...(runs[0]!.phaseSeconds ? { phaseSeconds: medianPhases(runs.map((r) => r.phaseSeconds!)) } : {}),
     peakRssMiB: Math.max(...runs.map((r) => r.peakRssMiB)),
     blasCore: runs[0]!.blasCore,
     lastLosses: runs.at(-1)!.losses.at(-1),
@@ -463,6 +486,12 @@ export async function run(): Promise<object> {
     twoThreads: two,
     twoThreadsBlasProducts: twoBlas,
     twoThreadSpeedUp: one!.secondsPerStep.median / two!.secondsPerStep.median,
+    // Which phase the second thread speeds up (the teacher's forward runs beside the student's; the backward cannot)
+    twoThreadSpeedUpByPhase: {
+      forward: one!.phaseSeconds!.forward / two!.phaseSeconds!.forward,
+      backward: one!.phaseSeconds!.backward / two!.phaseSeconds!.backward,
+      update: one!.phaseSeconds!.update / two!.phaseSeconds!.update,
+    },
     oneDnnProductsSpeedUp: twoBlas!.secondsPerStep.median / two!.secondsPerStep.median,
     rounds: presetRuns.rounds,
     stepsPerProcess: { warmup: presetRuns.warmup, timed: presetRuns.steps },

@@ -117,6 +117,9 @@ class SereStep : public Napi::ObjectWrap<SereStep> {
                           out.Set("skipped", r.skipped);
                           out.Set("lossScale", r.loss_scale);
                           out.Set("stop", r.stop);
+                          out.Set("forwardSeconds", r.forward_seconds);
+                          out.Set("backwardSeconds", r.backward_seconds);
+                          out.Set("updateSeconds", r.update_seconds);
                           return out;
                         };
                       })

@@ -1,5 +1,6 @@
 #include "train/sere_step.h"
 
+#include <chrono>
 #include <cmath>
 #include <map>
 
@@ -165,6 +166,11 @@ objective::SereLosses SereStep::Forward(const StepBatch& batch, const StepSchedu
   return objective.Compute(in, {schedule.teacher_temp, schedule.teacher_patch_temp});
 }
 
+namespace {
+using Clock = std::chrono::steady_clock;
+double SecondsSince(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+}  // namespace
+
 bool SereStep::ApplyGradients(const StepSchedule& schedule) {
   torch::NoGradGuard no_grad;
   if (config_.loss_scaling) {
@@ -238,23 +244,28 @@ StepResult SereStep::Run(const StepBatch& batch, const StepSchedule& schedule) {
   student->train();
   teacher->train();  // BatchNorm of the SERE heads uses batch statistics in both (docs/method.md#batchnorm-statistics)
   at::Tensor teacher_cls, teacher_patch_mean;
+  auto phase_start = Clock::now();
   auto losses = Forward(batch, schedule, teacher_cls, teacher_patch_mean);
 
   StepResult result;
   // Under data parallelism every rank sees the mean loss, so all of them stop together.
   ReduceReport(losses, result, schedule.stop);
+  result.forward_seconds = SecondsSince(phase_start);
   TORCH_CHECK(std::isfinite(result.total), "the loss is not finite (", result.total, ") at iteration ", iteration_,
               ": training stopped. Lower the learning rate, raise warmup, or use float32/bfloat16 precision.");
 
   const bool scaled = config_.loss_scaling;
   auto loss = losses.total / static_cast<double>(accum);
   if (gradient_averager_ && ends_round) gradient_averager_->ExpectBackward();
+  phase_start = Clock::now();
   (scaled ? loss * scaler.scale : loss).backward();
+  result.backward_seconds = SecondsSince(phase_start);
   // The centres follow the mean teacher output of the whole round (every micro-batch).
   objective.AccumulateCentreSums(teacher_cls, teacher_patch_mean);
 
   ++iteration_;
   if (ends_round) {
+    phase_start = Clock::now();
     result.stepped = ApplyGradients(schedule);
     result.skipped = !result.stepped;
     // As the reference: the teacher follows the student even when an overflow skipped the update.
@@ -268,6 +279,7 @@ StepResult SereStep::Run(const StepBatch& batch, const StepSchedule& schedule) {
       };
     }
     objective.UpdateCentres(mean_across_ranks);
+    result.update_seconds = SecondsSince(phase_start);
   }
   result.loss_scale = scaled ? scaler.scale : 1.0;
   return result;

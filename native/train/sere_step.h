@@ -82,6 +82,10 @@ struct StepResult {
   bool skipped = false;     // fp16: gradients overflowed, the step was skipped
   double loss_scale = 1.0;  // fp16 loss scale after this iteration
   bool stop = false;        // some rank asked to stop after this step
+  // Wall-clock seconds of the step's phases on the host: forward (both networks, the objective and
+  // the loss report), backward, and update (AdamW, EMA, centres; 0 within an accumulation round).
+  // On CUDA the backward's and update's kernels may still run after their phase ends.
+  double forward_seconds = 0, backward_seconds = 0, update_seconds = 0;
 };
 
 class SereStep {

@@ -292,6 +292,14 @@ export interface NativeStepResult extends NativeLossValues {
   lossScale: number;
   /** Some rank asked to stop after this step. */
   stop: boolean;
+  /**
+   * Wall-clock seconds of the step's phases on the host: forward (both networks, the objective,
+   * the loss report), backward, and update (AdamW, the EMA, the centres; 0 inside an accumulation
+   * round). On CUDA, kernels of the backward and the update may still run after their phase ends.
+   */
+  forwardSeconds: number;
+  backwardSeconds: number;
+  updateSeconds: number;
 }
 
 /** The training state: student, teacher, objective, optimiser. */

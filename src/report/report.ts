@@ -34,7 +34,12 @@ export const CHARTS: ReadonlyArray<{ id: string; title: string; fields: readonly
   { id: "momentum", title: "Teacher momentum", fields: ["momentum"] },
   { id: "temperatures", title: "Teacher temperatures", fields: ["teacherTemp", "teacherPatchTemp"] },
   { id: "throughput", title: "Throughput (images/s, all ranks)", fields: ["imagesPerSecond"], smooth: true },
-  { id: "timing", title: "Seconds per step: data wait and step", fields: ["dataSeconds", "stepSeconds"], smooth: true },
+  {
+    id: "timing",
+    title: "Seconds per step: data wait, step, and the step's forward, backward and update",
+    fields: ["dataSeconds", "stepSeconds", "forwardSeconds", "backwardSeconds", "updateSeconds"],
+    smooth: true,
+  },
   { id: "memory", title: "Memory (MiB)", fields: ["rssMiB", "cudaPeakMiB"] },
 ];
 

@@ -81,6 +81,9 @@ const GROUPS: Record<string, string> = {
   imagesPerSecond: "speed",
   dataSeconds: "speed",
   stepSeconds: "speed",
+  forwardSeconds: "speed",
+  backwardSeconds: "speed",
+  updateSeconds: "speed",
   rssMiB: "memory",
   cudaPeakMiB: "memory",
 };

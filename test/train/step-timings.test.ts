@@ -29,7 +29,7 @@ async function train(device: string): Promise<StepEvent[]> {
 }
 
 describe("step timings and memory in log.jsonl", () => {
-  it("each step's data wait and step time fit in the time images/s counts; no CUDA peak on the CPU", async () => {
+  it("each step's data wait, step time and the step's phases fit in the time images/s counts; no CUDA peak on the CPU", async () => {
     const steps = await train("cpu");
     expect(steps).toHaveLength(3);
     for (const s of steps) {
@@ -39,6 +39,10 @@ describe("step timings and memory in log.jsonl", () => {
       // can take under a millisecond, so the sum may equal the iteration up to float rounding.
       const iterationSeconds = 4 / s.imagesPerSecond;
       expect(s.dataSeconds + s.stepSeconds).toBeLessThanOrEqual(iterationSeconds * (1 + 1e-12));
+      // The native step's phases: each took time, and together they fit in the step (accumIter 1:
+      // every iteration updates).
+      for (const phase of [s.forwardSeconds, s.backwardSeconds, s.updateSeconds]) expect(phase).toBeGreaterThan(0);
+      expect(s.forwardSeconds + s.backwardSeconds + s.updateSeconds).toBeLessThanOrEqual(s.stepSeconds);
       expect(s.rssMiB).toBeGreaterThan(0);
       expect(s).not.toHaveProperty("cudaPeakMiB");
     }

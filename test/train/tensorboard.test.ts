@@ -99,6 +99,9 @@ describe("TensorBoard event files", () => {
         "speed/imagesPerSecond",
         "speed/dataSeconds",
         "speed/stepSeconds",
+        "speed/forwardSeconds",
+        "speed/backwardSeconds",
+        "speed/updateSeconds",
         "memory/rssMiB",
       ]),
     );
