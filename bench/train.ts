@@ -471,7 +471,9 @@ export async function run(): Promise<object> {
   // The default preset, native only: does the second core pay, and what do oneDNN's products give
   // (runtime/gemm.h; SERE_TORCH_BLAS_GEMM=1 keeps them on BLAS)?
   const presetRuns = schedule({ rounds: 3, warmup: 3, steps: 5 });
-  const config = resolveTrainConfig({ preset: DEFAULT_PRESET });
+  // SERE_BENCH_PRECISION (float32, bfloat16): another precision than the preset's `auto` picks here.
+  const precision = process.env.SERE_BENCH_PRECISION;
+  const config = resolveTrainConfig({ preset: DEFAULT_PRESET, overrides: precision ? { precision: precision as TrainConfig["precision"] } : {} });
   const cases = [1, 2].map((threads) => stepCaseOf(DEFAULT_PRESET, config, { threads, warmup: presetRuns.warmup, steps: presetRuns.steps }));
   const loadBefore = loadavg()[0]!;
   const sides: Array<[string, () => Promise<StepTimes>]> = [

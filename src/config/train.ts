@@ -31,7 +31,18 @@ export const trainConfigSchema = z
     sharedHead: z.boolean().default(true).describe("one student head for the CLS and the patch tokens"),
     sharedHeadTeacher: z.boolean().default(true).describe("one teacher head for the CLS and the patch tokens"),
     dropPath: z.number().min(0).max(1).default(0.1).describe("stochastic depth rate of the student"),
-    momentumTeacher: z.number().min(0).max(1).default(0.996).describe("EMA momentum of the teacher at the start; a cosine schedule raises it to 1"),
+    momentumTeacher: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.996)
+      .describe("EMA momentum of the teacher at the start; a cosine schedule raises it to momentumTeacherEnd"),
+    momentumTeacherEnd: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(1)
+      .describe("EMA momentum of the teacher at the end of its cosine schedule (1, the reference: the teacher stops following the student)"),
     pretrainedWeights: z
       .string()
       .default("")

@@ -52,9 +52,17 @@ export function weightDecayAt(
   return cosineScheduleAt(iteration, { base: o.weightDecay, final: o.weightDecayEnd, epochs: o.epochs, iterationsPerEpoch: o.iterationsPerEpoch });
 }
 
-/** Teacher EMA momentum at an iteration: cosine from momentumTeacher to 1. */
-export function teacherMomentumAt(iteration: number, o: { momentumTeacher: number; epochs: number; iterationsPerEpoch: number }): number {
-  return cosineScheduleAt(iteration, { base: o.momentumTeacher, final: 1, epochs: o.epochs, iterationsPerEpoch: o.iterationsPerEpoch });
+/** Teacher EMA momentum at an iteration: cosine from momentumTeacher to momentumTeacherEnd (the reference: 1). */
+export function teacherMomentumAt(
+  iteration: number,
+  o: { momentumTeacher: number; momentumTeacherEnd: number; epochs: number; iterationsPerEpoch: number },
+): number {
+  return cosineScheduleAt(iteration, {
+    base: o.momentumTeacher,
+    final: o.momentumTeacherEnd,
+    epochs: o.epochs,
+    iterationsPerEpoch: o.iterationsPerEpoch,
+  });
 }
 
 /**

@@ -349,7 +349,7 @@ export class Trainer extends EventEmitter<Events> {
       endsRound,
       lr: learningRateAt(roundStart, { ...timing, lr: c.lr, minLr: c.minLr, globalBatchSize, warmupEpochs: c.warmupEpochs }),
       weightDecay: weightDecayAt(roundStart, { ...timing, weightDecay: c.weightDecay, weightDecayEnd: c.weightDecayEnd }),
-      momentum: teacherMomentumAt(iteration, { ...timing, momentumTeacher: c.momentumTeacher }),
+      momentum: teacherMomentumAt(iteration, { ...timing, momentumTeacher: c.momentumTeacher, momentumTeacherEnd: c.momentumTeacherEnd }),
       teacherTemp: teacherTemperatureAt(epoch, { warmup: c.warmupTeacherTemp, final: c.teacherTemp, warmupEpochs: c.warmupTeacherTempEpochs }),
       teacherPatchTemp: teacherTemperatureAt(epoch, {
         warmup: c.warmupTeacherPatchTemp,

@@ -11,6 +11,7 @@ describe("the training configuration", () => {
     expect(c.overlapSize).toEqual([13, 13]);
     expect(c.predRatio).toEqual([0, 0.3]);
     expect(c.momentumTeacher).toBe(0.996);
+    expect(c.momentumTeacherEnd).toBe(1);
   });
 
   it("names every invalid field with what was given and what is allowed", () => {

@@ -38,10 +38,16 @@ describe("schedules", () => {
     const wd = { weightDecay: 0.04, weightDecayEnd: 0.4, epochs: 2, iterationsPerEpoch: 2 };
     expect(weightDecayAt(0, wd)).toBeCloseTo(0.04, 15);
     expect(weightDecayAt(2, wd)).toBeCloseTo(0.22, 15); // cos(pi/2): halfway
-    const m = { momentumTeacher: 0.996, epochs: 1, iterationsPerEpoch: 4 };
+    const m = { momentumTeacher: 0.996, momentumTeacherEnd: 1, epochs: 1, iterationsPerEpoch: 4 };
     expect(teacherMomentumAt(0, m)).toBeCloseTo(0.996, 15);
     expect(teacherMomentumAt(2, m)).toBeCloseTo(0.998, 15);
     expect(teacherMomentumAt(3, m)).toBeCloseTo(1 - (0.004 * (1 - Math.SQRT1_2)) / 2, 15);
+    // An end below 1: the cosine from 0.99 to 0.999 over 5 iterations, worked by hand.
+    const below = { momentumTeacher: 0.99, momentumTeacherEnd: 0.999, epochs: 1, iterationsPerEpoch: 5 };
+    expect(teacherMomentumAt(0, below)).toBeCloseTo(0.99, 15);
+    expect(teacherMomentumAt(1, below)).toBeCloseTo(0.999 - (0.009 * (1 + Math.cos(Math.PI / 5))) / 2, 15);
+    expect(teacherMomentumAt(4, below)).toBeCloseTo(0.999 - (0.009 * (1 + Math.cos((4 * Math.PI) / 5))) / 2, 15);
+    expect(teacherMomentumAt(9, below)).toBeCloseTo(teacherMomentumAt(4, below), 15); // past the end: the last value
   });
 
   it("teacher temperature rises per epoch from warmup to final, then stays", () => {
