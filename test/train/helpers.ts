@@ -2,7 +2,7 @@
 
 import type { TrainConfigInput } from "../../src/config/train.js";
 import { modelOptionsSchema } from "../../src/model/options.js";
-import type { NativeStepOptions, NativeStepSchedule } from "../../src/native/surface.js";
+import type { NativeStepOptions, NativeStepResult, NativeStepSchedule } from "../../src/native/surface.js";
 import { resolveObjectiveOptions } from "../../src/objective/options.js";
 
 export const TINY_ARCHITECTURE = { arch: "custom", embedDim: 16, depth: 2, numHeads: 2, patchSize: 4, imgSize: 16 } as const;
@@ -27,6 +27,12 @@ export function tinyStepOptions(dropPathRate = 0): NativeStepOptions {
 /** `options` with a convolutional stem in both networks. */
 export function withConvStem(options: NativeStepOptions): NativeStepOptions {
   return { ...options, student: { ...options.student, convStem: true }, teacher: { ...options.teacher, convStem: true } };
+}
+
+/** What a step computed, without the wall-clock seconds of its phases (which differ from run to run). */
+export function stepOutcome(result: NativeStepResult): Omit<NativeStepResult, "forwardSeconds" | "backwardSeconds" | "updateSeconds"> {
+  const { forwardSeconds: _forward, backwardSeconds: _backward, updateSeconds: _update, ...outcome } = result;
+  return outcome;
 }
 
 export const tinySchedule: NativeStepSchedule = {

@@ -5,7 +5,7 @@ import { info, Model, modelOptionsSchema, setThreads, tensor } from "../../src/i
 import { native } from "../../src/native/load.js";
 import type { NativeEntries } from "../../src/native/surface.js";
 import { DEVICES, onDevice, type TestDevice } from "../devices.js";
-import { TINY_ARCHITECTURE, TINY_HEAD, tinySchedule, tinyStepOptions } from "./helpers.js";
+import { stepOutcome, TINY_ARCHITECTURE, TINY_HEAD, tinySchedule, tinyStepOptions } from "./helpers.js";
 
 const B = 2;
 const LOCALS = 2;
@@ -120,17 +120,17 @@ describe("the step with two intra-op threads, side by side (teacher and student 
 describe("the step's randomness", () => {
   it("a Model created between two iterations leaves the step's random stream (drop path) alone", async () => {
     const uninterrupted = new (native().SereStep)(options());
-    const expected = [await uninterrupted.run(batch(), schedule), await uninterrupted.run(batch(), schedule)];
+    const expected = [stepOutcome(await uninterrupted.run(batch(), schedule)), stepOutcome(await uninterrupted.run(batch(), schedule))];
     uninterrupted.dispose();
     const step = new (native().SereStep)(options());
-    const first = await step.run(batch(), schedule);
+    const first = stepOutcome(await step.run(batch(), schedule));
     Model.create({ ...architecture, head: false, seed: 5 }).dispose();
-    const second = await step.run(batch(), schedule);
+    const second = stepOutcome(await step.run(batch(), schedule));
     expect([first, second]).toEqual(expected);
     // and the stream matters: another seed drops other paths
     const other = new (native().SereStep)({ ...options(), seed: 1 });
     await other.run(batch(), schedule);
-    expect(await other.run(batch(), schedule)).not.toEqual(expected[1]);
+    expect(stepOutcome(await other.run(batch(), schedule))).not.toEqual(expected[1]);
     step.dispose();
     other.dispose();
   });
@@ -186,7 +186,7 @@ describe("training checkpoints", () => {
     const first = new (native().SereStep)(options());
     await first.run(batch(), schedule);
     await first.save(path, { epoch: 1, config: '{"lr":0.001}' });
-    const uninterrupted = [await first.run(batch(), schedule), await first.run(batch(), { ...schedule, lr: 5e-4 })];
+    const uninterrupted = [stepOutcome(await first.run(batch(), schedule)), stepOutcome(await first.run(batch(), { ...schedule, lr: 5e-4 }))];
 
     // a fresh process-like start: other initial weights, then the checkpoint
     const second = new (native().SereStep)({ ...options(), seed: 123 });
@@ -196,7 +196,7 @@ describe("training checkpoints", () => {
     expect(checkpoint.state.iteration).toBe(1);
     await second.restore(checkpoint.state);
     disposeCheckpoint(checkpoint);
-    const resumed = [await second.run(batch(), schedule), await second.run(batch(), { ...schedule, lr: 5e-4 })];
+    const resumed = [stepOutcome(await second.run(batch(), schedule)), stepOutcome(await second.run(batch(), { ...schedule, lr: 5e-4 }))];
     expect(resumed).toEqual(uninterrupted);
     first.dispose();
     second.dispose();
