@@ -24,15 +24,13 @@ const lr = (stepCase as StepCase & { lr?: number }).lr ?? 1e-4;
 const schedule = { lr, weightDecay: 0.04, momentum: 0.996, teacherTemp: 0.04, teacherPatchTemp: 0.04, freezeLastLayer: false };
 const seconds: number[] = [];
 const losses: Array<Record<string, number>> = [];
-const phases: Record<keyof PhaseSeconds, number[]> = { forward: [], backward: [], update: [] };
+const phases: PhaseSeconds[] = [];
 for (let i = 0; i < stepCase.warmup + stepCase.steps; i++) {
   const started = performance.now();
   const { total, ibot, cls, mim, spatial, channel, forwardSeconds, backwardSeconds, updateSeconds } = await step.run(batch, schedule);
   if (i >= stepCase.warmup) {
     seconds.push((performance.now() - started) / 1000);
-    phases.forward.push(forwardSeconds);
-    phases.backward.push(backwardSeconds);
-    phases.update.push(updateSeconds);
+    phases.push({ forward: forwardSeconds, backward: backwardSeconds, update: updateSeconds });
   }
   losses.push({ total, ibot, cls, mim, spatial, channel });
 }

@@ -212,7 +212,6 @@ export function trainConfigOf(s: StepCase): TrainConfig {
   });
 }
 
-/** What one process of either side prints. */
 /** Where a native step's time goes (NativeStepResult's forwardSeconds, backwardSeconds, updateSeconds). */
 export interface PhaseSeconds {
   forward: number;
@@ -220,6 +219,7 @@ export interface PhaseSeconds {
   update: number;
 }
 
+/** What one process of either side prints. */
 export interface StepTimes {
   secondsPerStep: { median: number; min: number; max: number; all: number[] };
   /** The project's step only: the median of each phase over the timed steps. */
@@ -326,16 +326,11 @@ export function readCaseArgument<T>(script: string, fields: readonly string[], w
  * What a native step process prints, as one JSON line on stdout (StepTimes): the timed steps'
  * seconds, the process's peak RSS, on CUDA the device's peak, every step's losses.
  */
-export function writeStepTimes(
-  seconds: number[],
-  losses: Array<Record<string, number>>,
-  device: string,
-  phases?: Record<keyof PhaseSeconds, number[]>,
-): void {
+export function writeStepTimes(seconds: number[], losses: Array<Record<string, number>>, device: string, phases?: PhaseSeconds[]): void {
   process.stdout.write(
     `${JSON.stringify({
       secondsPerStep: { median: median(seconds), min: Math.min(...seconds), max: Math.max(...seconds), all: seconds },
-      ...(phases ? { phaseSeconds: { forward: median(phases.forward), backward: median(phases.backward), update: median(phases.update) } } : {}),
+      ...(phases ? { phaseSeconds: medianPhases(phases) } : {}),
       peakRssMiB: process.resourceUsage().maxRSS / 1024,
       ...(device.startsWith("cuda") ? { cudaPeakMiB: native().cudaPeakMemory(device) / 2 ** 20 } : {}),
       losses,
@@ -350,6 +345,7 @@ export const median = (xs: number[]) => {
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 };
 
+/** Each phase's median. */
 const medianPhases = (phases: PhaseSeconds[]): PhaseSeconds => ({
   forward: median(phases.map((p) => p.forward)),
   backward: median(phases.map((p) => p.backward)),
@@ -473,7 +469,12 @@ export async function run(): Promise<object> {
   const presetRuns = schedule({ rounds: 3, warmup: 3, steps: 5 });
   // SERE_BENCH_PRECISION (float32, bfloat16): another precision than the preset's `auto` picks here.
   const precision = process.env.SERE_BENCH_PRECISION;
-  const config = resolveTrainConfig({ preset: DEFAULT_PRESET, overrides: precision ? { precision: precision as TrainConfig["precision"] } : {} });
+  let config: TrainConfig;
+  try {
+    config = resolveTrainConfig({ preset: DEFAULT_PRESET, overrides: precision ? { precision: precision as TrainConfig["precision"] } : {} });
+  } catch (err) {
+    throw new Error(`SERE_BENCH_PRECISION=${precision}: ${(err as Error).message}`);
+  }
   const cases = [1, 2].map((threads) => stepCaseOf(DEFAULT_PRESET, config, { threads, warmup: presetRuns.warmup, steps: presetRuns.steps }));
   const loadBefore = loadavg()[0]!;
   const sides: Array<[string, () => Promise<StepTimes>]> = [
