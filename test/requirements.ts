@@ -2,7 +2,7 @@
 // Without it a suite skips itself on a developer's machine, but CI must not go green by
 // skipping: under CI=true a missing requirement fails the suite, naming what to install.
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 
 import { info } from "../src/runtime.js";
 
@@ -39,9 +39,10 @@ export const hasDataParallelism = () =>
 export const CLANG_FORMAT = "clang-format";
 export const hasClangFormat = () => requireOrSkip(spawnSync(CLANG_FORMAT, ["--version"]).status === 0, "clang-format (Debian's clang-format)");
 
-/** Debian's LibTorch loads oneDNN (libdnnl2) as a shared library, where float products can reach it. */
-export const ONEDNN_LIBRARY = "/usr/lib/x86_64-linux-gnu/libdnnl.so.2";
-export const hasSharedOneDnn = () => requireOrSkip(existsSync(ONEDNN_LIBRARY), "oneDNN as a shared library (Debian's libdnnl2, with libtorch-dev)");
+/** Debian's LibTorch loads oneDNN as a shared library (libdnnl2 on Debian 12, 3 on 13), where float products can reach it. */
+const SYSTEM_LIBRARIES = "/usr/lib/x86_64-linux-gnu";
+const hasOneDnnLibrary = () => existsSync(SYSTEM_LIBRARIES) && readdirSync(SYSTEM_LIBRARIES).some((f) => /^libdnnl\.so\.\d/.test(f));
+export const hasSharedOneDnn = () => requireOrSkip(hasOneDnnLibrary(), "oneDNN as a shared library (Debian's libdnnl, with libtorch-dev)");
 
 let python: { path?: string } | undefined;
 

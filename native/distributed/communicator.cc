@@ -20,6 +20,8 @@
 #include <cstdlib>
 #include <sstream>
 #include <thread>
+#include <type_traits>
+#include <utility>
 
 namespace sere::distributed {
 
@@ -30,17 +32,23 @@ std::vector<uint8_t> Bytes(const std::string& s) { return {s.begin(), s.end()}; 
 std::string Text(const std::vector<uint8_t>& b) { return {b.begin(), b.end()}; }
 
 // LibTorch 1.x: the backends are process groups themselves. From 2.0 they are
-// c10d::Backends, which a ProcessGroup dispatches to per device type.
+// c10d::Backends, which a ProcessGroup dispatches to per device type; 2.5 dropped
+// ProcessGroup::Options (the timeout lives in the backend's options) for a default backend type.
 template <class Backend>
 c10::intrusive_ptr<c10d::ProcessGroup> AsProcessGroup(const c10::intrusive_ptr<c10d::Store>& store, int rank, int size,
                                                       const CommunicatorOptions& o, c10::intrusive_ptr<Backend> backend,
                                                       const char* name) {
 #if TORCH_VERSION_MAJOR >= 2
+  const bool nccl = std::string(name) == "nccl";
+  const auto type = nccl ? c10d::ProcessGroup::BackendType::NCCL : c10d::ProcessGroup::BackendType::GLOO;
+#if TORCH_VERSION_MAJOR > 2 || TORCH_VERSION_MINOR >= 5
+  auto group = c10::make_intrusive<c10d::ProcessGroup>(store, rank, size);
+  group->setDefaultBackend(type);
+#else
   auto options = c10::make_intrusive<c10d::ProcessGroup::Options>(name, o.timeout);
   auto group = c10::make_intrusive<c10d::ProcessGroup>(store, rank, size, options);
-  const bool nccl = std::string(name) == "nccl";
-  group->setBackend(nccl ? c10::DeviceType::CUDA : c10::DeviceType::CPU,
-                    nccl ? c10d::ProcessGroup::BackendType::NCCL : c10d::ProcessGroup::BackendType::GLOO, backend);
+#endif
+  group->setBackend(nccl ? c10::DeviceType::CUDA : c10::DeviceType::CPU, type, backend);
   return group;
 #else
   return backend;
@@ -84,6 +92,19 @@ c10::intrusive_ptr<c10d::ProcessGroup> NewGroup(const c10::intrusive_ptr<c10d::S
 #endif
 }
 
+// LibTorch 2.4 made libuv the TCPStore's default server backend, which builds without libuv
+// (Debian's) reject at start. The classic backend is in every version and ample for the few
+// ranks of a run; a LibTorch without the option has only that one.
+template <class Options, class = void>
+struct HasLibUvOption : std::false_type {};
+template <class Options>
+struct HasLibUvOption<Options, std::void_t<decltype(std::declval<Options&>().useLibUV)>> : std::true_type {};
+
+template <class Options>
+void UseClassicStoreBackend(Options& options) {
+  if constexpr (HasLibUvOption<Options>::value) options.useLibUV = false;
+}
+
 }  // namespace
 
 Communicator::Communicator(const CommunicatorOptions& options) : options_(options) {
@@ -98,6 +119,7 @@ Communicator::Communicator(const CommunicatorOptions& options) : options_(option
   store.numWorkers = static_cast<size_t>(options.world_size);
   store.waitWorkers = true;
   store.timeout = options.timeout;
+  UseClassicStoreBackend(store);
   try {
     store_ = c10::make_intrusive<c10d::TCPStore>(options.master_addr, store);
   } catch (const std::exception& e) {

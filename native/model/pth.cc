@@ -1,16 +1,39 @@
 #include "model/pth.h"
 
 #include <c10/util/Exception.h>
-#include <torch/serialize.h>
+#include <torch/csrc/jit/serialization/export.h>
+#include <torch/csrc/jit/serialization/pickler.h>
 
 #include "runtime/files.h"
 
 namespace sere::model {
 
+std::vector<char> TorchSaveBytes(const c10::IValue& value) {
+  // torch::pickle_save, less the tags: its Pickler wraps every typed dict and list in
+  // torch.jit._pickle.restore_type_tag, a call the weights-only unpickler refuses.
+  std::vector<char> pickle;
+  torch::jit::Pickler pickler([&](const char* bytes, size_t n) { pickle.insert(pickle.end(), bytes, bytes + n); },
+                              /*tensor_table=*/nullptr, /*type_renamer=*/nullptr, /*memoized_class_types=*/nullptr,
+                              /*get_tensor_id=*/nullptr, /*tag_aggregates=*/false);
+  pickler.protocol();
+  pickler.pushIValue(value);
+  pickler.stop();
+
+  std::vector<char> archive;
+  caffe2::serialize::PyTorchStreamWriter writer([&](const void* data, size_t n) {
+    const char* bytes = static_cast<const char*>(data);
+    archive.insert(archive.end(), bytes, bytes + n);
+    return n;
+  });
+  torch::jit::writeArchiveAndTensors("data", pickle.data(), pickle.size(), pickler.tensorData(), writer);
+  writer.writeEndOfFile();
+  return archive;
+}
+
 void SavePth(const std::string& path, const NamedTensors& entries) {
   c10::Dict<std::string, at::Tensor> dict;
   for (const auto& [name, tensor] : entries) dict.insert(name, tensor.detach().to(at::kCPU).contiguous());
-  WriteFileAtomically(path, torch::pickle_save(dict));
+  WriteFileAtomically(path, TorchSaveBytes(dict));
 }
 
 namespace {

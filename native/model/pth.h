@@ -16,6 +16,11 @@
 
 namespace sere::model {
 
+// What torch.save writes for `value` (dicts, lists, numbers, strings, tensors on the CPU): a
+// zip archive whose pickle carries no TorchScript type tags, so that PyTorch's weights-only
+// torch.load (the default from 2.6) reads it.
+std::vector<char> TorchSaveBytes(const c10::IValue& value);
+
 // Writes {name: tensor} (on the CPU) to `path` atomically (runtime/files.h): a crash
 // mid-write leaves any previous file intact.
 void SavePth(const std::string& path, const NamedTensors& entries);

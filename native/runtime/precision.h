@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 #include <ATen/autocast_mode.h>
 #include <c10/core/impl/LocalDispatchKeySet.h>
+#include <torch/version.h>
 
 namespace sere {
 
@@ -16,6 +17,33 @@ class NoAutocast {
 
 inline at::Tensor AtLeastFloat32(const at::Tensor& x) { return x.scalar_type() == at::kDouble ? x : x.to(at::kFloat); }
 
+// Autocast's switches for one device type. LibTorch 2.4 made them generic over the device
+// type and deprecated the per-device functions that 1.x has (2.5 is the first checked here).
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 5)
+inline bool AutocastEnabled(c10::DeviceType d) { return at::autocast::is_autocast_enabled(d); }
+inline c10::ScalarType AutocastDtype(c10::DeviceType d) { return at::autocast::get_autocast_dtype(d); }
+inline void SetAutocast(c10::DeviceType d, bool enabled, c10::ScalarType dtype) {
+  at::autocast::set_autocast_dtype(d, dtype);
+  at::autocast::set_autocast_enabled(d, enabled);
+}
+#else
+inline bool AutocastEnabled(c10::DeviceType d) {
+  return d == c10::kCUDA ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
+}
+inline c10::ScalarType AutocastDtype(c10::DeviceType d) {
+  return d == c10::kCUDA ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype();
+}
+inline void SetAutocast(c10::DeviceType d, bool enabled, c10::ScalarType dtype) {
+  if (d == c10::kCUDA) {
+    at::autocast::set_autocast_gpu_dtype(dtype);
+    at::autocast::set_enabled(enabled);
+  } else {
+    at::autocast::set_autocast_cpu_dtype(dtype);
+    at::autocast::set_cpu_enabled(enabled);
+  }
+}
+#endif
+
 // Runs the enclosed forward passes under autocast to `dtype` (bfloat16 or float16) on
 // `device`'s type; a no-op for float32. Restores the previous state when it ends.
 class AutocastRegion {
@@ -23,27 +51,13 @@ class AutocastRegion {
   AutocastRegion(c10::DeviceType device, c10::ScalarType dtype)
       : device_(device), active_(dtype == c10::kBFloat16 || dtype == c10::kHalf) {
     if (!active_) return;
-    if (device_ == c10::kCUDA) {
-      was_enabled_ = at::autocast::is_enabled();
-      previous_dtype_ = at::autocast::get_autocast_gpu_dtype();
-      at::autocast::set_autocast_gpu_dtype(dtype);
-      at::autocast::set_enabled(true);
-    } else {
-      was_enabled_ = at::autocast::is_cpu_enabled();
-      previous_dtype_ = at::autocast::get_autocast_cpu_dtype();
-      at::autocast::set_autocast_cpu_dtype(dtype);
-      at::autocast::set_cpu_enabled(true);
-    }
+    was_enabled_ = AutocastEnabled(device_);
+    previous_dtype_ = AutocastDtype(device_);
+    SetAutocast(device_, true, dtype);
   }
   ~AutocastRegion() {
     if (!active_) return;
-    if (device_ == c10::kCUDA) {
-      at::autocast::set_enabled(was_enabled_);
-      at::autocast::set_autocast_gpu_dtype(previous_dtype_);
-    } else {
-      at::autocast::set_cpu_enabled(was_enabled_);
-      at::autocast::set_autocast_cpu_dtype(previous_dtype_);
-    }
+    SetAutocast(device_, was_enabled_, previous_dtype_);
     at::autocast::clear_cache();
   }
   AutocastRegion(const AutocastRegion&) = delete;

@@ -1,7 +1,5 @@
 #include "train/checkpoint.h"
 
-#include <torch/serialize.h>
-
 #include "model/pth.h"
 #include "runtime/files.h"
 #include "train/checkpoint_parts.h"
@@ -24,7 +22,7 @@ void SaveCheckpoint(const std::string& path, SereStep& step, const c10::impl::Ge
   out.insert("iteration", step.iteration());
   out.insert("cpu_generator", GeneratorState(step.drop_path_generator()));
   for (const auto& item : extra) out.insert(item.key(), item.value());
-  WriteFileAtomically(path, torch::pickle_save(out));
+  WriteFileAtomically(path, model::TorchSaveBytes(out));
 }
 
 void RestoreTrainingState(SereStep& step, const TrainingState& state) {
@@ -48,7 +46,7 @@ void SaveFinetuneCheckpoint(const std::string& path, FinetuneStep& step, const c
   out.insert("iteration", step.iteration());
   out.insert("cpu_generator", GeneratorState(step.generator()));
   for (const auto& item : extra) out.insert(item.key(), item.value());
-  WriteFileAtomically(path, torch::pickle_save(out));
+  WriteFileAtomically(path, model::TorchSaveBytes(out));
 }
 
 void RestoreFinetuneState(FinetuneStep& step, const FinetuneState& state) {

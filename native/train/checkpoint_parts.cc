@@ -3,23 +3,12 @@
 #include <map>
 #include <mutex>
 #include <string>
-#include <type_traits>
 #include <vector>
+
+#include "train/parameter_update.h"
 
 namespace sere::train {
 namespace {
-
-// The optimiser's state map is keyed by a parameter's TensorImpl (as a string on
-// LibTorch 1.x, as a pointer on 2.x).
-template <class Map>
-auto StateKey(const Map&, const at::Tensor& p) {
-  using Key = typename Map::key_type;
-  if constexpr (std::is_same_v<Key, std::string>) {
-    return c10::guts::to_string(p.unsafeGetTensorImpl());
-  } else {
-    return static_cast<Key>(p.unsafeGetTensorImpl());
-  }
-}
 
 std::vector<at::Tensor> OptimisedParameters(torch::optim::AdamW& optimizer) {
   std::vector<at::Tensor> params;
@@ -41,7 +30,7 @@ c10::impl::GenericDict OptimizerStateDict(torch::optim::AdamW& optimizer) {
   auto& map = optimizer.state();
   auto params = OptimisedParameters(optimizer);
   for (size_t i = 0; i < params.size(); ++i) {
-    auto it = map.find(StateKey(map, params[i]));
+    auto it = map.find(StateKeyOf(params[i]));
     if (it == map.end()) continue;
     auto& s = static_cast<torch::optim::AdamWParamState&>(*it->second);
     c10::impl::GenericDict entry(c10::StringType::get(), c10::AnyType::get());
@@ -57,7 +46,9 @@ c10::impl::GenericDict OptimizerStateDict(torch::optim::AdamW& optimizer) {
     c10::impl::GenericDict g(c10::StringType::get(), c10::AnyType::get());
     g.insert("lr", options.lr());
     g.insert("weight_decay", options.weight_decay());
-    c10::List<int64_t> ids;
+    // A plain list: a typed int list pickles as torch.jit._pickle.build_intlist, which
+    // PyTorch's weights-only torch.load refuses.
+    c10::impl::GenericList ids(c10::AnyType::get());
     for (size_t j = 0; j < group.params().size(); ++j) ids.push_back(index++);
     g.insert("params", ids);
     groups.push_back(g);
@@ -84,7 +75,7 @@ void RestoreOptimizerState(torch::optim::AdamW& optimizer, const model::NamedTen
     s->step(steps->second.item<int64_t>());
     s->exp_avg(avg->second.to(params[i].device(), params[i].scalar_type()).clone());
     s->exp_avg_sq(avg_sq->second.to(params[i].device(), params[i].scalar_type()).clone());
-    map[StateKey(map, params[i])] = std::move(s);
+    map[StateKeyOf(params[i])] = std::move(s);
   }
 }
 

@@ -1,7 +1,5 @@
 #include "train/parameter_update.h"
 
-#include <c10/util/string_utils.h>
-
 #include <cmath>
 #include <memory>
 
@@ -9,7 +7,7 @@ namespace sere::train {
 
 torch::optim::AdamWParamState& AdamWStateOf(torch::optim::AdamW& optimizer, const at::Tensor& p) {
   // AdamW's key for a parameter's state (what its state_dict and checkpoints use).
-  auto& slot = optimizer.state()[c10::guts::to_string(p.unsafeGetTensorImpl())];
+  auto& slot = optimizer.state()[StateKeyOf(p)];
   if (!slot) {
     auto s = std::make_unique<torch::optim::AdamWParamState>();
     s->step(0);

@@ -5,7 +5,28 @@
 // AdamW::step, in its order), on the optimiser's own state, which checkpoints save as before.
 #include <torch/torch.h>
 
+#include <sstream>
+#include <string>
+#include <type_traits>
+#include <utility>
+
 namespace sere::train {
+
+// The key of a parameter's state in an optimiser's state map: its TensorImpl's address, as
+// text on LibTorch 1.x (c10::guts::to_string's form, gone in 2.x) and as the pointer from 2.x.
+using OptimizerStateKey =
+    typename std::remove_reference_t<decltype(std::declval<torch::optim::Optimizer&>().state())>::key_type;
+
+template <class Key = OptimizerStateKey>
+Key StateKeyOf(const at::Tensor& p) {
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream text;
+    text << p.unsafeGetTensorImpl();
+    return text.str();
+  } else {
+    return static_cast<Key>(p.unsafeGetTensorImpl());
+  }
+}
 
 // p's AdamW state in `optimizer`, created as AdamW::step does on first use (zero moments, step
 // 0). Not thread-safe: take every parameter's before the updates.

@@ -86,23 +86,26 @@ describe("weights in and out", () => {
     other.dispose();
   });
 
-  it.runIf(hasPythonTorch())("Python's torch.load reads our .pth with the same names and values", async () => {
-    const path = join(dir, "for-python.pth");
-    await model.save(path);
-    const script = [
-      "import json, sys, torch",
-      `d = torch.load("${path}")`,
-      "print(json.dumps({k: float(v.double().sum()) for k, v in d.items()}))",
-    ].join("\n");
-    const run = spawnSync(PYTHON!, ["-c", script], { encoding: "utf8" });
-    expect(run.status, run.stderr).toBe(0);
-    const fromPython = JSON.parse(run.stdout) as Record<string, number>;
-    const state = model.state();
-    const ours = sums(state);
-    expect(Object.keys(fromPython).sort()).toEqual(Object.keys(ours).sort());
-    for (const [name, value] of Object.entries(ours)) expect(fromPython[name]).toBeCloseTo(value, 3);
-    for (const [, t] of state) t.dispose();
-  });
+  it.runIf(hasPythonTorch())(
+    "Python's weights-only torch.load (the default from PyTorch 2.6) reads our .pth with the same names and values",
+    async () => {
+      const path = join(dir, "for-python.pth");
+      await model.save(path);
+      const script = [
+        "import json, sys, torch",
+        `d = torch.load("${path}", weights_only=True)`,
+        "print(json.dumps({k: float(v.double().sum()) for k, v in d.items()}))",
+      ].join("\n");
+      const run = spawnSync(PYTHON!, ["-c", script], { encoding: "utf8" });
+      expect(run.status, run.stderr).toBe(0);
+      const fromPython = JSON.parse(run.stdout) as Record<string, number>;
+      const state = model.state();
+      const ours = sums(state);
+      expect(Object.keys(fromPython).sort()).toEqual(Object.keys(ours).sort());
+      for (const [name, value] of Object.entries(ours)) expect(fromPython[name]).toBeCloseTo(value, 3);
+      for (const [, t] of state) t.dispose();
+    },
+  );
 
   it("a mismatched checkpoint names the offending keys", async () => {
     const path = join(dir, "wide.pth");

@@ -1,10 +1,15 @@
 // The native training step on a tiny network: losses, EMA teacher, centres, freezing, errors.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it, onTestFinished, test } from "vitest";
 
 import { info, Model, modelOptionsSchema, setThreads, tensor } from "../../src/index.js";
 import { native } from "../../src/native/load.js";
 import type { NativeEntries } from "../../src/native/surface.js";
 import { DEVICES, onDevice, type TestDevice } from "../devices.js";
+import { hasPythonTorch, pythonWithTorch } from "../requirements.js";
 import { stepOutcome, TINY_ARCHITECTURE, TINY_HEAD, tinySchedule, tinyStepOptions } from "./helpers.js";
 
 const B = 2;
@@ -200,6 +205,44 @@ describe("training checkpoints", () => {
     expect(resumed).toEqual(uninterrupted);
     first.dispose();
     second.dispose();
+  });
+});
+
+describe.runIf(hasPythonTorch())("training checkpoints in Python", () => {
+  // PyTorch's weights-only unpickler (torch.load's default from 2.6) allows tensors, storages and
+  // plain containers; LibTorch's own writer wrapped typed dicts in torch.jit._pickle calls, which it
+  // refuses. (1.13's weights-only unpickler cannot read floats at all, so its verdict is not asked.)
+  it("holds only what PyTorch's weights-only torch.load allows, and Python reads its parts, iteration and teacher", async () => {
+    const path = join(mkdtempSync(join(tmpdir(), "sere-ckpt-py-")), "checkpoint.pth");
+    const step = new (native().SereStep)(options());
+    onTestFinished(() => step.dispose());
+    await step.run(batch(), schedule);
+    await step.save(path, { epoch: 1, config: '{"lr":0.001}' });
+    const script = [
+      "import json, pickletools, zipfile, torch",
+      `z = zipfile.ZipFile("${path}")`,
+      'program = z.read(next(n for n in z.namelist() if n.endswith("/data.pkl")))',
+      'calls = sorted({arg for op, arg, _ in pickletools.genops(program) if op.name in ("GLOBAL", "STACK_GLOBAL")})',
+      `d = torch.load("${path}")`,
+      'print(json.dumps({"globals": calls, "keys": sorted(d), "iteration": d["iteration"], "epoch": d["epoch"],',
+      '  "teacher": {k: float(v.double().sum()) for k, v in d["teacher"].items()}}))',
+    ].join("\n");
+    const run = spawnSync(pythonWithTorch()!, ["-c", script], { encoding: "utf8" });
+    expect(run.status, run.stderr).toBe(0);
+    const read = JSON.parse(run.stdout) as { globals: string[]; keys: string[]; iteration: number; epoch: number; teacher: Record<string, number> };
+    const allowed = /^(torch\._utils _rebuild_tensor_v2|torch [A-Za-z]+Storage|collections OrderedDict)$/;
+    expect(read.globals.filter((g) => !allowed.test(g))).toEqual([]);
+    expect(read.globals).toContain("torch._utils _rebuild_tensor_v2");
+    expect(read.keys).toEqual(["config", "cpu_generator", "epoch", "fp16_scaler", "ibot_loss", "iteration", "optimizer", "student", "teacher"]);
+    expect(read.iteration).toBe(1);
+    expect(read.epoch).toBe(1);
+    const teacher = await step.state("teacher");
+    expect(Object.keys(read.teacher).sort()).toEqual(teacher.map(([name]) => name).sort());
+    for (const [name, t] of teacher) {
+      const sum = Array.from(t.toArray() as ArrayLike<number | bigint>, Number).reduce((a, b) => a + b, 0);
+      expect(read.teacher[name]).toBeCloseTo(sum, 3);
+      t.dispose();
+    }
   });
 });
 
