@@ -1,6 +1,8 @@
 // The SERE objective's exports: overlap grids, relations and their sampling, and the
 // SereObjective class (losses, gradients for checks, centres). Conversion only; the
 // objective itself lives in native/objective/.
+#include <ATen/core/grad_mode.h>
+
 #include <memory>
 #include <mutex>
 #include <string>
