@@ -92,8 +92,8 @@ def ce(targets, logits):
 
 def ibot_loss(c, t_cls, t_patch, s_cls, s_patch, masks, centre, patch_centre, temps):
     views = 2 + c["localCount"]
-    s_cls_c = (s_cls / 0.1).chunk(views)
-    s_patch_c = (s_patch / 0.1).chunk(2)
+    s_cls_c = (s_cls / c["studentTemp"]).chunk(views)
+    s_patch_c = (s_patch / c["studentTemp"]).chunk(2)
     t_cls_c = F.softmax((t_cls - centre) / temps["cls"], dim=-1).chunk(2)
     t_patch_c = F.softmax((t_patch - patch_centre) / temps["patch"], dim=-1).chunk(2)
     masks_c = masks.chunk(2)

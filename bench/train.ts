@@ -88,6 +88,7 @@ export interface StepCase {
   beta: number;
   lambda1: number;
   lambda2: number;
+  studentTemp: number;
   temperaturePixel: number;
   temperatureChannel: number;
   /** float16 only on CUDA (with the loss scale). */
@@ -123,6 +124,7 @@ export const STEP_CASE_FIELDS = [
   "beta",
   "lambda1",
   "lambda2",
+  "studentTemp",
   "temperaturePixel",
   "temperatureChannel",
   "precision",
@@ -166,6 +168,7 @@ export function stepCaseOf(preset: string, c: TrainConfig, run: StepRun): StepCa
     beta: c.beta,
     lambda1: c.lambda1,
     lambda2: c.lambda2,
+    studentTemp: c.studentTemp,
     temperaturePixel: c.temperaturePixel,
     temperatureChannel: c.temperatureChannel,
     precision,
@@ -202,6 +205,7 @@ export function trainConfigOf(s: StepCase): TrainConfig {
       beta: s.beta,
       lambda1: s.lambda1,
       lambda2: s.lambda2,
+      studentTemp: s.studentTemp,
       temperaturePixel: s.temperaturePixel,
       temperatureChannel: s.temperatureChannel,
       precision: s.precision,

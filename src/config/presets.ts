@@ -83,6 +83,9 @@ const FASHION_MNIST_TINY = {
   teacherPatchTemp: 0.02,
   lr: 4e-3,
   minLr: 1e-5,
+  // A sharper student (0.05 where the reference has 0.1): +0.9 points of k-NN after 800 steps,
+  // +0.8 and +1.5 over the whole default run with seeds 0 and 1 (README, "The default run").
+  studentTemp: 0.05,
   clipGrad: 3,
   alpha: 0.2,
   beta: 0.5,
@@ -111,7 +114,8 @@ export const PRESETS = {
   },
   "fashion-mnist-tiny": FASHION_MNIST_TINY,
   // The same network and recipe for ten passes: about half an hour on the 2-core Xeon of
-  // README's measurements, so within the hour on a machine half as fast (README, "The default run").
+  // README's measurements, so within the hour on a machine half as fast (README, "The default run";
+  // measured before studentTemp 0.05).
   "fashion-mnist-1h": { ...FASHION_MNIST_TINY, epochs: 10, outputDir: "runs/fashion-mnist-1h" },
 } satisfies Record<string, TrainConfigInput>;
 

@@ -55,6 +55,7 @@ export const trainConfigSchema = z
     beta: z.number().min(0).default(1).describe("weight of the channel relation loss"),
     lambda1: z.number().min(0).default(1).describe("weight of the CLS (DINO) part of the iBOT loss"),
     lambda2: z.number().min(0).default(1).describe("weight of the masked patch (MIM) part of the iBOT loss"),
+    studentTemp: z.number().positive().default(0.1).describe("student temperature of the iBOT losses, CLS and patches (the reference's 0.1)"),
     temperaturePixel: z.number().positive().default(0.5).describe("teacher temperature of the spatial relations"),
     temperatureChannel: z.number().positive().default(0.1).describe("teacher temperature of the channel relations"),
     overlapSize: z.tuple([positiveInt, positiveInt]).default([13, 13]).describe("rows and columns of the grid that samples the overlap of two views"),

@@ -47,9 +47,10 @@ export function stepOptionsFrom(c: TrainConfig): NativeStepOptions {
   return {
     student,
     teacher: modelOptionsSchema.parse({ ...architecture, head: { ...head, sharedHead: c.sharedHeadTeacher } }),
-    // The student temperature and the centres' momentum are not training flags: the objective's defaults.
+    // The centres' momentum is not a training flag: the objective's default.
     objective: resolveObjectiveOptions({
       outDim: c.outDim,
+      studentTemp: c.studentTemp,
       spatialTeacherTemp: c.temperaturePixel,
       channelTeacherTemp: c.temperatureChannel,
       lambda1: c.lambda1,

@@ -44,6 +44,7 @@ const TINY: StepCase & { lr: number } = {
   beta: 0.5,
   lambda1: 1,
   lambda2: 1,
+  studentTemp: 0.1,
   temperaturePixel: 0.5,
   temperatureChannel: 0.1,
   precision: "float32",

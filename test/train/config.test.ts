@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 
 import { parseOptions } from "../../src/config/parse.js";
 import { trainConfigSchema } from "../../src/config/train.js";
+import { stepOptionsFrom } from "../../src/train/step-options.js";
 
 describe("the training configuration", () => {
   it("defaults to the reference's arguments", () => {
@@ -12,6 +13,15 @@ describe("the training configuration", () => {
     expect(c.predRatio).toEqual([0, 0.3]);
     expect(c.momentumTeacher).toBe(0.996);
     expect(c.momentumTeacherEnd).toBe(1);
+    expect(c.studentTemp).toBe(0.1);
+  });
+
+  it("hands the student temperature to the objective of the step", () => {
+    const options = (studentTemp?: number) =>
+      stepOptionsFrom(parseOptions(trainConfigSchema, { device: "cpu", precision: "float32", studentTemp }, "training configuration"));
+    expect(options().objective.studentTemp).toBe(0.1);
+    expect(options(0.05).objective.studentTemp).toBe(0.05);
+    expect(() => options(0)).toThrow(/studentTemp/);
   });
 
   it("names every invalid field with what was given and what is allowed", () => {
