@@ -182,9 +182,6 @@ describe.each(DEVICES)("fp16's loss scale, on %s", (device) => {
 
 describe("training checkpoints", () => {
   it("a restored step continues exactly as the uninterrupted one (CPU)", async () => {
-    const { mkdtempSync } = await import("node:fs");
-    const { tmpdir } = await import("node:os");
-    const { join } = await import("node:path");
     const { readTrainingCheckpoint, disposeCheckpoint } = await import("../../src/train/checkpoint.js");
     const path = join(mkdtempSync(join(tmpdir(), "sere-ckpt-")), "checkpoint.pth");
 
