@@ -70,6 +70,29 @@ export function smoothed(points: ReadonlyArray<readonly [number, number]>): Arra
   });
 }
 
+/** A legend row's height: the plot moves down by this for each row after the first. */
+export const LEGEND_ROW = 16;
+
+/**
+ * Where each legend entry (a swatch, then its label, about 7 px a character at 11 px) goes:
+ * left to right from `left`, starting a new row where the next would pass `right`.
+ */
+export function legendLayout(labels: readonly string[], left: number, right: number): { places: Array<{ x: number; row: number }>; rows: number } {
+  const places: Array<{ x: number; row: number }> = [];
+  let x = left;
+  let row = 0;
+  for (const label of labels) {
+    const entryWidth = 18 + 7 * label.length;
+    if (x > left && x + entryWidth > right) {
+      x = left;
+      row += 1;
+    }
+    places.push({ x, row });
+    x += entryWidth + 12;
+  }
+  return { places, rows: row + 1 };
+}
+
 /** The range to draw: the data's, widened where it is a single value. */
 function extent(values: number[]): [number, number] {
   let min = Math.min(...values);
@@ -87,7 +110,13 @@ export function lineChart(series: readonly Series[], options: ChartOptions): str
   const width = options.width ?? CHART_SIZE.width;
   const height = options.height ?? CHART_SIZE.height;
   const drawn = series.map((s) => ({ ...s, points: thin(s.points) })).filter((s) => s.points.length > 0);
-  const plot = { x: MARGIN.left, y: MARGIN.top, w: width - MARGIN.left - MARGIN.right, h: height - MARGIN.top - MARGIN.bottom };
+  const legend = legendLayout(
+    drawn.map((s) => s.label),
+    MARGIN.left,
+    width - MARGIN.right,
+  );
+  const top = MARGIN.top + (legend.rows - 1) * LEGEND_ROW;
+  const plot = { x: MARGIN.left, y: top, w: width - MARGIN.left - MARGIN.right, h: height - top - MARGIN.bottom };
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${escapeXml(options.title)}">`,
     `<rect x="0" y="0" width="${width}" height="${height}" fill="#ffffff"/>`,
@@ -122,13 +151,13 @@ export function lineChart(series: readonly Series[], options: ChartOptions): str
   }
   // the averages over every raw line, so that no faint line covers one
   if (options.smooth) for (const s of drawn) if (s.points.length > 1) parts.push(line(smoothed(s.points), s.colour, `stroke-width="2"`));
-  // the legend, left to right above the plot
-  let x = plot.x;
-  for (const s of drawn) {
-    parts.push(`<rect x="${x}" y="28" width="14" height="4" fill="${s.colour}"/>`);
-    parts.push(`<text x="${x + 18}" y="34" ${axis}>${escapeXml(s.label)}</text>`);
-    x += 30 + 7 * s.label.length;
-  }
+  // the legend, left to right above the plot, in as many rows as the width needs
+  drawn.forEach((s, i) => {
+    const { x, row } = legend.places[i]!;
+    const y = 28 + row * LEGEND_ROW;
+    parts.push(`<rect x="${x}" y="${y}" width="14" height="4" fill="${s.colour}"/>`);
+    parts.push(`<text x="${x + 18}" y="${y + 6}" ${axis}>${escapeXml(s.label)}</text>`);
+  });
   parts.push("</svg>");
   return parts.join("");
 }

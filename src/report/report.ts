@@ -36,7 +36,7 @@ export const CHARTS: ReadonlyArray<{ id: string; title: string; fields: readonly
   { id: "throughput", title: "Throughput (images/s, all ranks)", fields: ["imagesPerSecond"], smooth: true },
   {
     id: "timing",
-    title: "Seconds per step: data wait, step, and the step's forward, backward and update",
+    title: "Seconds per step: data wait, step, and the step's phases",
     fields: ["dataSeconds", "stepSeconds", "forwardSeconds", "backwardSeconds", "updateSeconds"],
     smooth: true,
   },

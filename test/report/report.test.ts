@@ -9,7 +9,7 @@ import { pathToFileURL } from "node:url";
 import sharp from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
 
-import { MARGIN } from "../../src/report/chart.js";
+import { LEGEND_ROW, legendLayout, MARGIN } from "../../src/report/chart.js";
 import { CHARTS, PALETTE } from "../../src/report/report.js";
 import { Trainer } from "../../src/train/trainer.js";
 import { tempDir, writeIdx } from "../data/helpers.js";
@@ -119,8 +119,10 @@ describe.runIf(hasChromium())("sere report in Chromium", () => {
     for (const chart of CHARTS) {
       const box = boxes.charts.find((c) => c.id === `chart-${chart.id}`)!;
       expect(box.y + box.h, `${chart.id} lies within the screenshot`).toBeLessThanOrEqual(shot.height);
-      // the plot area, below the title and legend (whose swatches have the colours too)
-      const plot = { x: box.x + MARGIN.left, y: box.y + MARGIN.top, w: box.w - MARGIN.left - MARGIN.right, h: box.h - MARGIN.top - MARGIN.bottom };
+      // the plot area, below the title and the legend's rows (whose swatches have the colours too)
+      const drawn = chart.fields.filter((field) => log.some((l) => typeof l[field] === "number"));
+      const top = MARGIN.top + (legendLayout(drawn, MARGIN.left, box.w - MARGIN.right).rows - 1) * LEGEND_ROW;
+      const plot = { x: box.x + MARGIN.left, y: box.y + top, w: box.w - MARGIN.left - MARGIN.right, h: box.h - top - MARGIN.bottom };
       chart.fields.forEach((field, i) => {
         const logged = log.some((l) => typeof l[field] === "number");
         const pixels = count(plot, rgbOf(PALETTE[i]!));
@@ -158,5 +160,31 @@ describe.runIf(hasChromium())("sere report in Chromium", () => {
     const run = sere(["report", tempDir("report-empty")]);
     expect(run.status).toBe(1);
     expect(run.stderr).toMatch(/config\.json does not exist: give the output folder of a training run/);
+  });
+});
+
+describe("the charts' legend", () => {
+  it("wraps to a new row where the next entry would pass the right edge", () => {
+    // an entry is 18 px of swatch and gap plus 7 px a character, then 12 px to the next
+    const layout = legendLayout(["dataSeconds", "stepSeconds", "forwardSeconds", "backwardSeconds", "updateSeconds"], 64, 544);
+    expect(layout.places).toEqual([
+      { x: 64, row: 0 },
+      { x: 171, row: 0 },
+      { x: 278, row: 0 },
+      { x: 406, row: 0 },
+      { x: 64, row: 1 },
+    ]);
+    expect(layout.rows).toBe(2);
+  });
+
+  it("keeps one row where the entries fit, and gives an entry wider than the chart a row of its own", () => {
+    expect(legendLayout(["lr"], 64, 544)).toEqual({ places: [{ x: 64, row: 0 }], rows: 1 });
+    expect(legendLayout(["x".repeat(100), "lr"], 64, 544)).toEqual({
+      places: [
+        { x: 64, row: 0 },
+        { x: 64, row: 1 },
+      ],
+      rows: 2,
+    });
   });
 });
