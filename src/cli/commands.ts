@@ -111,6 +111,7 @@ const COMMANDS = {
     images: z.number().int().min(0).default(4).describe("training images whose attention maps the report shows"),
     device: deviceSchema.describe("where the backbone runs for the attention maps"),
     output: z.string().optional().describe("the page's path; default RUN_DIR/report.html"),
+    png: z.string().optional().describe("also writes the charts alone as one PNG image at this path (no browser needed)"),
   }),
 };
 type Command = keyof typeof COMMANDS;
@@ -275,7 +276,8 @@ async function run(command: Command, argv: string[]): Promise<void> {
     }
     case "report": {
       const o = parse("report");
-      say(`wrote ${await writeReport(o.runDir, { images: o.images, device: o.device, output: o.output })}`);
+      say(`wrote ${await writeReport(o.runDir, { images: o.images, device: o.device, output: o.output, png: o.png })}`);
+      if (o.png !== undefined) say(`wrote ${o.png}`);
       return;
     }
     case "export": {

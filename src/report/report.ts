@@ -1,8 +1,11 @@
 // `sere report RUN_DIR`: one self-contained HTML page about a training run (no script, no
 // network): its curves drawn as inline SVG from log.jsonl, the k-NN results, attention maps
-// of a few training images from the last checkpoint (PNGs as data: URLs), the configuration.
+// of a few training images from the last checkpoint (PNGs as data: URLs), the configuration;
+// with --png, the charts alone as one image too.
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+
+import sharp from "sharp";
 
 import { ConfigError } from "../config/parse.js";
 import { openDataset } from "../data/datasets/open.js";
@@ -11,7 +14,7 @@ import { openBackbone } from "../eval/backbone.js";
 import type { KnnAccuracy } from "../eval/knn.js";
 import { writeFileAtomically } from "../io/atomic.js";
 import { CHECKPOINT, LOG } from "../train/run-folder.js";
-import { lineChart, type Series } from "./chart.js";
+import { CHART_SIZE, lineChart, type Series } from "./chart.js";
 
 export interface ReportOptions {
   /** Training images whose attention maps are shown (default 4; 0: none). */
@@ -20,6 +23,8 @@ export interface ReportOptions {
   device?: string;
   /** The page's path (default RUN_DIR/report.html). */
   output?: string;
+  /** Also the charts alone as one PNG image at this path, drawn without a browser. */
+  png?: string;
 }
 
 type LogLine = Record<string, unknown>;
@@ -81,7 +86,13 @@ function readRun(runDir: string): { config: LogLine; steps: LogLine[]; evaluatio
   return { config, steps, evaluations };
 }
 
-function charts(steps: readonly LogLine[]): string {
+/** A chart of the report: its id and its <svg> element. */
+interface DrawnChart {
+  id: string;
+  svg: string;
+}
+
+function charts(steps: readonly LogLine[]): DrawnChart[] {
   return CHARTS.map(({ id, title, fields, smooth }) => {
     const series: Series[] = fields
       .map((field, i) => ({
@@ -90,21 +101,48 @@ function charts(steps: readonly LogLine[]): string {
         points: steps.filter((s) => typeof s[field] === "number").map((s) => [s.iteration as number, s[field] as number] as const),
       }))
       .filter((s) => s.points.length > 0);
-    return `<figure class="chart" id="chart-${id}">${lineChart(series, { title, xLabel: "iteration", smooth })}</figure>`;
-  }).join("\n");
+    return { id, svg: lineChart(series, { title, xLabel: "iteration", smooth }) };
+  });
 }
 
 /** Top-1 of each k against the steps trained, from every evaluation that names its step. */
-function knnChart(evaluations: readonly KnnLine[]): string {
+function knnChart(evaluations: readonly KnnLine[]): DrawnChart[] {
   const timed = evaluations.filter((e) => typeof e.iteration === "number");
-  if (timed.length === 0) return "";
+  if (timed.length === 0) return [];
   const ks = [...new Set(timed.flatMap((e) => e.knn.map((a) => a.k)))];
   const series: Series[] = ks.map((k, i) => ({
     label: `k = ${k}`,
     colour: PALETTE[i % PALETTE.length]!,
     points: timed.flatMap((e) => e.knn.filter((a) => a.k === k).map((a) => [e.iteration!, a.top1] as const)),
   }));
-  return `<figure class="chart" id="chart-knn">${lineChart(series, { title: "k-NN top-1 of the teacher (%)", xLabel: "iteration" })}</figure>`;
+  return [{ id: "knn", svg: lineChart(series, { title: "k-NN top-1 of the teacher (%)", xLabel: "iteration" }) }];
+}
+
+/** Every chart of the run, in the page's order: the k-NN (where evaluated during training), then CHARTS. */
+const allCharts = (steps: readonly LogLine[], evaluations: readonly KnnLine[]) => [...knnChart(evaluations), ...charts(steps)];
+
+/** Pixels around and between the PNG's charts. */
+export const PNG_GAP = 12;
+
+/** Where the PNG places chart `index` (CHART_SIZE each): two columns, PNG_GAP around and between. */
+export function pngChartOrigin(index: number): { x: number; y: number } {
+  return {
+    x: PNG_GAP + (index % 2) * (CHART_SIZE.width + PNG_GAP),
+    y: PNG_GAP + Math.floor(index / 2) * (CHART_SIZE.height + PNG_GAP),
+  };
+}
+
+/** The charts as one PNG, laid out by pngChartOrigin, rendered by sharp (librsvg): no browser. */
+async function writeChartsPng(drawn: readonly DrawnChart[], output: string): Promise<void> {
+  const rows = Math.ceil(drawn.length / 2);
+  const width = 2 * CHART_SIZE.width + 3 * PNG_GAP;
+  const height = rows * CHART_SIZE.height + (rows + 1) * PNG_GAP;
+  const placed = drawn.map(({ svg }, i) => {
+    const { x, y } = pngChartOrigin(i);
+    return `<g transform="translate(${x} ${y})">${svg}</g>`;
+  });
+  const page = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif"><rect width="${width}" height="${height}" fill="#ffffff"/>${placed.join("")}</svg>`;
+  await writeFileAtomically(output, await sharp(Buffer.from(page, "utf8")).png().toBuffer());
 }
 
 function knnTable(knn: readonly KnnAccuracy[] | undefined): string {
@@ -165,6 +203,7 @@ export async function writeReport(runDir: string, options: ReportOptions = {}): 
   const dir = resolve(runDir);
   const { config, steps, evaluations } = readRun(dir);
   const knn = evaluations.at(-1)?.knn;
+  const drawn = allCharts(steps, evaluations);
   const last = steps.at(-1);
   const summary = last
     ? `${steps.length} logged steps, to iteration ${String(last.iteration)} (epoch ${String(last.epoch)}); last loss ${Number(last.total).toFixed(4)}`
@@ -176,8 +215,7 @@ export async function writeReport(runDir: string, options: ReportOptions = {}): 
 <p>${escapeHtml(dir)}: ${escapeHtml(summary)}.</p>
 <h2>Losses, schedules, throughput</h2>
 <div class="charts">
-${knnChart(evaluations)}
-${charts(steps)}
+${drawn.map(({ id, svg }) => `<figure class="chart" id="chart-${id}">${svg}</figure>`).join("\n")}
 </div>
 <h2>k-NN evaluation of the teacher</h2>
 ${knnTable(knn)}
@@ -189,5 +227,6 @@ ${configTable(config)}
 `;
   const output = options.output ?? join(dir, "report.html");
   await writeFileAtomically(output, Buffer.from(html, "utf8"));
+  if (options.png !== undefined) await writeChartsPng(drawn, options.png);
   return output;
 }

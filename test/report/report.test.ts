@@ -9,8 +9,8 @@ import { pathToFileURL } from "node:url";
 import sharp from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
 
-import { LEGEND_ROW, legendLayout, MARGIN } from "../../src/report/chart.js";
-import { CHARTS, PALETTE } from "../../src/report/report.js";
+import { CHART_SIZE, LEGEND_ROW, legendLayout, MARGIN } from "../../src/report/chart.js";
+import { CHARTS, PALETTE, PNG_GAP, pngChartOrigin } from "../../src/report/report.js";
 import { Trainer } from "../../src/train/trainer.js";
 import { tempDir, writeIdx } from "../data/helpers.js";
 import { CHROMIUM, hasChromium } from "../requirements.js";
@@ -64,28 +64,83 @@ document.title = JSON.stringify({ height: document.documentElement.scrollHeight,
 
 const rgbOf = (hex: string) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)) as [number, number, number];
 
+interface Shot {
+  data: Buffer;
+  width: number;
+  height: number;
+}
+
+const readShot = async (png: string): Promise<Shot> => {
+  const { data, info } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  return { data, width: info.width, height: info.height };
+};
+
+/** Pixels of `shot` in `box` within `tolerance` (per channel) of `colour`. */
+function countColour(shot: Shot, box: { x: number; y: number; w: number; h: number }, colour: [number, number, number], tolerance = 40): number {
+  let n = 0;
+  for (let y = Math.max(0, Math.round(box.y)); y < Math.min(shot.height, Math.round(box.y + box.h)); y++) {
+    for (let x = Math.max(0, Math.round(box.x)); x < Math.min(shot.width, Math.round(box.x + box.w)); x++) {
+      const i = (y * shot.width + x) * 3;
+      if (colour.every((c, k) => Math.abs(shot.data[i + k]! - c) <= tolerance)) n++;
+    }
+  }
+  return n;
+}
+
+const readLog = (runDir: string) =>
+  readFileSync(join(runDir, "log.jsonl"), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+/**
+ * Expects each of CHARTS' series that the run logged to be drawn in its colour inside the
+ * chart's plot area (below the title and the legend's rows, whose swatches have the colours
+ * too), and none that it did not log; `origin` is where the chart lies in the image.
+ */
+function expectLinesDrawn(
+  shot: Shot,
+  log: ReadonlyArray<Record<string, unknown>>,
+  chart: (typeof CHARTS)[number],
+  origin: { x: number; y: number; w: number; h: number },
+) {
+  const drawn = chart.fields.filter((field) => log.some((l) => typeof l[field] === "number"));
+  const top = MARGIN.top + (legendLayout(drawn, MARGIN.left, origin.w - MARGIN.right).rows - 1) * LEGEND_ROW;
+  const plot = { x: origin.x + MARGIN.left, y: origin.y + top, w: origin.w - MARGIN.left - MARGIN.right, h: origin.h - top - MARGIN.bottom };
+  chart.fields.forEach((field, i) => {
+    const pixels = countColour(shot, plot, rgbOf(PALETTE[i]!));
+    if (drawn.includes(field)) expect(pixels, `${chart.id}: the ${field} line`).toBeGreaterThan(30);
+    else expect(pixels, `${chart.id}: no ${field} line (not logged on the CPU)`).toBe(0);
+  });
+}
+
+/** A micro run with k-NN evaluations after steps 3 and 6 and at the end (8 steps in all). */
+async function trainMicroRun(runDir: string): Promise<void> {
+  const data = tempDir("report-data");
+  writeIdx(data, "train", 16);
+  writeIdx(data, "t10k", 10);
+  const tiny = {
+    ...MICRO_RUN,
+    epochs: 2,
+    warmupEpochs: 1,
+    // two temperature curves apart, so that neither hides the other
+    warmupTeacherPatchTemp: 0.06,
+    teacherPatchTemp: 0.06,
+  } as const;
+  // 4 steps per epoch, 8 in all
+  await new Trainer(
+    { ...tiny, dataPath: data, outputDir: runDir, knnEval: true, knnEvalLimit: 10, knnEvalEvery: 3 },
+    { preset: "fashion-mnist-tiny", progress: false },
+  ).fit();
+}
+
 describe.runIf(hasChromium())("sere report in Chromium", () => {
   const runDir = tempDir("report-run");
-  let shot: { data: Buffer; width: number; height: number };
+  let shot: Shot;
   let boxes: ReturnType<typeof layout>;
 
   beforeAll(async () => {
-    const data = tempDir("report-data");
-    writeIdx(data, "train", 16);
-    writeIdx(data, "t10k", 10);
-    const tiny = {
-      ...MICRO_RUN,
-      epochs: 2,
-      warmupEpochs: 1,
-      // two temperature curves apart, so that neither hides the other
-      warmupTeacherPatchTemp: 0.06,
-      teacherPatchTemp: 0.06,
-    } as const;
-    // 4 steps per epoch, 8 in all: evaluations after steps 3 and 6, and the final one
-    await new Trainer(
-      { ...tiny, dataPath: data, outputDir: runDir, knnEval: true, knnEvalLimit: 10, knnEvalEvery: 3 },
-      { preset: "fashion-mnist-tiny", progress: false },
-    ).fit();
+    await trainMicroRun(runDir);
     const run = sere(["report", runDir, "--images", "2"]);
     expect(run.status, run.stderr).toBe(0);
     expect(run.stdout).toContain(join(runDir, "report.html"));
@@ -94,41 +149,16 @@ describe.runIf(hasChromium())("sere report in Chromium", () => {
     boxes = layout(page, 1000);
     const screenshot = join(runDir, "report.png");
     chromium(page, Math.ceil(boxes.height), `--screenshot=${screenshot}`);
-    const { data: pixels, info } = await sharp(screenshot).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-    shot = { data: pixels, width: info.width, height: info.height };
+    shot = await readShot(screenshot);
   }, 240_000);
 
-  /** Pixels in `box` within `tolerance` (per channel) of `colour`. */
-  const count = (box: { x: number; y: number; w: number; h: number }, colour: [number, number, number], tolerance = 40) => {
-    let n = 0;
-    for (let y = Math.max(0, Math.round(box.y)); y < Math.min(shot.height, Math.round(box.y + box.h)); y++) {
-      for (let x = Math.max(0, Math.round(box.x)); x < Math.min(shot.width, Math.round(box.x + box.w)); x++) {
-        const i = (y * shot.width + x) * 3;
-        if (colour.every((c, k) => Math.abs(shot.data[i + k]! - c) <= tolerance)) n++;
-      }
-    }
-    return n;
-  };
-
   it("draws every chart, each series' line in its colour inside the plot area", () => {
-    const log = readFileSync(join(runDir, "log.jsonl"), "utf8")
-      .trim()
-      .split("\n")
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const log = readLog(runDir);
     expect(boxes.charts.map((c) => c.id)).toEqual(["chart-knn", ...CHARTS.map((c) => `chart-${c.id}`)]);
     for (const chart of CHARTS) {
       const box = boxes.charts.find((c) => c.id === `chart-${chart.id}`)!;
       expect(box.y + box.h, `${chart.id} lies within the screenshot`).toBeLessThanOrEqual(shot.height);
-      // the plot area, below the title and the legend's rows (whose swatches have the colours too)
-      const drawn = chart.fields.filter((field) => log.some((l) => typeof l[field] === "number"));
-      const top = MARGIN.top + (legendLayout(drawn, MARGIN.left, box.w - MARGIN.right).rows - 1) * LEGEND_ROW;
-      const plot = { x: box.x + MARGIN.left, y: box.y + top, w: box.w - MARGIN.left - MARGIN.right, h: box.h - top - MARGIN.bottom };
-      chart.fields.forEach((field, i) => {
-        const logged = log.some((l) => typeof l[field] === "number");
-        const pixels = count(plot, rgbOf(PALETTE[i]!));
-        if (logged) expect(pixels, `${chart.id}: the ${field} line`).toBeGreaterThan(30);
-        else expect(pixels, `${chart.id}: no ${field} line (not logged on the CPU)`).toBe(0);
-      });
+      expectLinesDrawn(shot, log, chart, box);
     }
   });
 
@@ -140,7 +170,7 @@ describe.runIf(hasChromium())("sere report in Chromium", () => {
     expect(log.filter((l) => l.knn).map((l) => l.iteration)).toEqual([3, 6, 8]);
     const box = boxes.charts.find((c) => c.id === "chart-knn")!;
     const plot = { x: box.x + MARGIN.left, y: box.y + MARGIN.top, w: box.w - MARGIN.left - MARGIN.right, h: box.h - MARGIN.top - MARGIN.bottom };
-    expect(count(plot, rgbOf(PALETTE[0]!)), "the k = 10 line").toBeGreaterThan(30);
+    expect(countColour(shot, plot, rgbOf(PALETTE[0]!)), "the k = 10 line").toBeGreaterThan(30);
   });
 
   it("shows the k-NN table and the attention maps; loads nothing from outside", () => {
@@ -152,7 +182,7 @@ describe.runIf(hasChromium())("sere report in Chromium", () => {
     for (const image of boxes.images) {
       expect(image.w).toBeGreaterThan(100);
       // not the page's white: the image and its heat overlays
-      expect(count(image, [255, 255, 255], 4)).toBeLessThan(image.w * image.h * 0.5);
+      expect(countColour(shot, image, [255, 255, 255], 4)).toBeLessThan(image.w * image.h * 0.5);
     }
   });
 
@@ -160,6 +190,37 @@ describe.runIf(hasChromium())("sere report in Chromium", () => {
     const run = sere(["report", tempDir("report-empty")]);
     expect(run.status).toBe(1);
     expect(run.stderr).toMatch(/config\.json does not exist: give the output folder of a training run/);
+  });
+});
+
+describe("sere report --png: the charts as one image, drawn without a browser", () => {
+  const runDir = tempDir("report-png-run");
+  const png = join(runDir, "charts.png");
+  let shot: Shot;
+
+  beforeAll(async () => {
+    await trainMicroRun(runDir);
+    const run = sere(["report", runDir, "--images", "0", "--png", png]);
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toContain(png);
+    shot = await readShot(png);
+  }, 240_000);
+
+  it("lays the k-NN chart and CHARTS out in two columns", () => {
+    const rows = Math.ceil((1 + CHARTS.length) / 2);
+    expect(shot.width).toBe(2 * CHART_SIZE.width + 3 * PNG_GAP);
+    expect(shot.height).toBe(rows * CHART_SIZE.height + (rows + 1) * PNG_GAP);
+  });
+
+  it("draws each series' line in its colour inside its chart's plot area", () => {
+    const log = readLog(runDir);
+    CHARTS.forEach((chart, i) => {
+      // the k-NN chart comes first
+      expectLinesDrawn(shot, log, chart, { ...pngChartOrigin(i + 1), w: CHART_SIZE.width, h: CHART_SIZE.height });
+    });
+    const knn = { ...pngChartOrigin(0), w: CHART_SIZE.width, h: CHART_SIZE.height };
+    const plot = { x: knn.x + MARGIN.left, y: knn.y + MARGIN.top, w: knn.w - MARGIN.left - MARGIN.right, h: knn.h - MARGIN.top - MARGIN.bottom };
+    expect(countColour(shot, plot, rgbOf(PALETTE[0]!)), "the k = 10 line").toBeGreaterThan(30);
   });
 });
 
