@@ -71,7 +71,7 @@ export function smoothed(points: ReadonlyArray<readonly [number, number]>): Arra
 }
 
 /** A legend row's height: the plot moves down by this for each row after the first. */
-export const LEGEND_ROW = 16;
+const LEGEND_ROW = 16;
 
 /**
  * Where each legend entry (a swatch, then its label, about 7 px a character at 11 px) goes:
@@ -93,6 +93,23 @@ export function legendLayout(labels: readonly string[], left: number, right: num
   return { places, rows: row + 1 };
 }
 
+/**
+ * Where a chart of `width` x `height` with the legend `labels` puts the legend's entries and
+ * its plot area: below the title and the legend's rows, within the margins.
+ */
+export function chartLayout(
+  labels: readonly string[],
+  width: number = CHART_SIZE.width,
+  height: number = CHART_SIZE.height,
+): { legend: Array<{ x: number; y: number }>; plot: { x: number; y: number; w: number; h: number } } {
+  const { places, rows } = legendLayout(labels, MARGIN.left, width - MARGIN.right);
+  const top = MARGIN.top + (rows - 1) * LEGEND_ROW;
+  return {
+    legend: places.map(({ x, row }) => ({ x, y: 28 + row * LEGEND_ROW })),
+    plot: { x: MARGIN.left, y: top, w: width - MARGIN.left - MARGIN.right, h: height - top - MARGIN.bottom },
+  };
+}
+
 /** The range to draw: the data's, widened where it is a single value. */
 function extent(values: number[]): [number, number] {
   let min = Math.min(...values);
@@ -110,13 +127,11 @@ export function lineChart(series: readonly Series[], options: ChartOptions): str
   const width = options.width ?? CHART_SIZE.width;
   const height = options.height ?? CHART_SIZE.height;
   const drawn = series.map((s) => ({ ...s, points: thin(s.points) })).filter((s) => s.points.length > 0);
-  const legend = legendLayout(
+  const { legend, plot } = chartLayout(
     drawn.map((s) => s.label),
-    MARGIN.left,
-    width - MARGIN.right,
+    width,
+    height,
   );
-  const top = MARGIN.top + (legend.rows - 1) * LEGEND_ROW;
-  const plot = { x: MARGIN.left, y: top, w: width - MARGIN.left - MARGIN.right, h: height - top - MARGIN.bottom };
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${escapeXml(options.title)}">`,
     `<rect x="0" y="0" width="${width}" height="${height}" fill="#ffffff"/>`,
@@ -153,8 +168,7 @@ export function lineChart(series: readonly Series[], options: ChartOptions): str
   if (options.smooth) for (const s of drawn) if (s.points.length > 1) parts.push(line(smoothed(s.points), s.colour, `stroke-width="2"`));
   // the legend, left to right above the plot, in as many rows as the width needs
   drawn.forEach((s, i) => {
-    const { x, row } = legend.places[i]!;
-    const y = 28 + row * LEGEND_ROW;
+    const { x, y } = legend[i]!;
     parts.push(`<rect x="${x}" y="${y}" width="14" height="4" fill="${s.colour}"/>`);
     parts.push(`<text x="${x + 18}" y="${y + 6}" ${axis}>${escapeXml(s.label)}</text>`);
   });

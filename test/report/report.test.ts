@@ -9,7 +9,7 @@ import { pathToFileURL } from "node:url";
 import sharp from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
 
-import { CHART_SIZE, LEGEND_ROW, legendLayout, MARGIN } from "../../src/report/chart.js";
+import { CHART_SIZE, chartLayout, legendLayout } from "../../src/report/chart.js";
 import { CHARTS, PALETTE, PNG_GAP, pngChartOrigin } from "../../src/report/report.js";
 import { Trainer } from "../../src/train/trainer.js";
 import { tempDir, writeIdx } from "../data/helpers.js";
@@ -41,12 +41,16 @@ function chromium(page: string, height: number, ...args: string[]): string {
   return run.stdout;
 }
 
-interface Box {
-  id: string;
+/** A rectangle of an image, in pixels. */
+interface Area {
   x: number;
   y: number;
   w: number;
   h: number;
+}
+
+interface Box extends Area {
+  id: string;
 }
 
 /**
@@ -76,7 +80,7 @@ const readShot = async (png: string): Promise<Shot> => {
 };
 
 /** Pixels of `shot` in `box` within `tolerance` (per channel) of `colour`. */
-function countColour(shot: Shot, box: { x: number; y: number; w: number; h: number }, colour: [number, number, number], tolerance = 40): number {
+function countColour(shot: Shot, box: Area, colour: [number, number, number], tolerance = 40): number {
   let n = 0;
   for (let y = Math.max(0, Math.round(box.y)); y < Math.min(shot.height, Math.round(box.y + box.h)); y++) {
     for (let x = Math.max(0, Math.round(box.x)); x < Math.min(shot.width, Math.round(box.x + box.w)); x++) {
@@ -86,6 +90,18 @@ function countColour(shot: Shot, box: { x: number; y: number; w: number; h: numb
   }
   return n;
 }
+
+/** The plot area, in the image, of the chart at `origin` whose legend shows `labels`. */
+const plotIn = (origin: Area, labels: readonly string[]): Area => {
+  const { plot } = chartLayout(labels, origin.w, origin.h);
+  return { ...plot, x: origin.x + plot.x, y: origin.y + plot.y };
+};
+
+/** The k-NN chart's legend: one entry for each k of the run's evaluations. */
+const knnLabels = (log: ReadonlyArray<Record<string, unknown>>) => {
+  const evaluation = log.find((l) => Array.isArray(l.knn))!.knn as Array<{ k: number }>;
+  return evaluation.map((a) => `k = ${a.k}`);
+};
 
 const readLog = (runDir: string) =>
   readFileSync(join(runDir, "log.jsonl"), "utf8")
@@ -98,15 +114,9 @@ const readLog = (runDir: string) =>
  * chart's plot area (below the title and the legend's rows, whose swatches have the colours
  * too), and none that it did not log; `origin` is where the chart lies in the image.
  */
-function expectLinesDrawn(
-  shot: Shot,
-  log: ReadonlyArray<Record<string, unknown>>,
-  chart: (typeof CHARTS)[number],
-  origin: { x: number; y: number; w: number; h: number },
-) {
+function expectLinesDrawn(shot: Shot, log: ReadonlyArray<Record<string, unknown>>, chart: (typeof CHARTS)[number], origin: Area) {
   const drawn = chart.fields.filter((field) => log.some((l) => typeof l[field] === "number"));
-  const top = MARGIN.top + (legendLayout(drawn, MARGIN.left, origin.w - MARGIN.right).rows - 1) * LEGEND_ROW;
-  const plot = { x: origin.x + MARGIN.left, y: origin.y + top, w: origin.w - MARGIN.left - MARGIN.right, h: origin.h - top - MARGIN.bottom };
+  const plot = plotIn(origin, drawn);
   chart.fields.forEach((field, i) => {
     const pixels = countColour(shot, plot, rgbOf(PALETTE[i]!));
     if (drawn.includes(field)) expect(pixels, `${chart.id}: the ${field} line`).toBeGreaterThan(30);
@@ -169,7 +179,7 @@ describe.runIf(hasChromium())("sere report in Chromium", () => {
       .map((l) => JSON.parse(l) as { iteration?: number; knn?: unknown });
     expect(log.filter((l) => l.knn).map((l) => l.iteration)).toEqual([3, 6, 8]);
     const box = boxes.charts.find((c) => c.id === "chart-knn")!;
-    const plot = { x: box.x + MARGIN.left, y: box.y + MARGIN.top, w: box.w - MARGIN.left - MARGIN.right, h: box.h - MARGIN.top - MARGIN.bottom };
+    const plot = plotIn(box, knnLabels(log as Array<Record<string, unknown>>));
     expect(countColour(shot, plot, rgbOf(PALETTE[0]!)), "the k = 10 line").toBeGreaterThan(30);
   });
 
@@ -218,8 +228,7 @@ describe("sere report --png: the charts as one image, drawn without a browser", 
       // the k-NN chart comes first
       expectLinesDrawn(shot, log, chart, { ...pngChartOrigin(i + 1), w: CHART_SIZE.width, h: CHART_SIZE.height });
     });
-    const knn = { ...pngChartOrigin(0), w: CHART_SIZE.width, h: CHART_SIZE.height };
-    const plot = { x: knn.x + MARGIN.left, y: knn.y + MARGIN.top, w: knn.w - MARGIN.left - MARGIN.right, h: knn.h - MARGIN.top - MARGIN.bottom };
+    const plot = plotIn({ ...pngChartOrigin(0), w: CHART_SIZE.width, h: CHART_SIZE.height }, knnLabels(log));
     expect(countColour(shot, plot, rgbOf(PALETTE[0]!)), "the k = 10 line").toBeGreaterThan(30);
   });
 });
