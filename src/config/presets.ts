@@ -43,14 +43,14 @@ const VIT_SMALL_IMAGENET = {
 
 /** The default demo: a small ViT on Debian's Fashion-MNIST at 32 px, on 2 CPU cores. */
 const FASHION_MNIST_TINY = {
-  // Two passes over the 60,000 images in minutes on 2 CPU cores. A short run learns from
-  // many small steps: 8 px patches (4 x 4 tokens on 32 px), batches of 32, a 256-way head,
-  // a faster teacher. From short trials (800 steps each, teacher k-NN on the full test
-  // split; README, "The default run"): sharper teacher targets (all teacher temperatures
-  // 0.02: the CLS targets' entropy falls to ~2 instead of staying near ln 256) and a 4x
-  // learning rate with a tenth of an epoch of warmup gained 3.8 points together; global
-  // crops of 60-100% of the image instead of 40-100% gained 1.1 more; local views (16 px:
-  // 2 x 2 tokens) gained nothing and cost a third of each step.
+  // Two passes over the 60,000 images in minutes on 2 CPU cores. A short run learns from many
+  // small steps: 8 px patches (4 x 4 tokens on 32 px), batches of 32, a 256-way head, a faster
+  // teacher. From short trials (800 steps each, teacher k-NN on the full test split;
+  // docs/study.md, summed up in README, "The default run"): sharper teacher targets (all teacher
+  // temperatures 0.02: the CLS targets' entropy falls to ~2 instead of staying near ln 256) and
+  // a 4x learning rate with a tenth of an epoch of warmup gained 3.8 points together; global
+  // crops of 60-100% of the image instead of 40-100% gained 1.1 more; local views (16 px: 2 x 2
+  // tokens) gained nothing and cost a third of each step.
   arch: "custom",
   embedDim: 96,
   depth: 4,
