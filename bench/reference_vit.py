@@ -215,7 +215,11 @@ class IBOTHead(nn.Module):
 
     def forward(self, tokens):
         z = F.normalize(self.mlp(tokens), dim=-1)
-        return self.last_layer(z[:, 0]), self.last_layer2(z[:, 1:])
+        # The logits in float32 under autocast too, as sere-torch computes them
+        # (docs/method.md#mixed-precision); the reference's run in the autocast dtype.
+        with torch.autocast(tokens.device.type, enabled=False):
+            z = z.float()
+            return self.last_layer(z[:, 0]), self.last_layer2(z[:, 1:])
 
 
 class Network(nn.Module):

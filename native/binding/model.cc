@@ -15,6 +15,7 @@
 #include "model/network.h"
 #include "model/throughput.h"
 #include "runtime/device.h"
+#include "runtime/precision.h"
 #include "runtime/random.h"
 
 namespace sere::binding {
@@ -207,8 +208,9 @@ class Model : public Napi::ObjectWrap<Model> {
     });
   }
 
-  // trainingForward(images, { mask?: Tensor, local: boolean }): what one network computes in
-  // a training step (docs/method.md#forward-passes), without gradients: head outputs and self-relations.
+  // trainingForward(images, { mask?: Tensor, local: boolean, precision }): what one network
+  // computes in a training step (docs/method.md#forward-passes), without gradients: head outputs
+  // and self-relations, under autocast as the step runs them when precision is not float32.
   Napi::Value TrainingForward(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return Guard(env, [&] {
@@ -216,12 +218,14 @@ class Model : public Napi::ObjectWrap<Model> {
       at::Tensor images = Input(env, info[0]);
       Napi::Object o = ObjectArg(info, 1, "trainingForward options");
       bool local = BoolField(o, "local");
+      auto precision = ParseFloatDtype(StringField(o, "precision"));
       std::optional<at::Tensor> mask;
       if (auto given = OptionalTensorField(o, "mask")) mask = given->to(images.device());
       return RunAsync(env,
-                      [network, images, mask, local, busy = busy_]() mutable -> Finish {
+                      [network, images, mask, local, precision, busy = busy_]() mutable -> Finish {
                         std::lock_guard<std::mutex> lock(*busy);
                         torch::NoGradGuard no_grad;
+                        AutocastRegion autocast(images.device().type(), precision);
                         auto out = network->backbone->forward(images, mask, local);
                         model::HeadOutput head;
                         if (network->head) head = network->head->forward(out.tokens, /*with_patches=*/!local);

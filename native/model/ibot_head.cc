@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "model/vit.h"
+#include "runtime/precision.h"
 
 namespace sere::model {
 namespace {
@@ -37,8 +38,12 @@ WeightNormLinearImpl::WeightNormLinearImpl(int64_t in, int64_t out, bool freeze_
   weight_g = register_parameter("weight_g", torch::ones({out, 1}), /*requires_grad=*/!freeze_norm);
 }
 
+// The logits in float32 under autocast too: the losses divide them by temperatures as low as
+// 0.02, which would magnify bfloat16's rounding (2^-9 of a logit) fifty times
+// (docs/method.md#mixed-precision).
 at::Tensor WeightNormLinearImpl::forward(const at::Tensor& x) {
-  return at::linear(x, at::_weight_norm(weight_v, weight_g, /*dim=*/0).to(x.dtype()));
+  NoAutocast fp32;
+  return at::linear(AtLeastFloat32(x), at::_weight_norm(weight_v, weight_g, /*dim=*/0));
 }
 
 IBOTHeadImpl::IBOTHeadImpl(int64_t in_dim, const HeadConfig& config) : config_(config) {

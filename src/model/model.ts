@@ -89,9 +89,18 @@ export class Model {
     return this.withImages(images, (t) => this.handle.intermediateLayers(t, n));
   }
 
-  /** One network's part of a training step (docs/method.md#forward-passes): head outputs and relations, no gradients. */
-  async trainingForward(images: ImageBatch | Tensor, options: { mask?: Tensor; local?: boolean } = {}): Promise<NativeTrainingOutputs> {
-    return this.withImages(images, (t) => this.handle.trainingForward(t, { mask: options.mask, local: options.local ?? false }));
+  /**
+   * One network's part of a training step (docs/method.md#forward-passes): head outputs and
+   * relations, no gradients; under autocast, as the step runs it, when `precision` is bfloat16
+   * or float16 (default float32).
+   */
+  async trainingForward(
+    images: ImageBatch | Tensor,
+    options: { mask?: Tensor; local?: boolean; precision?: "float32" | "bfloat16" | "float16" } = {},
+  ): Promise<NativeTrainingOutputs> {
+    return this.withImages(images, (t) =>
+      this.handle.trainingForward(t, { mask: options.mask, local: options.local ?? false, precision: options.precision ?? "float32" }),
+    );
   }
 
   /**

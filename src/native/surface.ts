@@ -103,7 +103,8 @@ export interface NativeModel {
   intermediateLayers(images: NativeTensor, n: number): Promise<NativeTensor[]>;
   /** DINO's evaluation features: the last n blocks' CLS tokens, concatenated, then (avgpool) the mean patch token. */
   evaluationFeatures(images: NativeTensor, nLastBlocks: number, avgpoolPatchtokens: boolean): Promise<NativeTensor>;
-  trainingForward(images: NativeTensor, options: { mask?: NativeTensor; local: boolean }): Promise<NativeTrainingOutputs>;
+  /** Under autocast to `precision` unless it is float32, as the training step runs it. */
+  trainingForward(images: NativeTensor, options: { mask?: NativeTensor; local: boolean; precision: string }): Promise<NativeTrainingOutputs>;
   dispose(): void;
   [Symbol.dispose](): void;
   isDisposed(): boolean;
