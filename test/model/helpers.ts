@@ -1,5 +1,7 @@
+import { Model } from "../../src/index.js";
 import { readWeightGroups } from "../../src/model/weights.js";
 import type { Tensor } from "../../src/tensor.js";
+import type { TestDevice } from "../devices.js";
 
 export const FIXTURE = new URL("../fixtures/model/vit_reference.pth", import.meta.url).pathname;
 
@@ -7,6 +9,24 @@ export const FIXTURE = new URL("../fixtures/model/vit_reference.pth", import.met
 export async function readFixture(path = FIXTURE): Promise<Record<string, Map<string, Tensor>>> {
   const groups = await readWeightGroups(path);
   return Object.fromEntries(groups.map(([key, entries]) => [key, new Map(entries)]));
+}
+
+/** The fixture's network on `device`, with its weights: a 2-block ViT of width 48 on 32 px, masking, separate heads. */
+export async function loadFixtureModel(device: TestDevice): Promise<Model> {
+  const model = Model.create({
+    arch: "custom",
+    embedDim: 48,
+    depth: 2,
+    numHeads: 3,
+    patchSize: 8,
+    imgSize: 32,
+    maskedImModeling: true,
+    localHeads: false,
+    head: { outDim: 64, hiddenDim: 32, bottleneckDim: 16, sharedHead: false, normLastLayer: false },
+    device,
+  });
+  await model.load(FIXTURE, { checkpointKey: "weights" });
+  return model;
 }
 
 export function maxAbsDiff(a: Tensor, b: Tensor): number {

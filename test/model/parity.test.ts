@@ -2,10 +2,10 @@
 // (fixture from test/fixtures/model/generate.py).
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 
-import { Model } from "../../src/index.js";
+import type { Model } from "../../src/index.js";
 import type { Tensor } from "../../src/tensor.js";
 import { DEVICES, onDevice } from "../devices.js";
-import { FIXTURE, maxAbsDiff, readFixture } from "./helpers.js";
+import { loadFixtureModel, maxAbsDiff, readFixture } from "./helpers.js";
 
 // CUDA's kernels (cuDNN's TF32 convolutions among them) round differently: 1e-3 there.
 const TOLERANCE = { cpu: 1e-5, cuda: 1e-3 };
@@ -23,19 +23,7 @@ describe.each(DEVICES)("parity with torchvision's VisionTransformer, on %s", (de
     const fixture = await readFixture();
     inputs = fixture.inputs!;
     expected = fixture.expected!;
-    model = Model.create({
-      arch: "custom",
-      embedDim: 48,
-      depth: 2,
-      numHeads: 3,
-      patchSize: 8,
-      imgSize: 32,
-      maskedImModeling: true,
-      localHeads: false,
-      head: { outDim: 64, hiddenDim: 32, bottleneckDim: 16, sharedHead: false, normLastLayer: false },
-      device,
-    });
-    await model.load(FIXTURE, { checkpointKey: "weights" });
+    model = await loadFixtureModel(device);
   });
   afterAll(() => model?.dispose());
 

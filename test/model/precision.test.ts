@@ -2,10 +2,10 @@
 // losses divide them by temperatures as low as 0.02, which would magnify bfloat16's rounding.
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 
-import { Model } from "../../src/index.js";
+import type { Model } from "../../src/index.js";
 import type { Tensor } from "../../src/tensor.js";
 import { DEVICES, onDevice } from "../devices.js";
-import { FIXTURE, maxAbsDiff, readFixture } from "./helpers.js";
+import { loadFixtureModel, maxAbsDiff, readFixture } from "./helpers.js";
 
 /** How many of a float32 tensor's values are not bfloat16 numbers (whose low 16 bits are zero). */
 function valuesFinerThanBfloat16(t: Tensor): number {
@@ -22,19 +22,7 @@ describe.each(DEVICES)("the training forward under bfloat16 autocast, on %s", (d
   beforeAll(async () => {
     if (!onDevice(device)) return;
     images = (await readFixture()).inputs!.get("images")!;
-    model = Model.create({
-      arch: "custom",
-      embedDim: 48,
-      depth: 2,
-      numHeads: 3,
-      patchSize: 8,
-      imgSize: 32,
-      maskedImModeling: true,
-      localHeads: false,
-      head: { outDim: 64, hiddenDim: 32, bottleneckDim: 16, sharedHead: false, normLastLayer: false },
-      device,
-    });
-    await model.load(FIXTURE, { checkpointKey: "weights" });
+    model = await loadFixtureModel(device);
   });
   afterAll(() => model?.dispose());
 
