@@ -113,8 +113,9 @@ export const PRESETS = {
     localCropsScale: [0.05, 0.32],
   },
   "fashion-mnist-tiny": FASHION_MNIST_TINY,
-  // The same network and recipe for ten passes: 25 minutes on the 2-core Xeon of README's
-  // measurements, so within the hour on a machine half as fast (README, "The default run").
+  // The same network and recipe for ten passes: 25 to 28 minutes on the 2-core Xeon of README's
+  // measurements (on a faster and a slower day), so within the hour on a machine half as fast
+  // (README, "The default run").
   "fashion-mnist-1h": { ...FASHION_MNIST_TINY, epochs: 10, outputDir: "runs/fashion-mnist-1h" },
 } satisfies Record<string, TrainConfigInput>;
 
