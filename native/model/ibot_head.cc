@@ -43,7 +43,8 @@ WeightNormLinearImpl::WeightNormLinearImpl(int64_t in, int64_t out, bool freeze_
 // (docs/method.md#mixed-precision).
 at::Tensor WeightNormLinearImpl::forward(const at::Tensor& x) {
   NoAutocast fp32;
-  return at::linear(AtLeastFloat32(x), at::_weight_norm(weight_v, weight_g, /*dim=*/0));
+  const auto input = AtLeastFloat32(x);  // float64 stays float64, for finite-difference checks
+  return at::linear(input, at::_weight_norm(weight_v, weight_g, /*dim=*/0).to(input.scalar_type()));
 }
 
 IBOTHeadImpl::IBOTHeadImpl(int64_t in_dim, const HeadConfig& config) : config_(config) {

@@ -118,9 +118,6 @@ function knnChart(evaluations: readonly KnnLine[]): DrawnChart[] {
   return [{ id: "knn", svg: lineChart(series, { title: "k-NN top-1 of the teacher (%)", xLabel: "iteration" }) }];
 }
 
-/** Every chart of the run, in the page's order: the k-NN (where evaluated during training), then CHARTS. */
-const allCharts = (steps: readonly LogLine[], evaluations: readonly KnnLine[]) => [...knnChart(evaluations), ...charts(steps)];
-
 /** Pixels around and between the PNG's charts. */
 export const PNG_GAP = 12;
 
@@ -203,7 +200,8 @@ export async function writeReport(runDir: string, options: ReportOptions = {}): 
   const dir = resolve(runDir);
   const { config, steps, evaluations } = readRun(dir);
   const knn = evaluations.at(-1)?.knn;
-  const drawn = allCharts(steps, evaluations);
+  // The page's charts, in order: the k-NN (where evaluated during training), then CHARTS.
+  const drawn = [...knnChart(evaluations), ...charts(steps)];
   const last = steps.at(-1);
   const summary = last
     ? `${steps.length} logged steps, to iteration ${String(last.iteration)} (epoch ${String(last.epoch)}); last loss ${Number(last.total).toFixed(4)}`
