@@ -89,6 +89,10 @@ export const trainConfigSchema = z
       .default(10)
       .describe("linear learning rate warmup, in epochs; fractions of an epoch are allowed (rounded to whole iterations)"),
     lr: z.number().positive().default(5e-4).describe("peak learning rate for 256 images a step; scaled by the global batch / 256"),
+    lrSchedule: z
+      .enum(["cosine", "constant"])
+      .default("cosine")
+      .describe("after the warmup: cosine to minLr (the reference), or constant at the peak (minLr unused)"),
     minLr: z.number().min(0).default(1e-6).describe("learning rate at the end of the cosine schedule"),
     weightDecay: z.number().min(0).default(0.04).describe("weight decay at the start of its cosine schedule"),
     weightDecayEnd: z.number().min(0).default(0.4).describe("weight decay at the end of its cosine schedule"),

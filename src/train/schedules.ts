@@ -30,14 +30,26 @@ export function cosineScheduleAt(iteration: number, s: CosineSchedule): number {
   return s.final + 0.5 * (s.base - s.final) * (1 + Math.cos((Math.PI * (i - warmup)) / cosineLength));
 }
 
-/** Learning rate at an iteration: peak = base lr * global batch / 256, warmup from 0, cosine to minLr. */
+/**
+ * Learning rate at an iteration: peak = base lr * global batch / 256, warmup from 0, then a
+ * cosine to minLr, or (schedule "constant") the peak to the end.
+ */
 export function learningRateAt(
   iteration: number,
-  o: { lr: number; minLr: number; globalBatchSize: number; epochs: number; warmupEpochs: number; iterationsPerEpoch: number },
+  o: {
+    lr: number;
+    minLr: number;
+    schedule?: "cosine" | "constant";
+    globalBatchSize: number;
+    epochs: number;
+    warmupEpochs: number;
+    iterationsPerEpoch: number;
+  },
 ): number {
+  const peak = (o.lr * o.globalBatchSize) / 256;
   return cosineScheduleAt(iteration, {
-    base: (o.lr * o.globalBatchSize) / 256,
-    final: o.minLr,
+    base: peak,
+    final: o.schedule === "constant" ? peak : o.minLr,
     epochs: o.epochs,
     iterationsPerEpoch: o.iterationsPerEpoch,
     warmupEpochs: o.warmupEpochs,

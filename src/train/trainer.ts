@@ -347,7 +347,14 @@ export class Trainer extends EventEmitter<Events> {
     return {
       startsRound,
       endsRound,
-      lr: learningRateAt(roundStart, { ...timing, lr: c.lr, minLr: c.minLr, globalBatchSize, warmupEpochs: c.warmupEpochs }),
+      lr: learningRateAt(roundStart, {
+        ...timing,
+        lr: c.lr,
+        minLr: c.minLr,
+        schedule: c.lrSchedule,
+        globalBatchSize,
+        warmupEpochs: c.warmupEpochs,
+      }),
       weightDecay: weightDecayAt(roundStart, { ...timing, weightDecay: c.weightDecay, weightDecayEnd: c.weightDecayEnd }),
       momentum: teacherMomentumAt(iteration, { ...timing, momentumTeacher: c.momentumTeacher, momentumTeacherEnd: c.momentumTeacherEnd }),
       teacherTemp: teacherTemperatureAt(epoch, { warmup: c.warmupTeacherTemp, final: c.teacherTemp, warmupEpochs: c.warmupTeacherTempEpochs }),

@@ -61,7 +61,14 @@ describe.runIf(hasFashionMnist() && hasDataParallelism())("data-parallel sere-tr
     const c = JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as TrainConfig;
     expect(log[0]!.iterationsPerEpoch).toBe(Math.floor(60000 / 2 / 4));
     for (const l of log) {
-      const timing = { epochs: c.epochs, iterationsPerEpoch: l.iterationsPerEpoch, lr: c.lr, minLr: c.minLr, warmupEpochs: c.warmupEpochs };
+      const timing = {
+        epochs: c.epochs,
+        iterationsPerEpoch: l.iterationsPerEpoch,
+        lr: c.lr,
+        minLr: c.minLr,
+        schedule: c.lrSchedule,
+        warmupEpochs: c.warmupEpochs,
+      };
       expect(l.lr).toBeCloseTo(learningRateAt(l.iteration - 1, { ...timing, globalBatchSize: 8 }), 12);
       // (past the warmup's first iteration, which runs at 0 whatever the batch)
       if (l.iteration > 1) expect(l.lr).not.toBeCloseTo(learningRateAt(l.iteration - 1, { ...timing, globalBatchSize: 4 }), 12);

@@ -34,6 +34,21 @@ describe("schedules", () => {
     expect(learningRateAt(12510 + (100 * 1251 - 12510) / 2, o)).toBeCloseTo((2e-3 + 1e-6) / 2, 12);
   });
 
+  it("learning rate, schedule constant: the same warmup, then the peak to the end (minLr unused)", () => {
+    const o = {
+      lr: 5e-4,
+      minLr: 1e-6,
+      schedule: "constant",
+      globalBatchSize: 1024,
+      epochs: 100,
+      warmupEpochs: 10,
+      iterationsPerEpoch: 1251,
+    } as const;
+    expect(learningRateAt(0, o)).toBe(0);
+    expect(learningRateAt(6254, o)).toBeCloseTo((2e-3 * 6254) / 12509, 15); // the warmup is unchanged
+    for (const i of [12509, 12510, 60000, 100 * 1251 - 1]) expect(learningRateAt(i, o), `iteration ${i}`).toBe(2e-3);
+  });
+
   it("weight decay and teacher momentum follow the cosine without warmup", () => {
     const wd = { weightDecay: 0.04, weightDecayEnd: 0.4, epochs: 2, iterationsPerEpoch: 2 };
     expect(weightDecayAt(0, wd)).toBeCloseTo(0.04, 15);

@@ -21,7 +21,18 @@ describe("Trainer with gradient accumulation", () => {
     const data = tempDir("accumulation");
     writeIdx(data, "train", 12); // 3 batches of 4 per epoch: rounds {1, 2} and {3} (unfinished)
     const dir = mkdtempSync(join(tmpdir(), "sere-accumulation-"));
-    const config = { ...tiny, dataPath: data, outputDir: dir, batchSizePerGpu: 4, accumIter: 2, epochs: 4, warmupEpochs: 1, lr: 0.01, maxSteps: 6 };
+    const config = {
+      ...tiny,
+      dataPath: data,
+      outputDir: dir,
+      batchSizePerGpu: 4,
+      accumIter: 2,
+      epochs: 4,
+      warmupEpochs: 1,
+      lr: 0.01,
+      lrSchedule: "cosine",
+      maxSteps: 6,
+    } as const;
     await new Trainer(config, { preset: "fashion-mnist-tiny", progress: false }).fit();
     const log = readFileSync(join(dir, "log.jsonl"), "utf8")
       .trim()
@@ -43,6 +54,40 @@ describe("Trainer with gradient accumulation", () => {
     });
     expect(log[1]!.lr).toBe(log[0]!.lr);
     expect(log[2]!.lr).toBeGreaterThan(log[1]!.lr); // warmup: the next round's lr is higher
+  });
+});
+
+describe("the learning rate's schedule (lrSchedule)", () => {
+  it("after the warmup: a cosine to minLr, or the peak to the end with constant", async () => {
+    const data = tempDir("lr-schedule");
+    writeIdx(data, "train", 16); // 4 batches of 4 per epoch; 2 epochs: warmup iterations 0-1, then 6 more
+    const loggedLr = async (lrSchedule: "cosine" | "constant") => {
+      const dir = mkdtempSync(join(tmpdir(), `sere-lr-${lrSchedule}-`));
+      const config = {
+        ...tiny,
+        dataPath: data,
+        outputDir: dir,
+        batchSizePerGpu: 4,
+        epochs: 2,
+        warmupEpochs: 0.5,
+        lr: 0.064,
+        minLr: 1e-4,
+        lrSchedule,
+        maxSteps: 8,
+      };
+      await new Trainer(config, { preset: "fashion-mnist-tiny", progress: false }).fit();
+      return readFileSync(join(dir, "log.jsonl"), "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => (JSON.parse(l) as StepEvent).lr);
+    };
+    // peak = 0.064 x 4 / 256 = 0.001; warmup 0, 0.001 (both ends included)
+    expect(await loggedLr("constant")).toEqual([0, 0.001, 0.001, 0.001, 0.001, 0.001, 0.001, 0.001]);
+    // cosine over the 6 iterations after the warmup: 1e-4 + 0.9e-3 x (1 + cos(pi k / 6)) / 2
+    const cosine = [0, 0.001, ...[0, 1, 2, 3, 4, 5].map((k) => 1e-4 + 0.45e-3 * (1 + Math.cos((Math.PI * k) / 6)))];
+    const logged = await loggedLr("cosine");
+    expect(logged).toHaveLength(8);
+    for (const [i, lr] of logged.entries()) expect(lr, `iteration ${i}`).toBeCloseTo(cosine[i]!, 12);
   });
 });
 
@@ -77,11 +122,15 @@ describe("Trainer without local views (--local-crops-number 0, the reference's d
 });
 
 describe("the Fashion-MNIST presets", () => {
-  it("fashion-mnist-1h is the default run's network and recipe for ten passes", () => {
+  it("fashion-mnist-1h is the default run's network and recipe for ten passes, with the reference's schedules", () => {
     const tiny = resolveTrainConfig({ preset: "fashion-mnist-tiny" });
     const hour = resolveTrainConfig({ preset: "fashion-mnist-1h" });
-    expect({ ...hour, epochs: tiny.epochs, outputDir: tiny.outputDir }).toEqual(tiny);
+    const schedules = (c: typeof tiny) => ({ lrSchedule: c.lrSchedule, momentumTeacherEnd: c.momentumTeacherEnd, weightDecayEnd: c.weightDecayEnd });
+    expect({ ...hour, ...schedules(tiny), epochs: tiny.epochs, outputDir: tiny.outputDir }).toEqual(tiny);
     expect([tiny.epochs, hour.epochs, hour.outputDir]).toEqual([2, 10, "runs/fashion-mnist-1h"]);
+    // two passes keep their starting values; ten anneal them as the reference does
+    expect(schedules(tiny)).toEqual({ lrSchedule: "constant", momentumTeacherEnd: 0.99, weightDecayEnd: 0.04 });
+    expect(schedules(hour)).toEqual({ lrSchedule: "cosine", momentumTeacherEnd: 1, weightDecayEnd: 0.4 });
   });
 
   it.each(["fashion-mnist-tiny", "fashion-mnist-1h"])("%s runs as it is, a few steps, and logs the collapse monitor", async (preset) => {
