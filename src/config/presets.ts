@@ -120,7 +120,8 @@ export const PRESETS = {
   },
   "fashion-mnist-tiny": FASHION_MNIST_TINY,
   // The same network and recipe for ten passes, with the reference's annealing schedules (its
-  // numbers were measured with them): 25 to 28 minutes on the 2-core Xeon of README's
+  // numbers were measured with them; without annealing ten passes ended within 0.2 points of
+  // them, docs/study.md, round 11): 25 to 28 minutes on the 2-core Xeon of README's
   // measurements (on a faster and a slower day), so within the hour on a machine half as fast
   // (README, "The default run").
   "fashion-mnist-1h": {
