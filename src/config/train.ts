@@ -151,6 +151,13 @@ export const trainConfigSchema = z
       ),
     saveckpFreq: z.number().int().min(0).default(40).describe("keep a numbered checkpoint every N epochs (checkpoint.pth is rewritten every epoch)"),
     maxSteps: z.number().int().min(0).default(0).describe("stop after this many iterations (quick tries and tests); 0 = no limit"),
+    maxMinutes: z
+      .number()
+      .min(0)
+      .default(0)
+      .describe(
+        "stop after the first step that ends this many minutes into training (each launch: a resumed run gets them again); the schedules stay those of --epochs; 0 = no limit",
+      ),
     logEvery: positiveInt.default(10).describe("log every N iterations"),
     knnEval: z
       .boolean()

@@ -25,14 +25,16 @@ export class ProgressReporter {
     private readonly enabled: boolean,
     private readonly totalSteps: number,
     private readonly every: number,
+    /** A time limit (--max-minutes), in seconds from now: the ETA is the sooner of the two ends. */
+    private readonly secondsLeft = Infinity,
   ) {}
 
   step(e: StepEvent): void {
     if (!this.enabled) return;
     this.first ??= e.iteration - 1;
     const done = e.iteration - this.first;
-    const perStep = (performance.now() - this.started) / 1000 / done;
-    const eta = clock(perStep * (this.totalSteps - e.iteration));
+    const elapsed = (performance.now() - this.started) / 1000;
+    const eta = clock(Math.min((elapsed / done) * (this.totalSteps - e.iteration), this.secondsLeft - elapsed));
     const text = `epoch ${e.epoch} step ${e.iteration}/${this.totalSteps} loss ${e.total.toFixed(4)} (cls ${e.cls.toFixed(3)} = H ${e.clsEntropy.toFixed(2)} + KL ${e.clsKl.toFixed(2)}, mim ${e.mim.toFixed(3)} spatial ${e.spatial.toFixed(3)} channel ${e.channel.toFixed(3)}) lr ${e.lr.toExponential(2)} ${e.imagesPerSecond.toFixed(1)} img/s eta ${eta}`;
     if (this.tty) {
       process.stderr.write(`\r${bar(e.iteration, this.totalSteps)} ${text}\u001b[K`);

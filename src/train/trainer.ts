@@ -61,7 +61,7 @@ export interface FitResult {
   /** Epochs completed. */
   epochs: number;
   lastCheckpoint: string | undefined;
-  stoppedBy: "done" | "maxSteps" | "abort";
+  stoppedBy: "done" | "maxSteps" | "maxMinutes" | "abort";
 }
 
 export interface TrainerOptions extends Omit<ConfigSources, "overrides"> {
@@ -243,7 +243,15 @@ export class Trainer extends EventEmitter<Events> {
     const c = this.config;
     const writes = !at.ranks || at.ranks.world.rank === 0;
     const worldSize = at.ranks?.world.worldSize ?? 1;
-    const progress = new ProgressReporter(writes && (this.options.progress ?? true), c.epochs * at.perEpoch, c.logEvery);
+    const progress = new ProgressReporter(
+      writes && (this.options.progress ?? true),
+      c.epochs * at.perEpoch,
+      c.logEvery,
+      c.maxMinutes > 0 ? c.maxMinutes * 60 : Infinity,
+    );
+    const trainingStarted = performance.now();
+    const timeIsUp = () => c.maxMinutes > 0 && performance.now() - trainingStarted >= c.maxMinutes * 60_000;
+    const stopAsked = () => this.options.signal?.aborted ?? false;
     const log = join(at.outputDir, LOG);
     let { iteration } = at;
     let lastCheckpoint: string | undefined;
@@ -279,7 +287,7 @@ export class Trainer extends EventEmitter<Events> {
               globalRecords: batch.globalRecords,
               localRecords: batch.localRecords ?? undefined,
             },
-            { ...schedule, stop: this.options.signal?.aborted ?? false },
+            { ...schedule, stop: stopAsked() || timeIsUp() },
           );
         } finally {
           batch.dispose();
@@ -312,10 +320,18 @@ export class Trainer extends EventEmitter<Events> {
         at.tensorboard?.scalars(iteration, stepScalars(event));
         progress.step(event);
         this.emit("step", event);
-        // result.stop: some rank was asked to stop before this step, so all ranks stop here
-        // together; alone, a request that came during the step counts too.
-        const stopRequested = result.stop || (!at.ranks && (this.options.signal?.aborted ?? false));
-        const reason = c.maxSteps > 0 && iteration >= c.maxSteps ? "maxSteps" : stopRequested ? "abort" : undefined;
+        // result.stop: before this step some rank was asked to stop or ran out of time, so all
+        // ranks stop here together; alone, what came during the step counts too.
+        const reason: FitResult["stoppedBy"] | undefined =
+          c.maxSteps > 0 && iteration >= c.maxSteps
+            ? "maxSteps"
+            : stopAsked() && (result.stop || !at.ranks)
+              ? "abort"
+              : result.stop || (!at.ranks && timeIsUp())
+                ? c.maxMinutes > 0
+                  ? "maxMinutes"
+                  : "abort"
+                : undefined;
         if (reason) {
           await save(epoch, loader.state());
           progress.done();

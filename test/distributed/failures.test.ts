@@ -108,7 +108,26 @@ describe.runIf(hasFashionMnist() && hasDataParallelism())("data-parallel sere-tr
       .split("\n")
       .map((l) => JSON.parse(l) as { iteration: number });
     expect(lines.map((l) => l.iteration)).toEqual([1, 2, 3, 4, 5]);
-  }, 180_000);
+
+    // A time limit stops both ranks after the same step (here the first: 60 microseconds), exit code 0.
+    const timed = launcher([
+      "--nproc-per-node",
+      "2",
+      "--master-port",
+      String(await freePort()),
+      ...quick,
+      "--resume",
+      "--max-steps",
+      "0",
+      "--max-minutes",
+      "0.000001",
+      "--output-dir",
+      dir,
+    ]);
+    const limited = await timed.exited;
+    expect(limited.code, limited.stderr).toBe(0);
+    expect(limited.stderr).toContain("stopped (maxMinutes) after 6 steps");
+  }, 240_000);
 
   it("the launcher exits non-zero naming the rank that died", async () => {
     const dir = mkdtempSync(join(tmpdir(), "sere-launch-kill-"));

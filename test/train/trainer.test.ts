@@ -144,6 +144,17 @@ describe.runIf(hasFashionMnist())("Trainer", () => {
     expect(existsSync(join(dir, "checkpoint.pth"))).toBe(true);
   });
 
+  it("stops after the first step that ends past --max-minutes, with a checkpoint; 0 sets no limit", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sere-time-limit-"));
+    // A limit of 60 microseconds: every step takes longer, so the run stops after its first.
+    const { result, steps } = await run(dir, 0, false, undefined, { maxMinutes: 1e-6 });
+    expect(result).toMatchObject({ stoppedBy: "maxMinutes", iterations: 1 });
+    expect(steps).toHaveLength(1);
+    expect(existsSync(join(dir, "checkpoint.pth"))).toBe(true);
+    const unlimited = await run(mkdtempSync(join(tmpdir(), "sere-time-limit-")), 2, false, undefined, { maxMinutes: 0 });
+    expect(unlimited.result).toMatchObject({ stoppedBy: "maxSteps", iterations: 2 });
+  });
+
   it("exports the teacher backbone with reference names, loadable as a backbone", async () => {
     const dir = mkdtempSync(join(tmpdir(), "sere-export-"));
     await run(dir, 1);
