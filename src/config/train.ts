@@ -156,7 +156,7 @@ export const trainConfigSchema = z
       .min(0)
       .default(0)
       .describe(
-        "stop after the first step that ends this many minutes into training (each launch: a resumed run gets them again); the schedules stay those of --epochs; 0 = no limit",
+        "stop after the first step that ends this many minutes into training (k-NN evaluations during it not counted; each launch: a resumed run gets them again); the schedules stay those of --epochs; 0 = no limit",
       ),
     logEvery: positiveInt.default(10).describe("log every N iterations"),
     knnEval: z

@@ -249,8 +249,11 @@ export class Trainer extends EventEmitter<Events> {
       c.logEvery,
       c.maxMinutes > 0 ? c.maxMinutes * 60 : Infinity,
     );
+    // --max-minutes counts training alone: evaluations during it (--knn-eval-every) take none
+    // of its time.
     const trainingStarted = performance.now();
-    const timeIsUp = () => c.maxMinutes > 0 && performance.now() - trainingStarted >= c.maxMinutes * 60_000;
+    let evaluatingMs = 0;
+    const timeIsUp = () => c.maxMinutes > 0 && performance.now() - trainingStarted - evaluatingMs >= c.maxMinutes * 60_000;
     const stopAsked = () => this.options.signal?.aborted ?? false;
     const log = join(at.outputDir, LOG);
     let { iteration } = at;
@@ -338,8 +341,11 @@ export class Trainer extends EventEmitter<Events> {
           return { config: c, iterations: iteration, epochs: epoch, lastCheckpoint, stoppedBy: reason };
         }
         if (this.evaluatesAt(iteration, at)) {
+          const evaluationStarted = performance.now();
           await this.evaluate(await save(epoch, loader.state()), { log, iteration, tensorboard: at.tensorboard });
           started = performance.now(); // the evaluation is no part of the next step's time
+          evaluatingMs += started - evaluationStarted;
+          progress.exclude(started - evaluationStarted);
         }
         waiting = performance.now();
       }

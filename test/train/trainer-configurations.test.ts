@@ -126,9 +126,9 @@ describe("the Fashion-MNIST presets", () => {
     const tiny = resolveTrainConfig({ preset: "fashion-mnist-tiny" });
     const hour = resolveTrainConfig({ preset: "fashion-mnist-1h" });
     const schedules = (c: typeof tiny) => ({ lrSchedule: c.lrSchedule, momentumTeacherEnd: c.momentumTeacherEnd, weightDecayEnd: c.weightDecayEnd });
-    expect({ ...hour, ...schedules(tiny), epochs: tiny.epochs, outputDir: tiny.outputDir }).toEqual(tiny);
-    expect([tiny.epochs, hour.epochs, hour.outputDir]).toEqual([2, 10, "runs/fashion-mnist-1h"]);
-    // two passes keep their starting values; ten anneal them as the reference does
+    expect({ ...hour, ...schedules(tiny), epochs: tiny.epochs, maxMinutes: tiny.maxMinutes, outputDir: tiny.outputDir }).toEqual(tiny);
+    expect([tiny.epochs, tiny.maxMinutes, hour.epochs, hour.maxMinutes, hour.outputDir]).toEqual([4, 8, 10, 0, "runs/fashion-mnist-1h"]);
+    // four passes (or 8 minutes) keep their starting values; ten anneal them as the reference does
     expect(schedules(tiny)).toEqual({ lrSchedule: "constant", momentumTeacherEnd: 0.99, weightDecayEnd: 0.04 });
     expect(schedules(hour)).toEqual({ lrSchedule: "cosine", momentumTeacherEnd: 1, weightDecayEnd: 0.4 });
   });
