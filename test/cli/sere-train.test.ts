@@ -75,19 +75,19 @@ describe.runIf(hasFashionMnist())("sere-train", () => {
 
 describe("sere-train's own flags", () => {
   const cli = (...args: string[]) => spawnSync(process.execPath, [...CLI, ...args], { encoding: "utf8" });
-  /** The value --help shows for a flag: "--epochs number (2)" is "2". */
+  /** The value --help shows for a flag: "--epochs number (4)" is "4". */
   const shown = (help: string, flag: string) => new RegExp(`^  --${flag} \\S+ \\((.*)\\)$`, "m").exec(help)?.[1];
 
   it("--help shows the values of the chosen preset, the file and the flags, and what each field does", () => {
     const tiny = cli("--help");
     expect(tiny.status, tiny.stderr).toBe(0);
     expect([shown(tiny.stdout, "epochs"), shown(tiny.stdout, "patch-size"), shown(tiny.stdout, "alpha"), shown(tiny.stdout, "device")]).toEqual([
-      "2",
+      "4",
       "8",
       "0.2",
       "cpu",
     ]);
-    expect(tiny.stdout).toContain("--epochs number (2)\n      passes over the training set\n");
+    expect(tiny.stdout).toContain("--epochs number (4)\n      passes over the training set\n");
     const imagenet = cli("--preset", "vit-small-imagenet", "--help");
     expect([
       shown(imagenet.stdout, "epochs"),

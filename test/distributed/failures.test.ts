@@ -88,19 +88,9 @@ describe.runIf(hasFashionMnist() && hasDataParallelism())("data-parallel sere-tr
       "it was written by a run of 2 rank(s) and this run has 1; resume with the same number of ranks (--nproc-per-node 2",
     );
     // ... and with them continues where the run stopped
-    const again = launcher([
-      "--nproc-per-node",
-      "2",
-      "--master-port",
-      String(await freePort()),
-      ...quick,
-      "--resume",
-      "--max-steps",
-      "5",
-      "--output-dir",
-      dir,
-    ]);
-    const resumed = await again.exited;
+    const resumeOnTwoRanks = async (...flags: string[]) =>
+      launcher(["--nproc-per-node", "2", "--master-port", String(await freePort()), ...quick, "--resume", ...flags, "--output-dir", dir]).exited;
+    const resumed = await resumeOnTwoRanks("--max-steps", "5");
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stderr).toContain("stopped (maxSteps) after 5 steps");
     const lines = readFileSync(join(dir, "log.jsonl"), "utf8")
@@ -110,21 +100,7 @@ describe.runIf(hasFashionMnist() && hasDataParallelism())("data-parallel sere-tr
     expect(lines.map((l) => l.iteration)).toEqual([1, 2, 3, 4, 5]);
 
     // A time limit stops both ranks after the same step (here the first: 60 microseconds), exit code 0.
-    const timed = launcher([
-      "--nproc-per-node",
-      "2",
-      "--master-port",
-      String(await freePort()),
-      ...quick,
-      "--resume",
-      "--max-steps",
-      "0",
-      "--max-minutes",
-      "0.000001",
-      "--output-dir",
-      dir,
-    ]);
-    const limited = await timed.exited;
+    const limited = await resumeOnTwoRanks("--max-steps", "0", "--max-minutes", "0.000001");
     expect(limited.code, limited.stderr).toBe(0);
     expect(limited.stderr).toContain("stopped (maxMinutes) after 6 steps");
   }, 240_000);
