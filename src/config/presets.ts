@@ -123,11 +123,11 @@ export const PRESETS = {
     localCropsScale: [0.05, 0.32],
   },
   "fashion-mnist-tiny": FASHION_MNIST_TINY,
-  // The same network and recipe for ten passes, without a time limit and with the reference's annealing schedules (its
-  // numbers were measured with them; without annealing ten passes ended within 0.2 points of
-  // them, docs/study.md, round 11): 25 to 28 minutes on the 2-core Xeon of README's
-  // measurements (on a faster and a slower day), so within the hour on a machine half as fast
-  // (README, "The default run").
+  // The same network and recipe for ten passes, without a time limit and with the reference's
+  // annealing schedules (its numbers were measured with them; without annealing ten passes
+  // ended within 0.2 points of them, docs/study.md, round 11): 25 to 28 minutes on the 2-core
+  // Xeon of README's measurements (on a faster and a slower day), so within the hour on a
+  // machine half as fast (README, "The default run").
   "fashion-mnist-1h": {
     ...FASHION_MNIST_TINY,
     epochs: 10,

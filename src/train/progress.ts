@@ -17,36 +17,31 @@ const bar = (done: number, total: number, width = 20) => {
 };
 
 export class ProgressReporter {
-  private readonly started = performance.now();
   private first: number | undefined;
-  private excludedMs = 0;
   private readonly tty = Boolean(process.stderr.isTTY);
 
   constructor(
     private readonly enabled: boolean,
     private readonly totalSteps: number,
     private readonly every: number,
-    /** A time limit (--max-minutes), in seconds from now: the ETA is the sooner of the two ends. */
-    private readonly secondsLeft = Infinity,
+    /** Seconds of training so far (the trainer's clock: evaluations left out). */
+    private readonly trainingSeconds: () => number,
+    /** A time limit (--max-minutes), in seconds of training: the ETA is the sooner of the two ends. */
+    private readonly secondsLimit = Infinity,
   ) {}
 
   step(e: StepEvent): void {
     if (!this.enabled) return;
     this.first ??= e.iteration - 1;
     const done = e.iteration - this.first;
-    const elapsed = (performance.now() - this.started - this.excludedMs) / 1000;
-    const eta = clock(Math.min((elapsed / done) * (this.totalSteps - e.iteration), this.secondsLeft - elapsed));
+    const elapsed = this.trainingSeconds();
+    const eta = clock(Math.min((elapsed / done) * (this.totalSteps - e.iteration), this.secondsLimit - elapsed));
     const text = `epoch ${e.epoch} step ${e.iteration}/${this.totalSteps} loss ${e.total.toFixed(4)} (cls ${e.cls.toFixed(3)} = H ${e.clsEntropy.toFixed(2)} + KL ${e.clsKl.toFixed(2)}, mim ${e.mim.toFixed(3)} spatial ${e.spatial.toFixed(3)} channel ${e.channel.toFixed(3)}) lr ${e.lr.toExponential(2)} ${e.imagesPerSecond.toFixed(1)} img/s eta ${eta}`;
     if (this.tty) {
       process.stderr.write(`\r${bar(e.iteration, this.totalSteps)} ${text}\u001b[K`);
     } else if (e.iteration % this.every === 0 || e.iteration === 1) {
       process.stderr.write(`${text}\n`);
     }
-  }
-
-  /** Time that was no training (an evaluation): left out of the ETA. */
-  exclude(ms: number): void {
-    this.excludedMs += ms;
   }
 
   done(): void {

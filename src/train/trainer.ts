@@ -243,17 +243,20 @@ export class Trainer extends EventEmitter<Events> {
     const c = this.config;
     const writes = !at.ranks || at.ranks.world.rank === 0;
     const worldSize = at.ranks?.world.worldSize ?? 1;
+    // The time limit and the ETA count training alone: evaluations during it (--knn-eval-every)
+    // take none of its time.
+    const trainingStarted = performance.now();
+    let evaluatingMs = 0;
+    const trainingSeconds = () => (performance.now() - trainingStarted - evaluatingMs) / 1000;
+    const secondsLimit = c.maxMinutes > 0 ? c.maxMinutes * 60 : Infinity;
+    const timeIsUp = () => trainingSeconds() >= secondsLimit;
     const progress = new ProgressReporter(
       writes && (this.options.progress ?? true),
       c.epochs * at.perEpoch,
       c.logEvery,
-      c.maxMinutes > 0 ? c.maxMinutes * 60 : Infinity,
+      trainingSeconds,
+      secondsLimit,
     );
-    // --max-minutes counts training alone: evaluations during it (--knn-eval-every) take none
-    // of its time.
-    const trainingStarted = performance.now();
-    let evaluatingMs = 0;
-    const timeIsUp = () => c.maxMinutes > 0 && performance.now() - trainingStarted - evaluatingMs >= c.maxMinutes * 60_000;
     const stopAsked = () => this.options.signal?.aborted ?? false;
     const log = join(at.outputDir, LOG);
     let { iteration } = at;
@@ -345,7 +348,6 @@ export class Trainer extends EventEmitter<Events> {
           await this.evaluate(await save(epoch, loader.state()), { log, iteration, tensorboard: at.tensorboard });
           started = performance.now(); // the evaluation is no part of the next step's time
           evaluatingMs += started - evaluationStarted;
-          progress.exclude(started - evaluationStarted);
         }
         waiting = performance.now();
       }
