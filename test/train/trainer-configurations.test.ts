@@ -122,15 +122,22 @@ describe("Trainer without local views (--local-crops-number 0, the reference's d
 });
 
 describe("the Fashion-MNIST presets", () => {
-  it("fashion-mnist-1h is the default run's network and recipe for ten passes, with the reference's schedules", () => {
+  it("fashion-mnist-1h is the default run's network and recipe with two more 32 px views, for ten passes or 55 minutes", () => {
     const tiny = resolveTrainConfig({ preset: "fashion-mnist-tiny" });
     const hour = resolveTrainConfig({ preset: "fashion-mnist-1h" });
-    const schedules = (c: typeof tiny) => ({ lrSchedule: c.lrSchedule, momentumTeacherEnd: c.momentumTeacherEnd, weightDecayEnd: c.weightDecayEnd });
-    expect({ ...hour, ...schedules(tiny), epochs: tiny.epochs, maxMinutes: tiny.maxMinutes, outputDir: tiny.outputDir }).toEqual(tiny);
-    expect([tiny.epochs, tiny.maxMinutes, hour.epochs, hour.maxMinutes, hour.outputDir]).toEqual([4, 8, 10, 0, "runs/fashion-mnist-1h"]);
-    // four passes (or 8 minutes) keep their starting values; ten anneal them as the reference does
-    expect(schedules(tiny)).toEqual({ lrSchedule: "constant", momentumTeacherEnd: 0.99, weightDecayEnd: 0.04 });
-    expect(schedules(hour)).toEqual({ lrSchedule: "cosine", momentumTeacherEnd: 1, weightDecayEnd: 0.4 });
+    const views = (c: typeof tiny) => ({ localCropsNumber: c.localCropsNumber, localCropsSize: c.localCropsSize, localCropsScale: c.localCropsScale });
+    const length = (c: typeof tiny) => ({ epochs: c.epochs, maxMinutes: c.maxMinutes, outputDir: c.outputDir });
+    expect({ ...hour, ...views(tiny), ...length(tiny) }).toEqual(tiny);
+    expect([views(tiny), length(tiny)]).toEqual([
+      { localCropsNumber: 0, localCropsSize: 16, localCropsScale: [0.1, 0.4] },
+      { epochs: 4, maxMinutes: 8, outputDir: "runs/fashion-mnist-tiny" },
+    ]);
+    expect([views(hour), length(hour)]).toEqual([
+      { localCropsNumber: 2, localCropsSize: 32, localCropsScale: [0.25, 0.6] },
+      { epochs: 10, maxMinutes: 55, outputDir: "runs/fashion-mnist-1h" },
+    ]);
+    // both keep their schedules' starting values, so a run cut by the time limit is the first part of the whole one
+    for (const c of [tiny, hour]) expect([c.lrSchedule, c.momentumTeacherEnd, c.weightDecayEnd]).toEqual(["constant", 0.99, 0.04]);
   });
 
   it.each(["fashion-mnist-tiny", "fashion-mnist-1h"])("%s runs as it is, a few steps, and logs the collapse monitor", async (preset) => {
