@@ -125,7 +125,11 @@ describe("the Fashion-MNIST presets", () => {
   it("fashion-mnist-1h is the default run's network and recipe with two more 32 px views, for ten passes or 55 minutes", () => {
     const tiny = resolveTrainConfig({ preset: "fashion-mnist-tiny" });
     const hour = resolveTrainConfig({ preset: "fashion-mnist-1h" });
-    const views = (c: typeof tiny) => ({ localCropsNumber: c.localCropsNumber, localCropsSize: c.localCropsSize, localCropsScale: c.localCropsScale });
+    const views = (c: typeof tiny) => ({
+      localCropsNumber: c.localCropsNumber,
+      localCropsSize: c.localCropsSize,
+      localCropsScale: c.localCropsScale,
+    });
     const length = (c: typeof tiny) => ({ epochs: c.epochs, maxMinutes: c.maxMinutes, outputDir: c.outputDir });
     expect({ ...hour, ...views(tiny), ...length(tiny) }).toEqual(tiny);
     expect([views(tiny), length(tiny)]).toEqual([
