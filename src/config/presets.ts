@@ -128,8 +128,9 @@ export const PRESETS = {
   // twice as long, which a ten-minute run cannot spare (within the same time they gave no more
   // than the default's own steps) but an hour can: ten passes on one thread ended at 85.7% and
   // 85.0% k-NN with seeds 0 and 1, 1.8 and 0.7 points over ten passes without them, and 86.1%
-  // in 35 minutes on both cores (docs/study.md, round 13). The schedules stay constant, as the default run's, so a run that the limit cuts short
-  // on a slower machine is the first part of the whole one.
+  // in 35 minutes on both cores (docs/study.md, round 13). The schedules stay constant, as the
+  // default run's, so a run that the limit cuts short on a slower machine is the first part of
+  // the whole one.
   "fashion-mnist-1h": {
     ...FASHION_MNIST_TINY,
     localCropsNumber: 2,
