@@ -122,7 +122,7 @@ describe("Trainer without local views (--local-crops-number 0, the reference's d
 });
 
 describe("the Fashion-MNIST presets", () => {
-  it("fashion-mnist-1h is the default run's network and recipe with two more 32 px views, for ten passes or 55 minutes", () => {
+  it("fashion-mnist-1h is the default run's network and recipe with two more 32 px views, for sixteen passes or 55 minutes", () => {
     const tiny = resolveTrainConfig({ preset: "fashion-mnist-tiny" });
     const hour = resolveTrainConfig({ preset: "fashion-mnist-1h" });
     const views = (c: typeof tiny) => ({
@@ -138,7 +138,7 @@ describe("the Fashion-MNIST presets", () => {
     ]);
     expect([views(hour), length(hour)]).toEqual([
       { localCropsNumber: 2, localCropsSize: 32, localCropsScale: [0.25, 0.6] },
-      { epochs: 10, maxMinutes: 55, outputDir: "runs/fashion-mnist-1h" },
+      { epochs: 16, maxMinutes: 55, outputDir: "runs/fashion-mnist-1h" },
     ]);
     // both keep their schedules' starting values, so a run cut by the time limit is the first part of the whole one
     for (const c of [tiny, hour]) expect([c.lrSchedule, c.momentumTeacherEnd, c.weightDecayEnd]).toEqual(["constant", 0.99, 0.04]);
