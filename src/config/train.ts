@@ -93,7 +93,12 @@ export const trainConfigSchema = z
       .enum(["cosine", "constant"])
       .default("cosine")
       .describe("after the warmup: cosine to minLr (the reference), or constant at the peak (minLr unused)"),
-    minLr: z.number().min(0).default(1e-6).describe("learning rate at the end of the cosine schedule"),
+    lrCooldownEpochs: z
+      .number()
+      .min(0)
+      .default(0)
+      .describe('with lrSchedule "constant": the last epochs, over which the learning rate falls linearly to minLr (0: none)'),
+    minLr: z.number().min(0).default(1e-6).describe("learning rate at the end of the cosine schedule or the cooldown"),
     weightDecay: z.number().min(0).default(0.04).describe("weight decay at the start of its cosine schedule"),
     weightDecayEnd: z.number().min(0).default(0.4).describe("weight decay at the end of its cosine schedule"),
     clipGrad: z.number().min(0).default(3).describe("largest gradient norm of each parameter (0: no clipping)"),
@@ -186,6 +191,12 @@ export const trainConfigSchema = z
     if (stemIssue) ctx.addIssue({ code: "custom", ...stemIssue });
     if (c.warmupEpochs > c.epochs) {
       ctx.addIssue({ code: "custom", path: ["warmupEpochs"], message: `must not exceed epochs (${c.epochs})` });
+    }
+    if (c.lrCooldownEpochs > 0 && c.lrSchedule !== "constant") {
+      ctx.addIssue({ code: "custom", path: ["lrCooldownEpochs"], message: 'needs lrSchedule "constant" (the cosine already ends at minLr)' });
+    }
+    if (c.warmupEpochs + c.lrCooldownEpochs > c.epochs) {
+      ctx.addIssue({ code: "custom", path: ["lrCooldownEpochs"], message: `warmup and cooldown together must not exceed epochs (${c.epochs})` });
     }
     if (c.precision === "float16" && c.device === "cpu") {
       ctx.addIssue({ code: "custom", path: ["precision"], message: 'float16 needs a CUDA device; on the CPU use "bfloat16" or "float32"' });

@@ -32,7 +32,8 @@ export function cosineScheduleAt(iteration: number, s: CosineSchedule): number {
 
 /**
  * Learning rate at an iteration: peak = base lr * global batch / 256, warmup from 0, then a
- * cosine to minLr, or (schedule "constant") the peak to the end.
+ * cosine to minLr, or (schedule "constant") the peak to the end, or to the last
+ * `cooldownEpochs`, over which it falls linearly to minLr (reached at the last iteration).
  */
 export function learningRateAt(
   iteration: number,
@@ -40,6 +41,7 @@ export function learningRateAt(
     lr: number;
     minLr: number;
     schedule?: "cosine" | "constant";
+    cooldownEpochs?: number;
     globalBatchSize: number;
     epochs: number;
     warmupEpochs: number;
@@ -47,6 +49,10 @@ export function learningRateAt(
   },
 ): number {
   const peak = (o.lr * o.globalBatchSize) / 256;
+  const total = o.epochs * o.iterationsPerEpoch;
+  const cooldown = o.schedule === "constant" ? Math.round((o.cooldownEpochs ?? 0) * o.iterationsPerEpoch) : 0;
+  const i = Math.min(Math.max(iteration, 0), total - 1);
+  if (cooldown > 0 && i >= total - cooldown) return peak + ((o.minLr - peak) * (i - (total - cooldown) + 1)) / cooldown;
   return cosineScheduleAt(iteration, {
     base: peak,
     final: o.schedule === "constant" ? peak : o.minLr,

@@ -376,6 +376,7 @@ export class Trainer extends EventEmitter<Events> {
         lr: c.lr,
         minLr: c.minLr,
         schedule: c.lrSchedule,
+        cooldownEpochs: c.lrCooldownEpochs,
         globalBatchSize,
         warmupEpochs: c.warmupEpochs,
       }),

@@ -42,6 +42,12 @@ describe("the training configuration", () => {
     expect(() => parseOptions(trainConfigSchema, { warmupEpochs: 20, epochs: 10 }, "training configuration")).toThrow(
       /warmupEpochs: must not exceed epochs \(10\) \(given: 20\)/,
     );
+    expect(() => parseOptions(trainConfigSchema, { lrCooldownEpochs: 1 }, "training configuration")).toThrow(
+      /lrCooldownEpochs: needs lrSchedule "constant"/,
+    );
+    expect(() =>
+      parseOptions(trainConfigSchema, { lrSchedule: "constant", warmupEpochs: 6, lrCooldownEpochs: 5, epochs: 10 }, "training configuration"),
+    ).toThrow(/lrCooldownEpochs: warmup and cooldown together must not exceed epochs \(10\) \(given: 5\)/);
     expect(() => parseOptions(trainConfigSchema, { precision: "float16" }, "training configuration")).toThrow(
       /precision: float16 needs a CUDA device/,
     );

@@ -49,6 +49,29 @@ describe("schedules", () => {
     for (const i of [12509, 12510, 60000, 100 * 1251 - 1]) expect(learningRateAt(i, o), `iteration ${i}`).toBe(2e-3);
   });
 
+  it("learning rate, schedule constant with a cooldown: the peak, then linearly to minLr at the last iteration", () => {
+    // 2 epochs x 5 iterations, peak 0.5 * 512 / 256 = 1, one warmup iteration, the last 5 cool down.
+    const o = {
+      lr: 0.5,
+      minLr: 0,
+      schedule: "constant",
+      cooldownEpochs: 1,
+      globalBatchSize: 512,
+      epochs: 2,
+      warmupEpochs: 0.2,
+      iterationsPerEpoch: 5,
+    } as const;
+    const byHand = [0, 1, 1, 1, 1, 0.8, 0.6, 0.4, 0.2, 0];
+    byHand.forEach((lr, i) => expect(learningRateAt(i, o), `iteration ${i}`).toBeCloseTo(lr, 15));
+    expect(learningRateAt(99, o)).toBe(0); // past the end: the last value
+    // minLr is where it ends; a cooldown of 0 is the constant schedule.
+    expect(learningRateAt(9, { ...o, minLr: 0.1 })).toBeCloseTo(0.1, 15);
+    expect(learningRateAt(7, { ...o, minLr: 0.1 })).toBeCloseTo(1 - 0.9 * 0.6, 15);
+    expect(learningRateAt(9, { ...o, cooldownEpochs: 0 })).toBe(1);
+    // The cosine schedule has no cooldown of its own.
+    expect(learningRateAt(7, { ...o, schedule: "cosine" })).toBe(learningRateAt(7, { ...o, schedule: "cosine", cooldownEpochs: 0 }));
+  });
+
   it("weight decay and teacher momentum follow the cosine without warmup", () => {
     const wd = { weightDecay: 0.04, weightDecayEnd: 0.4, epochs: 2, iterationsPerEpoch: 2 };
     expect(weightDecayAt(0, wd)).toBeCloseTo(0.04, 15);
