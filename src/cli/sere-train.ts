@@ -98,10 +98,15 @@ async function train(argv: string[]): Promise<void> {
   const result = await trainer.fit();
   if (result.stoppedBy === "abort") process.exitCode = stopCode();
   if (!speaks) return;
-  if (result.stoppedBy === "maxMinutes")
+  if (result.stoppedBy === "maxMinutes") {
     process.stderr.write(
       `the time limit (--max-minutes ${trainer.config.maxMinutes}) ended training; --max-minutes 0 --max-steps ${result.iterations} trains the same steps\n`,
     );
+    if (trainer.config.lrCooldownEpochs > 0)
+      process.stderr.write(
+        `it ended before the learning rate's cooldown (--lr-cooldown-epochs ${trainer.config.lrCooldownEpochs}) was done: fewer --epochs let it finish within the limit\n`,
+      );
+  }
   process.stderr.write(
     `${result.stoppedBy === "done" ? "training done" : `stopped (${result.stoppedBy})`} after ${result.iterations} steps\n` +
       `outputs in ${trainer.config.outputDir}: config.json, log.jsonl, checkpoint.pth\n`,

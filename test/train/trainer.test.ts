@@ -186,6 +186,19 @@ describe("Trainer on a dataset of two batches", () => {
     expect(on.steps.map((s) => [s.epoch, s.iteration])).toEqual([[1, 3]]);
     expect(on.epochs.map((e) => [e.epoch, e.meanLoss])).toEqual([[0, undefined]]);
   });
+
+  it("steps with the learning rate's cooldown over the last epoch", async () => {
+    const data = tempDir("sere-cooldown");
+    writeIdx(data, "train", 8);
+    const dir = mkdtempSync(join(tmpdir(), "sere-cooldown-"));
+    const config = { dataPath: data, epochs: 2, warmupEpochs: 0, lrSchedule: "constant", lrCooldownEpochs: 1, minLr: 0 } as const;
+    await run(dir, 0, false, undefined, config);
+    // Two batches of 4 an epoch: the peak 4e-3 x 4 / 256 for the first epoch, then a half and none.
+    const peak = (4e-3 * 4) / 256;
+    const lrs = logged(dir).map((l) => l.lr);
+    expect(lrs).toHaveLength(4);
+    [peak, peak, peak / 2, 0].forEach((lr, i) => expect(lrs[i], `iteration ${i}`).toBeCloseTo(lr, 15));
+  });
 });
 
 describe("Trainer errors", () => {
