@@ -62,7 +62,7 @@ describe("schedules", () => {
       iterationsPerEpoch: 5,
     } as const;
     const byHand = [0, 1, 1, 1, 1, 0.8, 0.6, 0.4, 0.2, 0];
-    byHand.forEach((lr, i) => expect(learningRateAt(i, o), `iteration ${i}`).toBeCloseTo(lr, 15));
+    for (const [i, lr] of byHand.entries()) expect(learningRateAt(i, o), `iteration ${i}`).toBeCloseTo(lr, 15);
     expect(learningRateAt(99, o)).toBe(0); // past the end: the last value
     // minLr is where it ends; a cooldown of 0 is the constant schedule.
     expect(learningRateAt(9, { ...o, minLr: 0.1 })).toBeCloseTo(0.1, 15);

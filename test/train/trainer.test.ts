@@ -197,7 +197,7 @@ describe("Trainer on a dataset of two batches", () => {
     const peak = (4e-3 * 4) / 256;
     const lrs = logged(dir).map((l) => l.lr);
     expect(lrs).toHaveLength(4);
-    [peak, peak, peak / 2, 0].forEach((lr, i) => expect(lrs[i], `iteration ${i}`).toBeCloseTo(lr, 15));
+    for (const [i, lr] of [peak, peak, peak / 2, 0].entries()) expect(lrs[i], `iteration ${i}`).toBeCloseTo(lr, 15);
   });
 });
 
