@@ -125,11 +125,12 @@ export const PRESETS = {
   "fashion-mnist-tiny": FASHION_MNIST_TINY,
   // The default run's network and recipe with two more views of the whole 32 px size (25-60% of
   // the image, 4 x 4 tokens each), for sixteen passes or 55 minutes, whichever ends first (about
-  // fifteen passes on both cores of the 2-core machines measured). The views take the step about twice as long, which a ten-minute run cannot spare
-  // (within the same time they gave no more than the default's own steps) but an hour can: ten
-  // passes on one thread ended at 85.7% and 85.0% k-NN with seeds 0 and 1, 1.8 and 0.7 points
-  // over ten passes without them (docs/study.md, round 13), and the passes after the tenth add
-  // about half a point more (round 14). The schedules stay constant, as the default run's, so a
+  // fifteen passes on both cores of the 2-core machines measured). The views take the step about
+  // twice as long, which a ten-minute run cannot spare (within the same time they gave no more
+  // than the default's own steps) but an hour can: ten passes on one thread ended at 85.7% and
+  // 85.0% k-NN with seeds 0 and 1, 1.8 and 0.7 points over ten passes without them
+  // (docs/study.md, round 13), and the passes after the tenth add about half a point more
+  // (round 14). The schedules stay constant, as the default run's, so a
   // run that the limit cuts short is the first part of the whole one.
   "fashion-mnist-1h": {
     ...FASHION_MNIST_TINY,

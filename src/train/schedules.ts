@@ -49,10 +49,11 @@ export function learningRateAt(
   },
 ): number {
   const peak = (o.lr * o.globalBatchSize) / 256;
-  const total = o.epochs * o.iterationsPerEpoch;
   const cooldown = o.schedule === "constant" ? Math.round((o.cooldownEpochs ?? 0) * o.iterationsPerEpoch) : 0;
-  const i = Math.min(Math.max(iteration, 0), total - 1);
-  if (cooldown > 0 && i >= total - cooldown) return peak + ((o.minLr - peak) * (i - (total - cooldown) + 1)) / cooldown;
+  const total = o.epochs * o.iterationsPerEpoch;
+  const cooldownStart = total - cooldown;
+  const i = Math.min(iteration, total - 1);
+  if (cooldown > 0 && i >= cooldownStart) return peak + ((o.minLr - peak) * (i - cooldownStart + 1)) / cooldown;
   return cosineScheduleAt(iteration, {
     base: peak,
     final: o.schedule === "constant" ? peak : o.minLr,
