@@ -19,6 +19,15 @@ at::Tensor SelectPatchRows(const at::Tensor& tokens, const at::Tensor& patch_row
   return tokens.reshape({-1, tokens.size(2)}).index_select(0, rows);
 }
 
+// The MLP's layers in turn, its Linear layers by ApplyLinear (model/vit.h).
+at::Tensor RunMlp(torch::nn::Sequential mlp, at::Tensor x) {
+  for (auto& layer : *mlp) {
+    const auto* linear = layer.ptr()->as<torch::nn::Linear>();
+    x = linear != nullptr ? ApplyLinear(*linear, x) : layer.forward(x);
+  }
+  return x;
+}
+
 // The masks change how many patch rows the heads get from step to step. Rounded up to a
 // multiple of this (with row 0 repeated; the extra outputs are dropped), the products see a
 // few shapes, which oneDNN prepares and caches once, instead of a new one every step: a
@@ -67,11 +76,11 @@ IBOTHeadImpl::IBOTHeadImpl(int64_t in_dim, const HeadConfig& config) : config_(c
 HeadOutput IBOTHeadImpl::forward(const at::Tensor& tokens, bool with_patches) {
   HeadOutput out;
   if (!with_patches) {
-    auto z = L2Normalize(mlp->forward(tokens.select(1, 0)));
+    auto z = L2Normalize(RunMlp(mlp, tokens.select(1, 0)));
     out.cls = last_layer->forward(z);
     return out;
   }
-  auto z = L2Normalize(mlp->forward(tokens));
+  auto z = L2Normalize(RunMlp(mlp, tokens));
   out.cls = last_layer->forward(z.select(1, 0));
   out.patches = (shared() ? last_layer : last_layer2)->forward(z.narrow(1, 1, z.size(1) - 1));
   return out;
@@ -84,11 +93,11 @@ HeadOutput IBOTHeadImpl::forward(const at::Tensor& tokens, const at::Tensor& pat
   // with patch_mean, the mean patch embedding of each image.
   std::vector<at::Tensor> embeddings;
   if (patch_mean) {
-    auto z = L2Normalize(mlp->forward(tokens));
+    auto z = L2Normalize(RunMlp(mlp, tokens));
     embeddings = {z.select(1, 0), SelectPatchRows(z, padded_rows), z.narrow(1, 1, patches).mean(1)};
   } else {
     auto selected = SelectPatchRows(tokens, padded_rows);
-    auto z = L2Normalize(mlp->forward(at::cat({tokens.select(1, 0), selected})));
+    auto z = L2Normalize(RunMlp(mlp, at::cat({tokens.select(1, 0), selected})));
     embeddings = {z.narrow(0, 0, images), z.narrow(0, images, selected.size(0))};
   }
   std::vector<at::Tensor> logits;

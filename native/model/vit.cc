@@ -27,6 +27,10 @@ void InitLinearAndNorm(torch::nn::Module& module) {
   }
 }
 
+at::Tensor ApplyLinear(const torch::nn::LinearImpl& layer, const at::Tensor& x) {
+  return at::linear(x, layer.weight, layer.bias);
+}
+
 PatchEmbedImpl::PatchEmbedImpl(int64_t patch_size, int64_t embed_dim, bool conv_stem) {
   if (!conv_stem) {
     proj = register_module("proj",
@@ -77,7 +81,7 @@ at::Tensor SoftmaxWeights(const at::Tensor& q, const at::Tensor& k) {
 
 std::array<at::Tensor, 3> AttentionImpl::QueriesKeysValues(const at::Tensor& x) {
   const int64_t B = x.size(0), T = x.size(1), C = x.size(2);
-  auto heads = qkv->forward(x).reshape({B, T, 3, num_heads_, C / num_heads_}).permute({2, 0, 3, 1, 4});
+  auto heads = ApplyLinear(*qkv, x).reshape({B, T, 3, num_heads_, C / num_heads_}).permute({2, 0, 3, 1, 4});
   return {heads[0], heads[1], heads[2]};
 }
 
@@ -89,7 +93,7 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x) {
 #else
   auto out = at::matmul(SoftmaxWeights(q, k), v);
 #endif
-  return proj->forward(out.transpose(1, 2).reshape(x.sizes()));
+  return ApplyLinear(*proj, out.transpose(1, 2).reshape(x.sizes()));
 }
 
 at::Tensor AttentionImpl::attention_weights(const at::Tensor& x) {
@@ -102,7 +106,7 @@ MlpImpl::MlpImpl(int64_t dim, int64_t hidden) {
   fc2 = register_module("fc2", torch::nn::Linear(hidden, dim));
 }
 
-at::Tensor MlpImpl::forward(const at::Tensor& x) { return fc2->forward(at::gelu(fc1->forward(x))); }
+at::Tensor MlpImpl::forward(const at::Tensor& x) { return ApplyLinear(*fc2, at::gelu(ApplyLinear(*fc1, x))); }
 
 BlockImpl::BlockImpl(int64_t dim, int64_t num_heads, double mlp_ratio, double drop_path) : drop_path_(drop_path) {
   auto ln = torch::nn::LayerNormOptions({dim}).eps(1e-6);

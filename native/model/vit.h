@@ -14,6 +14,13 @@
 
 namespace sere::model {
 
+// x W^T + b by ATen's linear, the op PyTorch's nn.Linear calls. LibTorch's C++ Linear adds
+// the bias in a second, in-place op when x has more than two dimensions; under autocast
+// that op adds a float32 bias to a bfloat16 product by converting the product to float32
+// and back (the default step took 1.x the time). at::linear is cast as a whole and adds
+// the bias within its matrix product (addmm).
+at::Tensor ApplyLinear(const torch::nn::LinearImpl& layer, const at::Tensor& x);
+
 // Images to a grid of patch embeddings. The reference's: one P x P convolution of stride P.
 // With `conv_stem` (Xiao et al. 2021, "Early convolutions help transformers see better"):
 // log2(P) 3x3 convolutions of stride 2, each with BatchNorm and ReLU and twice the channels
