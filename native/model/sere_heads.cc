@@ -14,7 +14,7 @@ SereHeadImpl::SereHeadImpl(int64_t dim, RelationKind kind, int64_t heads) : kind
                                          torch::nn::BatchNorm2d(dim), torch::nn::ReLU()));
 }
 
-Relations SereHeadImpl::forward(const at::Tensor& tokens) {
+Relations SereHeadImpl::forward(const at::Tensor& tokens, RelationsOf which) {
   const int64_t B = tokens.size(0), N = tokens.size(1), D = tokens.size(2);
   const auto n = static_cast<int64_t>(std::lround(std::sqrt(static_cast<double>(N))));
   TORCH_CHECK(n * n == N, "SERE heads need a square grid of patch tokens, got ", N);
@@ -34,7 +34,10 @@ Relations SereHeadImpl::forward(const at::Tensor& tokens) {
     p = at::relu(
         NormaliseBatch(*predictor[1]->as<torch::nn::BatchNorm2dImpl>(), conv.to(at::kFloat), all_reduce_.get()));
   }
-  return {Relation(z), Relation(p)};
+  Relations out;
+  if (which != RelationsOf::kPrediction) out.of_z = Relation(z);
+  if (which != RelationsOf::kProjection) out.of_p = Relation(p);
+  return out;
 }
 
 at::Tensor SereHeadImpl::Relation(const at::Tensor& map) const {

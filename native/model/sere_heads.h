@@ -16,11 +16,16 @@ struct Relations {
 
 enum class RelationKind { kChannel, kSpatial };
 
+// Which relations a forward computes: the teacher's loss reads those of z, the student's
+// those of p, and each network's other pair would be computed for nothing.
+enum class RelationsOf { kBoth, kProjection, kPrediction };
+
 class SereHeadImpl : public torch::nn::Module {
  public:
   SereHeadImpl(int64_t dim, RelationKind kind, int64_t heads);
   // tokens: patch tokens of the last block before the final norm, (B, N, D).
-  Relations forward(const at::Tensor& tokens);
+  // The predictor runs whatever `which` asks (its BatchNorm statistics follow every batch).
+  Relations forward(const at::Tensor& tokens, RelationsOf which = RelationsOf::kBoth);
   // From now on the BatchNorms take their statistics over all ranks (data parallelism).
   void SynchroniseBatchNorm(AllReduceSum all_reduce) {
     all_reduce_ = std::make_shared<AllReduceSum>(std::move(all_reduce));

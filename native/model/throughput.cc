@@ -13,7 +13,7 @@ double SecondsPerIteration(SereNetwork& network, const at::Tensor& images, const
     at::Tensor loss;
     {
       AutocastRegion autocast(images.device().type(), options.precision);
-      auto out = network->backbone->forward(images);
+      auto out = network->backbone->forward(images, std::nullopt, /*local=*/false, RelationsOf::kPrediction);
       loss = out.channel.of_p.mean() + out.spatial.of_p.mean();
       if (network->head) {
         auto head = network->head->forward(out.tokens);

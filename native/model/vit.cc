@@ -217,15 +217,15 @@ at::Tensor VisionTransformerImpl::RunBlocks(at::Tensor x) {
 }
 
 BackboneOutput VisionTransformerImpl::forward(const at::Tensor& images, const std::optional<at::Tensor>& mask,
-                                              bool local) {
+                                              bool local, RelationsOf which) {
   TORCH_CHECK(config_.sere_heads, "this backbone has no SERE heads: use tokens() for its features");
   auto x = RunBlocks(PrepareTokens(images, mask));
   // The SERE heads see the patch tokens of the last block before the final norm.
   auto patches = x.narrow(1, 1, x.size(1) - 1);
   TORCH_CHECK(!local || config_.local_heads, "this backbone has no local SERE heads");
   BackboneOutput out;
-  out.channel = (local ? channel_sere_local : channel_sere)->forward(patches);
-  out.spatial = (local ? pixel_sere_local : pixel_sere)->forward(patches);
+  out.channel = (local ? channel_sere_local : channel_sere)->forward(patches, which);
+  out.spatial = (local ? pixel_sere_local : pixel_sere)->forward(patches, which);
   out.tokens = norm->forward(x);
   return out;
 }

@@ -17,8 +17,8 @@ namespace sere::model {
 // x W^T + b by ATen's linear, the op PyTorch's nn.Linear calls. LibTorch's C++ Linear adds
 // the bias in a second, in-place op when x has more than two dimensions; under autocast
 // that op adds a float32 bias to a bfloat16 product by converting the product to float32
-// and back (the default step took 1.x the time). at::linear is cast as a whole and adds
-// the bias within its matrix product (addmm).
+// and back (the default run's forward took 1.07x the time). at::linear is cast as a whole
+// and adds the bias within its matrix product (addmm).
 at::Tensor ApplyLinear(const torch::nn::LinearImpl& layer, const at::Tensor& x);
 
 // Images to a grid of patch embeddings. The reference's: one P x P convolution of stride P.
@@ -92,10 +92,11 @@ class VisionTransformerImpl : public torch::nn::Module {
  public:
   explicit VisionTransformerImpl(const BackboneConfig& config);
 
-  // The training forward: tokens and both self-relations. `mask` (B, n, n) bool replaces
-  // masked patch embeddings by masked_embed; `local` selects the local SERE heads.
+  // The training forward: tokens and both self-relations (of z, of p or both: `which`).
+  // `mask` (B, n, n) bool replaces masked patch embeddings by masked_embed; `local` selects
+  // the local SERE heads.
   BackboneOutput forward(const at::Tensor& images, const std::optional<at::Tensor>& mask = std::nullopt,
-                         bool local = false);
+                         bool local = false, RelationsOf which = RelationsOf::kBoth);
   // Tokens after the final norm, without the SERE heads (evaluation, features).
   at::Tensor tokens(const at::Tensor& images);
   // The last block's tokens before the final norm (mean pooling normalises the mean instead).

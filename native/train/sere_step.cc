@@ -125,7 +125,7 @@ objective::SereLosses SereStep::Forward(const StepBatch& batch, const StepSchedu
   auto teacher_forward = [&] {
     torch::NoGradGuard no_grad;
     AutocastRegion autocast(device_type, config_.precision);
-    auto t = teacher->backbone->forward(global);
+    auto t = teacher->backbone->forward(global, std::nullopt, /*local=*/false, model::RelationsOf::kProjection);
     auto head = teacher->head->forward(t.tokens, masked, /*patch_mean=*/true);
     in.teacher_cls = head.cls;
     in.teacher_patch = head.patches;
@@ -135,14 +135,15 @@ objective::SereLosses SereStep::Forward(const StepBatch& batch, const StepSchedu
   };
   auto student_forward = [&] {
     AutocastRegion autocast(device_type, config_.precision);
-    auto s = student->backbone->forward(global, masks);
+    auto s = student->backbone->forward(global, masks, /*local=*/false, model::RelationsOf::kPrediction);
     auto head = student->head->forward(s.tokens, masked);
     in.student_patch = head.patches;
     in.student_channel = s.channel.of_p;
     in.student_spatial = s.spatial.of_p;
     in.student_cls = head.cls;
     if (has_locals) {
-      auto local = student->backbone->forward(batch.local_views.to(config_.device), std::nullopt, /*local=*/true);
+      auto local = student->backbone->forward(batch.local_views.to(config_.device), std::nullopt, /*local=*/true,
+                                              model::RelationsOf::kPrediction);
       // The local views need only the CLS output of the head (docs/method.md#ibot-head).
       in.student_cls = at::cat({head.cls, student->head->forward(local.tokens, /*with_patches=*/false).cls});
       in.student_local_channel = local.channel.of_p;
