@@ -55,7 +55,7 @@ describe.runIf(hasFashionMnist())("sere-train", () => {
       import { native } from "./src/native/load.ts";
       import { stepOptionsFrom } from "./src/train/step-options.ts";
       import { resolveTrainConfig } from "./src/config/resolve.ts";
-      const step = new (native().SereStep)(stepOptionsFrom(resolveTrainConfig({ overrides: { arch: "vit_tiny", patchSize: 16 } })));
+      const step = new (native().SereStep)(stepOptionsFrom(resolveTrainConfig({ overrides: { arch: "vit_tiny", patchSize: 16, globalCropsSize: 32 } })));
       for (let i = 0; ; i++) { await step.save(${JSON.stringify(join(dir, "checkpoint.pth"))}, { epoch: i }); process.stdout.write("saved\\n"); }
     `;
     const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "pipe"] });
@@ -82,12 +82,12 @@ describe("sere-train's own flags", () => {
     const tiny = cli("--help");
     expect(tiny.status, tiny.stderr).toBe(0);
     expect([shown(tiny.stdout, "epochs"), shown(tiny.stdout, "patch-size"), shown(tiny.stdout, "alpha"), shown(tiny.stdout, "device")]).toEqual([
-      "4",
+      "8",
       "8",
       "0.2",
       "cpu",
     ]);
-    expect(tiny.stdout).toContain("--epochs number (4)\n      passes over the training set\n");
+    expect(tiny.stdout).toContain("--epochs number (8)\n      passes over the training set\n");
     const imagenet = cli("--preset", "vit-small-imagenet", "--help");
     expect([
       shown(imagenet.stdout, "epochs"),

@@ -64,8 +64,9 @@ describe("command-line flags", () => {
 
   it("shows the values given instead of the schema's defaults", () => {
     const help = flagsHelp(shape, resolveTrainConfig({ preset: "fashion-mnist-tiny" }));
-    expect(help).toContain("--epochs number (4)\n");
+    expect(help).toContain("--epochs number (8)\n");
     expect(help).toContain("--patch-size number (8)\n");
+    expect(help).toContain("--global-crops-size number (24)\n");
     expect(help).toContain("--global-crops-scale N N (0.6 1)\n");
   });
 

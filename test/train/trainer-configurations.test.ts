@@ -122,7 +122,7 @@ describe("Trainer without local views (--local-crops-number 0, the reference's d
 });
 
 describe("the Fashion-MNIST presets", () => {
-  it("fashion-mnist-1h is the default run's network and recipe with two more 32 px views, for sixteen passes or 55 minutes", () => {
+  it("fashion-mnist-1h is the default run's network and recipe at 32 px with two more 32 px views, for sixteen passes or 55 minutes", () => {
     const tiny = resolveTrainConfig({ preset: "fashion-mnist-tiny" });
     const hour = resolveTrainConfig({ preset: "fashion-mnist-1h" });
     const views = (c: typeof tiny) => ({
@@ -131,12 +131,14 @@ describe("the Fashion-MNIST presets", () => {
       localCropsScale: c.localCropsScale,
     });
     const length = (c: typeof tiny) => ({ epochs: c.epochs, maxMinutes: c.maxMinutes, outputDir: c.outputDir });
-    expect({ ...hour, ...views(tiny), ...length(tiny) }).toEqual(tiny);
-    expect([views(tiny), length(tiny)]).toEqual([
+    expect({ ...hour, ...views(tiny), ...length(tiny), globalCropsSize: tiny.globalCropsSize }).toEqual(tiny);
+    expect([tiny.globalCropsSize, views(tiny), length(tiny)]).toEqual([
+      24,
       { localCropsNumber: 0, localCropsSize: 16, localCropsScale: [0.1, 0.4] },
-      { epochs: 4, maxMinutes: 8, outputDir: "runs/fashion-mnist-tiny" },
+      { epochs: 8, maxMinutes: 8, outputDir: "runs/fashion-mnist-tiny" },
     ]);
-    expect([views(hour), length(hour)]).toEqual([
+    expect([hour.globalCropsSize, views(hour), length(hour)]).toEqual([
+      32,
       { localCropsNumber: 2, localCropsSize: 32, localCropsScale: [0.25, 0.6] },
       { epochs: 16, maxMinutes: 55, outputDir: "runs/fashion-mnist-1h" },
     ]);
