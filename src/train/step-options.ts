@@ -22,7 +22,8 @@ export function stepPrecision(c: Pick<TrainConfig, "precision" | "device">): "fl
  * thread: that pays where ops are too small to split well over threads (the Fashion-MNIST
  * presets' step at 32 px, 2 x 32 x 17 tokens x 96: 1.15x the speed on 2 cores) and costs where
  * they are not (vit_tiny at 224 px, 2 x 8 x 197 x 192: 0.92x the speed with the forwards side
- * by side, and both forwards' activations held at once). The line is a value count per layer between them.
+ * by side, and both forwards' activations held at once). The line is a value count per layer
+ * between them.
  */
 export function sideBySide(
   c: Pick<TrainConfig, "sideBySide" | "device" | "batchSizePerGpu" | "globalCropsSize" | "patchSize">,
