@@ -146,6 +146,8 @@ export class Loader {
     const prepare = (index: number) => {
       const indices = order.slice(index * batchSize, (index + 1) * batchSize);
       const decoded = this.decode(indices, failures);
+      // Awaited in the planning turn below, which may come after the decode has failed.
+      decoded.catch(() => undefined);
       // Planning draws from the shared stream, so batches take their turn in order.
       const planned = planTurn.then(async () => {
         const images = await decoded;

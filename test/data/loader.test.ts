@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 
+import type { Dataset } from "../../src/data/datasets/dataset.js";
 import { openDataset } from "../../src/data/datasets/open.js";
+import { DecodeError } from "../../src/data/decode.js";
 import { type Batch, Loader } from "../../src/data/loader.js";
 import { liveObjects } from "../../src/index.js";
 import { SMALL_VIEWS, tempDir, writeFolderWithBadFiles, writeIdx } from "./helpers.js";
@@ -122,6 +124,40 @@ describe("the loader", () => {
     await writeFolderWithBadFiles(root);
     const loader = new Loader(openDataset(root), { batchSize: 3, dropLast: false, views: SMALL_VIEWS, maxFailureShare: 0.2 }, { warn: () => {} });
     await expect(collect(loader, 0)).rejects.toThrow(/more than 20% of this epoch's 9 images failed to decode .*raise maxFailureShare/);
+  });
+
+  it("fails a batch whose images fail while an earlier batch still decodes, with no unhandled rejection", async () => {
+    // Batch 0's images decode slowly; batch 1's fail at once, past the allowed share, while
+    // batch 0 still holds the planning turn: the failure must reach the consumer, and only it.
+    const slowThenBroken: Dataset = {
+      format: "image-folder",
+      path: "/slow-then-broken",
+      size: 9,
+      classes: [],
+      label: () => -1,
+      describe: (i) => `image ${i}`,
+      load: async (i) => {
+        if (i >= 3) throw new DecodeError(`image ${i}`, "broken on purpose");
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        return { width: 32, height: 32, data: new Uint8Array(32 * 32 * 3) };
+      },
+      sizeRange: async () => ({ minWidth: 32, maxWidth: 32, minHeight: 32, maxHeight: 32 }),
+    };
+    const unhandled: unknown[] = [];
+    const record = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", record);
+    try {
+      const loader = new Loader(
+        slowThenBroken,
+        { batchSize: 3, shuffle: false, dropLast: false, views: SMALL_VIEWS, maxFailureShare: 0.2, prefetch: 2, decodeConcurrency: 8 },
+        { warn: () => {} },
+      );
+      await expect(collect(loader, 0)).rejects.toThrow(/more than 20% of this epoch's 9 images failed to decode/);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off("unhandledRejection", record);
+    }
   });
 
   it("rejects bad options with the option's name", () => {
