@@ -30,9 +30,16 @@ std::vector<char> TorchSaveBytes(const c10::IValue& value) {
   return archive;
 }
 
+at::Tensor AsSaved(const at::Tensor& t) {
+  auto saved = t.detach().to(at::kCPU).contiguous();
+  const bool owns_storage = saved.storage_offset() == 0 &&
+                            saved.storage().nbytes() == static_cast<size_t>(saved.numel()) * saved.element_size();
+  return owns_storage ? saved : saved.clone();
+}
+
 void SavePth(const std::string& path, const NamedTensors& entries) {
   c10::Dict<std::string, at::Tensor> dict;
-  for (const auto& [name, tensor] : entries) dict.insert(name, tensor.detach().to(at::kCPU).contiguous());
+  for (const auto& [name, tensor] : entries) dict.insert(name, AsSaved(tensor));
   WriteFileAtomically(path, TorchSaveBytes(dict));
 }
 

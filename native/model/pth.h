@@ -21,6 +21,10 @@ namespace sere::model {
 // torch.load (the default from 2.6) reads it.
 std::vector<char> TorchSaveBytes(const c10::IValue& value);
 
+// `t` on the CPU, contiguous, owning exactly its own elements: torch.save writes a tensor's
+// whole storage, and a parameter may be a slice of a flat buffer (train/flat_parameters.h).
+at::Tensor AsSaved(const at::Tensor& t);
+
 // Writes {name: tensor} (on the CPU) to `path` atomically (runtime/files.h): a crash
 // mid-write leaves any previous file intact.
 void SavePth(const std::string& path, const NamedTensors& entries);

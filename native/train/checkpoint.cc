@@ -30,6 +30,7 @@ void RestoreTrainingState(SereStep& step, const TrainingState& state) {
   step.teacher->load_state(state.teacher);
 
   RestoreOptimizerState(*step.optimizer, state.optimizer);
+  step.OptimizerStateReplaced();
   step.objective.SetCentres(state.centre, state.patch_centre);
   step.scaler.scale = state.loss_scale;
   step.scaler.good_steps = state.good_steps;

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "model/pth.h"
 #include "train/parameter_update.h"
 
 namespace sere::train {
@@ -21,7 +22,13 @@ std::vector<at::Tensor> OptimisedParameters(torch::optim::AdamW& optimizer) {
 
 c10::impl::GenericDict TensorDict(const model::NamedTensors& entries) {
   c10::impl::GenericDict dict(c10::StringType::get(), c10::TensorType::get());
-  for (const auto& [name, t] : entries) dict.insert(name, t.detach().to(at::kCPU).contiguous());
+  // A tensor under two names (a shared head's last_layer2) is saved once, as torch.save does.
+  std::map<const void*, at::Tensor> saved;
+  for (const auto& [name, t] : entries) {
+    auto it = saved.find(t.unsafeGetTensorImpl());
+    if (it == saved.end()) it = saved.emplace(t.unsafeGetTensorImpl(), model::AsSaved(t)).first;
+    dict.insert(name, it->second);
+  }
   return dict;
 }
 
@@ -35,8 +42,8 @@ c10::impl::GenericDict OptimizerStateDict(torch::optim::AdamW& optimizer) {
     auto& s = static_cast<torch::optim::AdamWParamState&>(*it->second);
     c10::impl::GenericDict entry(c10::StringType::get(), c10::AnyType::get());
     entry.insert("step", s.step());
-    entry.insert("exp_avg", s.exp_avg().to(at::kCPU));
-    entry.insert("exp_avg_sq", s.exp_avg_sq().to(at::kCPU));
+    entry.insert("exp_avg", model::AsSaved(s.exp_avg()));
+    entry.insert("exp_avg_sq", model::AsSaved(s.exp_avg_sq()));
     states.insert(static_cast<int64_t>(i), entry);
   }
   c10::impl::GenericList groups(c10::AnyType::get());

@@ -1,8 +1,9 @@
 #pragma once
-// The optimiser's update one parameter at a time, so that the step can split its parameters
-// over two threads (runtime/threads.h's RunSideBySide): the method's per-parameter gradient
+// The optimiser's update one parameter at a time: the method's per-parameter gradient
 // clipping, then LibTorch's AdamW step for that parameter (the ops of LibTorch 1.13's
 // AdamW::step, in its order), on the optimiser's own state, which checkpoints save as before.
+// train/flat_parameters.h runs the same arithmetic over whole buffers; this is the update where
+// the parameters cannot share them, split over two threads (runtime/threads.h's RunSideBySide).
 #include <torch/torch.h>
 
 #include <sstream>

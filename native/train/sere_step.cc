@@ -1,5 +1,6 @@
 #include "train/sere_step.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <map>
@@ -172,17 +173,66 @@ using Clock = std::chrono::steady_clock;
 double SecondsSince(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 }  // namespace
 
+void SereStep::LayFlatParameters() {
+  std::map<const void*, at::Tensor> teacher_of;
+  for (const auto& [t, s] : ema_pairs_) teacher_of.emplace(s.unsafeGetTensorImpl(), t);
+  auto is_last_layer = [&](const at::Tensor& p) {
+    return std::any_of(last_layer_params_.begin(), last_layer_params_.end(),
+                       [&](const at::Tensor& q) { return q.is_same(p); });
+  };
+  std::vector<FlatParameters::Member> members;
+  auto& groups = optimizer->param_groups();
+  for (size_t i = 0; i < groups.size(); ++i)
+    for (auto& p : groups[i].params()) {
+      auto it = teacher_of.find(p.unsafeGetTensorImpl());
+      members.push_back({p, it == teacher_of.end() ? at::Tensor() : it->second, i, is_last_layer(p)});
+    }
+  // The teacher's EMA runs over the layout: every pair must be in it.
+  const auto paired = std::count_if(members.begin(), members.end(), [](const auto& m) { return m.teacher.defined(); });
+  flat_ =
+      static_cast<size_t>(paired) == ema_pairs_.size() ? FlatParameters::Lay(std::move(members), *optimizer) : nullptr;
+}
+
+void SereStep::ZeroGradients() {
+  if (flat_)
+    flat_->gradients().zero_();
+  else
+    optimizer->zero_grad();
+}
+
 bool SereStep::ApplyGradients(const StepSchedule& schedule) {
   torch::NoGradGuard no_grad;
+  auto& groups = optimizer->param_groups();
+  for (size_t i = 0; i < groups.size(); ++i) {
+    auto& options = static_cast<torch::optim::AdamWOptions&>(groups[i].options());
+    options.lr(schedule.lr);
+    if (i == 0) options.weight_decay(schedule.weight_decay);  // only group 0 is regularised
+  }
+  if (!flat_ || !flat_->Intact()) LayFlatParameters();
   if (config_.loss_scaling) {
     std::vector<at::Tensor> grads;
-    for (auto& p : student->parameters())
-      if (p.grad().defined()) grads.push_back(p.grad());
+    if (flat_) {
+      grads.push_back(flat_->gradients());
+    } else {
+      for (auto& p : student->parameters())
+        if (p.grad().defined()) grads.push_back(p.grad());
+    }
     if (!scaler.Unscale(grads)) {
-      optimizer->zero_grad();
+      ZeroGradients();
       return false;
     }
   }
+  if (flat_) {
+    flat_->ClipGradients(config_.clip_grad);
+    flat_->Step(*optimizer, schedule.freeze_last_layer);
+  } else {
+    UpdateEachParameter(schedule);
+  }
+  ZeroGradients();
+  return true;
+}
+
+void SereStep::UpdateEachParameter(const StepSchedule& schedule) {
   if (schedule.freeze_last_layer)
     for (auto& p : last_layer_params_) p.mutable_grad().reset();
 
@@ -195,8 +245,6 @@ bool SereStep::ApplyGradients(const StepSchedule& schedule) {
   auto& groups = optimizer->param_groups();
   for (size_t i = 0; i < groups.size(); ++i) {
     auto& options = static_cast<torch::optim::AdamWOptions&>(groups[i].options());
-    options.lr(schedule.lr);
-    if (i == 0) options.weight_decay(schedule.weight_decay);  // only group 0 is regularised
     for (auto& p : groups[i].params())
       if (p.grad().defined()) updates.push_back({p, &AdamWStateOf(*optimizer, p), &options});
   }
@@ -206,12 +254,14 @@ bool SereStep::ApplyGradients(const StepSchedule& schedule) {
       ClipAndStep(updates[i].parameter, *updates[i].state, *updates[i].options, config_.clip_grad);
   };
   InTurnOrSideBySide([&] { update_every_other(0); }, [&] { update_every_other(1); });
-  optimizer->zero_grad();
-  return true;
 }
 
 void SereStep::UpdateTeacher(double momentum) {
   torch::NoGradGuard no_grad;
+  if (flat_) {
+    flat_->UpdateTeacher(momentum);
+    return;
+  }
   auto update_every_other = [&](size_t first) {
     for (size_t i = first; i < ema_pairs_.size(); i += 2) {
       auto& [t, s] = ema_pairs_[i];
@@ -239,7 +289,7 @@ StepResult SereStep::Run(const StepBatch& batch, const StepSchedule& schedule) {
   if (starts_round) {
     // What an unfinished round left (the end of an epoch) is dropped, as the reference's
     // zero_grad at the start of every epoch does.
-    optimizer->zero_grad();
+    ZeroGradients();
     objective.ClearCentreSums();
   }
   student->train();

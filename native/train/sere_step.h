@@ -2,7 +2,8 @@
 // One SERE training iteration, all on the native side (docs/method.md#forward-passes,
 // docs/method.md#optimisation): teacher and student forwards, the objective, backward,
 // per-parameter clipping, last-layer freezing, AdamW with the method's two parameter
-// groups, the EMA teacher and the centre update. Schedule values come in per call.
+// groups, the EMA teacher and the centre update. Schedule values come in per call. The
+// update runs over flat buffers (train/flat_parameters.h) where it can.
 #include <torch/torch.h>
 
 #include <functional>
@@ -16,6 +17,7 @@
 #include "distributed/gradient_averager.h"
 #include "model/network.h"
 #include "objective/sere_objective.h"
+#include "train/flat_parameters.h"
 #include "train/loss_scaler.h"
 
 namespace sere::train {
@@ -37,11 +39,10 @@ struct StepConfig {
   // rank drops its own paths). Neither touches LibTorch's process-wide generator.
   uint64_t seed = 0;
   // On the CPU with two or more intra-op threads, in one process (ranks' collectives need one
-  // order): the teacher's forward beside the student's,
-  // and each half of the parameter updates (clipping and AdamW, the EMA) beside the other, one
-  // intra-op thread each (runtime/threads.h's RunSideBySide). For models whose ops are too small
-  // to split well over the threads; larger ones lose speed and hold both forwards' activations
-  // at once.
+  // order): the teacher's forward beside the student's, one intra-op thread each
+  // (runtime/threads.h's RunSideBySide); where the update cannot use flat buffers
+  // (train/flat_parameters.h), each half of the per-parameter updates beside the other too. For models whose ops are
+  // too small to split well over the threads; larger ones lose speed and hold both forwards' activations at once.
   bool side_by_side = false;
   // Data parallelism (null: one process). Weights start as rank 0's, gradients are averaged,
   // the SERE heads' BatchNorm, the centres and the reported losses cover all ranks.
@@ -104,6 +105,9 @@ class SereStep {
   // Iterations run so far (accumulation rounds count each iteration).
   int64_t iteration() const { return iteration_; }
   void set_iteration(int64_t iteration) { iteration_ = iteration; }
+  // After the optimiser's state was replaced from outside (a checkpoint restore): the flat
+  // layout, which holds the states, is laid again at the next update.
+  void OptimizerStateReplaced() { flat_.reset(); }
 
  private:
   objective::SereLosses Forward(const StepBatch& batch, const StepSchedule& schedule, at::Tensor& teacher_cls,
@@ -111,6 +115,12 @@ class SereStep {
   // Clips, unscales (loss scaling) and applies the optimiser; false when scaled gradients overflowed.
   bool ApplyGradients(const StepSchedule& schedule);
   void UpdateTeacher(double momentum);
+  // The update's flat layout (train/flat_parameters.h), laid after the first backward and
+  // whenever it was broken; null where the parameters cannot share buffers.
+  void LayFlatParameters();
+  // Clipping and AdamW one parameter at a time, the halves side by side (parameter_update.h).
+  void UpdateEachParameter(const StepSchedule& schedule);
+  void ZeroGradients();
   // first(); second(); or, with config.side_by_side on the CPU in one process, the two side by side.
   void InTurnOrSideBySide(const std::function<void()>& first, const std::function<void()>& second);
   // Data parallelism: rank 0's weights everywhere, synchronised BatchNorm, gradient averaging.
@@ -119,8 +129,9 @@ class SereStep {
   void ReduceReport(const objective::SereLosses& losses, StepResult& result, bool stop);
 
   StepConfig config_;
-  std::vector<std::pair<at::Tensor, at::Tensor>> ema_pairs_;          // (teacher, student) of common names
-  std::vector<at::Tensor> last_layer_params_;                         // dropped while freeze_last_layer
+  std::vector<std::pair<at::Tensor, at::Tensor>> ema_pairs_;  // (teacher, student) of common names
+  std::vector<at::Tensor> last_layer_params_;                 // dropped while freeze_last_layer
+  std::unique_ptr<FlatParameters> flat_;
   std::unique_ptr<distributed::GradientAverager> gradient_averager_;  // data parallelism only
   at::Generator drop_path_generator_;
   int64_t iteration_ = 0;

@@ -89,6 +89,13 @@ describe.each(DEVICES)("the native SERE step, on %s", (device) => {
     expect(after.get("head.last_layer.weight_v")).toEqual(before.get("head.last_layer.weight_v"));
     expect(after.get("head.last_layer.weight_g")).toEqual(before.get("head.last_layer.weight_g"));
     expect(after.get("head.mlp.4.weight")).not.toEqual(before.get("head.mlp.4.weight"));
+    // Unfrozen, it takes its first AdamW step while the others take their second. Without weight
+    // decay a first step moves each element by lr (the bias-corrected m / sqrt(v) is the
+    // gradient's sign); a second one would move it by 0.74 lr at most here.
+    await step.run(batch(), { ...schedule, weightDecay: 0 });
+    const unfrozen = asMap(await step.state("student"));
+    const moved = (name: string) => Math.max(...unfrozen.get(name)!.map((v, i) => Math.abs(v - after.get(name)![i]!)));
+    expect(moved("head.last_layer.weight_v") / schedule.lr).toBeCloseTo(1, 2);
     step.dispose();
   });
 
@@ -222,11 +229,26 @@ describe.runIf(hasPythonTorch())("training checkpoints in Python", () => {
       'calls = sorted({arg for op, arg, _ in pickletools.genops(program) if op.name in ("GLOBAL", "STACK_GLOBAL")})',
       `d = torch.load("${path}")`,
       'print(json.dumps({"globals": calls, "keys": sorted(d), "iteration": d["iteration"], "epoch": d["epoch"],',
-      '  "teacher": {k: float(v.double().sum()) for k, v in d["teacher"].items()}}))',
+      '  "teacher": {k: float(v.double().sum()) for k, v in d["teacher"].items()},',
+      // The step keeps its parameters and moments as slices of flat buffers: each must be saved
+      // as its own elements, and the shared head's alias as the tensor it aliases.
+      '  "owned": [k for part in ("student", "teacher") for k, v in d[part].items() if v.storage().size() != v.numel()]',
+      '    + [k for k, s in d["optimizer"]["state"].items() for v in (s["exp_avg"], s["exp_avg_sq"]) if v.storage().size() != v.numel()],',
+      '  "aliased": d["student"]["head.last_layer2.weight_v"].data_ptr() == d["student"]["head.last_layer.weight_v"].data_ptr()}))',
     ].join("\n");
     const run = spawnSync(pythonWithTorch()!, ["-c", script], { encoding: "utf8" });
     expect(run.status, run.stderr).toBe(0);
-    const read = JSON.parse(run.stdout) as { globals: string[]; keys: string[]; iteration: number; epoch: number; teacher: Record<string, number> };
+    const read = JSON.parse(run.stdout) as {
+      globals: string[];
+      keys: string[];
+      iteration: number;
+      epoch: number;
+      teacher: Record<string, number>;
+      owned: string[];
+      aliased: boolean;
+    };
+    expect(read.owned).toEqual([]);
+    expect(read.aliased).toBe(true);
     const allowed = /^(torch\._utils _rebuild_tensor_v2|torch [A-Za-z]+Storage|collections OrderedDict)$/;
     expect(read.globals.filter((g) => !allowed.test(g))).toEqual([]);
     expect(read.globals).toContain("torch._utils _rebuild_tensor_v2");

@@ -1,0 +1,124 @@
+#include "train/flat_parameters.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "train/parameter_update.h"
+
+namespace sere::train {
+namespace {
+
+bool SameKind(const at::Tensor& a, const at::Tensor& b) {
+  return a.scalar_type() == b.scalar_type() && a.device() == b.device();
+}
+
+// Where element `offset` of a flat buffer lies in memory.
+const void* AddressIn(const at::Tensor& buffer, int64_t offset) {
+  return static_cast<const char*>(buffer.data_ptr()) + offset * buffer.element_size();
+}
+
+}  // namespace
+
+std::unique_ptr<FlatParameters> FlatParameters::Lay(std::vector<Member> members, torch::optim::AdamW& optimizer) {
+  if (members.empty()) return nullptr;
+  const auto& first = members.front().student;
+  for (const auto& m : members) {
+    const auto& grad = m.student.grad();
+    if (!grad.defined() || grad.sizes() != m.student.sizes() || !SameKind(m.student, first) || !SameKind(grad, first))
+      return nullptr;
+    if (m.teacher.defined() && (m.teacher.sizes() != m.student.sizes() || !SameKind(m.teacher, first))) return nullptr;
+  }
+  std::stable_sort(members.begin(), members.end(), [](const Member& a, const Member& b) {
+    return a.group != b.group ? a.group < b.group : a.last_layer < b.last_layer;
+  });
+
+  std::unique_ptr<FlatParameters> flat(new FlatParameters());
+  flat->offsets_.push_back(0);
+  for (const auto& m : members) flat->offsets_.push_back(flat->offsets_.back() + m.student.numel());
+  auto buffer = [&] { return at::empty({flat->offsets_.back()}, first.options().requires_grad(false)); };
+  flat->students_ = buffer();
+  flat->teachers_ = buffer();
+  flat->gradients_ = buffer();
+  flat->exp_avgs_ = buffer();
+  flat->exp_avg_sqs_ = buffer();
+  flat->denominators_ = buffer();
+
+  torch::NoGradGuard no_grad;
+  for (size_t k = 0; k < members.size(); ++k) {
+    auto& m = members[k];
+    auto slice = [&](const at::Tensor& buffer, const at::Tensor& values) {
+      auto s = buffer.narrow(0, flat->offsets_[k], m.student.numel()).view(m.student.sizes());
+      s.copy_(values);
+      return s;
+    };
+    auto& state = AdamWStateOf(optimizer, m.student);
+    // set_data keeps each tensor's identity (its TensorImpl: the modules', the optimiser's
+    // state key) and points it at the slice.
+    m.student.set_data(slice(flat->students_, m.student));
+    if (m.teacher.defined()) m.teacher.set_data(slice(flat->teachers_, m.teacher));
+    m.student.mutable_grad() = slice(flat->gradients_, m.student.grad());
+    state.exp_avg(slice(flat->exp_avgs_, state.exp_avg()));
+    state.exp_avg_sq(slice(flat->exp_avg_sqs_, state.exp_avg_sq()));
+    flat->gradient_slices_.push_back(m.student.grad());
+    flat->states_.push_back(&state);
+  }
+  flat->members_ = std::move(members);
+  return flat;
+}
+
+bool FlatParameters::Intact() const {
+  for (size_t k = 0; k < members_.size(); ++k) {
+    const auto& m = members_[k];
+    const auto& grad = m.student.grad();
+    if (!grad.defined() || m.student.data_ptr() != AddressIn(students_, offsets_[k]) ||
+        grad.data_ptr() != AddressIn(gradients_, offsets_[k]) ||
+        (m.teacher.defined() && m.teacher.data_ptr() != AddressIn(teachers_, offsets_[k])))
+      return false;
+  }
+  return true;
+}
+
+void FlatParameters::ClipGradients(double clip) {
+  if (clip <= 0) return;
+  auto norms = at::stack(at::_foreach_norm(gradient_slices_));
+  auto scales = (clip / (norms + 1e-6)).clamp_max(1.0);
+  for (size_t k = 0; k < gradient_slices_.size(); ++k) gradient_slices_[k].mul_(scales[static_cast<int64_t>(k)]);
+}
+
+void FlatParameters::Step(torch::optim::AdamW& optimizer, bool freeze_last_layer) {
+  auto& groups = optimizer.param_groups();
+  size_t first = 0;
+  while (first < members_.size()) {
+    const auto& head = members_[first];
+    const int64_t step = states_[first]->step();
+    size_t last = first + 1;
+    while (last < members_.size() && members_[last].group == head.group &&
+           members_[last].last_layer == head.last_layer && states_[last]->step() == step)
+      ++last;
+    if (!(freeze_last_layer && head.last_layer)) {
+      for (size_t k = first; k < last; ++k) states_[k]->step(step + 1);
+      StepRange(first, last, static_cast<torch::optim::AdamWOptions&>(groups[head.group].options()), step + 1);
+    }
+    first = last;
+  }
+}
+
+void FlatParameters::StepRange(size_t first, size_t last, const torch::optim::AdamWOptions& options, int64_t step) {
+  auto range = [&](const at::Tensor& buffer) {
+    return buffer.narrow(0, offsets_[first], offsets_[last] - offsets_[first]);
+  };
+  auto p = range(students_), grad = range(gradients_), exp_avg = range(exp_avgs_), exp_avg_sq = range(exp_avg_sqs_),
+       denom = range(denominators_);
+  if (options.weight_decay() != 0) p.mul_(1 - options.lr() * options.weight_decay());
+  const auto [beta1, beta2] = options.betas();
+  const double bias_correction1 = 1 - std::pow(beta1, step);
+  const double bias_correction2 = 1 - std::pow(beta2, step);
+  exp_avg.mul_(beta1).add_(grad, 1 - beta1);
+  exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1 - beta2);
+  at::sqrt_out(denom, exp_avg_sq).div_(std::sqrt(bias_correction2)).add_(options.eps());
+  p.addcdiv_(exp_avg, denom, -options.lr() / bias_correction1);
+}
+
+void FlatParameters::UpdateTeacher(double momentum) { teachers_.mul_(momentum).add_(students_, 1.0 - momentum); }
+
+}  // namespace sere::train
