@@ -194,10 +194,14 @@ void SereStep::LayFlatParameters() {
 }
 
 void SereStep::ZeroGradients() {
-  if (flat_)
+  if (flat_) {
     flat_->gradients().zero_();
-  else
-    optimizer->zero_grad();
+    return;
+  }
+  // Not Optimizer::zero_grad: its in-place detach refuses the slices of a layout that a restore
+  // has just dropped (gradients never require grad, so there is nothing to detach).
+  for (auto& p : student->parameters())
+    if (p.grad().defined()) p.mutable_grad().zero_();
 }
 
 bool SereStep::ApplyGradients(const StepSchedule& schedule) {
