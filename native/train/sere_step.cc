@@ -125,14 +125,28 @@ objective::SereLosses SereStep::Forward(const StepBatch& batch, const StepSchedu
   auto masked = objective::MaskedPatchRows(masks);
   auto teacher_forward = [&] {
     torch::NoGradGuard no_grad;
-    AutocastRegion autocast(device_type, config_.precision);
-    auto t = teacher->backbone->forward(global, std::nullopt, /*local=*/false, model::RelationsOf::kProjection);
-    auto head = teacher->head->forward(t.tokens, masked, /*patch_mean=*/true);
-    in.teacher_cls = head.cls;
-    in.teacher_patch = head.patches;
-    teacher_patch_mean = head.patch_mean;
-    in.teacher_channel = t.channel.of_z;
-    in.teacher_spatial = t.spatial.of_z;
+    {
+      AutocastRegion autocast(device_type, config_.precision);
+      auto t = teacher->backbone->forward(global, std::nullopt, /*local=*/false, model::RelationsOf::kProjection);
+      auto head = teacher->head->forward(t.tokens, masked, /*patch_mean=*/true);
+      in.teacher_cls = head.cls;
+      in.teacher_patch = head.patches;
+      teacher_patch_mean = head.patch_mean;
+      in.teacher_channel = t.channel.of_z;
+      in.teacher_spatial = t.spatial.of_z;
+    }
+    // The overlap grids depend on the crops alone: built on this side, whose forward is the
+    // shorter one (no autograd), rather than after both.
+    // Without local views there are no local grids to build (their side does not matter).
+    const int64_t local_side = !has_locals ? 0
+                               : config_.local_side > 0
+                                   ? config_.local_side
+                                   : batch.local_views.size(-1) / config_.student.backbone.patch_size;
+    // Records per image, (B, 2 + V_l, 5), from the view-major rows.
+    const int64_t images = global.size(0) / 2;
+    auto rows = has_locals ? at::cat({batch.global_records, batch.local_records}) : batch.global_records;
+    auto records = rows.to(config_.device, at::kFloat).view({-1, images, 5}).transpose(0, 1).contiguous();
+    in.grids = objective::BuildSereGrids(records, config_.global_query_side, config_.global_key_side, local_side);
   };
   auto student_forward = [&] {
     AutocastRegion autocast(device_type, config_.precision);
@@ -151,19 +165,9 @@ objective::SereLosses SereStep::Forward(const StepBatch& batch, const StepSchedu
       in.student_local_spatial = local.spatial.of_p;
     }
   };
-  // The two forwards share only their inputs.
+  // The two sides share only their inputs.
   InTurnOrSideBySide(teacher_forward, student_forward);
   in.masks = masks.flatten(1);
-  // Without local views there are no local grids to build (their side does not matter).
-  const int64_t local_side = !has_locals ? 0
-                             : config_.local_side > 0
-                                 ? config_.local_side
-                                 : batch.local_views.size(-1) / config_.student.backbone.patch_size;
-  // Records per image, (B, 2 + V_l, 5), from the view-major rows.
-  const int64_t images = global.size(0) / 2;
-  auto rows = has_locals ? at::cat({batch.global_records, batch.local_records}) : batch.global_records;
-  auto records = rows.to(config_.device, at::kFloat).view({-1, images, 5}).transpose(0, 1).contiguous();
-  in.grids = objective::BuildSereGrids(records, config_.global_query_side, config_.global_key_side, local_side);
   teacher_cls = in.teacher_cls;
   return objective.Compute(in, {schedule.teacher_temp, schedule.teacher_patch_temp});
 }
