@@ -1,7 +1,6 @@
 #include "train/flat_parameters.h"
 
 #include <algorithm>
-#include <cmath>
 
 #include "train/parameter_update.h"
 
@@ -78,12 +77,7 @@ bool FlatParameters::Intact() const {
   return true;
 }
 
-void FlatParameters::ClipGradients(double clip) {
-  if (clip <= 0) return;
-  auto norms = at::stack(at::_foreach_norm(gradient_slices_));
-  auto scales = (clip / (norms + 1e-6)).clamp_max(1.0);
-  for (size_t k = 0; k < gradient_slices_.size(); ++k) gradient_slices_[k].mul_(scales[static_cast<int64_t>(k)]);
-}
+void FlatParameters::ClipGradients(double clip) { ClipGradientNorms(gradient_slices_, clip); }
 
 void FlatParameters::Step(torch::optim::AdamW& optimizer, bool freeze_last_layer) {
   auto& groups = optimizer.param_groups();
@@ -107,16 +101,8 @@ void FlatParameters::StepRange(size_t first, size_t last, const torch::optim::Ad
   auto range = [&](const at::Tensor& buffer) {
     return buffer.narrow(0, offsets_[first], offsets_[last] - offsets_[first]);
   };
-  auto p = range(students_), grad = range(gradients_), exp_avg = range(exp_avgs_), exp_avg_sq = range(exp_avg_sqs_),
-       denom = range(denominators_);
-  if (options.weight_decay() != 0) p.mul_(1 - options.lr() * options.weight_decay());
-  const auto [beta1, beta2] = options.betas();
-  const double bias_correction1 = 1 - std::pow(beta1, step);
-  const double bias_correction2 = 1 - std::pow(beta2, step);
-  exp_avg.mul_(beta1).add_(grad, 1 - beta1);
-  exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1 - beta2);
-  at::sqrt_out(denom, exp_avg_sq).div_(std::sqrt(bias_correction2)).add_(options.eps());
-  p.addcdiv_(exp_avg, denom, -options.lr() / bias_correction1);
+  AdamWStep(range(students_), range(gradients_), range(exp_avgs_), range(exp_avg_sqs_), options, step,
+            range(denominators_));
 }
 
 void FlatParameters::UpdateTeacher(double momentum) { teachers_.mul_(momentum).add_(students_, 1.0 - momentum); }

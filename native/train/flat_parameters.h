@@ -1,11 +1,11 @@
 #pragma once
 // The student's trainable parameters, their gradients and AdamW moments, and the teacher's
 // parameters, each held in one contiguous buffer of which every tensor is a slice. The update
-// then runs a few ops over whole buffers where the update one parameter at a time
-// (parameter_update.h) runs about a dozen per parameter: for the small networks trained on a
-// CPU those thousand-odd small ops took most of the update's time, and on a GPU each one is a
-// kernel launch. The arithmetic and its order are parameter_update.h's; the modules, the
-// optimiser's state and checkpoints hold the same tensors as before, now slices.
+// then runs parameter_update.h's arithmetic a few times over ranges of the buffers, where the
+// update one parameter at a time runs about a dozen ops per parameter: for the small networks
+// trained on a CPU those thousand-odd small ops took most of the update's time, and on a GPU
+// each one is a kernel launch. The modules, the optimiser's state and checkpoints hold the same
+// tensors as before, now slices.
 #include <torch/torch.h>
 
 #include <memory>
@@ -38,8 +38,7 @@ class FlatParameters {
   // Every member's gradient, as one tensor.
   at::Tensor& gradients() { return gradients_; }
 
-  // Per parameter (docs/method.md#per-parameter-gradient-clipping): a gradient whose norm
-  // exceeds clip is scaled to norm clip (no host sync).
+  // Per parameter (parameter_update.h's ClipGradientNorms).
   void ClipGradients(double clip);
 
   // AdamW's step with each group's options, on every member but the last layer's while

@@ -10,6 +10,7 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace sere::train {
 
@@ -33,8 +34,17 @@ Key StateKeyOf(const at::Tensor& p) {
 // 0). Not thread-safe: take every parameter's before the updates.
 torch::optim::AdamWParamState& AdamWStateOf(torch::optim::AdamW& optimizer, const at::Tensor& p);
 
-// Scales p's gradient to norm `clip` if it exceeds it (clip > 0), then applies AdamW's step to
-// p with `options` and its `state` (decoupled weight decay, bias-corrected moments). Safe beside
+// Per parameter (docs/method.md#per-parameter-gradient-clipping): scales each gradient whose
+// norm exceeds `clip` to norm clip (clip > 0), without a host sync.
+void ClipGradientNorms(const std::vector<at::Tensor>& grads, double clip);
+
+// AdamW's step (decoupled weight decay, bias-corrected moments; the ops of LibTorch 1.13's
+// AdamW::step, in its order) on p with its gradient and moments at step `step` (counted already).
+// `denominator`: a buffer of p's size for sqrt(v), or undefined for a new one.
+void AdamWStep(const at::Tensor& p, const at::Tensor& grad, const at::Tensor& exp_avg, const at::Tensor& exp_avg_sq,
+               const torch::optim::AdamWOptions& options, int64_t step, at::Tensor denominator = {});
+
+// Clips p's gradient, then applies AdamW's step to p with `options` and its `state`. Safe beside
 // another call for a different parameter.
 void ClipAndStep(at::Tensor& p, torch::optim::AdamWParamState& state, const torch::optim::AdamWOptions& options,
                  double clip);
