@@ -136,8 +136,8 @@ objective::SereLosses SereStep::Forward(const StepBatch& batch, const StepSchedu
       in.teacher_spatial = t.spatial.of_z;
     }
     // The overlap grids depend on the crops alone: built on this side, whose forward is the
-    // shorter one (no autograd), rather than after both.
-    // Without local views there are no local grids to build (their side does not matter).
+    // shorter one (no autograd), rather than after both. Without local views there are no local
+    // grids to build (their side does not matter).
     const int64_t local_side = !has_locals ? 0
                                : config_.local_side > 0
                                    ? config_.local_side

@@ -41,8 +41,9 @@ struct StepConfig {
   // On the CPU with two or more intra-op threads, in one process (ranks' collectives need one
   // order): the teacher's forward beside the student's, one intra-op thread each
   // (runtime/threads.h's RunSideBySide); where the update cannot use flat buffers
-  // (train/flat_parameters.h), each half of the per-parameter updates beside the other too. For models whose ops are
-  // too small to split well over the threads; larger ones lose speed and hold both forwards' activations at once.
+  // (train/flat_parameters.h), each half of the per-parameter updates beside the other too.
+  // For models whose ops are too small to split well over the threads; larger ones lose speed
+  // and hold both forwards' activations at once.
   bool side_by_side = false;
   // Data parallelism (null: one process). Weights start as rank 0's, gradients are averaged,
   // the SERE heads' BatchNorm, the centres and the reported losses cover all ranks.
