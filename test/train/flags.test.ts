@@ -64,7 +64,7 @@ describe("command-line flags", () => {
 
   it("shows the values given instead of the schema's defaults", () => {
     const help = flagsHelp(shape, resolveTrainConfig({ preset: "fashion-mnist-tiny" }));
-    expect(help).toContain("--epochs number (8)\n");
+    expect(help).toContain("--epochs number (12)\n");
     expect(help).toContain("--patch-size number (8)\n");
     expect(help).toContain("--global-crops-size number (24)\n");
     expect(help).toContain("--global-crops-scale N N (0.6 1)\n");
@@ -85,7 +85,7 @@ describe("configuration sources", () => {
     writeFileSync(file, "epochs: 7\nbatch-size-per-gpu: 16\nlr: 0.002\n");
     const c = resolveTrainConfig({ preset: "fashion-mnist-tiny", configFile: file, overrides: { lr: 0.003 } });
     expect(c.epochs).toBe(7); // file over preset (2)
-    expect(c.batchSizePerGpu).toBe(16); // file over preset (32)
+    expect(c.batchSizePerGpu).toBe(16); // file over preset (64)
     expect(c.lr).toBe(0.003); // override over file
     expect(c.patchSize).toBe(8); // from the preset (the schema's default is 16)
   });
