@@ -82,12 +82,12 @@ describe("sere-train's own flags", () => {
     const tiny = cli("--help");
     expect(tiny.status, tiny.stderr).toBe(0);
     expect([shown(tiny.stdout, "epochs"), shown(tiny.stdout, "patch-size"), shown(tiny.stdout, "alpha"), shown(tiny.stdout, "device")]).toEqual([
-      "8",
+      "12",
       "8",
       "0.2",
       "cpu",
     ]);
-    expect(tiny.stdout).toContain("--epochs number (8)\n      passes over the training set\n");
+    expect(tiny.stdout).toContain("--epochs number (12)\n      passes over the training set\n");
     const imagenet = cli("--preset", "vit-small-imagenet", "--help");
     expect([
       shown(imagenet.stdout, "epochs"),

@@ -122,7 +122,7 @@ describe("Trainer without local views (--local-crops-number 0, the reference's d
 });
 
 describe("the Fashion-MNIST presets", () => {
-  it("fashion-mnist-1h is the default run's network and recipe at 32 px and lr 4e-3 with two more 32 px views, for sixteen passes or 55 minutes", () => {
+  it("fashion-mnist-1h is the default run's network and recipe at 32 px, batches of 32 and lr 4e-3 with two more 32 px views, for sixteen passes or 55 minutes", () => {
     const tiny = resolveTrainConfig({ preset: "fashion-mnist-tiny" });
     const hour = resolveTrainConfig({ preset: "fashion-mnist-1h" });
     const views = (c: typeof tiny) => ({
@@ -131,12 +131,19 @@ describe("the Fashion-MNIST presets", () => {
       localCropsScale: c.localCropsScale,
     });
     const length = (c: typeof tiny) => ({ epochs: c.epochs, maxMinutes: c.maxMinutes, outputDir: c.outputDir });
-    expect({ ...hour, ...views(tiny), ...length(tiny), globalCropsSize: tiny.globalCropsSize, lr: tiny.lr }).toEqual(tiny);
-    expect([tiny.lr, hour.lr]).toEqual([3e-3, 4e-3]);
+    expect({
+      ...hour,
+      ...views(tiny),
+      ...length(tiny),
+      globalCropsSize: tiny.globalCropsSize,
+      lr: tiny.lr,
+      batchSizePerGpu: tiny.batchSizePerGpu,
+    }).toEqual(tiny);
+    expect([tiny.lr, hour.lr, tiny.batchSizePerGpu, hour.batchSizePerGpu]).toEqual([2.12e-3, 4e-3, 64, 32]);
     expect([tiny.globalCropsSize, views(tiny), length(tiny)]).toEqual([
       24,
       { localCropsNumber: 0, localCropsSize: 16, localCropsScale: [0.1, 0.4] },
-      { epochs: 8, maxMinutes: 9, outputDir: "runs/fashion-mnist-tiny" },
+      { epochs: 12, maxMinutes: 9, outputDir: "runs/fashion-mnist-tiny" },
     ]);
     expect([hour.globalCropsSize, views(hour), length(hour)]).toEqual([
       32,

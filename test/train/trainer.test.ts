@@ -66,7 +66,7 @@ describe.runIf(hasFashionMnist())("Trainer", () => {
     expect(steps.map((s) => s.total)).toEqual(lines.map((l) => l.total));
     // the preset warms up over a tenth of an epoch (1,500 of 15,000 iterations of 4 images),
     // linearly from 0 to the peak, lr * batch / 256
-    const peak = (3e-3 * 4) / 256;
+    const peak = (2.12e-3 * 4) / 256;
     lines.forEach((l, i) => {
       expect(l.lr).toBeCloseTo((peak * i) / (1500 - 1), 15);
     });
@@ -193,8 +193,8 @@ describe("Trainer on a dataset of two batches", () => {
     const dir = mkdtempSync(join(tmpdir(), "sere-cooldown-"));
     const config = { dataPath: data, epochs: 2, warmupEpochs: 0, lrSchedule: "constant", lrCooldownEpochs: 1, minLr: 0 } as const;
     await run(dir, 0, false, undefined, config);
-    // Two batches of 4 an epoch: the peak 3e-3 x 4 / 256 for the first epoch, then a half and none.
-    const peak = (3e-3 * 4) / 256;
+    // Two batches of 4 an epoch: the peak 2.12e-3 x 4 / 256 for the first epoch, then a half and none.
+    const peak = (2.12e-3 * 4) / 256;
     const lrs = logged(dir).map((l) => l.lr);
     expect(lrs).toHaveLength(4);
     for (const [i, lr] of [peak, peak, peak / 2, 0].entries()) expect(lrs[i], `iteration ${i}`).toBeCloseTo(lr, 15);
