@@ -3,6 +3,7 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    globalSetup: ["test/global-setup.ts"],
     // The addon is loaded once per worker process; --expose-gc lets tests check finalizers.
     pool: "forks",
     execArgv: ["--expose-gc"],
