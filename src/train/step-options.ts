@@ -20,7 +20,7 @@ export function stepPrecision(c: Pick<TrainConfig, "precision" | "device">): "fl
  * Whether the CPU step runs the teacher's forward beside the student's, and the two halves of the
  * parameter updates side by side ("auto": for small models). Side by side, each has one intra-op
  * thread: that pays where ops are too small to split well over threads (the Fashion-MNIST
- * presets' step at 32 px, 2 x 32 x 17 tokens x 96: 1.15x the speed on 2 cores) and costs where
+ * network's step at 32 px, 2 x 32 x 17 tokens x 96: 1.15x the speed on 2 cores) and costs where
  * they are not (vit_tiny at 224 px, 2 x 8 x 197 x 192: 0.92x the speed with the forwards side
  * by side, and both forwards' activations held at once). The line is a value count per layer
  * between them.

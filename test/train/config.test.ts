@@ -81,14 +81,14 @@ describe("sideBySide (the step's forwards and updates side by side)", () => {
     const { resolveTrainConfig } = await import("../../src/config/resolve.js");
     const sideBySide = (preset: "fashion-mnist-tiny" | "fashion-mnist-1h" | "vit-small-imagenet", overrides = {}) =>
       stepOptionsFrom(resolveTrainConfig({ preset, overrides: { precision: "float32", ...overrides } })).sideBySide;
-    // 2 x 32 images x 10 tokens (24 px) x 96 = 61,440 values per layer, 17 tokens at 32 px;
+    // 2 x 64 images x 10 tokens (24 px) x 96 = 122,880 values per layer (17 tokens at 32 px);
     // 2 x 8 x 197 x 192 = 605,184.
     expect(sideBySide("fashion-mnist-tiny")).toBe(true);
     expect(sideBySide("fashion-mnist-1h")).toBe(true);
     expect(sideBySide("vit-small-imagenet", { arch: "vit_tiny", device: "cpu", batchSizePerGpu: 8 })).toBe(false);
     // 2 x 80 x 17 x 96 = 261,120 is under 2^18 = 262,144; 2 x 81 x 17 x 96 is over; 2 x 136 x 10 x 96 is under.
-    expect(sideBySide("fashion-mnist-1h", { batchSizePerGpu: 80 })).toBe(true);
-    expect(sideBySide("fashion-mnist-1h", { batchSizePerGpu: 81 })).toBe(false);
+    expect(sideBySide("fashion-mnist-tiny", { globalCropsSize: 32, batchSizePerGpu: 80 })).toBe(true);
+    expect(sideBySide("fashion-mnist-tiny", { globalCropsSize: 32, batchSizePerGpu: 81 })).toBe(false);
     expect(sideBySide("fashion-mnist-tiny", { batchSizePerGpu: 136 })).toBe(true);
     expect(sideBySide("fashion-mnist-tiny", { batchSizePerGpu: 137 })).toBe(false);
     expect(sideBySide("fashion-mnist-tiny", { device: "cuda" })).toBe(false);
