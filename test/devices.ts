@@ -14,6 +14,11 @@ export function onDevice(device: TestDevice): boolean {
   return device === "cpu" || requireOrSkip(info().cuda.available, "a CUDA device");
 }
 
+/** Whether `count` CUDA devices are here (tests of several ranks over NCCL); skipped by name where not. */
+export function hasCudaDevices(count: number): boolean {
+  return onDevice("cuda") && (count <= 1 || requireOrSkip(info().cuda.deviceCount >= count, `${count} CUDA devices`));
+}
+
 /**
  * `n` feature rows held on CUDA, with their values. JavaScript places no tensor on a device
  * itself: these are the CLS features (6 values) a small seeded network computes there.

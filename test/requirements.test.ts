@@ -19,7 +19,7 @@ describe("requireOrSkip", () => {
     expect(() => requireOrSkip(false, "Fashion-MNIST", { CI: "true" })).toThrow(
       /Fashion-MNIST is missing, and under CI=true no suite may skip: install it/,
     );
-    expect(MAY_SKIP_IN_CI).toEqual(["a CUDA device"]);
+    expect(MAY_SKIP_IN_CI).toEqual(["a CUDA device", "2 CUDA devices"]);
     expect(requireOrSkip(false, "a CUDA device", { CI: "true" })).toBe(false);
   });
 

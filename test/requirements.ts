@@ -7,7 +7,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { info } from "../src/runtime.js";
 
 /** Requirements a CI machine may lack, so that their suites may skip there too: hardware only. */
-export const MAY_SKIP_IN_CI: readonly string[] = ["a CUDA device"];
+export const MAY_SKIP_IN_CI: readonly string[] = ["a CUDA device", "2 CUDA devices"];
 
 /**
  * Whether `what` is available (`available`). Where it is not: throws under CI=true (unless

@@ -1,8 +1,10 @@
-// Data parallelism on this machine: two ranks over Gloo and loopback against one process.
+// Data parallelism on this machine: two ranks over Gloo and loopback against one process;
+// on a GPU, ranks over NCCL (one, and two where there are two GPUs) against one process.
 import { describe, expect, it } from "vitest";
 
 import { native } from "../../src/native/load.js";
 import type { NativeTensor } from "../../src/native/surface.js";
+import { hasCudaDevices } from "../devices.js";
 import { hasDataParallelism } from "../requirements.js";
 import { batchNormCase, startRanks, tinyBatch, tinySchedule, tinyStepOptions, withConvStem } from "./helpers.js";
 
@@ -11,6 +13,8 @@ const maxDiff = (a: number[], b: number[]) => {
   expect(a.length).toBe(b.length);
   return a.reduce((worst, v, i) => Math.max(worst, Math.abs(v - b[i]!)), 0);
 };
+
+type StepOut = { losses: number[]; student: Record<string, number[]>; teacher: Record<string, number[]>; centre: number[]; patchCentre: number[] };
 
 async function outputsOf(script: string, worldSize: number, args: string[] = []) {
   const runs = await startRanks(script, worldSize, args);
@@ -49,9 +53,8 @@ describe.runIf(hasDataParallelism())("data parallelism (Gloo, 2 ranks on loopbac
     async (variant, options) => {
       const steps = 3;
       const images = 4;
-      type Out = { losses: number[]; student: Record<string, number[]>; teacher: Record<string, number[]>; centre: number[]; patchCentre: number[] };
       const args = [String(images), String(steps), ...(variant ? ["convStem"] : [])];
-      const ranks = (await outputsOf("test/distributed/workers/step.ts", 2, args)) as unknown as Out[];
+      const ranks = (await outputsOf("test/distributed/workers/step.ts", 2, args)) as unknown as StepOut[];
 
       const step = new (native().SereStep)(options);
       const losses: number[] = [];
@@ -78,6 +81,42 @@ describe.runIf(hasDataParallelism())("data parallelism (Gloo, 2 ranks on loopbac
       const { centre, patchCentre } = await step.centres();
       expect(maxDiff(ranks[0]!.centre, numbers(centre))).toBeLessThan(1e-5);
       expect(maxDiff(ranks[0]!.patchCentre, numbers(patchCentre))).toBeLessThan(1e-5);
+      step.dispose();
+    },
+    120_000,
+  );
+});
+
+// NCCL needs a GPU per rank: world size 1 on any CUDA machine, 2 where there are two GPUs.
+describe.each([1, 2])("data parallelism over NCCL, %i rank(s)", (worldSize) => {
+  it.runIf(hasDataParallelism() && hasCudaDevices(worldSize))(
+    `on cuda [${worldSize} GPUs]: ${worldSize} rank(s) with batch B / ${worldSize} equal one CUDA process with batch B after 3 steps: losses, weights, centres`,
+    async () => {
+      const steps = 3;
+      const images = 4;
+      const ranks = (await outputsOf("test/distributed/workers/step.ts", worldSize, [String(images), String(steps), "cuda"])) as unknown as StepOut[];
+      const options = { ...tinyStepOptions(), device: "cuda" };
+      const step = new (native().SereStep)(options);
+      const losses: number[] = [];
+      for (let i = 0; i < steps; i++) losses.push((await step.run(tinyBatch(images, i), tinySchedule)).total);
+      // One rank sees the same batch as the process (only the all-reduce differs); two ranks split it,
+      // and CUDA's kernels (cuDNN's TF32 convolutions among them) round per batch size: 1e-3 then.
+      const tolerance = worldSize === 1 ? 1e-4 : 1e-3;
+      expect(maxDiff(ranks[0]!.losses, losses)).toBeLessThan(tolerance);
+      for (const r of ranks) expect(r.losses).toEqual(ranks[0]!.losses);
+      for (const which of ["student", "teacher"] as const) {
+        const single = await step.state(which);
+        const initial = await new (native().SereStep)(options).state(which);
+        for (const [name, tensor] of single) {
+          for (const r of ranks) expect(r[which][name], `${which} ${name}`).toEqual(ranks[0]![which][name]);
+          expect(maxDiff(ranks[0]![which][name]!, numbers(tensor)), `${which} ${name}`).toBeLessThan(tolerance);
+        }
+        const moved = single.map(([, t], i) => maxDiff(numbers(t), numbers(initial[i]![1]!)));
+        expect(Math.max(...moved)).toBeGreaterThan(2e-3);
+      }
+      const { centre, patchCentre } = await step.centres();
+      expect(maxDiff(ranks[0]!.centre, numbers(centre))).toBeLessThan(tolerance);
+      expect(maxDiff(ranks[0]!.patchCentre, numbers(patchCentre))).toBeLessThan(tolerance);
       step.dispose();
     },
     120_000,

@@ -7,6 +7,8 @@ import { join } from "node:path";
 
 import { afterAll, describe, expect, it } from "vitest";
 
+import { deviceTestFiles } from "../../scripts/check-gpu.js";
+
 const dir = mkdtempSync(join(tmpdir(), "sere-check-gpu-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -63,6 +65,22 @@ describe("scripts/check-gpu.sh, rehearsed on the CPU", () => {
     const train = stages.get("train 6 steps")!;
     expect(train, train.error).toMatchObject({ ok: true, result: { steps: 6, lossFalls: true } });
     expect(train.result!.losses).toHaveLength(6);
+  });
+
+  it("its tests stage takes every test file with device variants (test/devices.ts), NCCL's included", () => {
+    const files = deviceTestFiles();
+    expect(files).toEqual(
+      expect.arrayContaining([
+        "test/model/parity.test.ts",
+        "test/train/step-reference.test.ts",
+        "test/finetune/step-reference.test.ts",
+        "test/distributed/data-parallel.test.ts",
+        "test/data/render.test.ts",
+        "test/eval/knn.test.ts",
+      ]),
+    );
+    expect(files).not.toContain("test/style.test.ts");
+    for (const file of files) expect(file).toMatch(/^test\/.*\.test\.ts$/);
   });
 
   it("refuses to run without an output path, saying how to call it", () => {

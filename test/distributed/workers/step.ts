@@ -1,18 +1,20 @@
 // One rank of the data-parallel step check: `steps` iterations on its share of each seeded
 // batch of `images` images; prints the losses, weights and centres as JSON.
+//   step.ts IMAGES STEPS [convStem] [cuda]   (cuda: on the GPU of LOCAL_RANK, over NCCL)
 import { setThreads } from "../../../src/index.js";
 import { native } from "../../../src/native/load.js";
-import { connectRanks, rankEnvironment } from "../../../src/train/distributed.js";
+import { connectRanks, rankDevice, rankEnvironment } from "../../../src/train/distributed.js";
 import { tinyBatch, tinySchedule, tinyStepOptions, withConvStem } from "../helpers.js";
 
 const [images, steps] = process.argv.slice(2, 4).map(Number) as [number, number];
-const convStem = process.argv[4] === "convStem";
+const convStem = process.argv.includes("convStem");
 const world = rankEnvironment()!;
-const communicator = await connectRanks(world, { device: "cpu", timeoutSeconds: 30 });
+const device = rankDevice(process.argv.includes("cuda") ? "cuda" : "cpu", world);
+const communicator = await connectRanks(world, { device, timeoutSeconds: 30 });
 // Two threads with sideBySide asked for: ranks keep their collectives in one order, so the step runs its parts in turn.
 setThreads(2);
 const options = convStem ? withConvStem(tinyStepOptions()) : tinyStepOptions();
-const step = new (native().SereStep)({ ...options, communicator, sideBySide: true });
+const step = new (native().SereStep)({ ...options, device, communicator, sideBySide: true });
 const losses = [];
 for (let i = 0; i < steps; i++) losses.push((await step.run(tinyBatch(images, i, world.rank, world.worldSize), tinySchedule)).total);
 const entries = async (which: "student" | "teacher") =>
