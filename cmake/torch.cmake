@@ -3,6 +3,7 @@
 #       SERE_TORCH_CUDA (ON when the LibTorch found has CUDA), SERE_TORCH_LIB_DIR,
 #       SERE_C10D_DEFINES (the c10d backends to compile: USE_C10D_GLOO, USE_C10D_NCCL),
 #       SERE_COMPAT_INCLUDE (stand-ins for headers the LibTorch package lacks, or empty),
+#       SERE_CUDA_INCLUDE (CUDA's and NCCL's headers for c10d's NCCL backend, or empty),
 #       SERE_DATA_PARALLEL (native/distributed compiles against this LibTorch).
 # Which LibTorch is decided by scripts/libtorch.mjs alone, so both builds agree.
 
@@ -47,8 +48,21 @@ set(SERE_COMPAT_INCLUDE "")
 if(SERE_C10D_INCLUDE AND NOT EXISTS "${SERE_C10D_INCLUDE}/torch/csrc/distributed/autograd/context/context.h")
   set(SERE_COMPAT_INCLUDE "${SERE_ROOT}/native/compat")
 endif()
+# c10d's NCCL headers include cuda.h and nccl.h: the CUDA toolkit's, and NCCL's from the
+# system, NCCL_INCLUDE_DIR, or pip's nvidia packages beside a pip PyTorch.
+set(SERE_CUDA_INCLUDE "")
 if(SERE_TORCH_CUDA AND SERE_C10D_INCLUDE AND EXISTS "${SERE_C10D_INCLUDE}/torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp")
-  list(APPEND SERE_C10D_DEFINES USE_C10D_NCCL)
+  file(GLOB _pip_nvidia_includes "${TORCH_INSTALL_PREFIX}/../nvidia/*/include" "${TORCH_INSTALL_PREFIX}/../nvidia/*/*/include")
+  find_path(SERE_NCCL_INCLUDE nccl.h
+    HINTS ${NCCL_INCLUDE_DIR} $ENV{NCCL_INCLUDE_DIR} ${TORCH_INCLUDE_DIRS} ${CUDAToolkit_INCLUDE_DIRS} ${CUDA_INCLUDE_DIRS} ${_pip_nvidia_includes}
+    NO_CACHE)
+  if(SERE_NCCL_INCLUDE)
+    list(APPEND SERE_C10D_DEFINES USE_C10D_NCCL)
+    set(SERE_CUDA_INCLUDE ${CUDAToolkit_INCLUDE_DIRS} ${CUDA_INCLUDE_DIRS} ${SERE_NCCL_INCLUDE})
+    list(REMOVE_DUPLICATES SERE_CUDA_INCLUDE)
+  else()
+    message(WARNING "sere-torch: no nccl.h found, so data parallelism on CUDA is left out: set NCCL_INCLUDE_DIR to the folder holding NCCL's nccl.h and rebuild")
+  endif()
 endif()
 
 # Data parallelism uses c10d's C++ API, which moves between LibTorch versions: compile
@@ -64,14 +78,18 @@ if(SERE_C10D_DEFINES AND NOT DEFINED SERE_DATA_PARALLEL)
   message(STATUS "sere-torch: checking that native/distributed compiles against this LibTorch")
   try_compile(_data_parallel "${CMAKE_BINARY_DIR}/sere-data-parallel-probe"
     SOURCES "${SERE_ROOT}/native/distributed/communicator.cc" "${SERE_ROOT}/native/distributed/gradient_averager.cc"
-    CMAKE_FLAGS "-DINCLUDE_DIRECTORIES=${TORCH_INCLUDE_DIRS};${SERE_ROOT}/native;${SERE_COMPAT_INCLUDE}"
+    CMAKE_FLAGS "-DINCLUDE_DIRECTORIES=${TORCH_INCLUDE_DIRS};${SERE_ROOT}/native;${SERE_COMPAT_INCLUDE};${SERE_CUDA_INCLUDE}"
     COMPILE_DEFINITIONS ${_probe_flags} ${_probe_defines}
     CXX_STANDARD 17
     OUTPUT_VARIABLE _probe_log)
   set(SERE_DATA_PARALLEL ${_data_parallel} CACHE BOOL "native/distributed compiles against this LibTorch")
   if(NOT _data_parallel)
-    string(SUBSTRING "${_probe_log}" 0 3000 _probe_head)
-    message(WARNING "sere-torch: data parallelism is left out: native/distributed does not compile against this LibTorch:\n${_probe_head}")
+    # The compiler's errors first (the log opens with the commands and their warnings).
+    string(REGEX MATCHALL "[^\n]*error[^\n]*" _probe_errors "${_probe_log}")
+    list(JOIN _probe_errors "\n" _probe_errors)
+    string(SUBSTRING "${_probe_errors}" 0 3000 _probe_errors)
+    string(SUBSTRING "${_probe_log}" 0 2000 _probe_head)
+    message(WARNING "sere-torch: data parallelism is left out: native/distributed does not compile against this LibTorch:\n${_probe_errors}\n${_probe_head}")
   endif()
 endif()
 if(SERE_DATA_PARALLEL)

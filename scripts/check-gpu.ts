@@ -308,8 +308,8 @@ async function deviceTests(plan: Plan, timeoutMs: number): Promise<object> {
   if (summary.failed.length > 0) throw new PartialFailure(`${summary.failed.length} test(s) failed on ${plan.device}`, summary);
   if (summary.passed === 0) throw new PartialFailure(`no test ran on ${plan.device}`, summary);
   // With a GPU, every device variant runs: a skipped one is a requirement the machine lacks.
-  // (Tests named "[N GPUs]" need N devices: on a machine with fewer they are listed, not failed.)
-  const needsMoreGpus = (name: string) => Number(/\[(\d+) GPUs\]/.exec(name)?.[1] ?? 0) > cudaDeviceCount;
+  // (Tests named "[N GPU(s)]" need N devices: on a machine with fewer they are listed, not failed.)
+  const needsMoreGpus = (name: string) => Number(/\[(\d+) GPU\(s\)\]/.exec(name)?.[1] ?? 0) > cudaDeviceCount;
   const missingGpus = summary.skipped.filter(needsMoreGpus);
   const skipped = summary.skipped.filter((name) => !needsMoreGpus(name));
   if (plan.device === "cuda" && skipped.length > 0) throw new PartialFailure(`${skipped.length} test(s) skipped with a GPU at hand`, summary);

@@ -90,7 +90,7 @@ describe.runIf(hasDataParallelism())("data parallelism (Gloo, 2 ranks on loopbac
 // NCCL needs a GPU per rank: world size 1 on any CUDA machine, 2 where there are two GPUs.
 describe.each([1, 2])("data parallelism over NCCL, %i rank(s)", (worldSize) => {
   it.runIf(hasDataParallelism() && hasCudaDevices(worldSize))(
-    `on cuda [${worldSize} GPUs]: ${worldSize} rank(s) with batch B / ${worldSize} equal one CUDA process with batch B after 3 steps: losses, weights, centres`,
+    `on cuda [${worldSize} GPU(s)]: ${worldSize} rank(s) with batch B / ${worldSize} equal one CUDA process with batch B after 3 steps: losses, weights, centres`,
     async () => {
       const steps = 3;
       const images = 4;

@@ -29,6 +29,15 @@ export async function loadFixtureModel(device: TestDevice): Promise<Model> {
   return model;
 }
 
+/**
+ * max |a - b| over the scale of `b` (its largest |value|, at least 1). On CUDA, cuDNN's TF32
+ * convolutions round to about 5e-4 of a value's magnitude, so bounds there are relative.
+ */
+export function maxScaledDiff(a: Tensor, b: Tensor): number {
+  const scale = Math.max(1, ...Array.from(b.toArray() as ArrayLike<number>, (v) => Math.abs(Number(v))));
+  return maxAbsDiff(a, b) / scale;
+}
+
 export function maxAbsDiff(a: Tensor, b: Tensor): number {
   // Integer tensors (BatchNorm's num_batches_tracked) come as BigInt64Array: compared as numbers.
   const x = Array.from(a.toArray() as ArrayLike<number | bigint>, Number);
