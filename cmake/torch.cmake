@@ -1,7 +1,8 @@
 # Finds LibTorch for the addon (and for scripts/torch-probe, which serves binding.gyp).
 # Sets: TORCH_LIBRARIES, TORCH_INCLUDE_DIRS, TORCH_CXX_FLAGS (from TorchConfig),
 #       SERE_TORCH_CUDA (ON when the LibTorch found has CUDA), SERE_TORCH_LIB_DIR,
-#       SERE_C10D_DEFINES (the c10d backends to compile: USE_C10D_GLOO, USE_C10D_NCCL),
+#       SERE_C10D_DEFINES (the c10d backends to compile: SERE_C10D_GLOO, SERE_C10D_NCCL, with the
+#       USE_C10D_* macros their headers need),
 #       SERE_COMPAT_INCLUDE (stand-ins for headers the LibTorch package lacks, or empty),
 #       SERE_CUDA_INCLUDE (CUDA's and NCCL's headers for c10d's NCCL backend, or empty),
 #       SERE_DATA_PARALLEL (native/distributed compiles against this LibTorch).
@@ -40,7 +41,7 @@ set(SERE_C10D_DEFINES "")
 find_path(SERE_C10D_INCLUDE torch/csrc/distributed/c10d/ProcessGroupGloo.hpp HINTS ${TORCH_INCLUDE_DIRS} NO_CACHE)
 find_path(SERE_GLOO_INCLUDE gloo/algorithm.h HINTS ${TORCH_INCLUDE_DIRS} NO_CACHE)
 if(SERE_C10D_INCLUDE AND SERE_GLOO_INCLUDE)
-  list(APPEND SERE_C10D_DEFINES USE_C10D_GLOO)
+  list(APPEND SERE_C10D_DEFINES USE_C10D_GLOO SERE_C10D_GLOO=1)
 endif()
 # c10d/reducer.hpp includes distributed/autograd/context/context.h, which Debian's package
 # lacks; native/compat has a declaration-only stand-in for that case.
@@ -57,7 +58,7 @@ if(SERE_TORCH_CUDA AND SERE_C10D_INCLUDE AND EXISTS "${SERE_C10D_INCLUDE}/torch/
     HINTS ${NCCL_INCLUDE_DIR} $ENV{NCCL_INCLUDE_DIR} ${TORCH_INCLUDE_DIRS} ${CUDAToolkit_INCLUDE_DIRS} ${CUDA_INCLUDE_DIRS} ${_pip_nvidia_includes}
     NO_CACHE)
   if(SERE_NCCL_INCLUDE)
-    list(APPEND SERE_C10D_DEFINES USE_C10D_NCCL)
+    list(APPEND SERE_C10D_DEFINES USE_C10D_NCCL SERE_C10D_NCCL=1)
     set(SERE_CUDA_INCLUDE ${CUDAToolkit_INCLUDE_DIRS} ${CUDA_INCLUDE_DIRS} ${SERE_NCCL_INCLUDE})
     list(REMOVE_DUPLICATES SERE_CUDA_INCLUDE)
   else()
@@ -74,6 +75,17 @@ if(SERE_C10D_DEFINES AND NOT DEFINED SERE_DATA_PARALLEL)
     list(APPEND _probe_defines -D${_define})
   endforeach()
   separate_arguments(_probe_flags UNIX_COMMAND "${TORCH_CXX_FLAGS}")
+  # and the definitions LibTorch's targets give their users, as the addon's build gets them
+  foreach(_target torch torch_cpu torch_cuda c10 c10_cuda)
+    if(TARGET ${_target})
+      get_target_property(_target_defines ${_target} INTERFACE_COMPILE_DEFINITIONS)
+      foreach(_define ${_target_defines})
+        if(_define AND NOT _define MATCHES "\\$<")
+          list(APPEND _probe_flags -D${_define})
+        endif()
+      endforeach()
+    endif()
+  endforeach()
   set(CMAKE_TRY_COMPILE_TARGET_TYPE STATIC_LIBRARY)
   message(STATUS "sere-torch: checking that native/distributed compiles against this LibTorch")
   try_compile(_data_parallel "${CMAKE_BINARY_DIR}/sere-data-parallel-probe"

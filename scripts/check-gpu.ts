@@ -10,6 +10,8 @@
 // SERE_CHECK_GPU_DEVICE=cpu runs the same stages on the CPU with tiny sizes (the test of this
 // script does), with the addon already built (LibTorch discovery only, no compile).
 // SERE_CHECK_GPU_TESTS: space-separated test files for the tests stage (default: deviceTestFiles()).
+// SERE_CHECK_GPU_STAGES: comma-separated stages to run (build, info, tests, step, train; default all),
+// e.g. "build,info,tests" to rerun the checks without the timings.
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
@@ -154,6 +156,8 @@ class Check {
 
   /** Runs one stage within min(its limit, what the whole check has left); records it either way. */
   async stage(name: string, limitSeconds: number, body: (timeoutMs: number) => Promise<unknown>): Promise<void> {
+    const wanted = process.env.SERE_CHECK_GPU_STAGES?.split(",").map((s) => s.trim());
+    if (wanted && !wanted.includes(name.split(" ")[0]!)) return;
     const timeoutMs = Math.min(limitSeconds * 1000, this.remainingMs());
     const record: StageRecord = { name, ok: false, seconds: 0, limitSeconds: Math.round(timeoutMs / 1000) };
     process.stderr.write(`check-gpu: ${name} (limit ${record.limitSeconds} s)\n`);

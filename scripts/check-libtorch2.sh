@@ -62,7 +62,7 @@ if [ "$cuda" = 1 ]; then
     c++ -fsyntax-only -std=gnu++17 -Wall -Wno-unused-parameter -D_GLIBCXX_USE_CXX11_ABI=1 \
       -DNAPI_CPP_EXCEPTIONS -DNAPI_VERSION=8 -DNODE_ADDON_API_DISABLE_DEPRECATED \
       -DSERE_BUILD_SYSTEM=\"cmake-js\" -DSERE_TORCH_DIR=\"\" -DSERE_WITH_CUDA=1 -DSERE_DATA_PARALLEL=1 \
-      -DUSE_CUDA -DUSE_DISTRIBUTED -DUSE_C10D_GLOO -DUSE_C10D_NCCL \
+      -DUSE_CUDA -DUSE_DISTRIBUTED -DUSE_C10D_GLOO -DUSE_C10D_NCCL -DSERE_C10D_GLOO=1 -DSERE_C10D_NCCL=1 \
       -Inode_modules/node-api-headers/include -Inode_modules/node-addon-api -Inative \
       -isystem /usr/include/torch/csrc/api/include -isystem /opt/cuda-headers/usr/include {}'
   echo "check-libtorch2: every native source compiles as a CUDA build (LibTorch 2.6, CUDA 12.4 headers)"

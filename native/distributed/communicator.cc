@@ -6,12 +6,14 @@
 #include <torch/csrc/distributed/c10d/Store.hpp>
 
 #if SERE_DATA_PARALLEL
+// SERE_C10D_GLOO / SERE_C10D_NCCL: the backends whose headers cmake/torch.cmake found. (A CUDA
+// PyTorch defines USE_C10D_GLOO for its users without shipping Gloo's headers.)
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
-#ifdef USE_C10D_GLOO
+#if SERE_C10D_GLOO
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #endif
-#ifdef USE_C10D_NCCL
+#if SERE_C10D_NCCL
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 #endif
@@ -60,7 +62,7 @@ c10::intrusive_ptr<c10d::ProcessGroup> NewGroup(const c10::intrusive_ptr<c10d::S
   auto prefixed = c10::make_intrusive<c10d::PrefixStore>(name, store);
   const int rank = static_cast<int>(o.rank), size = static_cast<int>(o.world_size);
   if (o.device.is_cuda()) {
-#ifdef USE_C10D_NCCL
+#if SERE_C10D_NCCL
     auto options = c10d::ProcessGroupNCCL::Options::create();
     options->timeout = o.timeout;
     return AsProcessGroup(prefixed, rank, size, o,
@@ -71,7 +73,7 @@ c10::intrusive_ptr<c10d::ProcessGroup> NewGroup(const c10::intrusive_ptr<c10d::S
                 "Rebuild sere-torch against a CUDA build of PyTorch's LibTorch, or train on the CPU (Gloo).");
 #endif
   }
-#ifdef USE_C10D_GLOO
+#if SERE_C10D_GLOO
   auto options = c10d::ProcessGroupGloo::Options::create(o.timeout);
   // GLOO_SOCKET_IFNAME picks the network interface as in PyTorch; otherwise the one that
   // reaches MASTER_ADDR's host name resolution of this machine (loopback for a local run).
