@@ -1,7 +1,8 @@
 // Checks a GPU machine in one command (scripts/check-gpu.sh OUT.json; npm run check:gpu -- OUT.json):
 // builds the addon against the CUDA PyTorch's LibTorch, reports info(), runs the tests' CUDA
 // variants, times the ViT-S/16 step beside an eager PyTorch step of the same math on the same
-// GPU, and trains 50 steps of vit-small-imagenet on generated images. One JSON out, rewritten
+// GPU, measures the training loader alone at the step's batch, and trains 50 steps of
+// vit-small-imagenet on generated images. One JSON out, rewritten
 // after every stage, so that a run cut short still says how far it got.
 //
 // Every stage runs under a limit, and all of them within TOTAL_SECONDS; a stage that fails
@@ -10,7 +11,7 @@
 // SERE_CHECK_GPU_DEVICE=cpu runs the same stages on the CPU with tiny sizes (the test of this
 // script does), with the addon already built (LibTorch discovery only, no compile).
 // SERE_CHECK_GPU_TESTS: space-separated test files for the tests stage (default: deviceTestFiles()).
-// SERE_CHECK_GPU_STAGES: comma-separated stages to run (build, info, tests, step, train; default all),
+// SERE_CHECK_GPU_STAGES: comma-separated stages to run (build, info, tests, step, data, train; default all),
 // e.g. "build,info,tests" to rerun the checks without the timings.
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -46,6 +47,8 @@ interface Plan {
   compile: boolean;
   stepCases: Array<{ name: string; overrides: TrainConfigInput }>;
   stepRun: { warmup: number; steps: number };
+  /** The training loader alone: `images` images in batches of `batch` from `photos` generated 500 x 375 JPEGs. */
+  data: { batch: number; images: number; photos: number };
   train: { flags: string[]; steps: number; images: number; side: number };
 }
 
@@ -65,6 +68,7 @@ function planFor(device: Device): Plan {
       compile: true,
       stepCases: cases,
       stepRun: { warmup: 3, steps: 10 },
+      data: { batch: 128, images: 1024, photos: 256 },
       // 50 steps of the preset as it is (batch 128, float16): one epoch of 50 x 128 images.
       train: { flags: ["--device", "cuda"], steps: 50, images: 50 * 128, side: 160 },
     };
@@ -78,6 +82,7 @@ function planFor(device: Device): Plan {
     compile: false,
     stepCases: [{ name: "tiny b2 bfloat16", overrides: { ...TINY, batchSizePerGpu: 2, precision: "bfloat16", device: "cpu" } }],
     stepRun: { warmup: 1, steps: 2 },
+    data: { batch: 4, images: 8, photos: 8 },
     train: { flags, steps: 6, images: 6 * 4, side: 40 },
   };
 }
@@ -361,6 +366,29 @@ type Settled<T> = { ok: true; value: T } | { ok: false; error: string };
 const ok = <T>(value: T): Settled<T> => ({ ok: true, value });
 const failed = (err: Error): Settled<never> => ({ ok: false, error: err.message });
 
+/**
+ * The training loader's throughput on the device, as bench/data.ts measures it: ImageNet-sized
+ * JPEGs decoded, their views planned and rendered (2 x 224 + 10 x 96) at the step's batch.
+ */
+async function dataThroughput(plan: Plan, timeoutMs: number): Promise<object> {
+  const { batch, images, photos } = plan.data;
+  const code = [
+    "import { rmSync } from 'node:fs';",
+    "import { dirname } from 'node:path';",
+    "import { loaderThroughput, photoFolder } from './bench/data.ts';",
+    "import { setThreads } from './src/index.ts';",
+    `setThreads(${availableParallelism()});`,
+    `const { folder } = await photoFolder(${photos});`,
+    "try {",
+    `  console.log(JSON.stringify(await loaderThroughput(folder, ${batch}, ${images}, "${plan.device}")));`,
+    "} finally {",
+    "  rmSync(dirname(folder), { recursive: true, force: true });",
+    "}",
+  ].join("\n");
+  const { stdout } = await runCommand(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], timeoutMs);
+  return { photos, ...(JSON.parse(stdout.trim().split("\n").pop()!) as object) };
+}
+
 /** An image folder of `count` JPEGs in 4 classes: smooth colour fields with a class-dependent stripe. */
 async function generateImages(dir: string, count: number, side: number): Promise<void> {
   const classes = 4;
@@ -457,6 +485,7 @@ export async function checkGpu(outPath: string, device: Device): Promise<boolean
   await check.stage("info", 60, (t) => reportInfo(plan, t));
   await check.stage("tests", 150, (t) => deviceTests(plan, t));
   for (const c of plan.stepCases) await check.stage(`step ${c.name}`, 80, (t) => stepCase(plan, c.overrides, t));
+  await check.stage(`data b${plan.data.batch}`, 60, (t) => dataThroughput(plan, t));
   await check.stage(`train ${plan.train.steps} steps`, 150, (t) => train(plan, t));
   check.write();
   return check.stages.every((s) => s.ok);

@@ -229,8 +229,9 @@ namespace {
 [[noreturn]] void Unavailable() {
   TORCH_CHECK(false, "data-parallel training is not available in this build of sere-torch: its LibTorch (",
               TORCH_VERSION,
-              ") has no c10d backend that sere-torch compiles with (Gloo on Debian's 1.13 is the one "
-              "verified). Train with one process, or rebuild against LibTorch 1.13 with libgloo-dev.");
+              ") has no c10d backend that sere-torch compiles with (verified: Gloo on Debian's 1.13 with "
+              "libgloo-dev and on 2.6; NCCL on a CUDA PyTorch 2.11, whose NCCL headers must be found: "
+              "NCCL_INCLUDE_DIR). Train with one process, or rebuild against such a LibTorch.");
 }
 }  // namespace
 

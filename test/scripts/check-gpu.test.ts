@@ -38,7 +38,7 @@ describe("scripts/check-gpu.sh, rehearsed on the CPU", () => {
     const report = JSON.parse(readFileSync(out, "utf8")) as { device: string; rehearsal: boolean; ok: boolean; seconds: number; stages: Stage[] };
     expect(report).toMatchObject({ device: "cpu", rehearsal: true, ok: false });
     const stages = new Map(report.stages.map((s) => [s.name, s]));
-    expect([...stages.keys()]).toEqual(["build", "info", "tests", "step tiny b2 bfloat16", "train 6 steps"]);
+    expect([...stages.keys()]).toEqual(["build", "info", "tests", "step tiny b2 bfloat16", "data b4", "train 6 steps"]);
     for (const s of report.stages) expect(s.seconds).toBeLessThanOrEqual(s.limitSeconds + 1);
 
     expect(stages.get("build")).toMatchObject({ ok: true, result: { compiled: false } });
@@ -61,7 +61,12 @@ describe("scripts/check-gpu.sh, rehearsed on the CPU", () => {
     });
     expect((step.result!.native as { imagesPerSecond: number }).imagesPerSecond).toBeGreaterThan(0);
 
-    // ...and the stage after it still ran.
+    // The loader alone, at the step's batch.
+    const data = stages.get("data b4")!;
+    expect(data, data.error).toMatchObject({ ok: true, result: { photos: 8, batch: 4, device: "cpu" } });
+    expect((data.result as { imagesPerSecond: number }).imagesPerSecond).toBeGreaterThan(0);
+
+    // ...and the stages after it still ran.
     const train = stages.get("train 6 steps")!;
     expect(train, train.error).toMatchObject({ ok: true, result: { steps: 6, lossFalls: true } });
     expect(train.result!.losses).toHaveLength(6);
