@@ -1,5 +1,5 @@
 // Data-parallel runs through the sere-train command: the launcher, Ctrl-C, and a rank that
-// dies or hangs.
+// dies or hangs; on a GPU, the launcher over NCCL.
 import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -10,6 +10,8 @@ import type { TrainConfig } from "../../src/config/train.js";
 import { disposeCheckpoint, readTrainingCheckpoint } from "../../src/train/checkpoint.js";
 import { learningRateAt } from "../../src/train/schedules.js";
 import { QUICK_FLAGS } from "../cli/quick-flags.js";
+import { tempDir, writeIdx } from "../data/helpers.js";
+import { hasCudaDevices } from "../devices.js";
 import { hasDataParallelism, hasFashionMnist } from "../requirements.js";
 import { freePort, startRanks } from "./helpers.js";
 
@@ -201,4 +203,38 @@ describe.runIf(hasFashionMnist() && hasDataParallelism())("data-parallel sere-tr
       expect(seconds).toBeLessThan(timeout + 20);
     }, 120_000);
   }
+});
+
+// The whole trainer (loader, step, c10d's Reducer, checkpoint) on one GPU, its rank joined over NCCL.
+describe("the launcher over NCCL", () => {
+  it.runIf(hasDataParallelism() && hasCudaDevices(1))(
+    "on cuda [1 GPU(s)]: --nproc-per-node 1 --device cuda trains a short job over NCCL and writes one checkpoint",
+    async () => {
+      const data = tempDir("nccl-data"); // a small Fashion-MNIST-shaped set: the GPU machine may lack the real one
+      writeIdx(data, "train", 64);
+      writeIdx(data, "t10k", 16);
+      const dir = mkdtempSync(join(tmpdir(), "sere-launch-nccl-"));
+      const flags = ["--device", "cuda", "--data-path", data, "--max-steps", "3", "--output-dir", dir];
+      const run = launcher(["--nproc-per-node", "1", "--master-port", String(await freePort()), ...quick, ...flags]);
+      const { code, stderr } = await run.exited;
+      expect(code, stderr).toBe(0);
+      expect(stderr).toContain("stopped (maxSteps) after 3 steps");
+      const log = readFileSync(join(dir, "log.jsonl"), "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as { total: number; cudaPeakMiB?: number });
+      expect(log).toHaveLength(3);
+      for (const l of log) {
+        expect(Number.isFinite(l.total)).toBe(true);
+        expect(l.cudaPeakMiB).toBeGreaterThan(0);
+      }
+      // a checkpoint of a run of ranks: its world and every rank's loader position
+      const checkpoint = await readTrainingCheckpoint(join(dir, "checkpoint.pth"));
+      expect(checkpoint.state.iteration).toBe(3);
+      expect(Number(checkpoint.extra.get("worldSize"))).toBe(1);
+      expect(JSON.parse(String(checkpoint.extra.get("loaderRanks")))).toHaveLength(1);
+      disposeCheckpoint(checkpoint);
+    },
+    240_000,
+  );
 });
