@@ -8,7 +8,7 @@ import { native } from "../../src/native/load.js";
 import { info } from "../../src/runtime.js";
 import { type StepEvent, Trainer } from "../../src/train/trainer.js";
 import { tempDir, writeIdx } from "../data/helpers.js";
-import { requireOrSkip } from "../requirements.js";
+import { onDevice } from "../devices.js";
 import { MICRO_RUN } from "./helpers.js";
 
 const tiny = {
@@ -53,7 +53,7 @@ describe("step timings and memory in log.jsonl", () => {
     if (!info().build.cuda) expect(() => native().cudaPeakMemory("cuda")).toThrow(/no CUDA support/);
   });
 
-  describe.runIf(requireOrSkip(info().cuda.available, "a CUDA device"))("on CUDA", () => {
+  describe.runIf(onDevice("cuda"))("on cuda", () => {
     it("logs the caching allocator's peak, which never falls", async () => {
       const steps = await train("cuda");
       const peaks = steps.map((s) => s.cudaPeakMiB!);
