@@ -35,6 +35,13 @@ function alive(pid: number): boolean {
   }
 }
 
+/** The run's log.jsonl, one object per line. */
+const readLog = <T>(dir: string) =>
+  readFileSync(join(dir, "log.jsonl"), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as T);
+
 function launcher(args: string[]) {
   const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args], {
     stdio: ["ignore", "ignore", "pipe"],
@@ -54,10 +61,7 @@ describe.runIf(hasFashionMnist() && hasDataParallelism())("data-parallel sere-tr
     expect(code, stderr).toBe(0);
     expect(stderr).toContain("stopped (maxSteps) after 3 steps");
     // rank 0 alone wrote the log: one line per step
-    const log = readFileSync(join(dir, "log.jsonl"), "utf8")
-      .trim()
-      .split("\n")
-      .map((l) => JSON.parse(l) as { iteration: number; lr: number; iterationsPerEpoch: number });
+    const log = readLog<{ iteration: number; lr: number; iterationsPerEpoch: number }>(dir);
     expect(log).toHaveLength(3);
     // the learning rate scales with the batch of both ranks (2 x 4 images), over each rank's epoch
     const c = JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as TrainConfig;
@@ -95,10 +99,7 @@ describe.runIf(hasFashionMnist() && hasDataParallelism())("data-parallel sere-tr
     const resumed = await resumeOnTwoRanks("--max-steps", "5");
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stderr).toContain("stopped (maxSteps) after 5 steps");
-    const lines = readFileSync(join(dir, "log.jsonl"), "utf8")
-      .trim()
-      .split("\n")
-      .map((l) => JSON.parse(l) as { iteration: number });
+    const lines = readLog<{ iteration: number }>(dir);
     expect(lines.map((l) => l.iteration)).toEqual([1, 2, 3, 4, 5]);
 
     // A time limit stops both ranks after the same step (here the first: 60 microseconds), exit code 0.
@@ -219,10 +220,7 @@ describe("the launcher over NCCL", () => {
       const { code, stderr } = await run.exited;
       expect(code, stderr).toBe(0);
       expect(stderr).toContain("stopped (maxSteps) after 3 steps");
-      const log = readFileSync(join(dir, "log.jsonl"), "utf8")
-        .trim()
-        .split("\n")
-        .map((l) => JSON.parse(l) as { total: number; cudaPeakMiB?: number });
+      const log = readLog<{ total: number; cudaPeakMiB?: number }>(dir);
       expect(log).toHaveLength(3);
       for (const l of log) {
         expect(Number.isFinite(l.total)).toBe(true);
