@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 
 import { native } from "../../src/native/load.js";
-import type { NativeTensor } from "../../src/native/surface.js";
+import type { NativeStepOptions, NativeTensor } from "../../src/native/surface.js";
 import { hasCudaDevices } from "../devices.js";
 import { hasDataParallelism } from "../requirements.js";
 import { batchNormCase, startRanks, tinyBatch, tinySchedule, tinyStepOptions, withConvStem } from "./helpers.js";
@@ -21,6 +21,44 @@ async function outputsOf(script: string, worldSize: number, args: string[] = [])
   const results = await Promise.all(runs.map((r) => r.exited));
   for (const r of results) expect(r.code, r.stderr).toBe(0);
   return results.map((r) => JSON.parse(r.stdout) as Record<string, unknown>);
+}
+
+/**
+ * `steps` steps of one process on the whole batches against the ranks' outputs: the ranks agree
+ * exactly (same averaged gradients, same statistics) and equal the process within `tolerance`
+ * (losses and weights: `weights`; centres: `centres`), and the weights moved by far more than
+ * that. Returns the names of the student's and the teacher's state entries.
+ */
+async function expectRanksMatchOneProcess(
+  ranks: StepOut[],
+  options: NativeStepOptions,
+  images: number,
+  steps: number,
+  tolerance: { weights: number; centres: number },
+): Promise<Record<"student" | "teacher", string[]>> {
+  const step = new (native().SereStep)(options);
+  const losses: number[] = [];
+  for (let i = 0; i < steps; i++) losses.push((await step.run(tinyBatch(images, i), tinySchedule)).total);
+  expect(maxDiff(ranks[0]!.losses, losses)).toBeLessThan(tolerance.weights);
+  for (const r of ranks) expect(r.losses).toEqual(ranks[0]!.losses);
+  const names = { student: [] as string[], teacher: [] as string[] };
+  for (const which of ["student", "teacher"] as const) {
+    const single = await step.state(which);
+    const initial = await new (native().SereStep)(options).state(which);
+    for (const [name, tensor] of single) {
+      names[which].push(name);
+      for (const r of ranks) expect(r[which][name], `${which} ${name}`).toEqual(ranks[0]![which][name]);
+      expect(maxDiff(ranks[0]![which][name]!, numbers(tensor)), `${which} ${name}`).toBeLessThan(tolerance.weights);
+    }
+    // the comparison is not vacuous: the weights moved by far more than the tolerance
+    const moved = single.map(([, t], i) => maxDiff(numbers(t), numbers(initial[i]![1]!)));
+    expect(Math.max(...moved)).toBeGreaterThan(2e-3);
+  }
+  const { centre, patchCentre } = await step.centres();
+  expect(maxDiff(ranks[0]!.centre, numbers(centre))).toBeLessThan(tolerance.centres);
+  expect(maxDiff(ranks[0]!.patchCentre, numbers(patchCentre))).toBeLessThan(tolerance.centres);
+  step.dispose();
+  return names;
 }
 
 describe.runIf(hasDataParallelism())("data parallelism (Gloo, 2 ranks on loopback)", () => {
@@ -56,32 +94,11 @@ describe.runIf(hasDataParallelism())("data parallelism (Gloo, 2 ranks on loopbac
       const args = [String(images), String(steps), ...(variant ? ["convStem"] : [])];
       const ranks = (await outputsOf("test/distributed/workers/step.ts", 2, args)) as unknown as StepOut[];
 
-      const step = new (native().SereStep)(options);
-      const losses: number[] = [];
-      for (let i = 0; i < steps; i++) losses.push((await step.run(tinyBatch(images, i), tinySchedule)).total);
-      expect(maxDiff(ranks[0]!.losses, losses)).toBeLessThan(1e-4);
-      expect(ranks[1]!.losses).toEqual(ranks[0]!.losses);
-
-      for (const which of ["student", "teacher"] as const) {
-        const single = await step.state(which);
-        const initial = await new (native().SereStep)(options).state(which);
-        for (const [name, tensor] of single) {
-          const expected = numbers(tensor);
-          // the ranks agree exactly (same averaged gradients, same statistics) ...
-          expect(ranks[1]![which][name], `${which} ${name}`).toEqual(ranks[0]![which][name]);
-          // ... and equal the single process within fp32 rounding
-          expect(maxDiff(ranks[0]![which][name]!, expected), `${which} ${name}`).toBeLessThan(1e-4);
-        }
-        // the comparison is not vacuous: the weights moved by far more than the tolerance
-        const moved = single.map(([, t], i) => maxDiff(numbers(t), numbers(initial[i]![1]!)));
-        expect(Math.max(...moved)).toBeGreaterThan(2e-3);
-        expect(single.some(([name]) => name.endsWith("running_var"))).toBe(true);
-        if (variant) expect(single.some(([name]) => name === "backbone.patch_embed.norms.0.running_var")).toBe(true);
+      const stateNames = await expectRanksMatchOneProcess(ranks, options, images, steps, { weights: 1e-4, centres: 1e-5 });
+      for (const names of [stateNames.student, stateNames.teacher]) {
+        expect(names.some((name) => name.endsWith("running_var"))).toBe(true);
+        if (variant) expect(names).toContain("backbone.patch_embed.norms.0.running_var");
       }
-      const { centre, patchCentre } = await step.centres();
-      expect(maxDiff(ranks[0]!.centre, numbers(centre))).toBeLessThan(1e-5);
-      expect(maxDiff(ranks[0]!.patchCentre, numbers(patchCentre))).toBeLessThan(1e-5);
-      step.dispose();
     },
     120_000,
   );
@@ -95,29 +112,10 @@ describe.each([1, 2])("data parallelism over NCCL, %i rank(s)", (worldSize) => {
       const steps = 3;
       const images = 4;
       const ranks = (await outputsOf("test/distributed/workers/step.ts", worldSize, [String(images), String(steps), "cuda"])) as unknown as StepOut[];
-      const options = { ...tinyStepOptions(), device: "cuda" };
-      const step = new (native().SereStep)(options);
-      const losses: number[] = [];
-      for (let i = 0; i < steps; i++) losses.push((await step.run(tinyBatch(images, i), tinySchedule)).total);
       // One rank sees the same batch as the process (only the all-reduce differs); two ranks split it,
       // and CUDA's kernels (cuDNN's TF32 convolutions among them) round per batch size: 1e-3 then.
       const tolerance = worldSize === 1 ? 1e-4 : 1e-3;
-      expect(maxDiff(ranks[0]!.losses, losses)).toBeLessThan(tolerance);
-      for (const r of ranks) expect(r.losses).toEqual(ranks[0]!.losses);
-      for (const which of ["student", "teacher"] as const) {
-        const single = await step.state(which);
-        const initial = await new (native().SereStep)(options).state(which);
-        for (const [name, tensor] of single) {
-          for (const r of ranks) expect(r[which][name], `${which} ${name}`).toEqual(ranks[0]![which][name]);
-          expect(maxDiff(ranks[0]![which][name]!, numbers(tensor)), `${which} ${name}`).toBeLessThan(tolerance);
-        }
-        const moved = single.map(([, t], i) => maxDiff(numbers(t), numbers(initial[i]![1]!)));
-        expect(Math.max(...moved)).toBeGreaterThan(2e-3);
-      }
-      const { centre, patchCentre } = await step.centres();
-      expect(maxDiff(ranks[0]!.centre, numbers(centre))).toBeLessThan(tolerance);
-      expect(maxDiff(ranks[0]!.patchCentre, numbers(patchCentre))).toBeLessThan(tolerance);
-      step.dispose();
+      await expectRanksMatchOneProcess(ranks, { ...tinyStepOptions(), device: "cuda" }, images, steps, { weights: tolerance, centres: tolerance });
     },
     120_000,
   );

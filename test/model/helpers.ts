@@ -34,7 +34,7 @@ export async function loadFixtureModel(device: TestDevice): Promise<Model> {
  * convolutions round to about 5e-4 of a value's magnitude, so bounds there are relative.
  */
 export function maxScaledDiff(a: Tensor, b: Tensor): number {
-  const scale = Math.max(1, ...Array.from(b.toArray() as ArrayLike<number>, (v) => Math.abs(Number(v))));
+  const scale = Array.from(b.toArray() as ArrayLike<number>).reduce((largest, v) => Math.max(largest, Math.abs(v)), 1);
   return maxAbsDiff(a, b) / scale;
 }
 
