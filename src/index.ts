@@ -27,5 +27,6 @@ export * from "./objective/index.js";
 export { type Info, info, liveObjects, setThreads } from "./runtime.js";
 export { matmul, type Tensor, type TypedArray, tensor } from "./tensor.js";
 export { exportBackbone } from "./train/export.js";
+export type { RunPlan } from "./train/plan.js";
 export { cosineScheduleAt, learningRateAt, teacherMomentumAt, teacherTemperatureAt, weightDecayAt } from "./train/schedules.js";
 export { type EpochEvent, type FitResult, type StepEvent, Trainer, type TrainerOptions } from "./train/trainer.js";

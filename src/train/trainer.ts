@@ -20,6 +20,7 @@ import { setThreads } from "../runtime.js";
 import { loadBackbone } from "./backbone.js";
 import { disposeCheckpoint, readTrainingCheckpoint } from "./checkpoint.js";
 import { connectRanks, type RankEnvironment, rankDevice, rankEnvironment } from "./distributed.js";
+import { type RunPlan, runPlan } from "./plan.js";
 import { describePretrainedStart, startFromPretrained } from "./pretrained.js";
 import { ProgressReporter } from "./progress.js";
 import { CHECKPOINT, checkRunFolder, cutLog, LOG, prepareRunFolder } from "./run-folder.js";
@@ -79,7 +80,7 @@ interface Ranks {
   communicator: NativeCommunicator;
 }
 
-type Events = { step: [StepEvent]; epoch: [EpochEvent]; evaluation: [KnnAccuracy[]]; warning: [string] };
+type Events = { start: [RunPlan]; step: [StepEvent]; epoch: [EpochEvent]; evaluation: [KnnAccuracy[]]; warning: [string] };
 
 export class Trainer extends EventEmitter<Events> {
   readonly config: TrainConfig;
@@ -97,7 +98,8 @@ export class Trainer extends EventEmitter<Events> {
     const world = rankEnvironment();
     // Ranks on one machine share its cores.
     const ranksHere = world?.localWorldSize ?? 1;
-    setThreads(c.threads > 0 ? c.threads : Math.max(1, Math.floor(availableParallelism() / ranksHere)));
+    const threads = c.threads > 0 ? c.threads : Math.max(1, Math.floor(availableParallelism() / ranksHere));
+    setThreads(threads);
     const device = rankDevice(c.device, world);
     const outputDir = resolve(c.outputDir);
     checkRunFolder(outputDir, { resume: this.options.resume ?? false, overwrite: c.overwrite });
@@ -169,6 +171,10 @@ export class Trainer extends EventEmitter<Events> {
       if (evaluates && ranks && c.knnEvalEvery > 0)
         this.warn("--knn-eval-every is for single-process runs: under data parallelism the k-NN evaluation runs at the end only", "RunWarning");
       const knnEvalEvery = evaluates && !ranks ? c.knnEvalEvery : 0;
+      this.emit(
+        "start",
+        runPlan(c, { images: dataset.size, stepsPerEpoch: perEpoch, worldSize: world?.worldSize ?? 1, device, threads, startStep: iteration }),
+      );
       const result = await this.loop(step, loader, { epoch, iteration, perEpoch, outputDir, device, ranks, tensorboard, knnEvalEvery });
       await communicator?.barrier();
       if (evaluates && result.stoppedBy !== "abort" && result.lastCheckpoint) {

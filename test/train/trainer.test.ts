@@ -8,6 +8,7 @@ import type { TrainConfigInput } from "../../src/config/train.js";
 import { Model } from "../../src/index.js";
 import { readWeightGroups } from "../../src/model/weights.js";
 import { exportBackbone } from "../../src/train/export.js";
+import type { RunPlan } from "../../src/train/plan.js";
 import { type EpochEvent, type StepEvent, Trainer } from "../../src/train/trainer.js";
 import { tempDir, writeIdx } from "../data/helpers.js";
 import { hasFashionMnist } from "../requirements.js";
@@ -21,11 +22,13 @@ const run = async (outputDir: string, maxSteps: number, resume = false, signal?:
   const steps: StepEvent[] = [];
   const epochs: EpochEvent[] = [];
   const warnings: string[] = [];
+  const plans: RunPlan[] = [];
+  trainer.on("start", (p) => plans.push(p));
   trainer.on("step", (e) => steps.push(e));
   trainer.on("epoch", (e) => epochs.push(e));
   trainer.on("warning", (w) => warnings.push(w));
   const result = await trainer.fit();
-  return { result, steps, epochs, warnings };
+  return { result, steps, epochs, warnings, plans };
 };
 const logged = (dir: string) =>
   readFileSync(join(dir, "log.jsonl"), "utf8")
@@ -37,7 +40,10 @@ const logged = (dir: string) =>
 describe.runIf(hasFashionMnist())("Trainer", () => {
   it("trains, logs every step as JSON and writes a checkpoint", async () => {
     const dir = mkdtempSync(join(tmpdir(), "sere-train-"));
-    const { result, steps } = await run(dir, 3);
+    const { result, steps, plans } = await run(dir, 3);
+    // announced once, before the first step: 60,000 images in batches of 4
+    expect(plans).toHaveLength(1);
+    expect(plans[0]).toMatchObject({ images: 60_000, batchSize: 4, worldSize: 1, stepsPerEpoch: 15_000, lastStep: 3, startStep: 0, device: "cpu" });
     expect(result.stoppedBy).toBe("maxSteps");
     expect(result.iterations).toBe(3);
     const lines = readFileSync(join(dir, "log.jsonl"), "utf8")
@@ -84,6 +90,7 @@ describe.runIf(hasFashionMnist())("Trainer", () => {
     writeFileSync(join(dir, "checkpoint.pth.partial"), "torn");
     const resumed = await run(dir, 4, true);
     expect(resumed.steps.map((s) => s.iteration)).toEqual([3, 4]);
+    expect(resumed.plans.map((p) => [p.startStep, p.lastStep])).toEqual([[2, 4]]);
     expect(resumed.steps.map((s) => s.total)).toEqual(whole.steps.slice(2).map((s) => s.total));
     expect(logged(dir).map((l) => l.iteration)).toEqual([1, 2, 3, 4]);
     expect(

@@ -1,0 +1,79 @@
+// What a run is about to do, said once before its first step, and how far it got, said after
+// its last: a run's speed (and so, under a time limit, its result) depends on the machine, and
+// a user should see which case they are in without reading config.json.
+import type { TrainConfig } from "../config/train.js";
+import { hasNativeBfloat16 } from "../native/cpu.js";
+import { stepPrecision } from "./step-options.js";
+
+/** The run as the trainer starts it (the `start` event). */
+export interface RunPlan {
+  /** Images in the training split, and where they come from. */
+  images: number;
+  dataPath: string;
+  /** Images per step over all ranks, and the ranks. */
+  batchSize: number;
+  worldSize: number;
+  stepsPerEpoch: number;
+  epochs: number;
+  /** The step training ends at without a time limit: the epochs' steps, or --max-steps when sooner. */
+  lastStep: number;
+  /** Steps already done (a resumed run). */
+  startStep: number;
+  /** 0: none. */
+  maxMinutes: number;
+  device: string;
+  threads: number;
+  precision: "float32" | "bfloat16" | "float16";
+  /** Why `precision: auto` took float32 on this CPU; absent otherwise. */
+  precisionNote?: string;
+}
+
+export function runPlan(
+  c: TrainConfig,
+  at: { images: number; stepsPerEpoch: number; worldSize: number; device: string; threads: number; startStep: number },
+  nativeBfloat16: boolean = hasNativeBfloat16(),
+): RunPlan {
+  const planned = c.epochs * at.stepsPerEpoch;
+  const precision = stepPrecision({ precision: c.precision, device: at.device }, nativeBfloat16);
+  const emulated = c.precision === "auto" && precision === "float32";
+  return {
+    images: at.images,
+    dataPath: c.dataPath,
+    batchSize: c.batchSizePerGpu * at.worldSize,
+    worldSize: at.worldSize,
+    stepsPerEpoch: at.stepsPerEpoch,
+    epochs: c.epochs,
+    lastStep: c.maxSteps > 0 ? Math.min(c.maxSteps, planned) : planned,
+    startStep: at.startStep,
+    maxMinutes: c.maxMinutes,
+    device: at.device,
+    threads: at.threads,
+    precision,
+    ...(emulated
+      ? { precisionNote: "this CPU has no native bfloat16 (AVX-512 BF16 or AMX): the step runs in float32, slower than bfloat16 on CPUs that have it" }
+      : {}),
+  };
+}
+
+const count = (n: number) => n.toLocaleString("en-US");
+/** Passes over the data to one decimal, or to two significant digits below a tenth. */
+const passes = (steps: number, perEpoch: number) => {
+  const n = steps / perEpoch;
+  return n > 0 && n < 0.1 ? String(Number(n.toPrecision(2))) : n.toFixed(1);
+};
+
+/** The line printed before the first step. */
+export function describePlan(p: RunPlan): string {
+  const ranks = p.worldSize > 1 ? ` over ${p.worldSize} ranks` : "";
+  const from = p.startStep > 0 ? `from step ${count(p.startStep)} ` : "";
+  const end = `${from}to step ${count(p.lastStep)} (${passes(p.lastStep, p.stepsPerEpoch)} passes)`;
+  const limit = p.maxMinutes > 0 ? ` or for ${p.maxMinutes} minutes, whichever ends first` : "";
+  const where = `${p.device}${p.device === "cpu" ? `, ${p.threads} thread${p.threads === 1 ? "" : "s"}` : ""}, ${p.precision}`;
+  const note = p.precisionNote ? `\n  ${p.precisionNote}` : "";
+  return `training on ${count(p.images)} images of ${p.dataPath} in batches of ${p.batchSize}${ranks}: ${end}${limit}; ${where}${note}`;
+}
+
+/** How far a run that stopped early got, in passes over the data: "2.0 of 12 passes". */
+export function describeProgress(iterations: number, p: Pick<RunPlan, "stepsPerEpoch" | "epochs">): string {
+  return `${passes(iterations, p.stepsPerEpoch)} of ${p.epochs} passes`;
+}
