@@ -50,7 +50,9 @@ export function runPlan(
     threads: at.threads,
     precision,
     ...(emulated
-      ? { precisionNote: "this CPU has no native bfloat16 (AVX-512 BF16 or AMX): the step runs in float32, slower than bfloat16 on CPUs that have it" }
+      ? {
+          precisionNote: "this CPU has no native bfloat16 (AVX-512 BF16 or AMX): the step runs in float32, slower than bfloat16 on CPUs that have it",
+        }
       : {}),
   };
 }
