@@ -2,7 +2,6 @@
 // its last: a run's speed (and so, under a time limit, its result) depends on the machine, and
 // a user should see which case they are in without reading config.json.
 import type { TrainConfig } from "../config/train.js";
-import { hasNativeBfloat16 } from "../native/cpu.js";
 import { stepPrecision } from "./step-options.js";
 
 /** The run as the trainer starts it (the `start` event). */
@@ -31,11 +30,12 @@ export interface RunPlan {
 export function runPlan(
   c: TrainConfig,
   at: { images: number; stepsPerEpoch: number; worldSize: number; device: string; threads: number; startStep: number },
-  nativeBfloat16: boolean = hasNativeBfloat16(),
+  /** Whether the CPU computes bfloat16 natively; default: its flags (stepPrecision's rule). */
+  nativeBfloat16?: boolean,
 ): RunPlan {
   const planned = c.epochs * at.stepsPerEpoch;
   const precision = stepPrecision({ precision: c.precision, device: at.device }, nativeBfloat16);
-  const emulated = c.precision === "auto" && precision === "float32";
+  const autoTookFloat32 = c.precision === "auto" && precision === "float32";
   return {
     images: at.images,
     dataPath: c.dataPath,
@@ -49,7 +49,7 @@ export function runPlan(
     device: at.device,
     threads: at.threads,
     precision,
-    ...(emulated
+    ...(autoTookFloat32
       ? {
           precisionNote: "this CPU has no native bfloat16 (AVX-512 BF16 or AMX): the step runs in float32, slower than bfloat16 on CPUs that have it",
         }
