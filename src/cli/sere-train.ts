@@ -10,7 +10,7 @@ import { DEFAULT_PRESET, PRESETS } from "../config/presets.js";
 import { type ConfigSources, resolveTrainConfig } from "../config/resolve.js";
 import { trainConfigSchema } from "../config/train.js";
 import { rankEnvironment } from "../train/distributed.js";
-import { describePlan, describeProgress, type RunPlan } from "../train/plan.js";
+import { describePace, describePlan, describeProgress, PACE_SECONDS, type RunPlan } from "../train/plan.js";
 import { checkRunFolder } from "../train/run-folder.js";
 import { Trainer } from "../train/trainer.js";
 import { runSere } from "./commands.js";
@@ -95,6 +95,21 @@ async function train(argv: string[]): Promise<void> {
     plan = p;
     if (speaks) process.stderr.write(`${describePlan(p)}\n`);
   });
+  if (speaks) {
+    // The pace from the first step's end on (the first carries the warm-up), said once it is known.
+    let first: { iteration: number; at: number; seconds: number } | undefined;
+    let paceSaid = false;
+    trainer.on("step", (e) => {
+      const now = performance.now();
+      first ??= { iteration: e.iteration, at: now, seconds: e.dataSeconds + e.stepSeconds };
+      const measured = (now - first.at) / 1000;
+      if (paceSaid || !plan || measured < PACE_SECONDS) return;
+      paceSaid = true;
+      const secondsPerStep = measured / (e.iteration - first.iteration);
+      const line = describePace(plan, { iteration: e.iteration, trainingSeconds: first.seconds + measured, secondsPerStep });
+      if (line) process.stderr.write(`\n${line}\n`);
+    });
+  }
   if (speaks)
     trainer.on("epoch", (e) =>
       process.stderr.write(

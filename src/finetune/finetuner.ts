@@ -28,6 +28,7 @@ import { setThreads } from "../runtime.js";
 import { tensor } from "../tensor.js";
 import { asMap, entries, optimizerEntries, stepProgress } from "../train/checkpoint.js";
 import { connectRanks, rankDevice, rankEnvironment } from "../train/distributed.js";
+import { count, describeCompute, describeProgress } from "../train/plan.js";
 import { cosineScheduleAt } from "../train/schedules.js";
 import { testAccuracy } from "./classify.js";
 import { drawErasing } from "./erasing.js";
@@ -93,7 +94,8 @@ export class Finetuner {
     const ranks = world?.worldSize ?? 1;
     const speaks = rank === 0;
     const say = speaks ? (this.hooks.say ?? (() => {})) : () => {};
-    setThreads(c.threads > 0 ? c.threads : Math.max(1, Math.floor(availableParallelism() / (world?.localWorldSize ?? 1))));
+    const threads = c.threads > 0 ? c.threads : Math.max(1, Math.floor(availableParallelism() / (world?.localWorldSize ?? 1)));
+    setThreads(threads);
     const device = rankDevice(c.device, world);
     mkdirSync(c.outputDir, { recursive: true });
     const checkpointPath = join(c.outputDir, FINETUNE_CHECKPOINT);
@@ -130,9 +132,11 @@ export class Finetuner {
       const save = async (path: string, epoch: number, iteration: number, best: FinetuneEvaluation) => {
         if (speaks) await step.save(path, checkpointExtras(c, epoch, iteration, best, shape));
       };
+      const from = start.iteration > 0 ? `from step ${count(start.iteration)} ` : "";
       say(
-        `fine-tuning on ${kept.length} of ${all.length} training images (${numClasses} classes), ${steps} steps per epoch` +
-          `${ranks > 1 ? ` on ${ranks} ranks` : ""}, ${c.epochs} epochs, input ${size} px`,
+        `fine-tuning on ${count(kept.length)} of ${count(all.length)} training images of ${c.dataPath} (${numClasses} classes), input ${size} px, ` +
+          `in batches of ${c.batchSizePerGpu * ranks}${ranks > 1 ? ` over ${ranks} ranks` : ""}: ${c.epochs} epochs of ${count(steps)} steps, ` +
+          `${from}to step ${count(lastStep)}; ${describeCompute({ device, threads, precision: c.precision })}`,
       );
 
       const started = performance.now();
@@ -173,7 +177,9 @@ export class Finetuner {
             stopped = true;
             if (prefetching) await next.then(dispose, () => {});
             await save(checkpointPath, epoch, iteration, best);
-            say(`stopped: wrote ${checkpointPath}; continue with --resume`);
+            say(
+              `stopped after ${count(iteration)} steps (${describeProgress(iteration, { stepsPerEpoch: steps, epochs: c.epochs })}): wrote ${checkpointPath}; continue with --resume`,
+            );
             break;
           }
         }

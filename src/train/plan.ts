@@ -57,7 +57,8 @@ export function runPlan(
   };
 }
 
-const count = (n: number) => n.toLocaleString("en-US");
+/** A count as the run's lines write it: 11,244. */
+export const count = (n: number) => n.toLocaleString("en-US");
 /** Passes over the data to one decimal, or to two significant digits below a tenth. */
 const passes = (steps: number, perEpoch: number) => {
   const n = steps / perEpoch;
@@ -69,13 +70,41 @@ export function describePlan(p: RunPlan): string {
   const ranks = p.worldSize > 1 ? ` over ${p.worldSize} ranks` : "";
   const from = p.startStep > 0 ? `from step ${count(p.startStep)} ` : "";
   const end = `${from}to step ${count(p.lastStep)} (${passes(p.lastStep, p.stepsPerEpoch)} passes)`;
-  const limit = p.maxMinutes > 0 ? ` or for ${p.maxMinutes} minutes, whichever ends first` : "";
-  const where = `${p.device}${p.device === "cpu" ? `, ${p.threads} thread${p.threads === 1 ? "" : "s"}` : ""}, ${p.precision}`;
+  const limit = p.maxMinutes > 0 ? ` or for ${p.maxMinutes} minute${p.maxMinutes === 1 ? "" : "s"}, whichever ends first` : "";
   const note = p.precisionNote ? `\n  ${p.precisionNote}` : "";
-  return `training on ${count(p.images)} images of ${p.dataPath} in batches of ${p.batchSize}${ranks}: ${end}${limit}; ${where}${note}`;
+  return `training on ${count(p.images)} images of ${p.dataPath} in batches of ${p.batchSize}${ranks}: ${end}${limit}; ${describeCompute(p)}${note}`;
+}
+
+/** Where a step runs and at what precision: "cpu, 2 threads, float32" or "cuda:0, bfloat16". */
+export function describeCompute(p: Pick<RunPlan, "device" | "threads" | "precision">): string {
+  return `${p.device}${p.device === "cpu" ? `, ${p.threads} thread${p.threads === 1 ? "" : "s"}` : ""}, ${p.precision}`;
 }
 
 /** How far a run that stopped early got, in passes over the data: "2.0 of 12 passes". */
 export function describeProgress(iterations: number, p: Pick<RunPlan, "stepsPerEpoch" | "epochs">): string {
   return `${passes(iterations, p.stepsPerEpoch)} of ${p.epochs} passes`;
 }
+
+/**
+ * Where the time limit will end the run at the pace measured so far, said once that pace is
+ * known (the CLI waits for PACE_SECONDS of steps), and only when the limit will end the run
+ * before its last step: a slow machine shows itself in the run's first minute, not its last.
+ */
+export function describePace(
+  p: Pick<RunPlan, "maxMinutes" | "lastStep" | "startStep" | "stepsPerEpoch" | "epochs">,
+  at: { iteration: number; trainingSeconds: number; secondsPerStep: number },
+): string | undefined {
+  if (p.maxMinutes <= 0 || !(at.secondsPerStep > 0)) return undefined;
+  const secondsLeft = p.maxMinutes * 60 - at.trainingSeconds;
+  const end = at.iteration + Math.max(0, Math.floor(secondsLeft / at.secondsPerStep));
+  if (end >= p.lastStep) return undefined;
+  const near = Math.max(at.iteration, Number(end.toPrecision(2)));
+  const allMinutes = Math.ceil(((p.lastStep - at.iteration) * at.secondsPerStep + at.trainingSeconds) / 60);
+  return (
+    `at ${at.secondsPerStep.toFixed(2)} s a step the ${p.maxMinutes}-minute limit will end this run near step ${count(near)} ` +
+    `(${passes(near, p.stepsPerEpoch)} of ${p.epochs} passes); reaching step ${count(p.lastStep)} would take about ${allMinutes} minutes (--max-minutes 0)`
+  );
+}
+
+/** Seconds of steps after the first before the pace is said: enough to average out the first steps' warm-up. */
+export const PACE_SECONDS = 20;

@@ -64,7 +64,7 @@ describe.runIf(hasDataParallelism() && hasFashionMnist())("data-parallel sere fi
         { encoding: "utf8", env },
       );
       expect(two.status, two.stderr).toBe(0);
-      expect(two.stderr).toMatch(/steps per epoch on 2 ranks/);
+      expect(two.stderr).toMatch(/in batches of 16 over 2 ranks: \d+ epochs of \d+ steps, to step 3; cpu, \d+ threads?, float32/);
 
       const [a, b] = [lossesOf(join(dir, "one")), lossesOf(join(dir, "two"))];
       expect(b).toHaveLength(3);
@@ -105,7 +105,7 @@ describe.runIf(hasDataParallelism() && hasFashionMnist())("data-parallel sere fi
     child.kill("SIGINT");
     const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
     expect(code, stderr).toBe(130);
-    expect(stderr).toMatch(/stopped: wrote .*checkpoint\.pth; continue with --resume/);
+    expect(stderr).toMatch(/stopped after \d+ steps \([\d.]+ of 50 passes\): wrote .*checkpoint\.pth; continue with --resume/);
     const groups = new Map(await readWeightGroups(join(dir, "checkpoint.pth")));
     expect(groups.has("model")).toBe(true);
   }, 120_000);

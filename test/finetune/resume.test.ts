@@ -34,10 +34,18 @@ describe.runIf(hasFashionMnist())("resuming fine-tuning", () => {
   it("stopped after 3 steps and resumed, it ends with the uninterrupted run's weights and moving average", async () => {
     const dir = mkdtempSync(join(tmpdir(), "sere-finetune-resume-"));
     await new Finetuner({ ...RUN, outputDir: join(dir, "whole") }).fit();
-    const stopped = await new Finetuner({ ...RUN, maxSteps: 3, outputDir: join(dir, "parts") }).fit();
+    const lines: string[] = [];
+    const say = (line: string) => lines.push(line);
+    const stopped = await new Finetuner({ ...RUN, maxSteps: 3, outputDir: join(dir, "parts") }, { say }).fit();
     expect(stopped.steps).toBe(3);
-    const resumed = await new Finetuner({ ...RUN, resume: true, outputDir: join(dir, "parts") }).fit();
+    const resumed = await new Finetuner({ ...RUN, resume: true, outputDir: join(dir, "parts") }, { say }).fit();
     expect(resumed.steps).toBe(8);
+    // Each run says what it is about to do: the resumed one from where the first stopped.
+    const plans = lines.filter((line) => line.startsWith("fine-tuning on "));
+    expect(plans).toEqual([
+      `fine-tuning on 64 of 64 training images of ${RUN.dataPath} (10 classes), input 32 px, in batches of 16: 2 epochs of 4 steps, to step 3; cpu, 1 thread, float32`,
+      `fine-tuning on 64 of 64 training images of ${RUN.dataPath} (10 classes), input 32 px, in batches of 16: 2 epochs of 4 steps, from step 3 to step 8; cpu, 1 thread, float32`,
+    ]);
     const read = async (run: string) => new Map(await readWeightGroups(join(dir, run, "checkpoint.pth")));
     const [whole, parts] = [await read("whole"), await read("parts")];
     for (const key of ["model", "model_ema"]) {

@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 
 import { resolveTrainConfig } from "../../src/config/resolve.js";
-import { describePlan, describeProgress, runPlan } from "../../src/train/plan.js";
+import { describePace, describePlan, describeProgress, runPlan } from "../../src/train/plan.js";
 
 const DEFAULT_RUN = { images: 60_000, stepsPerEpoch: 937, worldSize: 1, device: "cpu", threads: 2, startStep: 0 };
 
@@ -41,5 +41,18 @@ describe("the run's plan", () => {
   it("says how far a run got in passes", () => {
     expect(describeProgress(1874, { stepsPerEpoch: 937, epochs: 12 })).toBe("2.0 of 12 passes");
     expect(describeProgress(2, { stepsPerEpoch: 15_000, epochs: 12 })).toBe("0.00013 of 12 passes");
+  });
+
+  it("says early where the time limit will end a run that cannot reach its last step, and nothing otherwise", () => {
+    const plan = runPlan(resolveTrainConfig({}), DEFAULT_RUN, false);
+    // 540 s - 20.5 s left at 0.27 s a step: 1,924 steps more, so near step 2,000 (2.13 passes);
+    // 11,169 steps to go at 0.27 s and the 20.5 s done: 50.6 minutes.
+    expect(describePace(plan, { iteration: 75, trainingSeconds: 20.5, secondsPerStep: 0.27 })).toBe(
+      "at 0.27 s a step the 9-minute limit will end this run near step 2,000 (2.1 of 12 passes); reaching step 11,244 would take about 51 minutes (--max-minutes 0)",
+    );
+    // 519.5 s at 0.045 s a step: 11,544 steps more, past the last.
+    expect(describePace(plan, { iteration: 75, trainingSeconds: 20.5, secondsPerStep: 0.045 })).toBeUndefined();
+    const unlimited = runPlan(resolveTrainConfig({ overrides: { maxMinutes: 0 } }), DEFAULT_RUN, false);
+    expect(describePace(unlimited, { iteration: 75, trainingSeconds: 20.5, secondsPerStep: 0.27 })).toBeUndefined();
   });
 });
