@@ -28,7 +28,7 @@ import { setThreads } from "../runtime.js";
 import { tensor } from "../tensor.js";
 import { asMap, entries, optimizerEntries, stepProgress } from "../train/checkpoint.js";
 import { connectRanks, rankDevice, rankEnvironment } from "../train/distributed.js";
-import { count, describeCompute, describeProgress } from "../train/plan.js";
+import { count, describeCompute, describeProgress, describeSpan } from "../train/plan.js";
 import { cosineScheduleAt } from "../train/schedules.js";
 import { testAccuracy } from "./classify.js";
 import { drawErasing } from "./erasing.js";
@@ -132,11 +132,10 @@ export class Finetuner {
       const save = async (path: string, epoch: number, iteration: number, best: FinetuneEvaluation) => {
         if (speaks) await step.save(path, checkpointExtras(c, epoch, iteration, best, shape));
       };
-      const from = start.iteration > 0 ? `from step ${count(start.iteration)} ` : "";
       say(
         `fine-tuning on ${count(kept.length)} of ${count(all.length)} training images of ${c.dataPath} (${numClasses} classes), input ${size} px, ` +
           `in batches of ${c.batchSizePerGpu * ranks}${ranks > 1 ? ` over ${ranks} ranks` : ""}: ${c.epochs} epochs of ${count(steps)} steps, ` +
-          `${from}to step ${count(lastStep)}; ${describeCompute({ device, threads, precision: c.precision })}`,
+          `${describeSpan(start.iteration, lastStep)}; ${describeCompute({ device, threads, precision: c.precision })}`,
       );
 
       const started = performance.now();

@@ -68,11 +68,15 @@ const passes = (steps: number, perEpoch: number) => {
 /** The line printed before the first step. */
 export function describePlan(p: RunPlan): string {
   const ranks = p.worldSize > 1 ? ` over ${p.worldSize} ranks` : "";
-  const from = p.startStep > 0 ? `from step ${count(p.startStep)} ` : "";
-  const end = `${from}to step ${count(p.lastStep)} (${passes(p.lastStep, p.stepsPerEpoch)} passes)`;
+  const end = `${describeSpan(p.startStep, p.lastStep)} (${passes(p.lastStep, p.stepsPerEpoch)} passes)`;
   const limit = p.maxMinutes > 0 ? ` or for ${p.maxMinutes} minute${p.maxMinutes === 1 ? "" : "s"}, whichever ends first` : "";
   const note = p.precisionNote ? `\n  ${p.precisionNote}` : "";
   return `training on ${count(p.images)} images of ${p.dataPath} in batches of ${p.batchSize}${ranks}: ${end}${limit}; ${describeCompute(p)}${note}`;
+}
+
+/** The steps a run makes: "to step 11,244", or "from step 3 to step 8" when resumed. */
+export function describeSpan(startStep: number, lastStep: number): string {
+  return `${startStep > 0 ? `from step ${count(startStep)} ` : ""}to step ${count(lastStep)}`;
 }
 
 /** Where a step runs and at what precision: "cpu, 2 threads, float32" or "cuda:0, bfloat16". */
