@@ -2,7 +2,7 @@
 // with DINO's evaluation flags. `sere-train export` runs `sere export` from here too.
 //   sere finetune | sere eval knn | sere eval linear | sere eval classify | sere features | sere attention |
 //   sere export | sere report RUN_DIR
-import { mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 import { z } from "zod";
@@ -20,6 +20,7 @@ import { knnAccuracy } from "../eval/knn.js";
 import { linearProbe, linearProbeOptionsSchema } from "../eval/linear-probe.js";
 import { openFinetuned, testAccuracy } from "../finetune/classify.js";
 import { Finetuner } from "../finetune/finetuner.js";
+import { makeFolder } from "../io/folders.js";
 import { writeNpy } from "../io/npy.js";
 import { writeSafetensors } from "../io/safetensors.js";
 import { archSchema, deviceSchema } from "../model/options.js";
@@ -215,7 +216,7 @@ async function stackViews(extractions: Array<() => Promise<{ features: Tensor; l
 
 /** Prints a result and writes it as JSON into the output folder. */
 function report(outputDir: string, file: string, result: object): void {
-  mkdirSync(outputDir, { recursive: true });
+  makeFolder(outputDir);
   writeFileSync(join(outputDir, file), `${JSON.stringify(result, null, 2)}\n`);
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
@@ -299,7 +300,7 @@ async function run(command: Command, argv: string[]): Promise<void> {
     case "features": {
       const o = parse("features");
       const { train, test } = await features(o);
-      mkdirSync(o.outputDir, { recursive: true });
+      makeFolder(o.outputDir);
       for (const [name, f] of [
         ["train", train],
         ["test", test],

@@ -1,6 +1,5 @@
 // Attention maps as DINO shows them: the last block's attention from the CLS token to
 // every patch, per head, upsampled to the image and laid over it, written as PNGs.
-import { mkdirSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
@@ -8,6 +7,7 @@ import sharp from "sharp";
 
 import { decodeImage } from "../data/decode.js";
 import { IMAGENET_NORMALISATION, type RgbImage } from "../data/render.js";
+import { makeFolder } from "../io/folders.js";
 import type { Model } from "../model/model.js";
 
 export interface AttentionMapOptions {
@@ -103,7 +103,7 @@ export async function attentionMaps(model: Model, imagePath: string, outputDir: 
   const image = await prepare(imagePath, model.options.patchSize, options.shortSide);
   const { width, height } = image;
   const { overlays, heads } = await attentionOverlays(model, image);
-  mkdirSync(outputDir, { recursive: true });
+  makeFolder(outputDir);
   const files = overlays.map((_, i) => join(outputDir, i < heads ? `attention-head${i}.png` : "attention-mean.png"));
   await Promise.all(
     overlays.map((o, i) =>

@@ -4,7 +4,7 @@
 // while one native call runs the step on the compute lane; the next batch is prepared while
 // the current one trains. After every `evalEvery` epochs the test split is classified and the
 // best checkpoint kept.
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { appendFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
@@ -20,6 +20,7 @@ import { Random } from "../data/random.js";
 import { NO_NORMALISATION, renderGroups } from "../data/render.js";
 import { openBackbone } from "../eval/backbone.js";
 import { augmentedCrop, loadImages } from "../eval/features.js";
+import { makeFolder } from "../io/folders.js";
 import { torchLoad } from "../io/torch-load.js";
 import { modelOptionsSchema, type ResolvedModelOptions } from "../model/options.js";
 import { native } from "../native/load.js";
@@ -97,7 +98,7 @@ export class Finetuner {
     const threads = c.threads > 0 ? c.threads : Math.max(1, Math.floor(availableParallelism() / (world?.localWorldSize ?? 1)));
     setThreads(threads);
     const device = rankDevice(c.device, world);
-    mkdirSync(c.outputDir, { recursive: true });
+    makeFolder(c.outputDir);
     const checkpointPath = join(c.outputDir, FINETUNE_CHECKPOINT);
     if (existsSync(checkpointPath) && !c.resume) {
       throw new ConfigError(`${checkpointPath} exists: add --resume to continue that run, or choose another --output-dir`);

@@ -1,8 +1,8 @@
 // Export: a training checkpoint's teacher (or student) backbone as .pth and .safetensors
 // with the reference's names (cls_token, blocks.0.attn.qkv.weight, ...), as DINO publishes them.
-import { mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 
+import { makeFolder } from "../io/folders.js";
 import { loadBackbone, storedTrainConfig } from "./backbone.js";
 
 export interface ExportOptions {
@@ -22,7 +22,7 @@ export async function exportBackbone(checkpoint: string, options: ExportOptions 
   const model = await loadBackbone({ ...config, device: "cpu" }, checkpoint, key);
   try {
     const outputDir = resolve(options.outputDir ?? dirname(checkpoint));
-    mkdirSync(outputDir, { recursive: true });
+    makeFolder(outputDir);
     const paths = [join(outputDir, `${key}_backbone.pth`), join(outputDir, `${key}_backbone.safetensors`)];
     for (const path of paths) await model.save(path, { part: "backbone" });
     return paths;

@@ -1,6 +1,6 @@
 // A run's output folder: what an earlier run left there, and how a new or resumed run takes
 // it over without losing or mixing up work.
-import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 
 import { ConfigError } from "../config/parse.js";
@@ -15,6 +15,7 @@ const CHECKPOINT_FILE = /^checkpoint(\d{4,})?\.pth$/;
 /** The files of an earlier run in `dir` (its checkpoints and its log), by name. */
 export function earlierRunFiles(dir: string): string[] {
   if (!existsSync(dir)) return [];
+  if (!statSync(dir).isDirectory()) throw new ConfigError(`the output folder ${dir} is a file, not a folder: give another --output-dir`);
   return readdirSync(dir)
     .filter((name) => CHECKPOINT_FILE.test(name) || name === LOG)
     .sort();

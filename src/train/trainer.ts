@@ -1,7 +1,7 @@
 // Trainer: runs SERE pretraining from a configuration. TypeScript keeps the loop's
 // bookkeeping (schedules, logging, checkpoints, events); each iteration is one native call.
 import { EventEmitter } from "node:events";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -14,6 +14,7 @@ import { clsFeatures } from "../eval/features.js";
 import type { KnnAccuracy } from "../eval/knn.js";
 import { knnEvaluation } from "../eval/knn-eval.js";
 import { copyFileAtomically } from "../io/atomic.js";
+import { makeFolder } from "../io/folders.js";
 import { native } from "../native/load.js";
 import type { NativeCommunicator, NativeSereStep, NativeStepResult, NativeStepSchedule } from "../native/surface.js";
 import { setThreads } from "../runtime.js";
@@ -111,7 +112,7 @@ export class Trainer extends EventEmitter<Events> {
     const writes = !world || world.rank === 0;
     if (this.options.resume && !resuming && writes) this.warn(`--resume: there is no checkpoint in ${outputDir}; starting a new run`, "RunWarning");
     if (writes) {
-      mkdirSync(outputDir, { recursive: true });
+      makeFolder(outputDir);
       prepareRunFolder(outputDir, { overwrite: c.overwrite, resuming });
       writeFileSync(join(outputDir, "config.json"), `${JSON.stringify(c, null, 2)}\n`);
     }

@@ -90,6 +90,10 @@ describe("datasets", () => {
     writeFileSync(join(dir, "data.bin"), "x");
     expect(() => openDataset(join(dir, "data.bin"))).toThrow(/cannot tell the format .*image folder/);
     expect(() => openDataset(dir)).toThrow(/no images \(jpg, jpeg, png, webp\) under/);
+    // A device (or a pipe) is neither: it is refused, not read as a folder or waited on.
+    expect(() => openDataset("/dev/null")).toThrow(
+      /dataset path \/dev\/null is neither a file nor a folder \(a device, pipe or socket\); sere-torch reads/,
+    );
   });
 });
 

@@ -31,6 +31,9 @@ describe("run folders", () => {
     checkRunFolder(dir, { resume: false, overwrite: true });
     checkRunFolder(folderWith({ "config.json": "{}" }), how);
     checkRunFolder(join(dir, "not-yet"), how);
+    expect(() => checkRunFolder(join(dir, "log.jsonl"), how)).toThrow(
+      `the output folder ${join(dir, "log.jsonl")} is a file, not a folder: give another --output-dir`,
+    );
   });
 
   it("removes stale .partial files; --overwrite removes the earlier run; a new run's log starts anew", () => {

@@ -32,6 +32,7 @@ export function openDataset(path: string, options: OpenOptions = {}): Dataset {
     if (/idx3-ubyte(\.gz)?$/.test(full)) return new IdxDataset(full, full);
     throw new DatasetError(`cannot tell the format of ${full}: ${FORMATS_HELP}`);
   }
+  if (!stat.isDirectory()) throw new DatasetError(`dataset path ${full} is neither a file nor a folder (a device, pipe or socket); ${FORMATS_HELP}`);
   const idx = idxImagesFile(full, split);
   if (idx) return new IdxDataset(full, idx);
   const cifar = cifarFiles(full, split);
@@ -54,12 +55,23 @@ function kindOf(path: string, entry: Dirent): "directory" | "file" | undefined {
   }
 }
 
+/** The entries of a folder of the dataset; one that cannot be read stops the opening, named. */
+function readFolder(dir: string): Dirent[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const reason = e.code === "EACCES" || e.code === "EPERM" ? "this user may not read it" : e.message;
+    throw new DatasetError(`cannot read the folder ${dir} of the dataset: ${reason}; make it readable, or move it out of the dataset's folder`);
+  }
+}
+
 /** Image files under `dir`, nested, in name order; `visited` (real paths) keeps links from looping. */
 function walk(dir: string, out: string[], visited = new Set<string>()): void {
   const real = realpathSync(dir);
   if (visited.has(real)) return;
   visited.add(real);
-  const entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const entries = readFolder(dir).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const e of entries) {
     const p = join(dir, e.name);
     const kind = kindOf(p, e);

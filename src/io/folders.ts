@@ -1,0 +1,71 @@
+// Output folders, made with their parents. Node's own recursive mkdir loops forever where a
+// parent exists but refuses new entries with ENOENT (/proc, /sys), and reports a link to
+// nowhere or a file in the way as a bare ENOENT or ENOTDIR: the folders are made one at a time
+// instead, and a failure names the part of the path at fault, why, and what to do.
+import { lstatSync, mkdirSync, readlinkSync, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+
+/** Why `path` cannot hold new folders, or undefined when it is a folder. */
+function notAFolder(path: string): string | undefined {
+  try {
+    return statSync(path).isDirectory() ? undefined : `${path} is a file, not a folder`;
+  } catch {
+    // stat follows links; lstat does not: a link whose target is missing exists only for lstat.
+    return lstatSync(path).isSymbolicLink() ? `${path} is a link to ${readlinkSync(path)}, which does not exist` : undefined;
+  }
+}
+
+function exists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function reasonOf(err: NodeJS.ErrnoException, parent: string): string {
+  switch (err.code) {
+    case "EACCES":
+    case "EPERM":
+      return `${parent} does not let this user create folders in it`;
+    case "EROFS":
+      return `${parent} is on a read-only file system`;
+    case "ENOSPC":
+    case "EDQUOT":
+      return `the disk of ${parent} is full`;
+    case "ENOENT":
+      return `the file system of ${parent} does not take new folders`;
+    default:
+      return err.message;
+  }
+}
+
+/** Makes the output folder `path` and its missing parents (nothing when it exists). */
+export function makeFolder(path: string): void {
+  const target = resolve(path);
+  const fail = (reason: string): never => {
+    throw new Error(`cannot create the output folder ${path}: ${reason}; give a folder that can be written (--output-dir)`);
+  };
+  const missing: string[] = [];
+  let existing = target;
+  while (!exists(existing)) {
+    missing.unshift(existing);
+    const parent = dirname(existing);
+    if (parent === existing) break;
+    existing = parent;
+  }
+  const blocked = notAFolder(existing);
+  if (blocked) fail(blocked);
+  for (const folder of missing) {
+    try {
+      mkdirSync(folder);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      // Another process made it meanwhile: fine, if it is a folder.
+      if (e.code !== "EEXIST") fail(reasonOf(e, dirname(folder)));
+      const blockedNow = notAFolder(folder);
+      if (blockedNow) fail(blockedNow);
+    }
+  }
+}
