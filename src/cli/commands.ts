@@ -172,6 +172,7 @@ async function features(o: FeatureFlags) {
       signal: ctrlC.signal,
     };
     const trainSet = openDataset(o.dataPath, { split: "train" });
+    const testSet = openDataset(o.dataPath, { split: "test" });
     const views = o.trainViews ?? 0;
     const train =
       views > 0
@@ -187,7 +188,7 @@ async function features(o: FeatureFlags) {
             ),
           )
         : await extractFeatures(trainSet, embed, { ...options, onProgress: progress("training features", "images") });
-    const test = await extractFeatures(openDataset(o.dataPath, { split: "test" }), embed, {
+    const test = await extractFeatures(testSet, embed, {
       ...options,
       onProgress: progress("test features", "images"),
     });

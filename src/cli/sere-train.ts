@@ -10,7 +10,7 @@ import { DEFAULT_PRESET, PRESETS } from "../config/presets.js";
 import { type ConfigSources, resolveTrainConfig } from "../config/resolve.js";
 import { trainConfigSchema } from "../config/train.js";
 import { rankEnvironment } from "../train/distributed.js";
-import { describePace, describePlan, describeProgress, PACE_SECONDS, type RunPlan } from "../train/plan.js";
+import { countOf, describePace, describePlan, describeProgress, PACE_SECONDS, type RunPlan } from "../train/plan.js";
 import { checkRunFolder } from "../train/run-folder.js";
 import { Trainer } from "../train/trainer.js";
 import { runSere } from "./commands.js";
@@ -129,7 +129,7 @@ async function train(argv: string[]): Promise<void> {
       );
   }
   process.stderr.write(
-    `${result.stoppedBy === "done" ? "training done" : `stopped (${result.stoppedBy})`} after ${result.iterations} steps${plan ? ` (${describeProgress(result.iterations, plan)})` : ""}\n` +
+    `${result.stoppedBy === "done" ? "training done" : `stopped (${result.stoppedBy})`} after ${countOf(result.iterations, "step")}${plan ? ` (${describeProgress(result.iterations, plan)})` : ""}\n` +
       `outputs in ${trainer.config.outputDir}: config.json, log.jsonl, checkpoint.pth\n`,
   );
   if (result.knn) process.stderr.write(`k-NN accuracy of the teacher: ${result.knn.map((r) => `k=${r.k} top-1 ${r.top1.toFixed(2)}%`).join(", ")}\n`);

@@ -29,7 +29,7 @@ import { setThreads } from "../runtime.js";
 import { tensor } from "../tensor.js";
 import { asMap, entries, optimizerEntries, stepProgress } from "../train/checkpoint.js";
 import { connectRanks, rankDevice, rankEnvironment } from "../train/distributed.js";
-import { count, describeCompute, describeProgress, describeSpan } from "../train/plan.js";
+import { count, countOf, describeCompute, describeProgress, describeSpan } from "../train/plan.js";
 import { cosineScheduleAt } from "../train/schedules.js";
 import { testAccuracy } from "./classify.js";
 import { drawErasing } from "./erasing.js";
@@ -178,7 +178,7 @@ export class Finetuner {
             if (prefetching) await next.then(dispose, () => {});
             await save(checkpointPath, epoch, iteration, best);
             say(
-              `stopped after ${count(iteration)} steps (${describeProgress(iteration, { stepsPerEpoch: steps, epochs: c.epochs })}): wrote ${checkpointPath}; continue with --resume`,
+              `stopped after ${countOf(iteration, "step")} (${describeProgress(iteration, { stepsPerEpoch: steps, epochs: c.epochs })}): wrote ${checkpointPath}; continue with --resume`,
             );
             break;
           }

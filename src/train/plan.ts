@@ -59,6 +59,9 @@ export function runPlan(
 
 /** A count as the run's lines write it: 11,244. */
 export const count = (n: number) => n.toLocaleString("en-US");
+
+/** A count and its noun, singular for one: "1 step", "11,244 steps". */
+export const countOf = (n: number, noun: string) => `${count(n)} ${noun}${n === 1 ? "" : "s"}`;
 /** Passes over the data to one decimal, or to two significant digits below a tenth. */
 const passes = (steps: number, perEpoch: number) => {
   const n = steps / perEpoch;

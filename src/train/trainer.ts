@@ -9,7 +9,7 @@ import { ConfigError } from "../config/parse.js";
 import { type ConfigSources, resolveTrainConfig } from "../config/resolve.js";
 import type { TrainConfig, TrainConfigInput } from "../config/train.js";
 import { photometryOf } from "../data/config.js";
-import { Loader, type LoaderState, openDataset } from "../data/index.js";
+import { DatasetError, Loader, type LoaderState, openDataset } from "../data/index.js";
 import { clsFeatures } from "../eval/features.js";
 import type { KnnAccuracy } from "../eval/knn.js";
 import { knnEvaluation } from "../eval/knn-eval.js";
@@ -168,7 +168,7 @@ export class Trainer extends EventEmitter<Events> {
         }
       }
       const ranks = world && communicator ? { world, communicator } : undefined;
-      const evaluates = writes && c.knnEval && dataset.classes.length > 0;
+      const evaluates = writes && c.knnEval && dataset.classes.length > 0 && this.hasTestSplit(c.dataPath);
       if (evaluates && ranks && c.knnEvalEvery > 0)
         this.warn("--knn-eval-every is for single-process runs: under data parallelism the k-NN evaluation runs at the end only", "RunWarning");
       const knnEvalEvery = evaluates && !ranks ? c.knnEvalEvery : 0;
@@ -429,6 +429,18 @@ export class Trainer extends EventEmitter<Events> {
       );
     } finally {
       disposeCheckpoint(checkpoint);
+    }
+  }
+
+  /** Whether the k-NN has a test split to measure on; if not, says so once, before the first step. */
+  private hasTestSplit(dataPath: string): boolean {
+    try {
+      openDataset(dataPath, { split: "test" });
+      return true;
+    } catch (err) {
+      if (!(err instanceof DatasetError)) throw err;
+      this.warn(`${err.message}. The run goes on without its k-NN evaluation (--knn-eval false turns it off without this warning)`, "RunWarning");
+      return false;
     }
   }
 

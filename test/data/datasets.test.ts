@@ -63,6 +63,48 @@ describe("datasets", () => {
     expect((await list.load(1)).width).toBe(10);
   });
 
+  it("opens a test split only where the data has one apart from the training images", async () => {
+    // An image folder without split subfolders is all training data: no test split.
+    const plain = tempDir("split-plain");
+    mkdirSync(join(plain, "cats"));
+    await writeJpeg(join(plain, "cats", "a.jpg"), 20, 20, 1);
+    expect(openDataset(plain).size).toBe(1);
+    expect(() => openDataset(plain, { split: "test" })).toThrow(
+      `${plain} has no test split (no test/ or val/ subfolder); evaluation needs test images that training does not see: give a folder with train/ and test/ (or val/) subfolders`,
+    );
+    // train/ and val/: val/ is the test split.
+    const split = tempDir("split-val");
+    for (const [dir, seed] of [
+      ["train", 1],
+      ["val", 2],
+    ] as const) {
+      mkdirSync(join(split, dir, "cats"), { recursive: true });
+      await writeJpeg(join(split, dir, "cats", `${dir}.jpg`), 20, 20, seed);
+    }
+    expect(openDataset(split, { split: "test" }).describe(0)).toBe(join(split, "val", "cats", "val.jpg"));
+    expect(openDataset(split).describe(0)).toBe(join(split, "train", "cats", "train.jpg"));
+    // test/ without train/: the training split would hold the test images.
+    const testOnly = tempDir("split-test-only");
+    mkdirSync(join(testOnly, "test", "cats"), { recursive: true });
+    await writeJpeg(join(testOnly, "test", "cats", "a.jpg"), 20, 20, 1);
+    expect(() => openDataset(testOnly)).toThrow(
+      `${testOnly} has test/ but no train/ subfolder: put the training images in ${join(testOnly, "train")}`,
+    );
+    // A text list named with train has its test list beside it; another list has none.
+    writeFileSync(join(split, "train.txt"), "train/cats/train.jpg cat\n");
+    writeFileSync(join(split, "list.txt"), "train/cats/train.jpg cat\n");
+    expect(() => openDataset(join(split, "train.txt"), { split: "test" })).toThrow(
+      `${join(split, "train.txt")} holds one split and no test split sits beside it`,
+    );
+    writeFileSync(join(split, "test.txt"), "val/cats/val.jpg cat\n");
+    expect(openDataset(join(split, "train.txt"), { split: "test" }).describe(0)).toBe(join(split, "val", "cats", "val.jpg"));
+    expect(() => openDataset(join(split, "list.txt"), { split: "test" })).toThrow(/list\.txt holds one split/);
+    // IDX training files alone: no test split, where the folder walk would find no images.
+    const idx = tempDir("split-idx");
+    writeIdx(idx, "train", 3);
+    expect(() => openDataset(idx, { split: "test" })).toThrow(`${idx} has no test split; evaluation needs`);
+  });
+
   it("follows symlinked images and class folders, reading each real folder once (a link back to the top does not loop)", async () => {
     const root = tempDir("links");
     const elsewhere = tempDir("links-target");

@@ -57,13 +57,14 @@ describe("feature extraction with undecodable images", () => {
 describe("training with undecodable images", () => {
   it("the end-of-training k-NN skips an image that cannot be decoded, with a warning naming it", async () => {
     const root = tempDir("knn-bad");
-    await writeImageFolder(root, 200);
-    writeFileSync(join(root, "a", "empty.jpg"), Buffer.alloc(0));
+    await writeImageFolder(join(root, "train"), 200);
+    await writeImageFolder(join(root, "test"), 20);
+    writeFileSync(join(root, "train", "a", "empty.jpg"), Buffer.alloc(0));
     const { result, warnings } = await tinyRun(root, tempDir("knn-bad-run"), { knnEval: true });
     expect(result.knn!.map((r) => r.k)).toEqual([10, 20, 100, 200]);
-    expect(warnings.some((w) => w.startsWith("skipped 1 of 201 images that cannot be decoded") && w.includes(join(root, "a", "empty.jpg")))).toBe(
-      true,
-    );
+    expect(
+      warnings.some((w) => w.startsWith("skipped 1 of 201 images that cannot be decoded") && w.includes(join(root, "train", "a", "empty.jpg"))),
+    ).toBe(true);
   });
 
   it("a folder where not one image decodes is an error naming it, even when every failure is allowed", async () => {

@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 
 import { resolveTrainConfig } from "../../src/config/resolve.js";
-import { describePace, describePlan, describeProgress, runPlan } from "../../src/train/plan.js";
+import { countOf, describePace, describePlan, describeProgress, runPlan } from "../../src/train/plan.js";
 
 const DEFAULT_RUN = { images: 60_000, stepsPerEpoch: 937, worldSize: 1, device: "cpu", threads: 2, startStep: 0 };
 
@@ -36,6 +36,10 @@ describe("the run's plan", () => {
     const cuda = runPlan(c, { ...DEFAULT_RUN, device: "cuda:0" }, false);
     expect(cuda.precisionNote).toBeUndefined();
     expect(describePlan(cuda)).toMatch(/; cuda:0, bfloat16$/);
+  });
+
+  it("counts with the noun's plural for all but one", () => {
+    expect([countOf(1, "step"), countOf(0, "step"), countOf(11244, "step")]).toEqual(["1 step", "0 steps", "11,244 steps"]);
   });
 
   it("says how far a run got in passes", () => {

@@ -194,6 +194,28 @@ describe("Trainer on a dataset of two batches", () => {
     expect(on.epochs.map((e) => [e.epoch, e.meanLoss])).toEqual([[0, undefined]]);
   });
 
+  it("without a test split, says before the first step that it trains without its k-NN, and trains", async () => {
+    const data = tempDir("sere-no-test-split");
+    writeIdx(data, "train", 8);
+    const trainer = new Trainer(
+      { ...TINY_RUN, dataPath: data, knnEval: true, outputDir: mkdtempSync(join(tmpdir(), "sere-no-test-")) },
+      { progress: false },
+    );
+    const said: string[] = [];
+    trainer.on("warning", (message) => said.push(message));
+    trainer.on("start", () => said.push("start"));
+    const result = await trainer.fit();
+    expect(said).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^${data} has no test split; evaluation needs .*\\. The run goes on without its k-NN evaluation \\(--knn-eval false turns it off without this warning\\)$`,
+        ),
+      ),
+      "start",
+    ]);
+    expect([result.iterations, result.knn]).toEqual([1, undefined]);
+  });
+
   it("steps with the learning rate's cooldown over the last epoch", async () => {
     const data = tempDir("sere-cooldown");
     writeIdx(data, "train", 8);

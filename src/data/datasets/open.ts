@@ -4,10 +4,14 @@
 // - a .txt / .lst / .csv file: a text list of `path [label]` lines (paths relative to the list);
 // - an IDX images file itself;
 // - any other directory: an image folder (jpg, jpeg, png, webp, nested), labelled by its
-//   top-level subfolders; `train` / `test` (or `val`) subfolders are the splits when present.
-//   Symbolic links to images and folders are followed, each real folder read once.
+//   top-level subfolders; `train` / `test` (or `val`) subfolders are the splits when present,
+//   else the whole folder is the training split. Symbolic links to images and folders are
+//   followed, each real folder read once.
+// A file holds one split; its test split is a sibling named with test / val / t10k for train.
+// Data without a test split refuses to open one: evaluating on the training images would
+// report an accuracy no model earned.
 import { type Dirent, existsSync, readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
-import { dirname, join, relative, resolve, sep } from "node:path";
+import { basename, dirname, join, relative, resolve, sep } from "node:path";
 
 import { CifarDataset, cifarFiles } from "./cifar.js";
 import { type Dataset, DatasetError, type Split } from "./dataset.js";
@@ -22,14 +26,40 @@ const FORMATS_HELP =
   "sere-torch reads an image folder (class subfolders of jpg/jpeg/png/webp files), IDX files (MNIST / Fashion-MNIST, " +
   "e.g. /usr/share/datasets/fashion-mnist), CIFAR-10/100 binary batches, or a text list (.txt/.lst/.csv) of `path [label]` lines";
 
+const TEST_SPLIT_HELP =
+  "evaluation needs test images that training does not see: give a folder with train/ and test/ (or val/) subfolders, " +
+  "IDX t10k-* files beside the train-* ones, CIFAR's test_batch.bin (or test.bin), or a file named with `train` " +
+  "(a text list or an IDX file) beside the same name with `test` (or `val`, `t10k`)";
+
+/**
+ * The file of `split` for a file named with `train`: the file itself for the training split,
+ * for the test split the first of its siblings named with test, val or t10k in place of train.
+ */
+function fileOfSplit(file: string, split: Split): string {
+  if (split === "train") return file;
+  const name = basename(file);
+  const sibling = /train/.test(name)
+    ? ["test", "val", "t10k"].map((s) => join(dirname(file), name.replace(/train/, s))).find((f) => existsSync(f))
+    : undefined;
+  if (!sibling) throw new DatasetError(`${file} holds one split and no test split sits beside it; ${TEST_SPLIT_HELP}`);
+  return sibling;
+}
+
+/**
+ * The dataset at `path`: the training split (the default), or the test split, which must be
+ * other images than the training split's: where the data has none, a DatasetError says so.
+ */
 export function openDataset(path: string, options: OpenOptions = {}): Dataset {
   const split = options.split ?? "train";
   const full = resolve(path);
   if (!existsSync(full)) throw new DatasetError(`dataset path ${full} does not exist; give the folder or file of the data (${FORMATS_HELP})`);
   const stat = statSync(full);
   if (stat.isFile()) {
-    if (/\.(txt|lst|csv)$/i.test(full)) return openList(full);
-    if (/idx3-ubyte(\.gz)?$/.test(full)) return new IdxDataset(full, full);
+    if (/\.(txt|lst|csv)$/i.test(full)) return openList(fileOfSplit(full, split));
+    if (/idx3-ubyte(\.gz)?$/.test(full)) {
+      const images = fileOfSplit(full, split);
+      return new IdxDataset(images, images);
+    }
     throw new DatasetError(`cannot tell the format of ${full}: ${FORMATS_HELP}`);
   }
   if (!stat.isDirectory()) throw new DatasetError(`dataset path ${full} is neither a file nor a folder (a device, pipe or socket); ${FORMATS_HELP}`);
@@ -37,11 +67,18 @@ export function openDataset(path: string, options: OpenOptions = {}): Dataset {
   if (idx) return new IdxDataset(full, idx);
   const cifar = cifarFiles(full, split);
   if (cifar) return new CifarDataset(full, cifar.files, cifar.labelBytes);
-  const splitDir = [split, split === "test" ? "val" : undefined]
-    .filter((s): s is string => s !== undefined)
-    .map((s) => join(full, s))
-    .find((d) => existsSync(d) && statSync(d).isDirectory());
-  return openFolder(splitDir ?? full);
+  if (idxImagesFile(full, "train") || cifarFiles(full, "train")) throw new DatasetError(`${full} has no test split; ${TEST_SPLIT_HELP}`);
+  const subfolder = (names: string[]) => names.map((s) => join(full, s)).find((d) => existsSync(d) && statSync(d).isDirectory());
+  const testDir = subfolder(["test", "val"]);
+  if (split === "test") {
+    if (!testDir) throw new DatasetError(`${full} has no test split (no test/ or val/ subfolder); ${TEST_SPLIT_HELP}`);
+    return openFolder(testDir);
+  }
+  const trainDir = subfolder(["train"]);
+  // Without train/, the whole folder is the training split: it must not hold the test images too.
+  if (!trainDir && testDir)
+    throw new DatasetError(`${full} has ${basename(testDir)}/ but no train/ subfolder: put the training images in ${join(full, "train")}`);
+  return openFolder(trainDir ?? full);
 }
 
 /** A folder entry as a directory or a file, through symbolic links (as torchvision's ImageFolder). */
