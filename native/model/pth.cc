@@ -54,8 +54,9 @@ PthArchive::PthArchive(std::string path) : path_(std::move(path)) {
   try {
     reader_ = std::make_unique<caffe2::serialize::PyTorchStreamReader>(path_);
   } catch (const c10::Error& e) {
-    TORCH_CHECK(false, path_, " is not a torch.save file of the zip format (", Why(e),
-                "). Re-save it in Python with torch.save(obj, path) (PyTorch >= 1.6 writes this format by default).");
+    TORCH_CHECK(false, path_, " is not a whole torch.save file of the zip format (", Why(e),
+                "): a copy cut short, or a file of another kind. A file of PyTorch's older format can be re-saved in "
+                "Python with torch.save(obj, path) (PyTorch >= 1.6 writes the zip format by default).");
   }
   TORCH_CHECK(reader_->hasRecord("data.pkl"), path_, " is a zip archive but not a torch.save file (no data.pkl)");
 }

@@ -6,6 +6,7 @@ import { native } from "../native/load.js";
 import type { Tensor } from "../tensor.js";
 import { writeFileAtomically } from "./atomic.js";
 import { BYTES_PER_ELEMENT, elementCount, isIndexList } from "./dtypes.js";
+import { weightsFileSize } from "./input-file.js";
 
 type Entries = Array<[string, Tensor]>;
 
@@ -101,6 +102,7 @@ function headerEntries(header: unknown, dataLength: number, corrupt: (why: strin
  */
 export async function readSafetensors(path: string): Promise<Entries> {
   const corrupt = (why: string) => new Error(`${path} is not a valid safetensors file: ${why}`);
+  await weightsFileSize(path);
   const file = await open(path, "r");
   try {
     const { size } = await file.stat();

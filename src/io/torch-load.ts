@@ -9,12 +9,12 @@
 // Every read stays inside the pickle, every tensor inside its storage, and the copies made of
 // a file's tensors are bounded by its size: a broken or hostile file is an error naming it,
 // never a hang or a runaway allocation.
-import { stat } from "node:fs/promises";
 
 import { native } from "../native/load.js";
 import type { NativePthArchive } from "../native/surface.js";
 import type { Tensor } from "../tensor.js";
 import { BYTES_PER_ELEMENT, elementCount, isIndex, isIndexList } from "./dtypes.js";
+import { weightsFileSize } from "./input-file.js";
 
 /** A tensor as stored: dtype, shape and strides over a storage of raw bytes. */
 export interface StoredTensor {
@@ -73,7 +73,7 @@ type Global = { module: string; name: string };
 
 /** Reads a torch.save file into plain values: Maps for dicts, arrays, StoredTensors. */
 export async function torchLoad(path: string): Promise<PickleValue> {
-  const { size } = await stat(path); // a missing file fails here, with Node's ENOENT error
+  const size = await weightsFileSize(path);
   let archive: NativePthArchive;
   try {
     archive = await native().openPth(path);

@@ -45,7 +45,7 @@ describe.runIf(hasFashionMnist())("sere-train", () => {
     const stopped = /stopped \(maxMinutes\) after ([\d,]+) steps/.exec(run.stderr);
     expect(stopped, run.stderr).not.toBeNull();
     // The forecast and the steps made agree within a third (the machine's pace varies).
-    const [near, made] = [pace![2]!, stopped![1]!].map((n) => Number(n.replace(/,/g, "")));
+    const [near, made] = [pace![2]!, stopped![1]!].map((n) => Number(n.replace(/,/g, ""))) as [number, number];
     expect(near / made).toBeGreaterThan(0.67);
     expect(near / made).toBeLessThan(1.5);
   }, 60_000);

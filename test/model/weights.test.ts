@@ -130,10 +130,16 @@ describe("weights in and out", () => {
   });
 
   it("rejects unreadable and missing files with the reason", async () => {
-    await expect(model.load(join(dir, "nope.pth"))).rejects.toThrow(/ENOENT.*nope\.pth/);
+    await expect(model.load(join(dir, "nope.pth"))).rejects.toThrow(
+      `${join(dir, "nope.pth")}: there is no such file; give the path of a checkpoint or weights file`,
+    );
+    await expect(model.load(dir)).rejects.toThrow(`${dir} is a folder; give the checkpoint or weights file itself`);
+    await expect(model.load(join(dir, "nope.safetensors"))).rejects.toThrow(`${join(dir, "nope.safetensors")}: there is no such file`);
     const { writeFileSync } = await import("node:fs");
     writeFileSync(join(dir, "junk.pth"), "not a zip");
-    await expect(model.load(join(dir, "junk.pth"))).rejects.toThrow(/junk\.pth is not a torch\.save file of the zip format .*Re-save it/);
+    await expect(model.load(join(dir, "junk.pth"))).rejects.toThrow(
+      /junk\.pth is not a whole torch\.save file of the zip format \(.*\): a copy cut short, or a file of another kind\. A file of PyTorch's older format can be re-saved/,
+    );
     writeFileSync(join(dir, "junk.safetensors"), "x");
     await expect(model.load(join(dir, "junk.safetensors"))).rejects.toThrow(/not a valid safetensors file/);
   });
