@@ -195,5 +195,5 @@ export function resolveFinetuneConfig(preset: string | undefined, overrides: Par
     throw new ConfigError(`unknown fine-tuning preset "${preset}"; the presets are ${Object.keys(FINETUNE_PRESETS).join(", ")}`);
   }
   const base = preset === undefined ? {} : FINETUNE_PRESETS[preset as FinetunePresetName];
-  return parseOptions(finetuneConfigSchema, { ...base, ...overrides }, "fine-tuning configuration");
+  return parseOptions(finetuneConfigSchema, { ...base, ...overrides }, "fine-tuning configuration", { knownFieldsOnly: true });
 }

@@ -4,7 +4,7 @@
 // generated from it too, each field's line from its `.describe(...)`.
 import type { z } from "zod";
 
-import { ConfigError } from "./parse.js";
+import { ConfigError, closeNames } from "./parse.js";
 
 type Shape = Record<string, z.ZodType>;
 
@@ -96,8 +96,7 @@ export function parseFlags(argv: readonly string[], shape: Shape, extraFlags: re
     const name = camel(flag);
     const field = shape[name];
     if (!field) {
-      const known = Object.keys(shape).map(kebab);
-      const close = known.filter((k) => k.includes(flag) || flag.includes(k) || k.split("-")[0] === flag.split("-")[0]).slice(0, 4);
+      const close = closeNames(flag, Object.keys(shape)).map(kebab);
       throw new ConfigError(
         `unknown flag --${given}${close.length > 0 ? `; did you mean ${close.map((k) => `--${k}`).join(", ")}?` : "; see --help"}`,
       );

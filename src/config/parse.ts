@@ -24,12 +24,42 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
 }
 
 /** `schema.parse(input)`, with a ConfigError naming each bad field of `what` otherwise. */
-export function parseOptions<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
+const kebabOf = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`).replace(/_/g, "-");
+
+/** Up to four of `known` whose names are close to `given`: first those where one holds the other, then those that start with the same word. */
+export function closeNames(given: string, known: readonly string[]): string[] {
+  const g = kebabOf(given);
+  const holding = known.filter((k) => kebabOf(k).includes(g) || g.includes(kebabOf(k)));
+  const sameStart = known.filter((k) => !holding.includes(k) && kebabOf(k).split("-")[0] === g.split("-")[0]);
+  return [...holding, ...sameStart].slice(0, 4);
+}
+
+/** Top-level fields of `input` that `schema` (an object schema) has no place for, each with what it may have meant. */
+function unknownFields(schema: z.ZodType, input: unknown): string[] {
+  const shape = (schema as { shape?: Record<string, unknown> }).shape;
+  if (!shape || input === null || typeof input !== "object") return [];
+  const known = Object.keys(shape);
+  return Object.keys(input)
+    .filter((key) => !(key in shape))
+    .map((key) => {
+      const close = closeNames(key, known);
+      return `  ${key}: no such field${close.length > 0 ? `; did you mean ${close.join(", ")}?` : ""} (given: ${describeValue((input as Record<string, unknown>)[key])})`;
+    });
+}
+
+/**
+ * The options `input` as `schema` validates them; else one ConfigError naming every bad field.
+ * With `knownFieldsOnly` (what a person writes: a config file, a run's options), a field the
+ * schema does not know is an error too, where it would otherwise be dropped: a misspelt name
+ * must not leave a run on the default the user meant to change.
+ */
+export function parseOptions<S extends z.ZodType>(schema: S, input: unknown, what: string, how: { knownFieldsOnly?: boolean } = {}): z.output<S> {
   const result = schema.safeParse(input);
-  if (result.success) return result.data;
-  const lines = result.error.issues.map((issue) => {
+  const unknown = how.knownFieldsOnly ? unknownFields(schema, input) : [];
+  if (result.success && unknown.length === 0) return result.data;
+  const lines = (result.success ? [] : result.error.issues).map((issue) => {
     const path = issue.path.length > 0 ? issue.path.join(".") : "(the options)";
     return `  ${path}: ${issue.message} (given: ${describeValue(valueAt(input, issue.path))})`;
   });
-  throw new ConfigError(`invalid ${what}:\n${lines.join("\n")}`);
+  throw new ConfigError(`invalid ${what}:\n${[...unknown, ...lines].join("\n")}`);
 }

@@ -49,5 +49,5 @@ export function resolveTrainConfig(sources: ConfigSources = {}): TrainConfig {
     ...sources.overrides,
   };
   const what = `training configuration (preset ${presetName}${sources.configFile ? `, file ${sources.configFile}` : ""})`;
-  return parseOptions(trainConfigSchema, merged, what);
+  return parseOptions(trainConfigSchema, merged, what, { knownFieldsOnly: true });
 }

@@ -84,7 +84,7 @@ export class Finetuner {
     config: Partial<FinetuneConfig> & Pick<FinetuneConfig, "dataPath">,
     private readonly hooks: FinetuneHooks = {},
   ) {
-    this.config = parseOptions(finetuneConfigSchema, config, "fine-tuning configuration");
+    this.config = parseOptions(finetuneConfigSchema, config, "fine-tuning configuration", { knownFieldsOnly: true });
   }
 
   async fit(): Promise<FinetuneResult> {

@@ -2,7 +2,7 @@
 // bad values refused by name with what to do.
 import { describe, expect, it } from "vitest";
 
-import { FINETUNE_PRESETS, finetuneConfigSchema, resolveFinetuneConfig } from "../../src/config/finetune.js";
+import { FINETUNE_PRESETS, type FinetuneConfigInput, finetuneConfigSchema, resolveFinetuneConfig } from "../../src/config/finetune.js";
 
 const data = { dataPath: "/data" };
 
@@ -63,5 +63,8 @@ describe("the fine-tuning configuration", () => {
     );
     expect(() => resolveFinetuneConfig(undefined, { ...data, labelFraction: 0 })).toThrow(/labelFraction/);
     expect(() => resolveFinetuneConfig(undefined, {})).toThrow(/dataPath/);
+    expect(() => resolveFinetuneConfig(undefined, { ...data, epoch: 5 } as Partial<FinetuneConfigInput>)).toThrow(
+      /epoch: no such field; did you mean epochs(, [a-zA-Z]+)*\? \(given: 5\)/,
+    );
   });
 });

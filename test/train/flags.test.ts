@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 
 import { flagsHelp, parseFlags } from "../../src/config/flags.js";
 import { resolveTrainConfig } from "../../src/config/resolve.js";
-import { trainConfigSchema } from "../../src/config/train.js";
+import { type TrainConfigInput, trainConfigSchema } from "../../src/config/train.js";
 
 const shape = trainConfigSchema.shape;
 
@@ -121,6 +121,22 @@ describe("configuration sources", () => {
     expect(() => resolveTrainConfig({ configFile: "/nonexistent.json" })).toThrow(/cannot read the config file \/nonexistent\.json/);
     expect(() => resolveTrainConfig({ overrides: { epochs: -1 } })).toThrow(
       /invalid training configuration \(preset fashion-mnist-tiny\):\n {2}epochs: .*\(given: -1\)/,
+    );
+  });
+
+  it("refuses a field it does not know, in the file or from code, naming close ones, where it would be dropped", () => {
+    const dir = mkdtempSync(join(tmpdir(), "sere-config-"));
+    const file = join(dir, "run.yaml");
+    writeFileSync(file, "lr: 0.002\nbatch_size: 16\nlearning-rate: 3\n");
+    expect(() => resolveTrainConfig({ configFile: file })).toThrow(
+      `invalid training configuration (preset fashion-mnist-tiny, file ${file}):\n` +
+        "  batchSize: no such field; did you mean batchSizePerGpu? (given: 16)\n" +
+        "  learningRate: no such field (given: 3)",
+    );
+    // From JavaScript, where no type stops a misspelt name.
+    const overrides = { epochs: 3, warmupEpoch: 1 } as unknown as TrainConfigInput;
+    expect(() => resolveTrainConfig({ overrides })).toThrow(
+      / {2}warmupEpoch: no such field; did you mean warmupEpochs, warmupTeacherTemp, [a-zA-Z, ]+\? \(given: 1\)/,
     );
   });
 });
