@@ -61,6 +61,17 @@ describe("datasets", () => {
     const list = openDataset(join(root, "list.txt"));
     expect([list.format, list.size, list.classes, list.label(1)]).toEqual(["text-list", 2, ["cat", "dog"], 1]);
     expect((await list.load(1)).width).toBe(10);
+    // A CSV's header line is not an image; a path with spaces and no label is one path.
+    mkdirSync(join(root, "my photos"));
+    await writeJpeg(join(root, "my photos", "3 of 4.jpg"), 12, 12, 3);
+    writeFileSync(join(root, "list.csv"), "filename,class\na/1.jpg,cat\nmy photos/3 of 4.jpg\nmy photos/3 of 4.jpg,dog\n");
+    const csv = openDataset(join(root, "list.csv"));
+    expect(Array.from({ length: csv.size }, (_, i) => [csv.describe(i), csv.label(i)])).toEqual([
+      [join(root, "a", "1.jpg"), 0],
+      [join(root, "my photos", "3 of 4.jpg"), -1],
+      [join(root, "my photos", "3 of 4.jpg"), 1],
+    ]);
+    expect(csv.classes).toEqual(["cat", "dog"]);
   });
 
   it("opens a test split only where the data has one apart from the training images", async () => {

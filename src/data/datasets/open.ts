@@ -1,7 +1,8 @@
 // Opens a dataset, recognising its format from the path:
 // - a directory with <split>-images-idx3-ubyte[.gz]: IDX (MNIST, Fashion-MNIST);
 // - a directory with data_batch_*.bin / test_batch.bin or train.bin / test.bin: CIFAR binary;
-// - a .txt / .lst / .csv file: a text list of `path [label]` lines (paths relative to the list);
+// - a .txt / .lst / .csv file: a text list of `path [label]` lines (paths relative to the list;
+//   a first line `path,label` is a header);
 // - an IDX images file itself;
 // - any other directory: an image folder (jpg, jpeg, png, webp, nested), labelled by its
 //   top-level subfolders; `train` / `test` (or `val`) subfolders are the splits when present,
@@ -141,13 +142,21 @@ function openList(file: string): Dataset {
   const base = dirname(file);
   const files: string[] = [];
   const names: (string | undefined)[] = [];
+  let first = true;
   readFileSync(file, "utf8")
     .split(/\r?\n/)
     .forEach((raw, lineNo) => {
       const line = raw.trim();
       if (line === "" || line.startsWith("#")) return;
-      const m = /^(.*?)(?:[\s,]+(\S+))?$/.exec(line);
-      const [, p, label] = m!;
+      // `path,label` splits at the last comma, `path label` at the last space.
+      let [, p, label] = (line.includes(",") ? /^(.*?)\s*,\s*([^,]*)$/ : /^(.*?)(?:\s+(\S+))?$/).exec(line)!;
+      if (label === "") label = undefined;
+      // A path with spaces and no label: its last word is a file name, and the whole line names a file.
+      if (label !== undefined && IMAGE_EXTENSIONS.test(label) && existsSync(resolve(base, line))) [p, label] = [line, undefined];
+      // A header (`path,label`): a first line whose path has no file extension and names no file.
+      const header = first && p !== undefined && !/\.\w+$/.test(p) && !existsSync(resolve(base, p));
+      first = false;
+      if (header) return;
       if (!p) throw new DatasetError(`${file}:${lineNo + 1}: expected \`path [label]\``);
       files.push(resolve(base, p));
       names.push(label);
