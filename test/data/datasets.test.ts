@@ -94,6 +94,25 @@ describe("datasets", () => {
     }
     expect(openDataset(split, { split: "test" }).describe(0)).toBe(join(split, "val", "cats", "val.jpg"));
     expect(openDataset(split).describe(0)).toBe(join(split, "train", "cats", "train.jpg"));
+    // A class that one split lacks keeps the indices of the others alike in both.
+    mkdirSync(join(split, "train", "dogs"));
+    await writeJpeg(join(split, "train", "dogs", "d.jpg"), 20, 20, 3);
+    mkdirSync(join(split, "val", "ants"));
+    await writeJpeg(join(split, "val", "ants", "a.jpg"), 20, 20, 4);
+    const [train, test] = [openDataset(split), openDataset(split, { split: "test" })];
+    expect([train.classes, test.classes]).toEqual([
+      ["ants", "cats", "dogs"],
+      ["ants", "cats", "dogs"],
+    ]);
+    const labelsOf = (d: typeof train) => Array.from({ length: d.size }, (_, i) => [d.describe(i).slice(split.length + 1), d.label(i)]);
+    expect(labelsOf(train)).toEqual([
+      ["train/cats/train.jpg", 1],
+      ["train/dogs/d.jpg", 2],
+    ]);
+    expect(labelsOf(test)).toEqual([
+      ["val/ants/a.jpg", 0],
+      ["val/cats/val.jpg", 1],
+    ]);
     // test/ without train/: the training split would hold the test images.
     const testOnly = tempDir("split-test-only");
     mkdirSync(join(testOnly, "test", "cats"), { recursive: true });
@@ -109,6 +128,28 @@ describe("datasets", () => {
     );
     writeFileSync(join(split, "test.txt"), "val/cats/val.jpg cat\n");
     expect(openDataset(join(split, "train.txt"), { split: "test" }).describe(0)).toBe(join(split, "val", "cats", "val.jpg"));
+    // The two lists name their classes alike, as the two folders do.
+    writeFileSync(join(split, "train.txt"), "train/cats/train.jpg cat\ntrain/dogs/d.jpg dog\n");
+    writeFileSync(join(split, "test.txt"), "val/ants/a.jpg ant\nval/cats/val.jpg cat\n");
+    const [trainList, testList] = [openDataset(join(split, "train.txt")), openDataset(join(split, "train.txt"), { split: "test" })];
+    expect([trainList.classes, testList.classes]).toEqual([
+      ["ant", "cat", "dog"],
+      ["ant", "cat", "dog"],
+    ]);
+    expect([labelsOf(trainList), labelsOf(testList)]).toEqual([
+      [
+        ["train/cats/train.jpg", 1],
+        ["train/dogs/d.jpg", 2],
+      ],
+      [
+        ["val/ants/a.jpg", 0],
+        ["val/cats/val.jpg", 1],
+      ],
+    ]);
+    // A list of a quarter of a million numbered images (ImageNet's is 1.28 million) opens.
+    writeFileSync(join(split, "big.txt"), Array.from({ length: 250_000 }, (_, i) => `img${i}.jpg ${i % 1000}`).join("\n"));
+    const big = openDataset(join(split, "big.txt"));
+    expect([big.size, big.classes.length, big.label(249_999)]).toEqual([250_000, 1000, 999]);
     expect(() => openDataset(join(split, "list.txt"), { split: "test" })).toThrow(/list\.txt holds one split/);
     // IDX training files alone: no test split, where the folder walk would find no images.
     const idx = tempDir("split-idx");

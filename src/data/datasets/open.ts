@@ -32,16 +32,17 @@ const TEST_SPLIT_HELP =
   "IDX t10k-* files beside the train-* ones, CIFAR's test_batch.bin (or test.bin), or a file named with `train` " +
   "(a text list or an IDX file) beside the same name with `test` (or `val`, `t10k`)";
 
-/**
- * The file of `split` for a file named with `train`: the file itself for the training split,
- * for the test split the first of its siblings named with test, val or t10k in place of train.
- */
+/** For a file named with `train`, the first of its siblings named with test, val or t10k in its place. */
+function testSibling(file: string): string | undefined {
+  const name = basename(file);
+  if (!/train/.test(name)) return undefined;
+  return ["test", "val", "t10k"].map((s) => join(dirname(file), name.replace(/train/, s))).find((f) => existsSync(f));
+}
+
+/** The file of `split` for a file of one split: the file itself for training, its test sibling for test. */
 function fileOfSplit(file: string, split: Split): string {
   if (split === "train") return file;
-  const name = basename(file);
-  const sibling = /train/.test(name)
-    ? ["test", "val", "t10k"].map((s) => join(dirname(file), name.replace(/train/, s))).find((f) => existsSync(f))
-    : undefined;
+  const sibling = testSibling(file);
   if (!sibling) throw new DatasetError(`${file} holds one split and no test split sits beside it; ${TEST_SPLIT_HELP}`);
   return sibling;
 }
@@ -56,7 +57,8 @@ export function openDataset(path: string, options: OpenOptions = {}): Dataset {
   if (!existsSync(full)) throw new DatasetError(`dataset path ${full} does not exist; give the folder or file of the data (${FORMATS_HELP})`);
   const stat = statSync(full);
   if (stat.isFile()) {
-    if (/\.(txt|lst|csv)$/i.test(full)) return openList(fileOfSplit(full, split));
+    // Both lists name their classes alike: the other split's labels count too.
+    if (/\.(txt|lst|csv)$/i.test(full)) return split === "test" ? openList(fileOfSplit(full, split), full) : openList(full, testSibling(full));
     if (/idx3-ubyte(\.gz)?$/.test(full)) {
       const images = fileOfSplit(full, split);
       return new IdxDataset(images, images);
@@ -71,15 +73,22 @@ export function openDataset(path: string, options: OpenOptions = {}): Dataset {
   if (idxImagesFile(full, "train") || cifarFiles(full, "train")) throw new DatasetError(`${full} has no test split; ${TEST_SPLIT_HELP}`);
   const subfolder = (names: string[]) => names.map((s) => join(full, s)).find((d) => existsSync(d) && statSync(d).isDirectory());
   const testDir = subfolder(["test", "val"]);
-  if (split === "test") {
-    if (!testDir) throw new DatasetError(`${full} has no test split (no test/ or val/ subfolder); ${TEST_SPLIT_HELP}`);
-    return openFolder(testDir);
-  }
   const trainDir = subfolder(["train"]);
+  if (split === "test" && !testDir) throw new DatasetError(`${full} has no test split (no test/ or val/ subfolder); ${TEST_SPLIT_HELP}`);
   // Without train/, the whole folder is the training split: it must not hold the test images too.
   if (!trainDir && testDir)
     throw new DatasetError(`${full} has ${basename(testDir)}/ but no train/ subfolder: put the training images in ${join(full, "train")}`);
-  return openFolder(trainDir ?? full);
+  if (!trainDir || !testDir) return openFolder(full);
+  // Both splits name their classes alike: a class folder that one split lacks keeps its index in the other.
+  const classes = [...new Set([...classFolders(trainDir), ...classFolders(testDir)])].sort();
+  return openFolder(split === "test" ? testDir : trainDir, classes);
+}
+
+/** The names of the subfolders of `dir` (through links), each a class of an image folder. */
+function classFolders(dir: string): string[] {
+  return readFolder(dir)
+    .filter((e) => kindOf(join(dir, e.name), e) === "directory")
+    .map((e) => e.name);
 }
 
 /** A folder entry as a directory or a file, through symbolic links (as torchvision's ImageFolder). */
@@ -118,7 +127,8 @@ function walk(dir: string, out: string[], visited = new Set<string>()): void {
   }
 }
 
-function openFolder(dir: string): Dataset {
+/** The images under `dir`, each of the class of its top-level subfolder: those of `classes` when given, else those that hold images. */
+function openFolder(dir: string, givenClasses?: string[]): Dataset {
   const files: string[] = [];
   walk(dir, files);
   if (files.length === 0) throw new DatasetError(`no images (jpg, jpeg, png, webp) under ${dir}; ${FORMATS_HELP}`);
@@ -127,7 +137,7 @@ function openFolder(dir: string): Dataset {
     const parts = relative(dir, f).split(sep);
     return parts.length > 1 ? parts[0]! : undefined;
   });
-  const classes = [...new Set(classOf.filter((c): c is string => c !== undefined))].sort();
+  const classes = givenClasses ?? [...new Set(classOf.filter((c): c is string => c !== undefined))].sort();
   const index = new Map(classes.map((c, i) => [c, i]));
   return new FileDataset(
     "image-folder",
@@ -138,10 +148,11 @@ function openFolder(dir: string): Dataset {
   );
 }
 
-function openList(file: string): Dataset {
+/** The paths and labels (or undefined) of the lines of a text list. */
+function readList(file: string): { files: string[]; names: Array<string | undefined> } {
   const base = dirname(file);
   const files: string[] = [];
-  const names: (string | undefined)[] = [];
+  const names: Array<string | undefined> = [];
   let first = true;
   readFileSync(file, "utf8")
     .split(/\r?\n/)
@@ -161,12 +172,18 @@ function openList(file: string): Dataset {
       files.push(resolve(base, p));
       names.push(label);
     });
+  return { files, names };
+}
+
+/** The text list `file`; its classes are those of its labels and of `otherSplit`'s (the list of the other split), when given. */
+function openList(file: string, otherSplit?: string): Dataset {
+  const { files, names } = readList(file);
   if (files.length === 0) throw new DatasetError(`${file} lists no images; write one \`path [label]\` per line`);
-  const labelled = names.filter((n): n is string => n !== undefined);
+  const labelled = [...names, ...(otherSplit ? readList(otherSplit).names : [])].filter((n): n is string => n !== undefined);
   const numeric = labelled.every((n) => /^\d+$/.test(n));
-  const classes = numeric
-    ? Array.from({ length: labelled.length > 0 ? Math.max(...labelled.map(Number)) + 1 : 0 }, (_, i) => String(i))
-    : [...new Set(labelled)].sort();
+  // A loop, not Math.max(...): a list of a million labels would overflow the call stack.
+  const largest = labelled.reduce((m, n) => Math.max(m, Number(n)), -1);
+  const classes = numeric ? Array.from({ length: largest + 1 }, (_, i) => String(i)) : [...new Set(labelled)].sort();
   const index = new Map(classes.map((c, i) => [c, i]));
   const labels = names.map((n) => (n === undefined ? -1 : numeric ? Number(n) : index.get(n)!));
   return new FileDataset("text-list", file, files, labels, classes);
