@@ -30,6 +30,7 @@ import { tensor } from "../tensor.js";
 import { asMap, entries, optimizerEntries, stepProgress } from "../train/checkpoint.js";
 import { connectRanks, rankDevice, rankEnvironment } from "../train/distributed.js";
 import { count, countOf, describeCompute, describeProgress, describeSpan } from "../train/plan.js";
+import { RunLock } from "../train/run-lock.js";
 import { cosineScheduleAt } from "../train/schedules.js";
 import { testAccuracy } from "./classify.js";
 import { drawErasing } from "./erasing.js";
@@ -88,6 +89,15 @@ export class Finetuner {
   }
 
   async fit(): Promise<FinetuneResult> {
+    const lock = new RunLock();
+    try {
+      return await this.train(lock);
+    } finally {
+      lock.release();
+    }
+  }
+
+  private async train(lock: RunLock): Promise<FinetuneResult> {
     const c = this.config;
     // Data parallelism: every rank trains on its share of each batch; rank 0 writes the files.
     const world = rankEnvironment();
@@ -99,6 +109,7 @@ export class Finetuner {
     setThreads(threads);
     const device = rankDevice(c.device, world);
     makeFolder(c.outputDir);
+    if (speaks) lock.take(c.outputDir);
     const checkpointPath = join(c.outputDir, FINETUNE_CHECKPOINT);
     if (existsSync(checkpointPath) && !c.resume) {
       throw new ConfigError(`${checkpointPath} exists: add --resume to continue that run, or choose another --output-dir`);

@@ -25,6 +25,7 @@ import { type RunPlan, runPlan } from "./plan.js";
 import { describePretrainedStart, startFromPretrained } from "./pretrained.js";
 import { ProgressReporter } from "./progress.js";
 import { CHECKPOINT, checkRunFolder, cutLog, LOG, prepareRunFolder } from "./run-folder.js";
+import { RunLock } from "./run-lock.js";
 import { accumulationRoundAt, learningRateAt, teacherMomentumAt, teacherTemperatureAt, weightDecayAt } from "./schedules.js";
 import { stepOptionsFrom } from "./step-options.js";
 import { EventFileWriter, knnScalars, stepScalars } from "./tensorboard.js";
@@ -95,6 +96,15 @@ export class Trainer extends EventEmitter<Events> {
   }
 
   async fit(): Promise<FitResult> {
+    const lock = new RunLock();
+    try {
+      return await this.train(lock);
+    } finally {
+      lock.release();
+    }
+  }
+
+  private async train(lock: RunLock): Promise<FitResult> {
     const c = this.config;
     const world = rankEnvironment();
     // Ranks on one machine share its cores.
@@ -113,6 +123,7 @@ export class Trainer extends EventEmitter<Events> {
     if (this.options.resume && !resuming && writes) this.warn(`--resume: there is no checkpoint in ${outputDir}; starting a new run`, "RunWarning");
     if (writes) {
       makeFolder(outputDir);
+      lock.take(outputDir);
       prepareRunFolder(outputDir, { overwrite: c.overwrite, resuming });
       writeFileSync(join(outputDir, "config.json"), `${JSON.stringify(c, null, 2)}\n`);
     }

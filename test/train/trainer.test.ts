@@ -1,7 +1,7 @@
 // Trainer.fit() on Debian's Fashion-MNIST with a tiny network: logs, checkpoints, exact
 // resume, abort, export, and errors before training starts.
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { TrainConfigInput } from "../../src/config/train.js";
@@ -214,6 +214,19 @@ describe("Trainer on a dataset of two batches", () => {
       "start",
     ]);
     expect([result.iterations, result.knn]).toEqual([1, undefined]);
+  });
+
+  it("refuses a folder that another run writes to, before --overwrite deletes anything", async () => {
+    const data = tempDir("sere-locked");
+    writeIdx(data, "train", 8);
+    const dir = mkdtempSync(join(tmpdir(), "sere-locked-run-"));
+    await run(dir, 1, false, undefined, { dataPath: data });
+    // This process stands for the other run: it is alive.
+    writeFileSync(join(dir, "run.lock"), JSON.stringify({ pid: process.pid, host: hostname(), started: "now" }));
+    const overwriting = new Trainer({ ...TINY_RUN, dataPath: data, outputDir: dir, overwrite: true }, { progress: false });
+    await expect(overwriting.fit()).rejects.toThrow(`another run (process ${process.pid} on ${hostname()}, started now) is writing to ${dir}`);
+    expect(existsSync(join(dir, "checkpoint.pth"))).toBe(true);
+    expect(existsSync(join(dir, "run.lock"))).toBe(true); // the other run's, left as it was
   });
 
   it("steps with the learning rate's cooldown over the last epoch", async () => {

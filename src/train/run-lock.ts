@@ -1,0 +1,72 @@
+// One writer per output folder. A second run started into the folder of a running one (a
+// second terminal, a scheduler's retry) would interleave their logs and checkpoints, and with
+// --overwrite delete the first run's checkpoints under it. The folder's run.lock names the
+// process that writes there; a lock whose process is gone (killed before it could clean up)
+// is taken over.
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { join } from "node:path";
+
+import { ConfigError } from "../config/parse.js";
+
+export const RUN_LOCK = "run.lock";
+
+interface Holder {
+  pid: number;
+  host: string;
+  started: string;
+}
+
+function readHolder(path: string): Holder | undefined {
+  try {
+    const h = JSON.parse(readFileSync(path, "utf8")) as Partial<Holder>;
+    return typeof h.pid === "number" && typeof h.host === "string" ? { pid: h.pid, host: h.host, started: String(h.started) } : undefined;
+  } catch {
+    return undefined; // gone meanwhile, or cut short by a kill: nobody holds it
+  }
+}
+
+/** Whether the holder's process still runs; on another machine that cannot be told, so it counts as running. */
+function runs(holder: Holder): boolean {
+  if (holder.host !== hostname()) return true;
+  try {
+    process.kill(holder.pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM"; // it runs, as another user
+  }
+}
+
+export class RunLock {
+  private path: string | undefined;
+
+  /** Takes the lock of the folder `dir`, or throws a ConfigError naming the run that holds it. */
+  take(dir: string): void {
+    const path = join(dir, RUN_LOCK);
+    const mine = `${JSON.stringify({ pid: process.pid, host: hostname(), started: new Date().toISOString() })}\n`;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        writeFileSync(path, mine, { flag: "wx" });
+        this.path = path;
+        return;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      }
+      const holder = readHolder(path);
+      if (holder && runs(holder)) {
+        throw new ConfigError(
+          `another run (process ${holder.pid} on ${holder.host}, started ${holder.started}) is writing to ${dir}: ` +
+            `wait for it or stop it, or give another --output-dir (if no run writes there, delete ${path})`,
+        );
+      }
+      rmSync(path, { force: true });
+    }
+    throw new ConfigError(`cannot take ${path}: it comes back each time it is removed; delete it when no run writes to ${dir}`);
+  }
+
+  /** Gives the lock back (nothing when none was taken). */
+  release(): void {
+    if (this.path) rmSync(this.path, { force: true });
+    this.path = undefined;
+  }
+}
