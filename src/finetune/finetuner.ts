@@ -30,7 +30,7 @@ import { tensor } from "../tensor.js";
 import { asMap, entries, optimizerEntries, stepProgress } from "../train/checkpoint.js";
 import { connectRanks, rankDevice, rankEnvironment } from "../train/distributed.js";
 import { count, countOf, describeCompute, describeProgress, describeSpan } from "../train/plan.js";
-import { RunLock } from "../train/run-lock.js";
+import { type RunLock, withRunLock } from "../train/run-lock.js";
 import { cosineScheduleAt } from "../train/schedules.js";
 import { testAccuracy } from "./classify.js";
 import { drawErasing } from "./erasing.js";
@@ -88,13 +88,8 @@ export class Finetuner {
     this.config = parseOptions(finetuneConfigSchema, config, "fine-tuning configuration", { knownFieldsOnly: true });
   }
 
-  async fit(): Promise<FinetuneResult> {
-    const lock = new RunLock();
-    try {
-      return await this.train(lock);
-    } finally {
-      lock.release();
-    }
+  fit(): Promise<FinetuneResult> {
+    return withRunLock((lock) => this.train(lock));
   }
 
   private async train(lock: RunLock): Promise<FinetuneResult> {

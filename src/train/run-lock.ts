@@ -70,3 +70,13 @@ export class RunLock {
     this.path = undefined;
   }
 }
+
+/** Runs `body` with a lock it may take; the lock is given back when `body` ends, however it ends. */
+export async function withRunLock<T>(body: (lock: RunLock) => Promise<T>): Promise<T> {
+  const lock = new RunLock();
+  try {
+    return await body(lock);
+  } finally {
+    lock.release();
+  }
+}

@@ -25,7 +25,7 @@ import { type RunPlan, runPlan } from "./plan.js";
 import { describePretrainedStart, startFromPretrained } from "./pretrained.js";
 import { ProgressReporter } from "./progress.js";
 import { CHECKPOINT, checkRunFolder, cutLog, LOG, prepareRunFolder } from "./run-folder.js";
-import { RunLock } from "./run-lock.js";
+import { type RunLock, withRunLock } from "./run-lock.js";
 import { accumulationRoundAt, learningRateAt, teacherMomentumAt, teacherTemperatureAt, weightDecayAt } from "./schedules.js";
 import { stepOptionsFrom } from "./step-options.js";
 import { EventFileWriter, knnScalars, stepScalars } from "./tensorboard.js";
@@ -95,13 +95,8 @@ export class Trainer extends EventEmitter<Events> {
     this.options = options;
   }
 
-  async fit(): Promise<FitResult> {
-    const lock = new RunLock();
-    try {
-      return await this.train(lock);
-    } finally {
-      lock.release();
-    }
+  fit(): Promise<FitResult> {
+    return withRunLock((lock) => this.train(lock));
   }
 
   private async train(lock: RunLock): Promise<FitResult> {
