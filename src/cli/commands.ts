@@ -11,6 +11,7 @@ import { FINETUNE_PRESETS, finetuneConfigSchema, resolveFinetuneConfig } from ".
 
 import { flagsHelp, parseFlags } from "../config/flags.js";
 import { parseOptions } from "../config/parse.js";
+import { type Dataset, DatasetError } from "../data/datasets/dataset.js";
 import { openDataset } from "../data/datasets/open.js";
 import { DEFAULT_MAX_FAILURE_SHARE } from "../data/failures.js";
 import { attentionMaps } from "../eval/attention.js";
@@ -158,7 +159,22 @@ function progress(label: string, unit: string): (done: number, total: number) =>
  */
 type FeatureFlags = Omit<z.output<(typeof COMMANDS)["features"]>, "format"> & { trainViews?: number; seed?: number };
 
-async function features(o: FeatureFlags) {
+/** The test split; where the data has none, undefined when it is optional (with a warning), else the DatasetError. */
+function openTestSplit(dataPath: string, optional: boolean): Dataset | undefined {
+  try {
+    return openDataset(dataPath, { split: "test" });
+  } catch (err) {
+    if (!optional || !(err instanceof DatasetError)) throw err;
+    warn(`${err.message}. Only the training split's features are written`);
+    return undefined;
+  }
+}
+
+/**
+ * The features of both splits, the test split's extracted last; with `testOptional` (`sere
+ * features`), data without a test split gives the training split's alone.
+ */
+async function features(o: FeatureFlags, how: { testOptional?: boolean } = {}) {
   const { model, size } = await backbone(o);
   try {
     const embed = clsFeatures(model, { nLastBlocks: o.nLastBlocks, avgpoolPatchtokens: o.avgpoolPatchtokens });
@@ -172,7 +188,7 @@ async function features(o: FeatureFlags) {
       signal: ctrlC.signal,
     };
     const trainSet = openDataset(o.dataPath, { split: "train" });
-    const testSet = openDataset(o.dataPath, { split: "test" });
+    const testSet = openTestSplit(o.dataPath, how.testOptional ?? false);
     const views = o.trainViews ?? 0;
     const train =
       views > 0
@@ -188,10 +204,7 @@ async function features(o: FeatureFlags) {
             ),
           )
         : await extractFeatures(trainSet, embed, { ...options, onProgress: progress("training features", "images") });
-    const test = await extractFeatures(testSet, embed, {
-      ...options,
-      onProgress: progress("test features", "images"),
-    });
+    const test = testSet && (await extractFeatures(testSet, embed, { ...options, onProgress: progress("test features", "images") }));
     return { train, test };
   } finally {
     model.dispose();
@@ -300,12 +313,13 @@ async function run(command: Command, argv: string[]): Promise<void> {
     }
     case "features": {
       const o = parse("features");
-      const { train, test } = await features(o);
+      const { train, test } = await features(o, { testOptional: true });
       makeFolder(o.outputDir);
       for (const [name, f] of [
         ["train", train],
         ["test", test],
       ] as const) {
+        if (!f) continue;
         if (o.format === "npy") {
           for (const [what, t] of [
             ["features", f.features],
@@ -329,14 +343,14 @@ async function run(command: Command, argv: string[]): Promise<void> {
     case "eval knn": {
       const o = parse("eval knn");
       const { train, test } = await features(o);
-      report(o.outputDir, "knn.json", await knnAccuracy(train, test, { ks: o.nbKnn, temperature: o.temperature }));
+      report(o.outputDir, "knn.json", await knnAccuracy(train, test!, { ks: o.nbKnn, temperature: o.temperature }));
       return;
     }
     case "eval linear": {
       const o = parse("eval linear");
       const { train, test } = await features(o);
       const options = { lrs: o.lrs, epochs: o.epochs, seed: o.seed, signal: ctrlC.signal, onProgress: progress("linear probe", "epochs") };
-      report(o.outputDir, "linear.json", await linearProbe(train, test, options));
+      report(o.outputDir, "linear.json", await linearProbe(train, test!, options));
       return;
     }
   }

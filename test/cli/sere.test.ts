@@ -1,6 +1,6 @@
 // The sere evaluation commands on a checkpoint of a one-step run.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
@@ -9,6 +9,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { readSafetensors } from "../../src/index.js";
 import { exportBackbone } from "../../src/train/export.js";
 import { Trainer } from "../../src/train/trainer.js";
+import { writeJpeg } from "../data/helpers.js";
 import { hasFashionMnist } from "../requirements.js";
 import { TINY_RUN } from "../train/helpers.js";
 
@@ -80,6 +81,23 @@ describe.runIf(hasFashionMnist())("sere", () => {
         .slice(0, 5)
         .map(Number),
     ).toEqual([9, 0, 0, 3, 0]);
+  });
+
+  it("features of data without a test split writes the training split's alone and says so; eval knn refuses such data before any work", async () => {
+    const data = join(dir, "unsplit");
+    mkdirSync(join(data, "cats"), { recursive: true });
+    for (const i of [0, 1, 2]) await writeJpeg(join(data, "cats", `${i}.jpg`), 20, 20, i);
+    const run = sere(["features", "--pretrained-weights", checkpoint, "--data-path", data, "--output-dir", join(dir, "unsplit-features")]);
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stderr).toContain(
+      `warning: ${data} has no test split (no test/ or val/ subfolder); evaluation needs test images that training does not see`,
+    );
+    expect(run.stderr).toContain("Only the training split's features are written");
+    expect(readdirSync(join(dir, "unsplit-features"))).toEqual(["features_train.safetensors"]);
+    const knn = sere(["eval", "knn", "--pretrained-weights", checkpoint, "--data-path", data, "--output-dir", join(dir, "unsplit-knn")]);
+    expect(knn.status).toBe(1);
+    expect(knn.stderr).toMatch(new RegExp(`^sere: ${data} has no test split`, "m"));
+    expect(knn.stderr).not.toContain("training features");
   });
 
   it("features --format npy with --avgpool-patchtokens writes .npy files that NumPy's layout describes", async () => {
