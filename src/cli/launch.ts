@@ -6,8 +6,7 @@ import { Socket } from "node:net";
 import { constants } from "node:os";
 import { z } from "zod";
 
-import { kebab } from "../config/flags.js";
-import { ConfigError, parseOptions } from "../config/parse.js";
+import { ConfigError, kebab, parseOptions } from "../config/parse.js";
 
 const launchSchema = z
   .object({

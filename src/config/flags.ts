@@ -4,11 +4,10 @@
 // generated from it too, each field's line from its `.describe(...)`.
 import type { z } from "zod";
 
-import { ConfigError, closeNames } from "./parse.js";
+import { ConfigError, closeNames, kebab } from "./parse.js";
 
 type Shape = Record<string, z.ZodType>;
 
-export const kebab = (camel: string) => camel.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 const camel = (kebabName: string) => kebabName.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 
 interface FieldInfo {

@@ -23,15 +23,16 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   return value;
 }
 
-/** `schema.parse(input)`, with a ConfigError naming each bad field of `what` otherwise. */
-const kebabOf = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`).replace(/_/g, "-");
+/** A field's name as a flag writes it: batchSizePerGpu and batch_size_per_gpu are batch-size-per-gpu. */
+export const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`).replace(/_/g, "-");
 
 /** Up to four of `known` whose names are close to `given`: first those where one holds the other, then those that start with the same word. */
 export function closeNames(given: string, known: readonly string[]): string[] {
-  const g = kebabOf(given);
-  const holding = known.filter((k) => kebabOf(k).includes(g) || g.includes(kebabOf(k)));
-  const sameStart = known.filter((k) => !holding.includes(k) && kebabOf(k).split("-")[0] === g.split("-")[0]);
-  return [...holding, ...sameStart].slice(0, 4);
+  const g = kebab(given);
+  const names = known.map((k) => [k, kebab(k)] as const);
+  const holding = names.filter(([, n]) => n.includes(g) || g.includes(n));
+  const sameStart = names.filter(([, n]) => !holding.some(([, h]) => h === n) && n.split("-")[0] === g.split("-")[0]);
+  return [...holding, ...sameStart].slice(0, 4).map(([k]) => k);
 }
 
 /** Top-level fields of `input` that `schema` (an object schema) has no place for, each with what it may have meant. */

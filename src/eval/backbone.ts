@@ -2,8 +2,7 @@
 // stored configuration gives the architecture), an exported backbone (.pth or
 // .safetensors), or a reference (DINO, iBOT, SERE) checkpoint or backbone, whose
 // architecture the caller gives.
-import { kebab } from "../config/flags.js";
-import { ConfigError } from "../config/parse.js";
+import { ConfigError, kebab } from "../config/parse.js";
 import { Model } from "../model/model.js";
 import type { ModelOptions } from "../model/options.js";
 import { formatOf, readStateDict, toModelNames } from "../model/weights.js";

@@ -102,10 +102,9 @@ function headerEntries(header: unknown, dataLength: number, corrupt: (why: strin
  */
 export async function readSafetensors(path: string): Promise<Entries> {
   const corrupt = (why: string) => new Error(`${path} is not a valid safetensors file: ${why}`);
-  await weightsFileSize(path);
+  const size = await weightsFileSize(path);
   const file = await open(path, "r");
   try {
-    const { size } = await file.stat();
     const read = async (at: number, length: number) => (await file.read(Buffer.alloc(length), 0, length, at)).buffer;
     if (size < 8) throw corrupt("shorter than its 8-byte header length");
     const headerLength = Number((await read(0, 8)).readBigUInt64LE(0));
