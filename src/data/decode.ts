@@ -2,9 +2,17 @@
 // channels and alpha dropped. A large image may shrink on load, but only as far as the
 // largest view still gets full detail: its smallest possible crop keeps at least the
 // view's side in pixels.
+import { extname } from "node:path";
+
 import sharp from "sharp";
 
 import type { RgbImage } from "./render.js";
+
+/** The image formats read: those sharp decodes from files, but vector graphics and libvips' own. */
+export const IMAGE_FORMATS = "jpg, png, webp, tiff, gif, avif";
+export const IMAGE_EXTENSIONS = /\.(jpe?g|jpe|jfif|png|webp|tiff?|gif|avif)$/i;
+/** Image formats of other tools that are not decoded here: a folder's files of them are counted and named, not read. */
+export const UNREAD_IMAGE_EXTENSIONS = /\.(bmp|dib|p[bgpn]m|pfm|heic|heif|jp2|j2k|jpx|jxl|ico|dcm|dicom|exr|hdr|tga|psd|raw|dng|cr2|nef)$/i;
 
 /** The largest view: its side and the smallest area fraction its crops may take. */
 export interface DetailToKeep {
@@ -52,8 +60,14 @@ export async function decodeImage(bytes: Uint8Array, file: string, detail?: Deta
     if (info.channels === 1) return grayToRgb(pixels, info.width, info.height);
     throw new Error(`unexpected ${info.channels} channels after conversion to RGB`);
   } catch (err) {
-    throw new DecodeError(file, (err as Error).message);
+    throw new DecodeError(file, decodeFailure(err as Error, file));
   }
+}
+
+/** Why `file` did not decode: sharp's reason, or the format it does not read. */
+function decodeFailure(err: Error, file: string): string {
+  if (!UNREAD_IMAGE_EXTENSIONS.test(file)) return err.message;
+  return `sere-torch does not decode ${extname(file).toLowerCase()} files (${err.message}); convert it to PNG`;
 }
 
 /** Expands one channel to three. */

@@ -115,6 +115,8 @@ export async function extractFeatures(dataset: Dataset, embed: Embed, options: F
   let dim = 0;
   let rows = 0; // images embedded so far
   const labels = new BigInt64Array(count);
+  const warn = options.warn ?? ((message: string) => process.emitWarning(message, "DataWarning"));
+  if (dataset.leftOut) warn(dataset.leftOut);
   options.onProgress?.(0, count);
   for (let start = 0; start < count; start += batchSize) {
     options.signal?.throwIfAborted();
@@ -150,7 +152,6 @@ export async function extractFeatures(dataset: Dataset, embed: Embed, options: F
   }
   if (count > 0 && rows === 0) throw failures.noneDecoded();
   if (skipped.length > 0) {
-    const warn = options.warn ?? ((message: string) => process.emitWarning(message, "DataWarning"));
     warn(`skipped ${skipped.length} of ${count} images that cannot be decoded: ${skipped.map((e) => e.message).join("; ")}`);
   }
   return {

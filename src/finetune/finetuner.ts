@@ -115,6 +115,7 @@ export class Finetuner {
 
     const train = openDataset(c.dataPath, { split: "train" });
     const test = openDataset(c.dataPath, { split: "test" });
+    for (const d of [train, test]) if (speaks && d.leftOut) process.emitWarning(d.leftOut, "DataWarning");
     const all = Array.from({ length: c.limit > 0 ? Math.min(c.limit, train.size) : train.size }, (_, i) => train.label(i));
     if (all.some((label) => label < 0)) throw new ConfigError(`${c.dataPath}: fine-tuning needs labelled training images, and some have no label`);
     const kept = labelledSubset(all, c.labelFraction, c.seed);

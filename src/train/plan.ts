@@ -27,13 +27,18 @@ export interface RunPlan {
   precisionNote?: string;
 }
 
+/** The step training ends at without a time limit: the epochs' steps, or --max-steps when sooner. */
+export function lastStepOf(c: Pick<TrainConfig, "epochs" | "maxSteps">, stepsPerEpoch: number): number {
+  const planned = c.epochs * stepsPerEpoch;
+  return c.maxSteps > 0 ? Math.min(c.maxSteps, planned) : planned;
+}
+
 export function runPlan(
   c: TrainConfig,
   at: { images: number; stepsPerEpoch: number; worldSize: number; device: string; threads: number; startStep: number },
   /** Whether the CPU computes bfloat16 natively; default: its flags (stepPrecision's rule). */
   nativeBfloat16?: boolean,
 ): RunPlan {
-  const planned = c.epochs * at.stepsPerEpoch;
   const precision = stepPrecision({ precision: c.precision, device: at.device }, nativeBfloat16);
   const autoTookFloat32 = c.precision === "auto" && precision === "float32";
   return {
@@ -43,7 +48,7 @@ export function runPlan(
     worldSize: at.worldSize,
     stepsPerEpoch: at.stepsPerEpoch,
     epochs: c.epochs,
-    lastStep: c.maxSteps > 0 ? Math.min(c.maxSteps, planned) : planned,
+    lastStep: lastStepOf(c, at.stepsPerEpoch),
     startStep: at.startStep,
     maxMinutes: c.maxMinutes,
     device: at.device,

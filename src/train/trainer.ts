@@ -21,7 +21,7 @@ import { setThreads } from "../runtime.js";
 import { loadBackbone } from "./backbone.js";
 import { disposeCheckpoint, readTrainingCheckpoint } from "./checkpoint.js";
 import { connectRanks, type RankEnvironment, rankDevice, rankEnvironment } from "./distributed.js";
-import { type RunPlan, runPlan } from "./plan.js";
+import { lastStepOf, type RunPlan, runPlan } from "./plan.js";
 import { describePretrainedStart, startFromPretrained } from "./pretrained.js";
 import { ProgressReporter } from "./progress.js";
 import { CHECKPOINT, checkRunFolder, cutLog, LOG, prepareRunFolder } from "./run-folder.js";
@@ -124,6 +124,7 @@ export class Trainer extends EventEmitter<Events> {
     }
 
     const dataset = openDataset(c.dataPath, { split: "train" });
+    if (writes && dataset.leftOut) this.warn(dataset.leftOut);
     const loader = new Loader(
       dataset,
       {
@@ -209,8 +210,7 @@ export class Trainer extends EventEmitter<Events> {
   private evaluatesAt(iteration: number, at: { perEpoch: number; knnEvalEvery: number }): boolean {
     const c = this.config;
     if (at.knnEvalEvery === 0 || iteration % at.knnEvalEvery !== 0) return false;
-    const last = c.maxSteps > 0 ? Math.min(c.maxSteps, c.epochs * at.perEpoch) : c.epochs * at.perEpoch;
-    return iteration < last;
+    return iteration < lastStepOf(c, at.perEpoch);
   }
 
   /** The teacher's weighted k-NN accuracy (k = 10, 20, 100, 200) after `iteration` steps: logged, written to TensorBoard and emitted. */
@@ -265,7 +265,7 @@ export class Trainer extends EventEmitter<Events> {
     const timeIsUp = () => trainingSeconds() >= secondsLimit;
     const progress = new ProgressReporter(
       writes && (this.options.progress ?? true),
-      c.epochs * at.perEpoch,
+      lastStepOf(c, at.perEpoch),
       c.logEvery,
       trainingSeconds,
       secondsLimit,

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { openDataset } from "../../src/data/datasets/open.js";
 import { decodeImage, shrinkFactor } from "../../src/data/decode.js";
 import { hasFashionMnist } from "../requirements.js";
-import { tempDir, writeIdx, writeJpeg, writePng } from "./helpers.js";
+import { rgb, tempDir, writeIdx, writeJpeg, writePng } from "./helpers.js";
 
 describe("datasets", () => {
   it("reads IDX files (gzipped), with labels, splits, classes and size range", async () => {
@@ -178,12 +178,46 @@ describe("datasets", () => {
     expect((await d.load(1)).height).toBe(40);
   });
 
+  it("reads TIFF, GIF and AVIF files, and names the image files it cannot decode (bmp, ppm) instead of passing them by", async () => {
+    const root = tempDir("formats");
+    mkdirSync(join(root, "a"));
+    mkdirSync(join(root, "b"));
+    const pixels = rgb(16, 12, 4);
+    const image = () => sharp(pixels, { raw: { width: 16, height: 12, channels: 3 } });
+    await image().tiff({ compression: "lzw" }).toFile(join(root, "a", "1.tif"));
+    await image().tiff().toFile(join(root, "a", "2.TIFF"));
+    await image().gif().toFile(join(root, "b", "3.gif"));
+    await image().avif().toFile(join(root, "b", "4.avif"));
+    writeFileSync(join(root, "a", "5.bmp"), "BM");
+    writeFileSync(join(root, "b", "6.bmp"), "BM");
+    writeFileSync(join(root, "b", "7.ppm"), "P6");
+    writeFileSync(join(root, "b", "notes.txt"), "not an image, and not said to be one");
+    const d = openDataset(root);
+    expect([d.size, d.classes, d.label(0), d.label(2)]).toEqual([4, ["a", "b"], 0, 1]);
+    // TIFF is lossless: the very pixels written
+    expect(Buffer.from((await d.load(0)).data)).toEqual(pixels);
+    for (const i of [2, 3]) expect([(await d.load(i)).width, (await d.load(i)).height]).toEqual([16, 12]);
+    expect(d.leftOut).toBe(
+      `${root} holds 2 .bmp and 1 .ppm files, which sere-torch does not decode (convert them to PNG, e.g. with ImageMagick's \`mogrify -format png\`): they are left out`,
+    );
+    // A list naming one says why it fails to decode.
+    await expect(decodeImage(Buffer.from("BM"), join(root, "a", "5.bmp"))).rejects.toThrow(/sere-torch does not decode \.bmp files \(.*\); convert it to PNG/);
+
+    const only = tempDir("bmp-only");
+    mkdirSync(join(only, "a"));
+    writeFileSync(join(only, "a", "1.bmp"), "BM");
+    expect(() => openDataset(only)).toThrow(/no images \(.*\) under .*: it holds 1 \.bmp file, which sere-torch does not decode \(convert it to PNG/);
+    await writePng(join(only, "a", "2.png"), 8, 8, 1);
+    expect(openDataset(only).leftOut).toMatch(/holds 1 \.bmp file, .*: it is left out$/);
+    expect(openDataset(join(root, "a")).leftOut).toMatch(/holds 1 \.bmp file/);
+  });
+
   it("says what is wrong with a bad path", () => {
     expect(() => openDataset("/no/such/place")).toThrow(/does not exist; give the folder or file of the data/);
     const dir = tempDir("unknown");
     writeFileSync(join(dir, "data.bin"), "x");
     expect(() => openDataset(join(dir, "data.bin"))).toThrow(/cannot tell the format .*image folder/);
-    expect(() => openDataset(dir)).toThrow(/no images \(jpg, jpeg, png, webp\) under/);
+    expect(() => openDataset(dir)).toThrow(/no images \(jpg, png, webp, tiff, gif, avif\) under/);
     // A device (or a pipe) is neither: it is refused, not read as a folder or waited on.
     expect(() => openDataset("/dev/null")).toThrow(
       /dataset path \/dev\/null is neither a file nor a folder \(a device, pipe or socket\); sere-torch reads/,

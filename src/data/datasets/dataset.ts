@@ -17,6 +17,8 @@ export interface Dataset {
   /** Where it was opened from. */
   readonly path: string;
   readonly size: number;
+  /** Image files the dataset leaves out, said to the user before use: "3 .bmp files ... are left out"; absent when none. */
+  readonly leftOut?: string;
   /** Class names; label(i) indexes them. Empty when the data has no labels. */
   readonly classes: readonly string[];
   /** Class index of image i; -1 when unlabelled. */

@@ -5,8 +5,6 @@ import { DecodeError, type DetailToKeep, decodeImage, readImageSize } from "../d
 import type { RgbImage } from "../render.js";
 import { type Dataset, type DatasetFormat, rangeOf, type SizeRange } from "./dataset.js";
 
-export const IMAGE_EXTENSIONS = /\.(jpe?g|png|webp)$/i;
-
 export class FileDataset implements Dataset {
   readonly size: number;
 
@@ -16,6 +14,7 @@ export class FileDataset implements Dataset {
     private readonly files: readonly string[],
     private readonly labels: readonly number[],
     readonly classes: readonly string[],
+    readonly leftOut?: string,
   ) {
     this.size = files.length;
   }

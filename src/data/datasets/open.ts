@@ -4,19 +4,21 @@
 // - a .txt / .lst / .csv file: a text list of `path [label]` lines (paths relative to the list;
 //   a first line `path,label` is a header);
 // - an IDX images file itself;
-// - any other directory: an image folder (jpg, jpeg, png, webp, nested), labelled by its
+// - any other directory: an image folder (jpg, png, webp, tiff, gif, avif, nested), labelled by its
 //   top-level subfolders; `train` / `test` (or `val`) subfolders are the splits when present,
 //   else the whole folder is the training split. Symbolic links to images and folders are
-//   followed, each real folder read once.
+//   followed, each real folder read once. Files of image formats that are not decoded (bmp,
+//   ppm, heic, ...) are left out and named.
 // A file holds one split; its test split is a sibling named with test / val / t10k for train.
 // Data without a test split refuses to open one: evaluating on the training images would
 // report an accuracy no model earned.
 import { type Dirent, existsSync, readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
-import { basename, dirname, join, relative, resolve, sep } from "node:path";
+import { basename, dirname, extname, join, relative, resolve, sep } from "node:path";
 
 import { CifarDataset, cifarFiles } from "./cifar.js";
 import { type Dataset, DatasetError, type Split } from "./dataset.js";
-import { FileDataset, IMAGE_EXTENSIONS } from "./files.js";
+import { IMAGE_EXTENSIONS, IMAGE_FORMATS, UNREAD_IMAGE_EXTENSIONS } from "../decode.js";
+import { FileDataset } from "./files.js";
 import { IdxDataset, idxImagesFile } from "./idx.js";
 
 export interface OpenOptions {
@@ -24,7 +26,7 @@ export interface OpenOptions {
 }
 
 const FORMATS_HELP =
-  "sere-torch reads an image folder (class subfolders of jpg/jpeg/png/webp files), IDX files (MNIST / Fashion-MNIST, " +
+  `sere-torch reads an image folder (class subfolders of ${IMAGE_FORMATS} files), IDX files (MNIST / Fashion-MNIST, ` +
   "e.g. /usr/share/datasets/fashion-mnist), CIFAR-10/100 binary batches, or a text list (.txt/.lst/.csv) of `path [label]` lines";
 
 const TEST_SPLIT_HELP =
@@ -113,8 +115,14 @@ function readFolder(dir: string): Dirent[] {
   }
 }
 
+/** The image files under a folder, and the count of those in formats that are not decoded, by extension. */
+interface Walked {
+  files: string[];
+  unread: Map<string, number>;
+}
+
 /** Image files under `dir`, nested, in name order; `visited` (real paths) keeps links from looping. */
-function walk(dir: string, out: string[], visited = new Set<string>()): void {
+function walk(dir: string, out: Walked, visited = new Set<string>()): void {
   const real = realpathSync(dir);
   if (visited.has(real)) return;
   visited.add(real);
@@ -123,15 +131,34 @@ function walk(dir: string, out: string[], visited = new Set<string>()): void {
     const p = join(dir, e.name);
     const kind = kindOf(p, e);
     if (kind === "directory") walk(p, out, visited);
-    else if (kind === "file" && IMAGE_EXTENSIONS.test(e.name)) out.push(p);
+    else if (kind === "file" && IMAGE_EXTENSIONS.test(e.name)) out.files.push(p);
+    else if (kind === "file" && UNREAD_IMAGE_EXTENSIONS.test(e.name)) {
+      const ext = extname(e.name).toLowerCase();
+      out.unread.set(ext, (out.unread.get(ext) ?? 0) + 1);
+    }
   }
+}
+
+/** "3 .bmp and 1 .ppm files" */
+function describeUnread(unread: Map<string, number>, total: number): string {
+  const parts = [...unread].map(([ext, n]) => `${n.toLocaleString("en-US")} ${ext}`);
+  const list = parts.length > 1 ? `${parts.slice(0, -1).join(", ")} and ${parts.at(-1)}` : parts[0];
+  return `${list} file${total === 1 ? "" : "s"}`;
 }
 
 /** The images under `dir`, each of the class of its top-level subfolder: those of `classes` when given, else those that hold images. */
 function openFolder(dir: string, givenClasses?: string[]): Dataset {
-  const files: string[] = [];
-  walk(dir, files);
-  if (files.length === 0) throw new DatasetError(`no images (jpg, jpeg, png, webp) under ${dir}; ${FORMATS_HELP}`);
+  const walked: Walked = { files: [], unread: new Map() };
+  walk(dir, walked);
+  const { files } = walked;
+  const unread = [...walked.unread.values()].reduce((a, b) => a + b, 0);
+  const [them, theyAre] = unread === 1 ? ["it", "it is"] : ["them", "they are"];
+  const convert = `which sere-torch does not decode (convert ${them} to PNG, e.g. with ImageMagick's \`mogrify -format png\`)`;
+  if (files.length === 0) {
+    const held = unread > 0 ? `: it holds ${describeUnread(walked.unread, unread)}, ${convert}` : "";
+    throw new DatasetError(`no images (${IMAGE_FORMATS}) under ${dir}${held}; ${FORMATS_HELP}`);
+  }
+  const leftOut = unread > 0 ? `${dir} holds ${describeUnread(walked.unread, unread)}, ${convert}: ${theyAre} left out` : undefined;
   // The class of a file is its top-level subfolder; files directly in `dir` are unlabelled.
   const classOf = files.map((f) => {
     const parts = relative(dir, f).split(sep);
@@ -145,6 +172,7 @@ function openFolder(dir: string, givenClasses?: string[]): Dataset {
     files,
     classOf.map((c) => (c === undefined ? -1 : index.get(c)!)),
     classes,
+    leftOut,
   );
 }
 
