@@ -10,7 +10,7 @@ import { z } from "zod";
 import { FINETUNE_PRESETS, finetuneConfigSchema, resolveFinetuneConfig } from "../config/finetune.js";
 
 import { flagsHelp, parseFlags } from "../config/flags.js";
-import { parseOptions } from "../config/parse.js";
+import { ConfigError, parseOptions } from "../config/parse.js";
 import { type Dataset, DatasetError } from "../data/datasets/dataset.js";
 import { openDataset } from "../data/datasets/open.js";
 import { DEFAULT_MAX_FAILURE_SHARE } from "../data/failures.js";
@@ -28,6 +28,7 @@ import { archSchema, deviceSchema } from "../model/options.js";
 import { writeReport } from "../report/report.js";
 import { type Tensor, tensor } from "../tensor.js";
 import { exportBackbone } from "../train/export.js";
+import { countOf } from "../train/plan.js";
 import { TaskProgress } from "../train/progress.js";
 import { LAUNCH_USAGE, launchRanks, signalExitCode, takeLaunchFlags } from "./launch.js";
 import { packageVersion } from "./version.js";
@@ -211,6 +212,20 @@ async function features(o: FeatureFlags, how: { testOptional?: boolean } = {}) {
   }
 }
 
+/** A k above the training images would fail after their features are extracted: refused before. */
+function checkNeighbours(o: { dataPath: string; limit: number; nbKnn: number[] }): void {
+  openDataset(o.dataPath, { split: "test" }); // data without a test split is refused first, for that
+  const images = openDataset(o.dataPath, { split: "train" }).size;
+  const searched = o.limit > 0 ? Math.min(o.limit, images) : images;
+  const fitting = o.nbKnn.filter((k) => k <= searched);
+  const tooLarge = o.nbKnn.filter((k) => k > searched);
+  if (tooLarge.length === 0) return;
+  const fix = fitting.length > 0 ? `--nb-knn ${fitting.join(",")}` : `a k of at most ${searched} (--nb-knn ${Math.min(20, searched)})`;
+  throw new ConfigError(
+    `--nb-knn ${tooLarge.join(",")}: the k-NN searches ${countOf(searched, "training image")}, fewer than k; give ${fix}`,
+  );
+}
+
 /** Runs the extractions one after another and stacks their features: (views, N, D). */
 async function stackViews(extractions: Array<() => Promise<{ features: Tensor; labels: Tensor }>>) {
   let stacked: Float32Array | undefined;
@@ -342,6 +357,7 @@ async function run(command: Command, argv: string[]): Promise<void> {
     }
     case "eval knn": {
       const o = parse("eval knn");
+      checkNeighbours(o);
       const { train, test } = await features(o);
       report(o.outputDir, "knn.json", await knnAccuracy(train, test!, { ks: o.nbKnn, temperature: o.temperature }));
       return;

@@ -101,32 +101,25 @@ export function parseFlags(argv: readonly string[], shape: Shape, extraFlags: re
       );
     }
     const info = describe(field);
+    const asNumbers = (values: string[]) => values.map((v) => convert(name, { ...info, kind: "number" }, v));
     if (info.kind === "array") {
-      // several numbers: --nb-knn 10 20 100 (or --nb-knn=10,20,100)
-      const values = inline !== undefined ? inline.split(",") : [];
+      // several numbers: --nb-knn 10 20 100, --nb-knn 10,20,100 or --nb-knn=10,20,100
+      const values = inline !== undefined ? [inline] : [];
       while (inline === undefined && argv[i + 1] !== undefined && !argv[i + 1]!.startsWith("--")) values.push(argv[++i]!);
       if (values.length === 0) throw new ConfigError(`--${flag} needs at least one value`);
-      out.values[name] = values.map((v) => convert(name, { ...info, kind: "number" }, v));
+      out.values[name] = asNumbers(values.flatMap((v) => v.split(",")));
     } else if (info.kind === "tuple") {
-      const values: unknown[] = [];
-      const first = inline !== undefined ? inline.split(",") : [];
-      for (const v of first) values.push(convert(name, { ...info, kind: "number" }, v));
-      while (values.length < info.length)
-        values.push(
-          convert(
-            name,
-            { ...info, kind: "number" },
-            (() => {
-              const next = argv[i + 1];
-              if (next === undefined || (next.startsWith("--") && Number.isNaN(Number(next)))) {
-                throw new ConfigError(`--${flag} needs ${info.length} values, given ${values.length}`);
-              }
-              i++;
-              return next;
-            })(),
-          ),
-        );
-      out.values[name] = values;
+      // a fixed count: --global-crops-scale 0.4 1, 0.4,1 or =0.4,1 (a negative number is a value, not a flag)
+      const values = inline !== undefined ? inline.split(",") : [];
+      while (values.length < info.length) {
+        const next = argv[i + 1];
+        if (next === undefined || (next.startsWith("--") && Number.isNaN(Number(next)))) {
+          throw new ConfigError(`--${flag} needs ${info.length} values, given ${values.length}`);
+        }
+        values.push(...argv[++i]!.split(","));
+      }
+      if (values.length > info.length) throw new ConfigError(`--${flag} needs ${info.length} values, given ${values.length}`);
+      out.values[name] = asNumbers(values);
     } else if (info.kind === "boolean" && inline === undefined && (argv[i + 1] === undefined || argv[i + 1]!.startsWith("--"))) {
       out.values[name] = true; // a bare switch: --overwrite
     } else {

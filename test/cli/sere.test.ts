@@ -50,6 +50,16 @@ describe.runIf(hasFashionMnist())("sere", () => {
     expect(JSON.parse(run.stdout)).toEqual(result);
   });
 
+  it("eval knn refuses a k above the training images before extracting any, and says which k fit", () => {
+    const run = sere(["eval", "knn", ...common, "--output-dir", join(dir, "knn-large")]);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/^sere: --nb-knn 100,200: the k-NN searches 60 training images, fewer than k; give --nb-knn 10,20$/m);
+    expect(run.stderr).not.toContain("training features");
+    const fitting = sere(["eval", "knn", ...common, "--nb-knn", "10,20", "--output-dir", join(dir, "knn-fitting")]);
+    expect(fitting.status, fitting.stderr).toBe(0);
+    expect((JSON.parse(fitting.stdout) as Array<{ k: number }>).map((r) => r.k)).toEqual([10, 20]);
+  });
+
   it("eval linear sweeps the learning rates (training on augmented views)", () => {
     const run = sere([
       "eval",

@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { z } from "zod";
 
 import { flagsHelp, parseFlags } from "../../src/config/flags.js";
 import { resolveTrainConfig } from "../../src/config/resolve.js";
@@ -38,6 +39,19 @@ describe("command-line flags", () => {
     expect(() => parseFlags(["--epochs", "ten"], shape)).toThrow('--epochs: expected a number, given "ten"');
     expect(() => parseFlags(["--overlap-size", "13"], shape)).toThrow("--overlap-size needs 2 values, given 1");
     expect(() => parseFlags(["--shared-head", "maybe"], shape)).toThrow('--shared-head: expected true or false, given "maybe"');
+  });
+
+  it("takes several numbers as separate words or joined by commas", () => {
+    const several = z.object({ nbKnn: z.array(z.number().int()), globalCropsScale: z.tuple([z.number(), z.number()]), lr: z.number() }).shape;
+    for (const argv of [
+      ["--nb-knn", "10", "20", "--global-crops-scale", "0.4", "1"],
+      ["--nb-knn", "10,20", "--global-crops-scale", "0.4,1"],
+      ["--nb-knn=10,20", "--global-crops-scale=0.4,1"],
+    ]) {
+      expect(parseFlags([...argv, "--lr", "1"], several).values).toEqual({ nbKnn: [10, 20], globalCropsScale: [0.4, 1], lr: 1 });
+    }
+    expect(() => parseFlags(["--global-crops-scale", "0.4,1,2"], several)).toThrow("--global-crops-scale needs 2 values, given 3");
+    expect(() => parseFlags(["--nb-knn", "10,x"], several)).toThrow('--nb-knn: expected a number, given "x"');
   });
 
   it("a boolean flag alone means true: --overwrite, --knn-eval", () => {
