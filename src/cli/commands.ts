@@ -221,9 +221,7 @@ function checkNeighbours(o: { dataPath: string; limit: number; nbKnn: number[] }
   const tooLarge = o.nbKnn.filter((k) => k > searched);
   if (tooLarge.length === 0) return;
   const fix = fitting.length > 0 ? `--nb-knn ${fitting.join(",")}` : `a k of at most ${searched} (--nb-knn ${Math.min(20, searched)})`;
-  throw new ConfigError(
-    `--nb-knn ${tooLarge.join(",")}: the k-NN searches ${countOf(searched, "training image")}, fewer than k; give ${fix}`,
-  );
+  throw new ConfigError(`--nb-knn ${tooLarge.join(",")}: the k-NN searches ${countOf(searched, "training image")}, fewer than k; give ${fix}`);
 }
 
 /** Runs the extractions one after another and stacks their features: (views, N, D). */

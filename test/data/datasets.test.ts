@@ -184,10 +184,18 @@ describe("datasets", () => {
     mkdirSync(join(root, "b"));
     const pixels = rgb(16, 12, 4);
     const image = () => sharp(pixels, { raw: { width: 16, height: 12, channels: 3 } });
-    await image().tiff({ compression: "lzw" }).toFile(join(root, "a", "1.tif"));
-    await image().tiff().toFile(join(root, "a", "2.TIFF"));
-    await image().gif().toFile(join(root, "b", "3.gif"));
-    await image().avif().toFile(join(root, "b", "4.avif"));
+    await image()
+      .tiff({ compression: "lzw" })
+      .toFile(join(root, "a", "1.tif"));
+    await image()
+      .tiff()
+      .toFile(join(root, "a", "2.TIFF"));
+    await image()
+      .gif()
+      .toFile(join(root, "b", "3.gif"));
+    await image()
+      .avif()
+      .toFile(join(root, "b", "4.avif"));
     writeFileSync(join(root, "a", "5.bmp"), "BM");
     writeFileSync(join(root, "b", "6.bmp"), "BM");
     writeFileSync(join(root, "b", "7.ppm"), "P6");
@@ -201,7 +209,9 @@ describe("datasets", () => {
       `${root} holds 2 .bmp and 1 .ppm files, which sere-torch does not decode (convert them to PNG, e.g. with ImageMagick's \`mogrify -format png\`): they are left out`,
     );
     // A list naming one says why it fails to decode.
-    await expect(decodeImage(Buffer.from("BM"), join(root, "a", "5.bmp"))).rejects.toThrow(/sere-torch does not decode \.bmp files \(.*\); convert it to PNG/);
+    await expect(decodeImage(Buffer.from("BM"), join(root, "a", "5.bmp"))).rejects.toThrow(
+      /sere-torch does not decode \.bmp files \(.*\); convert it to PNG/,
+    );
 
     const only = tempDir("bmp-only");
     mkdirSync(join(only, "a"));

@@ -14,10 +14,9 @@
 // report an accuracy no model earned.
 import { type Dirent, existsSync, readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { basename, dirname, extname, join, relative, resolve, sep } from "node:path";
-
+import { IMAGE_EXTENSIONS, IMAGE_FORMATS, UNREAD_IMAGE_EXTENSIONS } from "../decode.js";
 import { CifarDataset, cifarFiles } from "./cifar.js";
 import { type Dataset, DatasetError, type Split } from "./dataset.js";
-import { IMAGE_EXTENSIONS, IMAGE_FORMATS, UNREAD_IMAGE_EXTENSIONS } from "../decode.js";
 import { FileDataset } from "./files.js";
 import { IdxDataset, idxImagesFile } from "./idx.js";
 
