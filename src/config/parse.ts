@@ -26,18 +26,25 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
 /** A field's name as a flag writes it: batchSizePerGpu and batch_size_per_gpu are batch-size-per-gpu. */
 export const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`).replace(/_/g, "-");
 
-/** Up to four of `known` whose names are close to `given`: first those where one holds the other, then those that start with the same word. */
+/**
+ * Up to four of `known` whose names are close to `given`: first those where one holds the
+ * other (case and separators aside: patchsize holds patchSize), then those that start with
+ * the same word.
+ */
 export function closeNames(given: string, known: readonly string[]): string[] {
   const g = kebab(given);
+  const flat = (n: string) => n.replace(/-/g, "");
   const names = known.map((k) => [k, kebab(k)] as const);
-  const holding = names.filter(([, n]) => n.includes(g) || g.includes(n));
+  const holding = names.filter(([, n]) => flat(n).includes(flat(g)) || flat(g).includes(flat(n)));
   const sameStart = names.filter(([, n]) => !holding.some(([, h]) => h === n) && n.split("-")[0] === g.split("-")[0]);
   return [...holding, ...sameStart].slice(0, 4).map(([k]) => k);
 }
 
 /** Top-level fields of `input` that `schema` (an object schema) has no place for, each with what it may have meant. */
 function unknownFields(schema: z.ZodType, input: unknown): string[] {
-  const shape = (schema as { shape?: Record<string, unknown> }).shape;
+  // an object schema, or one whose output is transformed (a pipe from the object schema)
+  const object = schema as { shape?: Record<string, unknown>; in?: { shape?: Record<string, unknown> } };
+  const shape = object.shape ?? object.in?.shape;
   if (!shape || input === null || typeof input !== "object") return [];
   const known = Object.keys(shape);
   return Object.keys(input)

@@ -91,7 +91,7 @@ export class Loader {
     options: LoaderInput = {},
     hooks: { warn?: (message: string) => void } = {},
   ) {
-    this.options = parseOptions(loaderSchema, options, "loader options");
+    this.options = parseOptions(loaderSchema, options, "loader options", { knownFieldsOnly: true });
     this.position = { epoch: 0, batch: 0, random: Random.seeded(this.options.seed).state() };
     this.decoding = new Limiter(this.options.decodeConcurrency);
     this.warn = hooks.warn ?? ((message) => process.emitWarning(message, "DataWarning"));

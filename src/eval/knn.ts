@@ -35,7 +35,7 @@ export async function knnAccuracy(
   test: { features: Tensor; labels: Tensor },
   options: KnnOptions = {},
 ): Promise<KnnAccuracy[]> {
-  const o = parseOptions(knnOptionsSchema, options, "k-NN options");
+  const o = parseOptions(knnOptionsSchema, options, "k-NN options", { knownFieldsOnly: true });
   const [nTrain, nTest] = [train.features.shape()[0]!, test.features.shape()[0]!];
   if (train.labels.shape()[0] !== nTrain || test.labels.shape()[0] !== nTest) {
     throw new RangeError("k-NN: give exactly one label per feature");

@@ -36,12 +36,14 @@ export async function linearProbe(
   test: { features: Tensor; labels: Tensor },
   options: LinearProbeOptions = {},
 ): Promise<LinearProbeResult> {
-  const o = parseOptions(linearProbeOptionsSchema, options, "linear probe options");
+  // the probe's fields, each checked; the rest watch it
+  const { signal, onProgress, progressEveryMs, ...fields } = options;
+  const o = parseOptions(linearProbeOptionsSchema, fields, "linear probe options", { knownFieldsOnly: true });
   const trainImages = train.features.shape().length === 3 ? train.features.shape()[1] : train.features.shape()[0];
   if (train.labels.shape()[0] !== trainImages || test.labels.shape()[0] !== test.features.shape()[0]) {
     throw new RangeError("linear probe: give exactly one label per image (training features are (N, D) or (views, N, D))");
   }
-  const sweep = await watched(o.lrs.length * o.epochs, options, (control) =>
+  const sweep = await watched(o.lrs.length * o.epochs, { signal, onProgress, progressEveryMs }, (control) =>
     native().linearProbe(train.features, train.labels, test.features, test.labels, { ...o, control }),
   );
   const best = sweep.reduce((a, b) => (b.top1 > a.top1 ? b : a));

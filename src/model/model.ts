@@ -37,7 +37,7 @@ export class Model {
    * Throws a ConfigError naming bad options.
    */
   static create(options: ModelOptions = {}): Model {
-    return new Model(parseOptions(modelOptionsSchema, options, "model options"));
+    return new Model(parseOptions(modelOptionsSchema, options, "model options", { knownFieldsOnly: true }));
   }
 
   parameterCount(options: { trainableOnly?: boolean } = {}): number {

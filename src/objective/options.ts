@@ -34,5 +34,5 @@ export type ResolvedObjectiveOptions = z.output<typeof objectiveOptionsSchema>;
 
 /** Defaults filled in and every field checked; a ConfigError names each bad field otherwise. */
 export function resolveObjectiveOptions(options: SereObjectiveOptions = {}): ResolvedObjectiveOptions {
-  return parseOptions(objectiveOptionsSchema, options, "SereObjective options");
+  return parseOptions(objectiveOptionsSchema, options, "SereObjective options", { knownFieldsOnly: true });
 }
