@@ -30,6 +30,7 @@ import { tensor } from "../tensor.js";
 import { asMap, entries, optimizerEntries, stepProgress } from "../train/checkpoint.js";
 import { connectRanks, rankDevice, rankEnvironment } from "../train/distributed.js";
 import { count, countOf, describeCompute, describeProgress, describeSpan } from "../train/plan.js";
+import { changedRunFields, describeChangedResume, FINETUNING_PROCESS_FIELDS, networkChangedError, storedFields } from "../train/resumed-config.js";
 import { type RunLock, withRunLock } from "../train/run-lock.js";
 import { cosineScheduleAt } from "../train/schedules.js";
 import { testAccuracy } from "./classify.js";
@@ -130,7 +131,8 @@ export class Finetuner {
     const shape = { size, numClasses, network };
     try {
       let start = { epoch: 0, iteration: 0, best: { epoch: -1, top1: -1, top5: 0 } };
-      if (c.resume) start = await this.restore(step, checkpointPath, say);
+      const warn = (message: string) => speaks && process.emitWarning(message, "RunWarning");
+      if (c.resume) start = await this.restore(step, checkpointPath, say, warn);
 
       const totalSteps = c.epochs * steps;
       const lastStep = c.maxSteps > 0 ? Math.min(totalSteps, c.maxSteps) : totalSteps;
@@ -283,21 +285,26 @@ export class Finetuner {
   }
 
   /** Puts the checkpoint's state into `step`; where the run continues. */
-  private async restore(step: NativeFinetuneStep, path: string, say: (line: string) => void) {
+  private async restore(step: NativeFinetuneStep, path: string, say: (line: string) => void, warn: (message: string) => void) {
     const root = asMap(await torchLoad(path), "top-level dict", path);
     const model = await entries(asMap(root.get("model"), '"model"', path), path);
     const modelEma = root.get("model_ema") instanceof Map ? await entries(root.get("model_ema") as Map<unknown, unknown>, path) : undefined;
     const optimizer = await optimizerEntries(root, path);
     const progress = await stepProgress(root, path);
     const { iteration } = progress;
+    const changed = changedRunFields(storedFields(root.get("config")), this.config, FINETUNING_PROCESS_FIELDS);
     try {
       await step.restore({ model, modelEma, optimizer, ...progress });
+    } catch (err) {
+      // A network of another shape: the settings that made it say more than its tensors' names.
+      throw changed.length > 0 ? new ConfigError(`cannot resume from ${path}: ${networkChangedError(changed).message}`) : err;
     } finally {
       for (const [, t] of [...model, ...(modelEma ?? []), ...optimizer]) t.dispose();
       progress.cpuGenerator?.dispose();
     }
     const best = { epoch: Number(root.get("best_epoch") ?? -1), top1: Number(root.get("best_top1") ?? -1), top5: Number(root.get("best_top5") ?? 0) };
     say(`resumed from ${path} at step ${iteration}`);
+    if (changed.length > 0) warn(describeChangedResume(changed, iteration));
     return { epoch: Number(root.get("epoch")), iteration, best };
   }
 

@@ -24,6 +24,7 @@ import { connectRanks, type RankEnvironment, rankDevice, rankEnvironment } from 
 import { lastStepOf, type RunPlan, runPlan } from "./plan.js";
 import { describePretrainedStart, startFromPretrained } from "./pretrained.js";
 import { ProgressReporter } from "./progress.js";
+import { changedRunFields, describeChangedResume, networkChangedError, storedFields, TRAINING_PROCESS_FIELDS } from "./resumed-config.js";
 import { CHECKPOINT, checkRunFolder, cutLog, LOG, prepareRunFolder } from "./run-folder.js";
 import { type RunLock, withRunLock } from "./run-lock.js";
 import { accumulationRoundAt, learningRateAt, teacherMomentumAt, teacherTemperatureAt, weightDecayAt } from "./schedules.js";
@@ -120,7 +121,8 @@ export class Trainer extends EventEmitter<Events> {
       makeFolder(outputDir);
       lock.take(outputDir);
       prepareRunFolder(outputDir, { overwrite: c.overwrite, resuming });
-      writeFileSync(join(outputDir, "config.json"), `${JSON.stringify(c, null, 2)}\n`);
+      // A resumed run's, once its checkpoint took it: a failed resume leaves the run's own.
+      if (!resuming) writeConfig(outputDir, c);
     }
 
     const dataset = openDataset(c.dataPath, { split: "train" });
@@ -161,7 +163,12 @@ export class Trainer extends EventEmitter<Events> {
       let iteration = 0;
       let epoch = 0;
       if (resuming) {
-        ({ iteration, epoch } = await this.restore(step, loader, checkpointPath, world));
+        const restored = await this.restore(step, loader, checkpointPath, world);
+        ({ iteration, epoch } = restored);
+        if (writes) {
+          if (restored.changed.length > 0) this.warn(describeChangedResume(restored.changed, iteration), "RunWarning");
+          writeConfig(outputDir, c);
+        }
         // The steps after the checkpoint are run again: their earlier lines go.
         if (writes) await cutLog(join(outputDir, LOG), iteration);
         tensorboard?.resumedAt(iteration + 1);
@@ -410,7 +417,7 @@ export class Trainer extends EventEmitter<Events> {
     loader: Loader,
     path: string,
     world: RankEnvironment | undefined,
-  ): Promise<{ iteration: number; epoch: number }> {
+  ): Promise<{ iteration: number; epoch: number; changed: string[] }> {
     const checkpoint = await readTrainingCheckpoint(path);
     try {
       const written = Number(checkpoint.extra.get("worldSize") ?? 1);
@@ -420,15 +427,22 @@ export class Trainer extends EventEmitter<Events> {
           `it was written by a run of ${written} rank(s) and this run has ${worldSize}; resume with the same number of ranks (--nproc-per-node ${written} on one machine)`,
         );
       }
-      // Ranks other than 0 keep their own generator (drop path) rather than rank 0's.
-      await step.restore(world && world.rank > 0 ? { ...checkpoint.state, cpuGenerator: undefined } : checkpoint.state);
+      const changed = changedRunFields(storedFields(checkpoint.extra.get("config")), this.config, TRAINING_PROCESS_FIELDS);
+      try {
+        // Ranks other than 0 keep their own generator (drop path) rather than rank 0's.
+        await step.restore(world && world.rank > 0 ? { ...checkpoint.state, cpuGenerator: undefined } : checkpoint.state);
+      } catch (err) {
+        // A network of another shape: the settings that made it say more than its tensors' names.
+        if (changed.length === 0) throw err;
+        throw networkChangedError(changed);
+      }
       const loaderState = (
         world
           ? (JSON.parse(String(checkpoint.extra.get("loaderRanks"))) as LoaderState[])[world.rank]
           : JSON.parse(String(checkpoint.extra.get("loader")))
       ) as LoaderState;
       loader.restore(loaderState);
-      return { iteration: Number(checkpoint.extra.get("step")), epoch: loaderState.epoch };
+      return { iteration: Number(checkpoint.extra.get("step")), epoch: loaderState.epoch, changed };
     } catch (err) {
       throw new Error(
         `cannot resume from ${path}: ${(err as Error).message}. Start a new run with another --output-dir, or here with --overwrite instead of --resume.`,
@@ -454,6 +468,11 @@ export class Trainer extends EventEmitter<Events> {
     if (this.listenerCount("warning") > 0) this.emit("warning", message);
     else process.emitWarning(message, type);
   }
+}
+
+/** config.json: the configuration the run trains with. */
+function writeConfig(outputDir: string, c: TrainConfig): void {
+  writeFileSync(join(outputDir, "config.json"), `${JSON.stringify(c, null, 2)}\n`);
 }
 
 /** { cudaPeakMiB } on a CUDA device; nothing on the CPU. */

@@ -55,4 +55,26 @@ describe.runIf(hasFashionMnist())("resuming fine-tuning", () => {
       for (const [name, t] of a) expect(maxAbsDiff(t, b.get(name)!), `${key}: ${name}`).toBe(0);
     }
   }, 60_000);
+
+  it("resumed with other settings, it names them: a network of another shape is refused, a new recipe is said", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sere-finetune-changed-"));
+    await new Finetuner({ ...RUN, maxSteps: 1, outputDir: dir }).fit();
+    const checkpoint = join(dir, "checkpoint.pth");
+    await expect(new Finetuner({ ...RUN, embedDim: 48, resume: true, maxSteps: 2, outputDir: dir }).fit()).rejects.toThrow(
+      `cannot resume from ${checkpoint}: its network does not match this run's, whose settings differ from the checkpoint's run: embedDim 48 (the checkpoint's run: 24); resume with the checkpoint's settings`,
+    );
+    const warnings: string[] = [];
+    const listen = (w: Error) => warnings.push(w.message);
+    process.on("warning", listen);
+    try {
+      // --max-steps and --threads steer the process: changed without a word
+      await new Finetuner({ ...RUN, lr: 2e-3, threads: 2, resume: true, maxSteps: 2, outputDir: dir }).fit();
+      await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
+    } finally {
+      process.off("warning", listen);
+    }
+    expect(warnings.filter((w) => w.includes("differ"))).toEqual([
+      "resuming with settings that differ from the checkpoint's run: lr 0.002 (the checkpoint's run: 0.001); the run goes on with them after step 1, its schedules too",
+    ]);
+  }, 60_000);
 });

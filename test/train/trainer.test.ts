@@ -128,6 +128,24 @@ describe.runIf(hasFashionMnist())("Trainer", () => {
     expect(logged(dir).map((l) => l.iteration)).toEqual([1]);
   });
 
+  it("a resumed run names the settings it changes: a network of another shape is refused, config.json kept; a new recipe is said", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sere-resume-changed-"));
+    await run(dir, 1);
+    const config = readFileSync(join(dir, "config.json"), "utf8");
+    await expect(run(dir, 2, true, undefined, { embedDim: 48, maxMinutes: 5 })).rejects.toThrow(
+      `cannot resume from ${join(dir, "checkpoint.pth")}: its network does not match this run's, whose settings differ from the checkpoint's run: ` +
+        `embedDim 48 (the checkpoint's run: ${tiny.embedDim}); resume with the checkpoint's settings.`,
+    );
+    expect(readFileSync(join(dir, "config.json"), "utf8")).toBe(config);
+    // the process's own settings (here --max-minutes, --threads) change without a word
+    const resumed = await run(dir, 2, true, undefined, { lr: 1e-3, maxMinutes: 5, threads: 1 });
+    expect(resumed.warnings.filter((w) => w.includes("differ"))).toEqual([
+      `resuming with settings that differ from the checkpoint's run: lr 0.001 (the checkpoint's run: ${JSON.parse(config).lr}); the run goes on with them after step 1, its schedules too`,
+    ]);
+    expect(resumed.steps.map((s) => s.iteration)).toEqual([2]);
+    expect(JSON.parse(readFileSync(join(dir, "config.json"), "utf8"))).toMatchObject({ lr: 1e-3, maxMinutes: 5 });
+  });
+
   it("evaluates the teacher by k-NN at the end of training and logs it", async () => {
     const dir = mkdtempSync(join(tmpdir(), "sere-knn-"));
     const trainer = new Trainer(
