@@ -1,6 +1,6 @@
 // Attention maps as DINO shows them: the last block's attention from the CLS token to
 // every patch, per head, upsampled to the image and laid over it, written as PNGs.
-import { readFile, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
 import sharp from "sharp";
@@ -8,6 +8,7 @@ import sharp from "sharp";
 import { decodeImage } from "../data/decode.js";
 import { IMAGENET_NORMALISATION, type RgbImage } from "../data/render.js";
 import { makeFolder } from "../io/folders.js";
+import { readImageFile } from "../io/input-file.js";
 import type { Model } from "../model/model.js";
 
 export interface AttentionMapOptions {
@@ -27,7 +28,7 @@ export interface AttentionMaps {
 
 /** The image as the model sees it: sides cut down to multiples of the patch size. */
 async function prepare(path: string, patch: number, shortSide: number | undefined): Promise<RgbImage> {
-  return fitToPatches(await decodeImage(await readFile(path), path), patch, shortSide, path);
+  return fitToPatches(await decodeImage(await readImageFile(path), path), patch, shortSide, path);
 }
 
 /** `image` resized (shorter side to `shortSide` when given) and cut down to whole patches. */

@@ -1,16 +1,26 @@
-// The checkpoint or weights file a command reads: a missing path or a folder given in its
-// place is named as such, not left to the reader's bare ENOENT or EISDIR.
-import { existsSync } from "node:fs";
-import { stat } from "node:fs/promises";
+// The files a command reads (a checkpoint, weights, an image): a missing path or a folder
+// given in its place is named as such, not left to the reader's bare ENOENT or EISDIR.
+import { existsSync, type Stats } from "node:fs";
+import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
+
+/** What is at `path`, a file; else an Error naming what is wrong, `what` saying what to give. */
+async function inputFile(path: string, what: string, hintInFolder = ""): Promise<Stats> {
+  const info = await stat(path).catch(() => undefined);
+  if (!info) throw new Error(`${path}: there is no such file; give the path of ${what}`);
+  if (info.isDirectory()) throw new Error(`${path} is a folder, not ${what}${hintInFolder}`);
+  return info;
+}
 
 /** The size in bytes of the weights file at `path`; throws an Error naming what is wrong. */
 export async function weightsFileSize(path: string): Promise<number> {
-  const info = await stat(path).catch(() => undefined);
-  if (!info) throw new Error(`${path}: there is no such file; give the path of a checkpoint or weights file`);
-  if (info.isDirectory()) {
-    const inside = join(path, "checkpoint.pth");
-    throw new Error(`${path} is a folder; give the checkpoint or weights file itself${existsSync(inside) ? ` (${inside})` : ""}`);
-  }
-  return info.size;
+  const inside = join(path, "checkpoint.pth");
+  const hint = existsSync(inside) ? `: give the file itself (${inside})` : "";
+  return (await inputFile(path, "a checkpoint or weights file", hint)).size;
+}
+
+/** The bytes of the image file at `path`; throws an Error naming what is wrong. */
+export async function readImageFile(path: string): Promise<Buffer> {
+  await inputFile(path, "an image file");
+  return readFile(path);
 }

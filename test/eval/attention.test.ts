@@ -22,6 +22,11 @@ describe("attention maps", () => {
 
     const model = Model.create({ arch: "custom", embedDim: 24, depth: 2, numHeads: 3, patchSize: 8, imgSize: 32, head: false, seed: 1 });
     const result = await attentionMaps(model, path, join(dir, "out"));
+    // a path that is not an image file is named as such
+    await expect(attentionMaps(model, join(dir, "nope.png"), join(dir, "out"))).rejects.toThrow(
+      `${join(dir, "nope.png")}: there is no such file; give the path of an image file`,
+    );
+    await expect(attentionMaps(model, dir, join(dir, "out"))).rejects.toThrow(`${dir} is a folder, not an image file`);
     model.dispose();
     expect(result.heads).toBe(3);
     expect(result.files).toHaveLength(4); // three heads and the mean

@@ -133,7 +133,7 @@ describe("weights in and out", () => {
     await expect(model.load(join(dir, "nope.pth"))).rejects.toThrow(
       `${join(dir, "nope.pth")}: there is no such file; give the path of a checkpoint or weights file`,
     );
-    await expect(model.load(dir)).rejects.toThrow(`${dir} is a folder; give the checkpoint or weights file itself`);
+    await expect(model.load(dir)).rejects.toThrow(`${dir} is a folder, not a checkpoint or weights file`);
     await expect(model.load(join(dir, "nope.safetensors"))).rejects.toThrow(`${join(dir, "nope.safetensors")}: there is no such file`);
     const { writeFileSync } = await import("node:fs");
     writeFileSync(join(dir, "junk.pth"), "not a zip");
