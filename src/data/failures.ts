@@ -18,11 +18,16 @@ export class DecodeFailures {
     private readonly scope: string,
   ) {}
 
+  /** Whether more have failed than the pass allows (the pass has stopped: what fails after says nothing new). */
+  get exceeded(): boolean {
+    return this.count > this.maxShare * this.total;
+  }
+
   /** Counts a failure of image `index`; throws a DatasetError once too many have failed. */
   add(index: number): void {
     this.count++;
     this.latest = this.dataset.describe(index);
-    if (this.count > this.maxShare * this.total) {
+    if (this.exceeded) {
       const share = +(100 * this.maxShare).toFixed(2);
       throw new DatasetError(
         `more than ${share}% of ${this.scope} ${this.total} images failed to decode ` +

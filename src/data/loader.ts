@@ -212,7 +212,8 @@ export class Loader {
     if (err) {
       this.bad.add(index);
       this.metrics.skippedFiles.push(this.dataset.describe(index));
-      this.warn(`skipping an image that cannot be decoded: ${err.message}`);
+      // once the pass has stopped, images still decoding beside it fail without a word
+      if (!failures.exceeded) this.warn(`skipping an image that cannot be decoded: ${err.message}`);
     }
     failures.add(index);
     return null;

@@ -147,9 +147,19 @@ describe("datasets", () => {
       ],
     ]);
     // A list of a quarter of a million numbered images (ImageNet's is 1.28 million) opens.
-    writeFileSync(join(split, "big.txt"), Array.from({ length: 250_000 }, (_, i) => `img${i}.jpg ${i % 1000}`).join("\n"));
+    writeFileSync(join(split, "big.txt"), Array.from({ length: 250_000 }, (_, i) => `train/cats/train.jpg ${i % 1000}`).join("\n"));
     const big = openDataset(join(split, "big.txt"));
     expect([big.size, big.classes.length, big.label(249_999)]).toEqual([250_000, 1000, 999]);
+    // A list whose paths mostly name no file (written from another folder) is refused as
+    // such, before training fails on them one by one; a few missing files are the loader's.
+    writeFileSync(join(split, "elsewhere.txt"), Array.from({ length: 500 }, (_, i) => `cats/${i}.jpg cat`).join("\n"));
+    expect(() => openDataset(join(split, "elsewhere.txt"))).toThrow(
+      `200 of 200 paths checked in ${join(split, "elsewhere.txt")} name no file (the first: ${join(split, "cats", "0.jpg")}); ` +
+        `a list's relative paths are taken from its own folder, ${split}: write them from there, or as absolute paths`,
+    );
+    writeFileSync(join(split, "few-missing.txt"), `${join(split, "train", "cats", "train.jpg")} cat\ntrain/cats/gone.jpg cat\n`);
+    const fewMissing = openDataset(join(split, "few-missing.txt"));
+    await expect(fewMissing.load(1)).rejects.toThrow(`cannot decode ${join(split, "train", "cats", "gone.jpg")}: there is no such file`);
     expect(() => openDataset(join(split, "list.txt"), { split: "test" })).toThrow(/list\.txt holds one split/);
     // IDX training files alone: no test split, where the folder walk would find no images.
     const idx = tempDir("split-idx");

@@ -160,6 +160,34 @@ describe("the loader", () => {
     }
   });
 
+  it("says nothing more of the images that fail once the failures have stopped the pass", async () => {
+    const broken: Dataset = {
+      format: "image-folder",
+      path: "/broken",
+      size: 9,
+      classes: [],
+      label: () => -1,
+      describe: (i) => `image ${i}`,
+      load: async (i) => {
+        throw new DecodeError(`image ${i}`, "broken on purpose");
+      },
+      sizeRange: async () => ({ minWidth: 32, maxWidth: 32, minHeight: 32, maxHeight: 32 }),
+    };
+    const warnings: string[] = [];
+    const loader = new Loader(
+      broken,
+      { batchSize: 3, shuffle: false, dropLast: false, views: SMALL_VIEWS, maxFailureShare: 0.2, prefetch: 2, decodeConcurrency: 8 },
+      { warn: (m) => warnings.push(m) },
+    );
+    await expect(collect(loader, 0)).rejects.toThrow(/more than 20% of this epoch's 9 images failed to decode \(2 so far/);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // 20% of 9 allows one: the first two are named, the second stops the pass, the rest are silent
+    expect(warnings).toEqual([
+      "skipping an image that cannot be decoded: cannot decode image 0: broken on purpose",
+      "skipping an image that cannot be decoded: cannot decode image 1: broken on purpose",
+    ]);
+  });
+
   it("rejects bad options with the option's name", () => {
     const d = openDataset(idxDir);
     expect(() => new Loader(d, { batchSize: 0 })).toThrow(/batchSize/);

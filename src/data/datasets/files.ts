@@ -33,7 +33,8 @@ export class FileDataset implements Dataset {
     try {
       bytes = await readFile(file);
     } catch (err) {
-      throw new DecodeError(file, (err as Error).message);
+      const e = err as NodeJS.ErrnoException;
+      throw new DecodeError(file, e.code === "ENOENT" ? "there is no such file" : e.code === "EACCES" ? "this user may not read it" : e.message);
     }
     return decodeImage(bytes, file, detail);
   }

@@ -202,10 +202,28 @@ function readList(file: string): { files: string[]; names: Array<string | undefi
   return { files, names };
 }
 
+/**
+ * Refuses a list whose paths mostly name no file, judged on up to 200 of them spread over
+ * the list: paths relative to another folder than the list's would otherwise fail one by one
+ * as images that "cannot be decoded". A few missing files are left to the loader's policy.
+ */
+function checkListedFiles(file: string, files: string[]): void {
+  const sample = Array.from(
+    new Set(Array.from({ length: Math.min(200, files.length) }, (_, i) => Math.floor((i * files.length) / Math.min(200, files.length)))),
+  );
+  const missing = sample.filter((i) => !existsSync(files[i]!));
+  if (missing.length * 2 <= sample.length) return;
+  throw new DatasetError(
+    `${missing.length} of ${sample.length} paths checked in ${file} name no file (the first: ${files[missing[0]!]}); ` +
+      `a list's relative paths are taken from its own folder, ${dirname(file)}: write them from there, or as absolute paths`,
+  );
+}
+
 /** The text list `file`; its classes are those of its labels and of `otherSplit`'s (the list of the other split), when given. */
 function openList(file: string, otherSplit?: string): Dataset {
   const { files, names } = readList(file);
   if (files.length === 0) throw new DatasetError(`${file} lists no images; write one \`path [label]\` per line`);
+  checkListedFiles(file, files);
   const labelled = [...names, ...(otherSplit ? readList(otherSplit).names : [])].filter((n): n is string => n !== undefined);
   const numeric = labelled.every((n) => /^\d+$/.test(n));
   // A loop, not Math.max(...): a list of a million labels would overflow the call stack.
