@@ -117,7 +117,8 @@ async function train(argv: string[]): Promise<void> {
       ),
     );
   const result = await trainer.fit();
-  if (result.stoppedBy === "abort") process.exitCode = stopCode();
+  // a stop during the final k-NN evaluation counts as a stop too
+  if (result.stoppedBy === "abort" || controller.signal.aborted) process.exitCode = stopCode();
   if (!speaks) return;
   if (result.stoppedBy === "maxMinutes") {
     process.stderr.write(
@@ -133,6 +134,10 @@ async function train(argv: string[]): Promise<void> {
       `outputs in ${trainer.config.outputDir}: config.json, log.jsonl, checkpoint.pth\n`,
   );
   if (result.knn) process.stderr.write(`k-NN accuracy of the teacher: ${result.knn.map((r) => `k=${r.k} top-1 ${r.top1.toFixed(2)}%`).join(", ")}\n`);
+  else if (result.stoppedBy !== "abort" && controller.signal.aborted && trainer.config.knnEval && result.lastCheckpoint)
+    process.stderr.write(
+      `the k-NN evaluation was stopped; sere eval knn --pretrained-weights ${result.lastCheckpoint} --data-path ${trainer.config.dataPath} measures it\n`,
+    );
 }
 
 /** How long a rank whose launcher is gone may take to stop after its step before it quits. */

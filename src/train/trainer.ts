@@ -58,7 +58,7 @@ export interface EpochEvent {
 
 export interface FitResult {
   config: TrainConfig;
-  /** With knnEval: the teacher's weighted k-NN accuracy on the dataset's test split. */
+  /** With knnEval: the teacher's weighted k-NN accuracy on the dataset's test split; absent where the signal stopped it. */
   knn?: KnnAccuracy[];
   /** Iterations run in total (resumed runs count the earlier ones). */
   iterations: number;
@@ -220,8 +220,15 @@ export class Trainer extends EventEmitter<Events> {
     return iteration < lastStepOf(c, at.perEpoch);
   }
 
-  /** The teacher's weighted k-NN accuracy (k = 10, 20, 100, 200) after `iteration` steps: logged, written to TensorBoard and emitted. */
-  private async evaluate(checkpoint: string, at: { log: string; iteration: number; tensorboard?: EventFileWriter }): Promise<KnnAccuracy[]> {
+  /**
+   * The teacher's weighted k-NN accuracy (k = 10, 20, 100, 200) after `iteration` steps: logged,
+   * written to TensorBoard and emitted; undefined when the signal stops it (the checkpoint it
+   * measures is already written).
+   */
+  private async evaluate(
+    checkpoint: string,
+    at: { log: string; iteration: number; tensorboard?: EventFileWriter },
+  ): Promise<KnnAccuracy[] | undefined> {
     const c = this.config;
     const model = await loadBackbone(c, checkpoint);
     try {
@@ -236,7 +243,12 @@ export class Trainer extends EventEmitter<Events> {
         // images training skipped are skipped here too, under the same policy
         maxFailureShare: c.maxFailureShare,
         warn: (message) => this.warn(message),
+        signal: this.options.signal,
+      }).catch((err: unknown) => {
+        if (this.options.signal?.aborted) return undefined;
+        throw err;
       });
+      if (!knn) return undefined;
       writeFileSync(at.log, `${JSON.stringify({ iteration: at.iteration, knn })}\n`, { flag: "a" });
       at.tensorboard?.scalars(at.iteration, knnScalars(knn));
       this.emit("evaluation", knn);
@@ -368,6 +380,11 @@ export class Trainer extends EventEmitter<Events> {
           await this.evaluate(await save(epoch, loader.state()), { log, iteration, tensorboard: at.tensorboard });
           started = performance.now(); // the evaluation is no part of the next step's time
           evaluatingMs += started - evaluationStarted;
+          // stopped during the evaluation: the run stops at the checkpoint it measured
+          if (stopAsked() && !at.ranks) {
+            progress.done();
+            return { config: c, iterations: iteration, epochs: epoch, lastCheckpoint, stoppedBy: "abort" };
+          }
         }
         waiting = performance.now();
       }

@@ -72,6 +72,33 @@ describe.runIf(hasFashionMnist())("sere-train", () => {
     });
   }
 
+  it("Ctrl-C during the final k-NN evaluation stops it at once, keeps the checkpoint and says how to measure it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sere-signal-knn-"));
+    // the k-NN of the whole dataset (70,000 images) takes far longer than the stop may
+    const child = spawn(process.execPath, [...CLI, ...QUICK_FLAGS, "--knn-eval", "true", "--max-steps", "1", "--output-dir", dir], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    let stoppedAt = 0;
+    child.stderr!.on("data", (d: Buffer) => {
+      stderr += d.toString();
+      if (stderr.includes("k-NN evaluation of the teacher") && !child.killed) {
+        stoppedAt = performance.now();
+        child.kill("SIGINT");
+      }
+    });
+    expect(await exited(child), stderr).toBe(130);
+    expect(performance.now() - stoppedAt).toBeLessThan(15_000);
+    expect(stderr).toContain("stopped (maxSteps) after 1 step");
+    expect(stderr).toContain(
+      `the k-NN evaluation was stopped; sere eval knn --pretrained-weights ${join(dir, "checkpoint.pth")} --data-path /usr/share/datasets/fashion-mnist measures it`,
+    );
+    expect(stderr).not.toContain("k-NN accuracy");
+    const checkpoint = await readTrainingCheckpoint(join(dir, "checkpoint.pth"));
+    expect(checkpoint.state.iteration).toBe(1);
+    disposeCheckpoint(checkpoint);
+  }, 60_000);
+
   it("a kill during a checkpoint write leaves the previous checkpoint loadable", async () => {
     const dir = mkdtempSync(join(tmpdir(), "sere-kill-"));
     // writes checkpoints back to back; killed with SIGKILL at some point during one of them

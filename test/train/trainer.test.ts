@@ -146,6 +146,28 @@ describe.runIf(hasFashionMnist())("Trainer", () => {
     expect(JSON.parse(readFileSync(join(dir, "config.json"), "utf8"))).toMatchObject({ lr: 1e-3, maxMinutes: 5 });
   });
 
+  it("a stop during a k-NN evaluation within the run ends the run at the checkpoint it measured", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sere-knn-stop-"));
+    const controller = new AbortController();
+    const trainer = new Trainer(
+      { ...tiny, outputDir: dir, maxSteps: 3, knnEval: true, knnEvalEvery: 1 },
+      { preset: "fashion-mnist-tiny", progress: false, signal: controller.signal },
+    );
+    // the k-NN of the whole dataset (70,000 images) runs far longer than the 2 s before the stop
+    let stopAsked = 0;
+    trainer.on("step", () => {
+      setTimeout(() => {
+        stopAsked = performance.now();
+        controller.abort();
+      }, 2000);
+    });
+    const result = await trainer.fit();
+    expect(performance.now() - stopAsked).toBeLessThan(10_000);
+    expect(result).toMatchObject({ iterations: 1, stoppedBy: "abort", lastCheckpoint: join(dir, "checkpoint.pth") });
+    expect(result.knn).toBeUndefined();
+    expect(logged(dir).map((l) => l.iteration)).toEqual([1]);
+  }, 60_000);
+
   it("evaluates the teacher by k-NN at the end of training and logs it", async () => {
     const dir = mkdtempSync(join(tmpdir(), "sere-knn-"));
     const trainer = new Trainer(
