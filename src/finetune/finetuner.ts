@@ -136,6 +136,12 @@ export class Finetuner {
 
       const totalSteps = c.epochs * steps;
       const lastStep = c.maxSteps > 0 ? Math.min(totalSteps, c.maxSteps) : totalSteps;
+      /** A stop asked for: the checkpoint of where the run is, and how to go on. */
+      const stopAt = async (epochSaved: number, when: string) => {
+        await save(checkpointPath, epochSaved, iteration, best);
+        const done = describeProgress(iteration, { stepsPerEpoch: steps, epochs: c.epochs });
+        say(`stopped after ${countOf(iteration, "step")} (${done})${when}: wrote ${checkpointPath}; continue with --resume`);
+      };
       const log = async (record: object) => {
         if (speaks) await appendFile(join(c.outputDir, FINETUNE_LOG), `${JSON.stringify(record)}\n`);
       };
@@ -185,10 +191,7 @@ export class Finetuner {
           if (result.stop) {
             stopped = true;
             if (prefetching) await next.then(dispose, () => {});
-            await save(checkpointPath, epoch, iteration, best);
-            say(
-              `stopped after ${countOf(iteration, "step")} (${describeProgress(iteration, { stepsPerEpoch: steps, epochs: c.epochs })}): wrote ${checkpointPath}; continue with --resume`,
-            );
+            await stopAt(epoch, "");
             break;
           }
         }
@@ -198,13 +201,25 @@ export class Finetuner {
         if ((epochDone && (epoch + 1) % c.evalEvery === 0) || finalStep) {
           // Every rank classifies the test split (the same weights, the same result): no rank waits.
           // The best checkpoint follows the weights themselves, as iBOT's; the average is reported beside them.
-          const { average, ...weights } = await testAccuracy(step, test, {
+          // A single process stops within the evaluation; ranks stop together at their next step.
+          const signal = communicator ? undefined : this.hooks.signal;
+          const evaluation = await testAccuracy(step, test, {
             size,
             device,
             limit: c.limit,
             maxFailureShare: c.maxFailureShare,
             withAverage: c.modelEma,
+            signal,
+          }).catch((err: unknown) => {
+            if (signal?.aborted) return undefined;
+            throw err;
           });
+          if (!evaluation) {
+            stopped = true;
+            await stopAt(epochDone ? epoch + 1 : epoch, `, before the test evaluation of epoch ${epoch + 1} ended`);
+            break;
+          }
+          const { average, ...weights } = evaluation;
           last = { epoch, ...weights };
           await log({
             epoch,

@@ -77,4 +77,32 @@ describe.runIf(hasFashionMnist())("resuming fine-tuning", () => {
       "resuming with settings that differ from the checkpoint's run: lr 0.002 (the checkpoint's run: 0.001); the run goes on with them after step 1, its schedules too",
     ]);
   }, 60_000);
+
+  it("a stop during the test evaluation ends the run at once with a checkpoint to resume from", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sere-finetune-stop-eval-"));
+    const controller = new AbortController();
+    const lines: string[] = [];
+    let stopAsked = 0;
+    // the whole test split (10,000 images) takes longer to classify than the 100 ms before the stop
+    const run = new Finetuner(
+      { ...RUN, limit: 0, maxSteps: 1, outputDir: dir },
+      {
+        say: (line) => lines.push(line),
+        signal: controller.signal,
+        onStep: () =>
+          setTimeout(() => {
+            stopAsked = performance.now();
+            controller.abort();
+          }, 100),
+      },
+    );
+    const result = await run.fit();
+    expect(performance.now() - stopAsked).toBeLessThan(5_000);
+    expect(result).toMatchObject({ steps: 1, stopped: true });
+    expect(lines.at(-1)).toBe(
+      `stopped after 1 step (0.00027 of 2 passes), before the test evaluation of epoch 1 ended: wrote ${join(dir, "checkpoint.pth")}; continue with --resume`,
+    );
+    const groups = new Map(await readWeightGroups(join(dir, "checkpoint.pth")));
+    expect(groups.get("model")!.length).toBeGreaterThan(20);
+  }, 60_000);
 });
