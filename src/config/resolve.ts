@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 
 import { parse as parseYaml } from "yaml";
 
+import { whyUnreadable } from "../io/input-file.js";
 import { ConfigError, parseOptions } from "./parse.js";
 import { DEFAULT_PRESET, PRESETS, type PresetName } from "./presets.js";
 import { type TrainConfig, type TrainConfigInput, trainConfigSchema } from "./train.js";
@@ -24,7 +25,7 @@ function readConfigFile(path: string): Record<string, unknown> {
   try {
     text = readFileSync(path, "utf8");
   } catch (err) {
-    throw new ConfigError(`cannot read the config file ${path}: ${(err as Error).message}`);
+    throw new ConfigError(`cannot read the config file ${path}: ${whyUnreadable(err)}`);
   }
   let data: unknown;
   try {

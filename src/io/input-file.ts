@@ -4,6 +4,15 @@ import { existsSync, type Stats } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 
+/** Why a file or folder could not be read, in words: "there is no such file", "this user may not read it". */
+export function whyUnreadable(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  if (e.code === "ENOENT") return "there is no such file";
+  if (e.code === "EISDIR") return "it is a folder, not a file";
+  if (e.code === "EACCES" || e.code === "EPERM") return "this user may not read it";
+  return e.message;
+}
+
 /** What is at `path`, a file; else an Error naming what is wrong, `what` saying what to give. */
 async function inputFile(path: string, what: string, hintInFolder = ""): Promise<Stats> {
   const info = await stat(path).catch(() => undefined);

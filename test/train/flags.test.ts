@@ -132,7 +132,10 @@ describe("configuration sources", () => {
     expect(() => resolveTrainConfig({ preset: "vit-huge" })).toThrow(
       /unknown preset "vit-huge"; the presets are vit-small-imagenet, vit-base-imagenet, fashion-mnist-tiny/,
     );
-    expect(() => resolveTrainConfig({ configFile: "/nonexistent.json" })).toThrow(/cannot read the config file \/nonexistent\.json/);
+    expect(() => resolveTrainConfig({ configFile: "/nonexistent.json" })).toThrow(
+      "cannot read the config file /nonexistent.json: there is no such file",
+    );
+    expect(() => resolveTrainConfig({ configFile: tmpdir() })).toThrow(`cannot read the config file ${tmpdir()}: it is a folder, not a file`);
     expect(() => resolveTrainConfig({ overrides: { epochs: -1 } })).toThrow(
       /invalid training configuration \(preset fashion-mnist-tiny\):\n {2}epochs: .*\(given: -1\)/,
     );

@@ -1,6 +1,7 @@
 // Datasets whose images are files: an image folder or a text list of paths.
 import { readFile } from "node:fs/promises";
 
+import { whyUnreadable } from "../../io/input-file.js";
 import { DecodeError, type DetailToKeep, decodeImage, readImageSize } from "../decode.js";
 import type { RgbImage } from "../render.js";
 import { type Dataset, type DatasetFormat, rangeOf, type SizeRange } from "./dataset.js";
@@ -33,8 +34,7 @@ export class FileDataset implements Dataset {
     try {
       bytes = await readFile(file);
     } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      throw new DecodeError(file, e.code === "ENOENT" ? "there is no such file" : e.code === "EACCES" ? "this user may not read it" : e.message);
+      throw new DecodeError(file, whyUnreadable(err));
     }
     return decodeImage(bytes, file, detail);
   }

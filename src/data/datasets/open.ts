@@ -14,6 +14,7 @@
 // report an accuracy no model earned.
 import { type Dirent, existsSync, readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { basename, dirname, extname, join, relative, resolve, sep } from "node:path";
+import { whyUnreadable } from "../../io/input-file.js";
 import { IMAGE_EXTENSIONS, IMAGE_FORMATS, UNREAD_IMAGE_EXTENSIONS } from "../decode.js";
 import { CifarDataset, cifarFiles } from "./cifar.js";
 import { type Dataset, DatasetError, type Split } from "./dataset.js";
@@ -108,8 +109,7 @@ function readFolder(dir: string): Dirent[] {
   try {
     return readdirSync(dir, { withFileTypes: true });
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    const reason = e.code === "EACCES" || e.code === "EPERM" ? "this user may not read it" : e.message;
+    const reason = whyUnreadable(err);
     throw new DatasetError(`cannot read the folder ${dir} of the dataset: ${reason}; make it readable, or move it out of the dataset's folder`);
   }
 }
