@@ -6,7 +6,6 @@
 // best checkpoint kept.
 import { existsSync } from "node:fs";
 import { appendFile } from "node:fs/promises";
-import { availableParallelism } from "node:os";
 import { join } from "node:path";
 
 import { type FinetuneConfig, finetuneConfigSchema } from "../config/finetune.js";
@@ -25,10 +24,9 @@ import { torchLoad } from "../io/torch-load.js";
 import { modelOptionsSchema, type ResolvedModelOptions } from "../model/options.js";
 import { native } from "../native/load.js";
 import type { NativeCommunicator, NativeFinetuneStep, NativeMixPlan, NativeTensor } from "../native/surface.js";
-import { setThreads } from "../runtime.js";
 import { tensor } from "../tensor.js";
 import { asMap, entries, optimizerEntries, stepProgress } from "../train/checkpoint.js";
-import { connectRanks, rankDevice, rankEnvironment } from "../train/distributed.js";
+import { connectRanks, rankDevice, rankEnvironment, useThreads } from "../train/distributed.js";
 import { count, countOf, describeCompute, describeProgress, describeSpan } from "../train/plan.js";
 import { changedRunFields, describeChangedResume, FINETUNING_PROCESS_FIELDS, networkChangedError, storedFields } from "../train/resumed-config.js";
 import { type RunLock, withRunLock } from "../train/run-lock.js";
@@ -101,8 +99,7 @@ export class Finetuner {
     const ranks = world?.worldSize ?? 1;
     const speaks = rank === 0;
     const say = speaks ? (this.hooks.say ?? (() => {})) : () => {};
-    const threads = c.threads > 0 ? c.threads : Math.max(1, Math.floor(availableParallelism() / (world?.localWorldSize ?? 1)));
-    setThreads(threads);
+    const threads = useThreads(c.threads, world, (message) => speaks && process.emitWarning(message, "RunWarning"));
     const device = rankDevice(c.device, world);
     makeFolder(c.outputDir);
     if (speaks) lock.take(c.outputDir);

@@ -1,9 +1,31 @@
 // Data parallelism from TypeScript's side: which rank this process is (torchrun's
 // environment variables, or SLURM's) and its c10d connection to the others.
 
+import { availableParallelism } from "node:os";
+
 import { ConfigError } from "../config/parse.js";
 import { native } from "../native/load.js";
 import type { NativeCommunicator } from "../native/surface.js";
+import { setThreads } from "../runtime.js";
+
+/**
+ * The LibTorch threads of this process, set: `requested`, or (0) the machine's cores shared
+ * among the ranks on it. More threads than cores slow every op (each waits on the others'
+ * turns): said through `warn`, not refused (a container may show fewer cores than it may use).
+ */
+export function useThreads(requested: number, world: RankEnvironment | undefined, warn: (message: string) => void): number {
+  const cores = availableParallelism();
+  const ranksHere = world?.localWorldSize ?? 1;
+  const threads = requested > 0 ? requested : Math.max(1, Math.floor(cores / ranksHere));
+  if (threads * ranksHere > cores) {
+    const ranks = ranksHere > 1 ? ` x ${ranksHere} ranks` : "";
+    warn(
+      `--threads ${threads}${ranks} is more than this machine's ${cores} cores: each step will be slower than with ${Math.max(1, Math.floor(cores / ranksHere))} (--threads 0 picks that)`,
+    );
+  }
+  setThreads(threads);
+  return threads;
+}
 
 /** This process's place in a data-parallel run, as torchrun and the built-in launcher set it. */
 export interface RankEnvironment {

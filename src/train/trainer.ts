@@ -2,7 +2,6 @@
 // bookkeeping (schedules, logging, checkpoints, events); each iteration is one native call.
 import { EventEmitter } from "node:events";
 import { existsSync, writeFileSync } from "node:fs";
-import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 
 import { ConfigError } from "../config/parse.js";
@@ -17,10 +16,9 @@ import { copyFileAtomically } from "../io/atomic.js";
 import { makeFolder } from "../io/folders.js";
 import { native } from "../native/load.js";
 import type { NativeCommunicator, NativeSereStep, NativeStepResult, NativeStepSchedule } from "../native/surface.js";
-import { setThreads } from "../runtime.js";
 import { loadBackbone } from "./backbone.js";
 import { disposeCheckpoint, readTrainingCheckpoint } from "./checkpoint.js";
-import { connectRanks, type RankEnvironment, rankDevice, rankEnvironment } from "./distributed.js";
+import { connectRanks, type RankEnvironment, rankDevice, rankEnvironment, useThreads } from "./distributed.js";
 import { lastStepOf, type RunPlan, runPlan } from "./plan.js";
 import { describePretrainedStart, startFromPretrained } from "./pretrained.js";
 import { ProgressReporter } from "./progress.js";
@@ -103,10 +101,7 @@ export class Trainer extends EventEmitter<Events> {
   private async train(lock: RunLock): Promise<FitResult> {
     const c = this.config;
     const world = rankEnvironment();
-    // Ranks on one machine share its cores.
-    const ranksHere = world?.localWorldSize ?? 1;
-    const threads = c.threads > 0 ? c.threads : Math.max(1, Math.floor(availableParallelism() / ranksHere));
-    setThreads(threads);
+    const threads = useThreads(c.threads, world, (message) => (!world || world.rank === 0) && this.warn(message, "RunWarning"));
     const device = rankDevice(c.device, world);
     const outputDir = resolve(c.outputDir);
     checkRunFolder(outputDir, { resume: this.options.resume ?? false, overwrite: c.overwrite });

@@ -1,7 +1,7 @@
 // Trainer.fit() on Debian's Fashion-MNIST with a tiny network: logs, checkpoints, exact
 // resume, abort, export, and errors before training starts.
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { hostname, tmpdir } from "node:os";
+import { availableParallelism, hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { TrainConfigInput } from "../../src/config/train.js";
@@ -112,6 +112,17 @@ describe.runIf(hasFashionMnist())("Trainer", () => {
     const anew = await run(dir, 2, false, undefined, { overwrite: true });
     expect(anew.steps.map((s) => s.iteration)).toEqual([1, 2]);
     expect(logged(dir).map((l) => l.iteration)).toEqual([1, 2]);
+  });
+
+  it("says when --threads asks for more threads than the machine has cores", async () => {
+    const cores = availableParallelism();
+    const over = await run(mkdtempSync(join(tmpdir(), "sere-threads-")), 1, false, undefined, { threads: cores + 1 });
+    expect(over.warnings).toContain(
+      `--threads ${cores + 1} is more than this machine's ${cores} cores: each step will be slower than with ${cores} (--threads 0 picks that)`,
+    );
+    expect(over.plans[0]!.threads).toBe(cores + 1);
+    const fitting = await run(mkdtempSync(join(tmpdir(), "sere-threads-")), 1, false, undefined, { threads: cores });
+    expect(fitting.warnings.filter((w) => w.includes("--threads"))).toEqual([]);
   });
 
   it("--resume without a checkpoint says so and starts a new run; at --max-steps already, it runs no step", async () => {
