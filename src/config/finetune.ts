@@ -116,7 +116,7 @@ export const finetuneConfigSchema = z
       ctx.addIssue({
         code: "custom",
         path: ["warmupEpochs"],
-        message: `warmup (${c.warmupEpochs} epochs) is longer than the run (${c.epochs} epochs)`,
+        message: `a warmup of ${c.warmupEpochs} epochs is longer than the run's ${c.epochs}: give --warmup-epochs of at most ${c.epochs} (fractions are allowed)`,
       });
     }
   });

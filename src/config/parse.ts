@@ -7,7 +7,7 @@ export class ConfigError extends Error {
 }
 
 function describeValue(value: unknown): string {
-  if (value === undefined) return "nothing";
+  if (value === undefined) return "undefined";
   if (typeof value === "number") return String(value); // JSON writes Infinity and NaN as null
   try {
     const text = JSON.stringify(value);
@@ -67,7 +67,8 @@ export function parseOptions<S extends z.ZodType>(schema: S, input: unknown, wha
   if (result.success && unknown.length === 0) return result.data;
   const lines = (result.success ? [] : result.error.issues).map((issue) => {
     const path = issue.path.length > 0 ? issue.path.join(".") : "(the options)";
-    return `  ${path}: ${issue.message} (given: ${describeValue(valueAt(input, issue.path))})`;
+    const given = valueAt(input, issue.path);
+    return `  ${path}: ${issue.message} (${given === undefined ? "not given" : `given: ${describeValue(given)}`})`;
   });
   throw new ConfigError(`invalid ${what}:\n${[...unknown, ...lines].join("\n")}`);
 }

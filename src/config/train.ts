@@ -190,7 +190,11 @@ export const trainConfigSchema = z
     const stemIssue = c.convStem ? convStemIssue(c) : undefined;
     if (stemIssue) ctx.addIssue({ code: "custom", ...stemIssue });
     if (c.warmupEpochs > c.epochs) {
-      ctx.addIssue({ code: "custom", path: ["warmupEpochs"], message: `must not exceed epochs (${c.epochs})` });
+      ctx.addIssue({
+        code: "custom",
+        path: ["warmupEpochs"],
+        message: `a warmup of ${c.warmupEpochs} epochs is longer than the run's ${c.epochs}: give --warmup-epochs of at most ${c.epochs} (fractions are allowed)`,
+      });
     }
     if (c.lrCooldownEpochs > 0 && c.lrSchedule !== "constant") {
       ctx.addIssue({ code: "custom", path: ["lrCooldownEpochs"], message: 'needs lrSchedule "constant" (the cosine already ends at minLr)' });

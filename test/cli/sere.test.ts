@@ -243,7 +243,7 @@ describe.runIf(hasFashionMnist())("sere", () => {
   it("names a missing flag", () => {
     const run = sere(["eval", "knn", "--data-path", FASHION_MNIST]);
     expect(run.status).toBe(1);
-    expect(run.stderr).toMatch(/pretrainedWeights: .*\(given: nothing\)/);
+    expect(run.stderr).toMatch(/pretrainedWeights: .*\(not given\)/);
   });
 });
 

@@ -59,7 +59,7 @@ describe("the fine-tuning configuration", () => {
       /precision: float16 needs a CUDA device; on the CPU use "bfloat16" or "float32"/,
     );
     expect(() => resolveFinetuneConfig(undefined, { ...data, epochs: 5 })).toThrow(
-      /warmupEpochs: warmup \(20 epochs\) is longer than the run \(5 epochs\)/,
+      /warmupEpochs: a warmup of 20 epochs is longer than the run's 5: give --warmup-epochs of at most 5 \(fractions are allowed\) \(not given\)/,
     );
     expect(() => resolveFinetuneConfig(undefined, { ...data, labelFraction: 0 })).toThrow(/labelFraction/);
     expect(() => resolveFinetuneConfig(undefined, {})).toThrow(/dataPath/);
