@@ -117,8 +117,17 @@ describe("the backbone of a weights file", () => {
     await expect(openBackbone(exported[1]!, { architecture: { arch: "custom", patchSize: 8 } })).rejects.toThrow(
       /stores no architecture, and arch "custom" needs embedDim, depth and numHeads \(--embed-dim, --depth, --num-heads\)/,
     );
+    // width and depth are in the weights' shapes: what to give is said, the heads' count asked for
     await expect(openBackbone(exported[1]!, { architecture: { ...architecture, depth: 2 } })).rejects.toThrow(
-      /missing keys .*backbone\.blocks\.1\.[\s\S]*stores no architecture, so it was read as --arch custom --embed-dim 24 --depth 2 --num-heads 2 --patch-size 8: give the one it was trained with/,
+      `${exported[1]} stores no architecture, so it was read as --arch custom --embed-dim 24 --depth 2 --num-heads 2 --patch-size 8, ` +
+        "but its weights are 24 wide in 1 block: give --arch custom --embed-dim 24 --depth 1 --num-heads N (the heads are in no tensor's shape: give the trained count)",
+    );
+    await expect(openBackbone(exported[1]!)).rejects.toThrow(
+      /so it was read as --arch vit_small --patch-size 16, but its weights are 24 wide in 1 block/,
+    );
+    // the width and depth fit, the patch size not: the tensors that do not fit are listed
+    await expect(openBackbone(exported[1]!, { architecture: { ...architecture, patchSize: 4 } })).rejects.toThrow(
+      /wrongly-shaped keys .*backbone\.patch_embed\.proj\.weight[\s\S]*stores no architecture, so it was read as --arch custom --embed-dim 24 --depth 1 --num-heads 2 --patch-size 4: give the one it was trained with/,
     );
   });
 });
