@@ -2,26 +2,17 @@
 // fine-tuning configurations do: a misspelt name must not leave a default in its place.
 import { describe, expect, it } from "vitest";
 
-import type { Dataset } from "../../src/data/datasets/dataset.js";
 import { Loader } from "../../src/data/loader.js";
 import { knnAccuracy } from "../../src/eval/knn.js";
 import { linearProbe } from "../../src/eval/linear-probe.js";
 import { Model } from "../../src/model/model.js";
 import { SereObjective } from "../../src/objective/objective.js";
 import { tensor } from "../../src/tensor.js";
+import { fakeDataset } from "../data/helpers.js";
 
 // Each option object with a misspelt field; the validation runs before any work.
 const features = { features: tensor(new Float32Array(8), [4, 2]), labels: tensor(new BigInt64Array(4), [4]) };
-const dataset: Dataset = {
-  format: "image-folder",
-  path: "/images",
-  size: 8,
-  classes: [],
-  label: () => -1,
-  describe: (i) => `/images/${i}.png`,
-  load: () => Promise.reject(new Error("not read")),
-  sizeRange: () => Promise.reject(new Error("not read")),
-};
+const dataset = fakeDataset("/images", 8, () => Promise.reject(new Error("not read")));
 
 describe("options from code", () => {
   it("refuse a field they do not know, with the fields it may have meant", async () => {

@@ -6,6 +6,22 @@ import { gzipSync } from "node:zlib";
 
 import sharp from "sharp";
 
+import type { Dataset } from "../../src/data/datasets/dataset.js";
+
+/** A dataset of `size` unlabelled 32 x 32 images, named "image i", that `load` makes (or fails to). */
+export function fakeDataset(path: string, size: number, load: Dataset["load"]): Dataset {
+  return {
+    format: "image-folder",
+    path,
+    size,
+    classes: [],
+    label: () => -1,
+    describe: (i) => `image ${i}`,
+    load,
+    sizeRange: async () => ({ minWidth: 32, maxWidth: 32, minHeight: 32, maxHeight: 32 }),
+  };
+}
+
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `sere-${prefix}-`));
 }

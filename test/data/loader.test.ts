@@ -1,11 +1,10 @@
 import { describe, expect, it } from "vitest";
 
-import type { Dataset } from "../../src/data/datasets/dataset.js";
 import { openDataset } from "../../src/data/datasets/open.js";
 import { DecodeError } from "../../src/data/decode.js";
 import { type Batch, Loader } from "../../src/data/loader.js";
 import { liveObjects } from "../../src/index.js";
-import { SMALL_VIEWS, tempDir, writeFolderWithBadFiles, writeIdx } from "./helpers.js";
+import { fakeDataset, SMALL_VIEWS, tempDir, writeFolderWithBadFiles, writeIdx } from "./helpers.js";
 
 /** What identifies a batch: its images, records, photometry, masks and pixels. */
 function fingerprint(b: Batch) {
@@ -129,20 +128,11 @@ describe("the loader", () => {
   it("fails a batch whose images fail while an earlier batch still decodes, with no unhandled rejection", async () => {
     // Batch 0's images decode slowly; batch 1's fail at once, past the allowed share, while
     // batch 0 still holds the planning turn: the failure must reach the consumer, and only it.
-    const slowThenBroken: Dataset = {
-      format: "image-folder",
-      path: "/slow-then-broken",
-      size: 9,
-      classes: [],
-      label: () => -1,
-      describe: (i) => `image ${i}`,
-      load: async (i) => {
-        if (i >= 3) throw new DecodeError(`image ${i}`, "broken on purpose");
-        await new Promise((resolve) => setTimeout(resolve, 300));
-        return { width: 32, height: 32, data: new Uint8Array(32 * 32 * 3) };
-      },
-      sizeRange: async () => ({ minWidth: 32, maxWidth: 32, minHeight: 32, maxHeight: 32 }),
-    };
+    const slowThenBroken = fakeDataset("/slow-then-broken", 9, async (i) => {
+      if (i >= 3) throw new DecodeError(`image ${i}`, "broken on purpose");
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      return { width: 32, height: 32, data: new Uint8Array(32 * 32 * 3) };
+    });
     const unhandled: unknown[] = [];
     const record = (reason: unknown) => unhandled.push(reason);
     process.on("unhandledRejection", record);
@@ -161,18 +151,9 @@ describe("the loader", () => {
   });
 
   it("says nothing more of the images that fail once the failures have stopped the pass", async () => {
-    const broken: Dataset = {
-      format: "image-folder",
-      path: "/broken",
-      size: 9,
-      classes: [],
-      label: () => -1,
-      describe: (i) => `image ${i}`,
-      load: async (i) => {
-        throw new DecodeError(`image ${i}`, "broken on purpose");
-      },
-      sizeRange: async () => ({ minWidth: 32, maxWidth: 32, minHeight: 32, maxHeight: 32 }),
-    };
+    const broken = fakeDataset("/broken", 9, async (i) => {
+      throw new DecodeError(`image ${i}`, "broken on purpose");
+    });
     const warnings: string[] = [];
     const loader = new Loader(
       broken,
