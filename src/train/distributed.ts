@@ -16,11 +16,14 @@ import { setThreads } from "../runtime.js";
 export function useThreads(requested: number, world: RankEnvironment | undefined, warn: (message: string) => void): number {
   const cores = availableParallelism();
   const ranksHere = world?.localWorldSize ?? 1;
-  const threads = requested > 0 ? requested : Math.max(1, Math.floor(cores / ranksHere));
-  if (threads * ranksHere > cores) {
+  const fitting = Math.max(1, Math.floor(cores / ranksHere));
+  const threads = requested > 0 ? requested : fitting;
+  if (ranksHere > cores) {
+    warn(`${ranksHere} ranks share this machine's ${cores} cores: they will take turns on them, slower than --nproc-per-node ${cores} or fewer`);
+  } else if (threads * ranksHere > cores) {
     const ranks = ranksHere > 1 ? ` x ${ranksHere} ranks` : "";
     warn(
-      `--threads ${threads}${ranks} is more than this machine's ${cores} cores: each step will be slower than with ${Math.max(1, Math.floor(cores / ranksHere))} (--threads 0 picks that)`,
+      `--threads ${threads}${ranks} is more than this machine's ${cores} cores: each step will be slower than with ${fitting} (--threads 0 picks that)`,
     );
   }
   setThreads(threads);
