@@ -6,6 +6,7 @@ import { Socket } from "node:net";
 import { constants } from "node:os";
 import { z } from "zod";
 
+import { parseFlags } from "../config/flags.js";
 import { ConfigError, kebab, parseOptions } from "../config/parse.js";
 
 const launchSchema = z
@@ -33,22 +34,25 @@ SLURM_NTASKS, SLURM_LOCALID and the first host of SLURM_NODELIST (MASTER_PORT: 2
 
 /** Splits the launcher's flags from the training flags; `launch` is undefined without --nproc-per-node. */
 export function takeLaunchFlags(argv: string[]): { launch?: LaunchOptions; rest: string[] } {
-  const names = Object.keys(launchSchema.shape).map((name) => [`--${kebab(name)}`, name] as const);
-  const found: Record<string, unknown> = {};
+  const names = Object.keys(launchSchema.shape).map((name) => `--${kebab(name)}`);
+  const taken: string[] = [];
   const rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    const [flag, inline] = arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
-    const match = names.find(([f]) => f === flag.replace(/_/g, "-")); // torchrun's --nproc_per_node too
-    if (!match) {
-      rest.push(arg);
+    const flag = arg.includes("=") ? arg.slice(0, arg.indexOf("=")) : arg;
+    if (!names.includes(flag.replace(/_/g, "-"))) {
+      rest.push(arg); // torchrun's --nproc_per_node too
       continue;
     }
-    const raw = inline ?? argv[++i];
-    if (raw === undefined) throw new ConfigError(`${flag} needs a value`);
-    found[match[1]] = match[1] === "masterAddr" ? raw : Number(raw);
+    taken.push(arg);
+    if (!arg.includes("=")) {
+      if (argv[i + 1] === undefined) throw new ConfigError(`${flag} needs a value`);
+      taken.push(argv[++i]!);
+    }
   }
-  if (Object.keys(found).length === 0) return { rest };
+  if (taken.length === 0) return { rest };
+  // the values read as the training flags' are: a word where a number belongs is named
+  const found = parseFlags(taken, launchSchema.shape).values;
   if (found.nprocPerNode === undefined) throw new ConfigError("--nnodes, --node-rank, --master-addr and --master-port need --nproc-per-node N");
   return { launch: parseOptions(launchSchema, found, "launcher flags"), rest };
 }
