@@ -28,7 +28,7 @@ import { tensor } from "../tensor.js";
 import { asMap, entries, optimizerEntries, stepProgress } from "../train/checkpoint.js";
 import { connectRanks, rankDevice, rankEnvironment, useThreads } from "../train/distributed.js";
 import { count, countOf, describeCompute, describeProgress, describeSpan } from "../train/plan.js";
-import { changedRunFields, describeChangedResume, FINETUNING_PROCESS_FIELDS, networkChangedError, storedFields } from "../train/resumed-config.js";
+import { changedRunFields, describeChangedResume, FINETUNING_PROCESS_FIELDS, networkChangedError, storedFields } from "../train/resume.js";
 import { type RunLock, withRunLock } from "../train/run-lock.js";
 import { cosineScheduleAt } from "../train/schedules.js";
 import { testAccuracy } from "./classify.js";

@@ -17,12 +17,11 @@ import { makeFolder } from "../io/folders.js";
 import { native } from "../native/load.js";
 import type { NativeCommunicator, NativeSereStep, NativeStepResult, NativeStepSchedule } from "../native/surface.js";
 import { loadBackbone } from "./backbone.js";
-import { disposeCheckpoint, readTrainingCheckpoint } from "./checkpoint.js";
 import { connectRanks, type RankEnvironment, rankDevice, rankEnvironment, useThreads } from "./distributed.js";
 import { lastStepOf, type RunPlan, runPlan } from "./plan.js";
 import { describePretrainedStart, startFromPretrained } from "./pretrained.js";
 import { ProgressReporter } from "./progress.js";
-import { changedRunFields, describeChangedResume, networkChangedError, storedFields, TRAINING_PROCESS_FIELDS } from "./resumed-config.js";
+import { describeChangedResume, restoreTraining } from "./resume.js";
 import { CHECKPOINT, checkRunFolder, cutLog, LOG, prepareRunFolder } from "./run-folder.js";
 import { type RunLock, withRunLock } from "./run-lock.js";
 import { accumulationRoundAt, learningRateAt, teacherMomentumAt, teacherTemperatureAt, weightDecayAt } from "./schedules.js";
@@ -158,7 +157,7 @@ export class Trainer extends EventEmitter<Events> {
       let iteration = 0;
       let epoch = 0;
       if (resuming) {
-        const restored = await this.restore(step, loader, checkpointPath, world);
+        const restored = await restoreTraining(step, loader, checkpointPath, { world, config: c });
         ({ iteration, epoch } = restored);
         if (writes) {
           if (restored.changed.length > 0) this.warn(describeChangedResume(restored.changed, iteration), "RunWarning");
@@ -422,46 +421,6 @@ export class Trainer extends EventEmitter<Events> {
       }),
       freezeLastLayer: epoch < c.freezeLastLayer,
     };
-  }
-
-  private async restore(
-    step: NativeSereStep,
-    loader: Loader,
-    path: string,
-    world: RankEnvironment | undefined,
-  ): Promise<{ iteration: number; epoch: number; changed: string[] }> {
-    const checkpoint = await readTrainingCheckpoint(path);
-    try {
-      const written = Number(checkpoint.extra.get("worldSize") ?? 1);
-      const worldSize = world?.worldSize ?? 1;
-      if (written !== worldSize) {
-        throw new Error(
-          `it was written by a run of ${written} rank(s) and this run has ${worldSize}; resume with the same number of ranks (--nproc-per-node ${written} on one machine)`,
-        );
-      }
-      const changed = changedRunFields(storedFields(checkpoint.extra.get("config")), this.config, TRAINING_PROCESS_FIELDS);
-      try {
-        // Ranks other than 0 keep their own generator (drop path) rather than rank 0's.
-        await step.restore(world && world.rank > 0 ? { ...checkpoint.state, cpuGenerator: undefined } : checkpoint.state);
-      } catch (err) {
-        // A network of another shape: the settings that made it say more than its tensors' names.
-        if (changed.length === 0) throw err;
-        throw networkChangedError(changed);
-      }
-      const loaderState = (
-        world
-          ? (JSON.parse(String(checkpoint.extra.get("loaderRanks"))) as LoaderState[])[world.rank]
-          : JSON.parse(String(checkpoint.extra.get("loader")))
-      ) as LoaderState;
-      loader.restore(loaderState);
-      return { iteration: Number(checkpoint.extra.get("step")), epoch: loaderState.epoch, changed };
-    } catch (err) {
-      throw new Error(
-        `cannot resume from ${path}: ${(err as Error).message}. Start a new run with another --output-dir, or here with --overwrite instead of --resume.`,
-      );
-    } finally {
-      disposeCheckpoint(checkpoint);
-    }
   }
 
   /** Whether the k-NN has a test split to measure on; if not, says so once, before the first step. */

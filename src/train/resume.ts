@@ -1,0 +1,121 @@
+// Resuming a run from its checkpoint. A resumed run is checked against the run its checkpoint
+// came from: the fields that shape the run (network, recipe, data, seed) and differ are named,
+// so that a resumed run does not change its network or its schedules without saying so. The
+// fields that only steer the process (where it writes, when it stops, how many threads) may
+// change freely.
+import type { FinetuneConfig } from "../config/finetune.js";
+import type { TrainConfig } from "../config/train.js";
+import type { Loader, LoaderState } from "../data/index.js";
+import type { NativeSereStep } from "../native/surface.js";
+import { disposeCheckpoint, readTrainingCheckpoint } from "./checkpoint.js";
+import type { RankEnvironment } from "./distributed.js";
+
+/** Pretraining's fields that a resumed run may change without a word: they do not change what is trained. */
+export const TRAINING_PROCESS_FIELDS: ReadonlySet<keyof TrainConfig> = new Set<keyof TrainConfig>([
+  "pretrainedWeights", // ignored when resuming, with its own warning
+  "device",
+  "precision",
+  "threads",
+  "sideBySide",
+  "distTimeout",
+  "outputDir",
+  "overwrite",
+  "saveckpFreq",
+  "maxSteps",
+  "maxMinutes",
+  "logEvery",
+  "knnEval",
+  "knnEvalLimit",
+  "knnEvalEvery",
+  "tensorboard",
+  "maxFailureShare",
+]);
+
+/** Fine-tuning's. */
+export const FINETUNING_PROCESS_FIELDS: ReadonlySet<keyof FinetuneConfig> = new Set<keyof FinetuneConfig>([
+  "pretrainedWeights", // the checkpoint holds the network it started from
+  "device",
+  "precision",
+  "threads",
+  "distTimeout",
+  "outputDir",
+  "resume",
+  "evalEvery",
+  "maxSteps",
+  "maxFailureShare",
+]);
+
+const show = (value: unknown) => JSON.stringify(value);
+
+/** "embedDim 48 (the checkpoint's run: 96)" for each field but `processFields` that differs. */
+export function changedRunFields<C extends object>(stored: Record<string, unknown>, now: C, processFields: ReadonlySet<keyof C>): string[] {
+  return (Object.keys(now) as Array<keyof C & string>)
+    .filter((key) => !processFields.has(key) && key in stored && show(stored[key]) !== show(now[key]))
+    .map((key) => `${key} ${show(now[key])} (the checkpoint's run: ${show(stored[key])})`);
+}
+
+/** The fields of the configuration a checkpoint stores as JSON; none where it stores none readable. */
+export function storedFields(config: unknown): Record<string, unknown> {
+  try {
+    const fields: unknown = JSON.parse(String(config));
+    return fields !== null && typeof fields === "object" ? (fields as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+/** The error of a resume whose network does not fit the checkpoint's, where settings that shape it changed. */
+export function networkChangedError(changed: string[]): Error {
+  return new Error(
+    `its network does not match this run's, whose settings differ from the checkpoint's run: ${changed.join(", ")}; resume with the checkpoint's settings`,
+  );
+}
+
+/** The warning of a resume with changed settings. */
+export const describeChangedResume = (changed: string[], step: number) =>
+  `resuming with settings that differ from the checkpoint's run: ${changed.join(", ")}; the run goes on with them after step ${step}, its schedules too`;
+
+/**
+ * Puts a pretraining checkpoint's state into `step` and `loader`: where the run goes on, and
+ * the settings it changes (changedRunFields). Every failure names the file and the way out.
+ */
+export async function restoreTraining(
+  step: NativeSereStep,
+  loader: Loader,
+  path: string,
+  run: { world: RankEnvironment | undefined; config: TrainConfig },
+): Promise<{ iteration: number; epoch: number; changed: string[] }> {
+  const { world } = run;
+  const checkpoint = await readTrainingCheckpoint(path);
+  try {
+    const written = Number(checkpoint.extra.get("worldSize") ?? 1);
+    const worldSize = world?.worldSize ?? 1;
+    if (written !== worldSize) {
+      throw new Error(
+        `it was written by a run of ${written} rank(s) and this run has ${worldSize}; resume with the same number of ranks (--nproc-per-node ${written} on one machine)`,
+      );
+    }
+    const changed = changedRunFields(storedFields(checkpoint.extra.get("config")), run.config, TRAINING_PROCESS_FIELDS);
+    try {
+      // Ranks other than 0 keep their own generator (drop path) rather than rank 0's.
+      await step.restore(world && world.rank > 0 ? { ...checkpoint.state, cpuGenerator: undefined } : checkpoint.state);
+    } catch (err) {
+      // A network of another shape: the settings that made it say more than its tensors' names.
+      if (changed.length === 0) throw err;
+      throw networkChangedError(changed);
+    }
+    const loaderState = (
+      world
+        ? (JSON.parse(String(checkpoint.extra.get("loaderRanks"))) as LoaderState[])[world.rank]
+        : JSON.parse(String(checkpoint.extra.get("loader")))
+    ) as LoaderState;
+    loader.restore(loaderState);
+    return { iteration: Number(checkpoint.extra.get("step")), epoch: loaderState.epoch, changed };
+  } catch (err) {
+    throw new Error(
+      `cannot resume from ${path}: ${(err as Error).message}. Start a new run with another --output-dir, or here with --overwrite instead of --resume.`,
+    );
+  } finally {
+    disposeCheckpoint(checkpoint);
+  }
+}
