@@ -3,6 +3,9 @@
 // so that a resumed run does not change its network or its schedules without saying so. The
 // fields that only steer the process (where it writes, when it stops, how many threads) may
 // change freely.
+import { existsSync, readdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+
 import type { FinetuneConfig } from "../config/finetune.js";
 import type { TrainConfig } from "../config/train.js";
 import type { Loader, LoaderState } from "../data/index.js";
@@ -86,7 +89,9 @@ export async function restoreTraining(
   run: { world: RankEnvironment | undefined; config: TrainConfig },
 ): Promise<{ iteration: number; epoch: number; changed: string[] }> {
   const { world } = run;
-  const checkpoint = await readTrainingCheckpoint(path);
+  const checkpoint = await readTrainingCheckpoint(path).catch((err: unknown) => {
+    throw resumeError(path, err);
+  });
   try {
     const written = Number(checkpoint.extra.get("worldSize") ?? 1);
     const worldSize = world?.worldSize ?? 1;
@@ -112,10 +117,22 @@ export async function restoreTraining(
     loader.restore(loaderState);
     return { iteration: Number(checkpoint.extra.get("step")), epoch: loaderState.epoch, changed };
   } catch (err) {
-    throw new Error(
-      `cannot resume from ${path}: ${(err as Error).message}. Start a new run with another --output-dir, or here with --overwrite instead of --resume.`,
-    );
+    throw resumeError(path, err);
   } finally {
     disposeCheckpoint(checkpoint);
   }
+}
+
+/** Why `path` cannot be resumed from, and the ways on: an earlier checkpoint of the run (--saveckp-freq), or a new run. */
+function resumeError(path: string, err: unknown): Error {
+  const folder = dirname(path);
+  const earlier = existsSync(folder)
+    ? readdirSync(folder)
+        .filter((f) => /^checkpoint\d{4}\.pth$/.test(f))
+        .sort()
+    : [];
+  const fromEarlier = earlier.length > 0 ? ` To go on from the run's latest saved epoch, copy ${join(folder, earlier.at(-1)!)} to ${path}.` : "";
+  return new Error(
+    `cannot resume from ${path}: ${(err as Error).message.replace(/\.$/, "")}.${fromEarlier} Start a new run with another --output-dir, or here with --overwrite instead of --resume.`,
+  );
 }

@@ -1,6 +1,6 @@
 // Trainer.fit() on Debian's Fashion-MNIST with a tiny network: logs, checkpoints, exact
 // resume, abort, export, and errors before training starts.
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
 import { availableParallelism, hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -178,6 +178,21 @@ describe.runIf(hasFashionMnist())("Trainer", () => {
     expect(result.knn).toBeUndefined();
     expect(logged(dir).map((l) => l.iteration)).toEqual([1]);
   }, 60_000);
+
+  it("a checkpoint that cannot be read is refused for --resume, pointing to the run's latest epoch checkpoint", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sere-resume-corrupt-"));
+    await run(dir, 1);
+    const checkpoint = join(dir, "checkpoint.pth");
+    copyFileSync(checkpoint, join(dir, "checkpoint0001.pth"));
+    copyFileSync(checkpoint, join(dir, "checkpoint0002.pth"));
+    truncateSync(checkpoint, 1000); // a copy cut short
+    await expect(run(dir, 2, true)).rejects.toThrow(
+      new RegExp(
+        `^cannot resume from ${checkpoint}: ${checkpoint} is not a whole torch\\.save file .*\\. To go on from the run's latest saved epoch, ` +
+          `copy ${join(dir, "checkpoint0002.pth")} to ${checkpoint}\\. Start a new run with another --output-dir, or here with --overwrite instead of --resume\\.$`,
+      ),
+    );
+  });
 
   it("evaluates the teacher by k-NN at the end of training and logs it", async () => {
     const dir = mkdtempSync(join(tmpdir(), "sere-knn-"));
