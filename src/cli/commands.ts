@@ -1,8 +1,9 @@
 // The commands of `sere` (src/cli/sere.ts): fine-tuning, evaluation, export and run reports,
 // with DINO's evaluation flags. `sere-train export` runs `sere export` from here too.
 //   sere finetune | sere eval knn | sere eval linear | sere eval classify | sere features | sere attention |
-//   sere export | sere report RUN_DIR
+//   sere export | sere report RUN_DIR | sere info
 import { writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 
 import { z } from "zod";
@@ -25,11 +26,14 @@ import { makeFolder } from "../io/folders.js";
 import { writeNpy } from "../io/npy.js";
 import { writeSafetensors } from "../io/safetensors.js";
 import { archSchema, deviceSchema } from "../model/options.js";
+import { hasNativeBfloat16 } from "../native/cpu.js";
 import { writeReport } from "../report/report.js";
+import { info } from "../runtime.js";
 import { type Tensor, tensor } from "../tensor.js";
 import { exportBackbone } from "../train/export.js";
 import { countOf } from "../train/plan.js";
 import { TaskProgress } from "../train/progress.js";
+import { stepPrecision } from "../train/step-options.js";
 import { LAUNCH_USAGE, launchRanks, signalExitCode, takeLaunchFlags } from "./launch.js";
 import { packageVersion } from "./version.js";
 
@@ -109,6 +113,7 @@ const COMMANDS = {
     checkpointKey: z.enum(["teacher", "student"]).default("teacher").describe("the network to export"),
     outputDir: z.string().optional().describe("folder of the files; default: the checkpoint's"),
   }),
+  info: z.object({}),
   report: z.object({
     runDir: z.string().describe("a training run's output folder (also the first argument: sere report RUN_DIR)"),
     images: z.number().int().min(0).default(4).describe("training images whose attention maps the report shows"),
@@ -302,6 +307,19 @@ async function run(command: Command, argv: string[]): Promise<void> {
       }
       return;
     }
+    case "info": {
+      parse("info");
+      // What this build and machine run with: LibTorch, CUDA's devices, threads, BLAS; and on
+      // the CPU, whether bfloat16 is native there (what precision "auto" takes).
+      const bfloat16 = hasNativeBfloat16();
+      const cpu = {
+        cores: availableParallelism(),
+        nativeBfloat16: bfloat16,
+        autoPrecision: stepPrecision({ precision: "auto", device: "cpu" }, bfloat16),
+      };
+      say(JSON.stringify({ ...info(), cpu }, null, 2));
+      return;
+    }
     case "report": {
       const o = parse("report");
       say(`wrote ${await writeReport(o.runDir, { images: o.images, device: o.device, output: o.output, png: o.png })}`);
@@ -373,6 +391,7 @@ async function run(command: Command, argv: string[]): Promise<void> {
 const USAGE = `Usage: sere finetune [--preset NAME] [--nproc-per-node N] [--flag value ...]   end-to-end classification from a pretrained backbone
        sere eval knn | sere eval linear | sere eval classify | sere features | sere attention | sere export  [--flag value ...]
        sere report RUN_DIR   one HTML page on a training run: curves, k-NN, attention maps, configuration
+       sere info   what this build runs with (LibTorch, CUDA devices, threads, the CPU's bfloat16) as JSON
        sere <command> --help   lists the command's flags
        sere --version
 `;

@@ -1,12 +1,13 @@
 // The sere evaluation commands on a checkpoint of a one-step run.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
 
-import { readSafetensors } from "../../src/index.js";
+import { type Info, info, readSafetensors } from "../../src/index.js";
+import { hasNativeBfloat16 } from "../../src/native/cpu.js";
 import { exportBackbone } from "../../src/train/export.js";
 import { Trainer } from "../../src/train/trainer.js";
 import { writeJpeg } from "../data/helpers.js";
@@ -244,6 +245,23 @@ describe.runIf(hasFashionMnist())("sere", () => {
     const run = sere(["eval", "knn", "--data-path", FASHION_MNIST]);
     expect(run.status).toBe(1);
     expect(run.stderr).toMatch(/pretrainedWeights: .*\(not given\)/);
+  });
+});
+
+describe("sere info", () => {
+  it("prints what the build runs with as JSON: the runtime's info(), the CPU's cores and bfloat16", () => {
+    const run = sere(["info"]);
+    expect(run.status, run.stderr).toBe(0);
+    const printed = JSON.parse(run.stdout) as Info & { cpu: { cores: number; nativeBfloat16: boolean; autoPrecision: string } };
+    const { threads: _threads, ...here } = info(); // the threads are the process's own
+    expect(printed).toMatchObject(here);
+    expect(printed.version).toBe(JSON.parse(readFileSync("package.json", "utf8")).version);
+    expect(printed.cpu).toEqual({
+      cores: availableParallelism(),
+      nativeBfloat16: hasNativeBfloat16(),
+      autoPrecision: hasNativeBfloat16() ? "bfloat16" : "float32",
+    });
+    expect(sere(["info", "--cuda"]).stderr).toMatch(/unknown flag --cuda/);
   });
 });
 
