@@ -20,6 +20,15 @@ export interface ConfigSources {
 const camelKeys = (o: Record<string, unknown>) =>
   Object.fromEntries(Object.entries(o).map(([k, v]) => [k.replace(/[-_]([a-z0-9])/g, (_, c: string) => c.toUpperCase()), v]));
 
+/** " (line 2, column 5)" for JSON.parse's "at position N" (YAML's own messages give the line); "" otherwise. */
+function whereInText(text: string, message: string): string {
+  const position = /at position (\d+)/.exec(message);
+  if (!position) return "";
+  const before = text.slice(0, Number(position[1]));
+  const line = before.split("\n").length;
+  return ` (line ${line}, column ${before.length - before.lastIndexOf("\n")})`;
+}
+
 function readConfigFile(path: string): Record<string, unknown> {
   let text: string;
   try {
@@ -31,7 +40,8 @@ function readConfigFile(path: string): Record<string, unknown> {
   try {
     data = /\.ya?ml$/i.test(path) ? parseYaml(text) : JSON.parse(text);
   } catch (err) {
-    throw new ConfigError(`the config file ${path} is not valid ${/\.ya?ml$/i.test(path) ? "YAML" : "JSON"}: ${(err as Error).message}`);
+    const format = /\.ya?ml$/i.test(path) ? "YAML" : "JSON";
+    throw new ConfigError(`the config file ${path} is not valid ${format}: ${(err as Error).message}${whereInText(text, (err as Error).message)}`);
   }
   if (data === null || typeof data !== "object" || Array.isArray(data)) {
     throw new ConfigError(`the config file ${path} must hold an object of fields, e.g. { "epochs": 10 }`);

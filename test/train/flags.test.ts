@@ -136,6 +136,12 @@ describe("configuration sources", () => {
       "cannot read the config file /nonexistent.json: there is no such file",
     );
     expect(() => resolveTrainConfig({ configFile: tmpdir() })).toThrow(`cannot read the config file ${tmpdir()}: it is a folder, not a file`);
+    // a JSON error says where: JSON.parse gives only the position
+    const trailing = join(mkdtempSync(join(tmpdir(), "sere-json-")), "run.json");
+    writeFileSync(trailing, '{\n  "lr": 0.001,\n  "epochs": 3,\n}\n');
+    expect(() => resolveTrainConfig({ configFile: trailing })).toThrow(
+      new RegExp(`^the config file ${trailing} is not valid JSON: .* \\(line 4, column 1\\)$`),
+    );
     expect(() => resolveTrainConfig({ overrides: { epochs: -1 } })).toThrow(
       /invalid training configuration \(preset fashion-mnist-tiny\):\n {2}epochs: .*\(given: -1\)/,
     );
