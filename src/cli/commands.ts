@@ -20,7 +20,7 @@ import { openBackbone } from "../eval/backbone.js";
 import { clsFeatures, extractFeatures } from "../eval/features.js";
 import { knnAccuracy } from "../eval/knn.js";
 import { linearProbe, linearProbeOptionsSchema } from "../eval/linear-probe.js";
-import { openFinetuned, testAccuracy } from "../finetune/classify.js";
+import { checkSameClasses, openFinetuned, testAccuracy } from "../finetune/classify.js";
 import { Finetuner } from "../finetune/finetuner.js";
 import { makeFolder } from "../io/folders.js";
 import { writeNpy } from "../io/npy.js";
@@ -291,9 +291,12 @@ async function run(command: Command, argv: string[]): Promise<void> {
     }
     case "eval classify": {
       const o = parse("eval classify");
-      const { step, size } = await openFinetuned(o.pretrainedWeights, o.device);
+      const classifier = await openFinetuned(o.pretrainedWeights, o.device);
+      const { step, size } = classifier;
       try {
-        const accuracy = await testAccuracy(step, openDataset(o.dataPath, { split: "test" }), {
+        const test = openDataset(o.dataPath, { split: "test" });
+        checkSameClasses(classifier, test, o.pretrainedWeights);
+        const accuracy = await testAccuracy(step, test, {
           size,
           device: o.device,
           limit: o.limit,

@@ -82,6 +82,9 @@ export interface OpenedClassifier {
   /** The side it was fine-tuned at. */
   size: number;
   config: FinetuneConfig;
+  /** Its outputs, and the class names of the data it was fine-tuned on (absent in checkpoints that predate them). */
+  numClasses: number;
+  classes?: string[];
 }
 
 /** The classifier of a fine-tuning checkpoint (checkpoint.pth or best.pth of a `sere finetune` run). */
@@ -106,5 +109,32 @@ export async function openFinetuned(path: string, device: string): Promise<Opene
   } finally {
     for (const [, t] of model) t.dispose();
   }
-  return { step, size: Number(stored("input_size")), config };
+  const names = stored("class_names");
+  return {
+    step,
+    size: Number(stored("input_size")),
+    config,
+    numClasses: Number(stored("num_classes")),
+    ...(typeof names === "string" ? { classes: JSON.parse(names) as string[] } : {}),
+  };
+}
+
+/** "a, b, c" or "a, b, c, d, e and 5 more" */
+const someNames = (names: readonly string[]) =>
+  names.length > 5 ? `${names.slice(0, 5).join(", ")} and ${names.length - 5} more` : names.join(", ");
+
+/**
+ * Refuses data whose classes are not the classifier's: scored against other labels, its
+ * outputs would give an accuracy that measures nothing. Numbered labels without names are
+ * checked by their count.
+ */
+export function checkSameClasses(classifier: Pick<OpenedClassifier, "numClasses" | "classes">, dataset: Dataset, path: string): void {
+  const named = classifier.classes !== undefined && classifier.classes.length > 0;
+  const same = named ? JSON.stringify(classifier.classes) === JSON.stringify(dataset.classes) : dataset.classes.length === classifier.numClasses;
+  if (dataset.classes.length === 0 || same) return;
+  const theirs = named ? `the ${classifier.classes!.length} classes ${someNames(classifier.classes!)}` : `${classifier.numClasses} classes`;
+  throw new ConfigError(
+    `${path} classifies ${theirs}, but ${dataset.path} has ${dataset.classes.length}: ${someNames(dataset.classes)}; ` +
+      "give the data it was fine-tuned on (the same classes, in the same order), or fine-tune on this data",
+  );
 }

@@ -125,7 +125,7 @@ export class Finetuner {
 
     const communicator = world ? await connectRanks(world, { device, timeoutSeconds: c.distTimeout }) : undefined;
     const { step, size, network } = await this.buildStep(numClasses, device, communicator, say);
-    const shape = { size, numClasses, network };
+    const shape = { size, numClasses, network, classes: train.classes };
     try {
       let start = { epoch: 0, iteration: 0, best: { epoch: -1, top1: -1, top5: 0 } };
       const warn = (message: string) => speaks && process.emitWarning(message, "RunWarning");
@@ -147,7 +147,7 @@ export class Finetuner {
       };
       say(
         `fine-tuning on ${count(kept.length)} of ${count(all.length)} training images of ${c.dataPath} (${numClasses} classes), input ${size} px, ` +
-          `in batches of ${c.batchSizePerGpu * ranks}${ranks > 1 ? ` over ${ranks} ranks` : ""}: ${c.epochs} epochs of ${count(steps)} steps, ` +
+          `in batches of ${c.batchSizePerGpu * ranks}${ranks > 1 ? ` over ${ranks} ranks` : ""}: ${countOf(c.epochs, "epoch")} of ${countOf(steps, "step")}, ` +
           `${describeSpan(start.iteration, lastStep)}; ${describeCompute({ device, threads, precision: c.precision })}`,
       );
 
@@ -384,6 +384,8 @@ interface RunShape {
   size: number;
   numClasses: number;
   network: ResolvedModelOptions;
+  /** The training data's class names, in label order (empty for numbered labels without names). */
+  classes: readonly string[];
 }
 
 function checkpointExtras(c: FinetuneConfig, epoch: number, iteration: number, best: FinetuneEvaluation, shape: RunShape) {
@@ -395,6 +397,7 @@ function checkpointExtras(c: FinetuneConfig, epoch: number, iteration: number, b
     best_top5: best.top5,
     input_size: shape.size,
     num_classes: shape.numClasses,
+    class_names: JSON.stringify(shape.classes),
     network: JSON.stringify(shape.network),
     config: JSON.stringify(c),
   };

@@ -180,7 +180,7 @@ describe.runIf(hasFashionMnist())("sere", () => {
     expect(Array.from(exported.get("features")!.toArray() as Float32Array)).toEqual(Array.from(original.get("features")!.toArray() as Float32Array));
   });
 
-  it("finetune trains a classifier from the run's backbone: log, checkpoints, accuracy; eval classify agrees; --resume continues", () => {
+  it("finetune trains a classifier from the run's backbone: log, checkpoints, accuracy; eval classify agrees; --resume continues", async () => {
     const out = join(dir, "finetune");
     const args = [
       "finetune",
@@ -225,6 +225,22 @@ describe.runIf(hasFashionMnist())("sere", () => {
     ]);
     expect(classify.status, classify.stderr).toBe(0);
     expect(JSON.parse(readFileSync(join(out, "classify.json"), "utf8"))).toEqual({ top1: result.top1, top5: result.top5 });
+    // data of other classes is refused: its labels would score outputs that mean other classes
+    const other = join(dir, "other-classes");
+    for (const [split, label] of [
+      ["train", "cats"],
+      ["test", "cats"],
+      ["test", "dogs"],
+    ]) {
+      mkdirSync(join(other, split!, label!), { recursive: true });
+      await writeJpeg(join(other, split!, label!, "0.jpg"), 20, 20, 1);
+    }
+    const mismatched = sere(["eval", "classify", "--pretrained-weights", join(out, "checkpoint.pth"), "--data-path", other]);
+    expect(mismatched.status).toBe(1);
+    expect(mismatched.stderr).toContain(
+      `classifies the 10 classes T-shirt/top, Trouser, Pullover, Dress, Coat and 5 more, but ${join(other, "test")} has 2: cats, dogs; ` +
+        "give the data it was fine-tuned on (the same classes, in the same order), or fine-tune on this data",
+    );
 
     const again = sere([...args, "--epochs", "2", "--warmup-epochs", "0.5", "--output-dir", out]);
     expect(again.status).toBe(1);
