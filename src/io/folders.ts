@@ -2,8 +2,8 @@
 // parent exists but refuses new entries with ENOENT (/proc, /sys), and reports a link to
 // nowhere or a file in the way as a bare ENOENT or ENOTDIR: the folders are made one at a time
 // instead, and a failure names the part of the path at fault, why, and what to do.
-import { lstatSync, mkdirSync, readlinkSync, statSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { existsSync, lstatSync, mkdirSync, readlinkSync, statSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 
 /** Why `path` cannot hold new folders, or undefined when it is a folder. */
 function notAFolder(path: string): string | undefined {
@@ -68,4 +68,16 @@ export function makeFolder(path: string): void {
       if (blockedNow) fail(blockedNow);
     }
   }
+}
+
+/**
+ * Readies the path of an output file a user named (`--output`, `--png`): its folder made as
+ * makeFolder makes one, a folder in the file's place refused by name (`fileName`: the name to
+ * suggest in it).
+ */
+export function prepareOutputFile(path: string, fileName: string): void {
+  if (existsSync(path) && statSync(path).isDirectory()) {
+    throw new Error(`${path} is a folder; give the path of the file to write, e.g. ${join(path, fileName)}`);
+  }
+  makeFolder(dirname(resolve(path)));
 }

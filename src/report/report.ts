@@ -13,6 +13,7 @@ import { attentionOverlays, attentionPanels, fitToPatches } from "../eval/attent
 import { openBackbone } from "../eval/backbone.js";
 import type { KnnAccuracy } from "../eval/knn.js";
 import { writeFileAtomically } from "../io/atomic.js";
+import { prepareOutputFile } from "../io/folders.js";
 import { CHECKPOINT, LOG } from "../train/run-folder.js";
 import { CHART_SIZE, lineChart, type Series } from "./chart.js";
 
@@ -199,6 +200,10 @@ table { border-collapse: collapse; font-size: 13px; } td, th { border: 1px solid
 export async function writeReport(runDir: string, options: ReportOptions = {}): Promise<string> {
   const dir = resolve(runDir);
   const { config, steps, evaluations } = readRun(dir);
+  // the files' places checked before any work
+  const output = options.output ?? join(dir, "report.html");
+  prepareOutputFile(output, "report.html");
+  if (options.png !== undefined) prepareOutputFile(options.png, "report.png");
   const knn = evaluations.at(-1)?.knn;
   // The page's charts, in order: the k-NN (where evaluated during training), then CHARTS.
   const drawn = [...knnChart(evaluations), ...charts(steps)];
@@ -223,7 +228,6 @@ ${await attention(dir, config, options.images ?? 4, options.device ?? "cpu")}
 ${configTable(config)}
 </body></html>
 `;
-  const output = options.output ?? join(dir, "report.html");
   await writeFileAtomically(output, Buffer.from(html, "utf8"));
   if (options.png !== undefined) await writeChartsPng(drawn, options.png);
   return output;

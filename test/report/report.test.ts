@@ -2,7 +2,7 @@
 // loads the page from a file:// URL and takes a screenshot, and the charts' regions must hold
 // their series' line colours (the page draws them itself: no script, no network).
 import { spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 
@@ -215,6 +215,17 @@ describe("sere report --png: the charts as one image, drawn without a browser", 
     expect(run.stdout).toContain(png);
     shot = await readShot(png);
   }, 240_000);
+
+  it("makes the folders of --output and --png, and refuses a folder in a file's place before any work", () => {
+    const html = join(runDir, "pages", "run.html");
+    const refused = sere(["report", runDir, "--images", "0", "--output", html, "--png", runDir]);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain(`${runDir} is a folder; give the path of the file to write, e.g. ${join(runDir, "report.png")}`);
+    expect(existsSync(html)).toBe(false);
+    const made = sere(["report", runDir, "--images", "0", "--output", html, "--png", join(runDir, "images", "charts.png")]);
+    expect(made.status, made.stderr).toBe(0);
+    for (const file of [html, join(runDir, "images", "charts.png")]) expect(existsSync(file), file).toBe(true);
+  });
 
   it("lays the k-NN chart and CHARTS out in two columns", () => {
     const rows = Math.ceil((1 + CHARTS.length) / 2);
