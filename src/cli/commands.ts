@@ -12,7 +12,7 @@ import { FINETUNE_PRESETS, finetuneConfigSchema, resolveFinetuneConfig } from ".
 
 import { flagsHelp, parseFlags } from "../config/flags.js";
 import { ConfigError, parseOptions } from "../config/parse.js";
-import { type Dataset, DatasetError } from "../data/datasets/dataset.js";
+import { type Dataset, DatasetError, requireLabels } from "../data/datasets/dataset.js";
 import { openDataset } from "../data/datasets/open.js";
 import { DEFAULT_MAX_FAILURE_SHARE } from "../data/failures.js";
 import { attentionMaps } from "../eval/attention.js";
@@ -180,7 +180,7 @@ function openTestSplit(dataPath: string, optional: boolean): Dataset | undefined
  * The features of both splits, the test split's extracted last; with `testOptional` (`sere
  * features`), data without a test split gives the training split's alone.
  */
-async function features(o: FeatureFlags, how: { testOptional?: boolean } = {}) {
+async function features(o: FeatureFlags, how: { testOptional?: boolean; labelsFor?: string } = {}) {
   const { model, size } = await backbone(o);
   try {
     const embed = clsFeatures(model, { nLastBlocks: o.nLastBlocks, avgpoolPatchtokens: o.avgpoolPatchtokens });
@@ -195,6 +195,8 @@ async function features(o: FeatureFlags, how: { testOptional?: boolean } = {}) {
     };
     const trainSet = openDataset(o.dataPath, { split: "train" });
     const testSet = openTestSplit(o.dataPath, how.testOptional ?? false);
+    // an evaluation checks its labels before it extracts anything
+    if (how.labelsFor) for (const split of [trainSet, testSet]) if (split) requireLabels(split, how.labelsFor);
     const views = o.trainViews ?? 0;
     const train =
       views > 0
@@ -296,6 +298,7 @@ async function run(command: Command, argv: string[]): Promise<void> {
       try {
         const test = openDataset(o.dataPath, { split: "test" });
         checkSameClasses(classifier, test, o.pretrainedWeights);
+        requireLabels(test, "scoring a classifier");
         const accuracy = await testAccuracy(step, test, {
           size,
           device: o.device,
@@ -377,13 +380,13 @@ async function run(command: Command, argv: string[]): Promise<void> {
     case "eval knn": {
       const o = parse("eval knn");
       checkNeighbours(o);
-      const { train, test } = await features(o);
+      const { train, test } = await features(o, { labelsFor: "the k-NN evaluation" });
       report(o.outputDir, "knn.json", await knnAccuracy(train, test!, { ks: o.nbKnn, temperature: o.temperature }));
       return;
     }
     case "eval linear": {
       const o = parse("eval linear");
-      const { train, test } = await features(o);
+      const { train, test } = await features(o, { labelsFor: "the linear probe" });
       const options = { lrs: o.lrs, epochs: o.epochs, seed: o.seed, signal: ctrlC.signal, onProgress: progress("linear probe", "epochs") };
       report(o.outputDir, "linear.json", await linearProbe(train, test!, options));
       return;

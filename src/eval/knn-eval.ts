@@ -1,5 +1,6 @@
 // DINO's k-NN protocol on a labelled dataset: features of its train and test splits,
 // then weighted k-NN (src/eval/knn.ts).
+import { requireLabels } from "../data/datasets/dataset.js";
 import { openDataset } from "../data/datasets/open.js";
 import { type Embed, extractFeatures, type FeatureOptions } from "./features.js";
 import { type KnnAccuracy, type KnnOptions, knnAccuracy } from "./knn.js";
@@ -13,7 +14,7 @@ export interface KnnEvaluationOptions extends FeatureOptions, KnnOptions {
 export async function knnEvaluation(dataPath: string, embed: Embed, options: KnnEvaluationOptions = {}): Promise<KnnAccuracy[]> {
   const train = openDataset(dataPath, { split: "train" });
   const test = openDataset(dataPath, { split: "test" });
-  if (train.classes.length === 0) throw new Error(`${dataPath} has no labels: k-NN evaluation needs a labelled dataset`);
+  for (const split of [train, test]) requireLabels(split, "the k-NN evaluation");
   const a = await extractFeatures(train, embed, { ...options, limit: options.trainLimit });
   let b: Awaited<ReturnType<typeof extractFeatures>> | undefined;
   try {

@@ -10,7 +10,7 @@ import { join } from "node:path";
 
 import { type FinetuneConfig, finetuneConfigSchema } from "../config/finetune.js";
 import { ConfigError, parseOptions } from "../config/parse.js";
-import { type Dataset, DatasetError } from "../data/datasets/dataset.js";
+import { type Dataset, DatasetError, requireLabels } from "../data/datasets/dataset.js";
 import { openDataset } from "../data/datasets/open.js";
 import type { DecodeError } from "../data/decode.js";
 import { DecodeFailures } from "../data/failures.js";
@@ -115,7 +115,7 @@ export class Finetuner {
     const test = openDataset(c.dataPath, { split: "test" });
     for (const d of [train, test]) if (speaks && d.leftOut) process.emitWarning(d.leftOut, "DataWarning");
     const all = Array.from({ length: c.limit > 0 ? Math.min(c.limit, train.size) : train.size }, (_, i) => train.label(i));
-    if (all.some((label) => label < 0)) throw new ConfigError(`${c.dataPath}: fine-tuning needs labelled training images, and some have no label`);
+    for (const split of [train, test]) requireLabels(split, "fine-tuning");
     const kept = labelledSubset(all, c.labelFraction, c.seed);
     const numClasses = Math.max(train.classes.length, 1 + all.reduce((a, b) => Math.max(a, b), -1));
     const steps = Math.floor(kept.length / (c.batchSizePerGpu * ranks));

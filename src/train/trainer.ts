@@ -8,7 +8,7 @@ import { ConfigError } from "../config/parse.js";
 import { type ConfigSources, resolveTrainConfig } from "../config/resolve.js";
 import type { TrainConfig, TrainConfigInput } from "../config/train.js";
 import { photometryOf } from "../data/config.js";
-import { DatasetError, Loader, type LoaderState, openDataset } from "../data/index.js";
+import { type Dataset, DatasetError, Loader, type LoaderState, openDataset, requireLabels } from "../data/index.js";
 import { clsFeatures } from "../eval/features.js";
 import type { KnnAccuracy } from "../eval/knn.js";
 import { knnEvaluation } from "../eval/knn-eval.js";
@@ -176,7 +176,7 @@ export class Trainer extends EventEmitter<Events> {
         }
       }
       const ranks = world && communicator ? { world, communicator } : undefined;
-      const evaluates = writes && c.knnEval && dataset.classes.length > 0 && this.hasTestSplit(c.dataPath);
+      const evaluates = writes && c.knnEval && this.canEvaluate(dataset);
       if (evaluates && ranks && c.knnEvalEvery > 0)
         this.warn("--knn-eval-every is for single-process runs: under data parallelism the k-NN evaluation runs at the end only", "RunWarning");
       const knnEvalEvery = evaluates && !ranks ? c.knnEvalEvery : 0;
@@ -423,10 +423,14 @@ export class Trainer extends EventEmitter<Events> {
     };
   }
 
-  /** Whether the k-NN has a test split to measure on; if not, says so once, before the first step. */
-  private hasTestSplit(dataPath: string): boolean {
+  /**
+   * Whether the k-NN has what it measures with: a test split, and labels on every image of
+   * both splits; if not, says so once, before the first step.
+   */
+  private canEvaluate(train: Dataset): boolean {
     try {
-      openDataset(dataPath, { split: "test" });
+      requireLabels(train, "the k-NN evaluation");
+      requireLabels(openDataset(this.config.dataPath, { split: "test" }), "the k-NN evaluation");
       return true;
     } catch (err) {
       if (!(err instanceof DatasetError)) throw err;

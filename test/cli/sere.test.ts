@@ -105,6 +105,25 @@ describe.runIf(hasFashionMnist())("sere", () => {
     );
     expect(run.stderr).toContain("Only the training split's features are written");
     expect(readdirSync(join(dir, "unsplit-features"))).toEqual(["features_train.safetensors"]);
+    // split but unlabelled: the evaluations refuse it before extracting anything
+    const unlabelled = join(dir, "unlabelled");
+    for (const split of ["train", "test"]) {
+      mkdirSync(join(unlabelled, split), { recursive: true });
+      await writeJpeg(join(unlabelled, split, "0.jpg"), 20, 20, 1);
+    }
+    const linear = sere([
+      "eval",
+      "linear",
+      "--pretrained-weights",
+      checkpoint,
+      "--data-path",
+      unlabelled,
+      "--output-dir",
+      join(dir, "unlabelled-linear"),
+    ]);
+    expect(linear.status).toBe(1);
+    expect(linear.stderr).toMatch(new RegExp(`^sere: ${join(unlabelled, "train")} has no labels .*: the linear probe needs labelled images$`, "m"));
+    expect(linear.stderr).not.toContain("training features");
     const knn = sere(["eval", "knn", "--pretrained-weights", checkpoint, "--data-path", data, "--output-dir", join(dir, "unsplit-knn")]);
     expect(knn.status).toBe(1);
     expect(knn.stderr).toMatch(new RegExp(`^sere: ${data} has no test split`, "m"));

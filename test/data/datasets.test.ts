@@ -2,6 +2,7 @@ import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
+import { requireLabels } from "../../src/data/datasets/dataset.js";
 import { openDataset } from "../../src/data/datasets/open.js";
 import { decodeImage, shrinkFactor } from "../../src/data/decode.js";
 import { hasFashionMnist } from "../requirements.js";
@@ -230,6 +231,22 @@ describe("datasets", () => {
     await writePng(join(only, "a", "2.png"), 8, 8, 1);
     expect(openDataset(only).leftOut).toMatch(/holds 1 \.bmp file, .*: it is left out$/);
     expect(openDataset(join(root, "a")).leftOut).toMatch(/holds 1 \.bmp file/);
+  });
+
+  it("requires labels where an evaluation needs them, naming an image without one", async () => {
+    const root = tempDir("labels");
+    mkdirSync(join(root, "cats"));
+    await writePng(join(root, "cats", "1.png"), 8, 8, 1);
+    expect(() => requireLabels(openDataset(root), "the k-NN evaluation")).not.toThrow();
+    await writePng(join(root, "loose.png"), 8, 8, 2);
+    expect(() => requireLabels(openDataset(root), "the k-NN evaluation")).toThrow(
+      `${join(root, "loose.png")} has no label (an image outside ${root}'s class subfolders, or a list line without one): ` +
+        "the k-NN evaluation needs every image labelled; move it into a class, or out of the data",
+    );
+    writeFileSync(join(root, "list.txt"), "cats/1.png\nloose.png\n");
+    expect(() => requireLabels(openDataset(join(root, "list.txt")), "the linear probe")).toThrow(
+      `${join(root, "list.txt")} has no labels (no class subfolders, or a list without labels): the linear probe needs labelled images`,
+    );
   });
 
   it("says what is wrong with a bad path", () => {

@@ -1,8 +1,12 @@
 // A classifier is scored only on data of the classes it was fine-tuned on.
+
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
 import { checkSameClasses } from "../../src/finetune/classify.js";
-import { fakeDataset } from "../data/helpers.js";
+import { Finetuner } from "../../src/finetune/finetuner.js";
+import { fakeDataset, tempDir, writePng } from "../data/helpers.js";
 
 const data = (classes: string[]) => ({ ...fakeDataset("/data/test", 4, () => Promise.reject(new Error("not read"))), classes });
 
@@ -20,5 +24,17 @@ describe("the classes of a classifier and of the data it is scored on", () => {
     );
     // unlabelled data has no classes to compare (and no accuracy to give)
     expect(() => checkSameClasses(named, data([]), "best.pth")).not.toThrow();
+  });
+
+  it("fine-tuning refuses images without labels before it trains", async () => {
+    const data = tempDir("finetune-unlabelled");
+    for (const split of ["train", "test"]) {
+      mkdirSync(join(data, split));
+      await writePng(join(data, split, "0.png"), 16, 16, 1);
+    }
+    const run = new Finetuner({ dataPath: data, epochs: 1, warmupEpochs: 0, outputDir: join(data, "run") });
+    await expect(run.fit()).rejects.toThrow(
+      `${join(data, "train")} has no labels (no class subfolders, or a list without labels): fine-tuning needs labelled images`,
+    );
   });
 });

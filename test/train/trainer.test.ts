@@ -1,6 +1,6 @@
 // Trainer.fit() on Debian's Fashion-MNIST with a tiny network: logs, checkpoints, exact
 // resume, abort, export, and errors before training starts.
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
 import { availableParallelism, hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -10,7 +10,7 @@ import { readWeightGroups } from "../../src/model/weights.js";
 import { exportBackbone } from "../../src/train/export.js";
 import type { RunPlan } from "../../src/train/plan.js";
 import { type EpochEvent, type StepEvent, Trainer } from "../../src/train/trainer.js";
-import { tempDir, writeIdx } from "../data/helpers.js";
+import { tempDir, writeIdx, writePng } from "../data/helpers.js";
 import { hasFashionMnist } from "../requirements.js";
 import { TINY_RUN } from "./helpers.js";
 
@@ -278,6 +278,26 @@ describe("Trainer on a dataset of two batches", () => {
         ),
       ),
       "start",
+    ]);
+    expect([result.iterations, result.knn]).toEqual([1, undefined]);
+  });
+
+  it("on unlabelled images, says before the first step that it trains without its k-NN, and trains", async () => {
+    const data = tempDir("sere-unlabelled");
+    for (const split of ["train", "test"]) {
+      mkdirSync(join(data, split));
+      for (const i of [0, 1]) await writePng(join(data, split, `${i}.png`), 32, 32, i);
+    }
+    const trainer = new Trainer(
+      { ...TINY_RUN, dataPath: data, batchSizePerGpu: 2, knnEval: true, outputDir: mkdtempSync(join(tmpdir(), "sere-unlabelled-")) },
+      { progress: false },
+    );
+    const said: string[] = [];
+    trainer.on("warning", (message) => said.push(message));
+    const result = await trainer.fit();
+    expect(said).toEqual([
+      `${join(data, "train")} has no labels (no class subfolders, or a list without labels): the k-NN evaluation needs labelled images. ` +
+        "The run goes on without its k-NN evaluation (--knn-eval false turns it off without this warning)",
     ]);
     expect([result.iterations, result.knn]).toEqual([1, undefined]);
   });

@@ -36,6 +36,23 @@ export class DatasetError extends Error {
   override name = "DatasetError";
 }
 
+/**
+ * Throws a DatasetError unless every image of `dataset` has a label: `use` (what needs them)
+ * would otherwise meet the label -1 of an unlabelled image deep in its numerics.
+ */
+export function requireLabels(dataset: Dataset, use: string): void {
+  if (dataset.classes.length === 0) {
+    throw new DatasetError(`${dataset.path} has no labels (no class subfolders, or a list without labels): ${use} needs labelled images`);
+  }
+  for (let i = 0; i < dataset.size; i++) {
+    if (dataset.label(i) >= 0) continue;
+    throw new DatasetError(
+      `${dataset.describe(i)} has no label (an image outside ${dataset.path}'s class subfolders, or a list line without one): ` +
+        `${use} needs every image labelled; move it into a class, or out of the data`,
+    );
+  }
+}
+
 export function rangeOf(sizes: Iterable<{ width: number; height: number }>): SizeRange {
   const r = { minWidth: Infinity, maxWidth: 0, minHeight: Infinity, maxHeight: 0 };
   for (const s of sizes) {
