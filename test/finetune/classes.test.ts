@@ -1,5 +1,4 @@
-// A classifier is scored only on data of the classes it was fine-tuned on.
-
+// A classifier is fine-tuned on labelled images, and scored only on data of its classes.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
