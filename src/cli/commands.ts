@@ -180,7 +180,12 @@ function openTestSplit(dataPath: string, optional: boolean): Dataset | undefined
  * The features of both splits, the test split's extracted last; with `testOptional` (`sere
  * features`), data without a test split gives the training split's alone.
  */
-async function features(o: FeatureFlags, how: { testOptional?: boolean; labelsFor?: string } = {}) {
+async function features(o: FeatureFlags, how: { testOptional?: boolean; labelsFor?: string; check?: (train: Dataset) => void } = {}) {
+  // the data is opened and checked before the backbone is read and anything extracted
+  const trainSet = openDataset(o.dataPath, { split: "train" });
+  const testSet = openTestSplit(o.dataPath, how.testOptional ?? false);
+  if (how.labelsFor) for (const split of [trainSet, testSet]) if (split) requireLabels(split, how.labelsFor);
+  how.check?.(trainSet);
   const { model, size } = await backbone(o);
   try {
     const embed = clsFeatures(model, { nLastBlocks: o.nLastBlocks, avgpoolPatchtokens: o.avgpoolPatchtokens });
@@ -193,10 +198,6 @@ async function features(o: FeatureFlags, how: { testOptional?: boolean; labelsFo
       warn,
       signal: ctrlC.signal,
     };
-    const trainSet = openDataset(o.dataPath, { split: "train" });
-    const testSet = openTestSplit(o.dataPath, how.testOptional ?? false);
-    // an evaluation checks its labels before it extracts anything
-    if (how.labelsFor) for (const split of [trainSet, testSet]) if (split) requireLabels(split, how.labelsFor);
     const views = o.trainViews ?? 0;
     const train =
       views > 0
@@ -220,9 +221,7 @@ async function features(o: FeatureFlags, how: { testOptional?: boolean; labelsFo
 }
 
 /** A k above the training images would fail after their features are extracted: refused before. */
-function checkNeighbours(o: { dataPath: string; limit: number; nbKnn: number[] }): void {
-  openDataset(o.dataPath, { split: "test" }); // data without a test split is refused first, for that
-  const images = openDataset(o.dataPath, { split: "train" }).size;
+function checkNeighbours(o: { limit: number; nbKnn: number[] }, images: number): void {
   const searched = o.limit > 0 ? Math.min(o.limit, images) : images;
   const fitting = o.nbKnn.filter((k) => k <= searched);
   const tooLarge = o.nbKnn.filter((k) => k > searched);
@@ -379,8 +378,8 @@ async function run(command: Command, argv: string[]): Promise<void> {
     }
     case "eval knn": {
       const o = parse("eval knn");
-      checkNeighbours(o);
-      const { train, test } = await features(o, { labelsFor: "the k-NN evaluation" });
+      const check = (train: Dataset) => checkNeighbours(o, train.size);
+      const { train, test } = await features(o, { labelsFor: "the k-NN evaluation", check });
       report(o.outputDir, "knn.json", await knnAccuracy(train, test!, { ks: o.nbKnn, temperature: o.temperature }));
       return;
     }

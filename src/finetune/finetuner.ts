@@ -27,7 +27,7 @@ import type { NativeCommunicator, NativeFinetuneStep, NativeMixPlan, NativeTenso
 import { tensor } from "../tensor.js";
 import { asMap, entries, optimizerEntries, stepProgress } from "../train/checkpoint.js";
 import { connectRanks, rankDevice, rankEnvironment, useThreads } from "../train/distributed.js";
-import { count, countOf, describeCompute, describeProgress, describeSpan } from "../train/plan.js";
+import { count, countOf, describeCompute, describeProgress, describeSpan, lastStepOf } from "../train/plan.js";
 import { changedRunFields, describeChangedResume, FINETUNING_PROCESS_FIELDS, networkChangedError, storedFields } from "../train/resume.js";
 import { type RunLock, withRunLock } from "../train/run-lock.js";
 import { cosineScheduleAt } from "../train/schedules.js";
@@ -131,8 +131,7 @@ export class Finetuner {
       const warn = (message: string) => speaks && process.emitWarning(message, "RunWarning");
       if (c.resume) start = await this.restore(step, checkpointPath, say, warn);
 
-      const totalSteps = c.epochs * steps;
-      const lastStep = c.maxSteps > 0 ? Math.min(totalSteps, c.maxSteps) : totalSteps;
+      const lastStep = lastStepOf(c, steps);
       /** A stop asked for: the checkpoint of where the run is, and how to go on. */
       const stopAt = async (epochSaved: number, when: string) => {
         await save(checkpointPath, epochSaved, iteration, best);

@@ -162,9 +162,9 @@ export class Trainer extends EventEmitter<Events> {
         if (writes) {
           if (restored.changed.length > 0) this.warn(describeChangedResume(restored.changed, iteration), "RunWarning");
           writeConfig(outputDir, c);
+          // The steps after the checkpoint are run again: their earlier lines go.
+          await cutLog(join(outputDir, LOG), iteration);
         }
-        // The steps after the checkpoint are run again: their earlier lines go.
-        if (writes) await cutLog(join(outputDir, LOG), iteration);
         tensorboard?.resumedAt(iteration + 1);
         if (c.maxSteps > 0 && iteration >= c.maxSteps) {
           if (writes)
