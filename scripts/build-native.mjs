@@ -2,9 +2,10 @@
 // Builds the addon with cmake-js against the LibTorch that scripts/libtorch.mjs finds.
 // Runs as the package's install script; also `npm run build:native [-- --CDTorch_DIR=DIR]`.
 import { spawnSync } from "node:child_process";
+import { readdirSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
-import { dirname, resolve } from "node:path";
+import { dirname, join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { findLibTorch } from "./libtorch.mjs";
 
@@ -32,4 +33,15 @@ const result = spawnSync(process.execPath, args, {
 if (result.status !== 0) {
   console.error("\nsere-torch: the native build failed (see the compiler output above).");
   process.exit(result.status ?? 1);
+}
+
+// Installed as a dependency, the package is not rebuilt incrementally: only the addon stays of
+// the build (its precompiled header alone is over 500 MB). A clone keeps it all for the next build.
+if (root.split(sep).includes("node_modules")) {
+  for (const entry of readdirSync(join(root, "build"))) {
+    if (entry !== "Release") rmSync(join(root, "build", entry), { recursive: true, force: true });
+  }
+  for (const entry of readdirSync(join(root, "build", "Release"))) {
+    if (entry !== "sere_torch.node") rmSync(join(root, "build", "Release", entry), { recursive: true, force: true });
+  }
 }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "eval/classes.h"
+
 namespace sere::eval {
 namespace {
 
@@ -16,8 +18,8 @@ std::vector<KnnAccuracy> WeightedKnn(const at::Tensor& train_features, const at:
                                      const at::Tensor& test_features, const at::Tensor& test_labels,
                                      const KnnOptions& options) {
   TORCH_CHECK(train_features.dim() == 2 && test_features.dim() == 2, "features must be (N, D)");
-  TORCH_CHECK(train_features.size(1) == test_features.size(1), "training features have ", train_features.size(1),
-              " dimensions but test features ", test_features.size(1));
+  TORCH_CHECK(train_features.size(1) == test_features.size(1), "training features are ", train_features.size(1),
+              " wide but test features ", test_features.size(1), ": extract both with the same network and tokens");
   TORCH_CHECK(train_labels.dim() == 1 && train_labels.size(0) == train_features.size(0),
               "need one training label per training feature");
   TORCH_CHECK(test_labels.dim() == 1 && test_labels.size(0) == test_features.size(0),
@@ -31,11 +33,11 @@ std::vector<KnnAccuracy> WeightedKnn(const at::Tensor& train_features, const at:
   const auto device = train_features.device();
   const auto train = Normalized(train_features).t().contiguous();  // (D, N_train)
   const auto train_y = train_labels.to(device, at::kLong);
-  const int64_t classes = options.num_classes > 0
-                              ? options.num_classes
-                              : 1 + std::max(train_y.max().item<int64_t>(), test_labels.max().item<int64_t>());
+  const int64_t classes = ClassCount(train_labels, test_labels, options.num_classes);
 
-  std::vector<int64_t> top1(options.ks.size(), 0), top5(options.ks.size(), 0);
+  // Each k's counts of correct test features (exact in a double), made percentages at the end.
+  std::vector<KnnAccuracy> out;
+  for (const int64_t k : options.ks) out.push_back({k, 0, 0});
   const int64_t n_test = test_features.size(0);
   for (int64_t start = 0; start < n_test; start += options.chunk_size) {
     const int64_t rows = std::min(options.chunk_size, n_test - start);
@@ -51,13 +53,14 @@ std::vector<KnnAccuracy> WeightedKnn(const at::Tensor& train_features, const at:
       // Stable descending sort: equal votes keep the lower class index first.
       auto ranking = std::get<1>(votes.sort(/*stable=*/true, /*dim=*/1, /*descending=*/true));
       auto correct = ranking.narrow(1, 0, std::min<int64_t>(5, classes)).eq(targets);
-      top1[i] += correct.narrow(1, 0, 1).sum().item<int64_t>();
-      top5[i] += correct.sum().item<int64_t>();
+      out[i].top1 += correct.narrow(1, 0, 1).sum().item<double>();
+      out[i].top5 += correct.sum().item<double>();
     }
   }
-  std::vector<KnnAccuracy> out;
-  for (size_t i = 0; i < options.ks.size(); ++i)
-    out.push_back({options.ks[i], 100.0 * top1[i] / n_test, 100.0 * top5[i] / n_test});
+  for (auto& accuracy : out) {
+    accuracy.top1 = 100.0 * accuracy.top1 / n_test;
+    accuracy.top5 = 100.0 * accuracy.top5 / n_test;
+  }
   return out;
 }
 

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "eval/classes.h"
 #include "runtime/random.h"
 
 namespace sere::eval {
@@ -22,8 +23,7 @@ std::vector<LinearProbeResult> LinearProbe(const at::Tensor& train_features, con
   const auto y = train_labels.to(x.device(), at::kLong);
   const auto xt = test_features.to(x.device(), at::kFloat);
   const auto yt = test_labels.to(x.device(), at::kLong).view({-1, 1});
-  const int64_t classes =
-      options.num_classes > 0 ? options.num_classes : 1 + std::max(y.max().item<int64_t>(), yt.max().item<int64_t>());
+  const int64_t classes = ClassCount(train_labels, test_labels, options.num_classes);
   const int64_t n = x.size(0);
   const int64_t steps_per_epoch = (n + options.batch_size - 1) / options.batch_size;
   const int64_t total_steps = steps_per_epoch * options.epochs;

@@ -12,12 +12,12 @@ import { FINETUNE_PRESETS, finetuneConfigSchema, resolveFinetuneConfig } from ".
 
 import { flagsHelp, parseFlags } from "../config/flags.js";
 import { ConfigError, parseOptions } from "../config/parse.js";
-import { type Dataset, DatasetError, requireLabels } from "../data/datasets/dataset.js";
+import { type Dataset, DatasetError, requireLabelledSplits, requireLabels } from "../data/datasets/dataset.js";
 import { openDataset } from "../data/datasets/open.js";
 import { DEFAULT_MAX_FAILURE_SHARE } from "../data/failures.js";
 import { attentionMaps } from "../eval/attention.js";
 import { openBackbone } from "../eval/backbone.js";
-import { clsFeatures, extractFeatures } from "../eval/features.js";
+import { clsFeatures, type ExtractedFeatures, extractFeatures } from "../eval/features.js";
 import { knnAccuracy } from "../eval/knn.js";
 import { linearProbe, linearProbeOptionsSchema } from "../eval/linear-probe.js";
 import { checkSameClasses, openFinetuned, testAccuracy } from "../finetune/classify.js";
@@ -29,7 +29,7 @@ import { archSchema, deviceSchema } from "../model/options.js";
 import { hasNativeBfloat16 } from "../native/cpu.js";
 import { writeReport } from "../report/report.js";
 import { info } from "../runtime.js";
-import { type Tensor, tensor } from "../tensor.js";
+import { tensor } from "../tensor.js";
 import { exportBackbone } from "../train/export.js";
 import { countOf } from "../train/plan.js";
 import { TaskProgress } from "../train/progress.js";
@@ -44,7 +44,12 @@ const common = {
     .describe("a training checkpoint, an exported backbone (.pth or .safetensors) or a reference (DINO, iBOT, SERE) checkpoint"),
   checkpointKey: z.enum(["teacher", "student"]).default("teacher").describe("the network of a training checkpoint; a plain state dict ignores it"),
   arch: archSchema.describe("the architecture, only for weights without a stored configuration (exported or reference files)"),
-  patchSize: z.number().int().positive().default(16).describe("patch size, only for weights without a stored configuration"),
+  patchSize: z
+    .number()
+    .int()
+    .positive()
+    .default(16)
+    .describe("patch size, only for weights that store neither a configuration nor a patch embedding"),
   embedDim: z.number().int().positive().optional().describe("token width, for --arch custom (or to override an arch's)"),
   depth: z.number().int().positive().optional().describe("transformer blocks, for --arch custom"),
   numHeads: z.number().int().positive().optional().describe("attention heads, for --arch custom"),
@@ -53,7 +58,7 @@ const common = {
   batchSizePerGpu: z.number().int().positive().default(256).describe("images embedded at once"),
   device: deviceSchema.describe('where the backbone runs: "cpu", "cuda" or "cuda:N"'),
   outputDir: z.string().default(".").describe("folder of the results"),
-  limit: z.number().int().min(0).default(0).describe("use only the first N images of each split (0: all)"),
+  limit: z.number().int().min(0).default(0).describe("use only N images of each split, spread evenly over it (0: all)"),
   nLastBlocks: z
     .number()
     .int()
@@ -184,7 +189,10 @@ async function features(o: FeatureFlags, how: { testOptional?: boolean; labelsFo
   // the data is opened and checked before the backbone is read and anything extracted
   const trainSet = openDataset(o.dataPath, { split: "train" });
   const testSet = openTestSplit(o.dataPath, how.testOptional ?? false);
-  if (how.labelsFor) for (const split of [trainSet, testSet]) if (split) requireLabels(split, how.labelsFor);
+  if (how.labelsFor) {
+    if (testSet) requireLabelledSplits(trainSet, testSet, how.labelsFor, warn);
+    else requireLabels(trainSet, how.labelsFor);
+  }
   how.check?.(trainSet);
   const { model, size } = await backbone(o);
   try {
@@ -214,7 +222,7 @@ async function features(o: FeatureFlags, how: { testOptional?: boolean; labelsFo
           )
         : await extractFeatures(trainSet, embed, { ...options, onProgress: progress("training features", "images") });
     const test = testSet && (await extractFeatures(testSet, embed, { ...options, onProgress: progress("test features", "images") }));
-    return { train, test };
+    return { train, test, classes: trainSet.classes };
   } finally {
     model.dispose();
   }
@@ -231,20 +239,20 @@ function checkNeighbours(o: { limit: number; nbKnn: number[] }, images: number):
 }
 
 /** Runs the extractions one after another and stacks their features: (views, N, D). */
-async function stackViews(extractions: Array<() => Promise<{ features: Tensor; labels: Tensor }>>) {
+async function stackViews(extractions: Array<() => Promise<ExtractedFeatures>>): Promise<ExtractedFeatures> {
   let stacked: Float32Array | undefined;
   let shape: number[] = [];
-  let labels: Tensor | undefined;
+  let first: ExtractedFeatures | undefined; // the views' labels and images are the same
   for (const [v, extract] of extractions.entries()) {
     const f = await extract();
     shape = f.features.shape();
     stacked ??= new Float32Array(extractions.length * shape[0]! * shape[1]!);
     stacked.set(f.features.toArray() as Float32Array, v * shape[0]! * shape[1]!);
     f.features.dispose();
-    if (labels) f.labels.dispose();
-    labels ??= f.labels;
+    if (first) f.labels.dispose();
+    first ??= f;
   }
-  return { features: tensor(stacked!, [extractions.length, ...shape]), labels: labels! };
+  return { ...first!, features: tensor(stacked!, [extractions.length, ...shape]) };
 }
 
 /** Prints a result and writes it as JSON into the output folder. */
@@ -286,7 +294,7 @@ async function run(command: Command, argv: string[]): Promise<void> {
         signal: ctrlC.signal,
       });
       const result = await finetuner.fit();
-      report(config.outputDir, "result.json", result);
+      process.stdout.write(`${JSON.stringify(result)}\n`); // the run wrote it to result.json too
       if (result.stopped) process.exitCode = signalExitCode("SIGINT");
       return;
     }
@@ -349,7 +357,7 @@ async function run(command: Command, argv: string[]): Promise<void> {
     }
     case "features": {
       const o = parse("features");
-      const { train, test } = await features(o, { testOptional: true });
+      const { train, test, classes } = await features(o, { testOptional: true });
       makeFolder(o.outputDir);
       for (const [name, f] of [
         ["train", train],
@@ -373,7 +381,13 @@ async function run(command: Command, argv: string[]): Promise<void> {
           ]);
           say(`wrote ${path}: features ${JSON.stringify(f.features.shape())}, labels`);
         }
+        // which image each row is, and which class each label (rows of images that failed to decode are left out)
+        writeFileSync(join(o.outputDir, `images_${name}.json`), `${JSON.stringify(f.images, null, 1)}\n`);
       }
+      writeFileSync(join(o.outputDir, "classes.json"), `${JSON.stringify(classes, null, 1)}\n`);
+      say(
+        `wrote ${join(o.outputDir, "images_train.json")}${test ? " and images_test.json" : ""} (each row's image) and classes.json (each label's class)`,
+      );
       return;
     }
     case "eval knn": {

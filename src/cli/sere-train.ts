@@ -30,7 +30,8 @@ ${DEFAULT_PRESET}), then the config file (JSON or YAML), then the flags.
 
   --preset NAME     ${Object.keys(PRESETS).join(", ")}
   --config FILE     a .json / .yaml file of fields (camelCase or kebab-case)
-  --resume          continue from <output-dir>/checkpoint.pth
+  --resume          continue from <output-dir>/checkpoint.pth, with the settings the run
+                    was started with (its config.json) where no flag or file gives others
   --print-config    print the resolved configuration as YAML and exit
   --version         the version of sere-train
   --help            this text
@@ -59,6 +60,7 @@ async function train(argv: string[]): Promise<void> {
     preset: flags.extra.preset as string | undefined,
     configFile: flags.extra.config as string | undefined,
     overrides: flags.values,
+    resume: flags.extra.resume === true,
   };
   if (flags.extra.version === true) {
     process.stdout.write(`sere-train ${packageVersion()}\n`);
@@ -83,12 +85,8 @@ async function train(argv: string[]): Promise<void> {
   const speaks = !world || world.rank === 0;
   const controller = new AbortController();
   const stopCode = stopOnRequest(controller);
-  const trainer = new Trainer(flags.values, {
-    preset: flags.extra.preset as string | undefined,
-    configFile: flags.extra.config as string | undefined,
-    resume: flags.extra.resume === true,
-    signal: controller.signal,
-  });
+  const { preset, configFile, resume } = sources;
+  const trainer = new Trainer(flags.values, { preset, configFile, resume, signal: controller.signal });
   trainer.on("warning", (message) => process.stderr.write(`\nwarning: ${message}\n`));
   let plan: RunPlan | undefined;
   trainer.on("start", (p) => {

@@ -40,7 +40,7 @@ export const finetuneConfigSchema = z
       .max(1)
       .default(1)
       .describe("keep this share of the training labels: a seeded subset with the same share of every class (0.01: the 1% protocol)"),
-    limit: z.number().int().min(0).default(0).describe("use only the first N images of each split (0: all)"),
+    limit: z.number().int().min(0).default(0).describe("use only N images of each split, spread evenly over it (0: all)"),
     maxFailureShare: probability
       .default(DEFAULT_MAX_FAILURE_SHARE)
       .describe("share of an epoch's (or the test split's) images that may fail to decode, each skipped with a warning, before the run stops"),
@@ -99,6 +99,10 @@ export const finetuneConfigSchema = z
     seed: z.number().int().min(0).default(0).describe("seed of the head's initial weights, the data order, crops, mixing and erasing"),
     outputDir: z.string().default(".").describe("folder of log.jsonl, checkpoint.pth, best.pth and result.json"),
     resume: z.boolean().default(false).describe("continue from OUTPUT_DIR/checkpoint.pth"),
+    overwrite: z
+      .boolean()
+      .default(false)
+      .describe("start anew in an output folder that holds an earlier run (deletes its checkpoints, log and result)"),
     evalEvery: positiveInt.default(1).describe("evaluate on the test split every N epochs (and after the last)"),
     maxSteps: z.number().int().min(0).default(0).describe("stop after this many steps (0: run all epochs)"),
     threads: z.number().int().min(0).default(0).describe("LibTorch threads (0: the machine's cores, shared among the ranks on one machine)"),

@@ -1,6 +1,8 @@
-// The configuration of a run: a preset, overridden by a config file (JSON or YAML),
-// overridden by explicit values (command-line flags or code), then validated as a whole.
-import { readFileSync } from "node:fs";
+// The configuration of a run: a preset (for a resumed run, the run's own settings over it),
+// overridden by a config file (JSON or YAML), overridden by explicit values (command-line flags
+// or code), then validated as a whole.
+import { existsSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 
 import { parse as parseYaml } from "yaml";
 
@@ -15,7 +17,26 @@ export interface ConfigSources {
   /** A .json, .yaml or .yml file of camelCase (or kebab-case) fields. */
   configFile?: string;
   overrides?: TrainConfigInput;
+  /**
+   * Continue the run in outputDir: the settings it was started with (its config.json) stand in
+   * for the preset's, but for those of this invocation alone (RUN_INVOCATION_FIELDS); the config
+   * file and the overrides still apply over them.
+   */
+  resume?: boolean;
 }
+
+/**
+ * The fields a resumed run takes from the preset and the flags rather than from the run it
+ * continues: where the run is and how this invocation ends (a run stopped by --max-steps goes
+ * on when resumed); and the weights a new run starts from, which a resumed run ignores.
+ */
+const RUN_INVOCATION_FIELDS: ReadonlySet<string> = new Set<keyof TrainConfig>([
+  "outputDir",
+  "overwrite",
+  "maxSteps",
+  "maxMinutes",
+  "pretrainedWeights",
+]);
 
 const camelKeys = (o: Record<string, unknown>) =>
   Object.fromEntries(Object.entries(o).map(([k, v]) => [k.replace(/[-_]([a-z0-9])/g, (_, c: string) => c.toUpperCase()), v]));
@@ -54,11 +75,17 @@ export function resolveTrainConfig(sources: ConfigSources = {}): TrainConfig {
   if (!(presetName in PRESETS)) {
     throw new ConfigError(`unknown preset "${presetName}"; the presets are ${Object.keys(PRESETS).join(", ")}`);
   }
-  const merged = {
-    ...PRESETS[presetName as PresetName],
+  const preset = PRESETS[presetName as PresetName];
+  const given = {
     ...(sources.configFile ? readConfigFile(sources.configFile) : {}),
     ...sources.overrides,
   };
-  const what = `training configuration (preset ${presetName}${sources.configFile ? `, file ${sources.configFile}` : ""})`;
-  return parseOptions(trainConfigSchema, merged, what, { knownFieldsOnly: true });
+  const origin = `preset ${presetName}${sources.configFile ? `, file ${sources.configFile}` : ""}`;
+  const fresh = parseOptions(trainConfigSchema, { ...preset, ...given }, `training configuration (${origin})`, { knownFieldsOnly: true });
+  const runConfig = join(resolve(fresh.outputDir), "config.json");
+  if (!sources.resume || !existsSync(runConfig)) return fresh;
+  const run = readConfigFile(runConfig);
+  const continued = Object.fromEntries(Object.entries(run).filter(([key]) => key in trainConfigSchema.shape && !RUN_INVOCATION_FIELDS.has(key)));
+  const what = `training configuration (the run's ${runConfig}, over ${origin})`;
+  return parseOptions(trainConfigSchema, { ...preset, ...continued, ...given }, what, { knownFieldsOnly: true });
 }

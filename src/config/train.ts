@@ -167,8 +167,15 @@ export const trainConfigSchema = z
     knnEval: z
       .boolean()
       .default(false)
-      .describe("after training on a labelled dataset: weighted k-NN accuracy of the teacher (docs/method.md#weighted-k-nn)"),
-    knnEvalLimit: z.number().int().min(0).default(0).describe("evaluate on only the first N training and N test images (0: all)"),
+      .describe(
+        "after training on a labelled dataset: weighted k-NN accuracy of the teacher at k = 10, 20, 100, 200, those that do not exceed the training images (docs/method.md#weighted-k-nn)",
+      ),
+    knnEvalLimit: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe("evaluate on only N training and N test images, spread evenly over each split (0: all)"),
     knnEvalEvery: z
       .number()
       .int()

@@ -65,3 +65,6 @@ export function randomResizedCrop(
 
 /** The aspect ratio range of every crop (torchvision's default). */
 export const CROP_RATIO: readonly [number, number] = [3 / 4, 4 / 3];
+
+/** DINO's evaluation crop: the centre 224/256 of the shorter side (Resize(256) then CenterCrop(224) at 224 px). */
+export const CENTRE_CROP_SHARE = 224 / 256;

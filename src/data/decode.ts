@@ -6,6 +6,7 @@ import { extname } from "node:path";
 
 import sharp from "sharp";
 
+import { CENTRE_CROP_SHARE } from "./crops.js";
 import type { RgbImage } from "./render.js";
 
 /** The image formats read: those sharp decodes from files, but vector graphics and libvips' own. */
@@ -16,12 +17,15 @@ export const UNREAD_IMAGE_EXTENSIONS = /\.(bmp|dib|p[bgpn]m|pfm|heic|heif|jp2|j2
 
 /** The largest view: its side and the smallest area fraction its crops may take. */
 export interface DetailToKeep {
+  /** The side a crop is resized to. */
   size: number;
-  minScale: number;
+  /** The smallest share of the image's area a random resized crop takes; absent: the centre crop of evaluation (CENTRE_CROP_SHARE). */
+  minScale?: number;
 }
 
-/** The smallest side of any crop of `minScale` area with aspect ratio in [3/4, 4/3]. */
-function smallestCropSide(width: number, height: number, minScale: number): number {
+/** The smallest side of any crop: of `minScale` area with aspect ratio in [3/4, 4/3], or the centre crop's. */
+function smallestCropSide(width: number, height: number, minScale: number | undefined): number {
+  if (minScale === undefined) return Math.min(width, height) * CENTRE_CROP_SHARE;
   return Math.sqrt(0.75 * minScale * width * height);
 }
 

@@ -31,7 +31,7 @@ export class DecodeFailures {
       const share = +(100 * this.maxShare).toFixed(2);
       throw new DatasetError(
         `more than ${share}% of ${this.scope} ${this.total} images failed to decode ` +
-          `(${this.count} so far, the latest ${this.latest}); fix or remove the broken files, or raise maxFailureShare`,
+          `(${this.count} so far, the latest ${this.latest}); fix or remove the broken files, or raise the share allowed (--max-failure-share; maxFailureShare from code)`,
       );
     }
   }

@@ -2,7 +2,15 @@
 
 export { type LoaderInput, type LoaderOptions, loaderSchema, type ViewsInput, type ViewsOptions, viewsSchema } from "./config.js";
 export { type CropRecord, randomResizedCrop } from "./crops.js";
-export { type Dataset, DatasetError, type DatasetFormat, requireLabels, type SizeRange, type Split } from "./datasets/dataset.js";
+export {
+  type Dataset,
+  DatasetError,
+  type DatasetFormat,
+  requireLabelledSplits,
+  requireLabels,
+  type SizeRange,
+  type Split,
+} from "./datasets/dataset.js";
 export { type OpenOptions, openDataset } from "./datasets/open.js";
 export { DecodeError, decodeImage } from "./decode.js";
 export { type Batch, Loader, type LoaderMetrics, type LoaderState } from "./loader.js";

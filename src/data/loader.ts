@@ -97,7 +97,7 @@ export class Loader {
     this.warn = hooks.warn ?? ((message) => process.emitWarning(message, "DataWarning"));
     if (this.shardOrder(0).length < (this.options.dropLast ? this.options.batchSize : 1)) {
       throw new DatasetError(
-        `${dataset.path} has ${dataset.size} images: too few for one batch of ${this.options.batchSize} per rank over ${this.options.worldSize} rank(s); lower batchSize or set dropLast false`,
+        `${dataset.path} has ${dataset.size} images: too few for one batch of ${this.options.batchSize} per rank over ${this.options.worldSize} rank(s); lower the batch size (--batch-size-per-gpu; from code a Loader's batchSize, or dropLast false)`,
       );
     }
   }

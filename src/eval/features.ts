@@ -4,33 +4,46 @@
 // transform); normalised and embedded in batches on the device. Images that cannot be
 // decoded are skipped and named, as in training (src/data/failures.ts).
 
-import { CROP_RATIO, randomResizedCrop } from "../data/crops.js";
-import type { Dataset } from "../data/datasets/dataset.js";
-import { DecodeError } from "../data/decode.js";
+import { z } from "zod";
+
+import { parseOptions } from "../config/parse.js";
+import { CENTRE_CROP_SHARE, CROP_RATIO, randomResizedCrop } from "../data/crops.js";
+import { type Dataset, spreadSubset } from "../data/datasets/dataset.js";
+import { DecodeError, type DetailToKeep } from "../data/decode.js";
 import { DEFAULT_MAX_FAILURE_SHARE, DecodeFailures } from "../data/failures.js";
 import { Random } from "../data/random.js";
-import { IMAGENET_NORMALISATION, type Normalisation, type RgbImage, renderGroups } from "../data/render.js";
+import { IMAGENET_NORMALISATION, type RgbImage, renderGroups } from "../data/render.js";
 import type { Model } from "../model/model.js";
+import { deviceSchema } from "../model/options.js";
 import { type Tensor, tensor } from "../tensor.js";
 
 export type Embed = (images: Tensor) => Promise<Tensor>;
 
-export interface FeatureOptions {
-  /** Input side; default 224. */
-  size?: number;
-  batchSize?: number;
+const threeNumbers = z.tuple([z.number(), z.number(), z.number()]).readonly();
+
+/** The extraction's own options, checked (the callbacks of FeatureOptions aside). */
+export const featureOptionsSchema = z.object({
+  /** Input side. */
+  size: z.number().int().positive().default(224),
+  batchSize: z.number().int().positive().default(256),
   /** Where images are resized (the model's device is where they are embedded). */
-  device?: string;
-  /** Only the first `limit` images. */
-  limit?: number;
-  normalisation?: Normalisation;
+  device: deviceSchema,
+  /** Only `limit` images, spread evenly over the dataset (spreadSubset). */
+  limit: z.number().int().min(0).optional(),
+  normalisation: z
+    .object({ mean: threeNumbers, std: threeNumbers.refine((std) => std.every((v) => v > 0), "must be positive") })
+    .default(IMAGENET_NORMALISATION),
   /**
    * Instead of the centre crop: torchvision's RandomResizedCrop (scale 0.08-1) and a flip
    * with probability 0.5, drawn from Random.seeded(seed, view, image index).
    */
-  augment?: { seed: number; view: number };
-  /** Share of the images that may fail to decode (each skipped) before extraction stops; default 0.01, as training's. */
-  maxFailureShare?: number;
+  augment: z.object({ seed: z.number().int().min(0), view: z.number().int().min(0) }).optional(),
+  /** Share of the images that may fail to decode (each skipped) before extraction stops; training's default. */
+  maxFailureShare: z.number().min(0).max(1).default(DEFAULT_MAX_FAILURE_SHARE),
+});
+
+/** What watches an extraction: not checked, only called. */
+export interface ExtractionWatch {
   /** Told once which images were skipped; default: process.emitWarning. */
   warn?: (message: string) => void;
   /** Stops the extraction before the next batch: it rejects with the signal's reason. */
@@ -39,10 +52,13 @@ export interface FeatureOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-/** Features (N, D) and labels (N) of the images that decoded; `skipped` names the others' files. */
+export type FeatureOptions = z.input<typeof featureOptionsSchema> & ExtractionWatch;
+
+/** Features (N, D) and labels (N) of the images that decoded, `images` naming them row by row; `skipped` names the others' files. */
 export interface ExtractedFeatures {
   features: Tensor;
   labels: Tensor;
+  images: string[];
   skipped: string[];
 }
 
@@ -72,22 +88,31 @@ export const pixelFeatures: Embed = async (images) => {
 
 /** DINO's centre crop of `image` (shorter side * 224 / 256, centred) as a box row. */
 export function centreCrop(index: number, image: RgbImage): number[] {
-  const side = Math.max(1, Math.round((Math.min(image.width, image.height) * 224) / 256));
+  const side = Math.max(1, Math.round(Math.min(image.width, image.height) * CENTRE_CROP_SHARE));
   return [index, Math.floor((image.width - side) / 2), Math.floor((image.height - side) / 2), side, side, 0];
 }
 
-/** A training crop as a box row: RandomResizedCrop (DINO's linear probe: scale 0.08-1) and a flip with probability `flip`. */
-export function augmentedCrop(index: number, image: RgbImage, random: Random, scale: readonly [number, number] = [0.08, 1], flip = 0.5): number[] {
+/** DINO's linear probe's RandomResizedCrop scale. */
+const AUGMENTED_SCALE: readonly [number, number] = [0.08, 1];
+
+/** A training crop as a box row: RandomResizedCrop (DINO's linear probe's scale by default) and a flip with probability `flip`. */
+export function augmentedCrop(
+  index: number,
+  image: RgbImage,
+  random: Random,
+  scale: readonly [number, number] = AUGMENTED_SCALE,
+  flip = 0.5,
+): number[] {
   const box = randomResizedCrop(image.width, image.height, scale, CROP_RATIO, () => random.next());
   return [index, box.x, box.y, box.width, box.height, random.next() < flip ? 1 : 0];
 }
 
 /** Decodes the images at `indices`; those that cannot be decoded are left out and recorded. */
-export async function loadImages(dataset: Dataset, indices: number[], failures: DecodeFailures, skipped: DecodeError[]) {
+export async function loadImages(dataset: Dataset, indices: number[], failures: DecodeFailures, skipped: DecodeError[], detail?: DetailToKeep) {
   const loaded = await Promise.all(
     indices.map(async (index) => {
       try {
-        return { index, image: await dataset.load(index) };
+        return { index, image: await dataset.load(index, detail) };
       } catch (err) {
         if (!(err instanceof DecodeError)) throw err;
         return { index, error: err };
@@ -106,37 +131,36 @@ export async function loadImages(dataset: Dataset, indices: number[], failures: 
 }
 
 export async function extractFeatures(dataset: Dataset, embed: Embed, options: FeatureOptions = {}): Promise<ExtractedFeatures> {
-  const size = options.size ?? 224;
-  const batchSize = options.batchSize ?? 256;
-  const count = Math.min(dataset.size, options.limit ?? dataset.size);
-  const failures = new DecodeFailures(dataset, count, options.maxFailureShare ?? DEFAULT_MAX_FAILURE_SHARE, "the");
+  const { warn: warnWith, signal, onProgress, ...fields } = options;
+  const o = parseOptions(featureOptionsSchema, fields, "feature options", { knownFieldsOnly: true });
+  const { size, batchSize, augment } = o;
+  const chosen = spreadSubset(dataset.size, o.limit);
+  const count = chosen.length;
+  const failures = new DecodeFailures(dataset, count, o.maxFailureShare, "the");
   const skipped: DecodeError[] = [];
   let features: Float32Array | undefined;
   let dim = 0;
   let rows = 0; // images embedded so far
   const labels = new BigInt64Array(count);
-  const warn = options.warn ?? ((message: string) => process.emitWarning(message, "DataWarning"));
+  const names: string[] = [];
+  const warn = warnWith ?? ((message: string) => process.emitWarning(message, "DataWarning"));
   if (dataset.leftOut) warn(dataset.leftOut);
-  options.onProgress?.(0, count);
+  onProgress?.(0, count);
+  // decoded no larger than the crop needs: a 12-megapixel photo is not held whole, a batch at a time
+  const detail = { size, minScale: augment ? AUGMENTED_SCALE[0] : undefined };
   for (let start = 0; start < count; start += batchSize) {
-    options.signal?.throwIfAborted();
-    const loaded = await loadImages(
-      dataset,
-      Array.from({ length: Math.min(batchSize, count - start) }, (_, i) => start + i),
-      failures,
-      skipped,
-    );
+    signal?.throwIfAborted();
+    const loaded = await loadImages(dataset, chosen.slice(start, start + batchSize), failures, skipped, detail);
     if (loaded.length === 0) continue;
     const indices = loaded.map((l) => l.index);
     const images = loaded.map((l) => l.image);
-    const { augment } = options;
     const boxes = Int32Array.from(
       images.flatMap((image, i) =>
         augment ? augmentedCrop(i, image, Random.seeded(augment.seed, augment.view, indices[i]!)) : centreCrop(i, image),
       ),
     );
     const colour = new Float32Array(images.length * 12); // no photometric change
-    const [views] = await renderGroups(images, [{ size, boxes, colour }], options.normalisation ?? IMAGENET_NORMALISATION, options.device ?? "cpu");
+    const [views] = await renderGroups(images, [{ size, boxes, colour }], o.normalisation, o.device);
     const embedded = await embed(views!);
     views!.dispose();
     const values = embedded.toArray() as Float32Array;
@@ -146,9 +170,10 @@ export async function extractFeatures(dataset: Dataset, embed: Embed, options: F
     features.set(values, rows * dim);
     indices.forEach((index, i) => {
       labels[rows + i] = BigInt(dataset.label(index));
+      names.push(dataset.describe(index));
     });
     rows += indices.length;
-    options.onProgress?.(Math.min(start + batchSize, count), count);
+    onProgress?.(Math.min(start + batchSize, count), count);
   }
   if (count > 0 && rows === 0) throw failures.noneDecoded();
   if (skipped.length > 0) {
@@ -157,6 +182,7 @@ export async function extractFeatures(dataset: Dataset, embed: Embed, options: F
   return {
     features: tensor((features ?? new Float32Array(0)).subarray(0, rows * dim), [rows, dim]),
     labels: tensor(labels.subarray(0, rows), [rows]),
+    images: names,
     skipped: skipped.map((e) => e.file),
   };
 }

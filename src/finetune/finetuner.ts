@@ -4,13 +4,13 @@
 // while one native call runs the step on the compute lane; the next batch is prepared while
 // the current one trains. After every `evalEvery` epochs the test split is classified and the
 // best checkpoint kept.
-import { existsSync } from "node:fs";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { appendFile } from "node:fs/promises";
 import { join } from "node:path";
 
 import { type FinetuneConfig, finetuneConfigSchema } from "../config/finetune.js";
 import { ConfigError, parseOptions } from "../config/parse.js";
-import { type Dataset, DatasetError, requireLabels } from "../data/datasets/dataset.js";
+import { type Dataset, DatasetError, requireLabelledSplits, spreadSubset } from "../data/datasets/dataset.js";
 import { openDataset } from "../data/datasets/open.js";
 import type { DecodeError } from "../data/decode.js";
 import { DecodeFailures } from "../data/failures.js";
@@ -29,6 +29,7 @@ import { asMap, entries, optimizerEntries, stepProgress } from "../train/checkpo
 import { connectRanks, rankDevice, rankEnvironment, useThreads } from "../train/distributed.js";
 import { count, countOf, describeCompute, describeProgress, describeSpan, lastStepOf } from "../train/plan.js";
 import { changedRunFields, describeChangedResume, FINETUNING_PROCESS_FIELDS, networkChangedError, storedFields } from "../train/resume.js";
+import { CHECKPOINT, checkRunFolder, cutLog, LOG, prepareRunFolder } from "../train/run-folder.js";
 import { type RunLock, withRunLock } from "../train/run-lock.js";
 import { cosineScheduleAt } from "../train/schedules.js";
 import { testAccuracy } from "./classify.js";
@@ -37,11 +38,11 @@ import { labelledSubset } from "./labels.js";
 import { drawMix } from "./mix.js";
 import { finetuneStepOptions } from "./step-options.js";
 
-export const FINETUNE_CHECKPOINT = "checkpoint.pth";
 export const BEST_CHECKPOINT = "best.pth";
-export const FINETUNE_LOG = "log.jsonl";
+const RESULT = "result.json";
 
 export interface FinetuneEvaluation {
+  /** Counted from 0, as log.jsonl counts (the progress line says epoch + 1 of the epochs); -1 before any evaluation. */
   epoch: number;
   top1: number;
   top5: number;
@@ -52,12 +53,17 @@ export interface FinetuneResult {
   top1: number;
   top5: number;
   best: FinetuneEvaluation;
+  /** Epochs completed (resumed runs count the earlier ones). */
   epochs: number;
+  /** Steps run in total (resumed runs count the earlier ones). */
   steps: number;
   trainImages: number;
   seconds: number;
   imagesPerSecond: number;
+  /** Whether the signal stopped the run. */
   stopped: boolean;
+  /** What ended the run, as Trainer's FitResult says it: its last step, --max-steps or the signal. */
+  stoppedBy: "done" | "maxSteps" | "abort";
 }
 
 export interface FinetuneHooks {
@@ -65,7 +71,10 @@ export interface FinetuneHooks {
   say?: (line: string) => void;
   /** Told the steps done of this run's total after each step. */
   onStep?: (done: number, total: number, loss: number) => void;
-  /** Stops after the current step: a checkpoint is written, `fit` resolves with stopped = true. */
+  /**
+   * Stops after the current step: a checkpoint is written, `fit` resolves with stopped = true.
+   * Already aborted when `fit` is called: `fit` rejects with its reason and nothing is trained or written.
+   */
   signal?: AbortSignal;
 }
 
@@ -87,7 +96,8 @@ export class Finetuner {
     this.config = parseOptions(finetuneConfigSchema, config, "fine-tuning configuration", { knownFieldsOnly: true });
   }
 
-  fit(): Promise<FinetuneResult> {
+  async fit(): Promise<FinetuneResult> {
+    this.hooks.signal?.throwIfAborted();
     return withRunLock((lock) => this.train(lock));
   }
 
@@ -101,22 +111,26 @@ export class Finetuner {
     const say = speaks ? (this.hooks.say ?? (() => {})) : () => {};
     const threads = useThreads(c.threads, world, (message) => speaks && process.emitWarning(message, "RunWarning"));
     const device = rankDevice(c.device, world);
-    makeFolder(c.outputDir);
-    if (speaks) lock.take(c.outputDir);
-    const checkpointPath = join(c.outputDir, FINETUNE_CHECKPOINT);
-    if (existsSync(checkpointPath) && !c.resume) {
-      throw new ConfigError(`${checkpointPath} exists: add --resume to continue that run, or choose another --output-dir`);
-    }
+    const checkpointPath = join(c.outputDir, CHECKPOINT);
+    checkRunFolder(c.outputDir, { resume: c.resume, overwrite: c.overwrite });
     if (c.resume && !existsSync(checkpointPath)) {
       throw new ConfigError(`--resume: ${checkpointPath} does not exist; start without --resume`);
+    }
+    makeFolder(c.outputDir);
+    if (speaks) {
+      lock.take(c.outputDir);
+      // a new run's folder holds nothing of an earlier one: its checkpoints and log go (prepareRunFolder), and its best and result
+      prepareRunFolder(c.outputDir, { overwrite: c.overwrite, resuming: c.resume });
+      if (!c.resume) for (const name of [BEST_CHECKPOINT, RESULT]) rmSync(join(c.outputDir, name), { force: true });
     }
 
     const train = openDataset(c.dataPath, { split: "train" });
     const test = openDataset(c.dataPath, { split: "test" });
     for (const d of [train, test]) if (speaks && d.leftOut) process.emitWarning(d.leftOut, "DataWarning");
-    const all = Array.from({ length: c.limit > 0 ? Math.min(c.limit, train.size) : train.size }, (_, i) => train.label(i));
-    for (const split of [train, test]) requireLabels(split, "fine-tuning");
-    const kept = labelledSubset(all, c.labelFraction, c.seed);
+    const limited = spreadSubset(train.size, c.limit > 0 ? c.limit : undefined);
+    const all = limited.map((i) => train.label(i));
+    requireLabelledSplits(train, test, "fine-tuning", (message) => speaks && process.emitWarning(message, "DataWarning"));
+    const kept = labelledSubset(all, c.labelFraction, c.seed).map((k) => limited[k]!);
     const numClasses = Math.max(train.classes.length, 1 + all.reduce((a, b) => Math.max(a, b), -1));
     const steps = Math.floor(kept.length / (c.batchSizePerGpu * ranks));
     if (steps === 0) {
@@ -129,7 +143,11 @@ export class Finetuner {
     try {
       let start = { epoch: 0, iteration: 0, best: { epoch: -1, top1: -1, top5: 0 } };
       const warn = (message: string) => speaks && process.emitWarning(message, "RunWarning");
-      if (c.resume) start = await this.restore(step, checkpointPath, say, warn);
+      if (c.resume) {
+        start = await this.restore(step, checkpointPath, say, warn);
+        // the steps after the checkpoint are run again: their earlier lines go
+        if (speaks) await cutLog(join(c.outputDir, LOG), start.iteration);
+      }
 
       const lastStep = lastStepOf(c, steps);
       /** A stop asked for: the checkpoint of where the run is, and how to go on. */
@@ -139,7 +157,7 @@ export class Finetuner {
         say(`stopped after ${countOf(iteration, "step")} (${done})${when}: wrote ${checkpointPath}; continue with --resume`);
       };
       const log = async (record: object) => {
-        if (speaks) await appendFile(join(c.outputDir, FINETUNE_LOG), `${JSON.stringify(record)}\n`);
+        if (speaks) await appendFile(join(c.outputDir, LOG), `${JSON.stringify(record)}\n`);
       };
       const save = async (path: string, epoch: number, iteration: number, best: FinetuneEvaluation) => {
         if (speaks) await step.save(path, checkpointExtras(c, epoch, iteration, best, shape));
@@ -197,9 +215,9 @@ export class Finetuner {
         if ((epochDone && (epoch + 1) % c.evalEvery === 0) || finalStep) {
           // Every rank classifies the test split (the same weights, the same result): no rank waits.
           // The best checkpoint follows the weights themselves, as iBOT's; the average is reported beside them.
-          // A single process stops within the evaluation; ranks stop together at their next step.
-          const signal = communicator ? undefined : this.hooks.signal;
-          const evaluation = await testAccuracy(step, test, {
+          // A stop ends the evaluation at once; ranks then stop together, where any one was stopped.
+          const signal = this.hooks.signal;
+          const measured = await testAccuracy(step, test, {
             size,
             device,
             limit: c.limit,
@@ -210,6 +228,9 @@ export class Finetuner {
             if (signal?.aborted) return undefined;
             throw err;
           });
+          const stoppedSomewhere =
+            communicator && (await communicator.allGather("evaluation-stopped", measured ? "" : "stopped")).includes("stopped");
+          const evaluation = stoppedSomewhere ? undefined : measured;
           if (!evaluation) {
             stopped = true;
             await stopAt(epochDone ? epoch + 1 : epoch, `, before the test evaluation of epoch ${epoch + 1} ended`);
@@ -238,17 +259,20 @@ export class Finetuner {
       const seconds = (performance.now() - started) / 1000;
       await communicator?.barrier();
       const trained = (iteration - start.iteration) * c.batchSizePerGpu * ranks;
-      return {
+      const result: FinetuneResult = {
         top1: last?.top1 ?? Number.NaN,
         top5: last?.top5 ?? Number.NaN,
         best,
-        epochs: c.epochs,
+        epochs: Math.floor(iteration / steps),
         steps: iteration,
         trainImages: kept.length,
         seconds,
         imagesPerSecond: trained / seconds,
         stopped,
+        stoppedBy: stopped ? "abort" : iteration < c.epochs * steps ? "maxSteps" : "done",
       };
+      if (speaks) writeFileSync(join(c.outputDir, RESULT), `${JSON.stringify(result, null, 2)}\n`);
+      return result;
     } finally {
       step.dispose();
       communicator?.dispose();
@@ -337,7 +361,7 @@ export class Finetuner {
     const global = order.slice(index * c.batchSizePerGpu * at.ranks, (index + 1) * c.batchSizePerGpu * at.ranks);
     const indices = global.filter((_, i) => i % at.ranks === at.rank).map((k) => kept[k]!);
     const skipped: DecodeError[] = [];
-    const loaded = await loadImages(dataset, indices, failures, skipped);
+    const loaded = await loadImages(dataset, indices, failures, skipped, { size, minScale: c.cropScale[0] });
     for (const e of skipped) process.emitWarning(`skipped an image that cannot be decoded: ${e.message}`, "DataWarning");
     if (loaded.length === 0) {
       throw new DatasetError(

@@ -13,6 +13,17 @@ export function whyUnreadable(err: unknown): string {
   return e.message;
 }
 
+/**
+ * The bytes of the regular file at `path`. A pipe or device is refused rather than read: a
+ * FIFO named in a dataset would block the read until something writes to it.
+ */
+export async function readRegularFile(path: string): Promise<Buffer> {
+  const info = await stat(path);
+  if (info.isDirectory()) throw Object.assign(new Error(`${path} is a folder`), { code: "EISDIR" });
+  if (!info.isFile()) throw new Error("it is not a regular file (a pipe, device or socket)");
+  return readFile(path);
+}
+
 /** What is at `path`, a file; else an Error naming what is wrong, `what` saying what to give. */
 async function inputFile(path: string, what: string, hintInFolder = ""): Promise<Stats> {
   const info = await stat(path).catch(() => undefined);

@@ -8,7 +8,12 @@ export type ImageBatch =
   /** Already normalised, (B, 3, H, W). */
   | { data: Float32Array; shape: [number, number, number, number] }
   /** uint8 RGB pixels, (B, H, W, 3), normalised with mean/std (default ImageNet's). */
-  | { pixels: Uint8Array; shape: [number, number, number, number]; mean?: readonly number[]; std?: readonly number[] };
+  | {
+      pixels: Uint8Array;
+      shape: [number, number, number, number];
+      mean?: readonly [number, number, number];
+      std?: readonly [number, number, number];
+    };
 
 /** A new native tensor (B, 3, H, W) for `batch`; the caller disposes it. */
 export function imagesToTensor(batch: ImageBatch): Tensor {
@@ -25,6 +30,9 @@ export function imagesToTensor(batch: ImageBatch): Tensor {
   }
   const mean = batch.mean ?? IMAGENET_MEAN;
   const std = batch.std ?? IMAGENET_STD;
+  if (mean.length !== 3 || std.length !== 3 || !mean.every(Number.isFinite) || !std.every((s) => Number.isFinite(s) && s > 0)) {
+    throw new RangeError(`pixels: mean and std must be 3 numbers each, std positive; got mean [${mean.join(", ")}], std [${std.join(", ")}]`);
+  }
   const out = new Float32Array(B * 3 * H * W);
   const plane = H * W;
   for (let b = 0; b < B; b++) {

@@ -1,27 +1,31 @@
 // A ViT backbone with SERE heads and an iBOT head (docs/method.md#networks), held in native memory.
+import { z } from "zod";
+
 import { parseOptions } from "../config/parse.js";
 import { native } from "../native/load.js";
 import type { NativeModel, NativeTrainingOutputs } from "../native/surface.js";
 import type { Tensor } from "../tensor.js";
 import { type ImageBatch, imagesToTensor } from "./images.js";
 import { type ModelOptions, modelOptionsSchema, type ResolvedModelOptions } from "./options.js";
-import { type Entries, readStateDict, toModelNames, writeWeights } from "./weights.js";
+import { type Entries, layoutOf, readStateDict, type StoredLayout, toModelNames, writeWeights } from "./weights.js";
 
-export interface LoadOptions {
+const loadOptionsSchema = z.object({
   /** Which state dict of a training checkpoint: "teacher" (default) or "student". */
-  checkpointKey?: string;
+  checkpointKey: z.string().optional(),
   /**
    * Load only the backbone: a file's head is ignored, and so are the parts only training
    * uses (masked_embed; the SERE heads, which DINO and iBOT weights lack and which keep
    * their values when the file has none). Default: true for a model made without a head.
    */
-  backboneOnly?: boolean;
-}
+  backboneOnly: z.boolean().optional(),
+});
+export type LoadOptions = z.input<typeof loadOptionsSchema>;
 
-export interface SaveOptions {
+const saveOptionsSchema = z.object({
   /** "backbone": the backbone alone, with names relative to it (`cls_token`, `blocks.0...`). */
-  part?: "all" | "backbone";
-}
+  part: z.enum(["all", "backbone"]).default("all"),
+});
+export type SaveOptions = z.input<typeof saveOptionsSchema>;
 
 export class Model {
   readonly options: ResolvedModelOptions;
@@ -68,7 +72,6 @@ export class Model {
     return this.withImages(images, (t) => this.handle.lastSelfAttention(t));
   }
 
-  /** The outputs of the last `n` blocks, each after the final norm, (B, 1+N, D). */
   /**
    * DINO's evaluation features (eval_linear.py's --n_last_blocks, --avgpool_patchtokens): the
    * CLS tokens of the last n blocks (each after the final norm), concatenated, and optionally
@@ -82,6 +85,7 @@ export class Model {
     return this.withImages(images, (t) => this.handle.evaluationFeatures(t, n, options.avgpoolPatchtokens ?? false));
   }
 
+  /** The outputs of the last `n` blocks, each after the final norm, (B, 1+N, D). */
   async intermediateLayers(images: ImageBatch | Tensor, n: number): Promise<Tensor[]> {
     if (!Number.isInteger(n) || n < 1 || n > this.options.depth) {
       throw new RangeError(`intermediateLayers: n must be an integer in [1, ${this.options.depth}], got ${n}`);
@@ -126,10 +130,11 @@ export class Model {
 
   /** Writes the weights: .safetensors by extension, else torch.save's format (.pth). */
   async save(path: string, options: SaveOptions = {}): Promise<void> {
+    const { part } = parseOptions(saveOptionsSchema, options, "save options", { knownFieldsOnly: true });
     const entries = this.state();
     try {
       const chosen =
-        options.part === "backbone"
+        part === "backbone"
           ? entries.filter(([name]) => name.startsWith("backbone.")).map(([name, t]): [string, Tensor] => [name.slice("backbone.".length), t])
           : entries;
       await writeWeights(path, chosen);
@@ -144,13 +149,15 @@ export class Model {
    * or student. A mismatch throws listing missing, unexpected and wrongly-shaped keys.
    */
   async load(path: string, options: LoadOptions = {}): Promise<void> {
-    const stored = await readStateDict(path, options.checkpointKey);
+    const { checkpointKey, backboneOnly: onlyBackbone } = parseOptions(loadOptionsSchema, options, "load options", { knownFieldsOnly: true });
+    const stored = await readStateDict(path, checkpointKey);
     try {
       const { entries, backboneOnly } = toModelNames(stored.entries);
       try {
-        await this.handle.loadState(entries, backboneOnly || (options.backboneOnly ?? this.options.head === false));
+        await this.handle.loadState(entries, backboneOnly || (onlyBackbone ?? this.options.head === false));
       } catch (err) {
-        throw new Error(`cannot load ${path}: ${(err as Error).message}`);
+        const fix = optionsToFit(layoutOf(entries), this.options);
+        throw new Error(`cannot load ${path}: ${(err as Error).message}${fix ? `\nThe weights fit a model made with ${fix}.` : ""}`);
       }
     } finally {
       for (const [, t] of stored.entries) t.dispose();
@@ -166,7 +173,20 @@ export class Model {
   }
 
   private async withImages<T>(images: ImageBatch | Tensor, run: (t: Tensor) => Promise<T>): Promise<T> {
-    if (!("data" in images) && !("pixels" in images)) return run(images);
+    if (this.options.dtype === "float16" && this.options.device === "cpu") {
+      // LibTorch's CPU kernels lack float16 convolutions (1.13): its own error names a kernel
+      throw new RangeError(
+        'a float16 model runs on CUDA only (it can be made, loaded and saved on the CPU): make it with dtype "bfloat16" or "float32" to run it here',
+      );
+    }
+    if (!("data" in images) && !("pixels" in images)) {
+      if (!/^(float|bfloat)/.test(images.dtype())) {
+        throw new RangeError(
+          `images: a ${images.dtype()} tensor would be taken as normalised values; give uint8 pixels as { pixels, shape } (normalised here) or a float tensor`,
+        );
+      }
+      return run(images);
+    }
     const t = imagesToTensor(images);
     try {
       return await run(t);
@@ -174,4 +194,21 @@ export class Model {
       t.dispose();
     }
   }
+}
+
+/**
+ * The options whose values the weights' shapes contradict, as the values that fit them
+ * (`convStem: true, patchSize: 8, imgSize: 24`), or "" when their shapes do not say.
+ */
+function optionsToFit(stored: StoredLayout, options: ResolvedModelOptions): string {
+  const fit: string[] = [];
+  if (stored.embedDim > 0 && stored.embedDim !== options.embedDim) fit.push(`embedDim: ${stored.embedDim}`);
+  if (stored.depth > 0 && stored.depth !== options.depth) fit.push(`depth: ${stored.depth}`);
+  const convStem = stored.convStages > 0;
+  if (convStem !== options.convStem) fit.push(`convStem: ${convStem}`);
+  const patchSize = stored.patchSize || options.patchSize;
+  if (patchSize !== options.patchSize) fit.push(`patchSize: ${patchSize}`);
+  // The position embedding fixes the grid it was made for; the model still takes any input size.
+  if (stored.gridSide > 0 && stored.gridSide * patchSize !== options.imgSize) fit.push(`imgSize: ${stored.gridSide * patchSize}`);
+  return fit.join(", ");
 }

@@ -114,3 +114,29 @@ export function toModelNames(entries: Entries): { entries: Entries; backboneOnly
   if (wrapped) return { entries: stripped, backboneOnly: false };
   return { entries: stripped.map(([name, t]) => [`backbone.${name}`, t]), backboneOnly: true };
 }
+
+/** What stored weights say of their architecture (model/options.ts fields). */
+export interface StoredLayout {
+  /** The side of the square patch grid their position embedding was made for; 0 where there is none. */
+  gridSide: number;
+  /** The stages of their convolutional stem; 0 for the reference's single patch convolution. */
+  convStages: number;
+  /** Their patch size: a stem's 2^stages (one stride-2 stage per factor of two), else the patch convolution's kernel; 0 where neither is stored. */
+  patchSize: number;
+  /** The width of their tokens (cls_token's); 0 where there is none. */
+  embedDim: number;
+  /** Their blocks. */
+  depth: number;
+}
+
+/** The layout of weights under the model's names (toModelNames). */
+export function layoutOf(entries: Entries): StoredLayout {
+  const tokens = entries.find(([name]) => name === "backbone.pos_embed")?.[1].shape()[1] ?? 1;
+  const side = Math.round(Math.sqrt(tokens - 1));
+  const convStages = entries.filter(([name]) => /^backbone\.patch_embed\.convs\.\d+\.weight$/.test(name)).length;
+  const kernel = entries.find(([name]) => name === "backbone.patch_embed.proj.weight")?.[1].shape()[2] ?? 0;
+  const patchSize = convStages > 0 ? 2 ** convStages : kernel;
+  const embedDim = entries.find(([name]) => name === "backbone.cls_token")?.[1].shape()[2] ?? 0;
+  const depth = new Set(entries.map(([name]) => /^backbone\.blocks\.(\d+)\./.exec(name)?.[1]).filter((b) => b !== undefined)).size;
+  return { gridSide: side * side === tokens - 1 ? side : 0, convStages, patchSize, embedDim, depth };
+}

@@ -33,6 +33,12 @@ export function explainLoadFailure(path: string, cause: string): string {
   return `sere-torch's native addon at ${path} is unusable: ${what}.\n${REBUILD}\nCause: ${cause}`;
 }
 
+/** Why there is no addon at `path`: the package's own is not built, or SERE_TORCH_ADDON (`named`) points at nothing. */
+export function describeMissingAddon(path: string, named: boolean): string {
+  if (named) return `SERE_TORCH_ADDON names ${path}, which does not exist: point it at a built sere_torch.node, or unset it to use the package's own`;
+  return `sere-torch's native addon is not built: there is no ${path}.\n${REBUILD}`;
+}
+
 function addonPath(): string {
   return process.env.SERE_TORCH_ADDON ?? join(packageRoot, "build", "Release", "sere_torch.node");
 }
@@ -43,9 +49,7 @@ let addon: NativeAddon | undefined;
 export function native(): NativeAddon {
   if (addon) return addon;
   const path = addonPath();
-  if (!existsSync(path)) {
-    throw new NativeAddonError(`sere-torch's native addon is not built: there is no ${path}.\n${REBUILD}`);
-  }
+  if (!existsSync(path)) throw new NativeAddonError(describeMissingAddon(path, process.env.SERE_TORCH_ADDON !== undefined));
   chooseNativeLibrarySettings();
   try {
     addon = createRequire(import.meta.url)(path) as NativeAddon;

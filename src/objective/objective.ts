@@ -1,9 +1,12 @@
 // The SERE objective (docs/method.md#objective): iBOT CLS and masked-patch losses with
 // their centres, SERE spatial and channel losses, and the weighted total.
+import { z } from "zod";
+
+import { parseOptions } from "../config/parse.js";
 import { native } from "../native/load.js";
-import type { NativeComputeSettings, NativeSereInputs, NativeSereLosses, NativeSereObjective, NativeStudentInput } from "../native/surface.js";
+import type { NativeSereInputs, NativeSereLosses, NativeSereObjective, NativeStudentInput } from "../native/surface.js";
 import { type Tensor, tensor } from "../tensor.js";
-import { isTensor, positive, ShapeCheck } from "./check.js";
+import { isTensor, ShapeCheck } from "./check.js";
 import type { SereGrids } from "./grids.js";
 import { type ResolvedObjectiveOptions, resolveObjectiveOptions, type SereObjectiveOptions } from "./options.js";
 
@@ -41,21 +44,22 @@ export interface SereInputs {
   grids: SereGrids;
 }
 
-export interface ComputeSettings {
+export const computeSettingsSchema = z.object({
   /** tau_t, the CLS teacher temperature of this epoch. */
-  teacherTemp: number;
+  teacherTemp: z.number().positive(),
   /** tau_p, the patch teacher temperature of this epoch. */
-  teacherPatchTemp: number;
-  /** Also return d total / d each student input. Default false. */
-  requiresGrad?: boolean;
-  /** Update both centres with this step's teacher outputs after the losses. Default false. */
-  updateCentres?: boolean;
+  teacherPatchTemp: z.number().positive(),
+  /** Also return d total / d each student input. */
+  requiresGrad: z.boolean().default(false),
+  /** Update both centres with this step's teacher outputs after the losses. */
+  updateCentres: z.boolean().default(false),
   /**
    * Compute term by term as docs/method.md#objective writes it, through the addon's testing
-   * entry (slow; for checks and benchmarks of the batched form). Default false.
+   * entry (slow; for checks and benchmarks of the batched form).
    */
-  termByTerm?: boolean;
-}
+  termByTerm: z.boolean().default(false),
+});
+export type ComputeSettings = z.input<typeof computeSettingsSchema>;
 
 export type StudentInput = NativeStudentInput;
 
@@ -78,17 +82,9 @@ export class SereObjective {
 
   /** The losses of one step (and, on request, gradients and the centre update), off the JS thread. */
   async compute(inputs: SereInputs, settings: ComputeSettings): Promise<SereLosses> {
-    const where = `${WHERE}.compute()`;
-    positive(where, "teacherTemp", settings.teacherTemp);
-    positive(where, "teacherPatchTemp", settings.teacherPatchTemp);
+    const { termByTerm, ...resolved } = parseOptions(computeSettingsSchema, settings, `${WHERE}.compute() settings`, { knownFieldsOnly: true });
     const full: NativeSereInputs = this.checkInputs(inputs);
-    const resolved: NativeComputeSettings = {
-      teacherTemp: settings.teacherTemp,
-      teacherPatchTemp: settings.teacherPatchTemp,
-      requiresGrad: settings.requiresGrad ?? false,
-      updateCentres: settings.updateCentres ?? false,
-    };
-    if (settings.termByTerm) return native().testing.computeTermByTerm(this.handle, full, resolved);
+    if (termByTerm) return native().testing.computeTermByTerm(this.handle, full, resolved);
     return this.handle.compute(full, resolved);
   }
 

@@ -2,26 +2,30 @@
 // with the reference's names (cls_token, blocks.0.attn.qkv.weight, ...), as DINO publishes them.
 import { dirname, join, resolve } from "node:path";
 
+import { z } from "zod";
+
+import { parseOptions } from "../config/parse.js";
 import { makeFolder } from "../io/folders.js";
 import { loadBackbone, storedTrainConfig } from "./backbone.js";
 
-export interface ExportOptions {
+const exportOptionsSchema = z.object({
   /** "teacher" (default) or "student". */
-  checkpointKey?: string;
+  checkpointKey: z.string().default("teacher"),
   /** Default: the checkpoint's folder. */
-  outputDir?: string;
-}
+  outputDir: z.string().optional(),
+});
+export type ExportOptions = z.input<typeof exportOptionsSchema>;
 
 /** Writes <outputDir>/<key>_backbone.{pth,safetensors}; returns their paths. */
 export async function exportBackbone(checkpoint: string, options: ExportOptions = {}): Promise<string[]> {
+  const { checkpointKey: key, outputDir: given } = parseOptions(exportOptionsSchema, options, "export options", { knownFieldsOnly: true });
   const config = await storedTrainConfig(checkpoint);
   if (!config) {
     throw new Error(`${checkpoint} is not a sere-torch training checkpoint (it has no "config"); export works on the checkpoint.pth a run writes`);
   }
-  const key = options.checkpointKey ?? "teacher";
   const model = await loadBackbone({ ...config, device: "cpu" }, checkpoint, key);
   try {
-    const outputDir = resolve(options.outputDir ?? dirname(checkpoint));
+    const outputDir = resolve(given ?? dirname(checkpoint));
     makeFolder(outputDir);
     const paths = [join(outputDir, `${key}_backbone.pth`), join(outputDir, `${key}_backbone.safetensors`)];
     for (const path of paths) await model.save(path, { part: "backbone" });

@@ -43,6 +43,7 @@ export const FINETUNING_PROCESS_FIELDS: ReadonlySet<keyof FinetuneConfig> = new 
   "distTimeout",
   "outputDir",
   "resume",
+  "overwrite",
   "evalEvery",
   "maxSteps",
   "maxFailureShare",
@@ -101,6 +102,10 @@ export async function restoreTraining(
       );
     }
     const changed = changedRunFields(storedFields(checkpoint.extra.get("config")), run.config, TRAINING_PROCESS_FIELDS);
+    const images = checkpoint.extra.get("images");
+    if (images !== undefined && Number(images) !== loader.dataset.size) {
+      changed.push(`the images of ${run.config.dataPath} ${loader.dataset.size} (the checkpoint's run: ${String(images)})`);
+    }
     try {
       // Ranks other than 0 keep their own generator (drop path) rather than rank 0's.
       await step.restore(world && world.rank > 0 ? { ...checkpoint.state, cpuGenerator: undefined } : checkpoint.state);

@@ -8,7 +8,7 @@ import { ConfigError } from "../config/parse.js";
 import { type ConfigSources, resolveTrainConfig } from "../config/resolve.js";
 import type { TrainConfig, TrainConfigInput } from "../config/train.js";
 import { photometryOf } from "../data/config.js";
-import { type Dataset, DatasetError, Loader, type LoaderState, openDataset, requireLabels } from "../data/index.js";
+import { type Dataset, DatasetError, Loader, type LoaderState, openDataset, requireLabelledSplits } from "../data/index.js";
 import { clsFeatures } from "../eval/features.js";
 import type { KnnAccuracy } from "../eval/knn.js";
 import { knnEvaluation } from "../eval/knn-eval.js";
@@ -29,7 +29,7 @@ import { stepOptionsFrom } from "./step-options.js";
 import { EventFileWriter, knnScalars, stepScalars } from "./tensorboard.js";
 
 /** What one iteration reports (also one line of log.jsonl). */
-export interface StepEvent extends Omit<NativeStepResult, "stepped" | "stop">, Omit<NativeStepSchedule, "freezeLastLayer" | "stop"> {
+export interface StepEvent extends Omit<NativeStepResult, "stop">, Omit<NativeStepSchedule, "freezeLastLayer" | "stop"> {
   epoch: number;
   iteration: number;
   /** Iterations in one epoch (of this rank). */
@@ -66,9 +66,15 @@ export interface FitResult {
 }
 
 export interface TrainerOptions extends Omit<ConfigSources, "overrides"> {
-  /** Continue from outputDir/checkpoint.pth when it exists. */
+  /**
+   * Continue from outputDir/checkpoint.pth when it exists, with the settings the run was
+   * started with (outputDir/config.json) where `config` and the config file give none.
+   */
   resume?: boolean;
-  /** Stops the run at the next iteration; a checkpoint is written first. */
+  /**
+   * Stops the run at the next iteration; a checkpoint is written first. Already aborted when
+   * `fit` is called: `fit` rejects with its reason and nothing is trained or written.
+   */
   signal?: AbortSignal;
   /** Progress on stderr: a bar on a terminal, lines otherwise. Default true. */
   progress?: boolean;
@@ -89,11 +95,13 @@ export class Trainer extends EventEmitter<Events> {
   /** `config` holds fields over the preset (default fashion-mnist-tiny) and config file. */
   constructor(config: TrainConfigInput = {}, options: TrainerOptions = {}) {
     super();
-    this.config = resolveTrainConfig({ preset: options.preset, configFile: options.configFile, overrides: config });
+    const { preset, configFile, resume } = options;
+    this.config = resolveTrainConfig({ preset, configFile, resume, overrides: config });
     this.options = options;
   }
 
-  fit(): Promise<FitResult> {
+  async fit(): Promise<FitResult> {
+    this.options.signal?.throwIfAborted();
     return withRunLock((lock) => this.train(lock));
   }
 
@@ -176,18 +184,20 @@ export class Trainer extends EventEmitter<Events> {
         }
       }
       const ranks = world && communicator ? { world, communicator } : undefined;
-      const evaluates = writes && c.knnEval && this.canEvaluate(dataset);
+      const knnKs = writes && c.knnEval ? this.knnKsFor(dataset) : undefined;
+      const evaluates = knnKs !== undefined;
       if (evaluates && ranks && c.knnEvalEvery > 0)
         this.warn("--knn-eval-every is for single-process runs: under data parallelism the k-NN evaluation runs at the end only", "RunWarning");
       const knnEvalEvery = evaluates && !ranks ? c.knnEvalEvery : 0;
+      const knn = { ks: knnKs ?? [], every: knnEvalEvery };
       this.emit(
         "start",
         runPlan(c, { images: dataset.size, stepsPerEpoch: perEpoch, worldSize: world?.worldSize ?? 1, device, threads, startStep: iteration }),
       );
-      const result = await this.loop(step, loader, { epoch, iteration, perEpoch, outputDir, device, ranks, tensorboard, knnEvalEvery });
+      const result = await this.loop(step, loader, { epoch, iteration, perEpoch, outputDir, device, ranks, tensorboard, knn });
       await communicator?.barrier();
       if (evaluates && result.stoppedBy !== "abort" && result.lastCheckpoint) {
-        result.knn = await this.evaluate(result.lastCheckpoint, { log: join(outputDir, LOG), iteration: result.iterations, tensorboard });
+        result.knn = await this.evaluate(result.lastCheckpoint, { log: join(outputDir, LOG), iteration: result.iterations, tensorboard, ks: knn.ks });
       }
       return result;
     } finally {
@@ -208,20 +218,20 @@ export class Trainer extends EventEmitter<Events> {
   }
 
   /** --knn-eval-every: a k-NN evaluation during training after this step (not after the last: the final one follows). */
-  private evaluatesAt(iteration: number, at: { perEpoch: number; knnEvalEvery: number }): boolean {
+  private evaluatesAt(iteration: number, at: { perEpoch: number; knn: { every: number } }): boolean {
     const c = this.config;
-    if (at.knnEvalEvery === 0 || iteration % at.knnEvalEvery !== 0) return false;
+    if (at.knn.every === 0 || iteration % at.knn.every !== 0) return false;
     return iteration < lastStepOf(c, at.perEpoch);
   }
 
   /**
-   * The teacher's weighted k-NN accuracy (k = 10, 20, 100, 200) after `iteration` steps: logged,
+   * The teacher's weighted k-NN accuracy (at `ks`: knnKsFor) after `iteration` steps: logged,
    * written to TensorBoard and emitted; undefined when the signal stops it (the checkpoint it
    * measures is already written).
    */
   private async evaluate(
     checkpoint: string,
-    at: { log: string; iteration: number; tensorboard?: EventFileWriter },
+    at: { log: string; iteration: number; tensorboard?: EventFileWriter; ks: number[] },
   ): Promise<KnnAccuracy[] | undefined> {
     const c = this.config;
     const model = await loadBackbone(c, checkpoint);
@@ -231,7 +241,7 @@ export class Trainer extends EventEmitter<Events> {
       const knn = await knnEvaluation(c.dataPath, clsFeatures(model), {
         size: c.globalCropsSize,
         device: c.device,
-        ks: [10, 20, 100, 200].filter((k) => limit === undefined || k <= limit),
+        ks: at.ks,
         trainLimit: limit,
         testLimit: limit,
         // images training skipped are skipped here too, under the same policy
@@ -263,7 +273,8 @@ export class Trainer extends EventEmitter<Events> {
       device: string;
       ranks?: Ranks;
       tensorboard?: EventFileWriter;
-      knnEvalEvery: number;
+      /** The k-NN evaluations within the run: their ks, and every how many steps (0: none). */
+      knn: { ks: number[]; every: number };
     },
   ): Promise<FitResult> {
     const c = this.config;
@@ -289,7 +300,13 @@ export class Trainer extends EventEmitter<Events> {
     let lastCheckpoint: string | undefined;
     const save = async (epoch: number, state: LoaderState) => {
       const path = join(at.outputDir, CHECKPOINT);
-      const extra: Record<string, string | number> = { epoch, step: iteration, config: JSON.stringify(c), loader: JSON.stringify(state) };
+      const extra: Record<string, string | number> = {
+        epoch,
+        step: iteration,
+        config: JSON.stringify(c),
+        loader: JSON.stringify(state),
+        images: loader.dataset.size, // a resume on data that changed says so
+      };
       if (at.ranks) {
         // Every rank's loader position, so that each continues its own stream on resume.
         const states = await at.ranks.communicator.allGather("loader", JSON.stringify(state));
@@ -371,7 +388,7 @@ export class Trainer extends EventEmitter<Events> {
         }
         if (this.evaluatesAt(iteration, at)) {
           const evaluationStarted = performance.now();
-          await this.evaluate(await save(epoch, loader.state()), { log, iteration, tensorboard: at.tensorboard });
+          await this.evaluate(await save(epoch, loader.state()), { log, iteration, tensorboard: at.tensorboard, ks: at.knn.ks });
           started = performance.now(); // the evaluation is no part of the next step's time
           evaluatingMs += started - evaluationStarted;
           // stopped during the evaluation: the run stops at the checkpoint it measured
@@ -424,19 +441,22 @@ export class Trainer extends EventEmitter<Events> {
   }
 
   /**
-   * Whether the k-NN has what it measures with: a test split, and labels on every image of
-   * both splits; if not, says so once, before the first step.
+   * The ks the k-NN evaluation reports, where it has what it measures with (a test split, and
+   * labels on every image of both splits); if not, undefined, said once before the first step.
    */
-  private canEvaluate(train: Dataset): boolean {
+  private knnKsFor(train: Dataset): number[] | undefined {
     try {
-      requireLabels(train, "the k-NN evaluation");
-      requireLabels(openDataset(this.config.dataPath, { split: "test" }), "the k-NN evaluation");
-      return true;
+      const test = openDataset(this.config.dataPath, { split: "test" });
+      requireLabelledSplits(train, test, "the k-NN evaluation", (message) => this.warn(message));
     } catch (err) {
       if (!(err instanceof DatasetError)) throw err;
       this.warn(`${err.message}. The run goes on without its k-NN evaluation (--knn-eval false turns it off without this warning)`, "RunWarning");
-      return false;
+      return undefined;
     }
+    // DINO's ks, those the training images searched can give: all of them but for a small dataset or limit.
+    const searched = Math.min(train.size, this.config.knnEvalLimit > 0 ? this.config.knnEvalLimit : train.size);
+    const ks = [10, 20, 100, 200].filter((k) => k <= searched);
+    return ks.length > 0 ? ks : [searched];
   }
 
   private warn(message: string, type = "DataWarning"): void {

@@ -3,10 +3,11 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
 import sharp from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
 
-import { type Info, info, readSafetensors } from "../../src/index.js";
+import { type Info, info, openDataset, readSafetensors } from "../../src/index.js";
 import { hasNativeBfloat16 } from "../../src/native/cpu.js";
 import { exportBackbone } from "../../src/train/export.js";
 import { Trainer } from "../../src/train/trainer.js";
@@ -15,6 +16,11 @@ import { hasFashionMnist } from "../requirements.js";
 import { TINY_RUN } from "../train/helpers.js";
 
 const FASHION_MNIST = "/usr/share/datasets/fashion-mnist";
+/** Fashion-MNIST's training labels of the 60 images that `--limit 60` spreads over its 60,000: every 1,000th, as the IDX file stores them. */
+const limitedLabels = () => {
+  const labels = gunzipSync(readFileSync(join(FASHION_MNIST, "train-labels-idx1-ubyte.gz"))).subarray(8);
+  return Array.from({ length: 60 }, (_, i) => labels[i * 1000]!);
+};
 const sere = (args: string[]) => spawnSync(process.execPath, ["--import", "tsx", "src/cli/sere.ts", ...args], { encoding: "utf8" });
 
 describe.runIf(hasFashionMnist())("sere", () => {
@@ -86,12 +92,11 @@ describe.runIf(hasFashionMnist())("sere", () => {
     const train = new Map(await readSafetensors(join(dir, "features", "features_train.safetensors")));
     expect(train.get("features")!.shape()).toEqual([60, 24]);
     expect(train.get("labels")!.shape()).toEqual([60]);
-    // Fashion-MNIST's first training labels, as the IDX file stores them
-    expect(
-      Array.from(train.get("labels")!.toArray() as BigInt64Array)
-        .slice(0, 5)
-        .map(Number),
-    ).toEqual([9, 0, 0, 3, 0]);
+    expect(Array.from(train.get("labels")!.toArray() as BigInt64Array, Number)).toEqual(limitedLabels());
+    // which image each row is, and each label's class
+    const images = JSON.parse(readFileSync(join(dir, "features", "images_train.json"), "utf8")) as string[];
+    expect([images.length, images[0], images[1]]).toEqual([60, "train-images-idx3-ubyte.gz#0", "train-images-idx3-ubyte.gz#1000"]);
+    expect(JSON.parse(readFileSync(join(dir, "features", "classes.json"), "utf8"))).toEqual(openDataset(FASHION_MNIST).classes);
   });
 
   it("features of data without a test split writes the training split's alone and says so; eval knn refuses such data before any work", async () => {
@@ -101,10 +106,10 @@ describe.runIf(hasFashionMnist())("sere", () => {
     const run = sere(["features", "--pretrained-weights", checkpoint, "--data-path", data, "--output-dir", join(dir, "unsplit-features")]);
     expect(run.status, run.stderr).toBe(0);
     expect(run.stderr).toContain(
-      `warning: ${data} has no test split (no test/ or val/ subfolder); evaluation needs test images that training does not see`,
+      `warning: ${data} has no test split (no test/, val/, validation/ subfolder); evaluation needs test images that training does not see`,
     );
     expect(run.stderr).toContain("Only the training split's features are written");
-    expect(readdirSync(join(dir, "unsplit-features"))).toEqual(["features_train.safetensors"]);
+    expect(readdirSync(join(dir, "unsplit-features")).sort()).toEqual(["classes.json", "features_train.safetensors", "images_train.json"]);
     // split but unlabelled: the evaluations refuse it before extracting anything
     const unlabelled = join(dir, "unlabelled");
     for (const split of ["train", "test"]) {
@@ -144,8 +149,8 @@ describe.runIf(hasFashionMnist())("sere", () => {
     const labels = header("labels_train.npy");
     expect(labels.text).toContain("'descr': '<i8', 'fortran_order': False, 'shape': (60,), }");
     expect(
-      Array.from(new BigInt64Array(Uint8Array.from(readFileSync(join(dir, "npy", "labels_train.npy")).subarray(-60 * 8)).buffer).slice(0, 5), Number),
-    ).toEqual([9, 0, 0, 3, 0]);
+      Array.from(new BigInt64Array(Uint8Array.from(readFileSync(join(dir, "npy", "labels_train.npy")).subarray(-60 * 8)).buffer), Number),
+    ).toEqual(limitedLabels());
   });
 
   it("attention writes overlays for an image", async () => {
@@ -263,11 +268,26 @@ describe.runIf(hasFashionMnist())("sere", () => {
 
     const again = sere([...args, "--epochs", "2", "--warmup-epochs", "0.5", "--output-dir", out]);
     expect(again.status).toBe(1);
-    expect(again.stderr).toMatch(/checkpoint\.pth exists: add --resume to continue that run, or choose another --output-dir/);
+    expect(again.stderr).toContain(
+      `the output folder ${out} holds an earlier run (checkpoint.pth, log.jsonl): continue it with --resume, start anew with --overwrite (deletes those files), or give another --output-dir`,
+    );
     const resumed = sere([...args, "--epochs", "2", "--warmup-epochs", "0.5", "--lr", "1e-3", "--resume", "true", "--output-dir", out]);
     expect(resumed.status, resumed.stderr).toBe(0);
     expect(resumed.stderr).toMatch(/resumed from .* at step 5/);
     expect((JSON.parse(readFileSync(join(out, "result.json"), "utf8")) as { steps: number }).steps).toBe(8);
+    // each step once in the log: the resumed run's steps follow the checkpoint's
+    const stepsLogged = readFileSync(join(out, "log.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as { loss?: number; iteration: number })
+      .filter((r) => r.loss !== undefined)
+      .map((r) => r.iteration);
+    expect(stepsLogged).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    // --overwrite starts anew: the earlier run's checkpoints, log and result go
+    const anew = sere([...args, "--epochs", "1", "--warmup-epochs", "0.5", "--max-steps", "1", "--overwrite", "true", "--output-dir", out]);
+    expect(anew.status, anew.stderr).toBe(0);
+    expect((JSON.parse(readFileSync(join(out, "result.json"), "utf8")) as { steps: number }).steps).toBe(1);
+    expect(readFileSync(join(out, "log.jsonl"), "utf8").trim().split("\n")[0]).toMatch(/"iteration":1\b/);
   });
 
   it("eval classify refuses a pretraining checkpoint, saying what it needs", () => {

@@ -3,11 +3,15 @@
 import { describe, expect, it } from "vitest";
 
 import { Loader } from "../../src/data/loader.js";
+import { openBackbone } from "../../src/eval/backbone.js";
+import { extractFeatures, pixelFeatures } from "../../src/eval/features.js";
 import { knnAccuracy } from "../../src/eval/knn.js";
+import { knnEvaluation } from "../../src/eval/knn-eval.js";
 import { linearProbe } from "../../src/eval/linear-probe.js";
 import { Model } from "../../src/model/model.js";
 import { SereObjective } from "../../src/objective/objective.js";
 import { tensor } from "../../src/tensor.js";
+import { exportBackbone } from "../../src/train/export.js";
 import { fakeDataset } from "../data/helpers.js";
 
 // Each option object with a misspelt field; the validation runs before any work.
@@ -30,6 +34,30 @@ describe("options from code", () => {
     );
     await expect(linearProbe(features, features, { lr: 0.1, onProgress: () => {} } as never)).rejects.toThrow(
       /invalid linear probe options:\n {2}lr: no such field; did you mean lrs/,
+    );
+    // checked before any file is read: these paths do not exist
+    const model = Model.create({ arch: "custom", embedDim: 8, depth: 1, numHeads: 2, patchSize: 8, imgSize: 16, head: false });
+    await expect(model.load("/nowhere.pth", { checkpoint: "student" } as never)).rejects.toThrow(
+      /invalid load options:\n {2}checkpoint: no such field; did you mean checkpointKey\?/,
+    );
+    await expect(model.save("/nowhere.pth", { part: "head" } as never)).rejects.toThrow(/invalid save options:\n {2}part: Invalid option/);
+    model.dispose();
+    await expect(exportBackbone("/nowhere.pth", { output_dir: "/x" } as never)).rejects.toThrow(
+      /invalid export options:\n {2}output_dir: no such field; did you mean outputDir\?/,
+    );
+    await expect(openBackbone("/nowhere.pth", { checkpoint_key: "student" } as never)).rejects.toThrow(
+      /invalid backbone source:\n {2}checkpoint_key: no such field; did you mean checkpointKey\?/,
+    );
+    // the dataset is never read: its images reject
+    await expect(extractFeatures(dataset, pixelFeatures, { size: 16, imageSize: 16, warn: () => {} } as never)).rejects.toThrow(
+      /invalid feature options:\n {2}imageSize: no such field; did you mean size\? \(given: 16\)$/,
+    );
+    await expect(extractFeatures(dataset, pixelFeatures, { normalisation: { mean: [0, 0, 0], std: [1, 0, 1] } })).rejects.toThrow(
+      /normalisation\.std: must be positive/,
+    );
+    // a limit of one split only: the evaluation's are trainLimit and testLimit (it used to drop `limit`)
+    await expect(knnEvaluation("/usr/share/datasets/fashion-mnist", pixelFeatures, { limit: 100 } as never)).rejects.toThrow(
+      /invalid k-NN evaluation options:\n {2}limit: no such field; did you mean trainLimit, testLimit\?/,
     );
   });
 

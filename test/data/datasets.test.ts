@@ -1,8 +1,10 @@
-import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
-import { requireLabels } from "../../src/data/datasets/dataset.js";
+import { PRESETS } from "../../src/config/presets.js";
+import { requireLabelledSplits, requireLabels } from "../../src/data/datasets/dataset.js";
 import { openDataset } from "../../src/data/datasets/open.js";
 import { decodeImage, shrinkFactor } from "../../src/data/decode.js";
 import { hasFashionMnist } from "../requirements.js";
@@ -44,6 +46,20 @@ describe("datasets", () => {
     const img = await d.load(0);
     expect([img.width, img.height, ...img.data.subarray(0, 6)]).toEqual([32, 32, 10, 20, 30, 10, 20, 30]);
     expect(openDataset(dir, { split: "test" }).size).toBe(1);
+    expect(d.leftOut).toBe(
+      `${dir} holds 1 of CIFAR-10's 5 training batches (data_batch_2.bin, data_batch_3.bin, data_batch_4.bin, data_batch_5.bin missing): training on those`,
+    );
+    // unpacked one level down: that folder is named; a test batch alone is named as such
+    const parent = tempDir("cifar-parent");
+    mkdirSync(join(parent, "cifar-10-batches-bin"));
+    writeFileSync(join(parent, "cifar-10-batches-bin", "data_batch_1.bin"), record);
+    expect(() => openDataset(parent)).toThrow(`its subfolder ${join(parent, "cifar-10-batches-bin")} holds IDX or CIFAR data: give that folder`);
+    const testOnly = tempDir("cifar-test-only");
+    writeFileSync(join(testOnly, "test_batch.bin"), record);
+    expect(() => openDataset(testOnly)).toThrow(`${testOnly} holds a test split alone (t10k-* or test_batch.bin files)`);
+    // an empty batch is named, not read as a dataset of no images
+    writeFileSync(join(dir, "test_batch.bin"), "");
+    expect(() => openDataset(dir, { split: "test" })).toThrow(`${join(dir, "test_batch.bin")} is empty; download the binary version again`);
   });
 
   it("reads an image folder (nested, labels from top-level folders) and a text list", async () => {
@@ -57,6 +73,14 @@ describe("datasets", () => {
     expect([d.format, d.size, d.classes]).toEqual(["image-folder", 2, ["a", "b"]]);
     expect([d.label(0), d.label(1)]).toEqual([0, 1]);
     expect(await d.sizeRange()).toEqual({ minWidth: 10, maxWidth: 30, minHeight: 20, maxHeight: 40 });
+    // Hidden files and folders, and a Mac zip's __MACOSX/, hold no data: no class, no image.
+    mkdirSync(join(root, ".ipynb_checkpoints"));
+    await writeJpeg(join(root, ".ipynb_checkpoints", "1.jpg"), 30, 20, 1);
+    writeFileSync(join(root, "a", "._1.jpg"), "resource fork");
+    mkdirSync(join(root, "__MACOSX", "a"), { recursive: true });
+    writeFileSync(join(root, "__MACOSX", "a", "._1.jpg"), "resource fork");
+    const shown = openDataset(root);
+    expect([shown.size, shown.classes]).toEqual([2, ["a", "b"]]);
 
     writeFileSync(join(root, "list.txt"), "# images\na/1.jpg cat\nb/deep/2.png dog\n");
     const list = openDataset(join(root, "list.txt"));
@@ -73,6 +97,18 @@ describe("datasets", () => {
       [join(root, "my photos", "3 of 4.jpg"), 1],
     ]);
     expect(csv.classes).toEqual(["cat", "dog"]);
+    // as a spreadsheet writes it: quoted fields, in UTF-16 with its byte-order mark
+    const quoted = '"filename","class"\r\n"my photos/3 of 4.jpg","dog"\r\n"a/1.jpg",cat\r\n';
+    writeFileSync(join(root, "quoted.csv"), Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(quoted, "utf16le")]));
+    const spreadsheet = openDataset(join(root, "quoted.csv"));
+    expect(Array.from({ length: spreadsheet.size }, (_, i) => [spreadsheet.describe(i), spreadsheet.classes[spreadsheet.label(i)]])).toEqual([
+      [join(root, "my photos", "3 of 4.jpg"), "dog"],
+      [join(root, "a", "1.jpg"), "cat"],
+    ]);
+    writeFileSync(join(root, "three.csv"), '"a/1.jpg",cat,train\n');
+    expect(() => openDataset(join(root, "three.csv"))).toThrow(
+      `${join(root, "three.csv")}:1: 3 fields where a list has a path and a label; keep those two columns`,
+    );
   });
 
   it("opens a test split only where the data has one apart from the training images", async () => {
@@ -82,7 +118,7 @@ describe("datasets", () => {
     await writeJpeg(join(plain, "cats", "a.jpg"), 20, 20, 1);
     expect(openDataset(plain).size).toBe(1);
     expect(() => openDataset(plain, { split: "test" })).toThrow(
-      `${plain} has no test split (no test/ or val/ subfolder); evaluation needs test images that training does not see: give a folder with train/ and test/ (or val/) subfolders`,
+      `${plain} has no test split (no test/, val/, validation/ subfolder); evaluation needs test images that training does not see: give a folder with train/ and test/ (or val/, validation/) subfolders`,
     );
     // train/ and val/: val/ is the test split.
     const split = tempDir("split-val");
@@ -114,6 +150,17 @@ describe("datasets", () => {
       ["val/ants/a.jpg", 0],
       ["val/cats/val.jpg", 1],
     ]);
+    // train/ alone: its subfolders are the classes (train/ is no class); validation/ is a test split too.
+    const trainOnly = tempDir("split-train-only");
+    for (const dir of ["cats", "dogs"]) {
+      mkdirSync(join(trainOnly, "train", dir), { recursive: true });
+      await writeJpeg(join(trainOnly, "train", dir, "a.jpg"), 20, 20, 1);
+    }
+    expect(openDataset(trainOnly).classes).toEqual(["cats", "dogs"]);
+    mkdirSync(join(trainOnly, "validation", "dogs"), { recursive: true });
+    await writeJpeg(join(trainOnly, "validation", "dogs", "v.jpg"), 20, 20, 2);
+    expect(openDataset(trainOnly, { split: "test" }).describe(0)).toBe(join(trainOnly, "validation", "dogs", "v.jpg"));
+    expect(openDataset(trainOnly).size).toBe(2);
     // test/ without train/: the training split would hold the test images.
     const testOnly = tempDir("split-test-only");
     mkdirSync(join(testOnly, "test", "cats"), { recursive: true });
@@ -151,6 +198,16 @@ describe("datasets", () => {
     writeFileSync(join(split, "big.txt"), Array.from({ length: 250_000 }, (_, i) => `train/cats/train.jpg ${i % 1000}`).join("\n"));
     const big = openDataset(join(split, "big.txt"));
     expect([big.size, big.classes.length, big.label(249_999)]).toEqual([250_000, 1000, 999]);
+    // Sparse numbers are names, not a class for every number up to the largest (which ran out of
+    // memory); numbers that nearly fill 0..largest stay indices. Old Macs' line ends are lines.
+    writeFileSync(join(split, "ids.txt"), "train/cats/train.jpg 1000000000\rtrain/dogs/d.jpg 7\rtrain/dogs/d.jpg 30\r");
+    const ids = openDataset(join(split, "ids.txt"));
+    expect([ids.classes, [0, 1, 2].map((i) => ids.label(i))]).toEqual([
+      ["7", "30", "1000000000"],
+      [2, 0, 1],
+    ]);
+    writeFileSync(join(split, "one-based.txt"), "train/cats/train.jpg 1\ntrain/dogs/d.jpg 2\n");
+    expect(openDataset(join(split, "one-based.txt")).classes).toEqual(["0", "1", "2"]);
     // A list whose paths mostly name no file (written from another folder) is refused as
     // such, before training fails on them one by one; a few missing files are the loader's.
     writeFileSync(join(split, "elsewhere.txt"), Array.from({ length: 500 }, (_, i) => `cats/${i}.jpg cat`).join("\n"));
@@ -168,7 +225,7 @@ describe("datasets", () => {
     expect(() => openDataset(idx, { split: "test" })).toThrow(`${idx} has no test split; evaluation needs`);
   });
 
-  it("follows symlinked images and class folders, reading each real folder once (a link back to the top does not loop)", async () => {
+  it("follows symlinked images and class folders (a link back to the top does not loop; a link to a class is a class of its own)", async () => {
     const root = tempDir("links");
     const elsewhere = tempDir("links-target");
     mkdirSync(join(root, "cats"));
@@ -187,6 +244,15 @@ describe("datasets", () => {
       [0, 0, 1],
     ]);
     expect((await d.load(1)).height).toBe(40);
+    // another name for a class folder reads its images as that class too (it took them from their own class)
+    symlinkSync(join(root, "dogs"), join(root, "a-alias"));
+    const aliased = openDataset(root);
+    expect(Array.from({ length: aliased.size }, (_, i) => [aliased.describe(i), aliased.classes[aliased.label(i)]])).toEqual([
+      [join(root, "a-alias", "c.jpg"), "a-alias"],
+      [join(root, "cats", "a.jpg"), "cats"],
+      [join(root, "cats", "b.png"), "cats"],
+      [join(root, "dogs", "c.jpg"), "dogs"],
+    ]);
   });
 
   it("reads TIFF, GIF and AVIF files, and names the image files it cannot decode (bmp, ppm) instead of passing them by", async () => {
@@ -249,8 +315,60 @@ describe("datasets", () => {
     );
   });
 
+  it("compares the splits' classes: a test split of none of the training classes is refused, one of some is warned", async () => {
+    const root = tempDir("split-classes");
+    for (const [path, seed] of [
+      ["train/n01/images/a.png", 1],
+      ["train/n02/images/b.png", 2],
+      ["val/images/c.png", 3], // Tiny ImageNet's val/: unsorted images, their classes in a text file
+    ] as const) {
+      mkdirSync(join(root, path, ".."), { recursive: true });
+      await writePng(join(root, path), 8, 8, seed);
+    }
+    const said: string[] = [];
+    const check = () => requireLabelledSplits(openDataset(root), openDataset(root, { split: "test" }), "the k-NN evaluation", (m) => said.push(m));
+    expect(check).toThrow(
+      `no test image of ${join(root, "val")} is of a class that ${join(root, "train")} has training images of (the test split's: images; ` +
+        "the training split's: n01, n02): the k-NN evaluation needs test images sorted into the training split's classes",
+    );
+    mkdirSync(join(root, "val", "n01"));
+    await writePng(join(root, "val", "n01", "d.png"), 8, 8, 4);
+    check();
+    expect(said).toEqual(["1 of 2 test images are of classes without training images (images): the k-NN evaluation cannot give them their class"]);
+  });
+
+  it("refuses a pipe named as an image rather than waiting on it", async () => {
+    const root = tempDir("fifo");
+    await writePng(join(root, "ok.png"), 8, 8, 1);
+    execFileSync("mkfifo", [join(root, "pipe.png")]);
+    writeFileSync(join(root, "list.txt"), "ok.png\npipe.png\n");
+    const list = openDataset(join(root, "list.txt"));
+    await expect(list.load(1)).rejects.toThrow(`cannot decode ${join(root, "pipe.png")}: it is not a regular file (a pipe, device or socket)`);
+    expect((await list.load(0)).width).toBe(8);
+  });
+
+  it("names the files whose names are not UTF-8, which cannot be opened, and leaves them out", async () => {
+    const root = tempDir("latin1");
+    mkdirSync(join(root, "cats"));
+    await writePng(join(root, "cats", "ok.png"), 8, 8, 1);
+    const latin1 = Buffer.concat([Buffer.from(join(root, "cats", "caf")), Buffer.from([0xe9]), Buffer.from(".png")]);
+    writeFileSync(latin1, readFileSync(join(root, "cats", "ok.png")));
+    const data = openDataset(root);
+    expect(data.size).toBe(1);
+    expect(data.leftOut).toBe(
+      `1 file or folder has a name that is not UTF-8 (the first: ${join(root, "cats", "caf\uFFFD.png")}), which cannot be opened by name; ` +
+        "rename them in UTF-8, e.g. with `convmv -f latin1 -t utf8 -r --notest FOLDER`: they are left out",
+    );
+    rmSync(join(root, "cats", "ok.png"));
+    expect(() => openDataset(root)).toThrow(`no images that can be opened under ${root}: 1 file or folder has a name that is not UTF-8`);
+  });
+
   it("says what is wrong with a bad path", () => {
     expect(() => openDataset("/no/such/place")).toThrow(/does not exist; give the folder or file of the data/);
+    // the ImageNet presets' dataPath
+    expect(() => openDataset(PRESETS["vit-small-imagenet"].dataPath)).toThrow(
+      /^dataset path \/path\/to\/imagenet\/train is a placeholder: give where your data is \(--data-path, or dataPath from code; /,
+    );
     const dir = tempDir("unknown");
     writeFileSync(join(dir, "data.bin"), "x");
     expect(() => openDataset(join(dir, "data.bin"))).toThrow(/cannot tell the format .*image folder/);
@@ -284,5 +402,11 @@ describe("decoding", () => {
     expect(img.width).toBeLessThan(2400);
     expect(Math.sqrt(0.75 * 0.4 * img.width * img.height)).toBeGreaterThanOrEqual(224);
     expect(Math.abs(img.width / img.height - 4 / 3)).toBeLessThan(0.01);
+    // evaluation's centre crop (no minScale): 224/256 of the shorter side keeps the size asked for
+    expect(shrinkFactor(400, 300, { size: 224 })).toBe(1);
+    expect(shrinkFactor(4000, 3000, { size: 224 })).toBeCloseTo((3000 * 224) / 256 / 224, 10);
+    const centre = await decodeImage(await sharp(join(dir, "big.jpg")).toBuffer(), "big.jpg", { size: 224 });
+    expect(centre.height).toBeLessThan(1800);
+    expect((Math.min(centre.width, centre.height) * 224) / 256).toBeGreaterThanOrEqual(224);
   });
 });

@@ -1,6 +1,7 @@
 // Broken IDX files: each is an error naming the file and what is wrong with it.
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
 
 import { describe, expect, it } from "vitest";
 
@@ -48,5 +49,26 @@ describe("broken IDX files", () => {
   it("images of 0 x 0 pixels, and no images", () => {
     expect(problem(write("empty-images-idx3-ubyte", idxBytes([3, 0, 0])))).toMatch(/empty-images-idx3-ubyte: its images are 0 x 0 pixels/);
     expect(problem(write("none-images-idx3-ubyte", idxBytes([0, 28, 28])))).toMatch(/none-images-idx3-ubyte holds no images/);
+  });
+
+  it("an empty file, a labels file where the images belong and images where the labels belong", () => {
+    expect(problem(write("zero-images-idx3-ubyte", Buffer.alloc(0)))).toMatch(/zero-images-idx3-ubyte is empty; download it again$/);
+    expect(problem(write("swapped-images-idx3-ubyte", idxBytes([4], 4)))).toMatch(
+      /swapped-images-idx3-ubyte holds 1 dimension\(s\) where images \(count, rows, columns\) have 3: is it the labels file\?$/,
+    );
+    // a labels header of 3 dimensions read as claiming 4e15 bytes
+    write("odd-labels-idx1-ubyte", idxBytes([2, 2, 2], 8));
+    expect(problem(write("odd-images-idx3-ubyte", idxBytes([2, 2, 2], 8)))).toMatch(
+      /odd-labels-idx1-ubyte holds 3 dimension\(s\) where labels \(count\) have 1: is it the images file\?$/,
+    );
+  });
+
+  it("finds the labels beside gzipped images when they are not gzipped, and the other way round", () => {
+    const mixed = tempDir("idx-mixed");
+    writeIdx(mixed, "train", 4);
+    writeFileSync(join(mixed, "train-labels-idx1-ubyte"), gunzipSync(readFileSync(join(mixed, "train-labels-idx1-ubyte.gz"))));
+    rmSync(join(mixed, "train-labels-idx1-ubyte.gz"));
+    const data = openDataset(mixed);
+    expect(Array.from({ length: 4 }, (_, i) => data.label(i)).every((l) => l >= 0)).toBe(true);
   });
 });

@@ -122,7 +122,9 @@ describe("the loader", () => {
     const root = tempDir("bad-share");
     await writeFolderWithBadFiles(root);
     const loader = new Loader(openDataset(root), { batchSize: 3, dropLast: false, views: SMALL_VIEWS, maxFailureShare: 0.2 }, { warn: () => {} });
-    await expect(collect(loader, 0)).rejects.toThrow(/more than 20% of this epoch's 9 images failed to decode .*raise maxFailureShare/);
+    await expect(collect(loader, 0)).rejects.toThrow(
+      /more than 20% of this epoch's 9 images failed to decode .*raise the share allowed \(--max-failure-share; maxFailureShare from code\)/,
+    );
   });
 
   it("fails a batch whose images fail while an earlier batch still decodes, with no unhandled rejection", async () => {

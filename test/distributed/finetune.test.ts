@@ -2,7 +2,7 @@
 // train as one process with batch 2B (the same images; crops, flips and mixing switched off so
 // that no draw depends on the rank), and Ctrl-C stops both ranks after the same step.
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -105,8 +105,34 @@ describe.runIf(hasDataParallelism() && hasFashionMnist())("data-parallel sere fi
     child.kill("SIGINT");
     const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
     expect(code, stderr).toBe(130);
-    expect(stderr).toMatch(/stopped after \d+ steps \([\d.]+ of 50 passes\): wrote .*checkpoint\.pth; continue with --resume/);
+    // (within a test evaluation, where the signal came during one)
+    expect(stderr).toMatch(
+      /stopped after \d+ steps \([\d.]+ of 50 passes\)(, before the test evaluation of epoch \d+ ended)?: wrote .*checkpoint\.pth; continue with --resume/,
+    );
     const groups = new Map(await readWeightGroups(join(dir, "checkpoint.pth")));
     expect(groups.has("model")).toBe(true);
+  }, 120_000);
+
+  it("Ctrl-C during the test evaluation stops both ranks within it, with a checkpoint, exit code 130", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sere-finetune-dp-stop-eval-"));
+    const port = String(await freePort());
+    // all 10,000 test images, each rank on one thread: the evaluation after the one step takes far longer than the wait below
+    const args = [...SERE, "--nproc-per-node", "2", "--master-port", port, ...deterministic, "--batch-size-per-gpu", "8", "--max-steps", "1"];
+    const child = spawn(process.execPath, [...args, "--limit", "0", "--output-dir", dir], { stdio: ["ignore", "ignore", "pipe"], env });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    for (let waited = 0; waited < 60_000 && !existsSync(join(dir, "log.jsonl")); waited += 100) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 500));
+    const stopAsked = performance.now();
+    child.kill("SIGINT");
+    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+    expect(performance.now() - stopAsked).toBeLessThan(10_000);
+    expect(code, stderr).toBe(130);
+    expect(stderr).toMatch(
+      /stopped after 1 step \([\d.]+ of 2 passes\), before the test evaluation of epoch 1 ended: wrote .*checkpoint\.pth; continue with --resume/,
+    );
+    expect(new Map(await readWeightGroups(join(dir, "checkpoint.pth"))).has("model")).toBe(true);
   }, 120_000);
 });

@@ -56,6 +56,17 @@ describe("the backbone of a weights file", () => {
     expect(maxAbsDiff(await featuresOf(model), teacher)).toBe(0);
   });
 
+  it("a model the weights do not fit is told the options that fit them", async () => {
+    const coarser = Model.create({ arch: "custom", embedDim: 24, depth: 1, numHeads: 2, patchSize: 4, imgSize: 24, head: false });
+    await expect(coarser.load(checkpoint)).rejects.toThrow(
+      /wrongly-shaped keys[\s\S]*The weights fit a model made with patchSize: 8, imgSize: 32\.$/,
+    );
+    coarser.dispose();
+    const wider = Model.create({ arch: "custom", embedDim: 48, depth: 2, numHeads: 2, patchSize: 8, imgSize: 32, head: false });
+    await expect(wider.load(checkpoint)).rejects.toThrow(/The weights fit a model made with embedDim: 24, depth: 1\.$/);
+    wider.dispose();
+  });
+
   it("a training checkpoint carries its architecture; the student is the other network", async () => {
     const opened = await openBackbone(checkpoint);
     expect(opened.trainedSize).toBe(32);
@@ -123,11 +134,15 @@ describe("the backbone of a weights file", () => {
         "but its weights are 24 wide in 1 block: give --arch custom --embed-dim 24 --depth 1 --num-heads N (the heads are in no tensor's shape: give the trained count)",
     );
     await expect(openBackbone(exported[1]!)).rejects.toThrow(
-      /so it was read as --arch vit_small --patch-size 16, but its weights are 24 wide in 1 block/,
+      /so it was read as --arch vit_small --patch-size 8, but its weights are 24 wide in 1 block/,
     );
-    // the width and depth fit, the patch size not: the tensors that do not fit are listed
-    await expect(openBackbone(exported[1]!, { architecture: { ...architecture, patchSize: 4 } })).rejects.toThrow(
-      /wrongly-shaped keys .*backbone\.patch_embed\.proj\.weight[\s\S]*stores no architecture, so it was read as --arch custom --embed-dim 24 --depth 1 --num-heads 2 --patch-size 4: give the one it was trained with/,
+    // the patch size is in the weights' shapes: a wrong one given is overridden
+    const opened = await openBackbone(exported[1]!, { architecture: { ...architecture, patchSize: 4 } });
+    expect(opened.model.options.patchSize).toBe(8);
+    expect(maxAbsDiff(await featuresOf(opened.model), teacher)).toBe(0);
+    // the width and depth fit, the MLP's width not: the tensors that do not fit are listed
+    await expect(openBackbone(exported[1]!, { architecture: { ...architecture, mlpRatio: 2 } })).rejects.toThrow(
+      /wrongly-shaped keys .*backbone\.blocks\.0\.mlp\.fc1\.weight[\s\S]*stores no architecture, so it was read as --arch custom --embed-dim 24 --depth 1 --num-heads 2 --patch-size 8 --mlp-ratio 2: give the one it was trained with/,
     );
   });
 });
@@ -156,7 +171,9 @@ describe("the backbone of a run with a convolutional stem", () => {
 
   it("a backbone without a stem refuses the stem's weights, naming them", async () => {
     const model = Model.create({ ...architecture, imgSize: 32, head: false });
-    await expect(model.load(checkpoint)).rejects.toThrow(/backbone\.patch_embed\.(convs|norms|proj)/);
+    await expect(model.load(checkpoint)).rejects.toThrow(
+      /backbone\.patch_embed\.(convs|norms|proj)[\s\S]*The weights fit a model made with convStem: true\.$/,
+    );
     model.dispose();
   });
 });

@@ -1,9 +1,10 @@
 // Feature extraction: which tokens make the vector, and the augmented training crops.
 import { describe, expect, it } from "vitest";
 
-import type { Dataset } from "../../src/data/datasets/dataset.js";
-import { clsFeatures, extractFeatures } from "../../src/eval/features.js";
+import { type Dataset, spreadSubset } from "../../src/data/datasets/dataset.js";
+import { clsFeatures, extractFeatures, pixelFeatures } from "../../src/eval/features.js";
 import { Model, tensor } from "../../src/index.js";
+import { fakeDataset } from "../data/helpers.js";
 
 const model = () => Model.create({ arch: "custom", embedDim: 12, depth: 3, numHeads: 2, patchSize: 4, imgSize: 16, head: false, seed: 3 });
 const images = () =>
@@ -48,13 +49,15 @@ describe("features", () => {
 
   it("augmented training crops are seeded per view and image, and differ from the centre crop", async () => {
     // a 20 x 20 ramp image per index
-    const dataset = {
-      path: "ramps",
-      size: 3,
+    const dataset: Dataset = {
+      ...fakeDataset("ramps", 3, async (i: number) => ({
+        width: 20,
+        height: 20,
+        data: Uint8Array.from({ length: 20 * 20 * 3 }, (_, p) => (p * (i + 1)) % 251),
+      })),
       classes: ["a"],
       label: () => 0,
-      load: async (i: number) => ({ width: 20, height: 20, data: Uint8Array.from({ length: 20 * 20 * 3 }, (_, p) => (p * (i + 1)) % 251) }),
-    } as unknown as Dataset;
+    };
     const m = model();
     const embed = clsFeatures(m);
     const of = async (augment?: { seed: number; view: number }) => rows((await extractFeatures(dataset, embed, { size: 16, augment })).features);
@@ -64,5 +67,21 @@ describe("features", () => {
     expect(await of({ seed: 1, view: 1 })).not.toEqual(view0); // another view
     expect(view0).not.toEqual(centre);
     m.dispose();
+  });
+
+  it("a limit takes images spread over the dataset: every class of a folder in class order", async () => {
+    expect([spreadSubset(10, 4), spreadSubset(3, 5), spreadSubset(3)]).toEqual([
+      [0, 2, 5, 7],
+      [0, 1, 2],
+      [0, 1, 2],
+    ]);
+    // 12 images of 3 classes in class order; a limit of 3 used to give class 0's alone
+    const dataset = {
+      ...fakeDataset("sorted", 12, async () => ({ width: 8, height: 8, data: new Uint8Array(8 * 8 * 3) })),
+      classes: ["a", "b", "c"],
+      label: (i: number) => Math.floor(i / 4),
+    };
+    const { labels } = await extractFeatures(dataset, pixelFeatures, { size: 8, limit: 3 });
+    expect(Array.from(labels.toArray() as BigInt64Array, Number)).toEqual([0, 1, 2]);
   });
 });

@@ -99,6 +99,27 @@ describe("weighted k-NN", () => {
     );
     await expect(knnAccuracy({ features: f, labels: labels([0, 1]) }, { features: f, labels: labels([0]) })).rejects.toThrow("one label per feature");
   });
+
+  it("names features of other widths, labels that are no class index, and labels past numClasses", async () => {
+    const train = {
+      features: asTensor([
+        [1, 0],
+        [0, 1],
+      ]),
+      labels: labels([0, 1]),
+    };
+    const wider = { features: asTensor([[1, 0, 0]]), labels: labels([0]) };
+    await expect(knnAccuracy(train, wider, { ks: [1] })).rejects.toThrow(
+      "training features are 2 wide but test features 3: extract both with the same network and tokens",
+    );
+    const unlabelled = { features: asTensor([[1, 0]]), labels: labels([-1]) };
+    await expect(knnAccuracy(train, unlabelled, { ks: [1] })).rejects.toThrow(
+      "a label of -1 is no class index (an unlabelled image's label is -1): give every image a class",
+    );
+    await expect(knnAccuracy(train, train, { ks: [1], numClasses: 1 })).rejects.toThrow(
+      "a label of 1 is past numClasses 1: give numClasses above the largest label, or 0 to count them",
+    );
+  });
 });
 
 describe.runIf(onDevice("cuda"))("weighted k-NN, on cuda", () => {

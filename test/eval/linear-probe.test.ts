@@ -31,6 +31,13 @@ describe("linear probe", () => {
     expect(result.best.top5).toBe(100);
   });
 
+  it("names labels past numClasses (LibTorch's own message said only 'Target 4 is out of bounds')", async () => {
+    const { features, labels } = blobs(8, 3);
+    await expect(linearProbe({ features, labels }, { features, labels }, { numClasses: 2, epochs: 1 })).rejects.toThrow(
+      "a label of 3 is past numClasses 2: give numClasses above the largest label, or 0 to count them",
+    );
+  });
+
   it("learns nothing beyond chance when labels are unrelated to the features", async () => {
     const train = blobs(400, 3);
     const test = blobs(200, 4);

@@ -12,17 +12,15 @@ import { knnEvaluation } from "../../src/eval/knn-eval.js";
 import { linearProbe } from "../../src/eval/linear-probe.js";
 import { tensor } from "../../src/index.js";
 import { exportBackbone } from "../../src/train/export.js";
+import { fakeDataset } from "../data/helpers.js";
 import { tinyRun, writeImageFolder } from "./helpers.js";
 
 /** `size` 20 x 20 gray images; embedded as their mean pixel. */
-const dataset = (size: number) =>
-  ({
-    path: "gray",
-    size,
-    classes: ["a"],
-    label: () => 0,
-    load: async (i: number) => ({ width: 20, height: 20, data: new Uint8Array(20 * 20 * 3).fill(i % 256) }),
-  }) as unknown as Dataset;
+const dataset = (size: number): Dataset => ({
+  ...fakeDataset("gray", size, async (i: number) => ({ width: 20, height: 20, data: new Uint8Array(20 * 20 * 3).fill(i % 256) })),
+  classes: ["a"],
+  label: () => 0,
+});
 const meanPixel: Embed = async (images) => {
   const [batch] = images.shape();
   const values = images.toArray() as Float32Array;

@@ -44,7 +44,7 @@ describe("feature extraction with undecodable images", () => {
     await writeFolderWithBadFiles(root);
     const options = { size: 16, warn: () => {} };
     await expect(extractFeatures(openDataset(root), pixelFeatures, { ...options, maxFailureShare: 0.2 })).rejects.toThrow(
-      /more than 20% of the 9 images failed to decode .*raise maxFailureShare/,
+      /more than 20% of the 9 images failed to decode .*raise the share allowed \(--max-failure-share; maxFailureShare from code\)/,
     );
     const none = tempDir("eval-none");
     writeOnlyBadFiles(none);

@@ -1,6 +1,6 @@
 // A fine-tuning run stopped and resumed ends where an uninterrupted run ends: the same
 // weights, with RandAugment, mixing, erasing, drop path and the moving average all on.
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -37,9 +37,11 @@ describe.runIf(hasFashionMnist())("resuming fine-tuning", () => {
     const lines: string[] = [];
     const say = (line: string) => lines.push(line);
     const stopped = await new Finetuner({ ...RUN, maxSteps: 3, outputDir: join(dir, "parts") }, { say }).fit();
-    expect(stopped.steps).toBe(3);
+    expect(stopped).toMatchObject({ steps: 3, epochs: 0, stopped: false, stoppedBy: "maxSteps" });
     const resumed = await new Finetuner({ ...RUN, resume: true, outputDir: join(dir, "parts") }, { say }).fit();
-    expect(resumed.steps).toBe(8);
+    expect(resumed).toMatchObject({ steps: 8, epochs: 2, stopped: false, stoppedBy: "done" });
+    // the run writes its result.json itself, from code as from the command line
+    expect(JSON.parse(readFileSync(join(dir, "parts", "result.json"), "utf8"))).toMatchObject({ steps: 8, stoppedBy: "done" });
     // Each run says what it is about to do: the resumed one from where the first stopped.
     const plans = lines.filter((line) => line.startsWith("fine-tuning on "));
     expect(plans).toEqual([
@@ -78,6 +80,12 @@ describe.runIf(hasFashionMnist())("resuming fine-tuning", () => {
     ]);
   }, 60_000);
 
+  it("aborted before it starts, it trains and writes nothing", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sere-finetune-aborted-"));
+    await expect(new Finetuner({ ...RUN, outputDir: dir }, { signal: AbortSignal.abort() }).fit()).rejects.toThrow(/aborted/);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
   it("a stop during the test evaluation ends the run at once with a checkpoint to resume from", async () => {
     const dir = mkdtempSync(join(tmpdir(), "sere-finetune-stop-eval-"));
     const controller = new AbortController();
@@ -98,7 +106,7 @@ describe.runIf(hasFashionMnist())("resuming fine-tuning", () => {
     );
     const result = await run.fit();
     expect(performance.now() - stopAsked).toBeLessThan(5_000);
-    expect(result).toMatchObject({ steps: 1, stopped: true });
+    expect(result).toMatchObject({ steps: 1, stopped: true, stoppedBy: "abort" });
     expect(lines.at(-1)).toBe(
       `stopped after 1 step (0.00027 of 2 passes), before the test evaluation of epoch 1 ended: wrote ${join(dir, "checkpoint.pth")}; continue with --resume`,
     );

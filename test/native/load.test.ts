@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 
-import { explainLoadFailure } from "../../src/native/load.js";
+import { describeMissingAddon, explainLoadFailure } from "../../src/native/load.js";
 
 describe("the addon loader", () => {
   afterEach(() => {
@@ -16,10 +16,14 @@ describe("the addon loader", () => {
     return import("../../src/native/load.js");
   }
 
-  it("says how to build the addon when it is missing", async () => {
-    process.env.SERE_TORCH_ADDON = join(tmpdir(), "no-such-dir", "sere_torch.node");
+  it("says how to build the addon when it is missing, and names SERE_TORCH_ADDON when it points at nothing", async () => {
+    const missing = join(tmpdir(), "no-such-dir", "sere_torch.node");
+    expect(describeMissingAddon(missing, false)).toMatch(/native addon is not built: there is no .*no-such-dir.*\n.*npm run build:native/);
+    process.env.SERE_TORCH_ADDON = missing;
     const { native } = await freshLoader();
-    expect(() => native()).toThrow(/native addon is not built: there is no .*no-such-dir.*\n.*npm run build:native/);
+    expect(() => native()).toThrow(
+      `SERE_TORCH_ADDON names ${missing}, which does not exist: point it at a built sere_torch.node, or unset it to use the package's own`,
+    );
   });
 
   it("says how to rebuild when the file is not a loadable addon", async () => {

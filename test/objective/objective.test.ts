@@ -335,7 +335,10 @@ describe("the SERE objective", () => {
     );
     disposeGrids(otherGrids);
     await expect(Promise.resolve().then(() => obj.compute(inputs, { teacherTemp: 0, teacherPatchTemp: 0.04 }))).rejects.toThrow(
-      "teacherTemp must be a finite number > 0, got 0",
+      "teacherTemp: Too small: expected number to be >0 (given: 0)",
+    );
+    await expect(Promise.resolve().then(() => obj.compute(inputs, { ...temps, updateCenters: true } as never))).rejects.toThrow(
+      /updateCenters: no such field; did you mean updateCentres\?/,
     );
     expect(() => new SereObjective({ centreMomentum: 2 })).toThrow("centreMomentum: Too big: expected number to be <=1 (given: 2)");
     expect(() => new SereObjective({ outDim: 0 })).toThrow("outDim: Too small: expected number to be >0 (given: 0)");

@@ -1,9 +1,10 @@
 // Trainer.fit() on Debian's Fashion-MNIST with a tiny network: logs, checkpoints, exact
 // resume, abort, export, and errors before training starts.
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
 import { availableParallelism, hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { PRESETS } from "../../src/config/presets.js";
 import type { TrainConfigInput } from "../../src/config/train.js";
 import { Model } from "../../src/index.js";
 import { readWeightGroups } from "../../src/model/weights.js";
@@ -139,6 +140,20 @@ describe.runIf(hasFashionMnist())("Trainer", () => {
     expect(logged(dir).map((l) => l.iteration)).toEqual([1]);
   });
 
+  it("--resume continues the run with the settings it was started with, but for when this invocation stops", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sere-resume-own-"));
+    const started = await run(dir, 1, false, undefined, { lr: 1e-3, seed: 3, batchSizePerGpu: 4 });
+    // only the folder and a step limit: the preset's data, network and recipe would differ from the run's
+    const trainer = new Trainer({ outputDir: dir, maxSteps: 2 }, { resume: true, progress: false });
+    expect(trainer.config).toEqual({ ...started.result.config, maxSteps: 2, maxMinutes: PRESETS["fashion-mnist-tiny"].maxMinutes });
+    const warnings: string[] = [];
+    trainer.on("warning", (w) => warnings.push(w));
+    expect((await trainer.fit()).iterations).toBe(2);
+    expect(warnings).toEqual([]);
+    // without --resume a folder's config.json is no part of a run's settings
+    expect(new Trainer({ outputDir: dir }).config.lr).toBe(PRESETS["fashion-mnist-tiny"].lr);
+  });
+
   it("a resumed run names the settings it changes: a network of another shape is refused, config.json kept; a new recipe is said", async () => {
     const dir = mkdtempSync(join(tmpdir(), "sere-resume-changed-"));
     await run(dir, 1);
@@ -207,11 +222,19 @@ describe.runIf(hasFashionMnist())("Trainer", () => {
     expect(last.knn).toEqual(result.knn);
   });
 
-  it("stops at the next step when aborted, with a checkpoint", async () => {
+  it("stops at the next step when aborted, with a checkpoint; aborted before, it trains nothing", async () => {
     const dir = mkdtempSync(join(tmpdir(), "sere-abort-"));
+    const before = new AbortController();
+    before.abort();
+    await expect(run(dir, 0, false, before.signal)).rejects.toThrow(/aborted/);
+    expect(readdirSync(dir)).toEqual([]);
     const controller = new AbortController();
-    controller.abort();
-    const { result } = await run(dir, 0, false, controller.signal);
+    const trainer = new Trainer(
+      { ...tiny, outputDir: dir, maxSteps: 0 },
+      { preset: "fashion-mnist-tiny", signal: controller.signal, progress: false },
+    );
+    trainer.on("step", () => controller.abort());
+    const result = await trainer.fit();
     expect(result.stoppedBy).toBe("abort");
     expect(result.iterations).toBe(1);
     expect(existsSync(join(dir, "checkpoint.pth"))).toBe(true);
@@ -258,6 +281,31 @@ describe("Trainer on a dataset of two batches", () => {
     const on = await run(dir, 3, true, undefined, config);
     expect(on.steps.map((s) => [s.epoch, s.iteration])).toEqual([[1, 3]]);
     expect(on.epochs.map((e) => [e.epoch, e.meanLoss])).toEqual([[0, undefined]]);
+  });
+
+  it("a resume on data whose images changed says so", async () => {
+    const data = tempDir("sere-changed-data");
+    writeIdx(data, "train", 8);
+    const dir = mkdtempSync(join(tmpdir(), "sere-changed-data-run-"));
+    await run(dir, 1, false, undefined, { dataPath: data, epochs: 3 });
+    writeIdx(data, "train", 16);
+    const resumed = await run(dir, 2, true, undefined, { dataPath: data, epochs: 3 });
+    expect(resumed.warnings).toEqual([
+      `resuming with settings that differ from the checkpoint's run: the images of ${data} 16 (the checkpoint's run: 8); the run goes on with them after step 1, its schedules too`,
+    ]);
+  });
+
+  it("a k-NN of fewer training images than DINO's ks reports the ks they give (k = 100 failed after training)", async () => {
+    const data = tempDir("sere-small-knn");
+    writeIdx(data, "train", 16);
+    writeIdx(data, "t10k", 8);
+    const knnOf = async (knnEvalLimit: number) => {
+      const outputDir = mkdtempSync(join(tmpdir(), "sere-small-knn-"));
+      const trainer = new Trainer({ ...TINY_RUN, dataPath: data, knnEval: true, knnEvalLimit, maxSteps: 1, outputDir }, { progress: false });
+      return (await trainer.fit()).knn?.map((r) => r.k);
+    };
+    expect(await knnOf(0)).toEqual([10]);
+    expect(await knnOf(8)).toEqual([8]);
   });
 
   it("without a test split, says before the first step that it trains without its k-NN, and trains", async () => {

@@ -35,6 +35,7 @@ function classNames(dir: string, labelBytes: 1 | 2, count: number): string[] {
 export class CifarDataset implements Dataset {
   readonly format = "cifar";
   readonly size: number;
+  readonly leftOut?: string;
   readonly classes: readonly string[];
   private readonly records: { file: string; data: Uint8Array; offset: number }[] = [];
   private readonly labels: number[] = [];
@@ -47,6 +48,7 @@ export class CifarDataset implements Dataset {
     const record = labelBytes + PIXELS;
     for (const file of files) {
       const data = readFileSync(file);
+      if (data.length === 0) throw new DatasetError(`${file} is empty; download the binary version again`);
       if (data.length % record !== 0) {
         throw new DatasetError(
           `${file} is ${data.length} bytes, not a whole number of ${record}-byte CIFAR records; download the binary version again`,
@@ -58,6 +60,11 @@ export class CifarDataset implements Dataset {
       }
     }
     this.size = this.records.length;
+    // CIFAR-10's training split is five batches: fewer is data that went missing (or a subset, said so)
+    if (labelBytes === 1 && files.length < 5 && files.every((f) => /data_batch_\d\.bin$/.test(f))) {
+      const missing = [1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`).filter((name) => !files.some((f) => f.endsWith(name)));
+      this.leftOut = `${path} holds ${files.length} of CIFAR-10's 5 training batches (${missing.join(", ")} missing): training on those`;
+    }
     this.classes = classNames(path, labelBytes, this.labels.reduce((m, l) => Math.max(m, l), 0) + 1);
   }
 

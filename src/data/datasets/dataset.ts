@@ -53,6 +53,50 @@ export function requireLabels(dataset: Dataset, use: string): void {
   }
 }
 
+/**
+ * requireLabels on both splits, and their classes compared: a test image of a class that no
+ * training image has can never be given its class (a val/ folder of unsorted images is one
+ * class, "images", that training lacks). Where no test image has a class of the training
+ * split's, a DatasetError; where some, `warn` is told how many and which classes.
+ */
+export function requireLabelledSplits(train: Dataset, test: Dataset, use: string, warn: (message: string) => void): void {
+  requireLabels(train, use);
+  requireLabels(test, use);
+  const trained = new Set<number>();
+  for (let i = 0; i < train.size; i++) trained.add(train.label(i));
+  const untrained = new Map<number, number>(); // class: its test images
+  for (let i = 0; i < test.size; i++) {
+    const label = test.label(i);
+    if (!trained.has(label)) untrained.set(label, (untrained.get(label) ?? 0) + 1);
+  }
+  if (untrained.size === 0) return;
+  const names = (labels: Iterable<number>, of: Dataset) => {
+    const all = [...labels].map((l) => of.classes[l] ?? String(l));
+    return all.length > 5 ? `${all.slice(0, 5).join(", ")} and ${all.length - 5} more` : all.join(", ");
+  };
+  const images = [...untrained.values()].reduce((a, b) => a + b, 0);
+  if (images === test.size) {
+    throw new DatasetError(
+      `no test image of ${test.path} is of a class that ${train.path} has training images of (the test split's: ${names(untrained.keys(), test)}; ` +
+        `the training split's: ${names(trained, train)}): ${use} needs test images sorted into the training split's classes`,
+    );
+  }
+  warn(
+    `${images.toLocaleString("en-US")} of ${test.size.toLocaleString("en-US")} test images are of classes without training images ` +
+      `(${names(untrained.keys(), test)}): ${use} cannot give them their class`,
+  );
+}
+
+/**
+ * The images that a limit of `limit` takes of a split of `size`: spread evenly over it (every
+ * size/limit-th), so that a folder in class order gives images of every class, not the first
+ * classes' alone; all of them without a limit (undefined).
+ */
+export function spreadSubset(size: number, limit?: number): number[] {
+  const count = limit === undefined ? size : Math.min(size, limit);
+  return Array.from({ length: count }, (_, i) => Math.floor((i * size) / count));
+}
+
 export function rangeOf(sizes: Iterable<{ width: number; height: number }>): SizeRange {
   const r = { minWidth: Infinity, maxWidth: 0, minHeight: Infinity, maxHeight: 0 };
   for (const s of sizes) {

@@ -1,7 +1,5 @@
 // Datasets whose images are files: an image folder or a text list of paths.
-import { readFile } from "node:fs/promises";
-
-import { whyUnreadable } from "../../io/input-file.js";
+import { readRegularFile, whyUnreadable } from "../../io/input-file.js";
 import { DecodeError, type DetailToKeep, decodeImage, readImageSize } from "../decode.js";
 import type { RgbImage } from "../render.js";
 import { type Dataset, type DatasetFormat, rangeOf, type SizeRange } from "./dataset.js";
@@ -32,7 +30,7 @@ export class FileDataset implements Dataset {
     const file = this.files[index]!;
     let bytes: Uint8Array;
     try {
-      bytes = await readFile(file);
+      bytes = await readRegularFile(file);
     } catch (err) {
       throw new DecodeError(file, whyUnreadable(err));
     }
@@ -44,7 +42,7 @@ export class FileDataset implements Dataset {
     const sizes: { width: number; height: number }[] = [];
     for (const file of this.files) {
       try {
-        sizes.push(await readImageSize(await readFile(file), file));
+        sizes.push(await readImageSize(await readRegularFile(file), file));
       } catch {
         // unreadable files are reported by the loader when it meets them
       }

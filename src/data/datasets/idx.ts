@@ -29,12 +29,20 @@ function idxBytes(path: string): Uint8Array {
   }
 }
 
-function readIdx(path: string): { dims: number[]; data: Uint8Array } {
+/** An IDX file of `ndim` dimensions: 3 for images (count, rows, columns), 1 for labels. */
+function readIdx(path: string, expectedDims: 1 | 3): { dims: number[]; data: Uint8Array } {
   const bytes = idxBytes(path);
+  if (bytes.length === 0) throw new DatasetError(`${path} is empty; download it again`);
   if (bytes.length < 4 || bytes[0] !== 0 || bytes[1] !== 0 || bytes[2] !== 0x08) {
     throw new DatasetError(`${path} is not an IDX file of unsigned bytes (bad magic number); expected MNIST-style *-idx3-ubyte / *-idx1-ubyte files`);
   }
   const ndim = bytes[3]!;
+  if (ndim !== expectedDims) {
+    const what = expectedDims === 3 ? "images (count, rows, columns)" : "labels (count)";
+    throw new DatasetError(
+      `${path} holds ${ndim} dimension(s) where ${what} have ${expectedDims}: is it the ${expectedDims === 3 ? "labels" : "images"} file?`,
+    );
+  }
   const start = 4 + 4 * ndim;
   if (bytes.length < start)
     throw new DatasetError(`${path} is truncated: its header needs ${start} bytes, it has ${bytes.length}; download it again`);
@@ -44,6 +52,13 @@ function readIdx(path: string): { dims: number[]; data: Uint8Array } {
   if (bytes.length < start + count)
     throw new DatasetError(`${path} is truncated: it needs ${start + count} bytes, has ${bytes.length}; download it again`);
   return { dims, data: bytes.subarray(start, start + count) };
+}
+
+/** The labels file beside an images file, gzipped or not whichever the images are. */
+function labelsFileOf(imagesFile: string): string | undefined {
+  const named = imagesFile.replace("images-idx3", "labels-idx1").replace("images.idx3", "labels.idx1").replace(/\.gz$/, "");
+  if (named === imagesFile.replace(/\.gz$/, "")) return undefined;
+  return [named, `${named}.gz`].find((path) => existsSync(path));
 }
 
 export class IdxDataset implements Dataset {
@@ -59,17 +74,15 @@ export class IdxDataset implements Dataset {
     readonly path: string,
     private readonly imagesFile: string,
   ) {
-    const images = readIdx(imagesFile);
-    if (images.dims.length !== 3)
-      throw new DatasetError(`${imagesFile}: expected images (count, rows, columns), found ${images.dims.length} dimensions`);
+    const images = readIdx(imagesFile, 3);
     [this.size, this.rows, this.cols] = images.dims as [number, number, number];
     if (this.rows === 0 || this.cols === 0)
       throw new DatasetError(`${imagesFile}: its images are ${this.rows} x ${this.cols} pixels (a corrupt header); download it again`);
     if (this.size === 0) throw new DatasetError(`${imagesFile} holds no images (its header counts 0)`);
     this.images = images.data;
-    const labelsFile = imagesFile.replace("images-idx3", "labels-idx1").replace("images.idx3", "labels.idx1");
-    if (labelsFile !== imagesFile && existsSync(labelsFile)) {
-      this.labels = readIdx(labelsFile).data;
+    const labelsFile = labelsFileOf(imagesFile);
+    if (labelsFile) {
+      this.labels = readIdx(labelsFile, 1).data;
       if (this.labels.length !== this.size) throw new DatasetError(`${labelsFile} has ${this.labels.length} labels for ${this.size} images`);
     }
     const fashion = /fashion/i.test(imagesFile);

@@ -29,8 +29,11 @@ const FORMATS_HELP =
   `sere-torch reads an image folder (class subfolders of ${IMAGE_FORMATS} files), IDX files (MNIST / Fashion-MNIST, ` +
   "e.g. /usr/share/datasets/fashion-mnist), CIFAR-10/100 binary batches, or a text list (.txt/.lst/.csv) of `path [label]` lines";
 
+/** The subfolders an image folder's test split may have, in this order of preference. */
+const TEST_FOLDERS = ["test", "val", "validation"];
+
 const TEST_SPLIT_HELP =
-  "evaluation needs test images that training does not see: give a folder with train/ and test/ (or val/) subfolders, " +
+  "evaluation needs test images that training does not see: give a folder with train/ and test/ (or val/, validation/) subfolders, " +
   "IDX t10k-* files beside the train-* ones, CIFAR's test_batch.bin (or test.bin), or a file named with `train` " +
   "(a text list or an IDX file) beside the same name with `test` (or `val`, `t10k`)";
 
@@ -56,6 +59,10 @@ function fileOfSplit(file: string, split: Split): string {
 export function openDataset(path: string, options: OpenOptions = {}): Dataset {
   const split = options.split ?? "train";
   const full = resolve(path);
+  if (full.startsWith("/path/to/")) {
+    // the ImageNet presets' dataPath, which cannot know where a user keeps the data
+    throw new DatasetError(`dataset path ${full} is a placeholder: give where your data is (--data-path, or dataPath from code; ${FORMATS_HELP})`);
+  }
   if (!existsSync(full)) throw new DatasetError(`dataset path ${full} does not exist; give the folder or file of the data (${FORMATS_HELP})`);
   const stat = statSync(full);
   if (stat.isFile()) {
@@ -73,14 +80,20 @@ export function openDataset(path: string, options: OpenOptions = {}): Dataset {
   const cifar = cifarFiles(full, split);
   if (cifar) return new CifarDataset(full, cifar.files, cifar.labelBytes);
   if (idxImagesFile(full, "train") || cifarFiles(full, "train")) throw new DatasetError(`${full} has no test split; ${TEST_SPLIT_HELP}`);
+  if (idxImagesFile(full, "test") || cifarFiles(full, "test")) {
+    throw new DatasetError(
+      `${full} holds a test split alone (t10k-* or test_batch.bin files): the training split's files (train-* or data_batch_*.bin) belong beside them`,
+    );
+  }
   const subfolder = (names: string[]) => names.map((s) => join(full, s)).find((d) => existsSync(d) && statSync(d).isDirectory());
-  const testDir = subfolder(["test", "val"]);
+  const testDir = subfolder(TEST_FOLDERS);
   const trainDir = subfolder(["train"]);
-  if (split === "test" && !testDir) throw new DatasetError(`${full} has no test split (no test/ or val/ subfolder); ${TEST_SPLIT_HELP}`);
-  // Without train/, the whole folder is the training split: it must not hold the test images too.
-  if (!trainDir && testDir)
+  if (split === "test" && !testDir)
+    throw new DatasetError(`${full} has no test split (no ${TEST_FOLDERS.map((f) => `${f}/`).join(", ")} subfolder); ${TEST_SPLIT_HELP}`);
+  if (!testDir) return openFolder(trainDir ?? full);
+  // Without train/, the whole folder would be the training split: it must not hold the test images too.
+  if (!trainDir)
     throw new DatasetError(`${full} has ${basename(testDir)}/ but no train/ subfolder: put the training images in ${join(full, "train")}`);
-  if (!trainDir || !testDir) return openFolder(full);
   // Both splits name their classes alike: a class folder that one split lacks keeps its index in the other.
   const classes = [...new Set([...classFolders(trainDir), ...classFolders(testDir)])].sort();
   return openFolder(split === "test" ? testDir : trainDir, classes);
@@ -89,7 +102,7 @@ export function openDataset(path: string, options: OpenOptions = {}): Dataset {
 /** The names of the subfolders of `dir` (through links), each a class of an image folder. */
 function classFolders(dir: string): string[] {
   return readFolder(dir)
-    .filter((e) => kindOf(join(dir, e.name), e) === "directory")
+    .filter((e) => !isHidden(e.name) && kindOf(join(dir, e.name), e) === "directory")
     .map((e) => e.name);
 }
 
@@ -103,6 +116,12 @@ function kindOf(path: string, entry: Dirent): "directory" | "file" | undefined {
     return "file"; // a broken link: an image named so is reported by the loader when it fails to read it
   }
 }
+
+/**
+ * Files and folders that hold no data of their own: hidden ones (`.ipynb_checkpoints/`, macOS's
+ * `._photo.jpg` beside each `photo.jpg`, `.DS_Store`) and the `__MACOSX/` of a zip made on a Mac.
+ */
+const isHidden = (name: string) => name.startsWith(".") || name === "__MACOSX";
 
 /** The entries of a folder of the dataset; one that cannot be read stops the opening, named. */
 function readFolder(dir: string): Dirent[] {
@@ -118,24 +137,55 @@ function readFolder(dir: string): Dirent[] {
 interface Walked {
   files: string[];
   unread: Map<string, number>;
+  /** Files and folders whose names are not UTF-8: Node reads them with U+FFFD for the bytes it cannot decode, and cannot open them by that name. */
+  misnamed: string[];
 }
 
-/** Image files under `dir`, nested, in name order; `visited` (real paths) keeps links from looping. */
-function walk(dir: string, out: Walked, visited = new Set<string>()): void {
+/**
+ * Image files under `dir`, nested, in name order. A link to a folder above it (`ancestors`, real
+ * paths) would loop and is passed over; a folder reached through two names (a class folder
+ * and a link to it) is read under both, as torchvision's ImageFolder reads it.
+ */
+function walk(dir: string, out: Walked, ancestors: ReadonlySet<string> = new Set()): void {
   const real = realpathSync(dir);
-  if (visited.has(real)) return;
-  visited.add(real);
+  if (ancestors.has(real)) return;
+  const above = new Set(ancestors).add(real);
   const entries = readFolder(dir).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const e of entries) {
+    if (isHidden(e.name)) continue;
     const p = join(dir, e.name);
+    if (e.name.includes("\uFFFD")) {
+      out.misnamed.push(p);
+      continue;
+    }
     const kind = kindOf(p, e);
-    if (kind === "directory") walk(p, out, visited);
+    if (kind === "directory") walk(p, out, above);
     else if (kind === "file" && IMAGE_EXTENSIONS.test(e.name)) out.files.push(p);
     else if (kind === "file" && UNREAD_IMAGE_EXTENSIONS.test(e.name)) {
       const ext = extname(e.name).toLowerCase();
       out.unread.set(ext, (out.unread.get(ext) ?? 0) + 1);
     }
   }
+}
+
+/** Where a folder of no images holds IDX or CIFAR data one level down (an archive unpacked into it), the path to give instead. */
+function nestedDataHint(dir: string): string | undefined {
+  const nested = classFolders(dir)
+    .map((name) => join(dir, name))
+    .find((sub) => idxImagesFile(sub, "train") || cifarFiles(sub, "train"));
+  if (nested) return `its subfolder ${nested} holds IDX or CIFAR data: give that folder`;
+  const isFile = (name: string) => existsSync(join(dir, name)) && statSync(join(dir, name)).isFile();
+  if (isFile("data_batch_1") || (isFile("train") && isFile("meta"))) {
+    return "CIFAR's python version (data_batch_1, train) is not read: give CIFAR's binary version (cifar-10-binary.tar.gz, cifar-100-binary.tar.gz)";
+  }
+  return undefined;
+}
+
+/** The files and folders whose names are not UTF-8, and how to rename them. */
+function describeMisnamed(misnamed: string[]): string {
+  const count =
+    misnamed.length === 1 ? "1 file or folder has a name that is" : `${misnamed.length.toLocaleString("en-US")} files or folders have names that are`;
+  return `${count} not UTF-8 (the first: ${misnamed[0]}), which cannot be opened by name; rename them in UTF-8, e.g. with \`convmv -f latin1 -t utf8 -r --notest FOLDER\``;
 }
 
 /** "3 .bmp and 1 .ppm files" */
@@ -147,7 +197,7 @@ function describeUnread(unread: Map<string, number>, total: number): string {
 
 /** The images under `dir`, each of the class of its top-level subfolder: those of `classes` when given, else those that hold images. */
 function openFolder(dir: string, givenClasses?: string[]): Dataset {
-  const walked: Walked = { files: [], unread: new Map() };
+  const walked: Walked = { files: [], unread: new Map(), misnamed: [] };
   walk(dir, walked);
   const { files } = walked;
   const unread = [...walked.unread.values()].reduce((a, b) => a + b, 0);
@@ -155,9 +205,14 @@ function openFolder(dir: string, givenClasses?: string[]): Dataset {
   const convert = `which sere-torch does not decode (convert ${them} to PNG, e.g. with ImageMagick's \`mogrify -format png\`)`;
   if (files.length === 0) {
     const held = unread > 0 ? `: it holds ${describeUnread(walked.unread, unread)}, ${convert}` : "";
-    throw new DatasetError(`no images (${IMAGE_FORMATS}) under ${dir}${held}; ${FORMATS_HELP}`);
+    if (walked.misnamed.length > 0) throw new DatasetError(`no images that can be opened under ${dir}: ${describeMisnamed(walked.misnamed)}`);
+    throw new DatasetError(`no images (${IMAGE_FORMATS}) under ${dir}${held}; ${nestedDataHint(dir) ?? FORMATS_HELP}`);
   }
-  const leftOut = unread > 0 ? `${dir} holds ${describeUnread(walked.unread, unread)}, ${convert}: ${theyAre} left out` : undefined;
+  const leftOutParts = [
+    ...(unread > 0 ? [`${dir} holds ${describeUnread(walked.unread, unread)}, ${convert}: ${theyAre} left out`] : []),
+    ...(walked.misnamed.length > 0 ? [`${describeMisnamed(walked.misnamed)}: they are left out`] : []),
+  ];
+  const leftOut = leftOutParts.length > 0 ? leftOutParts.join("; ") : undefined;
   // The class of a file is its top-level subfolder; files directly in `dir` are unlabelled.
   const classOf = files.map((f) => {
     const parts = relative(dir, f).split(sep);
@@ -181,13 +236,15 @@ function readList(file: string): { files: string[]; names: Array<string | undefi
   const files: string[] = [];
   const names: Array<string | undefined> = [];
   let first = true;
-  readFileSync(file, "utf8")
-    .split(/\r?\n/)
+  listText(file)
+    .split(/\r\n|\r|\n/) // Windows', Unix's and old Macs' (a spreadsheet's "CSV (Macintosh)") line ends
     .forEach((raw, lineNo) => {
       const line = raw.trim();
       if (line === "" || line.startsWith("#")) return;
-      // `path,label` splits at the last comma, `path label` at the last space.
-      let [, p, label] = (line.includes(",") ? /^(.*?)\s*,\s*([^,]*)$/ : /^(.*?)(?:\s+(\S+))?$/).exec(line)!;
+      // `"path",label` as a spreadsheet quotes it; else `path,label` splits at the last comma, `path label` at the last space.
+      let [, p, label] = line.startsWith('"')
+        ? [line, ...quotedFields(file, lineNo, line)]
+        : (line.includes(",") ? /^(.*?)\s*,\s*([^,]*)$/ : /^(.*?)(?:\s+(\S+))?$/).exec(line)!;
       if (label === "") label = undefined;
       // A path with spaces and no label: its last word is a file name, and the whole line names a file.
       if (label !== undefined && IMAGE_EXTENSIONS.test(label) && existsSync(resolve(base, line))) [p, label] = [line, undefined];
@@ -200,6 +257,29 @@ function readList(file: string): { files: string[]; names: Array<string | undefi
       names.push(label);
     });
   return { files, names };
+}
+
+/** A list's text: UTF-8, or UTF-16 where its byte-order mark says so (Windows' "Unicode text"). */
+function listText(file: string): string {
+  const bytes = readFileSync(file);
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return bytes.subarray(2).toString("utf16le");
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) return Buffer.from(bytes.subarray(2)).swap16().toString("utf16le");
+  return bytes.toString("utf8");
+}
+
+/** The path and label of a CSV row whose fields are quoted (`"my, photo.jpg","cat"`; `""` is a quote). */
+function quotedFields(file: string, lineNo: number, line: string): [string, string | undefined] {
+  const fields: string[] = [];
+  const field = /\s*(?:"((?:[^"]|"")*)"|([^,]*?))\s*(?:,|$)/y;
+  while (field.lastIndex < line.length) {
+    const match = field.exec(line);
+    if (!match) throw new DatasetError(`${file}:${lineNo + 1}: a quote that is not closed; expected \`"path",label\``);
+    fields.push(match[1] !== undefined ? match[1].replace(/""/g, '"') : match[2]!);
+  }
+  if (fields.length > 2) {
+    throw new DatasetError(`${file}:${lineNo + 1}: ${fields.length} fields where a list has a path and a label; keep those two columns`);
+  }
+  return [fields[0]!, fields[1]];
 }
 
 /**
@@ -224,11 +304,18 @@ function openList(file: string, otherSplit?: string): Dataset {
   if (files.length === 0) throw new DatasetError(`${file} lists no images; write one \`path [label]\` per line`);
   checkListedFiles(file, files);
   const labelled = [...names, ...(otherSplit ? readList(otherSplit).names : [])].filter((n): n is string => n !== undefined);
-  const numeric = labelled.every((n) => /^\d+$/.test(n));
+  const distinct = [...new Set(labelled)];
   // A loop, not Math.max(...): a list of a million labels would overflow the call stack.
-  const largest = labelled.reduce((m, n) => Math.max(m, Number(n)), -1);
-  const classes = numeric ? Array.from({ length: largest + 1 }, (_, i) => String(i)) : [...new Set(labelled)].sort();
+  const largest = labelled.reduce((m, n) => Math.max(m, /^\d+$/.test(n) ? Number(n) : Number.POSITIVE_INFINITY), -1);
+  // Numbers are class indices where they nearly fill 0..largest (ImageNet's 0-999); sparse ones
+  // (ids such as 1000000000) are names, in numeric order, rather than a class per number between.
+  const indices = largest < 2 * distinct.length;
+  const classes = indices
+    ? Array.from({ length: largest + 1 }, (_, i) => String(i))
+    : Number.isFinite(largest)
+      ? distinct.sort((a, b) => Number(a) - Number(b))
+      : distinct.sort();
   const index = new Map(classes.map((c, i) => [c, i]));
-  const labels = names.map((n) => (n === undefined ? -1 : numeric ? Number(n) : index.get(n)!));
+  const labels = names.map((n) => (n === undefined ? -1 : indices ? Number(n) : index.get(n)!));
   return new FileDataset("text-list", file, files, labels, classes);
 }
