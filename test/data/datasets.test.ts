@@ -225,6 +225,47 @@ describe("datasets", () => {
     expect(() => openDataset(idx, { split: "test" })).toThrow(`${idx} has no test split; evaluation needs`);
   });
 
+  it("reads Tiny ImageNet's layout: val/ labelled by val_annotations.txt, its unlabelled test/ passed over", async () => {
+    const tiny = tempDir("tiny-imagenet");
+    for (const [wnid, seed] of [
+      ["n01443537", 1],
+      ["n01629819", 2],
+    ] as const) {
+      mkdirSync(join(tiny, "train", wnid, "images"), { recursive: true });
+      await writeJpeg(join(tiny, "train", wnid, "images", `${wnid}_0.JPEG`), 16, 16, seed);
+      writeFileSync(join(tiny, "train", wnid, `${wnid}_boxes.txt`), `${wnid}_0.JPEG\t0\t0\t15\t15\n`);
+    }
+    for (const dir of ["val/images", "test/images"]) mkdirSync(join(tiny, dir), { recursive: true });
+    for (const i of [0, 1, 2]) await writeJpeg(join(tiny, "val", "images", `val_${i}.JPEG`), 16, 16, 3 + i);
+    await writeJpeg(join(tiny, "test", "images", "test_0.JPEG"), 16, 16, 9);
+    // val_2.JPEG is not annotated: it is unlabelled, not of a class "images"
+    writeFileSync(join(tiny, "val", "val_annotations.txt"), "val_0.JPEG\tn01629819\t0\t32\t44\t62\nval_1.JPEG\tn01443537\t52\t37\t63\t63\n");
+    const [train, test] = [openDataset(tiny), openDataset(tiny, { split: "test" })];
+    expect([train.classes, test.classes]).toEqual([
+      ["n01443537", "n01629819"],
+      ["n01443537", "n01629819"],
+    ]);
+    const labelsOf = (d: typeof train) => Array.from({ length: d.size }, (_, i) => [d.describe(i).slice(tiny.length + 1), d.label(i)]);
+    expect(labelsOf(train)).toEqual([
+      ["train/n01443537/images/n01443537_0.JPEG", 0],
+      ["train/n01629819/images/n01629819_0.JPEG", 1],
+    ]);
+    expect(labelsOf(test)).toEqual([
+      ["val/images/val_0.JPEG", 1],
+      ["val/images/val_1.JPEG", 0],
+      ["val/images/val_2.JPEG", -1],
+    ]);
+    // Without val/, the unlabelled test/ is the test split, and an evaluation that needs labels says so.
+    rmSync(join(tiny, "val"), { recursive: true });
+    expect(() => requireLabelledSplits(openDataset(tiny), openDataset(tiny, { split: "test" }), "the k-NN evaluation", () => {})).toThrow(
+      "(the test split's: images; the training split's: n01443537, n01629819)",
+    );
+    // A broken annotation line is named.
+    mkdirSync(join(tiny, "val", "images"), { recursive: true });
+    writeFileSync(join(tiny, "val", "val_annotations.txt"), "val_0.JPEG\n");
+    expect(() => openDataset(tiny, { split: "test" })).toThrow(`${join(tiny, "val", "val_annotations.txt")}:1: expected \`file<TAB>class\``);
+  });
+
   it("follows symlinked images and class folders (a link back to the top does not loop; a link to a class is a class of its own)", async () => {
     const root = tempDir("links");
     const elsewhere = tempDir("links-target");

@@ -6,7 +6,8 @@
 // - an IDX images file itself;
 // - any other directory: an image folder (jpg, png, webp, tiff, gif, avif, nested), labelled by its
 //   top-level subfolders; `train` / `test` (or `val`) subfolders are the splits when present,
-//   else the whole folder is the training split. Symbolic links to images and folders are
+//   else the whole folder is the training split; a split folder may name its images' classes in
+//   <split>_annotations.txt instead (Tiny ImageNet's val/). Symbolic links to images and folders are
 //   followed, each real folder read once. Files of image formats that are not decoded (bmp,
 //   ppm, heic, ...) are left out and named.
 // A file holds one split; its test split is a sibling named with test / val / t10k for train.
@@ -85,9 +86,11 @@ export function openDataset(path: string, options: OpenOptions = {}): Dataset {
       `${full} holds a test split alone (t10k-* or test_batch.bin files): the training split's files (train-* or data_batch_*.bin) belong beside them`,
     );
   }
-  const subfolder = (names: string[]) => names.map((s) => join(full, s)).find((d) => existsSync(d) && statSync(d).isDirectory());
-  const testDir = subfolder(TEST_FOLDERS);
-  const trainDir = subfolder(["train"]);
+  const subfolders = (names: string[]) => names.map((s) => join(full, s)).filter((d) => existsSync(d) && statSync(d).isDirectory());
+  const trainDir = subfolders(["train"])[0];
+  // Tiny ImageNet's test/ holds unlabelled images; its val/ is the labelled test split.
+  const testDirs = subfolders(TEST_FOLDERS);
+  const testDir = testDirs.find((d) => isLabelled(d, trainDir)) ?? testDirs[0];
   if (split === "test" && !testDir)
     throw new DatasetError(`${full} has no test split (no ${TEST_FOLDERS.map((f) => `${f}/`).join(", ")} subfolder); ${TEST_SPLIT_HELP}`);
   if (!testDir) return openFolder(trainDir ?? full);
@@ -95,8 +98,46 @@ export function openDataset(path: string, options: OpenOptions = {}): Dataset {
   if (!trainDir)
     throw new DatasetError(`${full} has ${basename(testDir)}/ but no train/ subfolder: put the training images in ${join(full, "train")}`);
   // Both splits name their classes alike: a class folder that one split lacks keeps its index in the other.
-  const classes = [...new Set([...classFolders(trainDir), ...classFolders(testDir)])].sort();
+  const classes = [...new Set([...classesOfSplit(trainDir), ...classesOfSplit(testDir)])].sort();
   return openFolder(split === "test" ? testDir : trainDir, classes);
+}
+
+/**
+ * The labels of a split folder that names its images' classes in a file rather than by folders:
+ * Tiny ImageNet's val/val_annotations.txt, a line `val_0.JPEG<TAB>n03444034<TAB>box...` for each
+ * image under val/images/. A map from file name to class, or undefined where there is no such file.
+ */
+function annotationsOf(dir: string): Map<string, string> | undefined {
+  const file = join(dir, `${basename(dir)}_annotations.txt`);
+  if (!existsSync(file)) return undefined;
+  const classOf = new Map<string, string>();
+  listText(file)
+    .split(/\r\n|\r|\n/)
+    .forEach((line, lineNo) => {
+      if (line.trim() === "") return;
+      const [name, label] = line.includes("\t") ? line.split("\t") : line.trim().split(/\s+/);
+      if (!name || !label) throw new DatasetError(`${file}:${lineNo + 1}: expected \`file<TAB>class\` (the image's file name, then its class)`);
+      classOf.set(name.trim(), label.trim());
+    });
+  return classOf;
+}
+
+/** The classes of a split folder: those its annotations name, else its subfolders. */
+function classesOfSplit(dir: string): string[] {
+  const annotations = annotationsOf(dir);
+  return annotations ? [...new Set(annotations.values())] : classFolders(dir);
+}
+
+/**
+ * Whether a split folder labels its images: by an annotations file, or by class subfolders
+ * other than a lone `images/` (a split of unlabelled images, as Tiny ImageNet's test/, unless
+ * the training split has a class of that name).
+ */
+function isLabelled(dir: string, trainDir: string | undefined): boolean {
+  if (annotationsOf(dir)) return true;
+  const folders = classFolders(dir);
+  if (folders.length === 0) return false;
+  return !(folders.length === 1 && folders[0] === "images" && !(trainDir && classFolders(trainDir).includes("images")));
 }
 
 /** The names of the subfolders of `dir` (through links), each a class of an image folder. */
@@ -213,8 +254,10 @@ function openFolder(dir: string, givenClasses?: string[]): Dataset {
     ...(walked.misnamed.length > 0 ? [`${describeMisnamed(walked.misnamed)}: they are left out`] : []),
   ];
   const leftOut = leftOutParts.length > 0 ? leftOutParts.join("; ") : undefined;
-  // The class of a file is its top-level subfolder; files directly in `dir` are unlabelled.
+  // The class of a file is its annotation, else its top-level subfolder; files directly in `dir` are unlabelled.
+  const annotations = annotationsOf(dir);
   const classOf = files.map((f) => {
+    if (annotations) return annotations.get(basename(f));
     const parts = relative(dir, f).split(sep);
     return parts.length > 1 ? parts[0]! : undefined;
   });
