@@ -109,6 +109,32 @@ describe("datasets", () => {
     expect(() => openDataset(join(root, "three.csv"))).toThrow(
       `${join(root, "three.csv")}:1: 3 fields where a list has a path and a label; keep those two columns`,
     );
+    writeFileSync(join(root, "three.csv"), "a/1.jpg,cat,train\n");
+    expect(() => openDataset(join(root, "three.csv"))).toThrow(`${join(root, "three.csv")}:1: 3 fields where a list has a path and a label`);
+    // A header names the columns: more than two, in any order; a field with a comma is quoted.
+    writeFileSync(
+      join(root, "columns.csv"),
+      'split,label,width,filename\ntrain,cat,30,a/1.jpg\ntrain,,12,"my photos/3 of 4.jpg"\nval,dog,10,b/deep/2.png\n',
+    );
+    const columns = openDataset(join(root, "columns.csv"));
+    expect(Array.from({ length: columns.size }, (_, i) => [columns.describe(i), columns.label(i)])).toEqual([
+      [join(root, "a", "1.jpg"), 0],
+      [join(root, "my photos", "3 of 4.jpg"), -1],
+      [join(root, "b", "deep", "2.png"), 1],
+    ]);
+    writeFileSync(join(root, "reversed.csv"), "class,image\ncat,a/1.jpg\n");
+    expect([openDataset(join(root, "reversed.csv")).describe(0), openDataset(join(root, "reversed.csv")).classes]).toEqual([
+      join(root, "a", "1.jpg"),
+      ["cat"],
+    ]);
+    writeFileSync(join(root, "columns.csv"), "split,label,filename\ntrain,cat,my, photo.jpg\n");
+    expect(() => openDataset(join(root, "columns.csv"))).toThrow(
+      `${join(root, "columns.csv")}:2: 4 fields where the header names 3; quote a field that holds a comma ("my, photo.jpg")`,
+    );
+    writeFileSync(join(root, "columns.csv"), "split,y,picture\ntrain,cat,a/1.jpg\n");
+    expect(() => openDataset(join(root, "columns.csv"))).toThrow(
+      `${join(root, "columns.csv")}:1: a header of 3 columns (split, y, picture) that names no path column: name the images' column path`,
+    );
   });
 
   it("opens a test split only where the data has one apart from the training images", async () => {

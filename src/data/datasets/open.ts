@@ -2,7 +2,8 @@
 // - a directory with <split>-images-idx3-ubyte[.gz]: IDX (MNIST, Fashion-MNIST);
 // - a directory with data_batch_*.bin / test_batch.bin or train.bin / test.bin: CIFAR binary;
 // - a .txt / .lst / .csv file: a text list of `path [label]` lines (paths relative to the list;
-//   a first line `path,label` is a header);
+//   a first line `path,label` is a header; a header of more columns, `filename,label,split`, says
+//   which are the path and the label);
 // - an IDX images file itself;
 // - any other directory: an image folder (jpg, png, webp, tiff, gif, avif, nested), labelled by its
 //   top-level subfolders; `train` / `test` (or `val`) subfolders are the splits when present,
@@ -273,33 +274,93 @@ function openFolder(dir: string, givenClasses?: string[]): Dataset {
   );
 }
 
+/** A CSV header's names for the path column and the label column (`filename,label,split`). */
+const PATH_COLUMN = /^(path|file|filename|file_name|filepath|file_path|image|image_path|image_name|img|img_path)$/i;
+const LABEL_COLUMN = /^(label|class|class_name|classname|target|category)$/i;
+
+/** Where a CSV's path and label are among its columns, as its header names them. */
+interface Columns {
+  count: number;
+  path: number;
+  label?: number;
+}
+
+/**
+ * The columns a first line names when it is a CSV header that the plain `path,label` reading
+ * cannot follow: more than two columns (`filename,label,split`) or the path after the label
+ * (`label,filename`). Undefined for any other first line.
+ */
+function headerColumns(file: string, lineNo: number, line: string): Columns | undefined {
+  if (!line.includes(",")) return undefined;
+  const names = csvFields(file, lineNo, line);
+  const path = names.findIndex((n) => PATH_COLUMN.test(n));
+  const label = names.findIndex((n) => LABEL_COLUMN.test(n));
+  if (path === 0 && names.length === 2) return undefined;
+  if (path >= 0) return { count: names.length, path, label: label >= 0 ? label : undefined };
+  if (names.length > 2 && !names.some((n) => IMAGE_EXTENSIONS.test(n))) {
+    throw new DatasetError(
+      `${file}:${lineNo + 1}: a header of ${names.length} columns (${names.join(", ")}) that names no path column: ` +
+        "name the images' column path (or file, filename, image) and their classes' column label (or class, target, category)",
+    );
+  }
+  return undefined;
+}
+
 /** The paths and labels (or undefined) of the lines of a text list. */
 function readList(file: string): { files: string[]; names: Array<string | undefined> } {
   const base = dirname(file);
   const files: string[] = [];
   const names: Array<string | undefined> = [];
   let first = true;
+  let columns: Columns | undefined;
   listText(file)
     .split(/\r\n|\r|\n/) // Windows', Unix's and old Macs' (a spreadsheet's "CSV (Macintosh)") line ends
     .forEach((raw, lineNo) => {
       const line = raw.trim();
       if (line === "" || line.startsWith("#")) return;
-      // `"path",label` as a spreadsheet quotes it; else `path,label` splits at the last comma, `path label` at the last space.
-      let [, p, label] = line.startsWith('"')
-        ? [line, ...quotedFields(file, lineNo, line)]
-        : (line.includes(",") ? /^(.*?)\s*,\s*([^,]*)$/ : /^(.*?)(?:\s+(\S+))?$/).exec(line)!;
+      const isFirst = first;
+      first = false;
+      if (isFirst) columns = headerColumns(file, lineNo, line);
+      if (isFirst && columns) return;
+      let [p, label] = columns ? fieldsOfColumns(file, lineNo, line, columns) : pathAndLabel(file, lineNo, line);
       if (label === "") label = undefined;
       // A path with spaces and no label: its last word is a file name, and the whole line names a file.
-      if (label !== undefined && IMAGE_EXTENSIONS.test(label) && existsSync(resolve(base, line))) [p, label] = [line, undefined];
+      if (!columns && label !== undefined && IMAGE_EXTENSIONS.test(label) && existsSync(resolve(base, line))) [p, label] = [line, undefined];
       // A header (`path,label`): a first line whose path has no file extension and names no file.
-      const header = first && p !== undefined && !/\.\w+$/.test(p) && !existsSync(resolve(base, p));
-      first = false;
-      if (header) return;
+      if (isFirst && p !== undefined && !/\.\w+$/.test(p) && !existsSync(resolve(base, p))) return;
       if (!p) throw new DatasetError(`${file}:${lineNo + 1}: expected \`path [label]\``);
       files.push(resolve(base, p));
       names.push(label);
     });
   return { files, names };
+}
+
+/**
+ * A line's path and label: `"path",label` as a spreadsheet quotes it; else `path,label` split at
+ * the last comma, `path label` at the last space. A line of more comma-separated fields whose
+ * first is an image file is refused: split at the last comma, its path would name no file.
+ */
+function pathAndLabel(file: string, lineNo: number, line: string): [string | undefined, string | undefined] {
+  const fields = line.startsWith('"') || line.includes(",") ? csvFields(file, lineNo, line) : [];
+  const tooMany = `${file}:${lineNo + 1}: ${fields.length} fields where a list has a path and a label; keep those two columns, or name the columns in a header line (path,label,...)`;
+  if (line.startsWith('"')) {
+    if (fields.length > 2) throw new DatasetError(tooMany);
+    return [fields[0], fields[1]];
+  }
+  if (fields.length > 2 && IMAGE_EXTENSIONS.test(fields[0]!) && existsSync(resolve(dirname(file), fields[0]!))) throw new DatasetError(tooMany);
+  const [, p, label] = (line.includes(",") ? /^(.*?)\s*,\s*([^,]*)$/ : /^(.*?)(?:\s+(\S+))?$/).exec(line)!;
+  return [p, label];
+}
+
+/** The path and label of a row of a CSV whose header named its columns. */
+function fieldsOfColumns(file: string, lineNo: number, line: string, columns: Columns): [string | undefined, string | undefined] {
+  const fields = csvFields(file, lineNo, line);
+  if (fields.length !== columns.count) {
+    throw new DatasetError(
+      `${file}:${lineNo + 1}: ${fields.length} fields where the header names ${columns.count}; quote a field that holds a comma ("my, photo.jpg")`,
+    );
+  }
+  return [fields[columns.path], columns.label === undefined ? undefined : fields[columns.label]];
 }
 
 /** A list's text: UTF-8, or UTF-16 where its byte-order mark says so (Windows' "Unicode text"). */
@@ -310,8 +371,8 @@ function listText(file: string): string {
   return bytes.toString("utf8");
 }
 
-/** The path and label of a CSV row whose fields are quoted (`"my, photo.jpg","cat"`; `""` is a quote). */
-function quotedFields(file: string, lineNo: number, line: string): [string, string | undefined] {
+/** The fields of a CSV row, quoted or not (`"my, photo.jpg","cat"`; `""` is a quote). */
+function csvFields(file: string, lineNo: number, line: string): string[] {
   const fields: string[] = [];
   const field = /\s*(?:"((?:[^"]|"")*)"|([^,]*?))\s*(?:,|$)/y;
   while (field.lastIndex < line.length) {
@@ -319,10 +380,8 @@ function quotedFields(file: string, lineNo: number, line: string): [string, stri
     if (!match) throw new DatasetError(`${file}:${lineNo + 1}: a quote that is not closed; expected \`"path",label\``);
     fields.push(match[1] !== undefined ? match[1].replace(/""/g, '"') : match[2]!);
   }
-  if (fields.length > 2) {
-    throw new DatasetError(`${file}:${lineNo + 1}: ${fields.length} fields where a list has a path and a label; keep those two columns`);
-  }
-  return [fields[0]!, fields[1]];
+  if (line.endsWith(",")) fields.push(""); // a last field left empty
+  return fields;
 }
 
 /**
