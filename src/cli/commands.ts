@@ -11,14 +11,14 @@ import { z } from "zod";
 import { FINETUNE_PRESETS, finetuneConfigSchema, resolveFinetuneConfig } from "../config/finetune.js";
 
 import { flagsHelp, parseFlags } from "../config/flags.js";
-import { ConfigError, parseOptions } from "../config/parse.js";
+import { ConfigError, closeNames, parseOptions } from "../config/parse.js";
 import { type Dataset, DatasetError, requireLabelledSplits, requireLabels } from "../data/datasets/dataset.js";
 import { openDataset } from "../data/datasets/open.js";
 import { DEFAULT_MAX_FAILURE_SHARE } from "../data/failures.js";
 import { attentionMaps } from "../eval/attention.js";
 import { openBackbone } from "../eval/backbone.js";
 import { clsFeatures, type ExtractedFeatures, extractFeatures } from "../eval/features.js";
-import { knnAccuracy } from "../eval/knn.js";
+import { DINO_KS, dinoKsFor, knnAccuracy } from "../eval/knn.js";
 import { linearProbe, linearProbeOptionsSchema } from "../eval/linear-probe.js";
 import { checkSameClasses, openFinetuned, testAccuracy } from "../finetune/classify.js";
 import { Finetuner } from "../finetune/finetuner.js";
@@ -78,7 +78,10 @@ const COMMANDS = {
   "eval knn": z.object({
     ...common,
     dataPath,
-    nbKnn: z.array(z.number().int().positive()).default([10, 20, 100, 200]).describe("the k to report"),
+    nbKnn: z
+      .array(z.number().int().positive())
+      .optional()
+      .describe(`the k to report; default: DINO's ${DINO_KS.join(",")}, those at most the training images searched`),
     temperature: z.number().positive().default(0.07).describe("temperature of the neighbours' votes"),
   }),
   "eval linear": z.object({
@@ -228,12 +231,16 @@ async function features(o: FeatureFlags, how: { testOptional?: boolean; labelsFo
   }
 }
 
-/** A k above the training images would fail after their features are extracted: refused before. */
-function checkNeighbours(o: { limit: number; nbKnn: number[] }, images: number): void {
+/**
+ * The ks of `sere eval knn`: those given, where the training images searched have as many (a k
+ * above them would fail after their features are extracted: refused before); else DINO's that fit.
+ */
+function neighboursFor(o: { limit: number; nbKnn?: number[] }, images: number): number[] {
   const searched = o.limit > 0 ? Math.min(o.limit, images) : images;
+  if (o.nbKnn === undefined) return dinoKsFor(searched);
   const fitting = o.nbKnn.filter((k) => k <= searched);
   const tooLarge = o.nbKnn.filter((k) => k > searched);
-  if (tooLarge.length === 0) return;
+  if (tooLarge.length === 0) return o.nbKnn;
   const fix = fitting.length > 0 ? `--nb-knn ${fitting.join(",")}` : `a k of at most ${searched} (--nb-knn ${Math.min(20, searched)})`;
   throw new ConfigError(`--nb-knn ${tooLarge.join(",")}: the k-NN searches ${countOf(searched, "training image")}, fewer than k; give ${fix}`);
 }
@@ -392,9 +399,12 @@ async function run(command: Command, argv: string[]): Promise<void> {
     }
     case "eval knn": {
       const o = parse("eval knn");
-      const check = (train: Dataset) => checkNeighbours(o, train.size);
+      let ks: number[] = [];
+      const check = (train: Dataset) => {
+        ks = neighboursFor(o, train.size);
+      };
       const { train, test } = await features(o, { labelsFor: "the k-NN evaluation", check });
-      report(o.outputDir, "knn.json", await knnAccuracy(train, test!, { ks: o.nbKnn, temperature: o.temperature }));
+      report(o.outputDir, "knn.json", await knnAccuracy(train, test!, { ks, temperature: o.temperature }));
       return;
     }
     case "eval linear": {
@@ -421,8 +431,15 @@ export function runSere(args: string[], program = "sere"): void {
   if (args[0] === "--version") {
     process.stdout.write(`sere ${packageVersion()}\n`);
   } else if (!(command in COMMANDS)) {
-    process.stderr.write(USAGE);
-    process.exitCode = args.length === 0 || args[0] === "--help" ? 0 : 2;
+    const asked = args.length === 0 || args.at(-1) === "--help" || (args[0] === "eval" && args.length === 1);
+    if (!asked) {
+      const given = args.slice(0, args[0] === "eval" ? 2 : 1).join(" ");
+      const close = closeNames(given, Object.keys(COMMANDS));
+      const meant = close.length > 0 ? `; did you mean ${close.map((c) => `sere ${c}`).join(", ")}?` : "";
+      process.stderr.write(`${program}: unknown command ${given}${meant}\n\n`);
+    }
+    (asked ? process.stdout : process.stderr).write(USAGE);
+    process.exitCode = asked ? 0 : 2;
   } else {
     stopOnCtrlC();
     run(command, args.slice(command.startsWith("eval") ? 2 : 1)).catch((err: Error) => {

@@ -2,7 +2,8 @@
 // sere-train: SERE pretraining from the command line.
 //   sere-train [--preset NAME] [--config FILE] [--resume] [--print-config] [--flag value ...]
 //   sere-train export ...: the same as sere export (src/cli/commands.ts)
-import { resolve } from "node:path";
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { stringify as toYaml } from "yaml";
 
 import { flagsHelp, parseFlags } from "../config/flags.js";
@@ -11,8 +12,8 @@ import { type ConfigSources, resolveTrainConfig } from "../config/resolve.js";
 import { trainConfigSchema } from "../config/train.js";
 import { rankEnvironment } from "../train/distributed.js";
 import { countOf, describePace, describePlan, describeProgress, PACE_SECONDS, type RunPlan } from "../train/plan.js";
-import { checkRunFolder } from "../train/run-folder.js";
-import { Trainer } from "../train/trainer.js";
+import { CHECKPOINT, checkRunFolder } from "../train/run-folder.js";
+import { type EpochEvent, Trainer } from "../train/trainer.js";
 import { runSere } from "./commands.js";
 import { LAUNCH_USAGE, launchRanks, signalExitCode, takeLaunchFlags, watchLauncher } from "./launch.js";
 import { packageVersion } from "./version.js";
@@ -84,9 +85,20 @@ async function train(argv: string[]): Promise<void> {
   const world = rankEnvironment();
   const speaks = !world || world.rank === 0;
   const controller = new AbortController();
-  const stopCode = stopOnRequest(controller);
+  // where a run that quits at once can go on from: its last checkpoint, the end of an epoch of this process or earlier
+  let checkpoint: string | undefined;
+  let saved: EpochEvent | undefined;
+  const stopCode = stopOnRequest(controller, () => {
+    if (!checkpoint || !existsSync(checkpoint)) return "the run has no checkpoint yet: it starts anew";
+    const when = saved ? ` (step ${saved.iteration.toLocaleString("en-US")}, the end of epoch ${saved.epoch})` : "";
+    return `--resume continues from its last checkpoint, ${checkpoint}${when}`;
+  });
   const { preset, configFile, resume } = sources;
   const trainer = new Trainer(flags.values, { preset, configFile, resume, signal: controller.signal });
+  checkpoint = join(resolve(trainer.config.outputDir), CHECKPOINT);
+  trainer.on("epoch", (e) => {
+    saved = e;
+  });
   trainer.on("warning", (message) => process.stderr.write(`\nwarning: ${message}\n`));
   let plan: RunPlan | undefined;
   trainer.on("start", (p) => {
@@ -144,9 +156,10 @@ const ORPHAN_GRACE_MS = 30_000;
 /**
  * Asks the run to stop after the current step, with a checkpoint, on Ctrl-C (SIGINT), on
  * SIGTERM (schedulers, `timeout`) and when the launcher of this rank is gone; the same
- * signal again quits at once. Returns the exit code for the stop: 128 + the signal's number.
+ * signal again quits at once, saying where the run can go on from (`whereFrom`). Returns the
+ * exit code for the stop: 128 + the signal's number.
  */
-function stopOnRequest(controller: AbortController): () => number {
+function stopOnRequest(controller: AbortController, whereFrom: () => string): () => number {
   let code = signalExitCode("SIGINT");
   const stop = (why: string, exitCode: number) => {
     if (controller.signal.aborted) return;
@@ -154,14 +167,18 @@ function stopOnRequest(controller: AbortController): () => number {
     process.stderr.write(`\n${why}: stopping after this step (a checkpoint is written)\n`);
     controller.abort();
   };
+  const quitNow = (signal: "SIGINT" | "SIGTERM") => {
+    process.stderr.write(`\n${signal === "SIGINT" ? "Ctrl-C" : signal} again: quitting now, without a checkpoint of this step; ${whereFrom()}\n`);
+    process.exit(signalExitCode(signal)); // the run's lock goes on exit
+  };
   process.once("SIGINT", () => {
     stop("Ctrl-C", signalExitCode("SIGINT"));
     process.stderr.write("press Ctrl-C again to quit now\n");
-    process.once("SIGINT", () => process.exit(signalExitCode("SIGINT")));
+    process.once("SIGINT", () => quitNow("SIGINT"));
   });
   process.once("SIGTERM", () => {
     stop("SIGTERM", signalExitCode("SIGTERM"));
-    process.once("SIGTERM", () => process.exit(signalExitCode("SIGTERM")));
+    process.once("SIGTERM", () => quitNow("SIGTERM"));
   });
   watchLauncher(() => {
     stop("the launcher is gone", signalExitCode("SIGHUP"));

@@ -6,6 +6,7 @@ import { z } from "zod";
 import { DEFAULT_MAX_FAILURE_SHARE } from "../data/failures.js";
 import { archSchema, deviceSchema } from "../model/options.js";
 import { ConfigError, parseOptions } from "./parse.js";
+import { continuedSettings } from "./resolve.js";
 
 const positiveInt = z.number().int().positive();
 const probability = z.number().min(0).max(1);
@@ -97,8 +98,11 @@ export const finetuneConfigSchema = z
     // Running
     device: deviceSchema.describe('"cpu", "cuda" or "cuda:N"'),
     seed: z.number().int().min(0).default(0).describe("seed of the head's initial weights, the data order, crops, mixing and erasing"),
-    outputDir: z.string().default(".").describe("folder of log.jsonl, checkpoint.pth, best.pth and result.json"),
-    resume: z.boolean().default(false).describe("continue from OUTPUT_DIR/checkpoint.pth"),
+    outputDir: z.string().min(1).default("runs/finetune").describe("folder of config.json, log.jsonl, checkpoint.pth, best.pth and result.json"),
+    resume: z
+      .boolean()
+      .default(false)
+      .describe("continue from OUTPUT_DIR/checkpoint.pth, with the run's own settings (its config.json) but for those given"),
     overwrite: z
       .boolean()
       .default(false)
@@ -193,11 +197,33 @@ export const FINETUNE_PRESETS = {
 
 export type FinetunePresetName = keyof typeof FINETUNE_PRESETS;
 
-/** A preset (none: the schema's defaults, iBOT's recipe) overridden by explicit values, validated. */
+/**
+ * The fields a resumed fine-tuning run takes from this invocation rather than from the run it
+ * continues: where the run is and how this invocation ends.
+ */
+const RUN_INVOCATION_FIELDS: ReadonlySet<string> = new Set<keyof FinetuneConfig>(["outputDir", "resume", "overwrite", "maxSteps"]);
+
+/** With `resume`, the settings of the run in the output folder that it takes over (none for a new run). */
+export function resumedFinetuneSettings(options: Partial<FinetuneConfigInput>): Record<string, unknown> {
+  if (!options.resume) return {};
+  return continuedSettings(
+    options.outputDir ?? finetuneConfigSchema.shape.outputDir.parse(undefined),
+    finetuneConfigSchema.shape,
+    RUN_INVOCATION_FIELDS,
+  );
+}
+
+/**
+ * A preset (none: the schema's defaults, iBOT's recipe) overridden by explicit values, validated;
+ * a resumed run's own settings (its config.json) stand between them.
+ */
 export function resolveFinetuneConfig(preset: string | undefined, overrides: Partial<FinetuneConfigInput>): FinetuneConfig {
   if (preset !== undefined && !(preset in FINETUNE_PRESETS)) {
     throw new ConfigError(`unknown fine-tuning preset "${preset}"; the presets are ${Object.keys(FINETUNE_PRESETS).join(", ")}`);
   }
   const base = preset === undefined ? {} : FINETUNE_PRESETS[preset as FinetunePresetName];
-  return parseOptions(finetuneConfigSchema, { ...base, ...overrides }, "fine-tuning configuration", { knownFieldsOnly: true });
+  const options = { ...base, ...overrides };
+  return parseOptions(finetuneConfigSchema, { ...base, ...resumedFinetuneSettings(options), ...overrides }, "fine-tuning configuration", {
+    knownFieldsOnly: true,
+  });
 }

@@ -7,6 +7,7 @@ import { join, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 
 import { whyUnreadable } from "../io/input-file.js";
+import { RUN_CONFIG } from "../train/run-folder.js";
 import { ConfigError, parseOptions } from "./parse.js";
 import { DEFAULT_PRESET, PRESETS, type PresetName } from "./presets.js";
 import { type TrainConfig, type TrainConfigInput, trainConfigSchema } from "./train.js";
@@ -70,6 +71,17 @@ function readConfigFile(path: string): Record<string, unknown> {
   return camelKeys(data as Record<string, unknown>);
 }
 
+/**
+ * The settings of the run in `outputDir` (its config.json) that resuming it takes over: the
+ * fields `known` has, but for those of the invocation alone (`invocation`); none where the
+ * folder holds no config.json.
+ */
+export function continuedSettings(outputDir: string, known: object, invocation: ReadonlySet<string>): Record<string, unknown> {
+  const runConfig = join(resolve(outputDir), RUN_CONFIG);
+  if (!existsSync(runConfig)) return {};
+  return Object.fromEntries(Object.entries(readConfigFile(runConfig)).filter(([key]) => key in known && !invocation.has(key)));
+}
+
 export function resolveTrainConfig(sources: ConfigSources = {}): TrainConfig {
   const presetName = sources.preset ?? DEFAULT_PRESET;
   if (!(presetName in PRESETS)) {
@@ -82,10 +94,9 @@ export function resolveTrainConfig(sources: ConfigSources = {}): TrainConfig {
   };
   const origin = `preset ${presetName}${sources.configFile ? `, file ${sources.configFile}` : ""}`;
   const fresh = parseOptions(trainConfigSchema, { ...preset, ...given }, `training configuration (${origin})`, { knownFieldsOnly: true });
-  const runConfig = join(resolve(fresh.outputDir), "config.json");
+  const runConfig = join(resolve(fresh.outputDir), RUN_CONFIG);
   if (!sources.resume || !existsSync(runConfig)) return fresh;
-  const run = readConfigFile(runConfig);
-  const continued = Object.fromEntries(Object.entries(run).filter(([key]) => key in trainConfigSchema.shape && !RUN_INVOCATION_FIELDS.has(key)));
+  const continued = continuedSettings(fresh.outputDir, trainConfigSchema.shape, RUN_INVOCATION_FIELDS);
   const what = `training configuration (the run's ${runConfig}, over ${origin})`;
   return parseOptions(trainConfigSchema, { ...preset, ...continued, ...given }, what, { knownFieldsOnly: true });
 }

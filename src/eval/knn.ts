@@ -16,6 +16,15 @@ export const knnOptionsSchema = z.object({
 });
 export type KnnOptions = z.input<typeof knnOptionsSchema>;
 
+/** DINO's sweep of k. */
+export const DINO_KS = [10, 20, 100, 200];
+
+/** DINO's ks that a search of `searched` training images can give: all of them but for a small dataset (else just `searched`). */
+export function dinoKsFor(searched: number): number[] {
+  const ks = DINO_KS.filter((k) => k <= searched);
+  return ks.length > 0 ? ks : [searched];
+}
+
 export interface KnnAccuracy {
   k: number;
   /** Percent of test features whose true class ranks first. */

@@ -8,7 +8,7 @@ import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { appendFile } from "node:fs/promises";
 import { join } from "node:path";
 
-import { type FinetuneConfig, finetuneConfigSchema } from "../config/finetune.js";
+import { type FinetuneConfig, finetuneConfigSchema, resumedFinetuneSettings } from "../config/finetune.js";
 import { ConfigError, parseOptions } from "../config/parse.js";
 import { type Dataset, DatasetError, requireLabelledSplits, spreadSubset } from "../data/datasets/dataset.js";
 import { openDataset } from "../data/datasets/open.js";
@@ -29,7 +29,7 @@ import { asMap, entries, optimizerEntries, stepProgress } from "../train/checkpo
 import { connectRanks, rankDevice, rankEnvironment, useThreads } from "../train/distributed.js";
 import { count, countOf, describeCompute, describeProgress, describeSpan, lastStepOf } from "../train/plan.js";
 import { changedRunFields, describeChangedResume, FINETUNING_PROCESS_FIELDS, networkChangedError, storedFields } from "../train/resume.js";
-import { CHECKPOINT, checkRunFolder, cutLog, LOG, prepareRunFolder } from "../train/run-folder.js";
+import { BEST_CHECKPOINT, CHECKPOINT, checkRunFolder, cutLog, FINETUNE_RESULT, LOG, prepareRunFolder, writeRunConfig } from "../train/run-folder.js";
 import { type RunLock, withRunLock } from "../train/run-lock.js";
 import { cosineScheduleAt } from "../train/schedules.js";
 import { testAccuracy } from "./classify.js";
@@ -37,9 +37,6 @@ import { drawErasing } from "./erasing.js";
 import { labelledSubset } from "./labels.js";
 import { drawMix } from "./mix.js";
 import { finetuneStepOptions } from "./step-options.js";
-
-export const BEST_CHECKPOINT = "best.pth";
-const RESULT = "result.json";
 
 export interface FinetuneEvaluation {
   /** Counted from 0, as log.jsonl counts (the progress line says epoch + 1 of the epochs); -1 before any evaluation. */
@@ -90,10 +87,14 @@ export class Finetuner {
   readonly config: FinetuneConfig;
 
   constructor(
-    config: Partial<FinetuneConfig> & Pick<FinetuneConfig, "dataPath">,
+    // a resumed run needs no more than its folder: its own settings (config.json) fill the rest
+    config: (Partial<FinetuneConfig> & Pick<FinetuneConfig, "dataPath">) | (Partial<FinetuneConfig> & { resume: true }),
     private readonly hooks: FinetuneHooks = {},
   ) {
-    this.config = parseOptions(finetuneConfigSchema, config, "fine-tuning configuration", { knownFieldsOnly: true });
+    // resumed: the run's own settings (its config.json) for those not given
+    this.config = parseOptions(finetuneConfigSchema, { ...resumedFinetuneSettings(config), ...config }, "fine-tuning configuration", {
+      knownFieldsOnly: true,
+    });
   }
 
   async fit(): Promise<FinetuneResult> {
@@ -121,7 +122,9 @@ export class Finetuner {
       lock.take(c.outputDir);
       // a new run's folder holds nothing of an earlier one: its checkpoints and log go (prepareRunFolder), and its best and result
       prepareRunFolder(c.outputDir, { overwrite: c.overwrite, resuming: c.resume });
-      if (!c.resume) for (const name of [BEST_CHECKPOINT, RESULT]) rmSync(join(c.outputDir, name), { force: true });
+      if (!c.resume) for (const name of [BEST_CHECKPOINT, FINETUNE_RESULT]) rmSync(join(c.outputDir, name), { force: true });
+      // A resumed run's, once its checkpoint took it: a failed resume leaves the run's own.
+      if (!c.resume) writeRunConfig(c.outputDir, c);
     }
 
     const train = openDataset(c.dataPath, { split: "train" });
@@ -145,8 +148,11 @@ export class Finetuner {
       const warn = (message: string) => speaks && process.emitWarning(message, "RunWarning");
       if (c.resume) {
         start = await this.restore(step, checkpointPath, say, warn);
-        // the steps after the checkpoint are run again: their earlier lines go
-        if (speaks) await cutLog(join(c.outputDir, LOG), start.iteration);
+        if (speaks) {
+          writeRunConfig(c.outputDir, c);
+          // the steps after the checkpoint are run again: their earlier lines go
+          await cutLog(join(c.outputDir, LOG), start.iteration);
+        }
       }
 
       const lastStep = lastStepOf(c, steps);
@@ -271,7 +277,7 @@ export class Finetuner {
         stopped,
         stoppedBy: stopped ? "abort" : iteration < c.epochs * steps ? "maxSteps" : "done",
       };
-      if (speaks) writeFileSync(join(c.outputDir, RESULT), `${JSON.stringify(result, null, 2)}\n`);
+      if (speaks) writeFileSync(join(c.outputDir, FINETUNE_RESULT), `${JSON.stringify(result, null, 2)}\n`);
       return result;
     } finally {
       step.dispose();

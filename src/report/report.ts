@@ -2,8 +2,8 @@
 // network): its curves drawn as inline SVG from log.jsonl, the k-NN results, attention maps
 // of a few training images from the last checkpoint (PNGs as data: URLs), the configuration;
 // with --png, the charts alone as one image too.
-import { existsSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 
 import sharp from "sharp";
 
@@ -14,7 +14,7 @@ import { openBackbone } from "../eval/backbone.js";
 import type { KnnAccuracy } from "../eval/knn.js";
 import { writeFileAtomically } from "../io/atomic.js";
 import { prepareOutputFile } from "../io/folders.js";
-import { CHECKPOINT, LOG } from "../train/run-folder.js";
+import { BEST_CHECKPOINT, CHECKPOINT, FINETUNE_RESULT, LOG, RUN_CONFIG } from "../train/run-folder.js";
 import { CHART_SIZE, lineChart, type Series } from "./chart.js";
 
 export interface ReportOptions {
@@ -58,10 +58,14 @@ interface KnnLine {
 }
 
 function readRun(runDir: string): { config: LogLine; steps: LogLine[]; evaluations: KnnLine[] } {
-  const configPath = join(runDir, "config.json");
+  const configPath = join(runDir, RUN_CONFIG);
   const logPath = join(runDir, LOG);
+  const giveRun = "give the output folder of a training run (sere-train's --output-dir)";
+  if (existsSync(runDir) && !statSync(runDir).isDirectory()) throw new ConfigError(`${runDir} is a file: ${giveRun}, such as ${dirname(runDir)}`);
+  const fineTuning = `${runDir} is a fine-tuning run's folder: sere report draws pretraining runs (sere-train's); a fine-tuning run's log.jsonl and result.json hold its losses and test accuracy`;
+  if (existsSync(join(runDir, BEST_CHECKPOINT)) || existsSync(join(runDir, FINETUNE_RESULT))) throw new ConfigError(fineTuning);
   for (const path of [configPath, logPath]) {
-    if (!existsSync(path)) throw new ConfigError(`${path} does not exist: give the output folder of a training run (sere-train's --output-dir)`);
+    if (!existsSync(path)) throw new ConfigError(`${path} does not exist: ${giveRun}`);
   }
   let config: LogLine;
   try {

@@ -1,6 +1,6 @@
 // A run's output folder: what an earlier run left there, and how a new or resumed run takes
 // it over without losing or mixing up work.
-import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 import { ConfigError } from "../config/parse.js";
@@ -8,6 +8,11 @@ import { PARTIAL_SUFFIX, writeFileAtomically } from "../io/atomic.js";
 import { EVENT_FILE } from "./tensorboard.js";
 
 export const CHECKPOINT = "checkpoint.pth";
+/** A fine-tuning run's checkpoint of its best test accuracy, and its result. */
+export const BEST_CHECKPOINT = "best.pth";
+export const FINETUNE_RESULT = "result.json";
+/** The settings a run trains with, which a resumed run takes over (config/resolve.ts). */
+export const RUN_CONFIG = "config.json";
 export const LOG = "log.jsonl";
 /** checkpoint.pth and the numbered copies (checkpoint0040.pth). */
 const CHECKPOINT_FILE = /^checkpoint(\d{4,})?\.pth$/;
@@ -80,4 +85,9 @@ function parsedLine(line: string): { iteration?: unknown } | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** config.json: the configuration the run trains with. */
+export function writeRunConfig(dir: string, config: object): void {
+  writeFileSync(join(dir, RUN_CONFIG), `${JSON.stringify(config, null, 2)}\n`);
 }

@@ -39,6 +39,8 @@ function runs(holder: Holder): boolean {
 
 export class RunLock {
   private path: string | undefined;
+  // a process that quits at once (process.exit: a second Ctrl-C) gives the lock back too
+  private readonly releaseOnExit = () => this.release();
 
   /** Takes the lock of the folder `dir`, or throws a ConfigError naming the run that holds it. */
   take(dir: string): void {
@@ -48,6 +50,7 @@ export class RunLock {
       try {
         writeFileSync(path, mine, { flag: "wx" });
         this.path = path;
+        process.once("exit", this.releaseOnExit);
         return;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
@@ -68,6 +71,7 @@ export class RunLock {
   release(): void {
     if (this.path) rmSync(this.path, { force: true });
     this.path = undefined;
+    process.off("exit", this.releaseOnExit);
   }
 }
 

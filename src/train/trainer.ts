@@ -10,7 +10,7 @@ import type { TrainConfig, TrainConfigInput } from "../config/train.js";
 import { photometryOf } from "../data/config.js";
 import { type Dataset, DatasetError, Loader, type LoaderState, openDataset, requireLabelledSplits } from "../data/index.js";
 import { clsFeatures } from "../eval/features.js";
-import type { KnnAccuracy } from "../eval/knn.js";
+import { dinoKsFor, type KnnAccuracy } from "../eval/knn.js";
 import { knnEvaluation } from "../eval/knn-eval.js";
 import { copyFileAtomically } from "../io/atomic.js";
 import { makeFolder } from "../io/folders.js";
@@ -22,7 +22,7 @@ import { lastStepOf, type RunPlan, runPlan } from "./plan.js";
 import { describePretrainedStart, startFromPretrained } from "./pretrained.js";
 import { ProgressReporter } from "./progress.js";
 import { describeChangedResume, restoreTraining } from "./resume.js";
-import { CHECKPOINT, checkRunFolder, cutLog, LOG, prepareRunFolder } from "./run-folder.js";
+import { CHECKPOINT, checkRunFolder, cutLog, LOG, prepareRunFolder, writeRunConfig } from "./run-folder.js";
 import { type RunLock, withRunLock } from "./run-lock.js";
 import { accumulationRoundAt, learningRateAt, teacherMomentumAt, teacherTemperatureAt, weightDecayAt } from "./schedules.js";
 import { stepOptionsFrom } from "./step-options.js";
@@ -124,7 +124,7 @@ export class Trainer extends EventEmitter<Events> {
       lock.take(outputDir);
       prepareRunFolder(outputDir, { overwrite: c.overwrite, resuming });
       // A resumed run's, once its checkpoint took it: a failed resume leaves the run's own.
-      if (!resuming) writeConfig(outputDir, c);
+      if (!resuming) writeRunConfig(outputDir, c);
     }
 
     const dataset = openDataset(c.dataPath, { split: "train" });
@@ -169,7 +169,7 @@ export class Trainer extends EventEmitter<Events> {
         ({ iteration, epoch } = restored);
         if (writes) {
           if (restored.changed.length > 0) this.warn(describeChangedResume(restored.changed, iteration), "RunWarning");
-          writeConfig(outputDir, c);
+          writeRunConfig(outputDir, c);
           // The steps after the checkpoint are run again: their earlier lines go.
           await cutLog(join(outputDir, LOG), iteration);
         }
@@ -453,21 +453,13 @@ export class Trainer extends EventEmitter<Events> {
       this.warn(`${err.message}. The run goes on without its k-NN evaluation (--knn-eval false turns it off without this warning)`, "RunWarning");
       return undefined;
     }
-    // DINO's ks, those the training images searched can give: all of them but for a small dataset or limit.
-    const searched = Math.min(train.size, this.config.knnEvalLimit > 0 ? this.config.knnEvalLimit : train.size);
-    const ks = [10, 20, 100, 200].filter((k) => k <= searched);
-    return ks.length > 0 ? ks : [searched];
+    return dinoKsFor(Math.min(train.size, this.config.knnEvalLimit > 0 ? this.config.knnEvalLimit : train.size));
   }
 
   private warn(message: string, type = "DataWarning"): void {
     if (this.listenerCount("warning") > 0) this.emit("warning", message);
     else process.emitWarning(message, type);
   }
-}
-
-/** config.json: the configuration the run trains with. */
-function writeConfig(outputDir: string, c: TrainConfig): void {
-  writeFileSync(join(outputDir, "config.json"), `${JSON.stringify(c, null, 2)}\n`);
 }
 
 /** { cudaPeakMiB } on a CUDA device; nothing on the CPU. */

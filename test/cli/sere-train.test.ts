@@ -1,6 +1,6 @@
 // The sere-train command as a user runs it, in a child process.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -71,6 +71,27 @@ describe.runIf(hasFashionMnist())("sere-train", () => {
       disposeCheckpoint(checkpoint);
     });
   }
+
+  it("a second Ctrl-C quits at once, saying where the run can go on from, and gives the folder's lock back", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sere-signal-twice-"));
+    // steps long enough (about a second) that the second Ctrl-C comes within the one the first stops after
+    const slow = "--embed-dim 192 --depth 6 --num-heads 3 --global-crops-size 96 --batch-size-per-gpu 32 --threads 1".split(" ");
+    const child = spawn(process.execPath, [...CLI, ...QUICK_FLAGS, ...slow, "--output-dir", dir], { stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    let presses = 0;
+    child.stderr!.on("data", (d: Buffer) => {
+      stderr += d.toString();
+      const next = ["step 1/", "press Ctrl-C again to quit now"][presses];
+      if (next !== undefined && stderr.includes(next)) {
+        presses++;
+        child.kill("SIGINT");
+      }
+    });
+    expect(await exited(child), stderr).toBe(130);
+    expect(stderr).toContain("Ctrl-C again: quitting now, without a checkpoint of this step; the run has no checkpoint yet: it starts anew");
+    expect(stderr).not.toContain("stopped (abort)");
+    expect(existsSync(join(dir, "run.lock"))).toBe(false);
+  }, 60_000);
 
   it("Ctrl-C during the final k-NN evaluation stops it at once, keeps the checkpoint and says how to measure it", async () => {
     const dir = mkdtempSync(join(tmpdir(), "sere-signal-knn-"));

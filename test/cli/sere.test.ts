@@ -57,12 +57,12 @@ describe.runIf(hasFashionMnist())("sere", () => {
     expect(JSON.parse(run.stdout)).toEqual(result);
   });
 
-  it("eval knn refuses a k above the training images before extracting any, and says which k fit", () => {
-    const run = sere(["eval", "knn", ...common, "--output-dir", join(dir, "knn-large")]);
+  it("eval knn refuses a k given above the training images before extracting any, and says which k fit; by default it takes DINO's that fit", () => {
+    const run = sere(["eval", "knn", ...common, "--nb-knn", "10,20,100,200", "--output-dir", join(dir, "knn-large")]);
     expect(run.status).toBe(1);
     expect(run.stderr).toMatch(/^sere: --nb-knn 100,200: the k-NN searches 60 training images, fewer than k; give --nb-knn 10,20$/m);
     expect(run.stderr).not.toContain("training features");
-    const fitting = sere(["eval", "knn", ...common, "--nb-knn", "10,20", "--output-dir", join(dir, "knn-fitting")]);
+    const fitting = sere(["eval", "knn", ...common, "--output-dir", join(dir, "knn-fitting")]);
     expect(fitting.status, fitting.stderr).toBe(0);
     expect((JSON.parse(fitting.stdout) as Array<{ k: number }>).map((r) => r.k)).toEqual([10, 20]);
   });
@@ -317,6 +317,12 @@ describe("sere info", () => {
       autoPrecision: hasNativeBfloat16() ? "bfloat16" : "float32",
     });
     expect(sere(["info", "--cuda"]).stderr).toMatch(/unknown flag --cuda/);
+    // a command mistyped is named, with the commands it may have meant; asking for help is no error
+    const mistyped = sere(["eval", "knnn"]);
+    expect([mistyped.status, mistyped.stderr.split("\n")[0]]).toEqual([2, "sere: unknown command eval knnn; did you mean sere eval knn?"]);
+    expect(sere(["feature"]).stderr).toMatch(/^sere: unknown command feature; did you mean sere features\?\n\nUsage: sere finetune/);
+    const help = sere(["eval", "--help"]);
+    expect([help.status, help.stdout.startsWith("Usage: sere finetune")]).toEqual([0, true]);
   });
 });
 

@@ -1,5 +1,8 @@
 // The fine-tuning configuration: iBOT's recipe by default, the presets' published values, and
 // bad values refused by name with what to do.
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
 import { FINETUNE_PRESETS, type FinetuneConfigInput, finetuneConfigSchema, resolveFinetuneConfig } from "../../src/config/finetune.js";
@@ -66,5 +69,31 @@ describe("the fine-tuning configuration", () => {
     expect(() => resolveFinetuneConfig(undefined, { ...data, epoch: 5 } as Partial<FinetuneConfigInput>)).toThrow(
       /epoch: no such field; did you mean epochs(, [a-zA-Z]+)*\? \(given: 5\)/,
     );
+  });
+
+  it("resumed, takes the run's own settings from its config.json: over the preset, under the values given", () => {
+    const dir = mkdtempSync(join(tmpdir(), "sere-finetune-config-"));
+    const run = {
+      ...finetuneConfigSchema.parse({ dataPath: "/data/mine", epochs: 30, warmupEpochs: 2, lr: 1e-3 }),
+      outputDir: "elsewhere",
+      maxSteps: 7,
+    };
+    writeFileSync(join(dir, "config.json"), JSON.stringify(run));
+    // the folder alone: its run's settings, but for where the run is and how this invocation ends
+    expect(resolveFinetuneConfig(undefined, { outputDir: dir, resume: true })).toMatchObject({
+      dataPath: "/data/mine",
+      epochs: 30,
+      lr: 1e-3,
+      outputDir: dir,
+      maxSteps: 0,
+      resume: true,
+    });
+    expect(resolveFinetuneConfig("fashion-mnist-tiny-finetune", { outputDir: dir, resume: true, lr: 2e-3 })).toMatchObject({
+      dataPath: "/data/mine",
+      epochs: 30,
+      lr: 2e-3,
+    });
+    // a new run in the same folder takes nothing from it
+    expect(resolveFinetuneConfig(undefined, { ...data, outputDir: dir })).toMatchObject({ dataPath: "/data", epochs: 100 });
   });
 });

@@ -38,7 +38,8 @@ describe.runIf(hasFashionMnist())("resuming fine-tuning", () => {
     const say = (line: string) => lines.push(line);
     const stopped = await new Finetuner({ ...RUN, maxSteps: 3, outputDir: join(dir, "parts") }, { say }).fit();
     expect(stopped).toMatchObject({ steps: 3, epochs: 0, stopped: false, stoppedBy: "maxSteps" });
-    const resumed = await new Finetuner({ ...RUN, resume: true, outputDir: join(dir, "parts") }, { say }).fit();
+    // resumed with its folder alone: the run's own settings come from its config.json
+    const resumed = await new Finetuner({ resume: true, outputDir: join(dir, "parts") }, { say }).fit();
     expect(resumed).toMatchObject({ steps: 8, epochs: 2, stopped: false, stoppedBy: "done" });
     // the run writes its result.json itself, from code as from the command line
     expect(JSON.parse(readFileSync(join(dir, "parts", "result.json"), "utf8"))).toMatchObject({ steps: 8, stoppedBy: "done" });

@@ -200,6 +200,16 @@ describe.runIf(hasChromium())("sere report in Chromium", () => {
     const run = sere(["report", tempDir("report-empty")]);
     expect(run.status).toBe(1);
     expect(run.stderr).toMatch(/config\.json does not exist: give the output folder of a training run/);
+    // a run's file rather than its folder; a fine-tuning run's folder
+    const file = join(runDir, "checkpoint.pth");
+    expect(sere(["report", file]).stderr).toContain(
+      `${file} is a file: give the output folder of a training run (sere-train's --output-dir), such as ${runDir}`,
+    );
+    const fineTuning = tempDir("report-finetuning");
+    writeFileSync(join(fineTuning, "result.json"), "{}");
+    expect(sere(["report", fineTuning]).stderr).toContain(
+      `${fineTuning} is a fine-tuning run's folder: sere report draws pretraining runs (sere-train's)`,
+    );
   });
 });
 
