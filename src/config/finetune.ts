@@ -6,6 +6,7 @@ import { z } from "zod";
 import { DEFAULT_MAX_FAILURE_SHARE } from "../data/failures.js";
 import { archSchema, deviceSchema } from "../model/options.js";
 import { ConfigError, parseOptions } from "./parse.js";
+import { presetUnderArch } from "./presets.js";
 import { continuedSettings } from "./resolve.js";
 
 const positiveInt = z.number().int().positive();
@@ -221,7 +222,7 @@ export function resolveFinetuneConfig(preset: string | undefined, overrides: Par
   if (preset !== undefined && !(preset in FINETUNE_PRESETS)) {
     throw new ConfigError(`unknown fine-tuning preset "${preset}"; the presets are ${Object.keys(FINETUNE_PRESETS).join(", ")}`);
   }
-  const base = preset === undefined ? {} : FINETUNE_PRESETS[preset as FinetunePresetName];
+  const base = preset === undefined ? {} : presetUnderArch(FINETUNE_PRESETS[preset as FinetunePresetName], overrides.arch);
   const options = { ...base, ...overrides };
   return parseOptions(finetuneConfigSchema, { ...base, ...resumedFinetuneSettings(options), ...overrides }, "fine-tuning configuration", {
     knownFieldsOnly: true,

@@ -150,3 +150,18 @@ export const PRESETS = {
 
 export type PresetName = keyof typeof PRESETS;
 export const DEFAULT_PRESET: PresetName = "fashion-mnist-tiny";
+
+/** The fields that size a network of arch "custom" (or change a named arch's size). */
+const NETWORK_SIZE_FIELDS = ["embedDim", "depth", "numHeads", "mlpRatio"] as const;
+
+/**
+ * A preset under settings that may name their own `arch`: another arch than the preset's leaves
+ * the preset's network sizes out, so that `--arch vit_small` over fashion-mnist-tiny trains a
+ * ViT-S/8 rather than the preset's 96-wide custom network under vit_small's name.
+ */
+export function presetUnderArch<P extends { arch?: string }>(preset: P, arch: unknown): Partial<P> {
+  if (arch === undefined || arch === preset.arch) return preset;
+  const kept: Partial<P> = { ...preset };
+  for (const field of NETWORK_SIZE_FIELDS) delete (kept as Record<string, unknown>)[field];
+  return kept;
+}

@@ -9,7 +9,7 @@ import { parse as parseYaml } from "yaml";
 import { whyUnreadable } from "../io/input-file.js";
 import { RUN_CONFIG } from "../train/run-folder.js";
 import { ConfigError, parseOptions } from "./parse.js";
-import { DEFAULT_PRESET, PRESETS, type PresetName } from "./presets.js";
+import { DEFAULT_PRESET, PRESETS, type PresetName, presetUnderArch } from "./presets.js";
 import { type TrainConfig, type TrainConfigInput, trainConfigSchema } from "./train.js";
 
 export interface ConfigSources {
@@ -87,11 +87,11 @@ export function resolveTrainConfig(sources: ConfigSources = {}): TrainConfig {
   if (!(presetName in PRESETS)) {
     throw new ConfigError(`unknown preset "${presetName}"; the presets are ${Object.keys(PRESETS).join(", ")}`);
   }
-  const preset = PRESETS[presetName as PresetName];
   const given = {
     ...(sources.configFile ? readConfigFile(sources.configFile) : {}),
     ...sources.overrides,
   };
+  const preset = presetUnderArch(PRESETS[presetName as PresetName], given.arch);
   const origin = `preset ${presetName}${sources.configFile ? `, file ${sources.configFile}` : ""}`;
   const fresh = parseOptions(trainConfigSchema, { ...preset, ...given }, `training configuration (${origin})`, { knownFieldsOnly: true });
   const runConfig = join(resolve(fresh.outputDir), RUN_CONFIG);

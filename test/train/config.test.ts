@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 
+import { resolveFinetuneConfig } from "../../src/config/finetune.js";
 import { parseOptions } from "../../src/config/parse.js";
+import { resolveTrainConfig } from "../../src/config/resolve.js";
 import { trainConfigSchema } from "../../src/config/train.js";
 import { stepOptionsFrom } from "../../src/train/step-options.js";
 
@@ -14,6 +16,18 @@ describe("the training configuration", () => {
     expect(c.momentumTeacher).toBe(0.996);
     expect(c.momentumTeacherEnd).toBe(1);
     expect(c.studentTemp).toBe(0.1);
+  });
+
+  it("takes a named arch at its own size over a preset of another arch's sizes; sizes given still change it", () => {
+    // fashion-mnist-tiny is a custom network 96 wide, 4 deep, 3 heads
+    expect(resolveTrainConfig({})).toMatchObject({ arch: "custom", embedDim: 96, depth: 4, numHeads: 3 });
+    const small = resolveTrainConfig({ overrides: { arch: "vit_small" } });
+    expect([small.arch, small.embedDim, small.depth, small.numHeads, small.patchSize]).toEqual(["vit_small", undefined, undefined, undefined, 8]);
+    const deeper = resolveTrainConfig({ overrides: { arch: "vit_small", depth: 6 } });
+    expect([deeper.embedDim, deeper.depth]).toEqual([undefined, 6]);
+    const finetune = resolveFinetuneConfig("fashion-mnist-tiny-finetune", { arch: "vit_tiny" });
+    expect([finetune.embedDim, finetune.depth, finetune.numHeads]).toEqual([undefined, undefined, undefined]);
+    expect(resolveFinetuneConfig("fashion-mnist-tiny-finetune", {})).toMatchObject({ arch: "custom", embedDim: 96 });
   });
 
   it("hands the student temperature to the objective of the step", () => {
