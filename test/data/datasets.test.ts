@@ -23,6 +23,12 @@ describe("datasets", () => {
     expect([img.width, img.height, img.data.length]).toEqual([28, 28, 28 * 28 * 3]);
     expect(img.data[0]).toBe(img.data[1]); // grayscale expanded
     expect(await train.sizeRange()).toEqual({ minWidth: 28, maxWidth: 28, minHeight: 28, maxHeight: 28 });
+    // an index that names no image is refused, where a read would give a blank image or others' bytes
+    for (const index of [12, -1, 1.5, Number.NaN]) {
+      await expect(train.load(index)).rejects.toThrow(new RangeError(`image ${index} of ${dir}: it holds 12 images, 0 to 11`));
+      expect(() => train.label(index)).toThrow(RangeError);
+      expect(() => train.describe(index)).toThrow(RangeError);
+    }
   });
 
   it.runIf(hasFashionMnist())("opens Debian's Fashion-MNIST", () => {
@@ -43,6 +49,7 @@ describe("datasets", () => {
     writeFileSync(join(dir, "batches.meta.txt"), "airplane\nautomobile\nbird\ncat\n");
     const d = openDataset(dir);
     expect([d.format, d.size, d.label(1), d.classes[3]]).toEqual(["cifar", 2, 3, "cat"]);
+    expect(() => d.label(2)).toThrow(`image 2 of ${dir}: it holds 2 images, 0 to 1`);
     const img = await d.load(0);
     expect([img.width, img.height, ...img.data.subarray(0, 6)]).toEqual([32, 32, 10, 20, 30, 10, 20, 30]);
     expect(openDataset(dir, { split: "test" }).size).toBe(1);
@@ -71,6 +78,7 @@ describe("datasets", () => {
     writeFileSync(join(root, "b", "readme.txt"), "not an image");
     const d = openDataset(root);
     expect([d.format, d.size, d.classes]).toEqual(["image-folder", 2, ["a", "b"]]);
+    await expect(d.load(2)).rejects.toThrow(`image 2 of ${root}: it holds 2 images, 0 to 1`);
     expect([d.label(0), d.label(1)]).toEqual([0, 1]);
     expect(await d.sizeRange()).toEqual({ minWidth: 10, maxWidth: 30, minHeight: 20, maxHeight: 40 });
     // Hidden files and folders, and a Mac zip's __MACOSX/, hold no data: no class, no image.

@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
 import type { RgbImage } from "../render.js";
-import { type Dataset, DatasetError, type SizeRange, type Split } from "./dataset.js";
+import { checkIndex, type Dataset, DatasetError, type SizeRange, type Split } from "./dataset.js";
 
 const SIDE = 32;
 const PIXELS = SIDE * SIDE * 3;
@@ -69,15 +69,18 @@ export class CifarDataset implements Dataset {
   }
 
   label(index: number): number {
+    checkIndex(this, index);
     return this.labels[index]!;
   }
 
   describe(index: number): string {
+    checkIndex(this, index);
     const r = this.records[index]!;
     return `${r.file}#${index}`;
   }
 
   async load(index: number): Promise<RgbImage> {
+    checkIndex(this, index);
     const { data, offset } = this.records[index]!;
     const out = new Uint8Array(PIXELS);
     const plane = SIDE * SIDE;

@@ -21,7 +21,7 @@ export interface Dataset {
   readonly leftOut?: string;
   /** Class names; label(i) indexes them. Empty when the data has no labels. */
   readonly classes: readonly string[];
-  /** Class index of image i; -1 when unlabelled. */
+  /** Class index of image i; -1 when unlabelled. Each of these three throws a RangeError for an index that names no image (checkIndex). */
   label(index: number): number;
   /** A name for image i that a person can find (a file path, or file#index). */
   describe(index: number): string;
@@ -29,6 +29,16 @@ export interface Dataset {
   load(index: number, detail?: DetailToKeep): Promise<RgbImage>;
   /** Smallest and largest width and height (reads every header of file-based data). */
   sizeRange(): Promise<SizeRange>;
+}
+
+/**
+ * Refuses an index that names no image of the dataset: a whole number from 0 to size - 1. Read
+ * anyway, a number past the end gives a blank image, a negative or fractional one the bytes of
+ * others.
+ */
+export function checkIndex(dataset: Pick<Dataset, "path" | "size">, index: number): number {
+  if (Number.isInteger(index) && index >= 0 && index < dataset.size) return index;
+  throw new RangeError(`image ${index} of ${dataset.path}: it holds ${dataset.size} images, 0 to ${dataset.size - 1}`);
 }
 
 /** A bad path or bad contents: the message names the problem and the fix. */

@@ -2,7 +2,7 @@
 import { readRegularFile, whyUnreadable } from "../../io/input-file.js";
 import { DecodeError, type DetailToKeep, decodeImage, readImageSize } from "../decode.js";
 import type { RgbImage } from "../render.js";
-import { type Dataset, type DatasetFormat, rangeOf, type SizeRange } from "./dataset.js";
+import { checkIndex, type Dataset, type DatasetFormat, rangeOf, type SizeRange } from "./dataset.js";
 
 export class FileDataset implements Dataset {
   readonly size: number;
@@ -19,14 +19,17 @@ export class FileDataset implements Dataset {
   }
 
   label(index: number): number {
+    checkIndex(this, index);
     return this.labels[index]!;
   }
 
   describe(index: number): string {
+    checkIndex(this, index);
     return this.files[index]!;
   }
 
   async load(index: number, detail?: DetailToKeep): Promise<RgbImage> {
+    checkIndex(this, index);
     const file = this.files[index]!;
     let bytes: Uint8Array;
     try {

@@ -6,7 +6,7 @@ import { gunzipSync } from "node:zlib";
 
 import { grayToRgb } from "../decode.js";
 import type { RgbImage } from "../render.js";
-import { type Dataset, DatasetError, type SizeRange, type Split } from "./dataset.js";
+import { checkIndex, type Dataset, DatasetError, type SizeRange, type Split } from "./dataset.js";
 
 const FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
 
@@ -91,14 +91,17 @@ export class IdxDataset implements Dataset {
   }
 
   label(index: number): number {
+    checkIndex(this, index);
     return this.labels ? this.labels[index]! : -1;
   }
 
   describe(index: number): string {
+    checkIndex(this, index);
     return `${basename(this.imagesFile)}#${index}`;
   }
 
   async load(index: number): Promise<RgbImage> {
+    checkIndex(this, index);
     const n = this.rows * this.cols;
     return grayToRgb(this.images.subarray(index * n, (index + 1) * n), this.cols, this.rows);
   }
