@@ -1,12 +1,14 @@
 // The backbone to evaluate, from any weights file: a sere-torch training checkpoint (its
-// stored configuration gives the architecture), an exported backbone (.pth or
+// stored configuration gives the architecture), a sere-torch fine-tuning checkpoint (its
+// classifier without the head; it stores its architecture too), an exported backbone (.pth or
 // .safetensors), or a reference (DINO, iBOT, SERE) checkpoint or backbone, whose
 // architecture the caller gives.
 import { z } from "zod";
 
 import { ConfigError, kebab, parseOptions } from "../config/parse.js";
 import { Model } from "../model/model.js";
-import { ARCHITECTURES, deviceSchema, type ModelOptions } from "../model/options.js";
+import { torchLoad } from "../io/torch-load.js";
+import { ARCHITECTURES, deviceSchema, type ModelOptions, modelOptionsSchema } from "../model/options.js";
 import { formatOf, layoutOf, readStateDict, type StoredLayout, toModelNames } from "../model/weights.js";
 import { loadBackbone, storedTrainConfig } from "../train/backbone.js";
 import { countOf } from "../train/plan.js";
@@ -39,7 +41,7 @@ export async function openBackbone(path: string, source: BackboneSource = {}): P
   const config = formatOf(path) === "pth" ? await storedTrainConfig(path) : undefined;
   if (config) return { model: await loadBackbone({ ...config, device }, path, key), trainedSize: config.globalCropsSize };
 
-  const architecture = given ?? {};
+  const architecture = (formatOf(path) === "pth" ? await storedNetwork(path) : undefined) ?? given ?? {};
   if (architecture.arch === "custom" && [architecture.embedDim, architecture.depth, architecture.numHeads].includes(undefined)) {
     throw new ConfigError(`${path} stores no architecture, and arch "custom" needs embedDim, depth and numHeads (--embed-dim, --depth, --num-heads)`);
   }
@@ -81,6 +83,21 @@ function describeMisfit(path: string, assumed: Architecture, stored: StoredLayou
     ? `--arch ${named}`
     : `--arch custom --embed-dim ${stored.embedDim} --depth ${stored.depth} --num-heads N (the heads are in no tensor's shape: give the trained count)`;
   return `${lead}, but its weights are ${stored.embedDim} wide in ${countOf(stored.depth, "block")}: give ${fix}`;
+}
+
+/** The architecture a fine-tuning checkpoint (sere finetune's) stores beside its network; undefined for other files. */
+async function storedNetwork(path: string): Promise<Architecture | undefined> {
+  const root = await torchLoad(path);
+  const network = root instanceof Map ? root.get("network") : undefined;
+  if (typeof network !== "string") return undefined;
+  let fields: unknown;
+  try {
+    fields = JSON.parse(network);
+  } catch (err) {
+    throw new ConfigError(`${path}: its stored architecture is not JSON (${(err as Error).message}); the file is corrupt`);
+  }
+  const { arch, embedDim, depth, numHeads, mlpRatio, patchSize } = parseOptions(modelOptionsSchema, fields, `${path}: its stored architecture`);
+  return { arch, embedDim, depth, numHeads, mlpRatio, patchSize };
 }
 
 /** What the stored weights say of their layout. */

@@ -82,17 +82,25 @@ export async function writeWeights(path: string, entries: Entries): Promise<void
 }
 
 /**
+ * The keys under which checkpoints of one network keep it: a fine-tuning checkpoint's (sere
+ * finetune's, BEiT's, iBOT's, MAE's), then a Lightning checkpoint's. Like a plain state dict,
+ * such a file has no networks to choose from.
+ */
+const ONE_NETWORK_KEYS = ["model", "state_dict"];
+
+/**
  * The group to load from a file's groups: a checkpoint's `checkpointKey` ("teacher" by
  * default; given a list, the first the file has), or, in a file of tensors alone, those
  * tensors. A file that holds dicts of tensors is a checkpoint, whatever tensors lie beside
  * them (a training checkpoint keeps its generator state there); a plain state dict has no
- * keys to choose from and ignores `checkpointKey`, as DINO's evaluation does.
+ * keys to choose from and ignores `checkpointKey`, as DINO's evaluation does, and so does a
+ * checkpoint of one network (ONE_NETWORK_KEYS) that has none of the keys asked for.
  */
 function selectStateDict<T>(groups: Array<Group<T>>, path: string, checkpointKey: string | readonly string[] = "teacher"): Group<T> {
   const plain = groups.find(([key]) => key === "");
   if (plain && groups.length === 1) return plain;
   const wanted = typeof checkpointKey === "string" ? [checkpointKey] : checkpointKey;
-  const found = wanted.map((key) => groups.find(([k]) => k === key)).find((group) => group !== undefined);
+  const found = [...wanted, ...ONE_NETWORK_KEYS].map((key) => groups.find(([k]) => k === key)).find((group) => group !== undefined);
   if (found) return found;
   const available = groups
     .map(([key]) => key)
@@ -106,13 +114,23 @@ function selectStateDict<T>(groups: Array<Group<T>>, path: string, checkpointKey
 
 /**
  * Maps a state dict's names onto the model's: drops data-parallel `module.` prefixes and
- * treats a file without `backbone.`/`head.` names as a backbone alone.
+ * treats a file without `backbone.`/`head.` names as a backbone alone. A classifier's (timm's
+ * names, as sere finetune, BEiT and iBOT write them: blocks.*, then `head.weight`) is a backbone
+ * too, without its linear head and the norm of its mean pooling (`fc_norm`), which stands in
+ * for the backbone's final `norm` only where the file has none (BEiT's mean pooling drops it).
  */
 export function toModelNames(entries: Entries): { entries: Entries; backboneOnly: boolean } {
   const stripped: Entries = entries.map(([name, t]) => [name.replace(/^(module\.)+/, "").replace(/\.module\./g, "."), t]);
-  const wrapped = stripped.some(([name]) => name.startsWith("backbone.") || name.startsWith("head."));
-  if (wrapped) return { entries: stripped, backboneOnly: false };
-  return { entries: stripped.map(([name, t]) => [`backbone.${name}`, t]), backboneOnly: true };
+  const wrapped = stripped.some(([name]) => name.startsWith("backbone."));
+  const classifier = !wrapped && stripped.some(([name]) => name === "head.weight");
+  if (!classifier && (wrapped || stripped.some(([name]) => name.startsWith("head.")))) return { entries: stripped, backboneOnly: false };
+  const ownNorm = stripped.some(([name]) => name.startsWith("norm."));
+  const backbone = classifier
+    ? stripped
+        .filter(([name]) => !name.startsWith("head.") && !(ownNorm && name.startsWith("fc_norm.")))
+        .map(([name, t]): [string, (typeof stripped)[number][1]] => [name.replace(/^fc_norm\./, "norm."), t])
+    : stripped;
+  return { entries: backbone.map(([name, t]) => [`backbone.${name}`, t]), backboneOnly: true };
 }
 
 /** What stored weights say of their architecture (model/options.ts fields). */

@@ -29,6 +29,9 @@ export function architectureOf(config: TrainConfig) {
 export async function storedTrainConfig(checkpoint: string): Promise<TrainConfig | undefined> {
   const root = await torchLoad(checkpoint);
   if (!(root instanceof Map) || typeof root.get("config") !== "string") return undefined;
+  const networks = ["teacher", "student"].filter((key) => root.get(key) instanceof Map);
+  // a fine-tuning checkpoint: its network is read as a classifier's state dict (model/weights.ts)
+  if (networks.length === 0 && root.get("model") instanceof Map) return undefined;
   let fields: unknown;
   try {
     fields = JSON.parse(root.get("config") as string);
@@ -36,7 +39,6 @@ export async function storedTrainConfig(checkpoint: string): Promise<TrainConfig
     throw new ConfigError(`${checkpoint}: its stored configuration is not JSON (${(err as Error).message}); the file is corrupt`);
   }
   const config = parseOptions(trainConfigSchema, fields, `configuration stored in ${checkpoint}`);
-  const networks = ["teacher", "student"].filter((key) => root.get(key) instanceof Map);
   if (networks.length === 0) throw new ConfigError(`${checkpoint} stores a configuration but no "teacher" or "student" weights`);
   for (const key of networks) {
     checkArchitecture(config, root.get(key) as Map<unknown, unknown>, `${checkpoint}: its stored configuration does not match its "${key}" weights`);
