@@ -1,5 +1,6 @@
 // What sere-torch is running on, and its thread setting.
 import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 
 import { native, packageRoot } from "./native/load.js";
@@ -17,12 +18,16 @@ export function info(): Info {
   return { version: packageVersion, ...native().info() };
 }
 
-/** Sets LibTorch's intra-op threads for all later native work (default: the machine's cores). */
+/**
+ * Sets LibTorch's intra-op threads for all later native work; 0 sets the default again, as a
+ * configuration's `threads: 0` means: OMP_NUM_THREADS where it is set, else the machine's cores.
+ */
 export function setThreads(n: number): void {
-  if (!Number.isInteger(n) || n < 1) {
-    throw new RangeError(`setThreads(n): n must be an integer >= 1, got ${String(n)}`);
+  if (typeof n !== "number" || !Number.isInteger(n) || n < 0) {
+    const given = typeof n === "number" ? String(n) : `${JSON.stringify(n)} (a ${typeof n})`;
+    throw new RangeError(`setThreads(n): n must be a whole number of threads, or 0 for the default; given ${given}`);
   }
-  native().setThreads(n);
+  native().setThreads(n === 0 ? Number(process.env.OMP_NUM_THREADS) || availableParallelism() : n);
 }
 
 /** Native objects (tensors, models, ...) currently held by JS; for finding leaks. */

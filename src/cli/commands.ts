@@ -28,7 +28,7 @@ import { writeSafetensors } from "../io/safetensors.js";
 import { archSchema, deviceSchema } from "../model/options.js";
 import { hasNativeBfloat16 } from "../native/cpu.js";
 import { writeReport } from "../report/report.js";
-import { info } from "../runtime.js";
+import { info, setThreads } from "../runtime.js";
 import { tensor } from "../tensor.js";
 import { exportBackbone } from "../train/export.js";
 import { countOf } from "../train/plan.js";
@@ -36,6 +36,9 @@ import { TaskProgress } from "../train/progress.js";
 import { stepPrecision } from "../train/step-options.js";
 import { LAUNCH_USAGE, launchRanks, signalExitCode, takeLaunchFlags } from "./launch.js";
 import { packageVersion } from "./version.js";
+
+/** LibTorch's threads for a command that computes. */
+const threads = z.number().int().min(0).default(0).describe("LibTorch threads (0: OMP_NUM_THREADS where set, else the machine's cores)");
 
 /** Flags every command shares: which weights, which architecture when the file does not say (each with its --help line). */
 const common = {
@@ -72,8 +75,12 @@ const common = {
     .max(1)
     .default(DEFAULT_MAX_FAILURE_SHARE)
     .describe("share of the images that may fail to decode (each skipped with a warning) before evaluation stops"),
+  threads,
 };
-const dataPath = z.string().describe("a labelled dataset: train/ and val/ (or test/) image folders, IDX or CIFAR files");
+/** The flags of the backbone's weights and architecture alone (those of a command that runs it on one image). */
+const { pretrainedWeights, checkpointKey, arch, patchSize, embedDim, depth, numHeads, mlpRatio, device, outputDir } = common;
+const weights = { pretrainedWeights, checkpointKey, arch, patchSize, embedDim, depth, numHeads, mlpRatio, device, outputDir, threads };
+const dataPath = finetuneConfigSchema.shape.dataPath;
 const COMMANDS = {
   "eval knn": z.object({
     ...common,
@@ -104,6 +111,7 @@ const COMMANDS = {
     batchSizePerGpu: common.batchSizePerGpu,
     limit: common.limit,
     outputDir: common.outputDir,
+    threads,
   }),
   finetune: finetuneConfigSchema,
   features: z.object({
@@ -112,7 +120,7 @@ const COMMANDS = {
     format: z.enum(["safetensors", "npy"]).default("safetensors").describe("file format of the features and labels"),
   }),
   attention: z.object({
-    ...common,
+    ...weights,
     imagePath: z.string().describe("the image whose attention maps to draw"),
     imageShortSide: z.number().int().positive().optional().describe("resize the image's shorter side to this first"),
   }),
@@ -126,6 +134,7 @@ const COMMANDS = {
     runDir: z.string().describe("a training run's output folder (also the first argument: sere report RUN_DIR)"),
     images: z.number().int().min(0).default(4).describe("training images whose attention maps the report shows"),
     device: deviceSchema.describe("where the backbone runs for the attention maps"),
+    threads,
     output: z.string().optional().describe("the page's path; default RUN_DIR/report.html"),
     png: z.string().optional().describe("also writes the charts alone as one PNG image at this path (no browser needed)"),
   }),
@@ -133,7 +142,7 @@ const COMMANDS = {
 type Command = keyof typeof COMMANDS;
 
 /** The backbone of the weights (architecture from the file, else from the flags) and the input side to use. */
-async function backbone(o: z.output<z.ZodObject<typeof common>>) {
+async function backbone(o: z.output<z.ZodObject<typeof weights>> & { imageSize?: number }) {
   const { arch, embedDim, depth, numHeads, mlpRatio, patchSize } = o;
   const { model, trainedSize } = await openBackbone(o.pretrainedWeights, {
     checkpointKey: o.checkpointKey,
@@ -284,7 +293,11 @@ async function run(command: Command, argv: string[]): Promise<void> {
     process.stdout.write(`Usage: sere ${command} [--flag value ...]\n\n${presets}${flagsHelp(schema.shape)}\n`);
     return;
   }
-  const parse = <C extends Command>(c: C) => parseOptions(COMMANDS[c], flags.values, `sere ${c} flags`) as z.output<(typeof COMMANDS)[C]>;
+  const parse = <C extends Command>(c: C) => {
+    const o = parseOptions(COMMANDS[c], flags.values, `sere ${c} flags`) as z.output<(typeof COMMANDS)[C]>;
+    if ("threads" in o) setThreads(o.threads);
+    return o;
+  };
   const say = (text: string) => process.stdout.write(`${text}\n`);
   switch (command) {
     case "finetune": {

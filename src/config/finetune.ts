@@ -34,7 +34,11 @@ export const finetuneConfigSchema = z
     mlpRatio: z.number().positive().optional().describe("MLP width / token width, for arch custom"),
 
     // Data
-    dataPath: z.string().describe("a labelled dataset: train/ and val/ (or test/) image folders, IDX or CIFAR files"),
+    dataPath: z
+      .string()
+      .describe(
+        "a labelled dataset: train/ and val/ (or test/) image folders, IDX or CIFAR files, or a list (.txt, .lst, .csv) named with train beside its test list",
+      ),
     inputSize: positiveInt.optional().describe("side of the training and evaluation images; default: the pretraining resolution, else 224"),
     labelFraction: z
       .number()

@@ -111,7 +111,9 @@ export const trainConfigSchema = z
       .string()
       .min(1)
       .default("/usr/share/datasets/fashion-mnist")
-      .describe("training images: an image folder (class subfolders), an IDX (Fashion-MNIST) or CIFAR folder"),
+      .describe(
+        "training images: an image folder (class subfolders; train/ beside test/ or val/), an IDX (Fashion-MNIST) or CIFAR folder, or a list (.txt, .lst, .csv) of paths and labels",
+      ),
     maxFailureShare: probability
       .default(0.01)
       .describe("share of the images that may fail to decode (each skipped with a warning) before training stops"),

@@ -6,8 +6,8 @@
 import { z } from "zod";
 
 import { ConfigError, kebab, parseOptions } from "../config/parse.js";
-import { Model } from "../model/model.js";
 import { torchLoad } from "../io/torch-load.js";
+import { Model } from "../model/model.js";
 import { ARCHITECTURES, deviceSchema, type ModelOptions, modelOptionsSchema } from "../model/options.js";
 import { formatOf, layoutOf, readStateDict, type StoredLayout, toModelNames } from "../model/weights.js";
 import { loadBackbone, storedTrainConfig } from "../train/backbone.js";

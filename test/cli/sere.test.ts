@@ -50,7 +50,7 @@ describe.runIf(hasFashionMnist())("sere", () => {
   });
 
   it("eval knn prints and writes the accuracy for each k", () => {
-    const run = sere(["eval", "knn", ...common, "--nb-knn", "5", "10", "--output-dir", join(dir, "knn")]);
+    const run = sere(["eval", "knn", ...common, "--nb-knn", "5", "10", "--threads", "1", "--output-dir", join(dir, "knn")]);
     expect(run.status, run.stderr).toBe(0);
     const result = JSON.parse(readFileSync(join(dir, "knn", "knn.json"), "utf8")) as Array<{ k: number; top1: number }>;
     expect(result.map((r) => r.k)).toEqual([5, 10]);
@@ -337,6 +337,18 @@ describe("sere --help", () => {
       expect(flags.length).toBeGreaterThan(2);
       // the description on the next line, or (the launcher's flags) beside the flag
       for (const [flag, description] of flags) expect(/^ {6}\S/.test(description) || /^ {2}--\S+( \S+)? {2,}\S/.test(flag), flag).toBe(true);
+      // every command that computes takes --threads; export only copies tensors
+      expect(
+        flags.some(([flag]) => flag.startsWith("  --threads ")),
+        command,
+      ).toBe(command !== "export");
     },
   );
+
+  it("sere attention lists the flags that change its maps alone", () => {
+    const help = sere(["attention", "--help"]).stdout;
+    for (const flag of ["--image-path", "--image-short-side", "--pretrained-weights", "--threads"]) expect(help).toContain(`  ${flag} `);
+    for (const flag of ["--limit", "--image-size", "--n-last-blocks", "--batch-size-per-gpu", "--max-failure-share"])
+      expect(help).not.toContain(`  ${flag} `);
+  });
 });

@@ -29,8 +29,11 @@ describe("the native addon", () => {
     expect(info().threads).toBe(1);
     setThreads(expected);
     expect(info().threads).toBe(expected);
-    expect(() => setThreads(0)).toThrow(/integer >= 1, got 0/);
-    expect(() => setThreads(1.5)).toThrow(/integer >= 1/);
+    setThreads(1);
+    setThreads(0); // the default again
+    expect(info().threads).toBe(expected);
+    expect(() => setThreads(1.5)).toThrow("setThreads(n): n must be a whole number of threads, or 0 for the default; given 1.5");
+    expect(() => setThreads("2" as unknown as number)).toThrow('given "2" (a string)');
   });
 
   it("runs parallel work on the compute lane alone: setThreads' count there, one thread on libuv's workers and the JS thread", async () => {
