@@ -26,18 +26,34 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
 /** A field's name as a flag writes it: batchSizePerGpu and batch_size_per_gpu are batch-size-per-gpu. */
 export const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`).replace(/_/g, "-");
 
+/** Edits (insertions, deletions, substitutions, swaps of neighbours) that turn `a` into `b`. */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
 /**
- * Up to four of `known` whose names are close to `given`: first those where one holds the
- * other (case and separators aside: patchsize holds patchSize), then those that start with
- * the same word.
+ * Up to four of `known` whose names are close to `given`, closest first: those where one holds
+ * the other (case and separators aside: patchsize holds patchSize; the shorter first), else
+ * those a typo or two away (spilt, split); then those that start with the same word.
  */
 export function closeNames(given: string, known: readonly string[]): string[] {
   const g = kebab(given);
   const flat = (n: string) => n.replace(/-/g, "");
   const names = known.map((k) => [k, kebab(k)] as const);
-  const holding = names.filter(([, n]) => flat(n).includes(flat(g)) || flat(g).includes(flat(n)));
-  const sameStart = names.filter(([, n]) => !holding.some(([, h]) => h === n) && n.split("-")[0] === g.split("-")[0]);
-  return [...holding, ...sameStart].slice(0, 4).map(([k]) => k);
+  const holding = names
+    .filter(([, n]) => flat(n).includes(flat(g)) || flat(g).includes(flat(n)))
+    .sort(([, a], [, b]) => a.length - b.length);
+  const typo = holding.length > 0 ? [] : names.filter(([, n]) => flat(g).length >= 4 && editDistance(flat(n), flat(g)) <= 2);
+  const sameStart = names.filter(([, n]) => n.split("-")[0] === g.split("-")[0]);
+  return [...new Set([...holding, ...typo, ...sameStart].map(([k]) => k))].slice(0, 4);
 }
 
 /** Top-level fields of `input` that `schema` (an object schema) has no place for, each with what it may have meant. */

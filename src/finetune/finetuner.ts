@@ -298,7 +298,11 @@ export class Finetuner {
       size = c.inputSize ?? backbone.trainedSize;
     } else {
       size = c.inputSize ?? 224;
-      network = parseOptions(modelOptionsSchema, { ...architecture, convStem: c.convStem, imgSize: size, head: false }, "the architecture");
+      network = parseOptions(
+        modelOptionsSchema,
+        { ...architecture, convStem: c.convStem, imgSize: size, head: false },
+        "architecture (arch, embedDim, depth, numHeads)",
+      );
     }
     const step = new (native().FinetuneStep)({ ...finetuneStepOptions(c, network, numClasses, device), communicator });
     if (backbone) {

@@ -4,7 +4,9 @@ import { EventEmitter } from "node:events";
 import { existsSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
-import { ConfigError } from "../config/parse.js";
+import { z } from "zod";
+
+import { ConfigError, parseOptions } from "../config/parse.js";
 import { type ConfigSources, resolveTrainConfig } from "../config/resolve.js";
 import type { TrainConfig, TrainConfigInput } from "../config/train.js";
 import { photometryOf } from "../data/config.js";
@@ -80,6 +82,15 @@ export interface TrainerOptions extends Omit<ConfigSources, "overrides"> {
   progress?: boolean;
 }
 
+/** TrainerOptions as checked: a misspelt option would otherwise leave the run on what it meant to change. */
+const trainerOptionsSchema = z.object({
+  preset: z.string().optional(),
+  configFile: z.string().optional(),
+  resume: z.boolean().optional(),
+  signal: z.custom<AbortSignal>((value) => value instanceof AbortSignal, "must be an AbortSignal").optional(),
+  progress: z.boolean().optional(),
+});
+
 /** This rank's place among the others and its connection to them. */
 interface Ranks {
   world: RankEnvironment;
@@ -95,9 +106,9 @@ export class Trainer extends EventEmitter<Events> {
   /** `config` holds fields over the preset (default fashion-mnist-tiny) and config file. */
   constructor(config: TrainConfigInput = {}, options: TrainerOptions = {}) {
     super();
-    const { preset, configFile, resume } = options;
+    this.options = parseOptions(trainerOptionsSchema, options, "Trainer options", { knownFieldsOnly: true });
+    const { preset, configFile, resume } = this.options;
     this.config = resolveTrainConfig({ preset, configFile, resume, overrides: config });
-    this.options = options;
   }
 
   async fit(): Promise<FitResult> {

@@ -57,7 +57,7 @@ describe("options from code", () => {
     );
     // a limit of one split only: the evaluation's are trainLimit and testLimit (it used to drop `limit`)
     await expect(knnEvaluation("/usr/share/datasets/fashion-mnist", pixelFeatures, { limit: 100 } as never)).rejects.toThrow(
-      /invalid k-NN evaluation options:\n {2}limit: no such field; did you mean trainLimit, testLimit\?/,
+      /invalid k-NN evaluation options:\n {2}limit: no such field; did you mean testLimit, trainLimit\?/,
     );
   });
 

@@ -452,6 +452,8 @@ describe("datasets", () => {
     expect(() => openDataset("/dev/null")).toThrow(
       /dataset path \/dev\/null is neither a file nor a folder \(a device, pipe or socket\); sere-torch reads/,
     );
+    // a misspelt option is refused rather than opening the training split
+    expect(() => openDataset(dir, { spilt: "test" } as never)).toThrow(/spilt: no such field; did you mean split\?/);
   });
 });
 

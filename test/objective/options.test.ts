@@ -40,7 +40,13 @@ describe("the objective's options", () => {
   });
 
   it("refuses a field it does not know (a misspelt or a training flag's name) instead of ignoring it", () => {
-    expect(() => new SereObjective({ temperaturePixel: 0.3 } as never)).toThrow('Unrecognized key: "temperaturePixel"');
+    expect(() => new SereObjective({ temperaturePixel: 0.3 } as never)).toThrow(
+      /^invalid SereObjective options:\n {2}temperaturePixel: no such field/,
+    );
+    // said once, with the field meant
+    expect(() => new SereObjective({ outdim: 64 } as never)).toThrow(
+      /^invalid SereObjective options:\n {2}outdim: no such field; did you mean outDim\? \(given: 64\)$/,
+    );
   });
 
   it("is complete when it reaches the native objective, which defaults nothing", () => {

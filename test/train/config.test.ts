@@ -5,6 +5,7 @@ import { parseOptions } from "../../src/config/parse.js";
 import { resolveTrainConfig } from "../../src/config/resolve.js";
 import { trainConfigSchema } from "../../src/config/train.js";
 import { stepOptionsFrom } from "../../src/train/step-options.js";
+import { Trainer } from "../../src/train/trainer.js";
 
 describe("the training configuration", () => {
   it("defaults to the reference's arguments", () => {
@@ -28,6 +29,13 @@ describe("the training configuration", () => {
     const finetune = resolveFinetuneConfig("fashion-mnist-tiny-finetune", { arch: "vit_tiny" });
     expect([finetune.embedDim, finetune.depth, finetune.numHeads]).toEqual([undefined, undefined, undefined]);
     expect(resolveFinetuneConfig("fashion-mnist-tiny-finetune", {})).toMatchObject({ arch: "custom", embedDim: 96 });
+  });
+
+  it("a Trainer refuses an option it does not know rather than training without it", () => {
+    expect(() => new Trainer({}, { presett: "fashion-mnist-1h" } as never)).toThrow(
+      /^invalid Trainer options:\n {2}presett: no such field; did you mean preset\?/,
+    );
+    expect(() => new Trainer({}, { signal: "stop" } as never)).toThrow(/signal: must be an AbortSignal/);
   });
 
   it("hands the student temperature to the objective of the step", () => {

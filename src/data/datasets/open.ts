@@ -16,6 +16,9 @@
 // report an accuracy no model earned.
 import { type Dirent, existsSync, readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { basename, dirname, extname, join, relative, resolve, sep } from "node:path";
+import { z } from "zod";
+
+import { parseOptions } from "../../config/parse.js";
 import { whyUnreadable } from "../../io/input-file.js";
 import { IMAGE_EXTENSIONS, IMAGE_FORMATS, UNREAD_IMAGE_EXTENSIONS } from "../decode.js";
 import { CifarDataset, cifarFiles } from "./cifar.js";
@@ -23,6 +26,7 @@ import { type Dataset, DatasetError, type Split } from "./dataset.js";
 import { FileDataset } from "./files.js";
 import { IdxDataset, idxImagesFile } from "./idx.js";
 
+const openOptionsSchema = z.object({ split: z.enum(["train", "test"]).default("train") });
 export interface OpenOptions {
   split?: Split;
 }
@@ -59,7 +63,8 @@ function fileOfSplit(file: string, split: Split): string {
  * other images than the training split's: where the data has none, a DatasetError says so.
  */
 export function openDataset(path: string, options: OpenOptions = {}): Dataset {
-  const split = options.split ?? "train";
+  // checked: a misspelt option ({ spilt: "test" }) would otherwise open the training split
+  const { split } = parseOptions(openOptionsSchema, options, "openDataset options", { knownFieldsOnly: true });
   const full = resolve(path);
   if (full.startsWith("/path/to/")) {
     // the ImageNet presets' dataPath, which cannot know where a user keeps the data
