@@ -48,9 +48,7 @@ export function closeNames(given: string, known: readonly string[]): string[] {
   const g = kebab(given);
   const flat = (n: string) => n.replace(/-/g, "");
   const names = known.map((k) => [k, kebab(k)] as const);
-  const holding = names
-    .filter(([, n]) => flat(n).includes(flat(g)) || flat(g).includes(flat(n)))
-    .sort(([, a], [, b]) => a.length - b.length);
+  const holding = names.filter(([, n]) => flat(n).includes(flat(g)) || flat(g).includes(flat(n))).sort(([, a], [, b]) => a.length - b.length);
   const typo = holding.length > 0 ? [] : names.filter(([, n]) => flat(g).length >= 4 && editDistance(flat(n), flat(g)) <= 2);
   const sameStart = names.filter(([, n]) => n.split("-")[0] === g.split("-")[0]);
   return [...new Set([...holding, ...typo, ...sameStart].map(([k]) => k))].slice(0, 4);

@@ -6,7 +6,7 @@
 // best checkpoint kept.
 import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { appendFile } from "node:fs/promises";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 
 import { type FinetuneConfig, finetuneConfigSchema, resumedFinetuneSettings } from "../config/finetune.js";
 import { ConfigError, parseOptions } from "../config/parse.js";
@@ -29,7 +29,17 @@ import { asMap, entries, optimizerEntries, stepProgress } from "../train/checkpo
 import { connectRanks, rankDevice, rankEnvironment, useThreads } from "../train/distributed.js";
 import { count, countOf, describeCompute, describeProgress, describeSpan, lastStepOf } from "../train/plan.js";
 import { changedRunFields, describeChangedResume, FINETUNING_PROCESS_FIELDS, networkChangedError, storedFields } from "../train/resume.js";
-import { BEST_CHECKPOINT, CHECKPOINT, checkRunFolder, cutLog, FINETUNE_RESULT, LOG, prepareRunFolder, writeRunConfig } from "../train/run-folder.js";
+import {
+  BEST_CHECKPOINT,
+  CHECKPOINT,
+  checkRunFolder,
+  cutLog,
+  FINETUNE_RESULT,
+  LOG,
+  prepareRunFolder,
+  undoFailedStart,
+  writeRunConfig,
+} from "../train/run-folder.js";
 import { type RunLock, withRunLock } from "../train/run-lock.js";
 import { cosineScheduleAt } from "../train/schedules.js";
 import { testAccuracy } from "./classify.js";
@@ -99,7 +109,8 @@ export class Finetuner {
 
   async fit(): Promise<FinetuneResult> {
     this.hooks.signal?.throwIfAborted();
-    return withRunLock((lock) => this.train(lock));
+    const world = rankEnvironment();
+    return undoFailedStart(resolve(this.config.outputDir), !world || world.rank === 0, () => withRunLock((lock) => this.train(lock)));
   }
 
   private async train(lock: RunLock): Promise<FinetuneResult> {

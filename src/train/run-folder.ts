@@ -91,3 +91,18 @@ function parsedLine(line: string): { iteration?: unknown } | undefined {
 export function writeRunConfig(dir: string, config: object): void {
   writeFileSync(join(dir, RUN_CONFIG), `${JSON.stringify(config, null, 2)}\n`);
 }
+
+/**
+ * Runs a run's `body`; where it fails before the run wrote a log or a checkpoint, the output
+ * folder `dir` goes again if the run made it (`writer`: the process that writes the run's
+ * files), so that a start that failed (bad weights, data, settings) leaves nothing behind.
+ */
+export async function undoFailedStart<T>(dir: string, writer: boolean, body: () => Promise<T>): Promise<T> {
+  const made = writer && !existsSync(dir);
+  try {
+    return await body();
+  } catch (err) {
+    if (made && existsSync(dir) && earlierRunFiles(dir).length === 0) rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}

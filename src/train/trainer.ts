@@ -1,7 +1,7 @@
 // Trainer: runs SERE pretraining from a configuration. TypeScript keeps the loop's
 // bookkeeping (schedules, logging, checkpoints, events); each iteration is one native call.
 import { EventEmitter } from "node:events";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 import { z } from "zod";
@@ -24,7 +24,7 @@ import { lastStepOf, type RunPlan, runPlan } from "./plan.js";
 import { describePretrainedStart, startFromPretrained } from "./pretrained.js";
 import { ProgressReporter } from "./progress.js";
 import { describeChangedResume, restoreTraining } from "./resume.js";
-import { CHECKPOINT, checkRunFolder, cutLog, LOG, prepareRunFolder, writeRunConfig } from "./run-folder.js";
+import { CHECKPOINT, checkRunFolder, cutLog, LOG, prepareRunFolder, undoFailedStart, writeRunConfig } from "./run-folder.js";
 import { type RunLock, withRunLock } from "./run-lock.js";
 import { accumulationRoundAt, learningRateAt, teacherMomentumAt, teacherTemperatureAt, weightDecayAt } from "./schedules.js";
 import { stepOptionsFrom } from "./step-options.js";
@@ -113,7 +113,8 @@ export class Trainer extends EventEmitter<Events> {
 
   async fit(): Promise<FitResult> {
     this.options.signal?.throwIfAborted();
-    return withRunLock((lock) => this.train(lock));
+    const world = rankEnvironment();
+    return undoFailedStart(resolve(this.config.outputDir), !world || world.rank === 0, () => withRunLock((lock) => this.train(lock)));
   }
 
   private async train(lock: RunLock): Promise<FitResult> {
@@ -125,6 +126,8 @@ export class Trainer extends EventEmitter<Events> {
     checkRunFolder(outputDir, { resume: this.options.resume ?? false, overwrite: c.overwrite });
     if (c.pretrainedWeights && !existsSync(c.pretrainedWeights))
       throw new ConfigError(`--pretrained-weights ${c.pretrainedWeights}: there is no such file`);
+    if (c.pretrainedWeights && statSync(c.pretrainedWeights).isDirectory())
+      throw new ConfigError(`--pretrained-weights ${c.pretrainedWeights} is a folder: give a weights file in it (a run's checkpoint.pth)`);
     const checkpointPath = join(outputDir, CHECKPOINT);
     const resuming = (this.options.resume ?? false) && existsSync(checkpointPath);
     // Rank 0 alone writes the run's files.

@@ -1,10 +1,11 @@
 // The output folder a run takes over: an earlier run's files are never lost or mixed up.
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
-import { checkRunFolder, cutLog, prepareRunFolder } from "../../src/train/run-folder.js";
+import { checkRunFolder, cutLog, prepareRunFolder, undoFailedStart } from "../../src/train/run-folder.js";
+import { Trainer } from "../../src/train/trainer.js";
 
 const folderWith = (files: Record<string, string>) => {
   const dir = mkdtempSync(join(tmpdir(), "sere-folder-"));
@@ -70,5 +71,38 @@ describe("run folders", () => {
     expect(readFileSync(log, "utf8")).toBe("");
     expect(readdirSync(join(dir, "run"))).toEqual(["log.jsonl"]);
     expect(await cutLog(join(dir, "missing.jsonl"), 3)).toBe(0);
+  });
+});
+
+describe("a start that fails", () => {
+  const failing = (dir: string, files: string[]) => async () => {
+    mkdirSync(dir, { recursive: true });
+    for (const name of files) writeFileSync(join(dir, name), "");
+    throw new Error("bad data");
+  };
+
+  it("leaves no folder it made, unless the run wrote a log or a checkpoint; never one that was there", async () => {
+    const root = mkdtempSync(join(tmpdir(), "sere-failed-start-"));
+    const made = join(root, "made");
+    await expect(undoFailedStart(made, true, failing(made, ["config.json", "events.out.tfevents.1.host"]))).rejects.toThrow("bad data");
+    expect(existsSync(made)).toBe(false);
+    const stepped = join(root, "stepped");
+    await expect(undoFailedStart(stepped, true, failing(stepped, ["config.json", "log.jsonl"]))).rejects.toThrow("bad data");
+    expect(readdirSync(stepped)).toEqual(["config.json", "log.jsonl"]);
+    const there = folderWith({});
+    await expect(undoFailedStart(there, true, failing(there, ["config.json"]))).rejects.toThrow("bad data");
+    expect(readdirSync(there)).toEqual(["config.json"]);
+    // another rank's process: the writer's folder is its to keep or remove
+    const otherRank = join(root, "other-rank");
+    await expect(undoFailedStart(otherRank, false, failing(otherRank, ["config.json"]))).rejects.toThrow("bad data");
+    expect(existsSync(otherRank)).toBe(true);
+  });
+
+  it("of training on a folder of no images leaves no output folder", async () => {
+    const root = mkdtempSync(join(tmpdir(), "sere-failed-run-"));
+    mkdirSync(join(root, "empty"));
+    const outputDir = join(root, "runs", "mine");
+    await expect(new Trainer({ dataPath: join(root, "empty"), outputDir }, { progress: false }).fit()).rejects.toThrow(/no images/);
+    expect(existsSync(outputDir)).toBe(false);
   });
 });
