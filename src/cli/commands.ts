@@ -278,6 +278,22 @@ function report(outputDir: string, file: string, result: object): void {
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
+/** What `sere finetune --help` shows: the preset's values under the flags given (those alone where these do not resolve). */
+function finetuneHelpValues(preset: string | undefined, given: Record<string, unknown>): Record<string, unknown> | undefined {
+  // the data path has no default: where neither the preset nor the flags give it, the help shows none
+  const presetData = preset && preset in FINETUNE_PRESETS ? FINETUNE_PRESETS[preset as keyof typeof FINETUNE_PRESETS].dataPath : undefined;
+  const dataPath = (given.dataPath as string | undefined) ?? presetData ?? "";
+  for (const values of [given, {}]) {
+    try {
+      const resolved = resolveFinetuneConfig(preset, { ...values, dataPath });
+      return { ...resolved, dataPath: dataPath || undefined };
+    } catch {
+      // an unknown preset or a bad value: the preset's alone, else the schema's defaults
+    }
+  }
+  return undefined;
+}
+
 async function run(command: Command, argv: string[]): Promise<void> {
   const schema = COMMANDS[command];
   // sere report RUN_DIR: the folder may come first, without its flag
@@ -286,11 +302,14 @@ async function run(command: Command, argv: string[]): Promise<void> {
   const { launch, rest } = command === "finetune" ? takeLaunchFlags(argv) : { rest: argv };
   const flags = parseFlags(rest, schema.shape, command === "finetune" ? ["preset"] : []);
   if (flags.help) {
+    const preset = flags.extra.preset as string | undefined;
     const presets =
       command === "finetune"
-        ? `${LAUNCH_USAGE}\n\n  --preset NAME\n      start from a preset: ${Object.keys(FINETUNE_PRESETS).join(", ")} (none: iBOT's recipe)\n`
+        ? `${LAUNCH_USAGE}\n\n  --preset NAME\n      start from a preset: ${Object.keys(FINETUNE_PRESETS).join(", ")} (none: iBOT's recipe)\n\n` +
+          `Values in brackets are what this run takes: ${preset ? `preset ${preset}` : "iBOT's recipe"}${Object.keys(flags.values).length > 0 ? " and the flags given" : ""}.\n`
         : "";
-    process.stdout.write(`Usage: sere ${command} [--flag value ...]\n\n${presets}${flagsHelp(schema.shape)}\n`);
+    const values = command === "finetune" ? finetuneHelpValues(preset, flags.values) : undefined;
+    process.stdout.write(`Usage: sere ${command} [--flag value ...]\n\n${presets}${flagsHelp(schema.shape, values)}\n`);
     return;
   }
   const parse = <C extends Command>(c: C) => {

@@ -345,6 +345,16 @@ describe("sere --help", () => {
     },
   );
 
+  it("sere finetune --help shows the values the run would take: the preset's under the flags given", () => {
+    const help = sere(["finetune", "--preset", "fashion-mnist-tiny-finetune", "--epochs", "3", "--help"]).stdout;
+    expect(help).toContain("  --epochs number (3)\n");
+    expect(help).toContain("  --output-dir string (runs/fashion-mnist-tiny-finetune)\n");
+    expect(help).toContain("  --data-path string (/usr/share/datasets/fashion-mnist)\n");
+    const recipe = sere(["finetune", "--help"]).stdout;
+    expect(recipe).toContain("  --epochs number (100)\n");
+    expect(recipe).toMatch(/^ {2}--data-path string\n/m);
+  });
+
   it("sere attention lists the flags that change its maps alone", () => {
     const help = sere(["attention", "--help"]).stdout;
     for (const flag of ["--image-path", "--image-short-side", "--pretrained-weights", "--threads"]) expect(help).toContain(`  ${flag} `);
