@@ -329,6 +329,7 @@ async function run(command: Command, argv: string[]): Promise<void> {
       const bar = progress("fine-tuning", "steps");
       const finetuner = new Finetuner(config, {
         say: (line) => process.stderr.write(`${line}\n`),
+        warn,
         onStep: (done, total) => bar(done, total),
         signal: ctrlC.signal,
       });

@@ -7,7 +7,7 @@ import { DEFAULT_MAX_FAILURE_SHARE } from "../data/failures.js";
 import { archSchema, deviceSchema } from "../model/options.js";
 import { ConfigError, parseOptions } from "./parse.js";
 import { presetUnderArch } from "./presets.js";
-import { continuedSettings } from "./resolve.js";
+import { continuedSettings, runSettings } from "./resolve.js";
 
 const positiveInt = z.number().int().positive();
 const probability = z.number().min(0).max(1);
@@ -211,11 +211,10 @@ const RUN_INVOCATION_FIELDS: ReadonlySet<string> = new Set<keyof FinetuneConfig>
 /** With `resume`, the settings of the run in the output folder that it takes over (none for a new run). */
 export function resumedFinetuneSettings(options: Partial<FinetuneConfigInput>): Record<string, unknown> {
   if (!options.resume) return {};
-  return continuedSettings(
-    options.outputDir ?? finetuneConfigSchema.shape.outputDir.parse(undefined),
-    finetuneConfigSchema.shape,
-    RUN_INVOCATION_FIELDS,
-  );
+  const outputDir = options.outputDir ?? finetuneConfigSchema.shape.outputDir.parse(undefined);
+  // a pretraining run's settings (sere-train's: its heads' outDim) are not a fine-tuning run's; resuming from its checkpoint says so
+  if (runSettings(outputDir)?.outDim !== undefined) return {};
+  return continuedSettings(outputDir, finetuneConfigSchema.shape, RUN_INVOCATION_FIELDS);
 }
 
 /**

@@ -77,9 +77,14 @@ function readConfigFile(path: string): Record<string, unknown> {
  * folder holds no config.json.
  */
 export function continuedSettings(outputDir: string, known: object, invocation: ReadonlySet<string>): Record<string, unknown> {
+  const run = runSettings(outputDir) ?? {};
+  return Object.fromEntries(Object.entries(run).filter(([key]) => key in known && !invocation.has(key)));
+}
+
+/** The settings the run in `outputDir` was started with (its config.json); undefined where it has none. */
+export function runSettings(outputDir: string): Record<string, unknown> | undefined {
   const runConfig = join(resolve(outputDir), RUN_CONFIG);
-  if (!existsSync(runConfig)) return {};
-  return Object.fromEntries(Object.entries(readConfigFile(runConfig)).filter(([key]) => key in known && !invocation.has(key)));
+  return existsSync(runConfig) ? readConfigFile(runConfig) : undefined;
 }
 
 export function resolveTrainConfig(sources: ConfigSources = {}): TrainConfig {

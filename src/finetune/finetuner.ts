@@ -76,6 +76,8 @@ export interface FinetuneResult {
 export interface FinetuneHooks {
   /** A line for the user (the CLI prints it on stderr). */
   say?: (line: string) => void;
+  /** A warning (data left out, images skipped, settings changed on resume); default: process.emitWarning. */
+  warn?: (message: string) => void;
   /** Told the steps done of this run's total after each step. */
   onStep?: (done: number, total: number, loss: number) => void;
   /**
@@ -107,6 +109,12 @@ export class Finetuner {
     });
   }
 
+  /** A warning to the hook, else to the process (Node prints it on stderr). */
+  private warn(message: string, type = "RunWarning"): void {
+    if (this.hooks.warn) this.hooks.warn(message);
+    else process.emitWarning(message, type);
+  }
+
   async fit(): Promise<FinetuneResult> {
     this.hooks.signal?.throwIfAborted();
     const world = rankEnvironment();
@@ -121,7 +129,8 @@ export class Finetuner {
     const ranks = world?.worldSize ?? 1;
     const speaks = rank === 0;
     const say = speaks ? (this.hooks.say ?? (() => {})) : () => {};
-    const threads = useThreads(c.threads, world, (message) => speaks && process.emitWarning(message, "RunWarning"));
+    const warn = (message: string, type?: string) => speaks && this.warn(message, type);
+    const threads = useThreads(c.threads, world, (message) => warn(message));
     const device = rankDevice(c.device, world);
     const checkpointPath = join(c.outputDir, CHECKPOINT);
     checkRunFolder(c.outputDir, { resume: c.resume, overwrite: c.overwrite });
@@ -140,10 +149,10 @@ export class Finetuner {
 
     const train = openDataset(c.dataPath, { split: "train" });
     const test = openDataset(c.dataPath, { split: "test" });
-    for (const d of [train, test]) if (speaks && d.leftOut) process.emitWarning(d.leftOut, "DataWarning");
+    for (const d of [train, test]) if (d.leftOut) warn(d.leftOut, "DataWarning");
     const limited = spreadSubset(train.size, c.limit > 0 ? c.limit : undefined);
     const all = limited.map((i) => train.label(i));
-    requireLabelledSplits(train, test, "fine-tuning", (message) => speaks && process.emitWarning(message, "DataWarning"));
+    requireLabelledSplits(train, test, "fine-tuning", (message) => warn(message, "DataWarning"));
     const kept = labelledSubset(all, c.labelFraction, c.seed).map((k) => limited[k]!);
     const numClasses = Math.max(train.classes.length, 1 + all.reduce((a, b) => Math.max(a, b), -1));
     const steps = Math.floor(kept.length / (c.batchSizePerGpu * ranks));
@@ -156,7 +165,6 @@ export class Finetuner {
     const shape = { size, numClasses, network, classes: train.classes };
     try {
       let start = { epoch: 0, iteration: 0, best: { epoch: -1, top1: -1, top5: 0 } };
-      const warn = (message: string) => speaks && process.emitWarning(message, "RunWarning");
       if (c.resume) {
         start = await this.restore(step, checkpointPath, say, warn);
         if (speaks) {
@@ -343,6 +351,12 @@ export class Finetuner {
   /** Puts the checkpoint's state into `step`; where the run continues. */
   private async restore(step: NativeFinetuneStep, path: string, say: (line: string) => void, warn: (message: string) => void) {
     const root = asMap(await torchLoad(path), "top-level dict", path);
+    if (!(root.get("model") instanceof Map) && root.get("teacher") instanceof Map) {
+      throw new ConfigError(
+        `${path} is a pretraining run's checkpoint (sere-train's), not a fine-tuning run's: resume fine-tuning in its own output folder, ` +
+          `or fine-tune from this one in another (--pretrained-weights ${path})`,
+      );
+    }
     const model = await entries(asMap(root.get("model"), '"model"', path), path);
     const modelEma = root.get("model_ema") instanceof Map ? await entries(root.get("model_ema") as Map<unknown, unknown>, path) : undefined;
     const optimizer = await optimizerEntries(root, path);
@@ -383,7 +397,7 @@ export class Finetuner {
     const indices = global.filter((_, i) => i % at.ranks === at.rank).map((k) => kept[k]!);
     const skipped: DecodeError[] = [];
     const loaded = await loadImages(dataset, indices, failures, skipped, { size, minScale: c.cropScale[0] });
-    for (const e of skipped) process.emitWarning(`skipped an image that cannot be decoded: ${e.message}`, "DataWarning");
+    for (const e of skipped) this.warn(`skipped an image that cannot be decoded: ${e.message}`, "DataWarning");
     if (loaded.length === 0) {
       throw new DatasetError(
         `not one of a batch's ${indices.length} images could be decoded (the latest ${skipped.at(-1)!.file}); fix or remove the broken files`,

@@ -49,6 +49,16 @@ describe.runIf(hasFashionMnist())("sere", () => {
     expect(bad.stderr).toMatch(/^sere-train: invalid sere export flags[\s\S]*checkpointKey: .*"ema"/m);
   });
 
+  it("finetune --resume in a pretraining run's folder says whose checkpoint it is, and changes nothing there", () => {
+    const before = readdirSync(join(dir, "run")).sort();
+    const small =
+      "--arch custom --embed-dim 24 --depth 1 --num-heads 2 --patch-size 8 --input-size 32 --batch-size-per-gpu 16 --limit 60 --threads 1";
+    const run = sere(["finetune", "--resume", "--output-dir", join(dir, "run"), "--data-path", FASHION_MNIST, ...small.split(" ")]);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain(`${checkpoint} is a pretraining run's checkpoint (sere-train's), not a fine-tuning run's`);
+    expect(readdirSync(join(dir, "run")).sort()).toEqual(before);
+  });
+
   it("eval knn prints and writes the accuracy for each k", () => {
     const run = sere(["eval", "knn", ...common, "--nb-knn", "5", "10", "--threads", "1", "--output-dir", join(dir, "knn")]);
     expect(run.status, run.stderr).toBe(0);
