@@ -49,16 +49,18 @@ import { drawMix } from "./mix.js";
 import { finetuneStepOptions } from "./step-options.js";
 
 export interface FinetuneEvaluation {
-  /** Counted from 0, as log.jsonl counts (the progress line says epoch + 1 of the epochs); -1 before any evaluation. */
+  /** Counted from 0, as log.jsonl counts (the progress line says "epoch 1 (2 of 3)"); -1 before any evaluation. */
   epoch: number;
+  /** Percent; -1 (and top5 0) before any evaluation. */
   top1: number;
   top5: number;
 }
 
 export interface FinetuneResult {
-  /** The last evaluation's accuracy (percent) on the test split. */
+  /** The last evaluation's accuracy (percent) on the test split; NaN where the run stopped before its first. */
   top1: number;
   top5: number;
+  /** The best evaluation: epoch -1 where the run stopped before its first. */
   best: FinetuneEvaluation;
   /** Epochs completed (resumed runs count the earlier ones). */
   epochs: number;
@@ -258,7 +260,7 @@ export class Finetuner {
           const evaluation = stoppedSomewhere ? undefined : measured;
           if (!evaluation) {
             stopped = true;
-            await stopAt(epochDone ? epoch + 1 : epoch, `, before the test evaluation of epoch ${epoch + 1} ended`);
+            await stopAt(epochDone ? epoch + 1 : epoch, `, before the test evaluation of epoch ${epochName(epoch, c.epochs)} ended`);
             break;
           }
           const { average, ...weights } = evaluation;
@@ -271,7 +273,7 @@ export class Finetuner {
             ...(average ? { test_top1_ema: average.top1, test_top5_ema: average.top5 } : {}),
           });
           say(
-            `epoch ${epoch + 1}/${c.epochs}: test top-1 ${last.top1.toFixed(2)}%, top-5 ${last.top5.toFixed(2)}%` +
+            `epoch ${epochName(epoch, c.epochs)}: test top-1 ${last.top1.toFixed(2)}%, top-5 ${last.top5.toFixed(2)}%` +
               (average ? `; moving average ${average.top1.toFixed(2)}%, ${average.top5.toFixed(2)}%` : ""),
           );
           if (last.top1 > best.top1) {
@@ -460,3 +462,6 @@ function checkpointExtras(c: FinetuneConfig, epoch: number, iteration: number, b
     config: JSON.stringify(c),
   };
 }
+
+/** An epoch as the log and result.json number it, from 0, and as a count: "epoch 1 (2 of 3)". */
+const epochName = (epoch: number, epochs: number) => `${epoch} (${epoch + 1} of ${epochs})`;

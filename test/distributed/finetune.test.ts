@@ -107,7 +107,7 @@ describe.runIf(hasDataParallelism() && hasFashionMnist())("data-parallel sere fi
     expect(code, stderr).toBe(130);
     // (within a test evaluation, where the signal came during one)
     expect(stderr).toMatch(
-      /stopped after \d+ steps \([\d.]+ of 50 passes\)(, before the test evaluation of epoch \d+ ended)?: wrote .*checkpoint\.pth; continue with --resume/,
+      /stopped after \d+ steps \([\d.]+ of 50 passes\)(, before the test evaluation of epoch \d+ \(\d+ of \d+\) ended)?: wrote .*checkpoint\.pth; continue with --resume/,
     );
     const groups = new Map(await readWeightGroups(join(dir, "checkpoint.pth")));
     expect(groups.has("model")).toBe(true);
@@ -131,7 +131,7 @@ describe.runIf(hasDataParallelism() && hasFashionMnist())("data-parallel sere fi
     expect(performance.now() - stopAsked).toBeLessThan(10_000);
     expect(code, stderr).toBe(130);
     expect(stderr).toMatch(
-      /stopped after 1 step \([\d.]+ of 2 passes\), before the test evaluation of epoch 1 ended: wrote .*checkpoint\.pth; continue with --resume/,
+      /stopped after 1 step \([\d.]+ of 2 passes\), before the test evaluation of epoch 0 \(1 of 2\) ended: wrote .*checkpoint\.pth; continue with --resume/,
     );
     expect(new Map(await readWeightGroups(join(dir, "checkpoint.pth"))).has("model")).toBe(true);
   }, 120_000);

@@ -109,7 +109,7 @@ describe.runIf(hasFashionMnist())("resuming fine-tuning", () => {
     expect(performance.now() - stopAsked).toBeLessThan(5_000);
     expect(result).toMatchObject({ steps: 1, stopped: true, stoppedBy: "abort" });
     expect(lines.at(-1)).toBe(
-      `stopped after 1 step (0.00027 of 2 passes), before the test evaluation of epoch 1 ended: wrote ${join(dir, "checkpoint.pth")}; continue with --resume`,
+      `stopped after 1 step (0.00027 of 2 passes), before the test evaluation of epoch 0 (1 of 2) ended: wrote ${join(dir, "checkpoint.pth")}; continue with --resume`,
     );
     const groups = new Map(await readWeightGroups(join(dir, "checkpoint.pth")));
     expect(groups.get("model")!.length).toBeGreaterThan(20);
