@@ -11,14 +11,18 @@ function features(where: string, x: Tensor): ShapeCheck {
   return check;
 }
 
-/** Channel self-relation (x / s)(x / s)^T, (B, D, D); s defaults to sqrt(N). */
+/**
+ * Channel self-relation (x / s)(x / s)^T, (B, D, D); s defaults to sqrt(N). `x` is channels
+ * first: (B, D, N) or (B, D, n, n), as the SERE heads give it; a backbone's tokens (B, 1 + N, D)
+ * are that without the CLS token, transposed.
+ */
 export function channelRelation(x: Tensor, scale?: number): Promise<Tensor> {
   features("channelRelation()", x);
   if (scale !== undefined) positive("channelRelation()", "scale", scale);
   return native().channelRelation(x, scale);
 }
 
-/** Spatial self-relation per head, x x^T * d^-0.5, (B, H, N, N). */
+/** Spatial self-relation per head, x x^T * d^-0.5, (B, H, N, N); `x` channels first, as channelRelation's. */
 export function spatialRelation(x: Tensor, heads: number): Promise<Tensor> {
   const where = "spatialRelation()";
   const check = features(where, x);
