@@ -126,6 +126,13 @@ export class Loader {
     if (!Number.isInteger(state.epoch) || !Number.isInteger(state.batch) || state.epoch < 0 || state.batch < 0) {
       throw new TypeError("Loader.restore: epoch and batch must be non-negative integers, as state() returns");
     }
+    // past the epoch's last batch, the epoch would yield none: a state of another dataset or batch size
+    const count = this.batchesPerEpoch();
+    if (state.batch > count) {
+      throw new RangeError(
+        `Loader.restore: batch ${state.batch} is past this loader's ${count} batches an epoch; give a state() of a loader of the same data and batch size`,
+      );
+    }
     this.position = { epoch: state.epoch, batch: state.batch, random: [...state.random] as unknown as RandomState };
   }
 

@@ -85,6 +85,13 @@ describe("the loader", () => {
     expect([...head, ...tail]).toEqual(epoch1);
     expect(epoch0).not.toEqual(epoch1);
     expect(await collect(resumed, 2)).toEqual(await collect(whole, 2));
+    // a position past the epoch's batches (another dataset's, or batch size's) is refused, not an empty epoch
+    const count = resumed.batchesPerEpoch();
+    expect(() => resumed.restore({ ...saved, batch: count + 1 })).toThrow(
+      new RangeError(
+        `Loader.restore: batch ${count + 1} is past this loader's ${count} batches an epoch; give a state() of a loader of the same data and batch size`,
+      ),
+    );
   });
 
   it("shards by rank: disjoint, equal shares covering the epoch", async () => {
