@@ -29,6 +29,7 @@ export { type KnnEvaluationOptions, knnEvaluation, knnEvaluationOptionsSchema } 
 export { type LinearProbeOptions, type LinearProbeResult, linearProbe, linearProbeOptionsSchema } from "./eval/linear-probe.js";
 export { openFinetuned, testAccuracy } from "./finetune/classify.js";
 export { type FinetuneEvaluation, type FinetuneHooks, type FinetuneResult, Finetuner } from "./finetune/finetuner.js";
+export { type Prediction, type PredictOptions, predict } from "./finetune/predict.js";
 export { readSafetensors, writeSafetensors } from "./io/safetensors.js";
 export { IMAGENET_MEAN, IMAGENET_STD, type ImageBatch } from "./model/images.js";
 export { type LoadOptions, Model, type SaveOptions } from "./model/model.js";

@@ -1,10 +1,10 @@
-// The commands of `sere` (src/cli/sere.ts): fine-tuning, evaluation, export and run reports,
-// with DINO's evaluation flags. `sere-train export` runs `sere export` from here too.
-//   sere finetune | sere eval knn | sere eval linear | sere eval classify | sere features | sere attention |
-//   sere export | sere report RUN_DIR | sere info
-import { writeFileSync } from "node:fs";
+// The commands of `sere` (src/cli/sere.ts): fine-tuning, prediction, evaluation, export and run
+// reports, with DINO's evaluation flags. `sere-train export` runs `sere export` from here too.
+//   sere finetune | sere predict | sere eval knn | sere eval linear | sere eval classify | sere features |
+//   sere attention | sere export | sere report RUN_DIR | sere info
+import { existsSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 
 import { z } from "zod";
 
@@ -12,8 +12,10 @@ import { FINETUNE_PRESETS, finetuneConfigSchema, resolveFinetuneConfig } from ".
 
 import { flagsHelp, parseFlags } from "../config/flags.js";
 import { ConfigError, closeNames, parseOptions } from "../config/parse.js";
-import { type Dataset, DatasetError, requireLabelledSplits, requireLabels } from "../data/datasets/dataset.js";
+import { type Dataset, DatasetError, requireLabelledSplits, requireLabels, type Split } from "../data/datasets/dataset.js";
+import { FileDataset } from "../data/datasets/files.js";
 import { openDataset } from "../data/datasets/open.js";
+import { IMAGE_EXTENSIONS } from "../data/decode.js";
 import { DEFAULT_MAX_FAILURE_SHARE } from "../data/failures.js";
 import { attentionMaps } from "../eval/attention.js";
 import { openBackbone } from "../eval/backbone.js";
@@ -22,6 +24,7 @@ import { DINO_KS, dinoKsFor, knnAccuracy } from "../eval/knn.js";
 import { linearProbe, linearProbeOptionsSchema } from "../eval/linear-probe.js";
 import { checkSameClasses, openFinetuned, testAccuracy } from "../finetune/classify.js";
 import { Finetuner } from "../finetune/finetuner.js";
+import { predict } from "../finetune/predict.js";
 import { makeFolder } from "../io/folders.js";
 import { writeNpy } from "../io/npy.js";
 import { writeSafetensors } from "../io/safetensors.js";
@@ -113,6 +116,23 @@ const COMMANDS = {
     outputDir: common.outputDir,
     threads,
   }),
+  predict: z.object({
+    pretrainedWeights: z.string().describe("a fine-tuning checkpoint (checkpoint.pth or best.pth of sere finetune)"),
+    dataPath: z
+      .string()
+      .describe("the images: an image file, an image folder (class subfolders or none), a list (.txt, .lst, .csv), IDX or CIFAR files"),
+    split: z
+      .enum(["train", "test"])
+      .optional()
+      .describe("the split of data that has two; default: its test split where it has one, else all its images"),
+    classes: z.number().int().positive().default(5).describe("the most probable classes listed for each image"),
+    device: common.device,
+    batchSizePerGpu: common.batchSizePerGpu,
+    limit: common.limit,
+    maxFailureShare: common.maxFailureShare,
+    outputDir: z.string().default(".").describe("folder of predictions.json"),
+    threads,
+  }),
   finetune: finetuneConfigSchema,
   features: z.object({
     ...common,
@@ -190,6 +210,19 @@ function openTestSplit(dataPath: string, optional: boolean): Dataset | undefined
     if (!optional || !(err instanceof DatasetError)) throw err;
     warn(`${err.message}. Only the training split's features are written`);
     return undefined;
+  }
+}
+
+/** The images to predict: one image file, else the split asked for, else the data's test split where it has one, else all its images. */
+function openImages(path: string, split: Split | undefined): Dataset {
+  if (IMAGE_EXTENSIONS.test(path) && existsSync(path) && statSync(path).isFile())
+    return new FileDataset("image-folder", path, [resolve(path)], [-1], []);
+  if (split) return openDataset(path, { split });
+  try {
+    return openDataset(path, { split: "test" });
+  } catch (err) {
+    if (!(err instanceof DatasetError)) throw err;
+    return openDataset(path); // no test split: the training split, all the images of a plain folder
   }
 }
 
@@ -360,6 +393,34 @@ async function run(command: Command, argv: string[]): Promise<void> {
       }
       return;
     }
+    case "predict": {
+      const o = parse("predict");
+      const images = openImages(o.dataPath, o.split); // the data is opened before the checkpoint is read
+      const classifier = await openFinetuned(o.pretrainedWeights, o.device);
+      try {
+        const { predictions } = await predict(classifier, images, {
+          device: o.device,
+          batchSize: o.batchSizePerGpu,
+          limit: o.limit,
+          maxFailureShare: o.maxFailureShare,
+          classes: o.classes,
+          warn,
+          onProgress: progress("images", "images"),
+          signal: ctrlC.signal,
+        });
+        makeFolder(o.outputDir);
+        const path = join(o.outputDir, "predictions.json");
+        writeFileSync(path, `${JSON.stringify(predictions, null, 1)}\n`);
+        // a few images: each one's classes on the terminal too
+        if (predictions.length <= 20) {
+          for (const p of predictions) say(`${p.image}: ${p.top.map((t) => `${t.class} ${(100 * t.probability).toFixed(1)}%`).join(", ")}`);
+        }
+        say(`wrote ${path}: the most probable ${o.classes === 1 ? "class" : `${o.classes} classes`} of ${countOf(predictions.length, "image")}`);
+      } finally {
+        classifier.step.dispose();
+      }
+      return;
+    }
     case "info": {
       parse("info");
       // What this build and machine run with: LibTorch, CUDA's devices, threads, BLAS; and on
@@ -451,6 +512,7 @@ async function run(command: Command, argv: string[]): Promise<void> {
 }
 
 const USAGE = `Usage: sere finetune [--preset NAME] [--nproc-per-node N] [--flag value ...]   end-to-end classification from a pretrained backbone
+       sere predict --pretrained-weights best.pth --data-path IMAGES   a fine-tuned classifier's classes for each image
        sere eval knn | sere eval linear | sere eval classify | sere features | sere attention | sere export  [--flag value ...]
        sere report RUN_DIR   one HTML page on a training run: curves, k-NN, attention maps, configuration
        sere info   what this build runs with (LibTorch, CUDA devices, threads, the CPU's bfloat16) as JSON

@@ -337,7 +337,7 @@ describe("sere info", () => {
 });
 
 describe("sere --help", () => {
-  it.each(["finetune", "eval knn", "eval linear", "eval classify", "features", "attention", "export", "report"])(
+  it.each(["finetune", "predict", "eval knn", "eval linear", "eval classify", "features", "attention", "export", "report"])(
     "sere %s --help says what each flag does",
     (command) => {
       const run = sere([...command.split(" "), "--help"]);
