@@ -346,14 +346,14 @@ async function run(command: Command, argv: string[]): Promise<void> {
     return;
   }
   const parse = <C extends Command>(c: C) => {
-    const o = parseOptions(COMMANDS[c], flags.values, `sere ${c} flags`) as z.output<(typeof COMMANDS)[C]>;
+    const o = parseOptions(COMMANDS[c], flags.values, `sere ${c} flags`, { names: "flags" }) as z.output<(typeof COMMANDS)[C]>;
     if ("threads" in o) setThreads(o.threads);
     return o;
   };
   const say = (text: string) => process.stdout.write(`${text}\n`);
   switch (command) {
     case "finetune": {
-      const config = resolveFinetuneConfig(flags.extra.preset as string | undefined, flags.values);
+      const config = resolveFinetuneConfig(flags.extra.preset as string | undefined, flags.values, { names: "flags" });
       if (launch) {
         // Bad values fail here, once, rather than in every rank.
         process.exitCode = await launchRanks(launch, process.argv[1]!, ["finetune", ...rest]);

@@ -54,7 +54,7 @@ export function takeLaunchFlags(argv: string[]): { launch?: LaunchOptions; rest:
   // the values read as the training flags' are: a word where a number belongs is named
   const found = parseFlags(taken, launchSchema.shape).values;
   if (found.nprocPerNode === undefined) throw new ConfigError("--nnodes, --node-rank, --master-addr and --master-port need --nproc-per-node N");
-  return { launch: parseOptions(launchSchema, found, "launcher flags"), rest };
+  return { launch: parseOptions(launchSchema, found, "launcher flags", { names: "flags" }), rest };
 }
 
 /** The variable that tells a rank which of its file descriptors is the pipe from its launcher. */

@@ -62,6 +62,7 @@ async function train(argv: string[]): Promise<void> {
     configFile: flags.extra.config as string | undefined,
     overrides: flags.values,
     resume: flags.extra.resume === true,
+    names: "flags",
   };
   if (flags.extra.version === true) {
     process.stdout.write(`sere-train ${packageVersion()}\n`);
@@ -93,8 +94,8 @@ async function train(argv: string[]): Promise<void> {
     const when = saved ? ` (step ${saved.iteration.toLocaleString("en-US")}, the end of epoch ${saved.epoch})` : "";
     return `--resume continues from its last checkpoint, ${checkpoint}${when}`;
   });
-  const { preset, configFile, resume } = sources;
-  const trainer = new Trainer(flags.values, { preset, configFile, resume, signal: controller.signal });
+  const { preset, configFile, resume, names } = sources;
+  const trainer = new Trainer(flags.values, { preset, configFile, resume, names, signal: controller.signal });
   checkpoint = join(resolve(trainer.config.outputDir), CHECKPOINT);
   trainer.on("epoch", (e) => {
     saved = e;

@@ -5,7 +5,7 @@ import { z } from "zod";
 
 import { DEFAULT_MAX_FAILURE_SHARE } from "../data/failures.js";
 import { archSchema, deviceSchema } from "../model/options.js";
-import { ConfigError, parseOptions } from "./parse.js";
+import { ConfigError, type FieldNames, parseOptions } from "./parse.js";
 import { presetUnderArch } from "./presets.js";
 import { continuedSettings, runSettings } from "./resolve.js";
 
@@ -221,7 +221,11 @@ export function resumedFinetuneSettings(options: Partial<FinetuneConfigInput>): 
  * A preset (none: the schema's defaults, iBOT's recipe) overridden by explicit values, validated;
  * a resumed run's own settings (its config.json) stand between them.
  */
-export function resolveFinetuneConfig(preset: string | undefined, overrides: Partial<FinetuneConfigInput>): FinetuneConfig {
+export function resolveFinetuneConfig(
+  preset: string | undefined,
+  overrides: Partial<FinetuneConfigInput>,
+  how: { names?: FieldNames } = {},
+): FinetuneConfig {
   if (preset !== undefined && !(preset in FINETUNE_PRESETS)) {
     throw new ConfigError(`unknown fine-tuning preset "${preset}"; the presets are ${Object.keys(FINETUNE_PRESETS).join(", ")}`);
   }
@@ -229,5 +233,6 @@ export function resolveFinetuneConfig(preset: string | undefined, overrides: Par
   const options = { ...base, ...overrides };
   return parseOptions(finetuneConfigSchema, { ...base, ...resumedFinetuneSettings(options), ...overrides }, "fine-tuning configuration", {
     knownFieldsOnly: true,
+    names: how.names,
   });
 }

@@ -54,8 +54,18 @@ export function closeNames(given: string, known: readonly string[]): string[] {
   return [...new Set([...holding, ...typo, ...sameStart].map(([k]) => k))].slice(0, 4);
 }
 
+/** How a message names a field: as code writes it (batchSizePerGpu, nbKnn.0), or as a flag (--batch-size-per-gpu, --nb-knn [0]). */
+export type FieldNames = "fields" | "flags";
+
+function fieldName(path: readonly PropertyKey[], names: FieldNames): string {
+  if (path.length === 0) return "(the options)";
+  if (names === "fields") return path.map(String).join(".");
+  const [first, ...rest] = path.map(String);
+  return `--${kebab(first!)}${rest.length > 0 ? ` [${rest.join("][")}]` : ""}`;
+}
+
 /** Top-level fields of `input` that `schema` (an object schema) has no place for, each with what it may have meant. */
-function unknownFields(schema: z.ZodType, input: unknown): string[] {
+function unknownFields(schema: z.ZodType, input: unknown, names: FieldNames): string[] {
   // an object schema, or one whose output is transformed (a pipe from the object schema)
   const object = schema as { shape?: Record<string, unknown>; in?: { shape?: Record<string, unknown> } };
   const shape = object.shape ?? object.in?.shape;
@@ -64,8 +74,9 @@ function unknownFields(schema: z.ZodType, input: unknown): string[] {
   return Object.keys(input)
     .filter((key) => !(key in shape))
     .map((key) => {
-      const close = closeNames(key, known);
-      return `  ${key}: no such field${close.length > 0 ? `; did you mean ${close.join(", ")}?` : ""} (given: ${describeValue((input as Record<string, unknown>)[key])})`;
+      const close = closeNames(key, known).map((name) => fieldName([name], names));
+      const given = describeValue((input as Record<string, unknown>)[key]);
+      return `  ${fieldName([key], names)}: no such field${close.length > 0 ? `; did you mean ${close.join(", ")}?` : ""} (given: ${given})`;
     });
 }
 
@@ -73,16 +84,23 @@ function unknownFields(schema: z.ZodType, input: unknown): string[] {
  * The options `input` as `schema` validates them; else one ConfigError naming every bad field.
  * With `knownFieldsOnly` (what a person writes: a config file, a run's options), a field the
  * schema does not know is an error too, where it would otherwise be dropped: a misspelt name
- * must not leave a run on the default the user meant to change.
+ * must not leave a run on the default the user meant to change. `names` is how the message
+ * names the fields: "flags" for what a command line gave (and a config file, whose fields may be
+ * written as flags are).
  */
-export function parseOptions<S extends z.ZodType>(schema: S, input: unknown, what: string, how: { knownFieldsOnly?: boolean } = {}): z.output<S> {
+export function parseOptions<S extends z.ZodType>(
+  schema: S,
+  input: unknown,
+  what: string,
+  how: { knownFieldsOnly?: boolean; names?: FieldNames } = {},
+): z.output<S> {
+  const names = how.names ?? "fields";
   const result = schema.safeParse(input);
-  const unknown = how.knownFieldsOnly ? unknownFields(schema, input) : [];
+  const unknown = how.knownFieldsOnly ? unknownFields(schema, input, names) : [];
   if (result.success && unknown.length === 0) return result.data;
   const lines = (result.success ? [] : result.error.issues).map((issue) => {
-    const path = issue.path.length > 0 ? issue.path.join(".") : "(the options)";
     const given = valueAt(input, issue.path);
-    return `  ${path}: ${issue.message} (${given === undefined ? "not given" : `given: ${describeValue(given)}`})`;
+    return `  ${fieldName(issue.path, names)}: ${issue.message} (${given === undefined ? "not given" : `given: ${describeValue(given)}`})`;
   });
   throw new ConfigError(`invalid ${what}:\n${[...unknown, ...lines].join("\n")}`);
 }

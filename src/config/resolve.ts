@@ -8,7 +8,7 @@ import { parse as parseYaml } from "yaml";
 
 import { whyUnreadable } from "../io/input-file.js";
 import { RUN_CONFIG } from "../train/run-folder.js";
-import { ConfigError, parseOptions } from "./parse.js";
+import { ConfigError, type FieldNames, parseOptions } from "./parse.js";
 import { DEFAULT_PRESET, PRESETS, type PresetName, presetUnderArch } from "./presets.js";
 import { type TrainConfig, type TrainConfigInput, trainConfigSchema } from "./train.js";
 
@@ -24,6 +24,8 @@ export interface ConfigSources {
    * file and the overrides still apply over them.
    */
   resume?: boolean;
+  /** How errors name the fields: "flags" (--batch-size-per-gpu) for the command line; default "fields" (batchSizePerGpu). */
+  names?: FieldNames;
 }
 
 /**
@@ -98,10 +100,13 @@ export function resolveTrainConfig(sources: ConfigSources = {}): TrainConfig {
   };
   const preset = presetUnderArch(PRESETS[presetName as PresetName], given.arch);
   const origin = `preset ${presetName}${sources.configFile ? `, file ${sources.configFile}` : ""}`;
-  const fresh = parseOptions(trainConfigSchema, { ...preset, ...given }, `training configuration (${origin})`, { knownFieldsOnly: true });
+  const fresh = parseOptions(trainConfigSchema, { ...preset, ...given }, `training configuration (${origin})`, {
+    knownFieldsOnly: true,
+    names: sources.names,
+  });
   const runConfig = join(resolve(fresh.outputDir), RUN_CONFIG);
   if (!sources.resume || !existsSync(runConfig)) return fresh;
   const continued = continuedSettings(fresh.outputDir, trainConfigSchema.shape, RUN_INVOCATION_FIELDS);
   const what = `training configuration (the run's ${runConfig}, over ${origin})`;
-  return parseOptions(trainConfigSchema, { ...preset, ...continued, ...given }, what, { knownFieldsOnly: true });
+  return parseOptions(trainConfigSchema, { ...preset, ...continued, ...given }, what, { knownFieldsOnly: true, names: sources.names });
 }

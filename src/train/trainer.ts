@@ -89,6 +89,7 @@ const trainerOptionsSchema = z.object({
   resume: z.boolean().optional(),
   signal: z.custom<AbortSignal>((value) => value instanceof AbortSignal, "must be an AbortSignal").optional(),
   progress: z.boolean().optional(),
+  names: z.enum(["fields", "flags"]).optional(),
 });
 
 /** This rank's place among the others and its connection to them. */
@@ -107,8 +108,8 @@ export class Trainer extends EventEmitter<Events> {
   constructor(config: TrainConfigInput = {}, options: TrainerOptions = {}) {
     super();
     this.options = parseOptions(trainerOptionsSchema, options, "Trainer options", { knownFieldsOnly: true });
-    const { preset, configFile, resume } = this.options;
-    this.config = resolveTrainConfig({ preset, configFile, resume, overrides: config });
+    const { preset, configFile, resume, names } = this.options;
+    this.config = resolveTrainConfig({ preset, configFile, resume, names, overrides: config });
   }
 
   async fit(): Promise<FitResult> {

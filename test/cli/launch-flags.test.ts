@@ -22,9 +22,9 @@ describe("launcher flags", () => {
   it("say what is wrong with a value, as the command's flags do", () => {
     expect(() => takeLaunchFlags(["--nproc-per-node", "two"])).toThrow('--nproc-per-node: expected a number, given "two"');
     expect(() => takeLaunchFlags(["--nproc-per-node"])).toThrow("--nproc-per-node needs a value");
-    expect(() => takeLaunchFlags(["--nproc-per-node", "0"])).toThrow(/nprocPerNode: Too small/);
+    expect(() => takeLaunchFlags(["--nproc-per-node", "0"])).toThrow(/--nproc-per-node: Too small/);
     expect(() => takeLaunchFlags(["--nproc-per-node", "2", "--nnodes", "2", "--node-rank", "2"])).toThrow(
-      /nodeRank: must be less than --nnodes \(given: 2\)/,
+      /--node-rank: must be less than --nnodes \(given: 2\)/,
     );
     expect(() => takeLaunchFlags(["--master-port", "29600"])).toThrow(
       "--nnodes, --node-rank, --master-addr and --master-port need --nproc-per-node N",

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 
+import { resolveTrainConfig } from "../../src/config/resolve.js";
 import { disposeCheckpoint, readTrainingCheckpoint } from "../../src/train/checkpoint.js";
 import { hasFashionMnist } from "../requirements.js";
 import { QUICK_FLAGS } from "./quick-flags.js";
@@ -149,6 +150,14 @@ describe("sere-train's own flags", () => {
   const cli = (...args: string[]) => spawnSync(process.execPath, [...CLI, ...args], { encoding: "utf8" });
   /** The value --help shows for a flag: "--epochs number (4)" is "4". */
   const shown = (help: string, flag: string) => new RegExp(`^  --${flag} \\S+ \\((.*)\\)$`, "m").exec(help)?.[1];
+
+  it("names a bad value by its flag", () => {
+    const run = cli("--global-crops-scale", "0.9", "0.2", "--print-config");
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain("  --global-crops-scale: the first bound must not exceed the second (given: [0.9,0.2])");
+    // from code, by its field
+    expect(() => resolveTrainConfig({ overrides: { globalCropsScale: [0.9, 0.2] } })).toThrow("  globalCropsScale: the first bound");
+  });
 
   it("--help shows the values of the chosen preset, the file and the flags, and what each field does", () => {
     const tiny = cli("--help");

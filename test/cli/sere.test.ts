@@ -46,7 +46,7 @@ describe.runIf(hasFashionMnist())("sere", () => {
     }
     const bad = spawnSync(process.execPath, ["--import", "tsx", "src/cli/sere-train.ts", "export", "--checkpoint-key", "ema"], { encoding: "utf8" });
     expect(bad.status).toBe(1);
-    expect(bad.stderr).toMatch(/^sere-train: invalid sere export flags[\s\S]*checkpointKey: .*"ema"/m);
+    expect(bad.stderr).toMatch(/^sere-train: invalid sere export flags:\n[\s\S]*^ {2}--checkpoint-key: .*"ema"/m);
   });
 
   it("finetune --resume in a pretraining run's folder says whose checkpoint it is, and changes nothing there", () => {
@@ -309,7 +309,7 @@ describe.runIf(hasFashionMnist())("sere", () => {
   it("names a missing flag", () => {
     const run = sere(["eval", "knn", "--data-path", FASHION_MNIST]);
     expect(run.status).toBe(1);
-    expect(run.stderr).toMatch(/pretrainedWeights: .*\(not given\)/);
+    expect(run.stderr).toMatch(/^ {2}--pretrained-weights: .*\(not given\)$/m);
   });
 });
 
