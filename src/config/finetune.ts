@@ -1,6 +1,8 @@
 // The fine-tuning configuration (`sere finetune`): one zod schema, defaults from iBOT's
 // end-to-end classification recipe (bytedance/ibot, evaluation/classification_layer_decay/
 // run_class_finetuning.py get_args() and run.sh `imagenet_cls`), which follows BEiT's.
+import { join } from "node:path";
+
 import { z } from "zod";
 
 import { DEFAULT_MAX_FAILURE_SHARE } from "../data/failures.js";
@@ -212,8 +214,20 @@ const RUN_INVOCATION_FIELDS: ReadonlySet<string> = new Set<keyof FinetuneConfig>
 export function resumedFinetuneSettings(options: Partial<FinetuneConfigInput>): Record<string, unknown> {
   if (!options.resume) return {};
   const outputDir = options.outputDir ?? finetuneConfigSchema.shape.outputDir.parse(undefined);
-  // a pretraining run's settings (sere-train's: its heads' outDim) are not a fine-tuning run's; resuming from its checkpoint says so
-  if (runSettings(outputDir)?.outDim !== undefined) return {};
+  const run = runSettings(outputDir);
+  // a pretraining run's settings (sere-train's: its heads' outDim) are not a fine-tuning run's
+  if (run?.outDim !== undefined) {
+    throw new ConfigError(
+      `--resume: ${outputDir} holds a pretraining run (sere-train's), not a fine-tuning run: resume fine-tuning in its own output folder, ` +
+        `or fine-tune from this one in another (--pretrained-weights ${join(outputDir, "checkpoint.pth")})`,
+    );
+  }
+  // nothing to take the data from: a folder of no run, or a mistyped one
+  if (!run && options.dataPath === undefined) {
+    throw new ConfigError(
+      `--resume: ${outputDir} holds no fine-tuning run (no config.json): give the run's --output-dir, or start a new run without --resume`,
+    );
+  }
   return continuedSettings(outputDir, finetuneConfigSchema.shape, RUN_INVOCATION_FIELDS);
 }
 
@@ -230,7 +244,7 @@ export function resolveFinetuneConfig(
     throw new ConfigError(`unknown fine-tuning preset "${preset}"; the presets are ${Object.keys(FINETUNE_PRESETS).join(", ")}`);
   }
   const base = preset === undefined ? {} : presetUnderArch(FINETUNE_PRESETS[preset as FinetunePresetName], overrides.arch);
-  const options = { ...base, ...overrides };
+  const options = { ...base, ...overrides }; // with the preset's data path, where it gives one
   return parseOptions(finetuneConfigSchema, { ...base, ...resumedFinetuneSettings(options), ...overrides }, "fine-tuning configuration", {
     knownFieldsOnly: true,
     names: how.names,

@@ -12,7 +12,7 @@ import { modelOptionsSchema } from "../model/options.js";
 import { native } from "../native/load.js";
 import type { NativeFinetuneStep } from "../native/surface.js";
 import { type Tensor, tensor } from "../tensor.js";
-import { asMap, entries } from "../train/checkpoint.js";
+import { asMap, checkpointKind, entries, runOf } from "../train/checkpoint.js";
 import { topAccuracy } from "./accuracy.js";
 import { finetuneStepOptions } from "./step-options.js";
 
@@ -92,8 +92,11 @@ export async function openFinetuned(path: string, device: string): Promise<Opene
   const root = await torchLoad(path);
   const stored = (key: string) => (root instanceof Map ? root.get(key) : undefined);
   if (!(stored("model") instanceof Map) || typeof stored("config") !== "string" || typeof stored("network") !== "string") {
+    const pretraining = (await checkpointKind(path)) === "pretraining";
     throw new ConfigError(
-      `${path} is not a sere finetune checkpoint (it has no "model", "config" and "network"); give the checkpoint.pth or best.pth a fine-tuning run writes`,
+      pretraining
+        ? `${path} is ${runOf("pretraining")} checkpoint, which classifies nothing: fine-tune it first (sere finetune --pretrained-weights ${path}), then give its checkpoint.pth or best.pth`
+        : `${path} is not a sere finetune checkpoint (it has no "model", "config" and "network"); give the checkpoint.pth or best.pth a fine-tuning run writes`,
     );
   }
   const config = parseOptions(finetuneConfigSchema, JSON.parse(stored("config") as string), `${path}: its stored configuration`);

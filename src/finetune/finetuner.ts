@@ -25,7 +25,7 @@ import { modelOptionsSchema, type ResolvedModelOptions } from "../model/options.
 import { native } from "../native/load.js";
 import type { NativeCommunicator, NativeFinetuneStep, NativeMixPlan, NativeTensor } from "../native/surface.js";
 import { tensor } from "../tensor.js";
-import { asMap, entries, optimizerEntries, stepProgress } from "../train/checkpoint.js";
+import { asMap, checkpointKind, entries, optimizerEntries, runOf, stepProgress } from "../train/checkpoint.js";
 import { connectRanks, rankDevice, rankEnvironment, useThreads } from "../train/distributed.js";
 import { count, countOf, describeCompute, describeProgress, describeSpan, lastStepOf } from "../train/plan.js";
 import { changedRunFields, describeChangedResume, FINETUNING_PROCESS_FIELDS, networkChangedError, storedFields } from "../train/resume.js";
@@ -138,6 +138,12 @@ export class Finetuner {
     checkRunFolder(c.outputDir, { resume: c.resume, overwrite: c.overwrite });
     if (c.resume && !existsSync(checkpointPath)) {
       throw new ConfigError(`--resume: ${checkpointPath} does not exist; start without --resume`);
+    }
+    if (c.resume && (await checkpointKind(checkpointPath)) === "pretraining") {
+      throw new ConfigError(
+        `${checkpointPath} is ${runOf("pretraining")} checkpoint, not a fine-tuning run's: resume fine-tuning in its own output folder, ` +
+          `or fine-tune from this one in another (--pretrained-weights ${checkpointPath})`,
+      );
     }
     makeFolder(c.outputDir);
     if (speaks) {
@@ -353,12 +359,6 @@ export class Finetuner {
   /** Puts the checkpoint's state into `step`; where the run continues. */
   private async restore(step: NativeFinetuneStep, path: string, say: (line: string) => void, warn: (message: string) => void) {
     const root = asMap(await torchLoad(path), "top-level dict", path);
-    if (!(root.get("model") instanceof Map) && root.get("teacher") instanceof Map) {
-      throw new ConfigError(
-        `${path} is a pretraining run's checkpoint (sere-train's), not a fine-tuning run's: resume fine-tuning in its own output folder, ` +
-          `or fine-tune from this one in another (--pretrained-weights ${path})`,
-      );
-    }
     const model = await entries(asMap(root.get("model"), '"model"', path), path);
     const modelEma = root.get("model_ema") instanceof Map ? await entries(root.get("model_ema") as Map<unknown, unknown>, path) : undefined;
     const optimizer = await optimizerEntries(root, path);

@@ -16,6 +16,28 @@ export interface TrainingCheckpoint {
 
 const STATE_KEYS = new Set(["student", "teacher", "optimizer", "ibot_loss", "fp16_scaler", "iteration", "cpu_generator"]);
 
+/**
+ * Which run wrote a checkpoint: sere-train ("pretraining": its teacher and student), sere
+ * finetune ("fine-tuning": its classifier under "model", with the network it stores), or
+ * neither (undefined: a reference checkpoint, an exported backbone, another file).
+ */
+export async function checkpointKind(path: string): Promise<"pretraining" | "fine-tuning" | undefined> {
+  let root: unknown;
+  try {
+    root = await torchLoad(path);
+  } catch {
+    return undefined; // not a torch.save file: the reader that needs one says why
+  }
+  if (!(root instanceof Map)) return undefined;
+  if (root.get("teacher") instanceof Map && typeof root.get("config") === "string") return "pretraining";
+  if (root.get("model") instanceof Map && typeof root.get("network") === "string") return "fine-tuning";
+  return undefined;
+}
+
+/** "the pretraining run's (sere-train's)" or "the fine-tuning run's (sere finetune's)": whose checkpoint a file of `kind` is. */
+export const runOf = (kind: "pretraining" | "fine-tuning") =>
+  kind === "pretraining" ? "a pretraining run's (sere-train's)" : "a fine-tuning run's (sere finetune's)";
+
 export function asMap(value: unknown, what: string, path: string): Map<unknown, unknown> {
   if (!(value instanceof Map)) throw new CheckpointError(`${path} is not a sere-torch training checkpoint: it has no ${what}`);
   return value;

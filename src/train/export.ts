@@ -7,6 +7,7 @@ import { z } from "zod";
 import { parseOptions } from "../config/parse.js";
 import { makeFolder } from "../io/folders.js";
 import { loadBackbone, storedTrainConfig } from "./backbone.js";
+import { checkpointKind, runOf } from "./checkpoint.js";
 
 const exportOptionsSchema = z.object({
   /** "teacher" (default) or "student". */
@@ -21,7 +22,12 @@ export async function exportBackbone(checkpoint: string, options: ExportOptions 
   const { checkpointKey: key, outputDir: given } = parseOptions(exportOptionsSchema, options, "export options", { knownFieldsOnly: true });
   const config = await storedTrainConfig(checkpoint);
   if (!config) {
-    throw new Error(`${checkpoint} is not a sere-torch training checkpoint (it has no "config"); export works on the checkpoint.pth a run writes`);
+    const fineTuning = (await checkpointKind(checkpoint)) === "fine-tuning";
+    throw new Error(
+      fineTuning
+        ? `${checkpoint} is ${runOf("fine-tuning")} checkpoint: export writes a pretraining run's backbone; evaluation, sere features and --pretrained-weights read this one's as it is`
+        : `${checkpoint} is not a sere-torch training checkpoint (it has no "config"); export works on the checkpoint.pth a run writes`,
+    );
   }
   const model = await loadBackbone({ ...config, device: "cpu" }, checkpoint, key);
   try {

@@ -19,6 +19,7 @@ import { makeFolder } from "../io/folders.js";
 import { native } from "../native/load.js";
 import type { NativeCommunicator, NativeSereStep, NativeStepResult, NativeStepSchedule } from "../native/surface.js";
 import { loadBackbone } from "./backbone.js";
+import { checkpointKind, runOf } from "./checkpoint.js";
 import { connectRanks, type RankEnvironment, rankDevice, rankEnvironment, useThreads } from "./distributed.js";
 import { lastStepOf, type RunPlan, runPlan } from "./plan.js";
 import { describePretrainedStart, startFromPretrained } from "./pretrained.js";
@@ -131,6 +132,12 @@ export class Trainer extends EventEmitter<Events> {
       throw new ConfigError(`--pretrained-weights ${c.pretrainedWeights} is a folder: give a weights file in it (a run's checkpoint.pth)`);
     const checkpointPath = join(outputDir, CHECKPOINT);
     const resuming = (this.options.resume ?? false) && existsSync(checkpointPath);
+    if (resuming && (await checkpointKind(checkpointPath)) === "fine-tuning") {
+      throw new ConfigError(
+        `${checkpointPath} is ${runOf("fine-tuning")} checkpoint, not a pretraining run's: sere finetune --resume continues it; ` +
+          "pretrain in another output folder (--output-dir)",
+      );
+    }
     // Rank 0 alone writes the run's files.
     const writes = !world || world.rank === 0;
     if (this.options.resume && !resuming && writes) this.warn(`--resume: there is no checkpoint in ${outputDir}; starting a new run`, "RunWarning");

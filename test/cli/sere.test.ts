@@ -55,8 +55,11 @@ describe.runIf(hasFashionMnist())("sere", () => {
       "--arch custom --embed-dim 24 --depth 1 --num-heads 2 --patch-size 8 --input-size 32 --batch-size-per-gpu 16 --limit 60 --threads 1";
     const run = sere(["finetune", "--resume", "--output-dir", join(dir, "run"), "--data-path", FASHION_MNIST, ...small.split(" ")]);
     expect(run.status).toBe(1);
-    expect(run.stderr).toContain(`${checkpoint} is a pretraining run's checkpoint (sere-train's), not a fine-tuning run's`);
+    expect(run.stderr).toContain(`--resume: ${join(dir, "run")} holds a pretraining run (sere-train's), not a fine-tuning run`);
     expect(readdirSync(join(dir, "run")).sort()).toEqual(before);
+    // a folder of no run: nothing to take the settings from
+    const none = sere(["finetune", "--resume", "--output-dir", join(dir, "no-run")]);
+    expect(none.stderr).toContain(`--resume: ${join(dir, "no-run")} holds no fine-tuning run (no config.json): give the run's --output-dir`);
   });
 
   it("eval knn prints and writes the accuracy for each k", () => {
@@ -303,7 +306,7 @@ describe.runIf(hasFashionMnist())("sere", () => {
   it("eval classify refuses a pretraining checkpoint, saying what it needs", () => {
     const run = sere(["eval", "classify", "--pretrained-weights", checkpoint, "--data-path", FASHION_MNIST]);
     expect(run.status).toBe(1);
-    expect(run.stderr).toMatch(/is not a sere finetune checkpoint .* give the checkpoint\.pth or best\.pth a fine-tuning run writes/);
+    expect(run.stderr).toContain(`${checkpoint} is a pretraining run's (sere-train's) checkpoint, which classifies nothing: fine-tune it first`);
   });
 
   it("names a missing flag", () => {

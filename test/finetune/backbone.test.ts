@@ -1,6 +1,7 @@
 // A fine-tuned classifier's backbone serves where a backbone does (evaluation, features,
 // continued pretraining): its checkpoint's network without the linear head, its architecture
 // from the checkpoint.
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
@@ -8,6 +9,8 @@ import { openBackbone } from "../../src/eval/backbone.js";
 import { Finetuner } from "../../src/finetune/finetuner.js";
 import { readWeightGroups, toModelNames } from "../../src/model/weights.js";
 import { tensor } from "../../src/tensor.js";
+import { exportBackbone } from "../../src/train/export.js";
+import { Trainer } from "../../src/train/trainer.js";
 import { tempDir } from "../data/helpers.js";
 import { maxAbsDiff } from "../model/helpers.js";
 import { hasFashionMnist } from "../requirements.js";
@@ -58,6 +61,14 @@ describe.runIf(hasFashionMnist())("the backbone of a fine-tuning checkpoint", ()
       );
       // every other tensor of the checkpoint is the backbone's; the backbone's others are SERE's projection heads, not fine-tuned
       for (const [name, t] of stored) if (!classifierOnly.includes(name)) expect(maxAbsDiff(loaded.get(name)!, t), name).toBe(0);
+      if (pooling === "mean") return;
+      // what it is not: a pretraining run's checkpoint to resume or export; the folder stays as it was
+      const files = readdirSync(dir).sort();
+      await expect(new Trainer({ outputDir: dir, threads: 1 }, { resume: true, progress: false }).fit()).rejects.toThrow(
+        `${checkpoint} is a fine-tuning run's (sere finetune's) checkpoint, not a pretraining run's: sere finetune --resume continues it`,
+      );
+      expect(readdirSync(dir).sort()).toEqual(files);
+      await expect(exportBackbone(checkpoint)).rejects.toThrow(`${checkpoint} is a fine-tuning run's (sere finetune's) checkpoint: export writes`);
       const unstored = [...loaded.keys()].filter((name) => !stored.some(([n]) => n === name));
       expect(unstored.length).toBeGreaterThan(0);
       expect(unstored.filter((name) => !/^(channel|pixel)_sere(_local)?\./.test(name))).toEqual([]);
