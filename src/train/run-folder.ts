@@ -1,7 +1,7 @@
 // A run's output folder: what an earlier run left there, and how a new or resumed run takes
 // it over without losing or mixing up work.
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 
 import { ConfigError } from "../config/parse.js";
 import { PARTIAL_SUFFIX, writeFileAtomically } from "../io/atomic.js";
@@ -93,16 +93,22 @@ export function writeRunConfig(dir: string, config: object): void {
 }
 
 /**
- * Runs a run's `body`; where it fails before the run wrote a log or a checkpoint, the output
- * folder `dir` goes again if the run made it (`writer`: the process that writes the run's
- * files), so that a start that failed (bad weights, data, settings) leaves nothing behind.
+ * Runs a run's `body`; where it fails before the run wrote a log or a checkpoint, what it wrote
+ * goes again (`writer`: the process that writes the run's files): the folders it made for the
+ * output folder `dir`, else its settings and TensorBoard file in a folder that was there. A start
+ * that failed (bad weights, data, settings) leaves nothing behind, not even settings a later
+ * --resume would take up.
  */
 export async function undoFailedStart<T>(dir: string, writer: boolean, body: () => Promise<T>): Promise<T> {
-  const made = writer && !existsSync(dir);
+  let made: string | undefined; // the outermost folder of dir's path that is not there yet
+  for (let d = resolve(dir); writer && !existsSync(d); d = dirname(d)) made = d;
   try {
     return await body();
   } catch (err) {
-    if (made && existsSync(dir) && earlierRunFiles(dir).length === 0) rmSync(dir, { recursive: true, force: true });
+    const started = !writer || !existsSync(dir) || earlierRunFiles(dir).length > 0;
+    if (!started && made) rmSync(made, { recursive: true, force: true });
+    else if (!started)
+      for (const name of readdirSync(dir)) if (name === RUN_CONFIG || EVENT_FILE.test(name)) rmSync(join(dir, name), { force: true });
     throw err;
   }
 }

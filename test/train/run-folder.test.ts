@@ -81,7 +81,7 @@ describe("a start that fails", () => {
     throw new Error("bad data");
   };
 
-  it("leaves no folder it made, unless the run wrote a log or a checkpoint; never one that was there", async () => {
+  it("leaves no folder it made and no settings it wrote, unless the run wrote a log or a checkpoint; never a folder that was there", async () => {
     const root = mkdtempSync(join(tmpdir(), "sere-failed-start-"));
     const made = join(root, "made");
     await expect(undoFailedStart(made, true, failing(made, ["config.json", "events.out.tfevents.1.host"]))).rejects.toThrow("bad data");
@@ -89,9 +89,14 @@ describe("a start that fails", () => {
     const stepped = join(root, "stepped");
     await expect(undoFailedStart(stepped, true, failing(stepped, ["config.json", "log.jsonl"]))).rejects.toThrow("bad data");
     expect(readdirSync(stepped)).toEqual(["config.json", "log.jsonl"]);
-    const there = folderWith({});
-    await expect(undoFailedStart(there, true, failing(there, ["config.json"]))).rejects.toThrow("bad data");
-    expect(readdirSync(there)).toEqual(["config.json"]);
+    // made with its parents: they go too
+    const nested = join(root, "new", "deep", "run");
+    await expect(undoFailedStart(nested, true, failing(nested, ["config.json"]))).rejects.toThrow("bad data");
+    expect(existsSync(join(root, "new"))).toBe(false);
+    // a folder that was there stays, without the settings and TensorBoard file the run wrote
+    const there = folderWith({ "notes.txt": "mine" });
+    await expect(undoFailedStart(there, true, failing(there, ["config.json", "events.out.tfevents.1.host"]))).rejects.toThrow("bad data");
+    expect(readdirSync(there)).toEqual(["notes.txt"]);
     // another rank's process: the writer's folder is its to keep or remove
     const otherRank = join(root, "other-rank");
     await expect(undoFailedStart(otherRank, false, failing(otherRank, ["config.json"]))).rejects.toThrow("bad data");
