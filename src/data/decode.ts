@@ -41,9 +41,10 @@ export class DecodeError extends Error {
   override name = "DecodeError";
   constructor(
     readonly file: string,
-    cause: string,
+    /** Why, without the file's name. */
+    readonly reason: string,
   ) {
-    super(`cannot decode ${file}: ${cause}`);
+    super(`cannot decode ${file}: ${reason}`);
   }
 }
 
@@ -70,8 +71,9 @@ export async function decodeImage(bytes: Uint8Array, file: string, detail?: Deta
 
 /** Why `file` did not decode: sharp's reason, or the format it does not read. */
 function decodeFailure(err: Error, file: string): string {
-  if (!UNREAD_IMAGE_EXTENSIONS.test(file)) return err.message;
-  return `sere-torch does not decode ${extname(file).toLowerCase()} files (${err.message}); convert it to PNG`;
+  const reason = err.message.replace(/[:\s]+$/, ""); // libvips ends some reasons with a colon and no detail
+  if (!UNREAD_IMAGE_EXTENSIONS.test(file)) return reason;
+  return `sere-torch does not decode ${extname(file).toLowerCase()} files (${reason}); convert it to PNG`;
 }
 
 /** Expands one channel to three. */

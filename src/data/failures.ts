@@ -23,10 +23,10 @@ export class DecodeFailures {
     return this.count > this.maxShare * this.total;
   }
 
-  /** Counts a failure of image `index`; throws a DatasetError once too many have failed. */
-  add(index: number): void {
+  /** Counts a failure of image `index` (and why, where known); throws a DatasetError once too many have failed. */
+  add(index: number, reason?: string): void {
     this.count++;
-    this.latest = this.dataset.describe(index);
+    this.latest = `${this.dataset.describe(index)}${reason ? ` (${reason})` : ""}`;
     if (this.exceeded) {
       const share = +(100 * this.maxShare).toFixed(2);
       throw new DatasetError(

@@ -222,7 +222,7 @@ export class Loader {
       // once the pass has stopped, images still decoding beside it fail without a word
       if (!failures.exceeded) this.warn(`skipping an image that cannot be decoded: ${err.message}`);
     }
-    failures.add(index);
+    failures.add(index, err?.reason);
     return null;
   }
 

@@ -124,7 +124,7 @@ export async function loadImages(dataset: Dataset, indices: number[], failures: 
     if (image) images.push({ index, image });
     else {
       skipped.push(error!);
-      failures.add(index);
+      failures.add(index, error!.reason);
     }
   }
   return images;

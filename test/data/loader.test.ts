@@ -169,7 +169,10 @@ describe("the loader", () => {
       { batchSize: 3, shuffle: false, dropLast: false, views: SMALL_VIEWS, maxFailureShare: 0.2, prefetch: 2, decodeConcurrency: 8 },
       { warn: (m) => warnings.push(m) },
     );
-    await expect(collect(loader, 0)).rejects.toThrow(/more than 20% of this epoch's 9 images failed to decode \(2 so far/);
+    // the latest with its reason: a pass of one bad image stops on it, and says why
+    await expect(collect(loader, 0)).rejects.toThrow(
+      /more than 20% of this epoch's 9 images failed to decode \(2 so far, the latest image \d \(broken on purpose\)\); fix or remove/,
+    );
     await new Promise((resolve) => setTimeout(resolve, 50));
     // 20% of 9 allows one: the first two are named, the second stops the pass, the rest are silent
     expect(warnings).toEqual([

@@ -39,7 +39,7 @@ describe("fine-tuning on images that cannot be decoded", () => {
     }
     await expect(new Finetuner({ ...TINY, dataPath: join(root, "data"), outputDir: join(root, "stopped") }).fit()).rejects.toThrow(
       new RegExp(
-        `more than 1% of this epoch's 8 images failed to decode .*(${bad.map((f) => f.replace(/[.]/g, "\\.")).join("|")})\\); fix or remove the broken files, or raise the share allowed \\(--max-failure-share; maxFailureShare from code\\)`,
+        `more than 1% of this epoch's 8 images failed to decode .*(${bad.map((f) => f.replace(/[.]/g, "\\.")).join("|")}) \\(.*\\)\\); fix or remove the broken files, or raise the share allowed \\(--max-failure-share; maxFailureShare from code\\)`,
       ),
     );
   }, 60_000);
