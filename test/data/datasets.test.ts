@@ -289,6 +289,9 @@ describe("datasets", () => {
       ["val/images/val_1.JPEG", 0],
       ["val/images/val_2.JPEG", -1],
     ]);
+    // test/ opened on its own: its images/ is no class
+    const alone = openDataset(join(tiny, "test"));
+    expect([alone.size, alone.classes, alone.label(0)]).toEqual([1, [], -1]);
     // Without val/, the unlabelled test/ is the test split, and an evaluation that needs labels says so.
     rmSync(join(tiny, "val"), { recursive: true });
     expect(() => requireLabelledSplits(openDataset(tiny), openDataset(tiny, { split: "test" }), "the k-NN evaluation", () => {})).toThrow(

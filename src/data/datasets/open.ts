@@ -260,10 +260,13 @@ function openFolder(dir: string, givenClasses?: string[]): Dataset {
     ...(walked.misnamed.length > 0 ? [`${describeMisnamed(walked.misnamed)}: they are left out`] : []),
   ];
   const leftOut = leftOutParts.length > 0 ? leftOutParts.join("; ") : undefined;
-  // The class of a file is its annotation, else its top-level subfolder; files directly in `dir` are unlabelled.
+  // The class of a file is its annotation, else its top-level subfolder; files directly in `dir`
+  // are unlabelled, as are those of a split folder's lone images/ (Tiny ImageNet's test/).
   const annotations = annotationsOf(dir);
+  const lone = !annotations && givenClasses === undefined && !isLabelled(dir, undefined);
   const classOf = files.map((f) => {
     if (annotations) return annotations.get(basename(f));
+    if (lone) return undefined;
     const parts = relative(dir, f).split(sep);
     return parts.length > 1 ? parts[0]! : undefined;
   });
