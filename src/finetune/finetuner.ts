@@ -169,7 +169,8 @@ export class Finetuner {
     }
 
     const communicator = world ? await connectRanks(world, { device, timeoutSeconds: c.distTimeout }) : undefined;
-    const { step, size, network } = await this.buildStep(numClasses, device, communicator, say);
+    // a resumed run's weights come from its checkpoint (restore says so), not from where it started
+    const { step, size, network } = await this.buildStep(numClasses, device, communicator, c.resume ? () => {} : say);
     const shape = { size, numClasses, network, classes: train.classes };
     try {
       let start = { epoch: 0, iteration: 0, best: { epoch: -1, top1: -1, top5: 0 } };
@@ -305,6 +306,12 @@ export class Finetuner {
         stoppedBy: stopped ? "abort" : iteration < c.epochs * steps ? "maxSteps" : "done",
       };
       if (speaks) writeFileSync(join(c.outputDir, FINETUNE_RESULT), `${JSON.stringify(result, null, 2)}\n`);
+      if (result.stoppedBy === "maxSteps") {
+        const done = describeProgress(iteration, { stepsPerEpoch: steps, epochs: c.epochs });
+        say(
+          `stopped at --max-steps after ${countOf(iteration, "step")} (${done}): wrote ${checkpointPath}; --resume goes on (with --max-steps 0, or more)`,
+        );
+      }
       return result;
     } finally {
       step.dispose();

@@ -49,6 +49,11 @@ describe.runIf(hasFashionMnist())("resuming fine-tuning", () => {
       `fine-tuning on 64 of 64 training images of ${RUN.dataPath} (10 classes), input 32 px, in batches of 16: 2 epochs of 4 steps, to step 3; cpu, 1 thread, float32`,
       `fine-tuning on 64 of 64 training images of ${RUN.dataPath} (10 classes), input 32 px, in batches of 16: 2 epochs of 4 steps, from step 3 to step 8; cpu, 1 thread, float32`,
     ]);
+    // the first says where --max-steps left it; the resumed one starts from the checkpoint, not from random weights
+    expect(lines.filter((line) => line.startsWith("stopped"))).toEqual([
+      `stopped at --max-steps after 3 steps (0.8 of 2 passes): wrote ${join(dir, "parts", "checkpoint.pth")}; --resume goes on (with --max-steps 0, or more)`,
+    ]);
+    expect(lines.filter((line) => line.startsWith("started from"))).toEqual(["started from random initialisation (no --pretrained-weights)"]);
     const read = async (run: string) => new Map(await readWeightGroups(join(dir, run, "checkpoint.pth")));
     const [whole, parts] = [await read("whole"), await read("parts")];
     for (const key of ["model", "model_ema"]) {
