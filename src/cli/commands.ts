@@ -413,9 +413,13 @@ async function run(command: Command, argv: string[]): Promise<void> {
         writeFileSync(path, `${JSON.stringify(predictions, null, 1)}\n`);
         // a few images: each one's classes on the terminal too
         if (predictions.length <= 20) {
-          for (const p of predictions) say(`${p.image}: ${p.top.map((t) => `${t.class} ${(100 * t.probability).toFixed(1)}%`).join(", ")}`);
+          for (const p of predictions) {
+            const classes = p.top.map((t) => `${t.class} ${(100 * t.probability).toFixed(1)}%`).join(", ");
+            say(`${p.image}${p.label === undefined ? "" : ` (${p.label})`}: ${classes}`);
+          }
         }
-        say(`wrote ${path}: the most probable ${o.classes === 1 ? "class" : `${o.classes} classes`} of ${countOf(predictions.length, "image")}`);
+        const listed = Math.min(o.classes, classifier.numClasses);
+        say(`wrote ${path}: the most probable ${listed === 1 ? "class" : `${listed} classes`} of ${countOf(predictions.length, "image")}`);
       } finally {
         classifier.step.dispose();
       }
@@ -527,8 +531,14 @@ export function runSere(args: string[], program = "sere"): void {
     process.stdout.write(`sere ${packageVersion()}\n`);
   } else if (!(command in COMMANDS)) {
     const asked = args.length === 0 || args.at(-1) === "--help" || (args[0] === "eval" && args.length === 1);
-    if (!asked) {
-      const given = args.slice(0, args[0] === "eval" ? 2 : 1).join(" ");
+    if (!asked && args[0] === "eval" && args[1]?.startsWith("-")) {
+      process.stderr.write(`${program}: sere eval needs what to evaluate first: sere eval knn, sere eval linear or sere eval classify\n\n`);
+    } else if (!asked) {
+      // the command's words: one, or two where the second is no flag (eval knnn, evl knn)
+      const given = args
+        .slice(0, 2)
+        .filter((word, i) => i === 0 || !word.startsWith("-"))
+        .join(" ");
       const close = closeNames(given, Object.keys(COMMANDS));
       const meant = close.length > 0 ? `; did you mean ${close.map((c) => `sere ${c}`).join(", ")}?` : "";
       process.stderr.write(`${program}: unknown command ${given}${meant}\n\n`);

@@ -90,7 +90,7 @@ async function train(argv: string[]): Promise<void> {
   let checkpoint: string | undefined;
   let saved: EpochEvent | undefined;
   const stopCode = stopOnRequest(controller, () => {
-    if (!checkpoint || !existsSync(checkpoint)) return "the run has no checkpoint yet: it starts anew";
+    if (!checkpoint || !existsSync(checkpoint)) return "the run has no checkpoint yet: start it anew with --overwrite";
     const when = saved ? ` (step ${saved.iteration.toLocaleString("en-US")}, the end of epoch ${saved.epoch})` : "";
     return `--resume continues from its last checkpoint, ${checkpoint}${when}`;
   });

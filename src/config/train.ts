@@ -14,9 +14,9 @@ export const trainConfigSchema = z
   .object({
     // Model (docs/method.md#networks)
     arch: archSchema.describe("ViT size: vit_tiny, vit_small, vit_base, vit_large, or custom (give embedDim, depth and numHeads)"),
-    embedDim: positiveInt.optional().describe("token width, for arch custom"),
-    depth: positiveInt.optional().describe("transformer blocks, for arch custom"),
-    numHeads: positiveInt.optional().describe("attention heads, for arch custom"),
+    embedDim: positiveInt.optional().describe("token width: for arch custom, or to change a named arch's"),
+    depth: positiveInt.optional().describe("transformer blocks: for arch custom, or to change a named arch's"),
+    numHeads: positiveInt.optional().describe("attention heads: for arch custom, or to change a named arch's"),
     patchSize: positiveInt.default(16).describe("side of the square patches, in pixels"),
     convStem: z
       .boolean()

@@ -31,7 +31,7 @@ export async function startFromPretrained(step: NativeSereStep, path: string): P
     if (wrongShape.length > 0) {
       const listed = wrongShape.map(([name, t]) => `${name} (file [${t.shape().join(", ")}], model [${ours.get(name)!.shape().join(", ")}])`);
       throw new Error(
-        `--pretrained-weights ${path}: ${wrongShape.length} tensors do not fit the model: ${listOf(listed)}; ` +
+        `--pretrained-weights ${path}: ${wrongShape.length === 1 ? "1 tensor does" : `${wrongShape.length} tensors do`} not fit the model: ${listOf(listed)}; ` +
           "give the architecture they were trained with (--arch, --patch-size, --global-crops-size; for custom --embed-dim, --depth, --num-heads)",
       );
     }

@@ -89,7 +89,9 @@ describe.runIf(hasFashionMnist())("sere-train", () => {
       }
     });
     expect(await exited(child), stderr).toBe(130);
-    expect(stderr).toContain("Ctrl-C again: quitting now, without a checkpoint of this step; the run has no checkpoint yet: it starts anew");
+    expect(stderr).toContain(
+      "Ctrl-C again: quitting now, without a checkpoint of this step; the run has no checkpoint yet: start it anew with --overwrite",
+    );
     expect(stderr).not.toContain("stopped (abort)");
     expect(existsSync(join(dir, "run.lock"))).toBe(false);
   }, 60_000);

@@ -334,6 +334,11 @@ describe("sere info", () => {
     const mistyped = sere(["eval", "knnn"]);
     expect([mistyped.status, mistyped.stderr.split("\n")[0]]).toEqual([2, "sere: unknown command eval knnn; did you mean sere eval knn?"]);
     expect(sere(["feature"]).stderr).toMatch(/^sere: unknown command feature; did you mean sere features\?\n\nUsage: sere finetune/);
+    expect(sere(["evl", "knn"]).stderr).toMatch(/^sere: unknown command evl knn; did you mean sere eval knn\?/);
+    expect(sere(["predcit", "--limit", "1"]).stderr).toMatch(/^sere: unknown command predcit; did you mean sere predict\?/);
+    expect(sere(["eval", "--threads", "1"]).stderr).toMatch(
+      /^sere: sere eval needs what to evaluate first: sere eval knn, sere eval linear or sere eval classify/,
+    );
     const help = sere(["eval", "--help"]);
     expect([help.status, help.stdout.startsWith("Usage: sere finetune")]).toEqual([0, true]);
   });
