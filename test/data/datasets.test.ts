@@ -119,17 +119,25 @@ describe("datasets", () => {
     );
     writeFileSync(join(root, "three.csv"), "a/1.jpg,cat,train\n");
     expect(() => openDataset(join(root, "three.csv"))).toThrow(`${join(root, "three.csv")}:1: 3 fields where a list has a path and a label`);
-    // A header names the columns: more than two, in any order; a field with a comma is quoted.
+    // A header names the columns: more than two, in any order; a field with a comma is quoted;
+    // a split column makes the splits (val is the test split), the classes of both alike.
     writeFileSync(
       join(root, "columns.csv"),
-      'split,label,width,filename\ntrain,cat,30,a/1.jpg\ntrain,,12,"my photos/3 of 4.jpg"\nval,dog,10,b/deep/2.png\n',
+      'split,label,width,filename\ntrain,cat,30,a/1.jpg\ntrain,,12,"my photos/3 of 4.jpg"\nval,dog,10,b/deep/2.png\nextra,dog,10,a/1.jpg\n',
     );
+    const rowsOf = (d: ReturnType<typeof openDataset>) => Array.from({ length: d.size }, (_, i) => [d.describe(i), d.label(i)]);
     const columns = openDataset(join(root, "columns.csv"));
-    expect(Array.from({ length: columns.size }, (_, i) => [columns.describe(i), columns.label(i)])).toEqual([
+    expect(rowsOf(columns)).toEqual([
       [join(root, "a", "1.jpg"), 0],
       [join(root, "my photos", "3 of 4.jpg"), -1],
-      [join(root, "b", "deep", "2.png"), 1],
     ]);
+    expect(rowsOf(openDataset(join(root, "columns.csv"), { split: "test" }))).toEqual([[join(root, "b", "deep", "2.png"), 1]]);
+    expect(columns.classes).toEqual(["cat", "dog"]);
+    expect(columns.leftOut).toBe(`1 row of ${join(root, "columns.csv")} belongs to neither split (split "extra"): it is left out`);
+    writeFileSync(join(root, "columns.csv"), "split,label,filename\ntrain,cat,a/1.jpg\n");
+    expect(() => openDataset(join(root, "columns.csv"), { split: "test" })).toThrow(
+      `${join(root, "columns.csv")} has no rows of the testing split: its split column gives test (or val, validation) for them`,
+    );
     writeFileSync(join(root, "reversed.csv"), "class,image\ncat,a/1.jpg\n");
     expect([openDataset(join(root, "reversed.csv")).describe(0), openDataset(join(root, "reversed.csv")).classes]).toEqual([
       join(root, "a", "1.jpg"),

@@ -3,7 +3,7 @@
 // - a directory with data_batch_*.bin / test_batch.bin or train.bin / test.bin: CIFAR binary;
 // - a .txt / .lst / .csv file: a text list of `path [label]` lines (paths relative to the list;
 //   a first line `path,label` is a header; a header of more columns, `filename,label,split`, says
-//   which are the path and the label);
+//   which are the path and the label, and a split column which rows are of which split);
 // - an IDX images file itself;
 // - any other directory: an image folder (jpg, png, webp, tiff, gif, avif, nested), labelled by its
 //   top-level subfolders; `train` / `test` (or `val`) subfolders are the splits when present,
@@ -74,7 +74,7 @@ export function openDataset(path: string, options: OpenOptions = {}): Dataset {
   const stat = statSync(full);
   if (stat.isFile()) {
     // Both lists name their classes alike: the other split's labels count too.
-    if (/\.(txt|lst|csv)$/i.test(full)) return split === "test" ? openList(fileOfSplit(full, split), full) : openList(full, testSibling(full));
+    if (/\.(txt|lst|csv)$/i.test(full)) return openList(full, split);
     if (/idx3-ubyte(\.gz)?$/.test(full)) {
       const images = fileOfSplit(full, split);
       return new IdxDataset(images, images);
@@ -285,12 +285,16 @@ function openFolder(dir: string, givenClasses?: string[]): Dataset {
 /** A CSV header's names for the path column and the label column (`filename,label,split`). */
 const PATH_COLUMN = /^(path|file|filename|file_name|filepath|file_path|image|image_path|image_name|img|img_path)$/i;
 const LABEL_COLUMN = /^(label|class|class_name|classname|target|category)$/i;
+/** A column that says each row's split, and the values of each split (others are left out). */
+const SPLIT_COLUMN = /^(split|subset|set|partition)$/i;
+const SPLIT_VALUES: Record<Split, RegExp> = { train: /^(train|training)$/i, test: /^(test|testing|val|valid|validation)$/i };
 
 /** Where a CSV's path and label are among its columns, as its header names them. */
 interface Columns {
   count: number;
   path: number;
   label?: number;
+  split?: number;
 }
 
 /**
@@ -304,7 +308,8 @@ function headerColumns(file: string, lineNo: number, line: string): Columns | un
   const path = names.findIndex((n) => PATH_COLUMN.test(n));
   const label = names.findIndex((n) => LABEL_COLUMN.test(n));
   if (path === 0 && names.length === 2) return undefined;
-  if (path >= 0) return { count: names.length, path, label: label >= 0 ? label : undefined };
+  const split = names.findIndex((n) => SPLIT_COLUMN.test(n));
+  if (path >= 0) return { count: names.length, path, label: label >= 0 ? label : undefined, split: split >= 0 ? split : undefined };
   if (names.length > 2 && !names.some((n) => IMAGE_EXTENSIONS.test(n))) {
     throw new DatasetError(
       `${file}:${lineNo + 1}: a header of ${names.length} columns (${names.join(", ")}) that names no path column: ` +
@@ -314,11 +319,19 @@ function headerColumns(file: string, lineNo: number, line: string): Columns | un
   return undefined;
 }
 
-/** The paths and labels (or undefined) of the lines of a text list. */
-function readList(file: string): { files: string[]; names: Array<string | undefined> } {
+/** A text list's paths and labels (or undefined), and where a column says it, each row's split. */
+interface ListRows {
+  files: string[];
+  names: Array<string | undefined>;
+  splits?: string[];
+}
+
+/** The rows of a text list. */
+function readList(file: string): ListRows {
   const base = dirname(file);
   const files: string[] = [];
   const names: Array<string | undefined> = [];
+  const splits: string[] = [];
   let first = true;
   let columns: Columns | undefined;
   listText(file)
@@ -330,7 +343,7 @@ function readList(file: string): { files: string[]; names: Array<string | undefi
       first = false;
       if (isFirst) columns = headerColumns(file, lineNo, line);
       if (isFirst && columns) return;
-      let [p, label] = columns ? fieldsOfColumns(file, lineNo, line, columns) : pathAndLabel(file, lineNo, line);
+      let [p, label, split] = columns ? fieldsOfColumns(file, lineNo, line, columns) : pathAndLabel(file, lineNo, line);
       if (label === "") label = undefined;
       // A path with spaces and no label: its last word is a file name, and the whole line names a file.
       if (!columns && label !== undefined && IMAGE_EXTENSIONS.test(label) && existsSync(resolve(base, line))) [p, label] = [line, undefined];
@@ -339,8 +352,9 @@ function readList(file: string): { files: string[]; names: Array<string | undefi
       if (!p) throw new DatasetError(`${file}:${lineNo + 1}: expected \`path [label]\``);
       files.push(resolve(base, p));
       names.push(label);
+      splits.push(split ?? "");
     });
-  return { files, names };
+  return { files, names, ...(columns?.split !== undefined ? { splits } : {}) };
 }
 
 /**
@@ -348,27 +362,28 @@ function readList(file: string): { files: string[]; names: Array<string | undefi
  * the last comma, `path label` at the last space. A line of more comma-separated fields whose
  * first is an image file is refused: split at the last comma, its path would name no file.
  */
-function pathAndLabel(file: string, lineNo: number, line: string): [string | undefined, string | undefined] {
+function pathAndLabel(file: string, lineNo: number, line: string): [string | undefined, string | undefined, undefined] {
   const fields = line.startsWith('"') || line.includes(",") ? csvFields(file, lineNo, line) : [];
   const tooMany = `${file}:${lineNo + 1}: ${fields.length} fields where a list has a path and a label; keep those two columns, or name the columns in a header line (path,label,...)`;
   if (line.startsWith('"')) {
     if (fields.length > 2) throw new DatasetError(tooMany);
-    return [fields[0], fields[1]];
+    return [fields[0], fields[1], undefined];
   }
   if (fields.length > 2 && IMAGE_EXTENSIONS.test(fields[0]!) && existsSync(resolve(dirname(file), fields[0]!))) throw new DatasetError(tooMany);
   const [, p, label] = (line.includes(",") ? /^(.*?)\s*,\s*([^,]*)$/ : /^(.*?)(?:\s+(\S+))?$/).exec(line)!;
-  return [p, label];
+  return [p, label, undefined];
 }
 
-/** The path and label of a row of a CSV whose header named its columns. */
-function fieldsOfColumns(file: string, lineNo: number, line: string, columns: Columns): [string | undefined, string | undefined] {
+/** The path, label and split of a row of a CSV whose header named its columns. */
+function fieldsOfColumns(file: string, lineNo: number, line: string, columns: Columns): [string | undefined, string | undefined, string | undefined] {
   const fields = csvFields(file, lineNo, line);
   if (fields.length !== columns.count) {
     throw new DatasetError(
       `${file}:${lineNo + 1}: ${fields.length} fields where the header names ${columns.count}; quote a field that holds a comma ("my, photo.jpg")`,
     );
   }
-  return [fields[columns.path], columns.label === undefined ? undefined : fields[columns.label]];
+  const field = (column: number | undefined) => (column === undefined ? undefined : fields[column]);
+  return [fields[columns.path], field(columns.label), field(columns.split)];
 }
 
 /** A list's text: UTF-8, or UTF-16 where its byte-order mark says so (Windows' "Unicode text"). */
@@ -408,12 +423,45 @@ function checkListedFiles(file: string, files: string[]): void {
   );
 }
 
-/** The text list `file`; its classes are those of its labels and of `otherSplit`'s (the list of the other split), when given. */
-function openList(file: string, otherSplit?: string): Dataset {
-  const { files, names } = readList(file);
+/**
+ * The `split` of the text list `file`: its rows of that split where a column says each row's
+ * (others are left out, named), else the list itself for training and the list beside it (test
+ * for train) for testing. Both splits number their classes alike: all the rows' labels count.
+ */
+function openList(file: string, split: Split): Dataset {
+  const rows = readList(file);
+  if (rows.splits) return listDataset(file, rows, rows.names, split);
+  if (split === "test") {
+    const test = fileOfSplit(file, split);
+    const testRows = readList(test);
+    return listDataset(test, testRows, [...testRows.names, ...rows.names]);
+  }
+  const sibling = testSibling(file);
+  return listDataset(file, rows, [...rows.names, ...(sibling ? readList(sibling).names : [])]);
+}
+
+/** A dataset of a list's rows (those of `split`, where the list has a split column), its classes those of `allNames`. */
+function listDataset(file: string, rows: ListRows, allNames: Array<string | undefined>, split?: Split): Dataset {
+  let { files, names } = rows;
+  let leftOut: string | undefined;
+  if (split && rows.splits) {
+    const kept = rows.splits.map((value) => SPLIT_VALUES[split].test(value));
+    const other = rows.splits.filter((value) => !SPLIT_VALUES.train.test(value) && !SPLIT_VALUES.test.test(value));
+    [files, names] = [files.filter((_, i) => kept[i]), names.filter((_, i) => kept[i])];
+    if (files.length === 0) {
+      const values = split === "train" ? "train (or training)" : "test (or val, validation)";
+      throw new DatasetError(`${file} has no rows of the ${split}ing split: its split column gives ${values} for them`);
+    }
+    if (other.length > 0) {
+      const seen = [...new Set(other)].map((v) => `"${v}"`).join(", ");
+      const [rows, belong, they] =
+        other.length === 1 ? ["1 row", "belongs", "it is"] : [`${other.length.toLocaleString("en-US")} rows`, "belong", "they are"];
+      leftOut = `${rows} of ${file} ${belong} to neither split (split ${seen}): ${they} left out`;
+    }
+  }
   if (files.length === 0) throw new DatasetError(`${file} lists no images; write one \`path [label]\` per line`);
   checkListedFiles(file, files);
-  const labelled = [...names, ...(otherSplit ? readList(otherSplit).names : [])].filter((n): n is string => n !== undefined);
+  const labelled = allNames.filter((n): n is string => n !== undefined);
   const distinct = [...new Set(labelled)];
   // A loop, not Math.max(...): a list of a million labels would overflow the call stack.
   const largest = labelled.reduce((m, n) => Math.max(m, /^\d+$/.test(n) ? Number(n) : Number.POSITIVE_INFINITY), -1);
@@ -427,5 +475,5 @@ function openList(file: string, otherSplit?: string): Dataset {
       : distinct.sort();
   const index = new Map(classes.map((c, i) => [c, i]));
   const labels = names.map((n) => (n === undefined ? -1 : indices ? Number(n) : index.get(n)!));
-  return new FileDataset("text-list", file, files, labels, classes);
+  return new FileDataset("text-list", file, files, labels, classes, leftOut);
 }
