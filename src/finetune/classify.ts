@@ -6,7 +6,7 @@ import { ConfigError, parseOptions } from "../config/parse.js";
 import type { Dataset } from "../data/datasets/dataset.js";
 import { DEFAULT_MAX_FAILURE_SHARE } from "../data/failures.js";
 import { NO_NORMALISATION } from "../data/render.js";
-import { extractFeatures } from "../eval/features.js";
+import { type ExtractedFeatures, extractFeatures } from "../eval/features.js";
 import { torchLoad } from "../io/torch-load.js";
 import { modelOptionsSchema } from "../model/options.js";
 import { native } from "../native/load.js";
@@ -29,6 +29,8 @@ export interface ClassifyOptions {
   maxFailureShare?: number;
   /** Also the accuracy of the weights' moving average, from the same pass over the images. */
   withAverage?: boolean;
+  /** Told of each image skipped because it cannot be decoded. */
+  warn?: (message: string) => void;
 }
 
 export interface Accuracy {
@@ -51,22 +53,28 @@ async function bothLogits(step: NativeFinetuneStep, images: Tensor): Promise<Ten
   return tensor(out, [rows, 2 * classes]);
 }
 
+/** The logits `embed` gives each image of `dataset` that decodes: DINO's centre crops, which the step normalises. */
+export function logitsOf(dataset: Dataset, embed: (images: Tensor) => Promise<Tensor>, o: ClassifyOptions): Promise<ExtractedFeatures> {
+  return extractFeatures(dataset, embed, {
+    size: o.size,
+    batchSize: o.batchSize ?? 256,
+    device: o.device,
+    limit: o.limit && o.limit > 0 ? o.limit : undefined,
+    maxFailureShare: o.maxFailureShare ?? DEFAULT_MAX_FAILURE_SHARE,
+    normalisation: NO_NORMALISATION,
+    onProgress: o.onProgress,
+    signal: o.signal,
+    warn: o.warn,
+  });
+}
+
 /**
  * Top-1 / top-5 accuracy (percent) on `dataset`: DINO's centre crops, logits in evaluation mode;
  * with `withAverage`, the moving average's too, the images decoded once for both.
  */
 export async function testAccuracy(step: NativeFinetuneStep, dataset: Dataset, o: ClassifyOptions): Promise<Accuracy & { average?: Accuracy }> {
   const embed = o.withAverage ? (images: Tensor) => bothLogits(step, images) : (images: Tensor) => step.logits(images);
-  const { features: logits, labels } = await extractFeatures(dataset, embed, {
-    size: o.size,
-    batchSize: o.batchSize ?? 256,
-    device: o.device,
-    limit: o.limit && o.limit > 0 ? o.limit : undefined,
-    maxFailureShare: o.maxFailureShare ?? DEFAULT_MAX_FAILURE_SHARE,
-    normalisation: NO_NORMALISATION, // the step normalises
-    onProgress: o.onProgress,
-    signal: o.signal,
-  });
+  const { features: logits, labels } = await logitsOf(dataset, embed, o);
   try {
     if (!o.withAverage) return topAccuracy(logits, labels);
     const classes = logits.shape()[1]! / 2;

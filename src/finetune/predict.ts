@@ -1,10 +1,7 @@
 // Predictions of a fine-tuned classifier (`sere predict`): each image's most probable classes,
 // with the softmax of its logits, on DINO's centre crops as the test evaluation sees them.
 import type { Dataset } from "../data/datasets/dataset.js";
-import { DEFAULT_MAX_FAILURE_SHARE } from "../data/failures.js";
-import { NO_NORMALISATION } from "../data/render.js";
-import { extractFeatures } from "../eval/features.js";
-import type { ClassifyOptions, OpenedClassifier } from "./classify.js";
+import { type ClassifyOptions, logitsOf, type OpenedClassifier } from "./classify.js";
 
 export interface Prediction {
   /** The image: its file, or file#index in IDX and CIFAR data. */
@@ -18,8 +15,6 @@ export interface Prediction {
 export interface PredictOptions extends Omit<ClassifyOptions, "size" | "withAverage"> {
   /** How many classes each prediction lists; default 5 (all where the classifier has fewer). */
   classes?: number;
-  /** Told of each image skipped because it cannot be decoded. */
-  warn?: (message: string) => void;
 }
 
 /** The classifier's predictions for every image of `dataset` that decodes, and the images that do not. */
@@ -37,16 +32,9 @@ export async function predict(
     labels,
     images,
     skipped,
-  } = await extractFeatures(dataset, (batch) => classifier.step.logits(batch), {
+  } = await logitsOf(dataset, (batch) => classifier.step.logits(batch), {
+    ...o,
     size: classifier.size,
-    batchSize: o.batchSize ?? 256,
-    device: o.device,
-    limit: o.limit && o.limit > 0 ? o.limit : undefined,
-    maxFailureShare: o.maxFailureShare ?? DEFAULT_MAX_FAILURE_SHARE,
-    normalisation: NO_NORMALISATION, // the step normalises
-    onProgress: o.onProgress,
-    signal: o.signal,
-    warn: o.warn,
   });
   try {
     const [rows, width] = logits.shape() as [number, number];
