@@ -363,6 +363,7 @@ async function run(command: Command, argv: string[]): Promise<void> {
       const finetuner = new Finetuner(config, {
         say: (line) => process.stderr.write(`${line}\n`),
         warn,
+        names: "flags",
         onStep: (done, total) => bar(done, total),
         signal: ctrlC.signal,
       });

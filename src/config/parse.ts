@@ -57,6 +57,15 @@ export function closeNames(given: string, known: readonly string[]): string[] {
 /** How a message names a field: as code writes it (batchSizePerGpu, nbKnn.0), or as a flag (--batch-size-per-gpu, --nb-knn [0]). */
 export type FieldNames = "fields" | "flags";
 
+/**
+ * How a caller sets `field` (to `value`, where given), as a message tells it: on the command line
+ * `--resume`, `--max-steps 0`; from code `resume: true`, `maxSteps: 0`.
+ */
+export function settingName(field: string, names: FieldNames, value?: string | number | boolean): string {
+  if (names === "flags") return value === undefined || value === true ? `--${kebab(field)}` : `--${kebab(field)} ${String(value)}`;
+  return value === undefined ? field : `${field}: ${String(value)}`;
+}
+
 function fieldName(path: readonly PropertyKey[], names: FieldNames): string {
   if (path.length === 0) return "(the options)";
   if (names === "fields") return path.map(String).join(".");

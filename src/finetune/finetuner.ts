@@ -9,7 +9,7 @@ import { appendFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 
 import { type FinetuneConfig, finetuneConfigSchema, resumedFinetuneSettings } from "../config/finetune.js";
-import { ConfigError, parseOptions } from "../config/parse.js";
+import { ConfigError, type FieldNames, parseOptions, settingName } from "../config/parse.js";
 import { type Dataset, DatasetError, requireLabelledSplits, spreadSubset } from "../data/datasets/dataset.js";
 import { openDataset } from "../data/datasets/open.js";
 import type { DecodeError } from "../data/decode.js";
@@ -80,6 +80,8 @@ export interface FinetuneHooks {
   say?: (line: string) => void;
   /** A warning (data left out, images skipped, settings changed on resume); default: process.emitWarning. */
   warn?: (message: string) => void;
+  /** How messages name the settings: "flags" on the command line (--resume), default "fields" from code (resume: true). */
+  names?: FieldNames;
   /** Told the steps done of this run's total after each step. */
   onStep?: (done: number, total: number, loss: number) => void;
   /**
@@ -135,19 +137,22 @@ export class Finetuner {
     const threads = useThreads(c.threads, world, (message) => warn(message));
     const device = rankDevice(c.device, world);
     const checkpointPath = join(c.outputDir, CHECKPOINT);
-    checkRunFolder(c.outputDir, { resume: c.resume, overwrite: c.overwrite });
+    // messages name the settings as the caller gives them: flags on the command line, fields from code
+    const names = this.hooks.names ?? "fields";
+    const setting = (field: string, value?: string | number | boolean) => settingName(field, names, value);
+    checkRunFolder(c.outputDir, { resume: c.resume, overwrite: c.overwrite, names });
     if (c.resume && !existsSync(checkpointPath)) {
-      throw new ConfigError(`--resume: ${checkpointPath} does not exist; start without --resume`);
+      throw new ConfigError(`${setting("resume", true)} finds no ${checkpointPath} to continue from: start without it`);
     }
     if (c.resume && (await checkpointKind(checkpointPath)) === "pretraining") {
       throw new ConfigError(
         `${checkpointPath} is ${runOf("pretraining")} checkpoint, not a fine-tuning run's: resume fine-tuning in its own output folder, ` +
-          `or fine-tune from this one in another (--pretrained-weights ${checkpointPath})`,
+          `or fine-tune from this one in another (${setting("pretrainedWeights", checkpointPath)})`,
       );
     }
     makeFolder(c.outputDir);
     if (speaks) {
-      lock.take(c.outputDir);
+      lock.take(c.outputDir, names);
       // a new run's folder holds nothing of an earlier one: its checkpoints and log go (prepareRunFolder), and its best and result
       prepareRunFolder(c.outputDir, { overwrite: c.overwrite, resuming: c.resume });
       if (!c.resume) for (const name of [BEST_CHECKPOINT, FINETUNE_RESULT]) rmSync(join(c.outputDir, name), { force: true });
@@ -188,7 +193,7 @@ export class Finetuner {
       const stopAt = async (epochSaved: number, when: string) => {
         await save(checkpointPath, epochSaved, iteration, best);
         const done = describeProgress(iteration, { stepsPerEpoch: steps, epochs: c.epochs });
-        say(`stopped after ${countOf(iteration, "step")} (${done})${when}: wrote ${checkpointPath}; continue with --resume`);
+        say(`stopped after ${countOf(iteration, "step")} (${done})${when}: wrote ${checkpointPath}; continue with ${setting("resume", true)}`);
       };
       const log = async (record: object) => {
         if (speaks) await appendFile(join(c.outputDir, LOG), `${JSON.stringify(record)}\n`);
@@ -309,7 +314,8 @@ export class Finetuner {
       if (result.stoppedBy === "maxSteps") {
         const done = describeProgress(iteration, { stepsPerEpoch: steps, epochs: c.epochs });
         say(
-          `stopped at --max-steps after ${countOf(iteration, "step")} (${done}): wrote ${checkpointPath}; --resume goes on (with --max-steps 0, or more)`,
+          `stopped at ${setting("maxSteps")} after ${countOf(iteration, "step")} (${done}): wrote ${checkpointPath}; ` +
+            `${setting("resume", true)} goes on (with ${setting("maxSteps", 0)}, or more)`,
         );
       }
       return result;
@@ -354,7 +360,7 @@ export class Finetuner {
       }
     } else {
       await step.joinRanks();
-      say("started from random initialisation (no --pretrained-weights)");
+      say(`started from random initialisation (no ${settingName("pretrainedWeights", this.hooks.names ?? "fields")})`);
     }
     if (size % network.patchSize !== 0) {
       step.dispose();

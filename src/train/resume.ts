@@ -7,6 +7,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 
 import type { FinetuneConfig } from "../config/finetune.js";
+import { type FieldNames, settingName } from "../config/parse.js";
 import type { TrainConfig } from "../config/train.js";
 import type { Loader, LoaderState } from "../data/index.js";
 import type { NativeSereStep } from "../native/surface.js";
@@ -87,11 +88,12 @@ export async function restoreTraining(
   step: NativeSereStep,
   loader: Loader,
   path: string,
-  run: { world: RankEnvironment | undefined; config: TrainConfig },
+  run: { world: RankEnvironment | undefined; config: TrainConfig; names?: FieldNames },
 ): Promise<{ iteration: number; epoch: number; changed: string[] }> {
   const { world } = run;
+  const names = run.names ?? "flags";
   const checkpoint = await readTrainingCheckpoint(path).catch((err: unknown) => {
-    throw resumeError(path, err);
+    throw resumeError(path, err, names);
   });
   try {
     const written = Number(checkpoint.extra.get("worldSize") ?? 1);
@@ -122,14 +124,14 @@ export async function restoreTraining(
     loader.restore(loaderState);
     return { iteration: Number(checkpoint.extra.get("step")), epoch: loaderState.epoch, changed };
   } catch (err) {
-    throw resumeError(path, err);
+    throw resumeError(path, err, names);
   } finally {
     disposeCheckpoint(checkpoint);
   }
 }
 
 /** Why `path` cannot be resumed from, and the ways on: an earlier checkpoint of the run (--saveckp-freq), or a new run. */
-function resumeError(path: string, err: unknown): Error {
+function resumeError(path: string, err: unknown, names: FieldNames): Error {
   const folder = dirname(path);
   const earlier = existsSync(folder)
     ? readdirSync(folder)
@@ -138,6 +140,6 @@ function resumeError(path: string, err: unknown): Error {
     : [];
   const fromEarlier = earlier.length > 0 ? ` To go on from the run's latest saved epoch, copy ${join(folder, earlier.at(-1)!)} to ${path}.` : "";
   return new Error(
-    `cannot resume from ${path}: ${(err as Error).message.replace(/\.$/, "")}.${fromEarlier} Start a new run with another --output-dir, or here with --overwrite instead of --resume.`,
+    `cannot resume from ${path}: ${(err as Error).message.replace(/\.$/, "")}.${fromEarlier} Start a new run with another ${settingName("outputDir", names)}, or here with ${settingName("overwrite", names, true)} instead of ${settingName("resume", names, true)}.`,
   );
 }

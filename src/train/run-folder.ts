@@ -3,7 +3,7 @@
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 
-import { ConfigError } from "../config/parse.js";
+import { ConfigError, type FieldNames, settingName } from "../config/parse.js";
 import { PARTIAL_SUFFIX, writeFileAtomically } from "../io/atomic.js";
 import { EVENT_FILE } from "./tensorboard.js";
 
@@ -18,9 +18,11 @@ export const LOG = "log.jsonl";
 const CHECKPOINT_FILE = /^checkpoint(\d{4,})?\.pth$/;
 
 /** The files of an earlier run in `dir` (its checkpoints and its log), by name. */
-export function earlierRunFiles(dir: string): string[] {
+export function earlierRunFiles(dir: string, names: FieldNames = "flags"): string[] {
   if (!existsSync(dir)) return [];
-  if (!statSync(dir).isDirectory()) throw new ConfigError(`the output folder ${dir} is a file, not a folder: give another --output-dir`);
+  if (!statSync(dir).isDirectory()) {
+    throw new ConfigError(`the output folder ${dir} is a file, not a folder: give another ${settingName("outputDir", names)}`);
+  }
   return readdirSync(dir)
     .filter((name) => CHECKPOINT_FILE.test(name) || name === LOG)
     .sort();
@@ -30,18 +32,20 @@ export function earlierRunFiles(dir: string): string[] {
  * Refuses, before any work, a new run in a folder that holds an earlier run's files: the
  * user says whether to continue it (resume) or to start anew (overwrite).
  */
-export function checkRunFolder(dir: string, how: { resume: boolean; overwrite: boolean }): void {
+export function checkRunFolder(dir: string, how: { resume: boolean; overwrite: boolean; names?: FieldNames }): void {
+  const names = how.names ?? "flags";
+  const [resume, overwrite] = [settingName("resume", names, true), settingName("overwrite", names, true)];
   if (how.resume && how.overwrite) {
-    throw new ConfigError("--resume continues the run in the output folder and --overwrite deletes it: give one of them");
+    throw new ConfigError(`${resume} continues the run in the output folder and ${overwrite} deletes it: give one of them`);
   }
   if (how.resume || how.overwrite) return;
-  const found = earlierRunFiles(dir);
+  const found = earlierRunFiles(dir, names);
   if (found.length === 0) return;
   const resumable = found.includes(CHECKPOINT);
   throw new ConfigError(
     `the output folder ${dir} holds an earlier run (${found.join(", ")}): ` +
-      (resumable ? "continue it with --resume, " : "") +
-      "start anew with --overwrite (deletes those files), or give another --output-dir",
+      (resumable ? `continue it with ${resume}, ` : "") +
+      `start anew with ${overwrite} (deletes those files), or give another ${settingName("outputDir", names)}`,
   );
 }
 

@@ -7,7 +7,7 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 
-import { ConfigError } from "../config/parse.js";
+import { ConfigError, type FieldNames, settingName } from "../config/parse.js";
 
 export const RUN_LOCK = "run.lock";
 
@@ -42,8 +42,8 @@ export class RunLock {
   // a process that quits at once (process.exit: a second Ctrl-C) gives the lock back too
   private readonly releaseOnExit = () => this.release();
 
-  /** Takes the lock of the folder `dir`, or throws a ConfigError naming the run that holds it. */
-  take(dir: string): void {
+  /** Takes the lock of the folder `dir`, or throws a ConfigError naming the run that holds it (`names`: how it names the settings). */
+  take(dir: string, names: FieldNames = "flags"): void {
     const path = join(dir, RUN_LOCK);
     const mine = `${JSON.stringify({ pid: process.pid, host: hostname(), started: new Date().toISOString() })}\n`;
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -59,7 +59,7 @@ export class RunLock {
       if (holder && runs(holder)) {
         throw new ConfigError(
           `another run (process ${holder.pid} on ${holder.host}, started ${holder.started}) is writing to ${dir}: ` +
-            `wait for it or stop it, or give another --output-dir (if no run writes there, delete ${path})`,
+            `wait for it or stop it, or give another ${settingName("outputDir", names)} (if no run writes there, delete ${path})`,
         );
       }
       rmSync(path, { force: true });

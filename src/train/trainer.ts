@@ -6,7 +6,7 @@ import { join, resolve } from "node:path";
 
 import { z } from "zod";
 
-import { ConfigError, parseOptions } from "../config/parse.js";
+import { ConfigError, parseOptions, settingName } from "../config/parse.js";
 import { type ConfigSources, resolveTrainConfig } from "../config/resolve.js";
 import type { TrainConfig, TrainConfigInput } from "../config/train.js";
 import { photometryOf } from "../data/config.js";
@@ -125,25 +125,29 @@ export class Trainer extends EventEmitter<Events> {
     const threads = useThreads(c.threads, world, (message) => (!world || world.rank === 0) && this.warn(message, "RunWarning"));
     const device = rankDevice(c.device, world);
     const outputDir = resolve(c.outputDir);
-    checkRunFolder(outputDir, { resume: this.options.resume ?? false, overwrite: c.overwrite });
+    // messages name the settings as the caller gives them: flags on the command line, fields from code
+    const names = this.options.names ?? "fields";
+    const setting = (field: string, value?: string | number | boolean) => settingName(field, names, value);
+    checkRunFolder(outputDir, { resume: this.options.resume ?? false, overwrite: c.overwrite, names });
     if (c.pretrainedWeights && !existsSync(c.pretrainedWeights))
-      throw new ConfigError(`--pretrained-weights ${c.pretrainedWeights}: there is no such file`);
+      throw new ConfigError(`${setting("pretrainedWeights")} ${c.pretrainedWeights}: there is no such file`);
     if (c.pretrainedWeights && statSync(c.pretrainedWeights).isDirectory())
-      throw new ConfigError(`--pretrained-weights ${c.pretrainedWeights} is a folder: give a weights file in it (a run's checkpoint.pth)`);
+      throw new ConfigError(`${setting("pretrainedWeights")} ${c.pretrainedWeights} is a folder: give a weights file in it (a run's checkpoint.pth)`);
     const checkpointPath = join(outputDir, CHECKPOINT);
     const resuming = (this.options.resume ?? false) && existsSync(checkpointPath);
     if (resuming && (await checkpointKind(checkpointPath)) === "fine-tuning") {
       throw new ConfigError(
         `${checkpointPath} is ${runOf("fine-tuning")} checkpoint, not a pretraining run's: sere finetune --resume continues it; ` +
-          "pretrain in another output folder (--output-dir)",
+          `pretrain in another output folder (${setting("outputDir")})`,
       );
     }
     // Rank 0 alone writes the run's files.
     const writes = !world || world.rank === 0;
-    if (this.options.resume && !resuming && writes) this.warn(`--resume: there is no checkpoint in ${outputDir}; starting a new run`, "RunWarning");
+    if (this.options.resume && !resuming && writes)
+      this.warn(`${setting("resume", true)} finds no checkpoint in ${outputDir}: starting a new run`, "RunWarning");
     if (writes) {
       makeFolder(outputDir);
-      lock.take(outputDir);
+      lock.take(outputDir, names);
       prepareRunFolder(outputDir, { overwrite: c.overwrite, resuming });
       // A resumed run's, once its checkpoint took it: a failed resume leaves the run's own.
       if (!resuming) writeRunConfig(outputDir, c);
@@ -187,7 +191,7 @@ export class Trainer extends EventEmitter<Events> {
       let iteration = 0;
       let epoch = 0;
       if (resuming) {
-        const restored = await restoreTraining(step, loader, checkpointPath, { world, config: c });
+        const restored = await restoreTraining(step, loader, checkpointPath, { world, config: c, names });
         ({ iteration, epoch } = restored);
         if (writes) {
           if (restored.changed.length > 0) this.warn(describeChangedResume(restored.changed, iteration), "RunWarning");
@@ -199,7 +203,7 @@ export class Trainer extends EventEmitter<Events> {
         if (c.maxSteps > 0 && iteration >= c.maxSteps) {
           if (writes)
             this.warn(
-              `${checkpointPath} is at step ${iteration}, and --max-steps is ${c.maxSteps}: nothing to train (raise --max-steps to go on)`,
+              `${checkpointPath} is at step ${iteration}, and ${setting("maxSteps")} is ${c.maxSteps}: nothing to train (raise ${setting("maxSteps")} to go on)`,
               "RunWarning",
             );
           return { config: c, iterations: iteration, epochs: epoch, lastCheckpoint: checkpointPath, stoppedBy: "maxSteps" };
@@ -232,7 +236,11 @@ export class Trainer extends EventEmitter<Events> {
   /** --pretrained-weights: a new run's student and teacher start from the file (a resumed run from its checkpoint). */
   private async startFrom(path: string, step: NativeSereStep, resumedFrom: string | undefined, writes: boolean): Promise<void> {
     if (resumedFrom) {
-      if (writes) this.warn(`--pretrained-weights ${path} is ignored: the run resumes from ${resumedFrom}`, "RunWarning");
+      if (writes)
+        this.warn(
+          `${settingName("pretrainedWeights", this.options.names ?? "fields")} ${path} is ignored: the run resumes from ${resumedFrom}`,
+          "RunWarning",
+        );
       return;
     }
     const start = await startFromPretrained(step, path);

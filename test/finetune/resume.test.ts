@@ -51,9 +51,9 @@ describe.runIf(hasFashionMnist())("resuming fine-tuning", () => {
     ]);
     // the first says where --max-steps left it; the resumed one starts from the checkpoint, not from random weights
     expect(lines.filter((line) => line.startsWith("stopped"))).toEqual([
-      `stopped at --max-steps after 3 steps (0.8 of 2 passes): wrote ${join(dir, "parts", "checkpoint.pth")}; --resume goes on (with --max-steps 0, or more)`,
+      `stopped at maxSteps after 3 steps (0.8 of 2 passes): wrote ${join(dir, "parts", "checkpoint.pth")}; resume: true goes on (with maxSteps: 0, or more)`,
     ]);
-    expect(lines.filter((line) => line.startsWith("started from"))).toEqual(["started from random initialisation (no --pretrained-weights)"]);
+    expect(lines.filter((line) => line.startsWith("started from"))).toEqual(["started from random initialisation (no pretrainedWeights)"]);
     const read = async (run: string) => new Map(await readWeightGroups(join(dir, run, "checkpoint.pth")));
     const [whole, parts] = [await read("whole"), await read("parts")];
     for (const key of ["model", "model_ema"]) {
@@ -114,7 +114,7 @@ describe.runIf(hasFashionMnist())("resuming fine-tuning", () => {
     expect(performance.now() - stopAsked).toBeLessThan(5_000);
     expect(result).toMatchObject({ steps: 1, stopped: true, stoppedBy: "abort" });
     expect(lines.at(-1)).toBe(
-      `stopped after 1 step (0.00027 of 2 passes), before the test evaluation of epoch 0 (1 of 2) ended: wrote ${join(dir, "checkpoint.pth")}; continue with --resume`,
+      `stopped after 1 step (0.00027 of 2 passes), before the test evaluation of epoch 0 (1 of 2) ended: wrote ${join(dir, "checkpoint.pth")}; continue with resume: true`,
     );
     const groups = new Map(await readWeightGroups(join(dir, "checkpoint.pth")));
     expect(groups.get("model")!.length).toBeGreaterThan(20);

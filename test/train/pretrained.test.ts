@@ -100,7 +100,7 @@ describe("--pretrained-weights", () => {
       new RegExp(`^started student and teacher from ${backbone}: \\d+ tensors; \\d+ not in the file keep their initial values: .*head\\.`),
     );
     expect(await run({ resume: true }, 2)).toContain(
-      `--pretrained-weights ${backbone} is ignored: the run resumes from ${join(second, "checkpoint.pth")}`,
+      `pretrainedWeights ${backbone} is ignored: the run resumes from ${join(second, "checkpoint.pth")}`,
     );
   });
 
@@ -124,6 +124,6 @@ describe("--pretrained-weights", () => {
         { ...TINY_RUN, dataPath: data, outputDir: join(dir, "none"), pretrainedWeights: join(dir, "nothing.pth") },
         { progress: false },
       ).fit(),
-    ).rejects.toThrow(/--pretrained-weights .*nothing\.pth: there is no such file/);
+    ).rejects.toThrow(/pretrainedWeights .*nothing\.pth: there is no such file/);
   });
 });

@@ -107,7 +107,7 @@ describe.runIf(hasFashionMnist())("Trainer", () => {
     await run(dir, 1);
     const before = [readFileSync(join(dir, "log.jsonl")), readFileSync(join(dir, "checkpoint.pth")), readFileSync(join(dir, "config.json"))];
     await expect(run(dir, 2, false, undefined, { embedDim: 32 })).rejects.toThrow(
-      /the output folder .* holds an earlier run \(checkpoint\.pth, log\.jsonl\): continue it with --resume, start anew with --overwrite/,
+      /the output folder .* holds an earlier run \(checkpoint\.pth, log\.jsonl\): continue it with resume: true, start anew with overwrite: true \(deletes those files\), or give another outputDir$/,
     );
     expect([readFileSync(join(dir, "log.jsonl")), readFileSync(join(dir, "checkpoint.pth")), readFileSync(join(dir, "config.json"))]).toEqual(before);
     const anew = await run(dir, 2, false, undefined, { overwrite: true });
@@ -129,14 +129,12 @@ describe.runIf(hasFashionMnist())("Trainer", () => {
   it("--resume without a checkpoint says so and starts a new run; at --max-steps already, it runs no step", async () => {
     const dir = mkdtempSync(join(tmpdir(), "sere-resume-none-"));
     const fresh = await run(dir, 1, true);
-    expect(fresh.warnings).toContain(`--resume: there is no checkpoint in ${dir}; starting a new run`);
+    expect(fresh.warnings).toContain(`resume: true finds no checkpoint in ${dir}: starting a new run`);
     expect(fresh.result.iterations).toBe(1);
     const done = await run(dir, 1, true);
     expect(done.steps).toEqual([]);
     expect(done.result).toMatchObject({ iterations: 1, stoppedBy: "maxSteps" });
-    expect(done.warnings).toContain(
-      `${join(dir, "checkpoint.pth")} is at step 1, and --max-steps is 1: nothing to train (raise --max-steps to go on)`,
-    );
+    expect(done.warnings).toContain(`${join(dir, "checkpoint.pth")} is at step 1, and maxSteps is 1: nothing to train (raise maxSteps to go on)`);
     expect(logged(dir).map((l) => l.iteration)).toEqual([1]);
   });
 
@@ -204,7 +202,7 @@ describe.runIf(hasFashionMnist())("Trainer", () => {
     await expect(run(dir, 2, true)).rejects.toThrow(
       new RegExp(
         `^cannot resume from ${checkpoint}: ${checkpoint} is not a whole torch\\.save file .*\\. To go on from the run's latest saved epoch, ` +
-          `copy ${join(dir, "checkpoint0002.pth")} to ${checkpoint}\\. Start a new run with another --output-dir, or here with --overwrite instead of --resume\\.$`,
+          `copy ${join(dir, "checkpoint0002.pth")} to ${checkpoint}\\. Start a new run with another outputDir, or here with overwrite: true instead of resume: true\\.$`,
       ),
     );
   });
