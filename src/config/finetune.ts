@@ -228,7 +228,7 @@ export function resumedFinetuneSettings(options: Partial<FinetuneConfigInput>): 
       `--resume: ${outputDir} holds no fine-tuning run (no config.json): give the run's --output-dir, or start a new run without --resume`,
     );
   }
-  return continuedSettings(outputDir, finetuneConfigSchema.shape, RUN_INVOCATION_FIELDS);
+  return run ? continuedSettings(run, finetuneConfigSchema.shape, RUN_INVOCATION_FIELDS) : {};
 }
 
 /**

@@ -70,7 +70,7 @@ function fieldName(path: readonly PropertyKey[], names: FieldNames): string {
   if (path.length === 0) return "(the options)";
   if (names === "fields") return path.map(String).join(".");
   const [first, ...rest] = path.map(String);
-  return `--${kebab(first!)}${rest.length > 0 ? ` [${rest.join("][")}]` : ""}`;
+  return `${settingName(first!, names)}${rest.length > 0 ? ` [${rest.join("][")}]` : ""}`;
 }
 
 /** Top-level fields of `input` that `schema` (an object schema) has no place for, each with what it may have meant. */

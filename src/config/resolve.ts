@@ -74,12 +74,10 @@ function readConfigFile(path: string): Record<string, unknown> {
 }
 
 /**
- * The settings of the run in `outputDir` (its config.json) that resuming it takes over: the
- * fields `known` has, but for those of the invocation alone (`invocation`); none where the
- * folder holds no config.json.
+ * Of a run's settings (runSettings), those that resuming it takes over: the fields `known` has,
+ * but for those of the invocation alone (`invocation`).
  */
-export function continuedSettings(outputDir: string, known: object, invocation: ReadonlySet<string>): Record<string, unknown> {
-  const run = runSettings(outputDir) ?? {};
+export function continuedSettings(run: Record<string, unknown>, known: object, invocation: ReadonlySet<string>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(run).filter(([key]) => key in known && !invocation.has(key)));
 }
 
@@ -104,9 +102,9 @@ export function resolveTrainConfig(sources: ConfigSources = {}): TrainConfig {
     knownFieldsOnly: true,
     names: sources.names,
   });
-  const runConfig = join(resolve(fresh.outputDir), RUN_CONFIG);
-  if (!sources.resume || !existsSync(runConfig)) return fresh;
-  const continued = continuedSettings(fresh.outputDir, trainConfigSchema.shape, RUN_INVOCATION_FIELDS);
-  const what = `training configuration (the run's ${runConfig}, over ${origin})`;
+  const run = sources.resume ? runSettings(fresh.outputDir) : undefined;
+  if (!run) return fresh;
+  const continued = continuedSettings(run, trainConfigSchema.shape, RUN_INVOCATION_FIELDS);
+  const what = `training configuration (the run's ${join(resolve(fresh.outputDir), RUN_CONFIG)}, over ${origin})`;
   return parseOptions(trainConfigSchema, { ...preset, ...continued, ...given }, what, { knownFieldsOnly: true, names: sources.names });
 }
