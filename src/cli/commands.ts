@@ -35,7 +35,7 @@ import { info, setThreads } from "../runtime.js";
 import { tensor } from "../tensor.js";
 import { exportBackbone } from "../train/export.js";
 import { countOf } from "../train/plan.js";
-import { TaskProgress } from "../train/progress.js";
+import { TaskProgress, writeLine } from "../train/progress.js";
 import { stepPrecision } from "../train/step-options.js";
 import { LAUNCH_USAGE, launchRanks, signalExitCode, takeLaunchFlags } from "./launch.js";
 import { packageVersion } from "./version.js";
@@ -177,14 +177,14 @@ const warnings = new Set<string>();
 function warn(message: string): void {
   if (warnings.has(message)) return;
   warnings.add(message);
-  process.stderr.write(`warning: ${message}\n`);
+  writeLine(`warning: ${message}`);
 }
 
 /** Ctrl-C: the running evaluation stops at its next batch or step (exit code 130); a second Ctrl-C quits at once. */
 const ctrlC = new AbortController();
 function stopOnCtrlC(): void {
   process.once("SIGINT", () => {
-    process.stderr.write("\nCtrl-C: stopping (press it again to quit now)\n");
+    writeLine("Ctrl-C: stopping (press it again to quit now)");
     ctrlC.abort();
     process.once("SIGINT", () => process.exit(signalExitCode("SIGINT")));
   });
@@ -306,7 +306,7 @@ async function stackViews(extractions: Array<() => Promise<ExtractedFeatures>>):
 
 /** Prints a result and writes it as JSON into the output folder. */
 function report(outputDir: string, file: string, result: object): void {
-  makeFolder(outputDir);
+  makeFolder(outputDir, "--output-dir");
   writeFileSync(join(outputDir, file), `${JSON.stringify(result, null, 2)}\n`);
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
@@ -361,7 +361,7 @@ async function run(command: Command, argv: string[]): Promise<void> {
       }
       const bar = progress("fine-tuning", "steps");
       const finetuner = new Finetuner(config, {
-        say: (line) => process.stderr.write(`${line}\n`),
+        say: writeLine,
         warn,
         names: "flags",
         onStep: (done, total) => bar(done, total),
@@ -409,7 +409,7 @@ async function run(command: Command, argv: string[]): Promise<void> {
           onProgress: progress("images", "images"),
           signal: ctrlC.signal,
         });
-        makeFolder(o.outputDir);
+        makeFolder(o.outputDir, "--output-dir");
         const path = join(o.outputDir, "predictions.json");
         writeFileSync(path, `${JSON.stringify(predictions, null, 1)}\n`);
         // a few images: each one's classes on the terminal too
@@ -464,7 +464,7 @@ async function run(command: Command, argv: string[]): Promise<void> {
     case "features": {
       const o = parse("features");
       const { train, test, classes } = await features(o, { testOptional: true });
-      makeFolder(o.outputDir);
+      makeFolder(o.outputDir, "--output-dir");
       for (const [name, f] of [
         ["train", train],
         ["test", test],
@@ -550,11 +550,11 @@ export function runSere(args: string[], program = "sere"): void {
     stopOnCtrlC();
     run(command, args.slice(command.startsWith("eval") ? 2 : 1)).catch((err: Error) => {
       if (ctrlC.signal.aborted) {
-        process.stderr.write(`${program} ${command}: stopped (Ctrl-C)\n`);
+        writeLine(`${program} ${command}: stopped (Ctrl-C)`);
         process.exitCode = signalExitCode("SIGINT");
         return;
       }
-      process.stderr.write(`${program}: ${err.message}\n`);
+      writeLine(`${program}: ${err.message}`);
       process.exitCode = 1;
     });
   }

@@ -12,6 +12,7 @@ import { type ConfigSources, resolveTrainConfig } from "../config/resolve.js";
 import { trainConfigSchema } from "../config/train.js";
 import { rankEnvironment } from "../train/distributed.js";
 import { countOf, describePace, describePlan, describeProgress, PACE_SECONDS, type RunPlan } from "../train/plan.js";
+import { writeLine } from "../train/progress.js";
 import { CHECKPOINT, checkRunFolder } from "../train/run-folder.js";
 import { type EpochEvent, Trainer } from "../train/trainer.js";
 import { runSere } from "./commands.js";
@@ -100,7 +101,7 @@ async function train(argv: string[]): Promise<void> {
   trainer.on("epoch", (e) => {
     saved = e;
   });
-  trainer.on("warning", (message) => process.stderr.write(`\nwarning: ${message}\n`));
+  trainer.on("warning", (message) => writeLine(`warning: ${message}`));
   let plan: RunPlan | undefined;
   trainer.on("start", (p) => {
     plan = p;
@@ -118,14 +119,12 @@ async function train(argv: string[]): Promise<void> {
       paceSaid = true;
       const secondsPerStep = measured / (e.iteration - first.iteration);
       const line = describePace(plan, { iteration: e.iteration, trainingSeconds: first.seconds + measured, secondsPerStep });
-      if (line) process.stderr.write(`\n${line}\n`);
+      if (line) writeLine(line);
     });
   }
   if (speaks)
     trainer.on("epoch", (e) =>
-      process.stderr.write(
-        `\nepoch ${e.epoch} done: ${e.meanLoss === undefined ? "" : `mean loss ${e.meanLoss.toFixed(4)}, `}checkpoint ${e.checkpoint}\n`,
-      ),
+      writeLine(`epoch ${e.epoch} done: ${e.meanLoss === undefined ? "" : `mean loss ${e.meanLoss.toFixed(4)}, `}checkpoint ${e.checkpoint}`),
     );
   const result = await trainer.fit();
   // a stop during the final k-NN evaluation counts as a stop too
@@ -165,11 +164,11 @@ function stopOnRequest(controller: AbortController, whereFrom: () => string): ()
   const stop = (why: string, exitCode: number) => {
     if (controller.signal.aborted) return;
     code = exitCode;
-    process.stderr.write(`\n${why}: stopping after this step (a checkpoint is written)\n`);
+    writeLine(`${why}: stopping after this step (a checkpoint is written)`);
     controller.abort();
   };
   const quitNow = (signal: "SIGINT" | "SIGTERM") => {
-    process.stderr.write(`\n${signal === "SIGINT" ? "Ctrl-C" : signal} again: quitting now, without a checkpoint of this step; ${whereFrom()}\n`);
+    writeLine(`${signal === "SIGINT" ? "Ctrl-C" : signal} again: quitting now, without a checkpoint of this step; ${whereFrom()}`);
     process.exit(signalExitCode(signal)); // the run's lock goes on exit
   };
   process.once("SIGINT", () => {
@@ -195,7 +194,7 @@ if (first === "export") {
 } else {
   train(process.argv.slice(2)).catch((err: Error) => {
     const rank = process.env.WORLD_SIZE ? ` (rank ${process.env.RANK})` : "";
-    process.stderr.write(`\nsere-train${rank}: ${err.message}\n`);
+    writeLine(`sere-train${rank}: ${err.message}`);
     process.exitCode = 1;
   });
 }

@@ -134,11 +134,11 @@ export class Finetuner {
     const speaks = rank === 0;
     const say = speaks ? (this.hooks.say ?? (() => {})) : () => {};
     const warn = (message: string, type?: string) => speaks && this.warn(message, type);
-    const threads = useThreads(c.threads, world, (message) => warn(message));
-    const device = rankDevice(c.device, world);
-    const checkpointPath = join(c.outputDir, CHECKPOINT);
     // messages name the settings as the caller gives them: flags on the command line, fields from code
     const names = this.hooks.names ?? "fields";
+    const threads = useThreads(c.threads, world, (message) => warn(message), names);
+    const device = rankDevice(c.device, world);
+    const checkpointPath = join(c.outputDir, CHECKPOINT);
     const setting = (field: string, value?: string | number | boolean) => settingName(field, names, value);
     checkRunFolder(c.outputDir, { resume: c.resume, overwrite: c.overwrite, names });
     if (c.resume && !existsSync(checkpointPath)) {
@@ -150,7 +150,7 @@ export class Finetuner {
           `or fine-tune from this one in another (${setting("pretrainedWeights", checkpointPath)})`,
       );
     }
-    makeFolder(c.outputDir);
+    makeFolder(c.outputDir, setting("outputDir"));
     if (speaks) {
       lock.take(c.outputDir, names);
       // a new run's folder holds nothing of an earlier one: its checkpoints and log go (prepareRunFolder), and its best and result

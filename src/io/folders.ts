@@ -41,11 +41,15 @@ function reasonOf(err: NodeJS.ErrnoException, parent: string): string {
   }
 }
 
-/** Makes the output folder `path` and its missing parents (nothing when it exists). */
-export function makeFolder(path: string): void {
+/**
+ * Makes the output folder `path` and its missing parents (nothing when it exists). `setting`:
+ * how the caller named the folder (`--output-dir`, `outputDir`), for the error to point at.
+ */
+export function makeFolder(path: string, setting?: string): void {
   const target = resolve(path);
   const fail = (reason: string): never => {
-    throw new Error(`cannot create the output folder ${path}: ${reason}; give a folder that can be written (--output-dir)`);
+    const named = setting ? ` (${setting})` : "";
+    throw new Error(`cannot create the output folder ${path}: ${reason}; give a folder that can be written${named}`);
   };
   const missing: string[] = [];
   let existing = target;

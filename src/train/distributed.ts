@@ -3,7 +3,7 @@
 
 import { availableParallelism } from "node:os";
 
-import { ConfigError } from "../config/parse.js";
+import { ConfigError, type FieldNames, settingName } from "../config/parse.js";
 import { native } from "../native/load.js";
 import type { NativeCommunicator } from "../native/surface.js";
 import { setThreads } from "../runtime.js";
@@ -11,9 +11,15 @@ import { setThreads } from "../runtime.js";
 /**
  * The LibTorch threads of this process, set: `requested`, or (0) the machine's cores shared
  * among the ranks on it. More threads than cores slow every op (each waits on the others'
- * turns): said through `warn`, not refused (a container may show fewer cores than it may use).
+ * turns): said through `warn`, not refused (a container may show fewer cores than it may use),
+ * naming the setting as the caller gives it (`names`).
  */
-export function useThreads(requested: number, world: RankEnvironment | undefined, warn: (message: string) => void): number {
+export function useThreads(
+  requested: number,
+  world: RankEnvironment | undefined,
+  warn: (message: string) => void,
+  names: FieldNames = "fields",
+): number {
   const cores = availableParallelism();
   const ranksHere = world?.localWorldSize ?? 1;
   const fitting = Math.max(1, Math.floor(cores / ranksHere));
@@ -23,7 +29,7 @@ export function useThreads(requested: number, world: RankEnvironment | undefined
   } else if (threads * ranksHere > cores) {
     const ranks = ranksHere > 1 ? ` x ${ranksHere} ranks` : "";
     warn(
-      `--threads ${threads}${ranks} is more than this machine's ${cores} cores: each step will be slower than with ${fitting} (--threads 0 picks that)`,
+      `${settingName("threads", names, threads)}${ranks} is more than this machine's ${cores} cores: each step will be slower than with ${fitting} (${settingName("threads", names, 0)} picks that)`,
     );
   }
   setThreads(threads);

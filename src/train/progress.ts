@@ -16,6 +16,21 @@ const bar = (done: number, total: number, width = 20) => {
   return `[${"#".repeat(filled)}${".".repeat(width - filled)}]`;
 };
 
+/** Whether a bar is drawn on stderr's last line, unfinished (on a terminal only). */
+let barOpen = false;
+
+/** Writes `text` as a line of its own on stderr: below a bar drawn there, not onto it. */
+export function writeLine(text: string): void {
+  process.stderr.write(`${barOpen ? "\n" : ""}${text}\n`);
+  barOpen = false;
+}
+
+/** Draws a bar on stderr's last line (a terminal), ending the line when `finished`. */
+function drawBar(text: string, finished: boolean): void {
+  process.stderr.write(`\r${text}\u001b[K${finished ? "\n" : ""}`);
+  barOpen = !finished;
+}
+
 export class ProgressReporter {
   private first: number | undefined;
   private readonly tty = Boolean(process.stderr.isTTY);
@@ -38,14 +53,16 @@ export class ProgressReporter {
     const eta = clock(Math.min((elapsed / done) * (this.totalSteps - e.iteration), this.secondsLimit - elapsed));
     const text = `epoch ${e.epoch} step ${e.iteration}/${this.totalSteps} loss ${e.total.toFixed(4)} (cls ${e.cls.toFixed(3)} = H ${e.clsEntropy.toFixed(2)} + KL ${e.clsKl.toFixed(2)}, mim ${e.mim.toFixed(3)} spatial ${e.spatial.toFixed(3)} channel ${e.channel.toFixed(3)}) lr ${e.lr.toExponential(2)} ${e.imagesPerSecond.toFixed(1)} img/s eta ${eta}`;
     if (this.tty) {
-      process.stderr.write(`\r${bar(e.iteration, this.totalSteps)} ${text}\u001b[K`);
+      drawBar(`${bar(e.iteration, this.totalSteps)} ${text}`, false);
     } else if (e.iteration % this.every === 0 || e.iteration === 1) {
       process.stderr.write(`${text}\n`);
     }
   }
 
   done(): void {
-    if (this.enabled && this.tty) process.stderr.write("\n");
+    if (!barOpen) return;
+    process.stderr.write("\n");
+    barOpen = false;
   }
 }
 
@@ -68,7 +85,7 @@ export class TaskProgress {
     const seconds = (performance.now() - this.started) / 1000;
     const eta = done > 0 ? clock((seconds / done) * (total - done)) : clock(Infinity);
     const text = `${this.label}: ${done}/${total} ${this.unit} eta ${eta}`;
-    if (this.tty) process.stderr.write(`\r${bar(done, total)} ${text}\u001b[K${done >= total ? "\n" : ""}`);
+    if (this.tty) drawBar(`${bar(done, total)} ${text}`, done >= total);
     else if (done >= total || seconds - this.lastLine >= this.everySeconds) {
       this.lastLine = seconds;
       process.stderr.write(`${text}\n`);

@@ -122,11 +122,11 @@ export class Trainer extends EventEmitter<Events> {
   private async train(lock: RunLock): Promise<FitResult> {
     const c = this.config;
     const world = rankEnvironment();
-    const threads = useThreads(c.threads, world, (message) => (!world || world.rank === 0) && this.warn(message, "RunWarning"));
-    const device = rankDevice(c.device, world);
-    const outputDir = resolve(c.outputDir);
     // messages name the settings as the caller gives them: flags on the command line, fields from code
     const names = this.options.names ?? "fields";
+    const threads = useThreads(c.threads, world, (message) => (!world || world.rank === 0) && this.warn(message, "RunWarning"), names);
+    const device = rankDevice(c.device, world);
+    const outputDir = resolve(c.outputDir);
     const setting = (field: string, value?: string | number | boolean) => settingName(field, names, value);
     checkRunFolder(outputDir, { resume: this.options.resume ?? false, overwrite: c.overwrite, names });
     if (c.pretrainedWeights && !existsSync(c.pretrainedWeights))
@@ -146,7 +146,7 @@ export class Trainer extends EventEmitter<Events> {
     if (this.options.resume && !resuming && writes)
       this.warn(`${setting("resume", true)} finds no checkpoint in ${outputDir}: starting a new run`, "RunWarning");
     if (writes) {
-      makeFolder(outputDir);
+      makeFolder(outputDir, setting("outputDir"));
       lock.take(outputDir, names);
       prepareRunFolder(outputDir, { overwrite: c.overwrite, resuming });
       // A resumed run's, once its checkpoint took it: a failed resume leaves the run's own.

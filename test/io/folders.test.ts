@@ -24,9 +24,12 @@ describe("makeFolder", () => {
   it("names a file in the way", () => {
     const dir = folder();
     writeFileSync(join(dir, "file"), "x");
-    expect(() => makeFolder(join(dir, "file", "run"))).toThrow(
+    expect(() => makeFolder(join(dir, "file", "run"), "--output-dir")).toThrow(
       `cannot create the output folder ${join(dir, "file", "run")}: ${join(dir, "file")} is a file, not a folder; give a folder that can be written (--output-dir)`,
     );
+    // the setting named as the caller named it, or not at all
+    expect(() => makeFolder(join(dir, "file", "run"), "outputDir")).toThrow(/; give a folder that can be written \(outputDir\)$/);
+    expect(() => makeFolder(join(dir, "file", "run"))).toThrow(/; give a folder that can be written$/);
     expect(() => makeFolder(join(dir, "file"))).toThrow(`${join(dir, "file")} is a file, not a folder`);
   });
 
@@ -42,7 +45,7 @@ describe("makeFolder", () => {
 
   it("refuses a file system that takes no new folders at once, where Node's recursive mkdir never returns", () => {
     // In a child process with a time limit: a regression would otherwise hang this worker.
-    const code = `import("./src/io/folders.ts").then((m) => { try { m.makeFolder("/proc/sere-test/run"); } catch (e) { console.log(e.message); } })`;
+    const code = `import("./src/io/folders.ts").then((m) => { try { m.makeFolder("/proc/sere-test/run", "--output-dir"); } catch (e) { console.log(e.message); } })`;
     const run = spawnSync(process.execPath, ["--import", "tsx", "-e", code], { encoding: "utf8", timeout: 30_000 });
     expect(run.signal, "makeFolder did not return within 30 s").toBeNull();
     expect(run.stdout.trim()).toBe(

@@ -3,6 +3,7 @@
 import { availableParallelism } from "node:os";
 import { afterAll, describe, expect, it } from "vitest";
 
+import type { FieldNames } from "../../src/config/parse.js";
 import { type RankEnvironment, useThreads } from "../../src/train/distributed.js";
 
 const cores = availableParallelism();
@@ -14,9 +15,9 @@ const ranksHere = (localWorldSize: number): RankEnvironment => ({
   masterAddr: "127.0.0.1",
   masterPort: 29500,
 });
-const chosen = (requested: number, world?: RankEnvironment) => {
+const chosen = (requested: number, world?: RankEnvironment, names: FieldNames = "flags") => {
   const warnings: string[] = [];
-  return { threads: useThreads(requested, world, (m) => warnings.push(m)), warnings };
+  return { threads: useThreads(requested, world, (m) => warnings.push(m), names), warnings };
 };
 
 describe("threads", () => {
@@ -34,6 +35,10 @@ describe("threads", () => {
     ]);
     expect(chosen(2, ranksHere(cores)).warnings).toEqual([
       `--threads 2 x ${cores} ranks is more than this machine's ${cores} cores: each step will be slower than with 1 (--threads 0 picks that)`,
+    ]);
+    // from code, the field as code sets it
+    expect(chosen(cores + 1, undefined, "fields").warnings).toEqual([
+      `threads: ${cores + 1} is more than this machine's ${cores} cores: each step will be slower than with ${cores} (threads: 0 picks that)`,
     ]);
     expect(chosen(0, ranksHere(cores + 1))).toEqual({
       threads: 1,

@@ -115,15 +115,15 @@ describe.runIf(hasFashionMnist())("Trainer", () => {
     expect(logged(dir).map((l) => l.iteration)).toEqual([1, 2]);
   });
 
-  it("says when --threads asks for more threads than the machine has cores", async () => {
+  it("says when threads asks for more threads than the machine has cores, naming the field as code sets it", async () => {
     const cores = availableParallelism();
     const over = await run(mkdtempSync(join(tmpdir(), "sere-threads-")), 1, false, undefined, { threads: cores + 1 });
     expect(over.warnings).toContain(
-      `--threads ${cores + 1} is more than this machine's ${cores} cores: each step will be slower than with ${cores} (--threads 0 picks that)`,
+      `threads: ${cores + 1} is more than this machine's ${cores} cores: each step will be slower than with ${cores} (threads: 0 picks that)`,
     );
     expect(over.plans[0]!.threads).toBe(cores + 1);
     const fitting = await run(mkdtempSync(join(tmpdir(), "sere-threads-")), 1, false, undefined, { threads: cores });
-    expect(fitting.warnings.filter((w) => w.includes("--threads"))).toEqual([]);
+    expect(fitting.warnings.filter((w) => w.includes("threads"))).toEqual([]);
   });
 
   it("--resume without a checkpoint says so and starts a new run; at --max-steps already, it runs no step", async () => {
