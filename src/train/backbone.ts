@@ -20,6 +20,22 @@ export function architectureOf(config: TrainConfig) {
   };
 }
 
+/** The fields of a configuration that give its networks' tensors their shapes (architectureOf's and the heads'). */
+export const NETWORK_SHAPE_FIELDS = [
+  "arch",
+  "embedDim",
+  "depth",
+  "numHeads",
+  "patchSize",
+  "convStem",
+  "globalCropsSize",
+  "outDim",
+  "hiddenDim",
+  "bottleneckDim",
+  "sharedHead",
+  "sharedHeadTeacher",
+] as const satisfies ReadonlyArray<keyof TrainConfig>;
+
 /**
  * The configuration a sere-torch checkpoint stores, or undefined for other weight files. It
  * is checked against the shapes of the stored networks: a model is built from it before any

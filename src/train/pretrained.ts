@@ -2,8 +2,11 @@
 // of a DINO, iBOT or SERE checkpoint or of an exported backbone (.pth or .safetensors, the
 // reference's names). What the file lacks (the heads, for a backbone) keeps its initial
 // value, the same in both networks, as at any start.
+import { type FieldNames, settingName } from "../config/parse.js";
+import type { TrainConfig } from "../config/train.js";
 import { readStateDict, toModelNames } from "../model/weights.js";
 import type { NativeEntries, NativeSereStep } from "../native/surface.js";
+import { NETWORK_SHAPE_FIELDS, storedTrainConfig } from "./backbone.js";
 
 export interface PretrainedStart {
   /** The checkpoint's network the weights came from: "teacher", "student", or "" for a plain state dict. */
@@ -18,42 +21,66 @@ export interface PretrainedStart {
 
 const sameShape = (a: number[], b: number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 
-/** Loads the weights in `path` into `step`'s student and teacher before its first step. */
-export async function startFromPretrained(step: NativeSereStep, path: string): Promise<PretrainedStart> {
+/**
+ * Loads the weights in `path` into `step`'s student and teacher (those of a run of `config`)
+ * before its first step; errors name the settings as the caller gives them (`names`).
+ */
+export async function startFromPretrained(
+  step: NativeSereStep,
+  path: string,
+  run: { config: TrainConfig; names: FieldNames },
+): Promise<PretrainedStart> {
+  const given = settingName("pretrainedWeights", run.names, path);
   // A checkpoint's teacher, as DINO's evaluation takes, else its student.
   const { key, entries: stored } = await readStateDict(path, ["teacher", "student"]);
   const student = await step.state("student");
   const teacher = await step.state("teacher");
   try {
-    const given = new Map(toModelNames(stored).entries);
+    const file = new Map(toModelNames(stored).entries);
     const ours = new Map([...teacher, ...student]);
-    const wrongShape = [...given].filter(([name, t]) => ours.has(name) && !sameShape(t.shape(), ours.get(name)!.shape()));
+    const wrongShape = [...file].filter(([name, t]) => ours.has(name) && !sameShape(t.shape(), ours.get(name)!.shape()));
     if (wrongShape.length > 0) {
       const listed = wrongShape.map(([name, t]) => `${name} (file [${t.shape().join(", ")}], model [${ours.get(name)!.shape().join(", ")}])`);
       throw new Error(
-        `--pretrained-weights ${path}: ${wrongShape.length === 1 ? "1 tensor does" : `${wrongShape.length} tensors do`} not fit the model: ${listOf(listed)}; ` +
-          "give the architecture they were trained with (--arch, --patch-size, --global-crops-size; for custom --embed-dim, --depth, --num-heads)",
+        `${given}: ${wrongShape.length === 1 ? "1 tensor does" : `${wrongShape.length} tensors do`} not fit the model: ${listOf(listed)}; ` +
+          (await architectureToGive(path, run)),
       );
     }
-    const used = [...ours.keys()].filter((name) => given.has(name));
+    const used = [...ours.keys()].filter((name) => file.has(name));
     if (used.length === 0) {
       throw new Error(
-        `--pretrained-weights ${path}: none of its ${stored.length} tensors has a name of the model's (it has ${listOf(stored.map(([name]) => name))}); it needs the reference's names`,
+        `${given}: none of its ${stored.length} tensors has a name of the model's (it has ${listOf(stored.map(([name]) => name))}); it needs the reference's names`,
       );
     }
-    const merge = (network: NativeEntries): NativeEntries => network.map(([name, t]) => [name, given.get(name) ?? t]);
+    const merge = (network: NativeEntries): NativeEntries => network.map(([name, t]) => [name, file.get(name) ?? t]);
     await step.loadNetworks(merge(student), merge(teacher));
     // A shared head's last_layer2 is last_layer: given when last_layer is.
-    const aliased = (name: string) => name.startsWith("head.last_layer2.") && given.has(name.replace("last_layer2", "last_layer"));
+    const aliased = (name: string) => name.startsWith("head.last_layer2.") && file.has(name.replace("last_layer2", "last_layer"));
     return {
       key,
       used,
-      missing: [...ours.keys()].filter((name) => !given.has(name) && !aliased(name)),
-      unexpected: [...given.keys()].filter((name) => !ours.has(name)),
+      missing: [...ours.keys()].filter((name) => !file.has(name) && !aliased(name)),
+      unexpected: [...file.keys()].filter((name) => !ours.has(name)),
     };
   } finally {
     for (const [, t] of [...stored, ...student, ...teacher]) t.dispose();
   }
+}
+
+/**
+ * The way out of weights that do not fit: a sere-torch checkpoint stores the settings of its
+ * run, so the network's settings that differ are named with the values to give; other files
+ * store none, so the settings to look at are listed.
+ */
+async function architectureToGive(path: string, run: { config: TrainConfig; names: FieldNames }): Promise<string> {
+  const stored = await storedTrainConfig(path).catch(() => undefined);
+  const differ = stored ? NETWORK_SHAPE_FIELDS.filter((field) => stored[field] !== run.config[field]) : [];
+  if (stored && differ.length > 0) {
+    const settings = (config: TrainConfig) => differ.map((field) => settingName(field, run.names, String(config[field]))).join(", ");
+    return `its run's network had ${settings(stored)} (this run's: ${settings(run.config)}): give those`;
+  }
+  const setting = (field: string) => settingName(field, run.names);
+  return `give the architecture they were trained with (${["arch", "patchSize", "globalCropsSize"].map(setting).join(", ")}; for custom ${["embedDim", "depth", "numHeads"].map(setting).join(", ")})`;
 }
 
 /** One line on a start from pretrained weights: what was taken, what was not. */

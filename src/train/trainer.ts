@@ -243,7 +243,7 @@ export class Trainer extends EventEmitter<Events> {
         );
       return;
     }
-    const start = await startFromPretrained(step, path);
+    const start = await startFromPretrained(step, path, { config: this.config, names: this.options.names ?? "fields" });
     if (writes) this.warn(describePretrainedStart(path, start), "PretrainedWeights");
   }
 

@@ -23,7 +23,9 @@ const dispose = (entries: NativeEntries) =>
     t.dispose();
   });
 /** A fresh step of TINY_RUN, initialised from another seed than the run that made the files. */
-const freshStep = (): NativeSereStep => new (native().SereStep)(stepOptionsFrom(resolveTrainConfig({ overrides: { ...TINY_RUN, seed: 7 } })));
+const freshConfig = resolveTrainConfig({ overrides: { ...TINY_RUN, seed: 7 } });
+const freshStep = (): NativeSereStep => new (native().SereStep)(stepOptionsFrom(freshConfig));
+const fresh = { config: freshConfig, names: "flags" } as const;
 const stateOf = async (step: NativeSereStep, which: "student" | "teacher") => {
   const entries = await step.state(which);
   const out = values(entries);
@@ -48,7 +50,7 @@ describe("--pretrained-weights", () => {
     for (const path of [backbone, backbonePth]) {
       const step = freshStep();
       const [studentBefore, teacherBefore] = [await stateOf(step, "student"), await stateOf(step, "teacher")];
-      const start = await startFromPretrained(step, path);
+      const start = await startFromPretrained(step, path, fresh);
       const [student, teacher] = [await stateOf(step, "student"), await stateOf(step, "teacher")];
       step.dispose();
 
@@ -73,7 +75,7 @@ describe("--pretrained-weights", () => {
 
   it("a training checkpoint: its teacher, heads included", async () => {
     const step = freshStep();
-    const start = await startFromPretrained(step, join(dir, "first", "checkpoint.pth"));
+    const start = await startFromPretrained(step, join(dir, "first", "checkpoint.pth"), fresh);
     const teacher = await stateOf(step, "teacher");
     step.dispose();
     const source = (await readWeightGroups(join(dir, "first", "checkpoint.pth"))).find(([key]) => key === "teacher")![1];
@@ -104,18 +106,31 @@ describe("--pretrained-weights", () => {
     );
   });
 
-  it("names weights that do not fit, and a missing file", async () => {
+  it("names weights that do not fit, with the settings of the run they came from, and a missing file", async () => {
     const other = join(dir, "wide");
     await tinyRun(data, other, { embedDim: 32 });
     const step = freshStep();
-    await expect(startFromPretrained(step, join(other, "checkpoint.pth"))).rejects.toThrow(
-      /tensors do not fit the model: .*cls_token \(file \[1, 1, 32\], model \[1, 1, 24\]\).*--arch/,
+    const checkpoint = join(other, "checkpoint.pth");
+    // a sere-torch checkpoint stores its run's settings: the network's that differ, named
+    await expect(startFromPretrained(step, checkpoint, fresh)).rejects.toThrow(
+      new RegExp(
+        `^--pretrained-weights ${checkpoint}: \\d+ tensors do not fit the model: .*cls_token \\(file \\[1, 1, 32\\], model \\[1, 1, 24\\]\\).*; ` +
+          "its run's network had --embed-dim 32 \\(this run's: --embed-dim 24\\): give those$",
+      ),
+    );
+    await expect(startFromPretrained(step, checkpoint, { ...fresh, names: "fields" })).rejects.toThrow(
+      /^pretrainedWeights: .*; its run's network had embedDim: 32 \(this run's: embedDim: 24\): give those$/,
+    );
+    // an exported backbone stores none: the settings to look at
+    const [, exported] = await exportBackbone(checkpoint, { outputDir: join(other, "export") });
+    await expect(startFromPretrained(step, exported!, fresh)).rejects.toThrow(
+      /tensors do not fit the model: .*; give the architecture they were trained with \(--arch, --patch-size, --global-crops-size; for custom --embed-dim, --depth, --num-heads\)$/,
     );
     const stranger = join(dir, "stranger.safetensors");
     const t = tensor(new Float32Array(4), [4]);
     await writeSafetensors(stranger, [["encoder.layer.0.weight", t]]);
     t.dispose();
-    await expect(startFromPretrained(step, stranger)).rejects.toThrow(
+    await expect(startFromPretrained(step, stranger, fresh)).rejects.toThrow(
       /none of its 1 tensors has a name of the model's \(it has encoder\.layer\.0\.weight\)/,
     );
     step.dispose();
