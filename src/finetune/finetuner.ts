@@ -4,7 +4,7 @@
 // while one native call runs the step on the compute lane; the next batch is prepared while
 // the current one trains. After every `evalEvery` epochs the test split is classified and the
 // best checkpoint kept.
-import { existsSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { appendFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 
@@ -28,7 +28,14 @@ import { tensor } from "../tensor.js";
 import { asMap, checkpointKind, entries, optimizerEntries, runOf, stepProgress } from "../train/checkpoint.js";
 import { connectRanks, rankDevice, rankEnvironment, useThreads } from "../train/distributed.js";
 import { count, countOf, describeCompute, describeProgress, describeSpan, lastStepOf } from "../train/plan.js";
-import { changedRunFields, describeChangedResume, FINETUNING_PROCESS_FIELDS, networkChangedError, storedFields } from "../train/resume.js";
+import {
+  changedRunFields,
+  describeChangedResume,
+  FINETUNING_NETWORK_FIELDS,
+  FINETUNING_PROCESS_FIELDS,
+  networkChangedError,
+  storedFields,
+} from "../train/resume.js";
 import {
   BEST_CHECKPOINT,
   CHECKPOINT,
@@ -189,6 +196,12 @@ export class Finetuner {
       }
 
       const lastStep = lastStepOf(c, steps);
+      if (start.iteration >= lastStep) {
+        // a finished run resumed: its result stands, as its last evaluation measured it
+        const limit = c.maxSteps > 0 && c.maxSteps < c.epochs * steps ? "maxSteps" : "epochs";
+        say(`${checkpointPath} is at step ${start.iteration}, the end of this run: nothing to train (raise ${setting(limit)} to go on)`);
+        return finishedResult(c.outputDir, { steps: start.iteration, stepsPerEpoch: steps, trainImages: kept.length, best: start.best });
+      }
       /** A stop asked for: the checkpoint of where the run is, and how to go on. */
       const stopAt = async (epochSaved: number, when: string) => {
         await save(checkpointPath, epochSaved, iteration, best);
@@ -377,7 +390,11 @@ export class Finetuner {
     const optimizer = await optimizerEntries(root, path);
     const progress = await stepProgress(root, path);
     const { iteration } = progress;
-    const changed = changedRunFields(storedFields(root.get("config")), this.config, FINETUNING_PROCESS_FIELDS);
+    const stored = storedFields(root.get("config"));
+    const changed = changedRunFields(stored, this.config, FINETUNING_PROCESS_FIELDS);
+    // The network comes from the checkpoint: settings that would shape another are refused, not ignored.
+    const reshaped = changedRunFields(stored, this.config, FINETUNING_PROCESS_FIELDS, FINETUNING_NETWORK_FIELDS);
+    if (reshaped.length > 0) throw new ConfigError(`cannot resume from ${path}: ${networkChangedError(reshaped).message}`);
     try {
       await step.restore({ model, modelEma, optimizer, ...progress });
     } catch (err) {
@@ -474,6 +491,20 @@ function checkpointExtras(c: FinetuneConfig, epoch: number, iteration: number, b
     network: JSON.stringify(shape.network),
     config: JSON.stringify(c),
   };
+}
+
+/** The result of a run that had nothing left to train: its result.json, or what its checkpoint says. */
+function finishedResult(
+  outputDir: string,
+  run: { steps: number; stepsPerEpoch: number; trainImages: number; best: FinetuneEvaluation },
+): FinetuneResult {
+  try {
+    return JSON.parse(readFileSync(join(outputDir, FINETUNE_RESULT), "utf8")) as FinetuneResult;
+  } catch {
+    const { steps, stepsPerEpoch, trainImages, best } = run;
+    const epochs = Math.floor(steps / stepsPerEpoch);
+    return { top1: best.top1, top5: best.top5, best, epochs, steps, trainImages, seconds: 0, imagesPerSecond: 0, stopped: false, stoppedBy: "done" };
+  }
 }
 
 /** An epoch as the log and result.json number it, from 0, and as a count: "epoch 1 (2 of 3)". */

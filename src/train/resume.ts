@@ -50,12 +50,37 @@ export const FINETUNING_PROCESS_FIELDS: ReadonlySet<keyof FinetuneConfig> = new 
   "maxFailureShare",
 ]);
 
+/**
+ * Fine-tuning's fields that shape its network. A resumed fine-tuning run takes its network from
+ * the checkpoint (its backbone from pretrainedWeights only at the start), so a change to one
+ * of them would be ignored: it is refused instead.
+ */
+export const FINETUNING_NETWORK_FIELDS: ReadonlySet<keyof FinetuneConfig> = new Set<keyof FinetuneConfig>([
+  "arch",
+  "patchSize",
+  "convStem",
+  "embedDim",
+  "depth",
+  "numHeads",
+  "mlpRatio",
+  "inputSize",
+  "pooling",
+]);
+
 const show = (value: unknown) => JSON.stringify(value);
 
-/** "embedDim 48 (the checkpoint's run: 96)" for each field but `processFields` that differs. */
-export function changedRunFields<C extends object>(stored: Record<string, unknown>, now: C, processFields: ReadonlySet<keyof C>): string[] {
+/**
+ * "embedDim 48 (the checkpoint's run: 96)" for each field but `processFields` that differs
+ * (among `among`, where given).
+ */
+export function changedRunFields<C extends object>(
+  stored: Record<string, unknown>,
+  now: C,
+  processFields: ReadonlySet<keyof C>,
+  among?: ReadonlySet<keyof C>,
+): string[] {
   return (Object.keys(now) as Array<keyof C & string>)
-    .filter((key) => !processFields.has(key) && key in stored && show(stored[key]) !== show(now[key]))
+    .filter((key) => (among?.has(key) ?? true) && !processFields.has(key) && key in stored && show(stored[key]) !== show(now[key]))
     .map((key) => `${key} ${show(now[key])} (the checkpoint's run: ${show(stored[key])})`);
 }
 

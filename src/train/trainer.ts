@@ -21,7 +21,7 @@ import type { NativeCommunicator, NativeSereStep, NativeStepResult, NativeStepSc
 import { loadBackbone } from "./backbone.js";
 import { checkpointKind, runOf } from "./checkpoint.js";
 import { connectRanks, type RankEnvironment, rankDevice, rankEnvironment, useThreads } from "./distributed.js";
-import { lastStepOf, type RunPlan, runPlan } from "./plan.js";
+import { countOf, lastStepOf, type RunPlan, runPlan } from "./plan.js";
 import { describePretrainedStart, startFromPretrained } from "./pretrained.js";
 import { ProgressReporter } from "./progress.js";
 import { describeChangedResume, restoreTraining } from "./resume.js";
@@ -208,12 +208,23 @@ export class Trainer extends EventEmitter<Events> {
             );
           return { config: c, iterations: iteration, epochs: epoch, lastCheckpoint: checkpointPath, stoppedBy: "maxSteps" };
         }
+        if (iteration >= c.epochs * perEpoch) {
+          if (writes)
+            this.warn(
+              `${checkpointPath} is at step ${iteration}, the end of the run's ${countOf(c.epochs, "epoch")}: nothing to train (raise ${setting("epochs")} to go on)`,
+              "RunWarning",
+            );
+          return { config: c, iterations: iteration, epochs: epoch, lastCheckpoint: checkpointPath, stoppedBy: "done" };
+        }
       }
       const ranks = world && communicator ? { world, communicator } : undefined;
       const knnKs = writes && c.knnEval ? this.knnKsFor(dataset) : undefined;
       const evaluates = knnKs !== undefined;
       if (evaluates && ranks && c.knnEvalEvery > 0)
-        this.warn("--knn-eval-every is for single-process runs: under data parallelism the k-NN evaluation runs at the end only", "RunWarning");
+        this.warn(
+          `${setting("knnEvalEvery")} is for single-process runs: under data parallelism the k-NN evaluation runs at the end only`,
+          "RunWarning",
+        );
       const knnEvalEvery = evaluates && !ranks ? c.knnEvalEvery : 0;
       const knn = { ks: knnKs ?? [], every: knnEvalEvery };
       this.emit(

@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 
 import { Finetuner } from "../../src/finetune/finetuner.js";
 import { readWeightGroups } from "../../src/model/weights.js";
+import { tinyRun, writeImageFolder } from "../eval/helpers.js";
 import { maxAbsDiff } from "../model/helpers.js";
 import { hasFashionMnist } from "../requirements.js";
 
@@ -84,6 +85,32 @@ describe.runIf(hasFashionMnist())("resuming fine-tuning", () => {
     expect(warnings.filter((w) => w.includes("differ"))).toEqual([
       "resuming with settings that differ from the checkpoint's run: lr 0.002 (the checkpoint's run: 0.001); the run goes on with them after step 1, its schedules too",
     ]);
+  }, 60_000);
+
+  it("from pretrained weights, resumed with another network's settings: refused (not ignored), config.json kept", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sere-finetune-reshaped-"));
+    await writeImageFolder(join(dir, "images"), 8);
+    await tinyRun(join(dir, "images"), join(dir, "pretrained"));
+    const run = { ...RUN, pretrainedWeights: join(dir, "pretrained", "checkpoint.pth"), outputDir: join(dir, "run") };
+    await new Finetuner({ ...run, maxSteps: 1 }).fit();
+    const config = readFileSync(join(dir, "run", "config.json"), "utf8");
+    // the network comes from the checkpoint: before, these were taken into config.json and ignored
+    await expect(new Finetuner({ ...run, embedDim: 48, depth: 3, resume: true, maxSteps: 2 }).fit()).rejects.toThrow(
+      /^cannot resume from .*checkpoint\.pth: its network does not match this run's, whose settings differ from the checkpoint's run: embedDim 48 \(the checkpoint's run: 24\), depth 3 \(the checkpoint's run: 2\); resume with the checkpoint's settings$/,
+    );
+    expect(readFileSync(join(dir, "run", "config.json"), "utf8")).toBe(config);
+  }, 60_000);
+
+  it("a finished run resumed has nothing to train, and keeps its result", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sere-finetune-finished-"));
+    const done = await new Finetuner({ ...RUN, epochs: 1, outputDir: dir }).fit();
+    const written = readFileSync(join(dir, "result.json"), "utf8");
+    const lines: string[] = [];
+    const again = await new Finetuner({ resume: true, outputDir: dir }, { say: (line) => lines.push(line) }).fit();
+    expect(lines.at(-1)).toBe(`${join(dir, "checkpoint.pth")} is at step 4, the end of this run: nothing to train (raise epochs to go on)`);
+    expect(again).toEqual(JSON.parse(written));
+    expect(again.top1).toBe(done.top1);
+    expect(readFileSync(join(dir, "result.json"), "utf8")).toBe(written);
   }, 60_000);
 
   it("aborted before it starts, it trains and writes nothing", async () => {

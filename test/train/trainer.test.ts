@@ -12,6 +12,7 @@ import { exportBackbone } from "../../src/train/export.js";
 import type { RunPlan } from "../../src/train/plan.js";
 import { type EpochEvent, type StepEvent, Trainer } from "../../src/train/trainer.js";
 import { tempDir, writeIdx, writePng } from "../data/helpers.js";
+import { tinyRun, writeImageFolder } from "../eval/helpers.js";
 import { hasFashionMnist } from "../requirements.js";
 import { TINY_RUN } from "./helpers.js";
 
@@ -136,6 +137,23 @@ describe.runIf(hasFashionMnist())("Trainer", () => {
     expect(done.result).toMatchObject({ iterations: 1, stoppedBy: "maxSteps" });
     expect(done.warnings).toContain(`${join(dir, "checkpoint.pth")} is at step 1, and maxSteps is 1: nothing to train (raise maxSteps to go on)`);
     expect(logged(dir).map((l) => l.iteration)).toEqual([1]);
+  });
+
+  it("a run finished by its epochs, resumed, has nothing to train and says so", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sere-resume-finished-"));
+    await writeImageFolder(join(dir, "images"), 8);
+    const first = await tinyRun(join(dir, "images"), join(dir, "run"), { maxSteps: 0, epochs: 2 });
+    expect(first.result).toMatchObject({ iterations: 4, stoppedBy: "done" });
+    const trainer = new Trainer({ outputDir: join(dir, "run") }, { resume: true, progress: false });
+    const warnings: string[] = [];
+    const steps: StepEvent[] = [];
+    trainer.on("warning", (w) => warnings.push(w));
+    trainer.on("step", (e) => steps.push(e));
+    expect(await trainer.fit()).toMatchObject({ iterations: 4, stoppedBy: "done" });
+    expect(steps).toEqual([]);
+    expect(warnings).toEqual([
+      `${join(dir, "run", "checkpoint.pth")} is at step 4, the end of the run's 2 epochs: nothing to train (raise epochs to go on)`,
+    ]);
   });
 
   it("--resume continues the run with the settings it was started with, but for when this invocation stops", async () => {
