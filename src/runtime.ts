@@ -27,7 +27,18 @@ export function setThreads(n: number): void {
     const given = typeof n === "number" ? String(n) : `${JSON.stringify(n)} (a ${typeof n})`;
     throw new RangeError(`setThreads(n): n must be a whole number of threads, or 0 for the default; given ${given}`);
   }
-  native().setThreads(n === 0 ? Number(process.env.OMP_NUM_THREADS) || availableParallelism() : n);
+  native().setThreads(n === 0 ? defaultThreads() : n);
+}
+
+/** OMP_NUM_THREADS as a number of threads, where it is set to one. */
+export function threadsFromEnvironment(): number | undefined {
+  const n = Number(process.env.OMP_NUM_THREADS);
+  return Number.isInteger(n) && n > 0 ? n : undefined;
+}
+
+/** The threads `0` stands for: OMP_NUM_THREADS where set, else the machine's cores shared among the `ranksHere` processes on it. */
+export function defaultThreads(ranksHere = 1): number {
+  return threadsFromEnvironment() ?? Math.max(1, Math.floor(availableParallelism() / ranksHere));
 }
 
 /** Native objects (tensors, models, ...) currently held by JS; for finding leaks. */

@@ -116,7 +116,12 @@ export const finetuneConfigSchema = z
       .describe("start anew in an output folder that holds an earlier run (deletes its checkpoints, log and result)"),
     evalEvery: positiveInt.default(1).describe("evaluate on the test split every N epochs (and after the last)"),
     maxSteps: z.number().int().min(0).default(0).describe("stop after this many steps (0: run all epochs)"),
-    threads: z.number().int().min(0).default(0).describe("LibTorch threads (0: the machine's cores, shared among the ranks on one machine)"),
+    threads: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe("LibTorch threads (0: OMP_NUM_THREADS where set, else the machine's cores, shared among the ranks on one machine)"),
     distTimeout: z
       .number()
       .positive()

@@ -132,7 +132,7 @@ export const trainConfigSchema = z
       .int()
       .min(0)
       .default(0)
-      .describe("LibTorch intra-op threads; 0 = the machine's cores (shared among the ranks on one machine)"),
+      .describe("LibTorch intra-op threads; 0 = OMP_NUM_THREADS where set, else the machine's cores (shared among the ranks on one machine)"),
     sideBySide: z
       .enum(["auto", "on", "off"])
       .default("auto")

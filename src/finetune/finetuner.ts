@@ -115,9 +115,11 @@ export class Finetuner {
     private readonly hooks: FinetuneHooks = {},
   ) {
     // resumed: the run's own settings (its config.json) for those not given
-    this.config = parseOptions(finetuneConfigSchema, { ...resumedFinetuneSettings(config), ...config }, "fine-tuning configuration", {
+    const resolved = parseOptions(finetuneConfigSchema, { ...resumedFinetuneSettings(config), ...config }, "fine-tuning configuration", {
       knownFieldsOnly: true,
     });
+    // config.json and the checkpoint keep the data's absolute path: --resume from another folder finds the same data
+    this.config = { ...resolved, dataPath: resolve(resolved.dataPath) };
   }
 
   /** A warning to the hook, else to the process (Node prints it on stderr). */

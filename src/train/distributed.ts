@@ -6,13 +6,13 @@ import { availableParallelism } from "node:os";
 import { ConfigError, type FieldNames, settingName } from "../config/parse.js";
 import { native } from "../native/load.js";
 import type { NativeCommunicator } from "../native/surface.js";
-import { setThreads } from "../runtime.js";
+import { defaultThreads, setThreads, threadsFromEnvironment } from "../runtime.js";
 
 /**
- * The LibTorch threads of this process, set: `requested`, or (0) the machine's cores shared
- * among the ranks on it. More threads than cores slow every op (each waits on the others'
- * turns): said through `warn`, not refused (a container may show fewer cores than it may use),
- * naming the setting as the caller gives it (`names`).
+ * The LibTorch threads of this process, set: `requested`, or (0) OMP_NUM_THREADS where set, else
+ * the machine's cores shared among the ranks on it. More threads than cores slow every op (each
+ * waits on the others' turns): said through `warn`, not refused (a container may show fewer
+ * cores than it may use), naming the setting as the caller gives it (`names`).
  */
 export function useThreads(
   requested: number,
@@ -23,14 +23,14 @@ export function useThreads(
   const cores = availableParallelism();
   const ranksHere = world?.localWorldSize ?? 1;
   const fitting = Math.max(1, Math.floor(cores / ranksHere));
-  const threads = requested > 0 ? requested : fitting;
+  const threads = requested > 0 ? requested : defaultThreads(ranksHere);
   if (ranksHere > cores) {
     warn(`${ranksHere} ranks share this machine's ${cores} cores: they will take turns on them, slower than --nproc-per-node ${cores} or fewer`);
   } else if (threads * ranksHere > cores) {
     const ranks = ranksHere > 1 ? ` x ${ranksHere} ranks` : "";
-    warn(
-      `${settingName("threads", names, threads)}${ranks} is more than this machine's ${cores} cores: each step will be slower than with ${fitting} (${settingName("threads", names, 0)} picks that)`,
-    );
+    const given = requested > 0 ? settingName("threads", names, threads) : `OMP_NUM_THREADS=${threads}`;
+    const fix = requested > 0 && threadsFromEnvironment() === undefined ? ` (${settingName("threads", names, 0)} picks that)` : "";
+    warn(`${given}${ranks} is more than this machine's ${cores} cores: each step will be slower than with ${fitting}${fix}`);
   }
   setThreads(threads);
   return threads;

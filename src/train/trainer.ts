@@ -110,7 +110,9 @@ export class Trainer extends EventEmitter<Events> {
     super();
     this.options = parseOptions(trainerOptionsSchema, options, "Trainer options", { knownFieldsOnly: true });
     const { preset, configFile, resume, names } = this.options;
-    this.config = resolveTrainConfig({ preset, configFile, resume, names, overrides: config });
+    const resolved = resolveTrainConfig({ preset, configFile, resume, names, overrides: config });
+    // config.json and the checkpoint keep the data's absolute path: --resume from another folder finds the same data
+    this.config = { ...resolved, dataPath: resolve(resolved.dataPath) };
   }
 
   async fit(): Promise<FitResult> {

@@ -2,7 +2,7 @@
 // resume, abort, export, and errors before training starts.
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
 import { availableParallelism, hostname, tmpdir } from "node:os";
-import { join } from "node:path";
+import { isAbsolute, join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
 import { PRESETS } from "../../src/config/presets.js";
 import type { TrainConfigInput } from "../../src/config/train.js";
@@ -154,6 +154,16 @@ describe.runIf(hasFashionMnist())("Trainer", () => {
     expect(warnings).toEqual([
       `${join(dir, "run", "checkpoint.pth")} is at step 4, the end of the run's 2 epochs: nothing to train (raise epochs to go on)`,
     ]);
+  });
+
+  it("keeps the data's absolute path in config.json, so that --resume from another folder finds the same data", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sere-data-path-"));
+    await writeImageFolder(join(dir, "images"), 8);
+    const given = relative(process.cwd(), join(dir, "images"));
+    expect(isAbsolute(given)).toBe(false);
+    const { result } = await tinyRun(given, join(dir, "run"));
+    expect(result.config.dataPath).toBe(join(dir, "images"));
+    expect(JSON.parse(readFileSync(join(dir, "run", "config.json"), "utf8")).dataPath).toBe(join(dir, "images"));
   });
 
   it("--resume continues the run with the settings it was started with, but for when this invocation stops", async () => {
