@@ -14,6 +14,7 @@ import { rankEnvironment } from "../train/distributed.js";
 import { countOf, describePace, describePlan, describeProgress, PACE_SECONDS, type RunPlan } from "../train/plan.js";
 import { writeLine } from "../train/progress.js";
 import { CHECKPOINT, checkRunFolder } from "../train/run-folder.js";
+import { refuseFolderInUse } from "../train/run-lock.js";
 import { type EpochEvent, Trainer } from "../train/trainer.js";
 import { runSere } from "./commands.js";
 import { LAUNCH_USAGE, launchRanks, signalExitCode, takeLaunchFlags, watchLauncher } from "./launch.js";
@@ -80,6 +81,7 @@ async function train(argv: string[]): Promise<void> {
   if (launch) {
     // Bad values and a taken output folder fail here, once, rather than in every rank.
     const config = resolveTrainConfig(sources);
+    refuseFolderInUse(resolve(config.outputDir));
     checkRunFolder(resolve(config.outputDir), { resume: flags.extra.resume === true, overwrite: config.overwrite });
     process.exitCode = await launchRanks(launch, process.argv[1]!, rest);
     return;

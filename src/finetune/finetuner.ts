@@ -47,7 +47,7 @@ import {
   undoFailedStart,
   writeRunConfig,
 } from "../train/run-folder.js";
-import { type RunLock, withRunLock } from "../train/run-lock.js";
+import { type RunLock, refuseFolderInUse, withRunLock } from "../train/run-lock.js";
 import { cosineScheduleAt } from "../train/schedules.js";
 import { testAccuracy } from "./classify.js";
 import { drawErasing } from "./erasing.js";
@@ -149,6 +149,7 @@ export class Finetuner {
     const device = rankDevice(c.device, world);
     const checkpointPath = join(c.outputDir, CHECKPOINT);
     const setting = (field: string, value?: string | number | boolean) => settingName(field, names, value);
+    refuseFolderInUse(c.outputDir, names);
     checkRunFolder(c.outputDir, { resume: c.resume, overwrite: c.overwrite, names });
     if (c.resume && !existsSync(checkpointPath)) {
       throw new ConfigError(`${setting("resume", true)} finds no ${checkpointPath} to continue from: start without it`);

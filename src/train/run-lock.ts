@@ -37,6 +37,23 @@ function runs(holder: Holder): boolean {
   }
 }
 
+function heldError(holder: Holder, dir: string, names: FieldNames): ConfigError {
+  return new ConfigError(
+    `another run (process ${holder.pid} on ${holder.host}, started ${holder.started}) is writing to ${dir}: ` +
+      `wait for it or stop it, or give another ${settingName("outputDir", names)} (if no run writes there, delete ${join(dir, RUN_LOCK)})`,
+  );
+}
+
+/**
+ * Throws what RunLock.take would where a running process holds the lock of the folder `dir`,
+ * taking nothing: checked first, so that a folder in use is named as such rather than as a
+ * folder of an earlier run.
+ */
+export function refuseFolderInUse(dir: string, names: FieldNames = "flags"): void {
+  const holder = readHolder(join(dir, RUN_LOCK));
+  if (holder && runs(holder)) throw heldError(holder, dir, names);
+}
+
 export class RunLock {
   private path: string | undefined;
   // a process that quits at once (process.exit: a second Ctrl-C) gives the lock back too
@@ -56,12 +73,7 @@ export class RunLock {
         if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
       }
       const holder = readHolder(path);
-      if (holder && runs(holder)) {
-        throw new ConfigError(
-          `another run (process ${holder.pid} on ${holder.host}, started ${holder.started}) is writing to ${dir}: ` +
-            `wait for it or stop it, or give another ${settingName("outputDir", names)} (if no run writes there, delete ${path})`,
-        );
-      }
+      if (holder && runs(holder)) throw heldError(holder, dir, names);
       rmSync(path, { force: true });
     }
     throw new ConfigError(`cannot take ${path}: it comes back each time it is removed; delete it when no run writes to ${dir}`);

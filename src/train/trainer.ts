@@ -26,7 +26,7 @@ import { describePretrainedStart, startFromPretrained } from "./pretrained.js";
 import { ProgressReporter } from "./progress.js";
 import { describeChangedResume, restoreTraining } from "./resume.js";
 import { CHECKPOINT, checkRunFolder, cutLog, LOG, prepareRunFolder, undoFailedStart, writeRunConfig } from "./run-folder.js";
-import { type RunLock, withRunLock } from "./run-lock.js";
+import { type RunLock, refuseFolderInUse, withRunLock } from "./run-lock.js";
 import { accumulationRoundAt, learningRateAt, teacherMomentumAt, teacherTemperatureAt, weightDecayAt } from "./schedules.js";
 import { stepOptionsFrom } from "./step-options.js";
 import { EventFileWriter, knnScalars, stepScalars } from "./tensorboard.js";
@@ -130,6 +130,7 @@ export class Trainer extends EventEmitter<Events> {
     const device = rankDevice(c.device, world);
     const outputDir = resolve(c.outputDir);
     const setting = (field: string, value?: string | number | boolean) => settingName(field, names, value);
+    refuseFolderInUse(outputDir, names);
     checkRunFolder(outputDir, { resume: this.options.resume ?? false, overwrite: c.overwrite, names });
     if (c.pretrainedWeights && !existsSync(c.pretrainedWeights))
       throw new ConfigError(`${setting("pretrainedWeights")} ${c.pretrainedWeights}: there is no such file`);

@@ -384,7 +384,16 @@ describe("Trainer on a dataset of two batches", () => {
     // This process stands for the other run: it is alive.
     writeFileSync(join(dir, "run.lock"), JSON.stringify({ pid: process.pid, host: hostname(), started: "now" }));
     const overwriting = new Trainer({ ...TINY_RUN, dataPath: data, outputDir: dir, overwrite: true }, { progress: false });
-    await expect(overwriting.fit()).rejects.toThrow(`another run (process ${process.pid} on ${hostname()}, started now) is writing to ${dir}`);
+    const inUse = `another run (process ${process.pid} on ${hostname()}, started now) is writing to ${dir}`;
+    await expect(overwriting.fit()).rejects.toThrow(inUse);
+    // without --overwrite, or with --resume, the folder is named as in use too, not as an earlier run's
+    const warnings: string[] = [];
+    for (const resume of [false, true]) {
+      const second = new Trainer({ ...TINY_RUN, dataPath: data, outputDir: dir }, { progress: false, resume });
+      second.on("warning", (w) => warnings.push(w));
+      await expect(second.fit()).rejects.toThrow(inUse);
+    }
+    expect(warnings).toEqual([]);
     expect(existsSync(join(dir, "checkpoint.pth"))).toBe(true);
     expect(existsSync(join(dir, "run.lock"))).toBe(true); // the other run's, left as it was
   });
