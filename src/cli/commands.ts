@@ -306,7 +306,6 @@ async function stackViews(extractions: Array<() => Promise<ExtractedFeatures>>):
 
 /** Prints a result and writes it as JSON into the output folder. */
 function report(outputDir: string, file: string, result: object): void {
-  makeFolder(outputDir, "--output-dir");
   writeFileSync(join(outputDir, file), `${JSON.stringify(result, null, 2)}\n`);
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
@@ -348,6 +347,8 @@ async function run(command: Command, argv: string[]): Promise<void> {
   const parse = <C extends Command>(c: C) => {
     const o = parseOptions(COMMANDS[c], flags.values, `sere ${c} flags`, { names: "flags" }) as z.output<(typeof COMMANDS)[C]>;
     if ("threads" in o) setThreads(o.threads);
+    // the folder of the results, made before the work rather than found unwritable after it
+    if ("outputDir" in o && typeof o.outputDir === "string") makeFolder(o.outputDir, "--output-dir");
     return o;
   };
   const say = (text: string) => process.stdout.write(`${text}\n`);
@@ -409,7 +410,6 @@ async function run(command: Command, argv: string[]): Promise<void> {
           onProgress: progress("images", "images"),
           signal: ctrlC.signal,
         });
-        makeFolder(o.outputDir, "--output-dir");
         const path = join(o.outputDir, "predictions.json");
         writeFileSync(path, `${JSON.stringify(predictions, null, 1)}\n`);
         // a few images: each one's classes on the terminal too
@@ -464,7 +464,6 @@ async function run(command: Command, argv: string[]): Promise<void> {
     case "features": {
       const o = parse("features");
       const { train, test, classes } = await features(o, { testOptional: true });
-      makeFolder(o.outputDir, "--output-dir");
       for (const [name, f] of [
         ["train", train],
         ["test", test],

@@ -7,7 +7,7 @@ import { z } from "zod";
 
 import { DEFAULT_MAX_FAILURE_SHARE } from "../data/failures.js";
 import { archSchema, deviceSchema } from "../model/options.js";
-import { ConfigError, type FieldNames, parseOptions } from "./parse.js";
+import { ConfigError, type FieldNames, parseOptions, settingName } from "./parse.js";
 import { presetUnderArch } from "./presets.js";
 import { continuedSettings, runSettings } from "./resolve.js";
 
@@ -136,7 +136,7 @@ export const finetuneConfigSchema = z
       ctx.addIssue({
         code: "custom",
         path: ["warmupEpochs"],
-        message: `a warmup of ${c.warmupEpochs} epochs is longer than the run's ${c.epochs}: give --warmup-epochs of at most ${c.epochs} (fractions are allowed)`,
+        message: `a warmup of ${c.warmupEpochs} epochs is longer than the run's ${c.epochs}: give at most ${c.epochs} (fractions are allowed)`,
       });
     }
   });
@@ -216,21 +216,22 @@ export type FinetunePresetName = keyof typeof FINETUNE_PRESETS;
 const RUN_INVOCATION_FIELDS: ReadonlySet<string> = new Set<keyof FinetuneConfig>(["outputDir", "resume", "overwrite", "maxSteps"]);
 
 /** With `resume`, the settings of the run in the output folder that it takes over (none for a new run). */
-export function resumedFinetuneSettings(options: Partial<FinetuneConfigInput>): Record<string, unknown> {
+export function resumedFinetuneSettings(options: Partial<FinetuneConfigInput>, names: FieldNames = "fields"): Record<string, unknown> {
   if (!options.resume) return {};
+  const setting = (field: string, value?: string | boolean) => settingName(field, names, value);
   const outputDir = options.outputDir ?? finetuneConfigSchema.shape.outputDir.parse(undefined);
   const run = runSettings(outputDir);
   // a pretraining run's settings (sere-train's: its heads' outDim) are not a fine-tuning run's
   if (run?.outDim !== undefined) {
     throw new ConfigError(
-      `--resume: ${outputDir} holds a pretraining run (sere-train's), not a fine-tuning run: resume fine-tuning in its own output folder, ` +
-        `or fine-tune from this one in another (--pretrained-weights ${join(outputDir, "checkpoint.pth")})`,
+      `${setting("resume", true)}: ${outputDir} holds a pretraining run (sere-train's), not a fine-tuning run: resume fine-tuning in its own output folder, ` +
+        `or fine-tune from this one in another (${setting("pretrainedWeights", join(outputDir, "checkpoint.pth"))})`,
     );
   }
   // nothing to take the data from: a folder of no run, or a mistyped one
   if (!run && options.dataPath === undefined) {
     throw new ConfigError(
-      `--resume: ${outputDir} holds no fine-tuning run (no config.json): give the run's --output-dir, or start a new run without --resume`,
+      `${setting("resume", true)}: ${outputDir} holds no fine-tuning run (no config.json): give the run's ${setting("outputDir")}, or start a new run without ${setting("resume", true)}`,
     );
   }
   return run ? continuedSettings(run, finetuneConfigSchema.shape, RUN_INVOCATION_FIELDS) : {};
@@ -250,7 +251,7 @@ export function resolveFinetuneConfig(
   }
   const base = preset === undefined ? {} : presetUnderArch(FINETUNE_PRESETS[preset as FinetunePresetName], overrides.arch);
   const options = { ...base, ...overrides }; // with the preset's data path, where it gives one
-  return parseOptions(finetuneConfigSchema, { ...base, ...resumedFinetuneSettings(options), ...overrides }, "fine-tuning configuration", {
+  return parseOptions(finetuneConfigSchema, { ...base, ...resumedFinetuneSettings(options, how.names), ...overrides }, "fine-tuning configuration", {
     knownFieldsOnly: true,
     names: how.names,
   });

@@ -109,6 +109,8 @@ export function parseOptions<S extends z.ZodType>(
   if (result.success && unknown.length === 0) return result.data;
   const lines = (result.success ? [] : result.error.issues).map((issue) => {
     const given = valueAt(input, issue.path);
+    // a field left out that has no default: zod's "expected string, received undefined" says it less plainly
+    if (given === undefined && issue.code === "invalid_type") return `  ${fieldName(issue.path, names)}: required, and not given`;
     return `  ${fieldName(issue.path, names)}: ${issue.message} (${given === undefined ? "not given" : `given: ${describeValue(given)}`})`;
   });
   throw new ConfigError(`invalid ${what}:\n${[...unknown, ...lines].join("\n")}`);

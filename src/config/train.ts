@@ -202,7 +202,7 @@ export const trainConfigSchema = z
       ctx.addIssue({
         code: "custom",
         path: ["warmupEpochs"],
-        message: `a warmup of ${c.warmupEpochs} epochs is longer than the run's ${c.epochs}: give --warmup-epochs of at most ${c.epochs} (fractions are allowed)`,
+        message: `a warmup of ${c.warmupEpochs} epochs is longer than the run's ${c.epochs}: give at most ${c.epochs} (fractions are allowed)`,
       });
     }
     if (c.lrCooldownEpochs > 0 && c.lrSchedule !== "constant") {

@@ -115,7 +115,7 @@ export class Finetuner {
     private readonly hooks: FinetuneHooks = {},
   ) {
     // resumed: the run's own settings (its config.json) for those not given
-    const resolved = parseOptions(finetuneConfigSchema, { ...resumedFinetuneSettings(config), ...config }, "fine-tuning configuration", {
+    const resolved = parseOptions(finetuneConfigSchema, { ...resumedFinetuneSettings(config, hooks.names), ...config }, "fine-tuning configuration", {
       knownFieldsOnly: true,
     });
     // config.json and the checkpoint keep the data's absolute path: --resume from another folder finds the same data

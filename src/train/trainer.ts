@@ -494,7 +494,10 @@ export class Trainer extends EventEmitter<Events> {
       requireLabelledSplits(train, test, "the k-NN evaluation", (message) => this.warn(message));
     } catch (err) {
       if (!(err instanceof DatasetError)) throw err;
-      this.warn(`${err.message}. The run goes on without its k-NN evaluation (--knn-eval false turns it off without this warning)`, "RunWarning");
+      this.warn(
+        `${err.message}. The run goes on without its k-NN evaluation (${settingName("knnEval", this.options.names ?? "fields", false)} turns it off without this warning)`,
+        "RunWarning",
+      );
       return undefined;
     }
     return dinoKsFor(Math.min(train.size, this.config.knnEvalLimit > 0 ? this.config.knnEvalLimit : train.size));

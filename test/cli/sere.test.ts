@@ -1,6 +1,6 @@
 // The sere evaluation commands on a checkpoint of a one-step run.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
@@ -309,10 +309,21 @@ describe.runIf(hasFashionMnist())("sere", () => {
     expect(run.stderr).toContain(`${checkpoint} is a pretraining run's (sere-train's) checkpoint, which classifies nothing: fine-tune it first`);
   });
 
+  it("refuses an output folder it cannot make before any work, not after it", () => {
+    const file = join(mkdtempSync(join(tmpdir(), "sere-output-file-")), "results");
+    writeFileSync(file, "x");
+    const run = sere(["eval", "knn", "--pretrained-weights", checkpoint, "--data-path", FASHION_MNIST, "--output-dir", file]);
+    expect(run.status).toBe(1);
+    // the whole of stderr: no features were extracted first
+    expect(run.stderr).toBe(
+      `sere: cannot create the output folder ${file}: ${file} is a file, not a folder; give a folder that can be written (--output-dir)\n`,
+    );
+  });
+
   it("names a missing flag", () => {
     const run = sere(["eval", "knn", "--data-path", FASHION_MNIST]);
     expect(run.status).toBe(1);
-    expect(run.stderr).toMatch(/^ {2}--pretrained-weights: .*\(not given\)$/m);
+    expect(run.stderr).toMatch(/^ {2}--pretrained-weights: required, and not given$/m);
   });
 });
 

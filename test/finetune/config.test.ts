@@ -62,12 +62,22 @@ describe("the fine-tuning configuration", () => {
       /precision: float16 needs a CUDA device; on the CPU use "bfloat16" or "float32"/,
     );
     expect(() => resolveFinetuneConfig(undefined, { ...data, epochs: 5 })).toThrow(
-      /warmupEpochs: a warmup of 20 epochs is longer than the run's 5: give --warmup-epochs of at most 5 \(fractions are allowed\) \(not given\)/,
+      /warmupEpochs: a warmup of 20 epochs is longer than the run's 5: give at most 5 \(fractions are allowed\) \(not given\)/,
     );
     expect(() => resolveFinetuneConfig(undefined, { ...data, labelFraction: 0 })).toThrow(/labelFraction/);
     expect(() => resolveFinetuneConfig(undefined, {})).toThrow(/dataPath/);
     expect(() => resolveFinetuneConfig(undefined, { ...data, epoch: 5 } as Partial<FinetuneConfigInput>)).toThrow(
       /epoch: no such field; did you mean epochs(, [a-zA-Z]+)*\? \(given: 5\)/,
+    );
+  });
+
+  it("resumed in a folder of no run, says so naming the settings as the caller gives them", () => {
+    const dir = mkdtempSync(join(tmpdir(), "sere-finetune-no-run-"));
+    expect(() => resolveFinetuneConfig(undefined, { resume: true, outputDir: dir })).toThrow(
+      `resume: true: ${dir} holds no fine-tuning run (no config.json): give the run's outputDir, or start a new run without resume: true`,
+    );
+    expect(() => resolveFinetuneConfig(undefined, { resume: true, outputDir: dir }, { names: "flags" })).toThrow(
+      `--resume: ${dir} holds no fine-tuning run (no config.json): give the run's --output-dir, or start a new run without --resume`,
     );
   });
 

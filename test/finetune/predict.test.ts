@@ -5,9 +5,12 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 
+import { testAccuracy } from "../../src/finetune/classify.js";
 import { Finetuner } from "../../src/finetune/finetuner.js";
-import type { Prediction } from "../../src/finetune/predict.js";
-import { tempDir, writePng } from "../data/helpers.js";
+import { type Prediction, predict } from "../../src/finetune/predict.js";
+import { type Tensor, tensor } from "../../src/index.js";
+import type { NativeFinetuneStep } from "../../src/native/surface.js";
+import { fakeDataset, tempDir, writePng } from "../data/helpers.js";
 import { hasFashionMnist } from "../requirements.js";
 
 const FASHION_MNIST = "/usr/share/datasets/fashion-mnist";
@@ -67,5 +70,49 @@ describe.runIf(hasFashionMnist())("sere predict", () => {
     const all = sere(["predict", "--pretrained-weights", checkpoint, "--data-path", folder, "--classes", "1", "--output-dir", join(dir, "folder")]);
     expect(all.status, all.stderr).toBe(0);
     expect(read(join(dir, "folder")).map((p) => [p.image, p.top.length])).toEqual([0, 1, 2].map((i) => [join(folder, `${i}.png`), 1]));
+  });
+});
+
+describe("the options of predict and testAccuracy, as plain JavaScript may give them", () => {
+  // 6 labelled 8 x 8 images of 2 classes, and a "classifier" whose logits favour each image's class
+  const dataset = {
+    ...fakeDataset("six", 6, async (i: number) => ({ width: 8, height: 8, data: new Uint8Array(8 * 8 * 3).fill(40 * i) })),
+    classes: ["a", "b"],
+    label: (i: number) => i % 2,
+  };
+  const sides: number[] = [];
+  const logits = async (images: Tensor) => {
+    const [rows, , side] = images.shape() as [number, number, number];
+    sides.push(side);
+    // the images' labels alternate, as the batch keeps the dataset's order
+    return tensor(
+      Float32Array.from({ length: rows * 2 }, (_, k) => (k % 2 === Math.floor(k / 2) % 2 ? 1 : 0)),
+      [rows, 2],
+    );
+  };
+  const step = { logits } as unknown as NativeFinetuneStep;
+
+  it("testAccuracy refuses a missing or bad size rather than scoring 224 px crops", async () => {
+    for (const size of [undefined, 0, 12.5, "16"]) {
+      await expect(testAccuracy(step, dataset, { device: "cpu", size } as never)).rejects.toThrow(
+        /invalid testAccuracy options \(size: the side of the centre crops, the classifier's OpenedClassifier.size\):\n {2}size: /,
+      );
+    }
+    expect(sides).toEqual([]);
+    expect(await testAccuracy(step, dataset, { device: "cpu", size: 16 })).toEqual({ top1: 100, top5: 100 });
+    expect(sides).toEqual([16]);
+  });
+
+  it("predict refuses a negative limit; 0 is all, as the CLI's --limit 0", async () => {
+    const classifier = { step, size: 8, numClasses: 2, classes: ["a", "b"] } as never;
+    await expect(predict(classifier, dataset, { device: "cpu", limit: -2 })).rejects.toThrow(
+      /limit: Too small: expected number to be >=0 \(given: -2\)/,
+    );
+    expect((await predict(classifier, dataset, { device: "cpu", limit: 0 })).predictions).toHaveLength(6);
+    expect((await predict(classifier, dataset, { device: "cpu", limit: 3 })).predictions.map((p) => p.image)).toEqual([
+      "image 0",
+      "image 2",
+      "image 4",
+    ]);
   });
 });

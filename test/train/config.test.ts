@@ -62,7 +62,7 @@ describe("the training configuration", () => {
 
   it("checks fields against each other", () => {
     expect(() => parseOptions(trainConfigSchema, { warmupEpochs: 20, epochs: 10 }, "training configuration")).toThrow(
-      /warmupEpochs: a warmup of 20 epochs is longer than the run's 10: give --warmup-epochs of at most 10 \(fractions are allowed\) \(given: 20\)/,
+      /warmupEpochs: a warmup of 20 epochs is longer than the run's 10: give at most 10 \(fractions are allowed\) \(given: 20\)/,
     );
     expect(() => parseOptions(trainConfigSchema, { lrCooldownEpochs: 1 }, "training configuration")).toThrow(
       /lrCooldownEpochs: needs lrSchedule "constant"/,

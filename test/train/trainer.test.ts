@@ -348,7 +348,7 @@ describe("Trainer on a dataset of two batches", () => {
     expect(said).toEqual([
       expect.stringMatching(
         new RegExp(
-          `^${data} has no test split; evaluation needs .*\\. The run goes on without its k-NN evaluation \\(--knn-eval false turns it off without this warning\\)$`,
+          `^${data} has no test split; evaluation needs .*\\. The run goes on without its k-NN evaluation \\(knnEval: false turns it off without this warning\\)$`,
         ),
       ),
       "start",
@@ -371,7 +371,7 @@ describe("Trainer on a dataset of two batches", () => {
     const result = await trainer.fit();
     expect(said).toEqual([
       `${join(data, "train")} has no labels (no class subfolders, or a list without labels): the k-NN evaluation needs labelled images. ` +
-        "The run goes on without its k-NN evaluation (--knn-eval false turns it off without this warning)",
+        "The run goes on without its k-NN evaluation (knnEval: false turns it off without this warning)",
     ]);
     expect([result.iterations, result.knn]).toEqual([1, undefined]);
   });
