@@ -4,7 +4,7 @@
 // while one native call runs the step on the compute lane; the next batch is prepared while
 // the current one trains. After every `evalEvery` epochs the test split is classified and the
 // best checkpoint kept.
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { appendFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 
@@ -163,9 +163,8 @@ export class Finetuner {
     makeFolder(c.outputDir, setting("outputDir"));
     if (speaks) {
       lock.take(c.outputDir, names);
-      // a new run's folder holds nothing of an earlier one: its checkpoints and log go (prepareRunFolder), and its best and result
+      // a new run's folder holds nothing of an earlier one (prepareRunFolder)
       prepareRunFolder(c.outputDir, { overwrite: c.overwrite, resuming: c.resume });
-      if (!c.resume) for (const name of [BEST_CHECKPOINT, FINETUNE_RESULT]) rmSync(join(c.outputDir, name), { force: true });
       // A resumed run's, once its checkpoint took it: a failed resume leaves the run's own.
       if (!c.resume) writeRunConfig(c.outputDir, c);
     }

@@ -17,15 +17,16 @@ export const LOG = "log.jsonl";
 /** checkpoint.pth and the numbered copies (checkpoint0040.pth). */
 const CHECKPOINT_FILE = /^checkpoint(\d{4,})?\.pth$/;
 
-/** The files of an earlier run in `dir` (its checkpoints and its log), by name. */
+/** A run's own files, which a run started anew (overwrite) deletes: checkpoints, the log, a fine-tuning run's best checkpoint and result. */
+const isRunFile = (name: string) => CHECKPOINT_FILE.test(name) || name === LOG || name === BEST_CHECKPOINT || name === FINETUNE_RESULT;
+
+/** The files of an earlier run in `dir` (of pretraining or fine-tuning), by name. */
 export function earlierRunFiles(dir: string, names: FieldNames = "flags"): string[] {
   if (!existsSync(dir)) return [];
   if (!statSync(dir).isDirectory()) {
     throw new ConfigError(`the output folder ${dir} is a file, not a folder: give another ${settingName("outputDir", names)}`);
   }
-  return readdirSync(dir)
-    .filter((name) => CHECKPOINT_FILE.test(name) || name === LOG)
-    .sort();
+  return readdirSync(dir).filter(isRunFile).sort();
 }
 
 /**
@@ -51,13 +52,12 @@ export function checkRunFolder(dir: string, how: { resume: boolean; overwrite: b
 
 /**
  * Makes the folder ready for this run's writer (rank 0): removes what killed writes left
- * (*.partial); with overwrite, the earlier run's checkpoints and log; and the log and
+ * (*.partial); with overwrite, the earlier run's files (isRunFile); and the log and
  * TensorBoard event files of a run that does not resume, so that it starts anew.
  */
 export function prepareRunFolder(dir: string, how: { overwrite: boolean; resuming: boolean }): void {
   for (const name of readdirSync(dir)) {
-    const stale =
-      name.endsWith(PARTIAL_SUFFIX) || (how.overwrite && CHECKPOINT_FILE.test(name)) || (!how.resuming && (name === LOG || EVENT_FILE.test(name)));
+    const stale = name.endsWith(PARTIAL_SUFFIX) || (how.overwrite && isRunFile(name)) || (!how.resuming && (name === LOG || EVENT_FILE.test(name)));
     if (stale) rmSync(join(dir, name), { force: true });
   }
 }

@@ -188,7 +188,6 @@ export class Trainer extends EventEmitter<Events> {
     let step: NativeSereStep | undefined;
     let tensorboard: EventFileWriter | undefined;
     try {
-      if (writes && c.tensorboard) tensorboard = new EventFileWriter(outputDir);
       step = new (native().SereStep)({ ...stepOptionsFrom(c), device, communicator });
       if (c.pretrainedWeights) await this.startFrom(c.pretrainedWeights, step, resuming ? checkpointPath : undefined, writes);
       let iteration = 0;
@@ -202,7 +201,6 @@ export class Trainer extends EventEmitter<Events> {
           // The steps after the checkpoint are run again: their earlier lines go.
           await cutLog(join(outputDir, LOG), iteration);
         }
-        tensorboard?.resumedAt(iteration + 1);
         if (c.maxSteps > 0 && iteration >= c.maxSteps) {
           if (writes)
             this.warn(
@@ -220,6 +218,9 @@ export class Trainer extends EventEmitter<Events> {
           return { config: c, iterations: iteration, epochs: epoch, lastCheckpoint: checkpointPath, stoppedBy: "done" };
         }
       }
+      // once the checkpoint took: a resume that fails adds no event file to the run
+      if (writes && c.tensorboard) tensorboard = new EventFileWriter(outputDir);
+      if (resuming) tensorboard?.resumedAt(iteration + 1);
       const ranks = world && communicator ? { world, communicator } : undefined;
       const knnKs = writes && c.knnEval ? this.knnKsFor(dataset) : undefined;
       const evaluates = knnKs !== undefined;

@@ -55,6 +55,13 @@ describe("run folders", () => {
     const overwritten = folderWith(files);
     prepareRunFolder(overwritten, { overwrite: true, resuming: false });
     expect(readdirSync(overwritten)).toEqual(["notes.txt"]);
+    // a fine-tuning run's best checkpoint and result are the earlier run's too: named, and gone with --overwrite
+    const fineTuned = folderWith({ ...files, "best.pth": "b", "result.json": "{}" });
+    expect(() => checkRunFolder(fineTuned, { resume: false, overwrite: false })).toThrow(
+      /holds an earlier run \(best\.pth, checkpoint\.pth, checkpoint0040\.pth, log\.jsonl, result\.json\)/,
+    );
+    prepareRunFolder(fineTuned, { overwrite: true, resuming: false });
+    expect(readdirSync(fineTuned)).toEqual(["notes.txt"]);
   });
 
   it("cuts the log back to the checkpoint's iteration: the steps run again appear once", async () => {

@@ -182,13 +182,15 @@ describe.runIf(hasFashionMnist())("Trainer", () => {
 
   it("a resumed run names the settings it changes: a network of another shape is refused, config.json kept; a new recipe is said", async () => {
     const dir = mkdtempSync(join(tmpdir(), "sere-resume-changed-"));
-    await run(dir, 1);
+    await run(dir, 1, false, undefined, { tensorboard: true });
     const config = readFileSync(join(dir, "config.json"), "utf8");
-    await expect(run(dir, 2, true, undefined, { embedDim: 48, maxMinutes: 5 })).rejects.toThrow(
+    const files = readdirSync(dir).sort();
+    await expect(run(dir, 2, true, undefined, { embedDim: 48, maxMinutes: 5, tensorboard: true })).rejects.toThrow(
       `cannot resume from ${join(dir, "checkpoint.pth")}: its network does not match this run's, whose settings differ from the checkpoint's run: ` +
         `embedDim 48 (the checkpoint's run: ${tiny.embedDim}); resume with the checkpoint's settings.`,
     );
     expect(readFileSync(join(dir, "config.json"), "utf8")).toBe(config);
+    expect(readdirSync(dir).sort()).toEqual(files); // no second TensorBoard file either
     // the process's own settings (here --max-minutes, --threads) change without a word
     const resumed = await run(dir, 2, true, undefined, { lr: 1e-3, maxMinutes: 5, threads: 1 });
     expect(resumed.warnings.filter((w) => w.includes("differ"))).toEqual([
