@@ -132,8 +132,10 @@ FinetuneStep::Result FinetuneStep::Run(const FinetuneBatch& batch, const Finetun
     value = report[0].item<double>() / static_cast<double>(c.communicator->world_size());
     stop = report[1].item<double>() > 0;
   }
+  // float16's range is the usual culprit there; elsewhere the recipe is.
   TORCH_CHECK(std::isfinite(value), "the loss is not finite (", value, ") at iteration ", iteration_,
-              ": fine-tuning stopped. Lower the learning rate, raise warmup, or use float32/bfloat16 precision.");
+              ": fine-tuning stopped. Lower the learning rate or raise warmup",
+              c.precision == c10::kHalf ? ", or use bfloat16 or float32 precision." : ".");
   optimizer->zero_grad();
   const bool scaled = c.precision == c10::kHalf;
   if (gradient_averager_) gradient_averager_->ExpectBackward();

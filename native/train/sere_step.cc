@@ -310,8 +310,10 @@ StepResult SereStep::Run(const StepBatch& batch, const StepSchedule& schedule) {
   // Under data parallelism every rank sees the mean loss, so all of them stop together.
   ReduceReport(losses, result, schedule.stop);
   result.forward_seconds = SecondsSince(phase_start);
+  // float16's range is the usual culprit there; elsewhere the recipe is.
   TORCH_CHECK(std::isfinite(result.total), "the loss is not finite (", result.total, ") at iteration ", iteration_,
-              ": training stopped. Lower the learning rate, raise warmup, or use float32/bfloat16 precision.");
+              ": training stopped. Lower the learning rate or raise warmup",
+              config_.loss_scaling ? ", or use bfloat16 or float32 precision." : ".");
 
   const bool scaled = config_.loss_scaling;
   auto loss = losses.total / static_cast<double>(accum);

@@ -92,9 +92,15 @@ export function resolveTrainConfig(sources: ConfigSources = {}): TrainConfig {
   if (!(presetName in PRESETS)) {
     throw new ConfigError(`unknown preset "${presetName}"; the presets are ${Object.keys(PRESETS).join(", ")}`);
   }
+  const { overrides } = sources;
+  if (overrides !== undefined && (overrides === null || typeof overrides !== "object" || Array.isArray(overrides))) {
+    throw new ConfigError(
+      `the training configuration must be an object of fields, e.g. { epochs: 10 } (given: ${JSON.stringify(overrides)}); a preset is named apart, as Trainer's option { preset }`,
+    );
+  }
   const given = {
     ...(sources.configFile ? readConfigFile(sources.configFile) : {}),
-    ...sources.overrides,
+    ...overrides,
   };
   const preset = presetUnderArch(PRESETS[presetName as PresetName], given.arch);
   const origin = `preset ${presetName}${sources.configFile ? `, file ${sources.configFile}` : ""}`;

@@ -28,6 +28,7 @@ import { tensor } from "../tensor.js";
 import { asMap, checkpointKind, entries, optimizerEntries, runOf, stepProgress } from "../train/checkpoint.js";
 import { connectRanks, rankDevice, rankEnvironment, useThreads } from "../train/distributed.js";
 import { count, countOf, describeCompute, describeProgress, describeSpan, lastStepOf } from "../train/plan.js";
+import { refuseMissingWeights } from "../train/pretrained.js";
 import {
   changedRunFields,
   describeChangedResume,
@@ -151,6 +152,8 @@ export class Finetuner {
     const setting = (field: string, value?: string | number | boolean) => settingName(field, names, value);
     refuseFolderInUse(c.outputDir, names);
     checkRunFolder(c.outputDir, { resume: c.resume, overwrite: c.overwrite, names });
+    // a resumed run's network comes from its checkpoint, not from the weights it started from
+    if (c.pretrainedWeights && !c.resume) refuseMissingWeights(c.pretrainedWeights, names);
     if (c.resume && !existsSync(checkpointPath)) {
       throw new ConfigError(`${setting("resume", true)} finds no ${checkpointPath} to continue from: start without it`);
     }
@@ -256,7 +259,8 @@ export class Finetuner {
           iteration++;
           await log({ epoch, iteration, lr, loss: result.loss, seconds: (performance.now() - started) / 1000 });
           this.hooks.onStep?.(iteration - start.iteration, lastStep - start.iteration, result.loss);
-          if (result.stop) {
+          // A stop asked for during this step (or by onStep) ends the run here; ranks agree on theirs in the next step.
+          if (result.stop || (!communicator && this.hooks.signal?.aborted)) {
             stopped = true;
             if (prefetching) await next.then(dispose, () => {});
             await stopAt(epoch, "");

@@ -2,7 +2,9 @@
 // of a DINO, iBOT or SERE checkpoint or of an exported backbone (.pth or .safetensors, the
 // reference's names). What the file lacks (the heads, for a backbone) keeps its initial
 // value, the same in both networks, as at any start.
-import { type FieldNames, settingName } from "../config/parse.js";
+import { existsSync, statSync } from "node:fs";
+
+import { ConfigError, type FieldNames, settingName } from "../config/parse.js";
 import type { TrainConfig } from "../config/train.js";
 import { readStateDict, toModelNames } from "../model/weights.js";
 import type { NativeEntries, NativeSereStep } from "../native/surface.js";
@@ -20,6 +22,13 @@ export interface PretrainedStart {
 }
 
 const sameShape = (a: number[], b: number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+
+/** Refuses, before any work, weights (`pretrainedWeights`) that are no file: missing, or a folder. */
+export function refuseMissingWeights(path: string, names: FieldNames): void {
+  const given = `${settingName("pretrainedWeights", names)} ${path}`;
+  if (!existsSync(path)) throw new ConfigError(`${given}: there is no such file`);
+  if (statSync(path).isDirectory()) throw new ConfigError(`${given} is a folder: give a weights file in it (a run's checkpoint.pth)`);
+}
 
 /**
  * Loads the weights in `path` into `step`'s student and teacher (those of a run of `config`)

@@ -146,7 +146,15 @@ export async function restoreTraining(
         ? (JSON.parse(String(checkpoint.extra.get("loaderRanks"))) as LoaderState[])[world.rank]
         : JSON.parse(String(checkpoint.extra.get("loader")))
     ) as LoaderState;
-    loader.restore(loaderState);
+    try {
+      loader.restore(loaderState);
+    } catch (err) {
+      // other data or batches: the checkpoint's place in its epoch is no place in this run's
+      if (changed.length === 0) throw err;
+      throw new Error(
+        `its place in the epoch does not fit this run's batches, whose settings differ from the checkpoint's run: ${changed.join(", ")}; resume with the checkpoint's settings`,
+      );
+    }
     return { iteration: Number(checkpoint.extra.get("step")), epoch: loaderState.epoch, changed };
   } catch (err) {
     throw resumeError(path, err, names);

@@ -1,7 +1,7 @@
 // Trainer: runs SERE pretraining from a configuration. TypeScript keeps the loop's
 // bookkeeping (schedules, logging, checkpoints, events); each iteration is one native call.
 import { EventEmitter } from "node:events";
-import { existsSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 import { z } from "zod";
@@ -22,7 +22,7 @@ import { loadBackbone } from "./backbone.js";
 import { checkpointKind, runOf } from "./checkpoint.js";
 import { connectRanks, type RankEnvironment, rankDevice, rankEnvironment, useThreads } from "./distributed.js";
 import { countOf, lastStepOf, type RunPlan, runPlan } from "./plan.js";
-import { describePretrainedStart, startFromPretrained } from "./pretrained.js";
+import { describePretrainedStart, refuseMissingWeights, startFromPretrained } from "./pretrained.js";
 import { ProgressReporter } from "./progress.js";
 import { describeChangedResume, restoreTraining } from "./resume.js";
 import { CHECKPOINT, checkRunFolder, cutLog, LOG, prepareRunFolder, undoFailedStart, writeRunConfig } from "./run-folder.js";
@@ -132,10 +132,7 @@ export class Trainer extends EventEmitter<Events> {
     const setting = (field: string, value?: string | number | boolean) => settingName(field, names, value);
     refuseFolderInUse(outputDir, names);
     checkRunFolder(outputDir, { resume: this.options.resume ?? false, overwrite: c.overwrite, names });
-    if (c.pretrainedWeights && !existsSync(c.pretrainedWeights))
-      throw new ConfigError(`${setting("pretrainedWeights")} ${c.pretrainedWeights}: there is no such file`);
-    if (c.pretrainedWeights && statSync(c.pretrainedWeights).isDirectory())
-      throw new ConfigError(`${setting("pretrainedWeights")} ${c.pretrainedWeights} is a folder: give a weights file in it (a run's checkpoint.pth)`);
+    if (c.pretrainedWeights) refuseMissingWeights(c.pretrainedWeights, names);
     const checkpointPath = join(outputDir, CHECKPOINT);
     const resuming = (this.options.resume ?? false) && existsSync(checkpointPath);
     if (resuming && (await checkpointKind(checkpointPath)) === "fine-tuning") {
@@ -227,6 +224,11 @@ export class Trainer extends EventEmitter<Events> {
       if (evaluates && ranks && c.knnEvalEvery > 0)
         this.warn(
           `${setting("knnEvalEvery")} is for single-process runs: under data parallelism the k-NN evaluation runs at the end only`,
+          "RunWarning",
+        );
+      if (writes && !c.knnEval && c.knnEvalEvery > 0)
+        this.warn(
+          `${setting("knnEvalEvery", c.knnEvalEvery)} does nothing with ${setting("knnEval", false)}: the run makes no k-NN evaluation`,
           "RunWarning",
         );
       const knnEvalEvery = evaluates && !ranks ? c.knnEvalEvery : 0;

@@ -1,6 +1,6 @@
 // A fine-tuning run stopped and resumed ends where an uninterrupted run ends: the same
 // weights, with RandAugment, mixing, erasing, drop path and the moving average all on.
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -117,6 +117,23 @@ describe.runIf(hasFashionMnist())("resuming fine-tuning", () => {
     const dir = mkdtempSync(join(tmpdir(), "sere-finetune-aborted-"));
     await expect(new Finetuner({ ...RUN, outputDir: dir }, { signal: AbortSignal.abort() }).fit()).rejects.toThrow(/aborted/);
     expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it("aborted from onStep, it stops after that step, as Trainer does", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sere-finetune-onstep-"));
+    const controller = new AbortController();
+    const onStep = (done: number) => done === 2 && controller.abort();
+    const result = await new Finetuner({ ...RUN, outputDir: dir }, { signal: controller.signal, onStep }).fit();
+    expect(result).toMatchObject({ steps: 2, stopped: true, stoppedBy: "abort" });
+  });
+
+  it("names pretrained weights that are not there by their setting, and makes nothing", async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), "sere-finetune-no-weights-")), "run");
+    const missing = join(dir, "..", "nothing.pth");
+    await expect(new Finetuner({ ...RUN, pretrainedWeights: missing, outputDir: dir }).fit()).rejects.toThrow(
+      `pretrainedWeights ${missing}: there is no such file`,
+    );
+    expect(existsSync(dir)).toBe(false);
   });
 
   it("a stop during the test evaluation ends the run at once with a checkpoint to resume from", async () => {

@@ -36,6 +36,10 @@ describe("the training configuration", () => {
       /^invalid Trainer options:\n {2}presett: no such field; did you mean preset\?/,
     );
     expect(() => new Trainer({}, { signal: "stop" } as never)).toThrow(/signal: must be an AbortSignal/);
+    // a preset's name where the fields go: before, its letters were taken for fields 0, 1, 2...
+    expect(() => new Trainer("fashion-mnist-tiny" as never)).toThrow(
+      `the training configuration must be an object of fields, e.g. { epochs: 10 } (given: "fashion-mnist-tiny"); a preset is named apart, as Trainer's option { preset }`,
+    );
   });
 
   it("hands the student temperature to the objective of the step", () => {

@@ -101,7 +101,9 @@ describe.each(DEVICES)("the native SERE step, on %s", (device) => {
 
   it("stops with an error when the loss is not finite", async () => {
     const step = new (native().SereStep)(optionsOn(device));
-    await expect(step.run(batch(Number.NaN), schedule)).rejects.toThrow(/the loss is not finite \(-?nan\) at iteration 0: training stopped/);
+    await expect(step.run(batch(Number.NaN), schedule)).rejects.toThrow(
+      /^the loss is not finite \(-?nan\) at iteration 0: training stopped\. Lower the learning rate or raise warmup\.$/,
+    );
     step.dispose();
   });
 });

@@ -156,6 +156,23 @@ describe.runIf(hasFashionMnist())("Trainer", () => {
     ]);
   });
 
+  it("resumed with batches its checkpoint's place in the epoch does not fit, names the settings that changed", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sere-resume-batches-"));
+    await writeImageFolder(join(dir, "images"), 12);
+    await tinyRun(join(dir, "images"), join(dir, "run"), { maxSteps: 2 }); // two steps of three an epoch
+    const resumed = new Trainer({ outputDir: join(dir, "run"), batchSizePerGpu: 8, maxSteps: 3 }, { resume: true, progress: false });
+    await expect(resumed.fit()).rejects.toThrow(
+      /: its place in the epoch does not fit this run's batches, whose settings differ from the checkpoint's run: batchSizePerGpu 8 \(the checkpoint's run: 4\); resume with the checkpoint's settings/,
+    );
+  });
+
+  it("says that knnEvalEvery does nothing without knnEval", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sere-knn-every-"));
+    await writeImageFolder(join(dir, "images"), 8);
+    const { warnings } = await tinyRun(join(dir, "images"), join(dir, "run"), { knnEvalEvery: 1 });
+    expect(warnings).toContain("knnEvalEvery: 1 does nothing with knnEval: false: the run makes no k-NN evaluation");
+  });
+
   it("keeps the data's absolute path in config.json, so that --resume from another folder finds the same data", async () => {
     const dir = mkdtempSync(join(tmpdir(), "sere-data-path-"));
     await writeImageFolder(join(dir, "images"), 8);
