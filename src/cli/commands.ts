@@ -17,7 +17,7 @@ import { FileDataset } from "../data/datasets/files.js";
 import { openDataset } from "../data/datasets/open.js";
 import { IMAGE_EXTENSIONS } from "../data/decode.js";
 import { DEFAULT_MAX_FAILURE_SHARE } from "../data/failures.js";
-import { attentionMaps } from "../eval/attention.js";
+import { attentionMaps, DEFAULT_SHORT_SIDE } from "../eval/attention.js";
 import { openBackbone } from "../eval/backbone.js";
 import { clsFeatures, type ExtractedFeatures, extractFeatures } from "../eval/features.js";
 import { DINO_KS, dinoKsFor, knnAccuracy } from "../eval/knn.js";
@@ -142,7 +142,14 @@ const COMMANDS = {
   attention: z.object({
     ...weights,
     imagePath: z.string().describe("the image whose attention maps to draw"),
-    imageShortSide: z.number().int().positive().optional().describe("resize the image's shorter side to this first"),
+    imageShortSide: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe(
+        `resize the image's shorter side to this first (default: ${DEFAULT_SHORT_SIDE} px where it is longer, as DINO's visualize_attention.py); a size whose attention would take over 2 GiB is refused`,
+      ),
   }),
   export: z.object({
     pretrainedWeights: z.string().describe("a training checkpoint"),
@@ -341,7 +348,10 @@ async function run(command: Command, argv: string[]): Promise<void> {
           `Values in brackets are what this run takes: ${preset ? `preset ${preset}` : "iBOT's recipe"}${Object.keys(flags.values).length > 0 ? " and the flags given" : ""}.\n`
         : "";
     const values = command === "finetune" ? finetuneHelpValues(preset, flags.values) : undefined;
-    process.stdout.write(`Usage: sere ${command} [--flag value ...]\n\n${presets}${flagsHelp(schema.shape, values)}\n`);
+    const hasFlags = Object.keys(schema.shape).length > 0;
+    process.stdout.write(
+      `Usage: sere ${command}${hasFlags ? " [--flag value ...]" : ""}\n\n${presets}${hasFlags ? `${flagsHelp(schema.shape, values)}\n` : ""}`,
+    );
     return;
   }
   const parse = <C extends Command>(c: C) => {
@@ -441,7 +451,7 @@ async function run(command: Command, argv: string[]): Promise<void> {
     }
     case "report": {
       const o = parse("report");
-      say(`wrote ${await writeReport(o.runDir, { images: o.images, device: o.device, output: o.output, png: o.png })}`);
+      say(`wrote ${await writeReport(o.runDir, { images: o.images, device: o.device, output: o.output, png: o.png, warn })}`);
       if (o.png !== undefined) say(`wrote ${o.png}`);
       return;
     }

@@ -166,7 +166,7 @@ function stopOnRequest(controller: AbortController, whereFrom: () => string): ()
   const stop = (why: string, exitCode: number) => {
     if (controller.signal.aborted) return;
     code = exitCode;
-    writeLine(`${why}: stopping after this step (a checkpoint is written)`);
+    writeLine(`${why}: stopping after this step, with a checkpoint (an evaluation under way stops at once)`);
     controller.abort();
   };
   const quitNow = (signal: "SIGINT" | "SIGTERM") => {

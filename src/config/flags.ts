@@ -38,12 +38,14 @@ function describe(field: z.ZodType): FieldInfo {
   };
 }
 
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
 function convert(name: string, info: FieldInfo, raw: string): unknown {
   switch (info.kind) {
     case "number": {
-      const value = Number(raw);
-      if (raw.trim() === "" || Number.isNaN(value)) throw new ConfigError(`--${kebab(name)}: expected a number, given "${raw}"`);
-      return value;
+      // decimal numbers only: Number() would also take 0x10 for 16, and Infinity
+      if (!DECIMAL.test(raw.trim())) throw new ConfigError(`--${kebab(name)}: expected a number, given "${raw}"`);
+      return Number(raw);
     }
     case "boolean":
       if (["true", "on", "1"].includes(raw.toLowerCase())) return true;

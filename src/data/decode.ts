@@ -65,15 +65,37 @@ export async function decodeImage(bytes: Uint8Array, file: string, detail?: Deta
     if (info.channels === 1) return grayToRgb(pixels, info.width, info.height);
     throw new Error(`unexpected ${info.channels} channels after conversion to RGB`);
   } catch (err) {
-    throw new DecodeError(file, decodeFailure(err as Error, file));
+    throw new DecodeError(file, decodeFailure(await decoderMessage(err as Error, bytes), file));
   }
 }
 
-/** Why `file` did not decode: sharp's reason, or the format it does not read. */
-function decodeFailure(err: Error, file: string): string {
-  const reason = err.message.replace(/[:\s]+$/, ""); // libvips ends some reasons with a colon and no detail
-  if (!UNREAD_IMAGE_EXTENSIONS.test(file)) return reason;
-  return `sere-torch does not decode ${extname(file).toLowerCase()} files (${reason}); convert it to PNG`;
+/**
+ * sharp's message where a warning stopped the decode (failOn) but libvips' text for it was lost:
+ * libvips keeps one error buffer for all threads, and a decode finishing beside this one clears it.
+ */
+const LOST_WARNING = "Warning treated as error due to failOn setting";
+
+/** The decoder's own words for why `bytes` failed; where they were lost (LOST_WARNING), from a second try. */
+async function decoderMessage(err: Error, bytes: Uint8Array): Promise<string> {
+  const lines = err.message.split("\n").filter((line) => line.trim() !== "" && line !== LOST_WARNING);
+  if (lines.length > 0 || !err.message.startsWith(LOST_WARNING)) return [...new Set(lines)].join("; ");
+  try {
+    await sharp(bytes, { failOn: "warning" }).raw().toBuffer();
+  } catch (again) {
+    if (!(again as Error).message.startsWith(LOST_WARNING)) return decoderMessage(again as Error, bytes);
+  }
+  return "";
+}
+
+/** What libvips says of a file cut short or damaged (a download or copy that stopped, a bad disk). */
+const DAMAGED = /premature end|truncated|corrupt|libpng read error|unexpected end|not enough data/i;
+
+/** Why `file` did not decode: sharp's reason, or the format it does not read, in words a user can act on. */
+function decodeFailure(message: string, file: string): string {
+  const reason = message.replace(/[:\s]+$/, ""); // libvips ends some reasons with a colon and no detail
+  if (UNREAD_IMAGE_EXTENSIONS.test(file)) return `sere-torch does not decode ${extname(file).toLowerCase()} files (${reason}); convert it to PNG`;
+  if (reason === "" || DAMAGED.test(reason)) return `the file is truncated or corrupt${reason ? ` (${reason})` : ""}`;
+  return reason;
 }
 
 /** Expands one channel to three. */

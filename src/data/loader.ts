@@ -10,7 +10,7 @@
 import { parseOptions } from "../config/parse.js";
 import { type Tensor, tensor } from "../tensor.js";
 import { type LoaderInput, type LoaderOptions, loaderSchema } from "./config.js";
-import { type Dataset, DatasetError } from "./datasets/dataset.js";
+import { type Dataset, DatasetError, requireDataset } from "./datasets/dataset.js";
 import { DecodeError } from "./decode.js";
 import { DecodeFailures } from "./failures.js";
 import { planStep, RECORD_COLUMNS, type StepPlan } from "./plan.js";
@@ -91,6 +91,7 @@ export class Loader {
     options: LoaderInput = {},
     hooks: { warn?: (message: string) => void } = {},
   ) {
+    requireDataset(dataset, "Loader");
     this.options = parseOptions(loaderSchema, options, "loader options", { knownFieldsOnly: true });
     this.position = { epoch: 0, batch: 0, random: Random.seeded(this.options.seed).state() };
     this.decoding = new Limiter(this.options.decodeConcurrency);

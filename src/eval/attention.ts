@@ -4,17 +4,30 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
 import sharp from "sharp";
+import { z } from "zod";
+
+import { parseOptions } from "../config/parse.js";
 
 import { decodeImage } from "../data/decode.js";
 import { IMAGENET_NORMALISATION, type RgbImage } from "../data/render.js";
 import { makeFolder } from "../io/folders.js";
-import { readImageFile } from "../io/input-file.js";
+import { readImageFile, requirePath } from "../io/input-file.js";
 import type { Model } from "../model/model.js";
 
-export interface AttentionMapOptions {
-  /** Resize so that the shorter side is this many pixels first (default: keep the size). */
-  shortSide?: number;
-}
+/** The shorter side an image is shrunk to unless told otherwise: DINO's visualize_attention.py resizes to 480. */
+export const DEFAULT_SHORT_SIDE = 480;
+
+/**
+ * The most memory the last block's attention (heads x tokens x tokens floats) may take: past it,
+ * LibTorch's allocation fails with its own message, or the machine swaps.
+ */
+export const MAX_ATTENTION_BYTES = 2 * 1024 ** 3;
+
+const attentionMapOptionsSchema = z.object({
+  /** Resize so that the shorter side is this many pixels first; default: shrink to DEFAULT_SHORT_SIDE where longer, else keep. */
+  shortSide: z.number().int().positive().optional(),
+});
+export type AttentionMapOptions = z.input<typeof attentionMapOptionsSchema>;
 
 export interface AttentionMaps {
   /** One overlay per head, then the mean over heads: each the image's size. */
@@ -26,16 +39,15 @@ export interface AttentionMaps {
   heads: number;
 }
 
-/** The image as the model sees it: sides cut down to multiples of the patch size. */
-async function prepare(path: string, patch: number, shortSide: number | undefined): Promise<RgbImage> {
-  return fitToPatches(await decodeImage(await readImageFile(path), path), patch, shortSide, path);
+/** The size a width x height image takes: shorter side `shortSide` (when given), cut down to whole patches. */
+function patchFit(width: number, height: number, patch: number, shortSide: number | undefined): { width: number; height: number } {
+  const scale = shortSide ? shortSide / Math.min(width, height) : 1;
+  return { width: Math.floor((width * scale) / patch) * patch, height: Math.floor((height * scale) / patch) * patch };
 }
 
 /** `image` resized (shorter side to `shortSide` when given) and cut down to whole patches. */
 export async function fitToPatches(image: RgbImage, patch: number, shortSide: number | undefined, name: string): Promise<RgbImage> {
-  const scale = shortSide ? shortSide / Math.min(image.width, image.height) : 1;
-  const width = Math.floor((image.width * scale) / patch) * patch;
-  const height = Math.floor((image.height * scale) / patch) * patch;
+  const { width, height } = patchFit(image.width, image.height, patch, shortSide);
   if (width < patch || height < patch) throw new RangeError(`${name} is smaller than one ${patch}-pixel patch`);
   if (width === image.width && height === image.height) return image;
   const data = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
@@ -43,6 +55,35 @@ export async function fitToPatches(image: RgbImage, patch: number, shortSide: nu
     .raw()
     .toBuffer();
   return { width, height, data: new Uint8Array(data) };
+}
+
+/** Bytes of the last block's attention of `model` for a width x height image: heads x tokens² floats, the CLS token counted. */
+function attentionBytes(model: Model, width: number, height: number): number {
+  const { patchSize, numHeads } = model.options;
+  const tokens = (width / patchSize) * (height / patchSize) + 1;
+  return numHeads * tokens * tokens * 4;
+}
+
+/**
+ * Refuses an image (`image`: its size before fitting) whose attention at `shortSide` would take
+ * more than MAX_ATTENTION_BYTES, before any of it is computed; names the largest shorter side that fits.
+ */
+function checkAttentionSize(model: Model, image: { width: number; height: number }, shortSide: number, name: string): void {
+  const patch = model.options.patchSize;
+  const bytesAt = (side: number) => {
+    const { width, height } = patchFit(image.width, image.height, patch, side);
+    return attentionBytes(model, width, height);
+  };
+  if (bytesAt(shortSide) <= MAX_ATTENTION_BYTES) return;
+  let largest = Math.floor(shortSide / patch) * patch;
+  while (largest > patch && bytesAt(largest) > MAX_ATTENTION_BYTES) largest -= patch;
+  const { width, height } = patchFit(image.width, image.height, patch, shortSide);
+  const gib = (bytes: number) => `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
+  throw new RangeError(
+    `${name} at a shorter side of ${shortSide} px is ${width} x ${height} px, ${((width / patch) * (height / patch)).toLocaleString("en-US")} patches: ` +
+      `the last block's attention (${model.options.numHeads} heads x tokens²) would take ${gib(bytesAt(shortSide))}, ` +
+      `more than the ${gib(MAX_ATTENTION_BYTES)} allowed; give a shorter side of at most ${largest} px (shortSide: ${largest})`,
+  );
 }
 
 /** A heat colour for v in [0, 1]: black, red, yellow, white. */
@@ -101,7 +142,13 @@ export async function attentionPanels(image: RgbImage, overlays: readonly Buffer
 
 /** Writes the attention overlays of `model` (a backbone) for the image at `imagePath` into `outputDir`. */
 export async function attentionMaps(model: Model, imagePath: string, outputDir: string, options: AttentionMapOptions = {}): Promise<AttentionMaps> {
-  const image = await prepare(imagePath, model.options.patchSize, options.shortSide);
+  const { shortSide } = parseOptions(attentionMapOptionsSchema, options, "attention map options", { knownFieldsOnly: true });
+  requirePath(imagePath, "attentionMaps", "the image");
+  const decoded = await decodeImage(await readImageFile(imagePath), imagePath);
+  // a photo of 6000 x 4000 px whole would be 93,750 patches of 16 px, and its attention 200 GiB
+  const side = shortSide ?? Math.min(DEFAULT_SHORT_SIDE, decoded.width, decoded.height);
+  checkAttentionSize(model, decoded, side, imagePath);
+  const image = await fitToPatches(decoded, model.options.patchSize, side, imagePath);
   const { width, height } = image;
   const { overlays, heads } = await attentionOverlays(model, image);
   makeFolder(outputDir);

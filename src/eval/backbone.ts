@@ -6,6 +6,7 @@
 import { z } from "zod";
 
 import { ConfigError, kebab, parseOptions } from "../config/parse.js";
+import { requirePath } from "../io/input-file.js";
 import { torchLoad } from "../io/torch-load.js";
 import { Model } from "../model/model.js";
 import { ARCHITECTURES, deviceSchema, type ModelOptions, modelOptionsSchema } from "../model/options.js";
@@ -33,6 +34,7 @@ export interface OpenedBackbone {
 
 /** The backbone of the weights in `path`, with no head. */
 export async function openBackbone(path: string, source: BackboneSource = {}): Promise<OpenedBackbone> {
+  requirePath(path, "openBackbone", "the weights (a checkpoint.pth, or a backbone's .pth or .safetensors file)");
   const {
     checkpointKey: key,
     device,

@@ -8,13 +8,14 @@ import { z } from "zod";
 
 import { parseOptions } from "../config/parse.js";
 import { CENTRE_CROP_SHARE, CROP_RATIO, randomResizedCrop } from "../data/crops.js";
-import { type Dataset, spreadSubset } from "../data/datasets/dataset.js";
+import { type Dataset, requireDataset, spreadSubset } from "../data/datasets/dataset.js";
 import { DecodeError, type DetailToKeep } from "../data/decode.js";
 import { DEFAULT_MAX_FAILURE_SHARE, DecodeFailures } from "../data/failures.js";
 import { Random } from "../data/random.js";
 import { IMAGENET_NORMALISATION, type RgbImage, renderGroups } from "../data/render.js";
 import type { Model } from "../model/model.js";
 import { deviceSchema } from "../model/options.js";
+import { describeKind, isTensor } from "../objective/check.js";
 import { type Tensor, tensor } from "../tensor.js";
 
 export type Embed = (images: Tensor) => Promise<Tensor>;
@@ -28,7 +29,7 @@ export const featureOptionsSchema = z.object({
   batchSize: z.number().int().positive().default(256),
   /** Where images are resized (the model's device is where they are embedded). */
   device: deviceSchema,
-  /** Only `limit` images, spread evenly over the dataset (spreadSubset). */
+  /** Only `limit` images, spread evenly over the dataset (spreadSubset); 0 or absent: all, as the CLI's --limit 0. */
   limit: z.number().int().min(0).optional(),
   normalisation: z
     .object({ mean: threeNumbers, std: threeNumbers.refine((std) => std.every((v) => v > 0), "must be positive") })
@@ -130,11 +131,34 @@ export async function loadImages(dataset: Dataset, indices: number[], failures: 
   return images;
 }
 
+/**
+ * The values of what `embed` gave for a batch of `rows` images, checked to be what the features
+ * need: a Tensor of `rows` rows of floats, each `width` wide (that of the batches before) where
+ * given. The tensor is disposed.
+ */
+function embeddedRows(embedded: unknown, rows: number, width: number | undefined): Float32Array | Float64Array {
+  const wanted = `the embed function must return a Tensor (${rows}, ${width ?? "D"}) of floats for a batch of ${rows} images: one feature row per image`;
+  if (!isTensor(embedded)) throw new TypeError(`${wanted}; it returned ${describeKind(embedded)}`);
+  try {
+    const shape = embedded.shape();
+    if (shape.length !== 2 || shape[0] !== rows || (width !== undefined && shape[1] !== width)) {
+      const earlier = width !== undefined ? ` (the batches before were ${width} wide)` : "";
+      throw new RangeError(`${wanted}${earlier}; it returned one of shape [${shape.join(", ")}]`);
+    }
+    const values = embedded.toArray();
+    if (!(values instanceof Float32Array || values instanceof Float64Array)) throw new TypeError(`${wanted}; it returned ${embedded.dtype()} values`);
+    return values;
+  } finally {
+    embedded.dispose();
+  }
+}
+
 export async function extractFeatures(dataset: Dataset, embed: Embed, options: FeatureOptions = {}): Promise<ExtractedFeatures> {
+  requireDataset(dataset, "extractFeatures");
   const { warn: warnWith, signal, onProgress, ...fields } = options;
   const o = parseOptions(featureOptionsSchema, fields, "feature options", { knownFieldsOnly: true });
   const { size, batchSize, augment } = o;
-  const chosen = spreadSubset(dataset.size, o.limit);
+  const chosen = spreadSubset(dataset.size, o.limit || undefined);
   const count = chosen.length;
   const failures = new DecodeFailures(dataset, count, o.maxFailureShare, "the");
   const skipped: DecodeError[] = [];
@@ -161,11 +185,13 @@ export async function extractFeatures(dataset: Dataset, embed: Embed, options: F
     );
     const colour = new Float32Array(images.length * 12); // no photometric change
     const [views] = await renderGroups(images, [{ size, boxes, colour }], o.normalisation, o.device);
-    const embedded = await embed(views!);
-    views!.dispose();
-    const values = embedded.toArray() as Float32Array;
-    dim = embedded.shape()[1]!;
-    embedded.dispose();
+    let values: Float32Array | Float64Array;
+    try {
+      values = embeddedRows(await embed(views!), images.length, features ? dim : undefined);
+    } finally {
+      views!.dispose();
+    }
+    dim = values.length / images.length;
     features ??= new Float32Array(count * dim);
     features.set(values, rows * dim);
     indices.forEach((index, i) => {

@@ -13,7 +13,7 @@ export const knnEvaluationOptionsSchema = featureOptionsSchema
   .omit({ limit: true })
   .extend(knnOptionsSchema.omit({ numClasses: true }).shape)
   .extend({
-    /** Use only the first N training / test images (default: all). */
+    /** Use only N training / test images, spread evenly over each split (0 or absent: all, as the trainer's knnEvalLimit 0). */
     trainLimit: z.number().int().min(0).optional(),
     testLimit: z.number().int().min(0).optional(),
   });

@@ -1,6 +1,8 @@
 // Classification with a fine-tuned network: the accuracy on a labelled split (each epoch of
 // fine-tuning, and `sere eval classify` on a fine-tuning checkpoint).
 
+import { z } from "zod";
+
 import { type FinetuneConfig, finetuneConfigSchema } from "../config/finetune.js";
 import { ConfigError, parseOptions } from "../config/parse.js";
 import type { Dataset } from "../data/datasets/dataset.js";
@@ -20,7 +22,7 @@ export interface ClassifyOptions {
   /** Side of the centre crops. */
   size: number;
   device: string;
-  /** Only the first `limit` images (0: all). */
+  /** Only `limit` images, spread evenly over the dataset (0: all). */
   limit?: number;
   batchSize?: number;
   onProgress?: (done: number, total: number) => void;
@@ -53,13 +55,15 @@ async function bothLogits(step: NativeFinetuneStep, images: Tensor): Promise<Ten
   return tensor(out, [rows, 2 * classes]);
 }
 
+const cropSideSchema = z.object({ size: z.number().int().positive() });
+
 /** The logits `embed` gives each image of `dataset` that decodes: DINO's centre crops, which the step normalises. */
 export function logitsOf(dataset: Dataset, embed: (images: Tensor) => Promise<Tensor>, o: ClassifyOptions): Promise<ExtractedFeatures> {
   return extractFeatures(dataset, embed, {
     size: o.size,
     batchSize: o.batchSize ?? 256,
     device: o.device,
-    limit: o.limit && o.limit > 0 ? o.limit : undefined,
+    limit: o.limit, // checked there: 0 is all, a negative limit refused
     maxFailureShare: o.maxFailureShare ?? DEFAULT_MAX_FAILURE_SHARE,
     normalisation: NO_NORMALISATION,
     onProgress: o.onProgress,
@@ -73,6 +77,8 @@ export function logitsOf(dataset: Dataset, embed: (images: Tensor) => Promise<Te
  * with `withAverage`, the moving average's too, the images decoded once for both.
  */
 export async function testAccuracy(step: NativeFinetuneStep, dataset: Dataset, o: ClassifyOptions): Promise<Accuracy & { average?: Accuracy }> {
+  // no default: crops of another side than the classifier's input would score other images
+  parseOptions(cropSideSchema, { size: o.size }, "testAccuracy options (size: the side of the centre crops, the classifier's OpenedClassifier.size)");
   const embed = o.withAverage ? (images: Tensor) => bothLogits(step, images) : (images: Tensor) => step.logits(images);
   const { features: logits, labels } = await logitsOf(dataset, embed, o);
   try {

@@ -4,6 +4,19 @@ import { existsSync, type Stats } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 
+import { describeKind } from "../objective/check.js";
+
+/**
+ * `path` where it is a path: a non-empty string. Else a TypeError naming `where` and what the
+ * path is of: an empty string would resolve to the working folder, a number or undefined would
+ * fail deep in node:path or node:fs.
+ */
+export function requirePath(path: unknown, where: string, what: string): string {
+  if (typeof path === "string" && path !== "") return path;
+  const given = typeof path === "object" && path !== null ? describeKind(path) : (JSON.stringify(path) ?? String(path));
+  throw new TypeError(`${where}: the path of ${what} must be a non-empty string, given ${given}`);
+}
+
 /** Why a file or folder could not be read, in words: "there is no such file", "this user may not read it". */
 export function whyUnreadable(err: unknown): string {
   const e = err as NodeJS.ErrnoException;

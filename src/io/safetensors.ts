@@ -27,6 +27,7 @@ const DTYPE_CODES: Record<string, string> = Object.fromEntries(Object.entries(DT
 
 /** Writes tensors as a .safetensors file, atomically (a crash leaves any old file intact). */
 export async function writeSafetensors(path: string, entries: Entries, metadata: Record<string, string> = {}): Promise<void> {
+  checkNames(path, entries);
   const header: Record<string, unknown> = { __metadata__: metadata };
   const chunks: Uint8Array[] = [];
   let offset = 0;
@@ -49,6 +50,24 @@ export async function writeSafetensors(path: string, entries: Entries, metadata:
   const length = Buffer.alloc(8);
   length.writeBigUInt64LE(BigInt(jsonBytes.length));
   await writeFileAtomically(path, [length, jsonBytes, ...chunks]);
+}
+
+/**
+ * Refuses names the header cannot hold apart: one name twice (the header keeps one entry, and
+ * the file reads back as data that belongs to no tensor), none, or the header's own
+ * "__metadata__".
+ */
+function checkNames(path: string, entries: Entries): void {
+  const seen = new Set<string>();
+  for (const [i, [name]] of entries.entries()) {
+    if (typeof name !== "string" || name === "" || name === "__metadata__") {
+      throw new Error(
+        `${path}: tensor ${i} is named ${JSON.stringify(name) ?? String(name)}; give every tensor a name of its own (a non-empty string other than "__metadata__")`,
+      );
+    }
+    if (seen.has(name)) throw new Error(`${path}: two tensors are named ${JSON.stringify(name)}; give every tensor a name of its own`);
+    seen.add(name);
+  }
 }
 
 /** A tensor as a safetensors header lists it, its data at [start, end) of the data section. */

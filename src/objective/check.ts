@@ -13,7 +13,7 @@ export class ShapeCheck {
 
   /** Checks `t`'s shape against `dims`; returns it. `hint` tells how to fix a mismatch. */
   tensor(name: string, t: unknown, dims: readonly Dim[], hint = ""): number[] {
-    if (!isTensor(t)) throw new TypeError(`${this.where}: ${name} must be a Tensor (see tensor()), got ${describe(t)}`);
+    if (!isTensor(t)) throw new TypeError(`${this.where}: ${name} must be a Tensor (see tensor()), got ${describeKind(t)}`);
     const shape = t.shape();
     const pattern = `(${dims.join(", ")})`;
     const fail = (why: string) =>
@@ -54,7 +54,8 @@ export function isTensor(t: unknown): t is Tensor {
   return typeof t === "object" && t !== null && typeof (t as Tensor).shape === "function" && typeof (t as Tensor).dtype === "function";
 }
 
-function describe(v: unknown): string {
+/** What kind of value `v` is, for a message: "null", "an array", "Float32Array", "string". */
+export function describeKind(v: unknown): string {
   if (v === null) return "null";
   if (Array.isArray(v)) return "an array";
   return typeof v === "object" ? (v.constructor?.name ?? "an object") : typeof v;

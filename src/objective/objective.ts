@@ -68,6 +68,9 @@ export type SereLosses = NativeSereLosses;
 
 const WHERE = "SereObjective";
 
+/** Whether every value of `t` is finite. */
+const allFinite = (t: Tensor) => (t.toArray() as Float32Array).every(Number.isFinite);
+
 /** The SERE objective with its two iBOT centres (initially zero). */
 export class SereObjective {
   readonly options: ResolvedObjectiveOptions;
@@ -84,16 +87,51 @@ export class SereObjective {
   async compute(inputs: SereInputs, settings: ComputeSettings): Promise<SereLosses> {
     const { termByTerm, ...resolved } = parseOptions(computeSettingsSchema, settings, `${WHERE}.compute() settings`, { knownFieldsOnly: true });
     const full: NativeSereInputs = this.checkInputs(inputs);
-    if (termByTerm) return native().testing.computeTermByTerm(this.handle, full, resolved);
-    return this.handle.compute(full, resolved);
+    const run = () => (termByTerm ? native().testing.computeTermByTerm(this.handle, full, resolved) : this.handle.compute(full, resolved));
+    if (!resolved.updateCentres) return run();
+    // the losses' gradients are freed where the centres are refused
+    return this.keepingFiniteCentres(`${WHERE}.compute()`, run, (losses) => {
+      for (const g of Object.values(losses.grads ?? {})) g.dispose();
+    });
   }
 
   /** c <- m c + (1 - m) mean(teacher CLS); c2 likewise with the images' mean patch outputs. */
   updateCentres(teacherCls: Tensor, teacherPatch: Tensor): Promise<void> {
-    const check = new ShapeCheck(`${WHERE}.updateCentres()`);
+    const where = `${WHERE}.updateCentres()`;
+    const check = new ShapeCheck(where);
     check.tensor("teacherCls", teacherCls, ["rows", this.options.outDim]);
     check.tensor("teacherPatch", teacherPatch, ["rows", "N", this.options.outDim]);
-    return this.handle.updateCentres(teacherCls, teacherPatch);
+    return this.keepingFiniteCentres(where, () => this.handle.updateCentres(teacherCls, teacherPatch));
+  }
+
+  /**
+   * Runs `update`, which moves the centres; where it left them NaN or infinite (teacher outputs
+   * that are), puts them back as they were and throws. Checked on the centres, (1, K) each, as
+   * the teacher's outputs are too large to copy every step: a NaN centre stays NaN for good, and
+   * every later loss with it.
+   */
+  private async keepingFiniteCentres<T>(where: string, update: () => Promise<T>, discard?: (result: T) => void): Promise<T> {
+    const before = await this.handle.centres();
+    try {
+      const result = await update();
+      const after = await this.handle.centres();
+      const broken = (
+        [
+          ["teacherCls", after.centre],
+          ["teacherPatch", after.patchCentre],
+        ] as const
+      ).filter(([, t]) => !allFinite(t));
+      for (const t of Object.values(after)) t.dispose();
+      if (broken.length === 0) return result;
+      discard?.(result);
+      await this.handle.setCentres(before.centre, before.patchCentre);
+      throw new RangeError(
+        `${where}: ${broken.map(([name]) => name).join(" and ")} hold${broken.length === 1 ? "s" : ""} NaN or infinite values, which would leave the centres ` +
+          "NaN for every later step: the centres are kept as they were; check the teacher's outputs (a diverged teacher, or inputs that hold NaN)",
+      );
+    } finally {
+      for (const t of Object.values(before)) t.dispose();
+    }
   }
 
   /**
@@ -105,9 +143,17 @@ export class SereObjective {
   }
 
   setCentres(centre: Tensor, patchCentre: Tensor): Promise<void> {
-    const check = new ShapeCheck(`${WHERE}.setCentres()`);
+    const where = `${WHERE}.setCentres()`;
+    const check = new ShapeCheck(where);
     check.tensor("centre", centre, [1, this.options.outDim]);
     check.tensor("patchCentre", patchCentre, [1, 1, this.options.outDim]);
+    for (const [name, t] of [
+      ["centre", centre],
+      ["patchCentre", patchCentre],
+    ] as const) {
+      if (!allFinite(t))
+        throw new RangeError(`${where}: ${name} holds NaN or infinite values; give finite centres (those of centres() from a healthy run)`);
+    }
     return this.handle.setCentres(centre, patchCentre);
   }
 

@@ -9,11 +9,14 @@ import sharp from "sharp";
 
 import { ConfigError } from "../config/parse.js";
 import { openDataset } from "../data/datasets/open.js";
+import { DecodeError } from "../data/decode.js";
+import type { RgbImage } from "../data/render.js";
 import { attentionOverlays, attentionPanels, fitToPatches } from "../eval/attention.js";
 import { openBackbone } from "../eval/backbone.js";
 import type { KnnAccuracy } from "../eval/knn.js";
 import { writeFileAtomically } from "../io/atomic.js";
 import { prepareOutputFile } from "../io/folders.js";
+import type { Model } from "../model/model.js";
 import { BEST_CHECKPOINT, CHECKPOINT, FINETUNE_RESULT, LOG, RUN_CONFIG } from "../train/run-folder.js";
 import { CHART_SIZE, lineChart, type Series } from "./chart.js";
 
@@ -26,7 +29,12 @@ export interface ReportOptions {
   output?: string;
   /** Also the charts alone as one PNG image at this path, drawn without a browser. */
   png?: string;
+  /** Told of what the page leaves out (an image that cannot be decoded); default: process.emitWarning. */
+  warn?: (message: string) => void;
 }
+
+/** Images passed over because they cannot be decoded, at most, before the page shows fewer attention maps. */
+const MAX_UNDECODABLE = 8;
 
 type LogLine = Record<string, unknown>;
 
@@ -153,8 +161,11 @@ function knnTable(knn: readonly KnnAccuracy[] | undefined): string {
   return `<table id="knn"><thead><tr><th>k</th><th>top-1 %</th><th>top-5 %</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
-/** Attention panels (image, each head, the mean) of the first `count` training images, as <img> elements. */
-async function attention(runDir: string, config: LogLine, count: number, device: string): Promise<string> {
+/**
+ * Attention panels (image, each head, the mean) of the first `count` training images that
+ * decode, as <img> elements; one that does not is passed over (and `warn` told), the next shown.
+ */
+async function attention(runDir: string, config: LogLine, count: number, device: string, warn: (message: string) => void): Promise<string> {
   const checkpoint = join(runDir, CHECKPOINT);
   if (count === 0) return `<p class="note">Attention maps left out (--images 0).</p>`;
   if (!existsSync(checkpoint)) return `<p class="note">No checkpoint in ${escapeHtml(runDir)}: no attention maps.</p>`;
@@ -164,24 +175,52 @@ async function attention(runDir: string, config: LogLine, count: number, device:
   } catch (err) {
     return `<p class="note">No attention maps: the training data cannot be opened (${escapeHtml((err as Error).message)}).</p>`;
   }
-  const { model, trainedSize } = await openBackbone(checkpoint, { device });
+  let opened: Awaited<ReturnType<typeof openBackbone>>;
+  try {
+    opened = await openBackbone(checkpoint, { device });
+  } catch (err) {
+    // a damaged checkpoint (a run killed while writing it) costs the maps, not the curves
+    warn(`the report shows no attention maps: ${checkpoint} cannot be read (${(err as Error).message})`);
+    return `<p class="note">No attention maps: the checkpoint ${escapeHtml(checkpoint)} cannot be read (${escapeHtml((err as Error).message)}).</p>`;
+  }
+  const { model, trainedSize } = opened;
   try {
     const figures: string[] = [];
-    for (let i = 0; i < Math.min(count, dataset.size); i++) {
-      const image = await fitToPatches(await dataset.load(i), model.options.patchSize, trainedSize, dataset.describe(i));
-      const { overlays, heads } = await attentionOverlays(model, image);
-      const png = await attentionPanels(image, overlays);
-      // small images are shown enlarged, without smoothing
-      const scale = Math.max(1, Math.floor(128 / image.height));
+    const undecodable: DecodeError[] = [];
+    for (let i = 0; i < dataset.size && figures.length < count && undecodable.length < MAX_UNDECODABLE; i++) {
+      let image: RgbImage;
+      try {
+        image = await fitToPatches(await dataset.load(i), model.options.patchSize, trainedSize, dataset.describe(i));
+      } catch (err) {
+        if (!(err instanceof DecodeError)) throw err;
+        warn(`the report passes over an image: ${err.message}`);
+        undecodable.push(err);
+        continue;
+      }
+      figures.push(await attentionFigure(model, image, dataset.describe(i)));
+    }
+    if (undecodable.length > 0) {
+      const files = undecodable.map((e) => escapeHtml(e.file)).join(", ");
       figures.push(
-        `<figure class="attention"><img alt="attention of ${escapeHtml(dataset.describe(i))}" width="${image.width * (heads + 2) * scale}" height="${image.height * scale}" src="data:image/png;base64,${png.toString("base64")}">` +
-          `<figcaption>${escapeHtml(dataset.describe(i))}: the image, ${heads} heads, their mean</figcaption></figure>`,
+        `<p class="note">Passed over ${undecodable.length === 1 ? "1 image" : `${undecodable.length} images`} that cannot be decoded: ${files}.</p>`,
       );
     }
     return figures.join("\n");
   } finally {
     model.dispose();
   }
+}
+
+/** The attention panels of `image` as a <figure>, captioned with its name. */
+async function attentionFigure(model: Model, image: RgbImage, name: string): Promise<string> {
+  const { overlays, heads } = await attentionOverlays(model, image);
+  const png = await attentionPanels(image, overlays);
+  // small images are shown enlarged, without smoothing
+  const scale = Math.max(1, Math.floor(128 / image.height));
+  return (
+    `<figure class="attention"><img alt="attention of ${escapeHtml(name)}" width="${image.width * (heads + 2) * scale}" height="${image.height * scale}" src="data:image/png;base64,${png.toString("base64")}">` +
+    `<figcaption>${escapeHtml(name)}: the image, ${heads} heads, their mean</figcaption></figure>`
+  );
 }
 
 function configTable(config: LogLine): string {
@@ -227,7 +266,7 @@ ${drawn.map(({ id, svg }) => `<figure class="chart" id="chart-${id}">${svg}</fig
 <h2>k-NN evaluation of the teacher</h2>
 ${knnTable(knn)}
 <h2>Attention maps (last checkpoint, teacher, last block's CLS attention)</h2>
-${await attention(dir, config, options.images ?? 4, options.device ?? "cpu")}
+${await attention(dir, config, options.images ?? 4, options.device ?? "cpu", options.warn ?? ((message) => process.emitWarning(message, "DataWarning")))}
 <h2>Configuration</h2>
 ${configTable(config)}
 </body></html>

@@ -451,6 +451,16 @@ describe("datasets", () => {
 
   it("says what is wrong with a bad path", () => {
     expect(() => openDataset("/no/such/place")).toThrow(/does not exist; give the folder or file of the data/);
+    // no path: "" would open the working folder, undefined or a number fail inside node:path
+    for (const [path, given] of [
+      ["", '""'],
+      [undefined, "undefined"],
+      [42, "42"],
+    ] as const) {
+      expect(() => openDataset(path as never)).toThrow(
+        `openDataset: the path of the data (a folder or file) must be a non-empty string, given ${given}`,
+      );
+    }
     // the ImageNet presets' dataPath
     expect(() => openDataset(PRESETS["vit-small-imagenet"].dataPath)).toThrow(
       /^dataset path \/path\/to\/imagenet\/train is a placeholder: give where your data is \(--data-path, or dataPath from code; /,
@@ -479,6 +489,38 @@ describe("decoding", () => {
       .png()
       .toBuffer();
     expect((await decodeImage(rgba, "rgba.png")).data.length).toBe(75);
+  });
+
+  it("says a truncated file is truncated, in the decoder's words, also when decodes run side by side", async () => {
+    // noise: a JPEG whose data runs long enough to be cut in the middle of the image
+    const full = await sharp(
+      rgb(320, 240, 9).map((v, i) => (v * 31 + i * 17) % 256),
+      { raw: { width: 320, height: 240, channels: 3 } },
+    )
+      .jpeg()
+      .toBuffer();
+    const cut = full.subarray(0, full.length / 2);
+    const why = (bytes: Uint8Array) =>
+      decodeImage(bytes, "trunc.jpg").then(
+        () => "decoded",
+        (err: Error) => err.message,
+      );
+    expect(await why(cut)).toBe("cannot decode trunc.jpg: the file is truncated or corrupt (VipsJpeg: premature end of JPEG image)");
+    // sharp loses libvips' text when another decode ends meanwhile ("Warning treated as error due to failOn setting")
+    const side = await Promise.all(Array.from({ length: 48 }, (_, i) => why(i % 3 === 0 ? cut : full)));
+    expect(side.filter((m) => m === "decoded")).toHaveLength(32);
+    for (const message of side.filter((m) => m !== "decoded"))
+      expect(message).toMatch(/^cannot decode trunc\.jpg: the file is truncated or corrupt( \(VipsJpeg: premature end of JPEG image\))?$/);
+    // a PNG cut short, and a file that is no image, which keeps sharp's own reason
+    const png = await sharp(rgb(30, 20, 1), { raw: { width: 30, height: 20, channels: 3 } })
+      .png()
+      .toBuffer();
+    await expect(decodeImage(png.subarray(0, 100), "cut.png")).rejects.toThrow(
+      "cannot decode cut.png: the file is truncated or corrupt (vipspng: libpng read error)",
+    );
+    await expect(decodeImage(Buffer.from("not a picture"), "notes.png")).rejects.toThrow(
+      "cannot decode notes.png: Input buffer contains unsupported image format",
+    );
   });
 
   it("shrinks large images on load only as far as the smallest global crop keeps the view's detail", async () => {

@@ -186,5 +186,10 @@ describe("the loader", () => {
     expect(() => new Loader(d, { batchSize: 0 })).toThrow(/batchSize/);
     expect(() => new Loader(d, { views: { globalSize: 30, patchSize: 16 } })).toThrow(/multiple of patchSize/);
     expect(() => new Loader(d, { batchSize: 64 })).toThrow(/too few for one batch of 64/);
+    // a path in the dataset's place
+    expect(() => new Loader(idxDir as never, { batchSize: 8 })).toThrow(
+      `Loader: the dataset must be a Dataset, given the path ${JSON.stringify(idxDir)}: open it first, with openDataset(${JSON.stringify(idxDir)})`,
+    );
+    expect(() => new Loader(undefined as never)).toThrow("Loader: the dataset must be a Dataset (from openDataset(path)), given undefined");
   });
 });

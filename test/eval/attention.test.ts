@@ -37,4 +37,32 @@ describe("attention maps", () => {
     const strip = await sharp(result.panels).metadata();
     expect([strip.width, strip.height]).toEqual([40 * 5, 24]); // image, 3 heads, mean
   });
+
+  it("shrinks a large photo to DINO's 480 px shorter side, and refuses a size whose attention would not fit in memory", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sere-attn-big-"));
+    const path = join(dir, "photo.png");
+    await sharp({ create: { width: 6000, height: 4000, channels: 3, background: "#468" } })
+      .png()
+      .toFile(path);
+    const model = Model.create({ arch: "custom", embedDim: 24, depth: 1, numHeads: 3, patchSize: 16, imgSize: 32, head: false, seed: 1 });
+    try {
+      // whole, it would be 93,750 patches and 98 GiB of attention
+      const shrunk = await attentionMaps(model, path, join(dir, "out"));
+      expect([shrunk.width, shrunk.height]).toEqual([720, 480]);
+      await expect(attentionMaps(model, path, join(dir, "out"), { shortSide: 2000 })).rejects.toThrow(
+        `${path} at a shorter side of 2000 px is 2992 x 2000 px, 23,375 patches: the last block's attention (3 heads x tokens²) would take 6.1 GiB, ` +
+          "more than the 2.0 GiB allowed; give a shorter side of at most 1504 px (shortSide: 1504)",
+      );
+      // what it suggests fits, 16 px more does not: 3 heads x (patches + 1)² floats against 2 GiB
+      const bytes = (side: number) => 3 * (Math.floor((side * 1.5) / 16) * Math.floor(side / 16) + 1) ** 2 * 4;
+      expect([bytes(1504) <= 2 * 1024 ** 3, bytes(1520) <= 2 * 1024 ** 3]).toEqual([true, false]);
+      // a bad option is named as such, not blamed on the image
+      for (const shortSide of [-5, 0, 1.5]) {
+        await expect(attentionMaps(model, path, join(dir, "out"), { shortSide })).rejects.toThrow(/^invalid attention map options:\n {2}shortSide: /);
+      }
+      await expect(attentionMaps(model, path, join(dir, "out"), { shortSide: 8 })).rejects.toThrow(`${path} is smaller than one 16-pixel patch`);
+    } finally {
+      model.dispose();
+    }
+  });
 });

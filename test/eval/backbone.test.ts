@@ -37,6 +37,17 @@ async function featuresOf(model: Model): Promise<Tensor> {
   }
 }
 
+it("openBackbone names a path that is no string", async () => {
+  for (const [path, given] of [
+    [42, "42"],
+    ["", '""'],
+  ] as const) {
+    await expect(openBackbone(path as never)).rejects.toThrow(
+      `openBackbone: the path of the weights (a checkpoint.pth, or a backbone's .pth or .safetensors file) must be a non-empty string, given ${given}`,
+    );
+  }
+});
+
 describe("the backbone of a weights file", () => {
   const dir = tempDir("backbones");
   const checkpoint = join(dir, "run", "checkpoint.pth");

@@ -122,6 +122,41 @@ describe("weighted k-NN", () => {
   });
 });
 
+describe("k-NN refuses features that would score nothing", () => {
+  const train = {
+    features: asTensor([
+      [1, 0],
+      [0, 1],
+      [1, 1],
+    ]),
+    labels: labels([0, 1, 1]),
+  };
+
+  it("an empty split, naming which", async () => {
+    const none = { features: tensor(new Float32Array(0), [0, 2]), labels: labels([]) };
+    await expect(knnAccuracy(train, none, { ks: [1] })).rejects.toThrow(
+      "k-NN: the test features have no rows (shape [0, 2]); give at least one test image",
+    );
+    await expect(knnAccuracy(none, train, { ks: [1] })).rejects.toThrow("k-NN: the training features have no rows");
+  });
+
+  it("NaN or infinite features, naming how many rows of which split", async () => {
+    const nan = {
+      features: asTensor([
+        [1, 0],
+        [Number.NaN, 1],
+        [1, Number.POSITIVE_INFINITY],
+      ]),
+      labels: labels([0, 1, 1]),
+    };
+    await expect(knnAccuracy(train, nan, { ks: [1] })).rejects.toThrow(
+      "k-NN: 2 of 3 test feature rows hold NaN or infinite values (the first: row 1)",
+    );
+    await expect(knnAccuracy(nan, train, { ks: [1] })).rejects.toThrow("k-NN: 2 of 3 training feature rows hold NaN or infinite values");
+    expect((await knnAccuracy(train, train, { ks: [1] }))[0]!.top1).toBe(100);
+  });
+});
+
 describe.runIf(onDevice("cuda"))("weighted k-NN, on cuda", () => {
   it("matches a brute-force computation on features held on the GPU", async () => {
     const classes = 5;

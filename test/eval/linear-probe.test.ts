@@ -38,6 +38,27 @@ describe("linear probe", () => {
     );
   });
 
+  it("refuses empty splits and NaN features (all-NaN features used to score 50%)", async () => {
+    const { features, labels } = blobs(8, 3);
+    const nan = tensor(new Float32Array(8 * 8).fill(Number.NaN), [8, 8]);
+    const empty = { features: tensor(new Float32Array(0), [0, 8]), labels: tensor(new BigInt64Array(0), [0]) };
+    const options = { lrs: [0.1], epochs: 1 };
+    await expect(linearProbe({ features: nan, labels }, { features: nan, labels }, options)).rejects.toThrow(
+      "linear probe: 8 of 8 training feature rows hold NaN or infinite values (the first: row 0)",
+    );
+    await expect(linearProbe({ features, labels }, { features: nan, labels }, options)).rejects.toThrow("8 of 8 test feature rows hold NaN");
+    await expect(linearProbe({ features, labels }, empty, options)).rejects.toThrow("linear probe: the test features have no rows");
+    await expect(linearProbe(empty, { features, labels }, options)).rejects.toThrow("linear probe: the training features have no rows");
+    // (views, N, D) training features: rows over all views
+    const views = tensor(
+      Float32Array.from({ length: 2 * 8 * 8 }, (_, i) => (i === 70 ? Number.NaN : 1)),
+      [2, 8, 8],
+    );
+    await expect(linearProbe({ features: views, labels }, { features, labels }, options)).rejects.toThrow(
+      "1 of 16 training feature rows hold NaN or infinite values (the first: row 8)",
+    );
+  });
+
   it("learns nothing beyond chance when labels are unrelated to the features", async () => {
     const train = blobs(400, 3);
     const test = blobs(200, 4);

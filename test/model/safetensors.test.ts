@@ -1,10 +1,10 @@
 // The safetensors reader against a file laid out by hand from the format's definition.
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 
-import { Model, readSafetensors, writeSafetensors } from "../../src/index.js";
+import { Model, readSafetensors, tensor, writeSafetensors } from "../../src/index.js";
 
 describe("safetensors", () => {
   it("reads F32, BF16, F16 and I64 tensors at their offsets, each in its own dtype", async () => {
@@ -74,6 +74,42 @@ describe("safetensors", () => {
     }
     for (const t of written.values()) t.dispose();
     model.dispose();
+  });
+
+  it("refuses a name given twice, an empty one or __metadata__ before writing anything", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sere-st-names-"));
+    const t = tensor(new Float32Array([1, 2]), [2]);
+    const cases: Array<[Array<[string, typeof t]>, string]> = [
+      [
+        [
+          ["a", t],
+          ["b", t],
+          ["a", t],
+        ],
+        'two tensors are named "a"; give every tensor a name of its own',
+      ],
+      [[["", t]], 'tensor 0 is named ""; give every tensor a name of its own'],
+      [
+        [
+          ["a", t],
+          ["__metadata__", t],
+        ],
+        'tensor 1 is named "__metadata__"',
+      ],
+    ];
+    for (const [i, [entries, problem]] of cases.entries()) {
+      const path = join(dir, `${i}.safetensors`);
+      await expect(writeSafetensors(path, entries)).rejects.toThrow(`${path}: ${problem}`);
+      expect(existsSync(path)).toBe(false);
+    }
+    // distinct names write a file that reads back whole
+    const path = join(dir, "distinct.safetensors");
+    await writeSafetensors(path, [
+      ["a", t],
+      ["b", t],
+    ]);
+    expect((await readSafetensors(path)).map(([name]) => name)).toEqual(["a", "b"]);
+    t.dispose();
   });
 
   describe("broken files are refused naming the file and the problem", () => {

@@ -202,6 +202,46 @@ describe("the SERE objective", () => {
     disposeInputs(inputs);
   });
 
+  it("refuses to update the centres from NaN or infinite teacher outputs, keeping them as they were", async () => {
+    const z: Sizes = { B: 1, V_l: 0, K: 2, D: 2, H: 1, n: 2, nLocal: 2, globalSides: [2, 2] };
+    const good = makeInputs(z, disjointLocals(1, 0), { teacherCls: (i) => i + 1, teacherPatch: (i) => i % 2 });
+    const nanCls = makeInputs(z, disjointLocals(1, 0), { teacherCls: (i) => (i === 1 ? Number.NaN : i) });
+    const obj = objective({ outDim: 2 });
+    const centres = async () => {
+      const { centre, patchCentre } = await obj.centres();
+      const both = [values(centre), values(patchCentre)];
+      centre.dispose();
+      patchCentre.dispose();
+      return both;
+    };
+    await obj.compute(good, { ...temps, updateCentres: true });
+    const kept = await centres();
+    expect(kept[0]!.every((v) => v > 0)).toBe(true);
+    await expect(obj.compute(nanCls, { ...temps, updateCentres: true, requiresGrad: true })).rejects.toThrow(
+      "SereObjective.compute(): teacherCls holds NaN or infinite values, which would leave the centres NaN for every later step: the centres are kept as they were",
+    );
+    expect(await centres()).toEqual(kept);
+    // later steps still give losses: the centres were not poisoned
+    const after = await obj.compute(good, { ...temps, updateCentres: true });
+    expect(Number.isFinite(after.total)).toBe(true);
+    // without a centre update, NaN inputs give NaN losses and leave the centres alone
+    const beforeNaN = await centres();
+    expect(Number.isNaN((await obj.compute(nanCls, temps)).cls)).toBe(true);
+    expect(await centres()).toEqual(beforeNaN);
+
+    const patch = filled([2, 4, 2], (i) => (i === 5 ? Number.POSITIVE_INFINITY : 0));
+    await expect(obj.updateCentres(good.teacherCls, patch)).rejects.toThrow(
+      "SereObjective.updateCentres(): teacherPatch holds NaN or infinite values",
+    );
+    expect(await centres()).toEqual(beforeNaN);
+    const nanCentre = filled([1, 2], () => Number.NaN);
+    const patchCentre = filled([1, 1, 2], () => 0);
+    expect(() => obj.setCentres(nanCentre, patchCentre)).toThrow("SereObjective.setCentres(): centre holds NaN or infinite values");
+    for (const t of [patch, nanCentre, patchCentre]) t.dispose();
+    disposeInputs(good);
+    disposeInputs(nanCls);
+  });
+
   it("gives spatial-loss gradients through the alignment that match finite differences (float64)", async () => {
     const z: Sizes = { B: 1, V_l: 1, K: 2, D: 2, H: 1, n: 3, nLocal: 2, globalSides: [2, 3] };
     const records = [[crop(0, 0, 80, 70), crop(20, 15, 70, 80, true), crop(30, 20, 30, 30, true)]];

@@ -10,9 +10,10 @@ import sharp from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
 
 import { CHART_SIZE, chartLayout, legendLayout } from "../../src/report/chart.js";
-import { CHARTS, PALETTE, PNG_GAP, pngChartOrigin } from "../../src/report/report.js";
+import { CHARTS, PALETTE, PNG_GAP, pngChartOrigin, writeReport } from "../../src/report/report.js";
 import { Trainer } from "../../src/train/trainer.js";
 import { tempDir, writeIdx } from "../data/helpers.js";
+import { writeImageFolder } from "../eval/helpers.js";
 import { CHROMIUM, hasChromium } from "../requirements.js";
 import { MICRO_RUN } from "../train/helpers.js";
 
@@ -251,6 +252,39 @@ describe("sere report --png: the charts as one image, drawn without a browser", 
     });
     const plot = plotIn({ ...pngChartOrigin(0), w: CHART_SIZE.width, h: CHART_SIZE.height }, knnLabels(log));
     expect(countColour(shot, plot, rgbOf(PALETTE[0]!)), "the k = 10 line").toBeGreaterThan(30);
+  });
+});
+
+describe("a report whose images or checkpoint cannot be read still draws the curves", () => {
+  const runDir = tempDir("report-broken");
+  const data = tempDir("report-broken-data");
+  const fake = join(data, "a", "0-fake.png"); // the first image of the folder, by name
+
+  beforeAll(async () => {
+    await writeImageFolder(data, 8);
+    await new Trainer({ ...MICRO_RUN, dataPath: data, outputDir: runDir, maxSteps: 2, knnEval: false }, { progress: false }).fit();
+    writeFileSync(fake, "not a picture\n");
+  }, 120_000);
+
+  it("passes over an image that cannot be decoded, with a warning, and shows the next", async () => {
+    const warnings: string[] = [];
+    const html = readFileSync(await writeReport(runDir, { images: 2, warn: (m) => warnings.push(m) }), "utf8");
+    expect(warnings).toEqual([expect.stringMatching(new RegExp(`^the report passes over an image: cannot decode ${fake}: `))]);
+    const figures = [...html.matchAll(/<figcaption>([^:]+):/g)].map((m) => m[1]);
+    expect(figures).toEqual([join(data, "a", "000.jpg"), join(data, "a", "002.jpg")]);
+    expect(html).toContain(`Passed over 1 image that cannot be decoded: ${fake}.`);
+  });
+
+  it("notes a checkpoint that cannot be read as it notes a missing one, and draws the curves", async () => {
+    writeFileSync(join(runDir, "checkpoint.pth"), "cut short by a killed run");
+    const warnings: string[] = [];
+    const html = readFileSync(await writeReport(runDir, { images: 2, warn: (m) => warnings.push(m) }), "utf8");
+    expect(html).toMatch(
+      new RegExp(`<p class="note">No attention maps: the checkpoint ${join(runDir, "checkpoint.pth")} cannot be read \\(.+\\)\\.</p>`),
+    );
+    expect(warnings).toEqual([expect.stringContaining(`the report shows no attention maps: ${join(runDir, "checkpoint.pth")} cannot be read (`)]);
+    for (const chart of CHARTS) expect(html).toContain(`id="chart-${chart.id}"`);
+    expect(html).not.toContain('<figure class="attention"');
   });
 });
 

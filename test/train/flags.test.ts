@@ -39,6 +39,14 @@ describe("command-line flags", () => {
     expect(() => parseFlags(["--epochs", "ten"], shape)).toThrow('--epochs: expected a number, given "ten"');
     expect(() => parseFlags(["--overlap-size", "13"], shape)).toThrow("--overlap-size needs 2 values, given 1");
     expect(() => parseFlags(["--shared-head", "maybe"], shape)).toThrow('--shared-head: expected true or false, given "maybe"');
+    // decimal numbers only, as written in the reference's commands
+    expect(() => parseFlags(["--lr", "0x10"], shape)).toThrow('--lr: expected a number, given "0x10"');
+    expect(() => parseFlags(["--epochs", "Infinity"], shape)).toThrow('--epochs: expected a number, given "Infinity"');
+    expect(parseFlags(["--lr", "5e-4", "--min-lr", "-1.5E-6", "--momentum-teacher", ".996"], shape).values).toEqual({
+      lr: 5e-4,
+      minLr: -1.5e-6,
+      momentumTeacher: 0.996,
+    });
   });
 
   it("takes several numbers as separate words or joined by commas", () => {

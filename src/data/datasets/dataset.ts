@@ -1,4 +1,5 @@
 // What every dataset offers the loader and evaluation, whatever its format.
+import { describeKind } from "../../objective/check.js";
 import type { DetailToKeep } from "../decode.js";
 import type { RgbImage } from "../render.js";
 
@@ -44,6 +45,17 @@ export function checkIndex(dataset: Pick<Dataset, "path" | "size">, index: numbe
 /** A bad path or bad contents: the message names the problem and the fix. */
 export class DatasetError extends Error {
   override name = "DatasetError";
+}
+
+/** Throws a TypeError unless `dataset` is a Dataset: a path given in its place is told to be opened first. */
+export function requireDataset(dataset: unknown, where: string): asserts dataset is Dataset {
+  const d = dataset as Partial<Dataset> | null | undefined;
+  if (typeof d === "object" && d !== null && Number.isInteger(d.size) && typeof d.load === "function" && typeof d.label === "function") return;
+  if (typeof dataset === "string") {
+    const path = JSON.stringify(dataset);
+    throw new TypeError(`${where}: the dataset must be a Dataset, given the path ${path}: open it first, with openDataset(${path})`);
+  }
+  throw new TypeError(`${where}: the dataset must be a Dataset (from openDataset(path)), given ${describeKind(dataset)}`);
 }
 
 /**

@@ -19,7 +19,7 @@ import { basename, dirname, extname, join, relative, resolve, sep } from "node:p
 import { z } from "zod";
 
 import { parseOptions } from "../../config/parse.js";
-import { whyUnreadable } from "../../io/input-file.js";
+import { requirePath, whyUnreadable } from "../../io/input-file.js";
 import { IMAGE_EXTENSIONS, IMAGE_FORMATS, UNREAD_IMAGE_EXTENSIONS } from "../decode.js";
 import { CifarDataset, cifarFiles } from "./cifar.js";
 import { type Dataset, DatasetError, type Split } from "./dataset.js";
@@ -65,7 +65,7 @@ function fileOfSplit(file: string, split: Split): string {
 export function openDataset(path: string, options: OpenOptions = {}): Dataset {
   // checked: a misspelt option ({ spilt: "test" }) would otherwise open the training split
   const { split } = parseOptions(openOptionsSchema, options, "openDataset options", { knownFieldsOnly: true });
-  const full = resolve(path);
+  const full = resolve(requirePath(path, "openDataset", "the data (a folder or file)"));
   if (full.startsWith("/path/to/")) {
     // the ImageNet presets' dataPath, which cannot know where a user keeps the data
     throw new DatasetError(`dataset path ${full} is a placeholder: give where your data is (--data-path, or dataPath from code; ${FORMATS_HELP})`);
