@@ -119,6 +119,11 @@ describe("datasets", () => {
     );
     writeFileSync(join(root, "three.csv"), "a/1.jpg,cat,train\n");
     expect(() => openDataset(join(root, "three.csv"))).toThrow(`${join(root, "three.csv")}:1: 3 fields where a list has a path and a label`);
+    // rows that name no file are refused when the list opens, not met one by one in training
+    writeFileSync(join(root, "broken.csv"), 'a/1.jpg,cat\n"unterminated,cat\n');
+    expect(() => openDataset(join(root, "broken.csv"))).toThrow(`${join(root, "broken.csv")}:2: a quote that is not closed`);
+    writeFileSync(join(root, "broken.csv"), "a/1.jpg,cat\n,,,\n");
+    expect(() => openDataset(join(root, "broken.csv"))).toThrow(`${join(root, "broken.csv")}:2: expected \`path [label]\`, found no path in ",,,"`);
     // A header names the columns: more than two, in any order; a field with a comma is quoted;
     // a split column makes the splits (val is the test split), the classes of both alike.
     writeFileSync(

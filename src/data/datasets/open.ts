@@ -349,7 +349,8 @@ function readList(file: string): ListRows {
       if (!columns && label !== undefined && IMAGE_EXTENSIONS.test(label) && existsSync(resolve(base, line))) [p, label] = [line, undefined];
       // A header (`path,label`): a first line whose path has no file extension and names no file.
       if (isFirst && p !== undefined && !/\.\w+$/.test(p) && !existsSync(resolve(base, p))) return;
-      if (!p) throw new DatasetError(`${file}:${lineNo + 1}: expected \`path [label]\``);
+      // an empty path, or a row of separators (`,,,`), names no file
+      if (!p || /^[\s,]*$/.test(p)) throw new DatasetError(`${file}:${lineNo + 1}: expected \`path [label]\`, found no path in "${line}"`);
       files.push(resolve(base, p));
       names.push(label);
       splits.push(split ?? "");
@@ -400,7 +401,8 @@ function csvFields(file: string, lineNo: number, line: string): string[] {
   const field = /\s*(?:"((?:[^"]|"")*)"|([^,]*?))\s*(?:,|$)/y;
   while (field.lastIndex < line.length) {
     const match = field.exec(line);
-    if (!match) throw new DatasetError(`${file}:${lineNo + 1}: a quote that is not closed; expected \`"path",label\``);
+    // a field that opens a quote it does not close is not a path starting with a quote
+    if (!match || match[2]?.startsWith('"')) throw new DatasetError(`${file}:${lineNo + 1}: a quote that is not closed; expected \`"path",label\``);
     fields.push(match[1] !== undefined ? match[1].replace(/""/g, '"') : match[2]!);
   }
   if (line.endsWith(",")) fields.push(""); // a last field left empty
