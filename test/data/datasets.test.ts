@@ -428,6 +428,22 @@ describe("datasets", () => {
     expect(said).toEqual(["1 of 2 test images are of classes without training images (images): the k-NN evaluation cannot give them their class"]);
   });
 
+  it("warns that data of one class scores 100% whatever the network", async () => {
+    const root = tempDir("one-class");
+    for (const [path, seed] of [
+      ["train/cat/a.png", 1],
+      ["test/cat/b.png", 2],
+    ] as const) {
+      mkdirSync(join(root, path, ".."), { recursive: true });
+      await writePng(join(root, path), 8, 8, seed);
+    }
+    const said: string[] = [];
+    requireLabelledSplits(openDataset(root), openDataset(root, { split: "test" }), "the k-NN evaluation", (m) => said.push(m));
+    expect(said).toEqual([
+      `every image of ${join(root, "train")} and ${join(root, "test")} is of one class: the k-NN evaluation will score 100% whatever the network; give images of two classes or more`,
+    ]);
+  });
+
   it("refuses a pipe named as an image rather than waiting on it", async () => {
     const root = tempDir("fifo");
     await writePng(join(root, "ok.png"), 8, 8, 1);

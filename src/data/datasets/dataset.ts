@@ -91,6 +91,12 @@ export function requireLabelledSplits(train: Dataset, test: Dataset, use: string
     const label = test.label(i);
     if (!trained.has(label)) untrained.set(label, (untrained.get(label) ?? 0) + 1);
   }
+  // one class: every image is of it, and any classifier scores 100%
+  if (trained.size === 1 && untrained.size === 0) {
+    warn(
+      `every image of ${train.path} and ${test.path} is of one class: ${use} will score 100% whatever the network; give images of two classes or more`,
+    );
+  }
   if (untrained.size === 0) return;
   const names = (labels: Iterable<number>, of: Dataset) => {
     const all = [...labels].map((l) => of.classes[l] ?? String(l));
