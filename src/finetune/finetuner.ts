@@ -150,7 +150,8 @@ export class Finetuner {
     const device = rankDevice(c.device, world);
     const checkpointPath = join(c.outputDir, CHECKPOINT);
     const setting = (field: string, value?: string | number | boolean) => settingName(field, names, value);
-    refuseFolderInUse(c.outputDir, names);
+    // rank 0 holds the lock for all ranks: the others would find it held
+    if (speaks) refuseFolderInUse(c.outputDir, names);
     checkRunFolder(c.outputDir, { resume: c.resume, overwrite: c.overwrite, names });
     // a resumed run's network comes from its checkpoint, not from the weights it started from
     if (c.pretrainedWeights && !c.resume) refuseMissingWeights(c.pretrainedWeights, names);

@@ -130,7 +130,8 @@ export class Trainer extends EventEmitter<Events> {
     const device = rankDevice(c.device, world);
     const outputDir = resolve(c.outputDir);
     const setting = (field: string, value?: string | number | boolean) => settingName(field, names, value);
-    refuseFolderInUse(outputDir, names);
+    // rank 0 holds the lock for all ranks: the others would find it held
+    if (!world || world.rank === 0) refuseFolderInUse(outputDir, names);
     checkRunFolder(outputDir, { resume: this.options.resume ?? false, overwrite: c.overwrite, names });
     if (c.pretrainedWeights) refuseMissingWeights(c.pretrainedWeights, names);
     const checkpointPath = join(outputDir, CHECKPOINT);
