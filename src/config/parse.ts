@@ -1,6 +1,6 @@
 // Validates options against a zod schema and, when they are wrong, throws one error that
 // names every bad field: its path, what was given and what is allowed.
-import type { z } from "zod";
+import { z } from "zod";
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -53,6 +53,9 @@ export function closeNames(given: string, known: readonly string[]): string[] {
   const sameStart = names.filter(([, n]) => n.split("-")[0] === g.split("-")[0]);
   return [...new Set([...holding, ...typo, ...sameStart].map(([k]) => k))].slice(0, 4);
 }
+
+/** An option that must be an AbortSignal (Trainer's and Finetuner's `signal`). */
+export const abortSignalSchema = z.custom<AbortSignal>((value) => value instanceof AbortSignal, "must be an AbortSignal");
 
 /** How a message names a field: as code writes it (batchSizePerGpu, nbKnn.0), or as a flag (--batch-size-per-gpu, --nb-knn [0]). */
 export type FieldNames = "fields" | "flags";

@@ -8,8 +8,10 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { appendFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 
+import { z } from "zod";
+
 import { type FinetuneConfig, finetuneConfigSchema, resumedFinetuneSettings } from "../config/finetune.js";
-import { ConfigError, type FieldNames, parseOptions, settingName } from "../config/parse.js";
+import { abortSignalSchema, ConfigError, type FieldNames, parseOptions, settingName } from "../config/parse.js";
 import { type Dataset, DatasetError, requireLabelledSplits, spreadSubset } from "../data/datasets/dataset.js";
 import { openDataset } from "../data/datasets/open.js";
 import type { DecodeError } from "../data/decode.js";
@@ -107,6 +109,16 @@ interface Prepared {
   mix: NativeMixPlan;
 }
 
+/** FinetuneHooks as checked: a misspelt hook would otherwise never be called. */
+const callback = z.custom<(...args: never[]) => unknown>((value) => typeof value === "function", "must be a function").optional();
+const finetuneHooksSchema = z.object({
+  say: callback,
+  warn: callback,
+  names: z.enum(["fields", "flags"]).optional(),
+  onStep: callback,
+  signal: abortSignalSchema.optional(),
+});
+
 export class Finetuner {
   readonly config: FinetuneConfig;
 
@@ -115,6 +127,7 @@ export class Finetuner {
     config: (Partial<FinetuneConfig> & Pick<FinetuneConfig, "dataPath">) | (Partial<FinetuneConfig> & { resume: true }),
     private readonly hooks: FinetuneHooks = {},
   ) {
+    parseOptions(finetuneHooksSchema, hooks, "Finetuner hooks", { knownFieldsOnly: true });
     // resumed: the run's own settings (its config.json) for those not given
     const resolved = parseOptions(finetuneConfigSchema, { ...resumedFinetuneSettings(config, hooks.names), ...config }, "fine-tuning configuration", {
       knownFieldsOnly: true,

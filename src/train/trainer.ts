@@ -6,7 +6,7 @@ import { join, resolve } from "node:path";
 
 import { z } from "zod";
 
-import { ConfigError, parseOptions, settingName } from "../config/parse.js";
+import { abortSignalSchema, ConfigError, parseOptions, settingName } from "../config/parse.js";
 import { type ConfigSources, resolveTrainConfig } from "../config/resolve.js";
 import type { TrainConfig, TrainConfigInput } from "../config/train.js";
 import { photometryOf } from "../data/config.js";
@@ -88,7 +88,7 @@ const trainerOptionsSchema = z.object({
   preset: z.string().optional(),
   configFile: z.string().optional(),
   resume: z.boolean().optional(),
-  signal: z.custom<AbortSignal>((value) => value instanceof AbortSignal, "must be an AbortSignal").optional(),
+  signal: abortSignalSchema.optional(),
   progress: z.boolean().optional(),
   names: z.enum(["fields", "flags"]).optional(),
 });

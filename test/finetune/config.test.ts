@@ -4,8 +4,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-
 import { FINETUNE_PRESETS, type FinetuneConfigInput, finetuneConfigSchema, resolveFinetuneConfig } from "../../src/config/finetune.js";
+import { Finetuner } from "../../src/finetune/finetuner.js";
 
 const data = { dataPath: "/data" };
 
@@ -69,6 +69,14 @@ describe("the fine-tuning configuration", () => {
     expect(() => resolveFinetuneConfig(undefined, { ...data, epoch: 5 } as Partial<FinetuneConfigInput>)).toThrow(
       /epoch: no such field; did you mean epochs(, [a-zA-Z]+)*\? \(given: 5\)/,
     );
+  });
+
+  it("a Finetuner refuses a hook it does not know, which it would never call", () => {
+    const config = { dataPath: "/usr/share/datasets/fashion-mnist" };
+    expect(() => new Finetuner(config, { onSteps: () => {} } as never)).toThrow(
+      /^invalid Finetuner hooks:\n {2}onSteps: no such field; did you mean onStep\?/,
+    );
+    expect(() => new Finetuner(config, { onStep: 3 } as never)).toThrow(/onStep: must be a function/);
   });
 
   it("resumed in a folder of no run, says so naming the settings as the caller gives them", () => {
