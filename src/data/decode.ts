@@ -70,19 +70,20 @@ export async function decodeImage(bytes: Uint8Array, file: string, detail?: Deta
 }
 
 /**
- * sharp's message where a warning stopped the decode (failOn) but libvips' text for it was lost:
+ * libvips' lines that say a decode failed but not why. Its text for the cause can be lost:
  * libvips keeps one error buffer for all threads, and a decode finishing beside this one clears it.
  */
-const LOST_WARNING = "Warning treated as error due to failOn setting";
+const WITHOUT_CAUSE = /^(Warning treated as error due to failOn setting|error in tile \d+ x \d+)$/;
 
-/** The decoder's own words for why `bytes` failed; where they were lost (LOST_WARNING), from a second try. */
-async function decoderMessage(err: Error, bytes: Uint8Array): Promise<string> {
-  const lines = err.message.split("\n").filter((line) => line.trim() !== "" && line !== LOST_WARNING);
-  if (lines.length > 0 || !err.message.startsWith(LOST_WARNING)) return [...new Set(lines)].join("; ");
+/** The decoder's own words for why `bytes` failed; where only lines WITHOUT_CAUSE are left, from a second try. */
+async function decoderMessage(err: Error, bytes: Uint8Array, retries = 1): Promise<string> {
+  const lines = err.message.split("\n").map((line) => line.trim());
+  const causes = [...new Set(lines.filter((line) => line !== "" && !WITHOUT_CAUSE.test(line)))];
+  if (causes.length > 0 || retries === 0) return causes.join("; ");
   try {
     await sharp(bytes, { failOn: "warning" }).raw().toBuffer();
   } catch (again) {
-    if (!(again as Error).message.startsWith(LOST_WARNING)) return decoderMessage(again as Error, bytes);
+    return decoderMessage(again as Error, bytes, retries - 1);
   }
   return "";
 }

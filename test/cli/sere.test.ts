@@ -282,7 +282,7 @@ describe.runIf(hasFashionMnist())("sere", () => {
     const again = sere([...args, "--epochs", "2", "--warmup-epochs", "0.5", "--output-dir", out]);
     expect(again.status).toBe(1);
     expect(again.stderr).toContain(
-      `the output folder ${out} holds an earlier run (checkpoint.pth, log.jsonl): continue it with --resume, start anew with --overwrite (deletes those files), or give another --output-dir`,
+      `the output folder ${out} holds an earlier run (best.pth, checkpoint.pth, log.jsonl, result.json): continue it with --resume, start anew with --overwrite (deletes those files), or give another --output-dir`,
     );
     const resumed = sere([...args, "--epochs", "2", "--warmup-epochs", "0.5", "--lr", "1e-3", "--resume", "true", "--output-dir", out]);
     expect(resumed.status, resumed.stderr).toBe(0);
