@@ -142,6 +142,9 @@ export class Loader {
    * each batch when done with it.
    */
   async *epoch(epoch: number): AsyncGenerator<Batch> {
+    // the epoch seeds the order: -1 or NaN would give an order no run of whole epochs has
+    if (!Number.isInteger(epoch) || epoch < 0)
+      throw new RangeError(`Loader.epoch(epoch): epoch must be a whole number from 0, given ${String(epoch)}`);
     if (this.position.epoch !== epoch) this.position = { epoch, batch: 0, random: this.position.random };
     const order = this.shardOrder(epoch);
     const { batchSize, prefetch } = this.options;

@@ -192,4 +192,11 @@ describe("the loader", () => {
     );
     expect(() => new Loader(undefined as never)).toThrow("Loader: the dataset must be a Dataset (from openDataset(path)), given undefined");
   });
+
+  it("refuses an epoch that is no whole number from 0", async () => {
+    const loader = new Loader(openDataset(idxDir), { batchSize: 4 });
+    for (const epoch of [-1, Number.NaN, 0.5]) {
+      await expect(loader.epoch(epoch).next()).rejects.toThrow(`Loader.epoch(epoch): epoch must be a whole number from 0, given ${epoch}`);
+    }
+  });
 });
