@@ -27,6 +27,10 @@ export class DecodeFailures {
   add(index: number, reason?: string): void {
     this.count++;
     this.latest = `${this.dataset.describe(index)}${reason ? ` (${reason})` : ""}`;
+    if (this.exceeded && this.total === 1) {
+      // a pass of one image (sere predict on one file): a share of it says nothing
+      throw new DatasetError(`cannot decode ${this.latest}; fix or replace the file`);
+    }
     if (this.exceeded) {
       const share = +(100 * this.maxShare).toFixed(2);
       throw new DatasetError(
