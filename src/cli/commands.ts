@@ -224,6 +224,14 @@ function openTestSplit(dataPath: string, optional: boolean): Dataset | undefined
 function openImages(path: string, split: Split | undefined): Dataset {
   if (IMAGE_EXTENSIONS.test(path) && existsSync(path) && statSync(path).isFile())
     return new FileDataset("image-folder", path, [resolve(path)], [-1], []);
+  if (split === "test") {
+    try {
+      return openDataset(path, { split });
+    } catch (err) {
+      if (!(err instanceof DatasetError)) throw err;
+      throw new DatasetError(`--split test: ${path} has no test split; leave --split out to predict all its images (${err.message})`);
+    }
+  }
   if (split) return openDataset(path, { split });
   try {
     return openDataset(path, { split: "test" });

@@ -70,6 +70,10 @@ describe.runIf(hasFashionMnist())("sere predict", () => {
     const all = sere(["predict", "--pretrained-weights", checkpoint, "--data-path", folder, "--classes", "1", "--output-dir", join(dir, "folder")]);
     expect(all.status, all.stderr).toBe(0);
     expect(read(join(dir, "folder")).map((p) => [p.image, p.top.length])).toEqual([0, 1, 2].map((i) => [join(folder, `${i}.png`), 1]));
+    // the test split asked for where there is none: said as such, with the way to all the images
+    const test = sere(["predict", "--pretrained-weights", checkpoint, "--data-path", folder, "--split", "test", "--output-dir", join(dir, "none")]);
+    expect(test.status).toBe(1);
+    expect(test.stderr).toMatch(new RegExp(`^sere: --split test: ${folder} has no test split; leave --split out to predict all its images \\(`));
   });
 });
 
