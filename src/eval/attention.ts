@@ -7,7 +7,6 @@ import sharp from "sharp";
 import { z } from "zod";
 
 import { parseOptions } from "../config/parse.js";
-
 import { decodeImage } from "../data/decode.js";
 import { IMAGENET_NORMALISATION, type RgbImage } from "../data/render.js";
 import { makeFolder } from "../io/folders.js";
