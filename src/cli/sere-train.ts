@@ -13,7 +13,7 @@ import { trainConfigSchema } from "../config/train.js";
 import { rankEnvironment } from "../train/distributed.js";
 import { countOf, describePace, describePlan, describeProgress, PACE_SECONDS, type RunPlan } from "../train/plan.js";
 import { writeLine } from "../train/progress.js";
-import { CHECKPOINT, checkRunFolder } from "../train/run-folder.js";
+import { CHECKPOINT, checkRunFolder, describeRunFiles } from "../train/run-folder.js";
 import { refuseFolderInUse } from "../train/run-lock.js";
 import { type EpochEvent, Trainer } from "../train/trainer.js";
 import { runSere } from "./commands.js";
@@ -32,7 +32,7 @@ Pretrains a Vision Transformer with SERE. Values come from the preset (default
 ${DEFAULT_PRESET}), then the config file (JSON or YAML), then the flags.
 
   --preset NAME     ${Object.keys(PRESETS).join(", ")}
-  --config FILE     a .json / .yaml file of fields (camelCase or kebab-case)
+  --config FILE     a .json / .yaml file of fields (camelCase, kebab-case or snake_case)
   --resume          continue from <output-dir>/checkpoint.pth, with the settings the run
                     was started with (its config.json) where no flag or file gives others
   --print-config    print the resolved configuration as YAML and exit
@@ -143,7 +143,7 @@ async function train(argv: string[]): Promise<void> {
   }
   process.stderr.write(
     `${result.stoppedBy === "done" ? "training done" : `stopped (${result.stoppedBy})`} after ${countOf(result.iterations, "step")}${plan ? ` (${describeProgress(result.iterations, plan)})` : ""}\n` +
-      `outputs in ${trainer.config.outputDir}: config.json, log.jsonl, checkpoint.pth\n`,
+      `outputs in ${trainer.config.outputDir}: ${describeRunFiles(trainer.config.outputDir)}\n`,
   );
   if (result.knn) process.stderr.write(`k-NN accuracy of the teacher: ${result.knn.map((r) => `k=${r.k} top-1 ${r.top1.toFixed(2)}%`).join(", ")}\n`);
   else if (result.stoppedBy !== "abort" && controller.signal.aborted && trainer.config.knnEval && result.lastCheckpoint)

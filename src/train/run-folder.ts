@@ -30,6 +30,20 @@ export function earlierRunFiles(dir: string, names: FieldNames = "flags"): strin
 }
 
 /**
+ * The files a run has written in `dir`, in words: its settings, log, checkpoints (the numbered
+ * ones as a range) and TensorBoard files.
+ */
+export function describeRunFiles(dir: string): string {
+  const names = readdirSync(dir)
+    .filter((name) => name === RUN_CONFIG || isRunFile(name) || EVENT_FILE.test(name))
+    .sort();
+  const numbered = names.filter((name) => /^checkpoint\d+\.pth$/.test(name));
+  const rest = names.filter((name) => !numbered.includes(name));
+  if (numbered.length <= 2) return names.join(", ");
+  return [...rest, `${numbered.length} numbered checkpoints (${numbered[0]} to ${numbered.at(-1)})`].join(", ");
+}
+
+/**
  * Refuses, before any work, a new run in a folder that holds an earlier run's files: the
  * user says whether to continue it (resume) or to start anew (overwrite).
  */

@@ -1,6 +1,6 @@
 // The sere-train command as a user runs it, in a child process.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -26,7 +26,10 @@ describe.runIf(hasFashionMnist())("sere-train", () => {
     // the progress line counts to the step the run ends at, not to the epochs' last
     expect(run.stderr).toMatch(/^epoch 0 step 1\/2 loss /m);
     expect(run.stderr).toContain("stopped (maxSteps) after 2 steps (0.00013 of 12 passes)");
-    expect(run.stderr).toContain(`outputs in ${dir}`);
+    // the files the run wrote, as they are in the folder
+    const events = readdirSync(dir).filter((name) => name.startsWith("events.out.tfevents."));
+    expect(events).toHaveLength(1);
+    expect(run.stderr).toContain(`outputs in ${dir}: checkpoint.pth, config.json, ${events[0]}, log.jsonl\n`);
     expect(readFileSync(join(dir, "log.jsonl"), "utf8").trim().split("\n")).toHaveLength(2);
     const checkpoint = await readTrainingCheckpoint(join(dir, "checkpoint.pth"));
     expect(checkpoint.state.iteration).toBe(2);

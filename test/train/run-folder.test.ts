@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
-import { checkRunFolder, cutLog, prepareRunFolder, undoFailedStart } from "../../src/train/run-folder.js";
+import { checkRunFolder, cutLog, describeRunFiles, prepareRunFolder, undoFailedStart } from "../../src/train/run-folder.js";
 import { Trainer } from "../../src/train/trainer.js";
 
 const folderWith = (files: Record<string, string>) => {
@@ -62,6 +62,15 @@ describe("run folders", () => {
     );
     prepareRunFolder(fineTuned, { overwrite: true, resuming: false });
     expect(readdirSync(fineTuned)).toEqual(["notes.txt"]);
+  });
+
+  it("says which files a run wrote, numbered checkpoints as a range, and nothing else of the folder", () => {
+    const files = { "config.json": "{}", "log.jsonl": line(1), "checkpoint.pth": "c", "notes.txt": "mine", "run.lock": "{}" };
+    expect(describeRunFiles(folderWith(files))).toBe("checkpoint.pth, config.json, log.jsonl");
+    const numbered = { ...files, "checkpoint0001.pth": "c", "checkpoint0002.pth": "c", "checkpoint0003.pth": "c" };
+    expect(describeRunFiles(folderWith(numbered))).toBe(
+      "checkpoint.pth, config.json, log.jsonl, 3 numbered checkpoints (checkpoint0001.pth to checkpoint0003.pth)",
+    );
   });
 
   it("cuts the log back to the checkpoint's iteration: the steps run again appear once", async () => {
