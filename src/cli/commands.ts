@@ -113,6 +113,7 @@ const COMMANDS = {
     device: common.device,
     batchSizePerGpu: common.batchSizePerGpu,
     limit: common.limit,
+    maxFailureShare: common.maxFailureShare,
     outputDir: common.outputDir,
     threads,
   }),
@@ -404,6 +405,8 @@ async function run(command: Command, argv: string[]): Promise<void> {
           device: o.device,
           limit: o.limit,
           batchSize: o.batchSizePerGpu,
+          maxFailureShare: o.maxFailureShare,
+          warn,
           onProgress: progress("test images", "images"),
           signal: ctrlC.signal,
         });
