@@ -8,6 +8,7 @@ import { stringify as toYaml } from "yaml";
 
 import { flagsHelp, parseFlags } from "../config/flags.js";
 import { DEFAULT_PRESET, PRESETS } from "../config/presets.js";
+import { PARTIAL_SUFFIX } from "../io/atomic.js";
 import { type ConfigSources, resolveTrainConfig } from "../config/resolve.js";
 import { trainConfigSchema } from "../config/train.js";
 import { rankEnvironment } from "../train/distributed.js";
@@ -93,6 +94,9 @@ async function train(argv: string[]): Promise<void> {
   let checkpoint: string | undefined;
   let saved: EpochEvent | undefined;
   const stopCode = stopOnRequest(controller, () => {
+    // quitting while the first checkpoint is written: it may land as the process ends
+    if (checkpoint && existsSync(`${checkpoint}${PARTIAL_SUFFIX}`) && !existsSync(checkpoint))
+      return `its first checkpoint was being written: where ${checkpoint} is there, --resume continues from it; else start it anew with --overwrite`;
     if (!checkpoint || !existsSync(checkpoint)) return "the run has no checkpoint yet: start it anew with --overwrite";
     const when = saved ? ` (step ${saved.iteration.toLocaleString("en-US")}, the end of epoch ${saved.epoch})` : "";
     return `--resume continues from its last checkpoint, ${checkpoint}${when}`;
@@ -145,6 +149,8 @@ async function train(argv: string[]): Promise<void> {
     `${result.stoppedBy === "done" ? "training done" : `stopped (${result.stoppedBy})`} after ${countOf(result.iterations, "step")}${plan ? ` (${describeProgress(result.iterations, plan)})` : ""}\n` +
       `outputs in ${trainer.config.outputDir}: ${describeRunFiles(trainer.config.outputDir)}\n`,
   );
+  if (result.stoppedBy === "abort" && result.lastCheckpoint)
+    process.stderr.write(`sere-train --resume --output-dir ${trainer.config.outputDir} continues it from ${result.lastCheckpoint}\n`);
   if (result.knn) process.stderr.write(`k-NN accuracy of the teacher: ${result.knn.map((r) => `k=${r.k} top-1 ${r.top1.toFixed(2)}%`).join(", ")}\n`);
   else if (result.stoppedBy !== "abort" && controller.signal.aborted && trainer.config.knnEval && result.lastCheckpoint)
     process.stderr.write(

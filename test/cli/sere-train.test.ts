@@ -71,6 +71,7 @@ describe.runIf(hasFashionMnist())("sere-train", () => {
       });
       expect(await exited(child), stderr).toBe(code);
       expect(stderr).toContain("stopped (abort)");
+      expect(stderr).toContain(`sere-train --resume --output-dir ${dir} continues it from ${join(dir, "checkpoint.pth")}\n`);
       const checkpoint = await readTrainingCheckpoint(join(dir, "checkpoint.pth"));
       expect(checkpoint.state.iteration).toBeGreaterThanOrEqual(1);
       disposeCheckpoint(checkpoint);
