@@ -8,9 +8,9 @@ import { stringify as toYaml } from "yaml";
 
 import { flagsHelp, parseFlags } from "../config/flags.js";
 import { DEFAULT_PRESET, PRESETS } from "../config/presets.js";
-import { PARTIAL_SUFFIX } from "../io/atomic.js";
 import { type ConfigSources, resolveTrainConfig } from "../config/resolve.js";
 import { trainConfigSchema } from "../config/train.js";
+import { PARTIAL_SUFFIX } from "../io/atomic.js";
 import { rankEnvironment } from "../train/distributed.js";
 import { countOf, describePace, describePlan, describeProgress, PACE_SECONDS, type RunPlan } from "../train/plan.js";
 import { writeLine } from "../train/progress.js";
@@ -83,7 +83,11 @@ async function train(argv: string[]): Promise<void> {
     // Bad values and a taken output folder fail here, once, rather than in every rank.
     const config = resolveTrainConfig(sources);
     refuseFolderInUse(resolve(config.outputDir));
-    checkRunFolder(resolve(config.outputDir), { resume: flags.extra.resume === true, overwrite: config.overwrite });
+    checkRunFolder(resolve(config.outputDir), {
+      resume: flags.extra.resume === true,
+      overwrite: config.overwrite,
+      weights: config.pretrainedWeights,
+    });
     process.exitCode = await launchRanks(launch, process.argv[1]!, rest);
     return;
   }

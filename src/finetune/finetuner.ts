@@ -165,7 +165,7 @@ export class Finetuner {
     const setting = (field: string, value?: string | number | boolean) => settingName(field, names, value);
     // rank 0 holds the lock for all ranks: the others would find it held
     if (speaks) refuseFolderInUse(c.outputDir, names);
-    checkRunFolder(c.outputDir, { resume: c.resume, overwrite: c.overwrite, names });
+    checkRunFolder(c.outputDir, { resume: c.resume, overwrite: c.overwrite, names, weights: c.pretrainedWeights });
     // a resumed run's network comes from its checkpoint, not from the weights it started from
     if (c.pretrainedWeights && !c.resume) refuseMissingWeights(c.pretrainedWeights, names);
     if (c.resume && !existsSync(checkpointPath)) {

@@ -1,7 +1,7 @@
 // A run's output folder: what an earlier run left there, and how a new or resumed run takes
 // it over without losing or mixing up work.
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 
 import { ConfigError, type FieldNames, settingName } from "../config/parse.js";
 import { PARTIAL_SUFFIX, writeFileAtomically } from "../io/atomic.js";
@@ -47,11 +47,19 @@ export function describeRunFiles(dir: string): string {
  * Refuses, before any work, a new run in a folder that holds an earlier run's files: the
  * user says whether to continue it (resume) or to start anew (overwrite).
  */
-export function checkRunFolder(dir: string, how: { resume: boolean; overwrite: boolean; names?: FieldNames }): void {
+export function checkRunFolder(dir: string, how: { resume: boolean; overwrite: boolean; names?: FieldNames; weights?: string }): void {
   const names = how.names ?? "flags";
   const [resume, overwrite] = [settingName("resume", names, true), settingName("overwrite", names, true)];
   if (how.resume && how.overwrite) {
     throw new ConfigError(`${resume} continues the run in the output folder and ${overwrite} deletes it: give one of them`);
+  }
+  // the run would delete the weights it is about to start from
+  const { weights } = how;
+  if (how.overwrite && weights && resolve(dirname(weights)) === resolve(dir) && isRunFile(basename(weights))) {
+    throw new ConfigError(
+      `${overwrite} would delete ${weights}, which ${settingName("pretrainedWeights", names)} starts this run from: ` +
+        `copy it out of ${dir} first, or give another ${settingName("outputDir", names)}`,
+    );
   }
   if (how.resume || how.overwrite) return;
   const found = earlierRunFiles(dir, names);

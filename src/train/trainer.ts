@@ -132,7 +132,7 @@ export class Trainer extends EventEmitter<Events> {
     const setting = (field: string, value?: string | number | boolean) => settingName(field, names, value);
     // rank 0 holds the lock for all ranks: the others would find it held
     if (!world || world.rank === 0) refuseFolderInUse(outputDir, names);
-    checkRunFolder(outputDir, { resume: this.options.resume ?? false, overwrite: c.overwrite, names });
+    checkRunFolder(outputDir, { resume: this.options.resume ?? false, overwrite: c.overwrite, names, weights: c.pretrainedWeights });
     if (c.pretrainedWeights) refuseMissingWeights(c.pretrainedWeights, names);
     const checkpointPath = join(outputDir, CHECKPOINT);
     const resuming = (this.options.resume ?? false) && existsSync(checkpointPath);

@@ -30,6 +30,11 @@ describe("run folders", () => {
     );
     checkRunFolder(dir, { resume: true, overwrite: false });
     checkRunFolder(dir, { resume: false, overwrite: true });
+    // --overwrite would delete the weights the run starts from
+    expect(() => checkRunFolder(dir, { resume: false, overwrite: true, weights: join(dir, "checkpoint.pth") })).toThrow(
+      `--overwrite would delete ${join(dir, "checkpoint.pth")}, which --pretrained-weights starts this run from: copy it out of ${dir} first, or give another --output-dir`,
+    );
+    checkRunFolder(dir, { resume: false, overwrite: true, weights: join(dir, "exported.safetensors") }); // a file overwrite keeps
     checkRunFolder(folderWith({ "config.json": "{}" }), how);
     checkRunFolder(join(dir, "not-yet"), how);
     expect(() => checkRunFolder(join(dir, "log.jsonl"), how)).toThrow(
