@@ -10,7 +10,7 @@ import { DEFAULT_MAX_FAILURE_SHARE } from "../data/failures.js";
 import { NO_NORMALISATION } from "../data/render.js";
 import { type ExtractedFeatures, extractFeatures } from "../eval/features.js";
 import { torchLoad } from "../io/torch-load.js";
-import { modelOptionsSchema } from "../model/options.js";
+import { modelOptionsSchema, type ResolvedModelOptions } from "../model/options.js";
 import { native } from "../native/load.js";
 import type { NativeFinetuneStep } from "../native/surface.js";
 import { type Tensor, tensor } from "../tensor.js";
@@ -102,6 +102,18 @@ export interface OpenedClassifier {
 }
 
 /** The classifier of a fine-tuning checkpoint (checkpoint.pth or best.pth of a `sere finetune` run). */
+/** The network and input size a fine-tuning checkpoint (`root`, read from `path`) stores beside its weights. */
+export function storedClassifierShape(root: Map<unknown, unknown>, path: string): { network: ResolvedModelOptions; size: number } {
+  const network = root.get("network");
+  const size = Number(root.get("input_size"));
+  if (typeof network !== "string" || !Number.isInteger(size) || size <= 0) {
+    throw new ConfigError(
+      `${path} stores no network and input size beside its weights: give the checkpoint.pth or best.pth a fine-tuning run writes`,
+    );
+  }
+  return { network: parseOptions(modelOptionsSchema, JSON.parse(network), `${path}: its stored architecture`), size };
+}
+
 export async function openFinetuned(path: string, device: string): Promise<OpenedClassifier> {
   const root = await torchLoad(path);
   const stored = (key: string) => (root instanceof Map ? root.get(key) : undefined);
@@ -114,7 +126,7 @@ export async function openFinetuned(path: string, device: string): Promise<Opene
     );
   }
   const config = parseOptions(finetuneConfigSchema, JSON.parse(stored("config") as string), `${path}: its stored configuration`);
-  const network = parseOptions(modelOptionsSchema, JSON.parse(stored("network") as string), `${path}: its stored architecture`);
+  const { network, size } = storedClassifierShape(root as Map<unknown, unknown>, path);
   const model = await entries(asMap(stored("model"), '"model"', path), path);
   // Scoring needs the weights alone: no moving average kept beside them.
   const step = new (native().FinetuneStep)({ ...finetuneStepOptions(config, network, Number(stored("num_classes")), device), emaDecay: 0 });
@@ -129,7 +141,7 @@ export async function openFinetuned(path: string, device: string): Promise<Opene
   const names = stored("class_names");
   return {
     step,
-    size: Number(stored("input_size")),
+    size,
     config,
     numClasses: Number(stored("num_classes")),
     ...(typeof names === "string" ? { classes: JSON.parse(names) as string[] } : {}),

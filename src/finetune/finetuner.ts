@@ -52,7 +52,7 @@ import {
 } from "../train/run-folder.js";
 import { type RunLock, refuseFolderInUse, withRunLock } from "../train/run-lock.js";
 import { cosineScheduleAt } from "../train/schedules.js";
-import { testAccuracy } from "./classify.js";
+import { storedClassifierShape, testAccuracy } from "./classify.js";
 import { drawErasing } from "./erasing.js";
 import { labelledSubset } from "./labels.js";
 import { drawMix } from "./mix.js";
@@ -201,7 +201,10 @@ export class Finetuner {
 
     const communicator = world ? await connectRanks(world, { device, timeoutSeconds: c.distTimeout }) : undefined;
     // a resumed run's weights come from its checkpoint (restore says so), not from where it started
-    const { step, size, network } = await this.buildStep(numClasses, device, communicator, c.resume ? () => {} : say);
+    const { step, size, network } = await this.buildStep(numClasses, device, communicator, {
+      say,
+      resumeFrom: c.resume ? checkpointPath : undefined,
+    });
     const shape = { size, numClasses, network, classes: train.classes };
     try {
       let start = { epoch: 0, iteration: 0, best: { epoch: -1, top1: -1, top5: 0 } };
@@ -358,14 +361,26 @@ export class Finetuner {
     }
   }
 
-  /** The native step with the pretrained backbone loaded (or freshly initialised), and the input side. */
-  private async buildStep(numClasses: number, device: string, communicator: NativeCommunicator | undefined, say: (line: string) => void) {
+  /**
+   * The native step with the pretrained backbone loaded (or freshly initialised), and the input
+   * side; resumed (`resumeFrom`: its checkpoint), the network its checkpoint stores, whose weights
+   * restore then puts in: the weights it started from are not needed again.
+   */
+  private async buildStep(
+    numClasses: number,
+    device: string,
+    communicator: NativeCommunicator | undefined,
+    how: { say: (line: string) => void; resumeFrom?: string },
+  ) {
     const c = this.config;
+    const { say, resumeFrom } = how;
     const architecture = { arch: c.arch, embedDim: c.embedDim, depth: c.depth, numHeads: c.numHeads, mlpRatio: c.mlpRatio, patchSize: c.patchSize };
     let network: ResolvedModelOptions;
     let size: number;
     let backbone: Awaited<ReturnType<typeof openBackbone>> | undefined;
-    if (c.pretrainedWeights) {
+    if (resumeFrom) {
+      ({ network, size } = storedClassifierShape(asMap(await torchLoad(resumeFrom), "top-level dict", resumeFrom), resumeFrom));
+    } else if (c.pretrainedWeights) {
       backbone = await openBackbone(c.pretrainedWeights, { checkpointKey: c.checkpointKey, architecture, device: "cpu" });
       network = backbone.model.options;
       size = c.inputSize ?? backbone.trainedSize;
@@ -393,7 +408,8 @@ export class Finetuner {
       }
     } else {
       await step.joinRanks();
-      say(`started from random initialisation (no ${settingName("pretrainedWeights", this.hooks.names ?? "fields")})`);
+      // a resumed run's weights come from its checkpoint (restore says so)
+      if (!resumeFrom) say(`started from random initialisation (no ${settingName("pretrainedWeights", this.hooks.names ?? "fields")})`);
     }
     if (size % network.patchSize !== 0) {
       step.dispose();

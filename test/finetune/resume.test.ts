@@ -1,6 +1,6 @@
 // A fine-tuning run stopped and resumed ends where an uninterrupted run ends: the same
 // weights, with RandAugment, mixing, erasing, drop path and the moving average all on.
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -99,6 +99,10 @@ describe.runIf(hasFashionMnist())("resuming fine-tuning", () => {
       /^cannot resume from .*checkpoint\.pth: its network does not match this run's, whose settings differ from the checkpoint's run: embedDim 48 \(the checkpoint's run: 24\), depth 3 \(the checkpoint's run: 2\); resume with the checkpoint's settings$/,
     );
     expect(readFileSync(join(dir, "run", "config.json"), "utf8")).toBe(config);
+    // the network and its weights come from the checkpoint: the weights it started from may be gone
+    rmSync(join(dir, "pretrained"), { recursive: true });
+    const resumed = await new Finetuner({ resume: true, outputDir: join(dir, "run"), maxSteps: 2 }).fit();
+    expect(resumed).toMatchObject({ steps: 2, stoppedBy: "maxSteps" });
   }, 60_000);
 
   it("a finished run resumed has nothing to train, and keeps its result", async () => {
