@@ -141,10 +141,10 @@ export async function restoreTraining(
       if (changed.length === 0) throw err;
       throw networkChangedError(changed);
     }
+    // a run of ranks keeps each one's position; a run of one process (or one rank) its own alone
+    const ranks = checkpoint.extra.get("loaderRanks");
     const loaderState = (
-      world
-        ? (JSON.parse(String(checkpoint.extra.get("loaderRanks"))) as LoaderState[])[world.rank]
-        : JSON.parse(String(checkpoint.extra.get("loader")))
+      world && ranks !== undefined ? (JSON.parse(String(ranks)) as LoaderState[])[world.rank] : JSON.parse(String(checkpoint.extra.get("loader")))
     ) as LoaderState;
     try {
       loader.restore(loaderState);

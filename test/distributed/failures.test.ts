@@ -108,6 +108,27 @@ describe.runIf(hasFashionMnist() && hasDataParallelism())("data-parallel sere-tr
     expect(limited.stderr).toContain("stopped (maxMinutes) after 6 steps");
   }, 240_000);
 
+  it("a single process's run resumes under the launcher with one rank, as the refusal above advises", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sere-launch-one-"));
+    const first = await launcher([...quick, "--max-steps", "2", "--output-dir", dir]).exited;
+    expect(first.code, first.stderr).toBe(0);
+    const resumed = await launcher([
+      "--nproc-per-node",
+      "1",
+      "--master-port",
+      String(await freePort()),
+      ...quick,
+      "--resume",
+      "--max-steps",
+      "3",
+      "--output-dir",
+      dir,
+    ]).exited;
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toContain("stopped (maxSteps) after 3 steps");
+    expect(readLog<{ iteration: number }>(dir).map((l) => l.iteration)).toEqual([1, 2, 3]);
+  }, 120_000);
+
   it("the launcher exits non-zero naming the rank that died", async () => {
     const dir = mkdtempSync(join(tmpdir(), "sere-launch-kill-"));
     const run = launcher(["--nproc-per-node", "2", "--master-port", String(await freePort()), ...quick, "--dist-timeout", "10", "--output-dir", dir]);
