@@ -188,11 +188,17 @@ function warn(message: string): void {
   writeLine(`warning: ${message}`);
 }
 
+/**
+ * Whether this process speaks for the command: not so the ranks of `sere finetune
+ * --nproc-per-node N` but the first, or every line would come N times.
+ */
+const speaks = (process.env.RANK ?? "0") === "0";
+
 /** Ctrl-C: the running evaluation stops at its next batch or step (exit code 130); a second Ctrl-C quits at once. */
 const ctrlC = new AbortController();
 function stopOnCtrlC(): void {
   process.once("SIGINT", () => {
-    writeLine("Ctrl-C: stopping (press it again to quit now)");
+    if (speaks) writeLine("Ctrl-C: stopping (press it again to quit now)");
     ctrlC.abort();
     process.once("SIGINT", () => process.exit(signalExitCode("SIGINT")));
   });
@@ -379,7 +385,7 @@ async function run(command: Command, argv: string[]): Promise<void> {
         process.exitCode = await launchRanks(launch, process.argv[1]!, ["finetune", ...rest]);
         return;
       }
-      const bar = progress("fine-tuning", "steps");
+      const bar = speaks ? progress("fine-tuning", "steps") : () => {};
       const finetuner = new Finetuner(config, {
         say: writeLine,
         warn,
@@ -388,7 +394,7 @@ async function run(command: Command, argv: string[]): Promise<void> {
         signal: ctrlC.signal,
       });
       const result = await finetuner.fit();
-      process.stdout.write(`${JSON.stringify(result)}\n`); // the run wrote it to result.json too
+      if (speaks) process.stdout.write(`${JSON.stringify(result)}\n`); // the run wrote it to result.json too
       if (result.stopped) process.exitCode = signalExitCode("SIGINT");
       return;
     }

@@ -97,14 +97,18 @@ async function train(argv: string[]): Promise<void> {
   // where a run that quits at once can go on from: its last checkpoint, the end of an epoch of this process or earlier
   let checkpoint: string | undefined;
   let saved: EpochEvent | undefined;
-  const stopCode = stopOnRequest(controller, () => {
-    // quitting while the first checkpoint is written: it may land as the process ends
-    if (checkpoint && existsSync(`${checkpoint}${PARTIAL_SUFFIX}`) && !existsSync(checkpoint))
-      return `its first checkpoint was being written: where ${checkpoint} is there, --resume continues from it; else start it anew with --overwrite`;
-    if (!checkpoint || !existsSync(checkpoint)) return "the run has no checkpoint yet: start it anew with --overwrite";
-    const when = saved ? ` (step ${saved.iteration.toLocaleString("en-US")}, the end of epoch ${saved.epoch})` : "";
-    return `--resume continues from its last checkpoint, ${checkpoint}${when}`;
-  });
+  const stopCode = stopOnRequest(
+    controller,
+    () => {
+      // quitting while the first checkpoint is written: it may land as the process ends
+      if (checkpoint && existsSync(`${checkpoint}${PARTIAL_SUFFIX}`) && !existsSync(checkpoint))
+        return `its first checkpoint was being written: where ${checkpoint} is there, --resume continues from it; else start it anew with --overwrite`;
+      if (!checkpoint || !existsSync(checkpoint)) return "the run has no checkpoint yet: start it anew with --overwrite";
+      const when = saved ? ` (step ${saved.iteration.toLocaleString("en-US")}, the end of epoch ${saved.epoch})` : "";
+      return `--resume continues from its last checkpoint, ${checkpoint}${when}`;
+    },
+    speaks,
+  );
   const { preset, configFile, resume, names } = sources;
   const trainer = new Trainer(flags.values, { preset, configFile, resume, names, signal: controller.signal });
   checkpoint = join(resolve(trainer.config.outputDir), CHECKPOINT);
@@ -169,23 +173,25 @@ const ORPHAN_GRACE_MS = 30_000;
  * Asks the run to stop after the current step, with a checkpoint, on Ctrl-C (SIGINT), on
  * SIGTERM (schedulers, `timeout`) and when the launcher of this rank is gone; the same
  * signal again quits at once, saying where the run can go on from (`whereFrom`). Returns the
- * exit code for the stop: 128 + the signal's number.
+ * exit code for the stop: 128 + the signal's number. Only the rank that `speaks` says so: the
+ * launcher passes each signal to every rank.
  */
-function stopOnRequest(controller: AbortController, whereFrom: () => string): () => number {
+function stopOnRequest(controller: AbortController, whereFrom: () => string, speaks: boolean): () => number {
+  const say = speaks ? writeLine : () => {};
   let code = signalExitCode("SIGINT");
   const stop = (why: string, exitCode: number) => {
     if (controller.signal.aborted) return;
     code = exitCode;
-    writeLine(`${why}: stopping after this step, with a checkpoint (an evaluation under way stops at once)`);
+    say(`${why}: stopping after this step, with a checkpoint (an evaluation under way stops at once)`);
     controller.abort();
   };
   const quitNow = (signal: "SIGINT" | "SIGTERM") => {
-    writeLine(`${signal === "SIGINT" ? "Ctrl-C" : signal} again: quitting now, without a checkpoint of this step; ${whereFrom()}`);
+    say(`${signal === "SIGINT" ? "Ctrl-C" : signal} again: quitting now, without a checkpoint of this step; ${whereFrom()}`);
     process.exit(signalExitCode(signal)); // the run's lock goes on exit
   };
   process.once("SIGINT", () => {
     stop("Ctrl-C", signalExitCode("SIGINT"));
-    process.stderr.write("press Ctrl-C again to quit now\n");
+    say("press Ctrl-C again to quit now");
     process.once("SIGINT", () => quitNow("SIGINT"));
   });
   process.once("SIGTERM", () => {

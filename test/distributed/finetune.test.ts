@@ -65,6 +65,8 @@ describe.runIf(hasDataParallelism() && hasFashionMnist())("data-parallel sere fi
       );
       expect(two.status, two.stderr).toBe(0);
       expect(two.stderr).toMatch(/in batches of 16 over 2 ranks: \d+ epochs of \d+ steps, to step 3; cpu, \d+ threads?, float32/);
+      // the first rank speaks for both: one result on stdout, as JSON
+      expect(JSON.parse(two.stdout)).toMatchObject({ steps: 3 });
 
       const [a, b] = [lossesOf(join(dir, "one")), lossesOf(join(dir, "two"))];
       expect(b).toHaveLength(3);
