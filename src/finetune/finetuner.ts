@@ -205,11 +205,11 @@ export class Finetuner {
       say,
       resumeFrom: c.resume ? checkpointPath : undefined,
     });
-    const shape = { size, numClasses, network, classes: train.classes };
+    const shape = { size, numClasses, network, classes: train.classes, ranks };
     try {
       let start = { epoch: 0, iteration: 0, best: { epoch: -1, top1: -1, top5: 0 } };
       if (c.resume) {
-        start = await this.restore(step, checkpointPath, say, warn);
+        start = await this.restore(step, checkpointPath, { ranks, say, warn });
         if (speaks) {
           writeRunConfig(c.outputDir, c);
           // the steps after the checkpoint are run again: their earlier lines go
@@ -419,18 +419,30 @@ export class Finetuner {
   }
 
   /** Puts the checkpoint's state into `step`; where the run continues. */
-  private async restore(step: NativeFinetuneStep, path: string, say: (line: string) => void, warn: (message: string) => void) {
+  private async restore(
+    step: NativeFinetuneStep,
+    path: string,
+    run: { ranks: number; say: (line: string) => void; warn: (message: string) => void },
+  ) {
+    const { say, warn } = run;
     const root = asMap(await torchLoad(path), "top-level dict", path);
-    const model = await entries(asMap(root.get("model"), '"model"', path), path);
-    const modelEma = root.get("model_ema") instanceof Map ? await entries(root.get("model_ema") as Map<unknown, unknown>, path) : undefined;
-    const optimizer = await optimizerEntries(root, path);
-    const progress = await stepProgress(root, path);
-    const { iteration } = progress;
     const stored = storedFields(root.get("config"));
     const changed = changedRunFields(stored, this.config, FINETUNING_PROCESS_FIELDS);
     // The network comes from the checkpoint: settings that would shape another are refused, not ignored.
     const reshaped = changedRunFields(stored, this.config, FINETUNING_PROCESS_FIELDS, FINETUNING_NETWORK_FIELDS);
     if (reshaped.length > 0) throw new ConfigError(`cannot resume from ${path}: ${networkChangedError(reshaped).message}`);
+    // Other ranks make other batches: the checkpoint's step would be another place in the epoch.
+    const written = root.get("world_size");
+    if (written !== undefined && Number(written) !== run.ranks) {
+      throw new ConfigError(
+        `cannot resume from ${path}: it was written by a run of ${Number(written)} rank(s) and this run has ${run.ranks}; resume with the same number of ranks (--nproc-per-node ${Number(written)} on one machine)`,
+      );
+    }
+    const model = await entries(asMap(root.get("model"), '"model"', path), path);
+    const modelEma = root.get("model_ema") instanceof Map ? await entries(root.get("model_ema") as Map<unknown, unknown>, path) : undefined;
+    const optimizer = await optimizerEntries(root, path);
+    const progress = await stepProgress(root, path);
+    const { iteration } = progress;
     try {
       await step.restore({ model, modelEma, optimizer, ...progress });
     } catch (err) {
@@ -512,6 +524,8 @@ interface RunShape {
   network: ResolvedModelOptions;
   /** The training data's class names, in label order (empty for numbered labels without names). */
   classes: readonly string[];
+  /** The ranks that train it: their batches make the steps of an epoch. */
+  ranks: number;
 }
 
 function checkpointExtras(c: FinetuneConfig, epoch: number, iteration: number, best: FinetuneEvaluation, shape: RunShape) {
@@ -526,6 +540,7 @@ function checkpointExtras(c: FinetuneConfig, epoch: number, iteration: number, b
     class_names: JSON.stringify(shape.classes),
     network: JSON.stringify(shape.network),
     config: JSON.stringify(c),
+    world_size: shape.ranks,
   };
 }
 

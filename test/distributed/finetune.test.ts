@@ -113,6 +113,12 @@ describe.runIf(hasDataParallelism() && hasFashionMnist())("data-parallel sere fi
     );
     const groups = new Map(await readWeightGroups(join(dir, "checkpoint.pth")));
     expect(groups.has("model")).toBe(true);
+    // one process makes other batches than two ranks: resuming alone is refused, naming the ranks to give
+    const alone = spawnSync(process.execPath, [...SERE, "--resume", "true", "--output-dir", dir], { encoding: "utf8", env });
+    expect(alone.status).toBe(1);
+    expect(alone.stderr).toContain(
+      "it was written by a run of 2 rank(s) and this run has 1; resume with the same number of ranks (--nproc-per-node 2 on one machine)",
+    );
   }, 120_000);
 
   it("Ctrl-C during the test evaluation stops both ranks within it, with a checkpoint, exit code 130", async () => {
