@@ -7,7 +7,7 @@ import { join, resolve } from "node:path";
 import { z } from "zod";
 
 import { abortSignalSchema, ConfigError, parseOptions, settingName } from "../config/parse.js";
-import { type ConfigSources, resolveTrainConfig } from "../config/resolve.js";
+import { type ConfigSources, resolveTrainConfig, runSettings } from "../config/resolve.js";
 import type { TrainConfig, TrainConfigInput } from "../config/train.js";
 import { photometryOf } from "../data/config.js";
 import { type Dataset, DatasetError, Loader, type LoaderState, openDataset, requireLabelledSplits } from "../data/index.js";
@@ -195,7 +195,9 @@ export class Trainer extends EventEmitter<Events> {
         ({ iteration, epoch } = restored);
         if (writes) {
           if (restored.changed.length > 0) this.warn(describeChangedResume(restored.changed, iteration), "RunWarning");
-          writeRunConfig(outputDir, c);
+          // the weights it started from stay the run's own: those given to a resumed run are ignored
+          const run = runSettings(outputDir);
+          writeRunConfig(outputDir, run ? { ...c, pretrainedWeights: run.pretrainedWeights } : c);
           // The steps after the checkpoint are run again: their earlier lines go.
           await cutLog(join(outputDir, LOG), iteration);
         }

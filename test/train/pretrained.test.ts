@@ -1,6 +1,6 @@
 // Continued pretraining: --pretrained-weights starts student and teacher from another run's
 // exported backbone (heads fresh) or checkpoint (its teacher), and says what it took.
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -104,6 +104,16 @@ describe("--pretrained-weights", () => {
     expect(await run({ resume: true }, 2)).toContain(
       `pretrainedWeights ${backbone} is ignored: the run resumes from ${join(second, "checkpoint.pth")}`,
     );
+    // config.json keeps the weights the run started from, not those a resume ignored
+    const settings = () => JSON.parse(readFileSync(join(second, "config.json"), "utf8")) as { pretrainedWeights?: string };
+    expect(settings().pretrainedWeights).toBe(backbone);
+    const other = new Trainer(
+      { ...TINY_RUN, dataPath: data, outputDir: second, maxSteps: 3, pretrainedWeights: backbonePth },
+      { progress: false, resume: true },
+    );
+    other.on("warning", () => {});
+    await other.fit();
+    expect(settings().pretrainedWeights).toBe(backbone);
   });
 
   it("names weights that do not fit, with the settings of the run they came from, and a missing file", async () => {
