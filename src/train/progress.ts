@@ -32,7 +32,7 @@ function drawBar(text: string, finished: boolean): void {
 }
 
 export class ProgressReporter {
-  private first: number | undefined;
+  private first: { iteration: number; seconds: number } | undefined;
   private readonly tty = Boolean(process.stderr.isTTY);
 
   constructor(
@@ -47,10 +47,12 @@ export class ProgressReporter {
 
   step(e: StepEvent): void {
     if (!this.enabled) return;
-    this.first ??= e.iteration - 1;
-    const done = e.iteration - this.first;
     const elapsed = this.trainingSeconds();
-    const eta = clock(Math.min((elapsed / done) * (this.totalSteps - e.iteration), this.secondsLimit - elapsed));
+    // the pace from the first step's end on: the first carries the warm-up (allocations, kernels chosen)
+    this.first ??= { iteration: e.iteration, seconds: elapsed };
+    const done = e.iteration - this.first.iteration;
+    const secondsPerStep = done > 0 ? (elapsed - this.first.seconds) / done : elapsed;
+    const eta = clock(Math.min(secondsPerStep * (this.totalSteps - e.iteration), this.secondsLimit - elapsed));
     const text = `epoch ${e.epoch} step ${e.iteration}/${this.totalSteps} loss ${e.total.toFixed(4)} (cls ${e.cls.toFixed(3)} = H ${e.clsEntropy.toFixed(2)} + KL ${e.clsKl.toFixed(2)}, mim ${e.mim.toFixed(3)} spatial ${e.spatial.toFixed(3)} channel ${e.channel.toFixed(3)}) lr ${e.lr.toExponential(2)} ${e.imagesPerSecond.toFixed(1)} img/s eta ${eta}`;
     if (this.tty) {
       drawBar(`${bar(e.iteration, this.totalSteps)} ${text}`, false);

@@ -2,7 +2,8 @@
 // blank line where no bar is drawn (a log file, a pipe).
 import { afterEach, describe, expect, it, vi } from "vitest";
 
-import { TaskProgress, writeLine } from "../../src/train/progress.js";
+import { ProgressReporter, TaskProgress, writeLine } from "../../src/train/progress.js";
+import type { StepEvent } from "../../src/train/trainer.js";
 
 const written: string[] = [];
 const onTerminal = (tty: boolean) => {
@@ -15,13 +16,28 @@ const onTerminal = (tty: boolean) => {
   });
 };
 
-describe("stderr lines beside a progress bar", () => {
-  const tty = process.stderr.isTTY;
-  afterEach(() => {
-    vi.restoreAllMocks();
-    Object.defineProperty(process.stderr, "isTTY", { value: tty, configurable: true });
-  });
+const tty = process.stderr.isTTY;
+afterEach(() => {
+  vi.restoreAllMocks();
+  Object.defineProperty(process.stderr, "isTTY", { value: tty, configurable: true });
+});
 
+describe("the training progress line", () => {
+  it("forecasts the end from the pace after the first step, which carries the warm-up", () => {
+    onTerminal(false);
+    let now = 0;
+    const reporter = new ProgressReporter(true, 10, 1, () => now);
+    const step = (iteration: number) =>
+      ({ epoch: 0, iteration, total: 1, cls: 1, clsEntropy: 1, clsKl: 0, mim: 0, spatial: 0, channel: 0, lr: 1e-3, imagesPerSecond: 1 }) as StepEvent;
+    now = 5; // the first step: 5 s, most of them warm-up
+    reporter.step(step(1));
+    now = 6; // then a second a step
+    reporter.step(step(2));
+    expect(written.map((line) => line.match(/eta (\S+)\n$/)![1])).toEqual(["0:45", "0:08"]);
+  });
+});
+
+describe("stderr lines beside a progress bar", () => {
   it("on a terminal, a line below an unfinished bar ends the bar's line first, and only once", () => {
     onTerminal(true);
     const bar = new TaskProgress("images", "images");
