@@ -51,7 +51,8 @@ export class ProgressReporter {
     // the pace from the first step's end on: the first carries the warm-up (allocations, kernels chosen)
     this.first ??= { iteration: e.iteration, seconds: elapsed };
     const done = e.iteration - this.first.iteration;
-    const secondsPerStep = done > 0 ? (elapsed - this.first.seconds) / done : elapsed;
+    // unknown ("--:--") until a step after the first gives a pace
+    const secondsPerStep = done > 0 ? (elapsed - this.first.seconds) / done : Number.NaN;
     const eta = clock(Math.min(secondsPerStep * (this.totalSteps - e.iteration), this.secondsLimit - elapsed));
     const text = `epoch ${e.epoch} step ${e.iteration}/${this.totalSteps} loss ${e.total.toFixed(4)} (cls ${e.cls.toFixed(3)} = H ${e.clsEntropy.toFixed(2)} + KL ${e.clsKl.toFixed(2)}, mim ${e.mim.toFixed(3)} spatial ${e.spatial.toFixed(3)} channel ${e.channel.toFixed(3)}) lr ${e.lr.toExponential(2)} ${e.imagesPerSecond.toFixed(1)} img/s eta ${eta}`;
     if (this.tty) {
