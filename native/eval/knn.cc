@@ -24,10 +24,15 @@ std::vector<KnnAccuracy> WeightedKnn(const at::Tensor& train_features, const at:
               "need one training label per training feature");
   TORCH_CHECK(test_labels.dim() == 1 && test_labels.size(0) == test_features.size(0),
               "need one test label per test feature");
+  RequireUsableFeatures(train_features, "k-NN", "training");
+  RequireUsableFeatures(test_features, "k-NN", "test");
   TORCH_CHECK(!options.ks.empty(), "give at least one k");
+  for (const int64_t k : options.ks) {
+    TORCH_CHECK(k >= 1, "k-NN: k must be at least 1, given ", k);
+    TORCH_CHECK(k <= train_features.size(0), "k-NN: k = ", k, " exceeds the ", train_features.size(0),
+                " training features");
+  }
   const int64_t max_k = *std::max_element(options.ks.begin(), options.ks.end());
-  TORCH_CHECK(*std::min_element(options.ks.begin(), options.ks.end()) >= 1 && max_k <= train_features.size(0),
-              "k must be in [1, ", train_features.size(0), "] (the number of training features)");
   TORCH_CHECK(options.temperature > 0, "temperature must be > 0");
 
   const auto device = train_features.device();

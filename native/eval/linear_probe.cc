@@ -18,6 +18,8 @@ std::vector<LinearProbeResult> LinearProbe(const at::Tensor& train_features, con
               "features must be (N, D), or (V, N, D) for training, with the same D for training and test");
   TORCH_CHECK(train_labels.size(0) == views.size(1) && test_labels.size(0) == test_features.size(0),
               "need one label per image");
+  RequireUsableFeatures(train_features, "linear probe", "training");
+  RequireUsableFeatures(test_features, "linear probe", "test");
   const auto all_views = views.to(at::kFloat);
   const auto x = all_views[0];
   const auto y = train_labels.to(x.device(), at::kLong);
