@@ -36,9 +36,14 @@ export function threadsFromEnvironment(): number | undefined {
   return Number.isInteger(n) && n > 0 ? n : undefined;
 }
 
-/** The threads `0` stands for: OMP_NUM_THREADS where set, else the machine's cores shared among the `ranksHere` processes on it. */
+/** The machine's cores shared among the `ranksHere` processes on it: one each at least. */
+export function coresPerRank(ranksHere = 1): number {
+  return Math.max(1, Math.floor(availableParallelism() / ranksHere));
+}
+
+/** The threads `0` stands for: OMP_NUM_THREADS where set, else coresPerRank. */
 export function defaultThreads(ranksHere = 1): number {
-  return threadsFromEnvironment() ?? Math.max(1, Math.floor(availableParallelism() / ranksHere));
+  return threadsFromEnvironment() ?? coresPerRank(ranksHere);
 }
 
 /** Native objects (tensors, models, ...) currently held by JS; for finding leaks. */

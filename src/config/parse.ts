@@ -17,6 +17,13 @@ function describeValue(value: unknown): string {
   }
 }
 
+/** What kind of value `v` is, for a message: "null", "an array", "Float32Array", "string". */
+export function describeKind(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "an array";
+  return typeof v === "object" ? (v.constructor?.name ?? "an object") : typeof v;
+}
+
 function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   let value = input;
   for (const key of path) value = value !== null && typeof value === "object" ? (value as Record<PropertyKey, unknown>)[key] : undefined;

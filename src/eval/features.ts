@@ -6,7 +6,7 @@
 
 import { z } from "zod";
 
-import { parseOptions } from "../config/parse.js";
+import { describeKind, parseOptions } from "../config/parse.js";
 import { CENTRE_CROP_SHARE, CROP_RATIO, randomResizedCrop } from "../data/crops.js";
 import { type Dataset, requireDataset, spreadSubset } from "../data/datasets/dataset.js";
 import { DecodeError, type DetailToKeep } from "../data/decode.js";
@@ -15,7 +15,7 @@ import { Random } from "../data/random.js";
 import { IMAGENET_NORMALISATION, type RgbImage, renderGroups } from "../data/render.js";
 import type { Model } from "../model/model.js";
 import { deviceSchema } from "../model/options.js";
-import { describeKind, isTensor } from "../objective/check.js";
+import { isTensor } from "../objective/check.js";
 import { type Tensor, tensor } from "../tensor.js";
 
 export type Embed = (images: Tensor) => Promise<Tensor>;

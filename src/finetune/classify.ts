@@ -101,7 +101,6 @@ export interface OpenedClassifier {
   classes?: string[];
 }
 
-/** The classifier of a fine-tuning checkpoint (checkpoint.pth or best.pth of a `sere finetune` run). */
 /** The network and input size a fine-tuning checkpoint (`root`, read from `path`) stores beside its weights. */
 export function storedClassifierShape(root: Map<unknown, unknown>, path: string): { network: ResolvedModelOptions; size: number } {
   const network = root.get("network");
@@ -114,6 +113,7 @@ export function storedClassifierShape(root: Map<unknown, unknown>, path: string)
   return { network: parseOptions(modelOptionsSchema, JSON.parse(network), `${path}: its stored architecture`), size };
 }
 
+/** The classifier of a fine-tuning checkpoint (checkpoint.pth or best.pth of a `sere finetune` run). */
 export async function openFinetuned(path: string, device: string): Promise<OpenedClassifier> {
   const root = await torchLoad(path);
   const stored = (key: string) => (root instanceof Map ? root.get(key) : undefined);

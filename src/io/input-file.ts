@@ -4,7 +4,7 @@ import { existsSync, type Stats } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 
-import { describeKind } from "../objective/check.js";
+import { describeKind } from "../config/parse.js";
 
 /**
  * `path` where it is a path: a non-empty string. Else a TypeError naming `where` and what the

@@ -1,5 +1,6 @@
 // Validation of the objective's arguments, so that mistakes are reported in the
 // caller's terms before they reach native code.
+import { describeKind } from "../config/parse.js";
 import type { Tensor } from "../tensor.js";
 
 /** A dimension to check: a size, or a name that binds to the first size seen. */
@@ -52,13 +53,6 @@ export class ShapeCheck {
 
 export function isTensor(t: unknown): t is Tensor {
   return typeof t === "object" && t !== null && typeof (t as Tensor).shape === "function" && typeof (t as Tensor).dtype === "function";
-}
-
-/** What kind of value `v` is, for a message: "null", "an array", "Float32Array", "string". */
-export function describeKind(v: unknown): string {
-  if (v === null) return "null";
-  if (Array.isArray(v)) return "an array";
-  return typeof v === "object" ? (v.constructor?.name ?? "an object") : typeof v;
 }
 
 /** A finite number > 0 (temperatures, scales). */

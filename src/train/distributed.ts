@@ -6,7 +6,7 @@ import { availableParallelism } from "node:os";
 import { ConfigError, type FieldNames, settingName } from "../config/parse.js";
 import { native } from "../native/load.js";
 import type { NativeCommunicator } from "../native/surface.js";
-import { defaultThreads, setThreads, threadsFromEnvironment } from "../runtime.js";
+import { coresPerRank, defaultThreads, setThreads, threadsFromEnvironment } from "../runtime.js";
 
 /**
  * The LibTorch threads of this process, set: `requested`, or (0) OMP_NUM_THREADS where set, else
@@ -22,7 +22,7 @@ export function useThreads(
 ): number {
   const cores = availableParallelism();
   const ranksHere = world?.localWorldSize ?? 1;
-  const fitting = Math.max(1, Math.floor(cores / ranksHere));
+  const fitting = coresPerRank(ranksHere);
   const threads = requested > 0 ? requested : defaultThreads(ranksHere);
   if (ranksHere > cores) {
     warn(`${ranksHere} ranks share this machine's ${cores} cores: they will take turns on them, slower than --nproc-per-node ${cores} or fewer`);

@@ -1,5 +1,5 @@
 // What every dataset offers the loader and evaluation, whatever its format.
-import { describeKind } from "../../objective/check.js";
+import { describeKind } from "../../config/parse.js";
 import type { DetailToKeep } from "../decode.js";
 import type { RgbImage } from "../render.js";
 
