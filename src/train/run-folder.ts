@@ -37,7 +37,7 @@ export function describeRunFiles(dir: string): string {
   const names = readdirSync(dir)
     .filter((name) => name === RUN_CONFIG || isRunFile(name) || EVENT_FILE.test(name))
     .sort();
-  const numbered = names.filter((name) => /^checkpoint\d+\.pth$/.test(name));
+  const numbered = names.filter((name) => CHECKPOINT_FILE.test(name) && name !== CHECKPOINT);
   const rest = names.filter((name) => !numbered.includes(name));
   if (numbered.length <= 2) return names.join(", ");
   return [...rest, `${numbered.length} numbered checkpoints (${numbered[0]} to ${numbered.at(-1)})`].join(", ");
