@@ -197,10 +197,11 @@ const speaks = (process.env.RANK ?? "0") === "0";
 /** Ctrl-C: the running evaluation stops at its next batch or step (exit code 130); a second Ctrl-C quits at once. */
 const ctrlC = new AbortController();
 function stopOnCtrlC(): void {
-  process.once("SIGINT", () => {
+  // one listener for both presses: between a `once` listener and the next, Ctrl-C would kill the process without a word
+  process.on("SIGINT", () => {
+    if (ctrlC.signal.aborted) process.exit(signalExitCode("SIGINT"));
     if (speaks) writeLine("Ctrl-C: stopping (press it again to quit now)");
     ctrlC.abort();
-    process.once("SIGINT", () => process.exit(signalExitCode("SIGINT")));
   });
 }
 

@@ -189,14 +189,17 @@ function stopOnRequest(controller: AbortController, whereFrom: () => string, spe
     say(`${signal === "SIGINT" ? "Ctrl-C" : signal} again: quitting now, without a checkpoint of this step; ${whereFrom()}`);
     process.exit(signalExitCode(signal)); // the run's lock goes on exit
   };
-  process.once("SIGINT", () => {
+  // One listener for all of a signal's arrivals: between a `once` listener and the next, the
+  // signal would take its default action and kill the process without a word.
+  const received = { SIGINT: 0, SIGTERM: 0 };
+  process.on("SIGINT", () => {
+    if (received.SIGINT++ > 0) return quitNow("SIGINT");
     stop("Ctrl-C", signalExitCode("SIGINT"));
     say("press Ctrl-C again to quit now");
-    process.once("SIGINT", () => quitNow("SIGINT"));
   });
-  process.once("SIGTERM", () => {
+  process.on("SIGTERM", () => {
+    if (received.SIGTERM++ > 0) return quitNow("SIGTERM");
     stop("SIGTERM", signalExitCode("SIGTERM"));
-    process.once("SIGTERM", () => quitNow("SIGTERM"));
   });
   watchLauncher(() => {
     stop("the launcher is gone", signalExitCode("SIGHUP"));
